@@ -1,0 +1,106 @@
+/* portable.h: one kernel source for OpenCL C and CUDA (NVRTC).
+ *
+ * Every kernel file (cl/NAME.cl) includes this header first (the library expands the include). Kernels are
+ * written in OpenCL C using only the names below where the two languages differ:
+ *
+ *   LK_KERNEL              kernel entry            (__kernel | extern "C" __global__)
+ *   LK_GLOBAL              global pointer qualifier(__global | nothing)
+ *   LK_LOCAL_PTR           local pointer qualifier (__local  | nothing)
+ *   LK_SHARED              local array declaration in kernel scope (__local | __shared__)
+ *   LK_WG_SIZE(n)          fixed work-group size hint (reqd_work_group_size | __launch_bounds__)
+ *   lk_barrier()           work-group barrier on local memory
+ *   get_group_id/get_local_id/get_local_size/get_num_groups(d)  as in OpenCL (CUDA: functions)
+ *   lk_t, lk_ld(p,i), lk_st(p,i,v)  storage type of the op's tensors and fp32 load/store;
+ *                          half when the program is built with -DLK_F16=1 (vload_half /
+ *                          vstore_half_rte; CUDA: cvt instructions), float otherwise
+ *   lk_exp2 lk_log2 lk_sqrt lk_fma lk_sin lk_cos lk_rint lk_fmax lk_fmin lk_fabs  fp32 math
+ *   uint ushort ulong uchar  as in OpenCL
+ */
+#ifndef LK_PORTABLE_H
+#define LK_PORTABLE_H
+
+#ifndef __CUDACC__ /* ------------------------------------------------------------- OpenCL */
+
+#define LK_KERNEL __kernel
+#define LK_GLOBAL __global
+#define LK_LOCAL_PTR __local
+#define LK_SHARED __local
+#define LK_WG_SIZE(n) __attribute__((reqd_work_group_size(n, 1, 1)))
+#define lk_barrier() barrier(CLK_LOCAL_MEM_FENCE)
+#define LK_INLINE inline
+
+#define lk_exp2(x) exp2(x)
+#define lk_log2(x) log2(x)
+#define lk_sqrt(x) sqrt(x)
+#define lk_fma(a, b, c) fma(a, b, c)
+#define lk_sin(x) sin(x)
+#define lk_cos(x) cos(x)
+#define lk_rint(x) rint(x)
+#define lk_fmax(a, b) fmax(a, b)
+#define lk_fmin(a, b) fmin(a, b)
+#define lk_fabs(x) fabs(x)
+#define lk_half_to_float(p, i) vload_half((i), (p))
+#define lk_float_to_half(p, i, v) vstore_half_rte((v), (i), (p))
+
+#else /* ------------------------------------------------------------ CUDA (NVRTC defines __CUDACC__) */
+
+#define LK_KERNEL extern "C" __global__
+#define LK_GLOBAL
+#define LK_LOCAL_PTR
+#define LK_SHARED __shared__
+#define LK_WG_SIZE(n) __launch_bounds__(n)
+#define lk_barrier() __syncthreads()
+#define LK_INLINE __device__ __forceinline__
+#define restrict __restrict__
+
+typedef unsigned int uint;
+typedef unsigned short ushort;
+typedef unsigned char uchar;
+typedef unsigned long ulong;
+typedef unsigned short half; /* storage only: converted with cvt below */
+
+__device__ __forceinline__ unsigned get_group_id(int d) { return d == 0 ? blockIdx.x : d == 1 ? blockIdx.y : blockIdx.z; }
+__device__ __forceinline__ unsigned get_local_id(int d) { return d == 0 ? threadIdx.x : d == 1 ? threadIdx.y : threadIdx.z; }
+__device__ __forceinline__ unsigned get_local_size(int d) { return d == 0 ? blockDim.x : d == 1 ? blockDim.y : blockDim.z; }
+__device__ __forceinline__ unsigned get_num_groups(int d) { return d == 0 ? gridDim.x : d == 1 ? gridDim.y : gridDim.z; }
+__device__ __forceinline__ unsigned get_global_id(int d) { return get_group_id(d) * get_local_size(d) + get_local_id(d); }
+
+#define lk_exp2(x) exp2f(x)
+#define lk_log2(x) log2f(x)
+#define lk_sqrt(x) sqrtf(x)
+#define lk_fma(a, b, c) fmaf(a, b, c)
+#define lk_sin(x) sinf(x)
+#define lk_cos(x) cosf(x)
+#define lk_rint(x) rintf(x)
+#define lk_fmax(a, b) fmaxf(a, b)
+#define lk_fmin(a, b) fminf(a, b)
+#define lk_fabs(x) fabsf(x)
+#define INFINITY __int_as_float(0x7f800000)
+
+__device__ __forceinline__ float lk_half_to_float(const half *p, long i) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(p[i]));
+    return f;
+}
+__device__ __forceinline__ void lk_float_to_half(half *p, long i, float v) {
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
+    p[i] = h;
+}
+
+#endif /* ------------------------------------------------------------------------------------ */
+
+#ifndef LK_F16
+#define LK_F16 0
+#endif
+#if LK_F16
+typedef half lk_t;
+#define lk_ld(p, i) lk_half_to_float((p), (i))
+#define lk_st(p, i, v) lk_float_to_half((p), (i), (v))
+#else
+typedef float lk_t;
+#define lk_ld(p, i) ((p)[i])
+#define lk_st(p, i, v) ((p)[i] = (v))
+#endif
+
+#endif

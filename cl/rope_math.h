@@ -1,0 +1,39 @@
+/* rope_math.h: RoPE angles that stay accurate to fp32 rounding up to position 2^24.
+ *
+ * The host gives each pair i its frequency as turns per position, t_i = f_i / 2pi, split into
+ * two floats (hi, lo) with hi + lo = t_i to ~48 bits. The angle is reduced in turns before it
+ * becomes radians:  p*hi = a + e exactly (e from an fma),  frac = (a - rint(a)) + (e + p*lo),
+ * angle = 2pi * frac with |frac| <= 1/2, so sin/cos see a small argument whatever the position.
+ * A plain fp32 pos * inv_freq would lose ~0.03 rad at position 1M.
+ *
+ * Pair layout inside a row of D elements:
+ *   half-split  (layout 0): pair i = (x[i], x[i + D/2])      i in [0, D/2)
+ *   interleaved (layout 1): pair i = (x[2i], x[2i + 1])
+ * Rotation: (x1, x2) -> (x1 c - x2 s, x2 c + x1 s).
+ */
+#ifndef LK_ROPE_MATH_H
+#define LK_ROPE_MATH_H
+
+LK_INLINE void lk_rope_sincos(int pos, float thi, float tlo, float *c, float *s)
+{
+    float p = (float)pos;
+    float a = p * thi;
+    float e = lk_fma(p, thi, -a);
+    float turns = (a - lk_rint(a)) + lk_fma(p, tlo, e);
+    float angle = turns * 6.28318530717958648f;
+    *s = lk_sin(angle);
+    *c = lk_cos(angle);
+}
+
+/* Element indices of pair i in a row of D (strides in elements). */
+LK_INLINE int lk_rope_first(int layout, int i, int d) { return layout ? 2 * i : i; }
+LK_INLINE int lk_rope_second(int layout, int i, int d) { return layout ? 2 * i + 1 : i + d / 2; }
+
+/* Position of row s of batch b: explicit ids (stride_b may be 0 for a [S] tensor) or offset + s. */
+LK_INLINE int lk_rope_position(const LK_GLOBAL int *ids, long ids_off, long ids_sb, long ids_ss,
+                               int b, int s, long offset)
+{
+    return ids ? ids[ids_off + b * ids_sb + s * ids_ss] : (int)(offset + s);
+}
+
+#endif

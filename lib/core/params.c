@@ -1,0 +1,81 @@
+/* lk_params: ordered NAME=int pairs (kernel tunables). */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "params.h"
+
+static int find(const lk_params *p, const char *name)
+{
+    for (int i = 0; i < p->n; i++)
+        if (strcmp(p->v[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+int lk_params_get(const lk_params *p, const char *name, int fallback)
+{
+    int i = p ? find(p, name) : -1;
+    return i < 0 ? fallback : p->v[i].value;
+}
+
+int lk_params_has(const lk_params *p, const char *name)
+{
+    return p && find(p, name) >= 0;
+}
+
+void lk_params_set(lk_params *p, const char *name, int value)
+{
+    int i = find(p, name);
+    if (i < 0) {
+        if (p->n == LK_MAX_PARAMS)
+            return;
+        i = p->n++;
+        snprintf(p->v[i].name, LK_PARAM_NAME, "%s", name);
+    }
+    p->v[i].value = value;
+}
+
+int lk_params_format(const lk_params *p, const char *prefix, const char *sep, char *buf, size_t n)
+{
+    int used = 0;
+    if (n)
+        buf[0] = '\0';
+    for (int i = 0; p && i < p->n; i++) {
+        size_t room = (size_t)used < n ? n - (size_t)used : 0;
+        used += snprintf(buf + (room ? used : 0), room, "%s%s%s=%d", i ? sep : "", prefix,
+                         p->v[i].name, p->v[i].value);
+    }
+    return used;
+}
+
+lk_status lk_params_parse(const char *text, lk_params *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *s = text ? text : "";
+    while (*s) {
+        while (*s == ',' || *s == ';' || isspace((unsigned char)*s))
+            s++;
+        if (!*s)
+            break;
+        char name[LK_PARAM_NAME];
+        int len = 0;
+        while (isalnum((unsigned char)s[len]) || s[len] == '_')
+            len++;
+        if (len == 0 || len >= LK_PARAM_NAME || s[len] != '=')
+            return LK_ERR_INVALID_ARGUMENT;
+        memcpy(name, s, (size_t)len);
+        name[len] = '\0';
+        s += len + 1;
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || (*end && *end != ',' && *end != ';' && !isspace((unsigned char)*end)))
+            return LK_ERR_INVALID_ARGUMENT;
+        if (out->n == LK_MAX_PARAMS && !lk_params_has(out, name))
+            return LK_ERR_INVALID_ARGUMENT;
+        lk_params_set(out, name, (int)v);
+        s = end;
+    }
+    return LK_OK;
+}

@@ -1,0 +1,26 @@
+/* Kernel parameters: a small ordered set of NAME=int pairs. Ops read them to size launches,
+ * the program cache turns them into -D options, the tuning database stores them as text
+ * ("BLOCK_M=64,BLOCK_N=32,STAGES=2"). */
+#ifndef LK_PARAMS_H
+#define LK_PARAMS_H
+
+#include <stddef.h>
+#include "longkern.h"
+
+#define LK_MAX_PARAMS 16
+#define LK_PARAM_NAME 24
+
+typedef struct lk_params {
+    int n;
+    struct { char name[LK_PARAM_NAME]; int value; } v[LK_MAX_PARAMS];
+} lk_params;
+
+int lk_params_get(const lk_params *p, const char *name, int fallback);
+int lk_params_has(const lk_params *p, const char *name);
+void lk_params_set(lk_params *p, const char *name, int value); /* adds or replaces */
+/* "A=1,B=2" (sep ","), or "-DA=1 -DB=2" with prefix "-D" and sep " ". Returns chars needed. */
+int lk_params_format(const lk_params *p, const char *prefix, const char *sep, char *buf, size_t n);
+/* Parses "A=1,B=2" (commas, semicolons or spaces between pairs). */
+lk_status lk_params_parse(const char *text, lk_params *out);
+
+#endif

@@ -1,0 +1,119 @@
+/* Tensor descriptors: construction, dtype facts, and the checks every op runs first. */
+#include <string.h>
+
+#include "tensor.h"
+
+size_t lk_dtype_size(lk_dtype dtype)
+{
+    switch (dtype) {
+    case LK_F16: return 2;
+    case LK_F32: case LK_I32: case LK_U32: return 4;
+    }
+    return 0;
+}
+
+const char *lk_dtype_name(lk_dtype dtype)
+{
+    switch (dtype) {
+    case LK_F32: return "f32";
+    case LK_F16: return "f16";
+    case LK_I32: return "i32";
+    case LK_U32: return "u32";
+    }
+    return "unknown";
+}
+
+lk_tensor lk_tensor_make(lk_buffer *buf, lk_dtype dtype, int ndim, const int64_t *shape)
+{
+    lk_tensor t;
+    memset(&t, 0, sizeof t);
+    t.dtype = dtype;
+    t.buffer = buf;
+    t.ndim = ndim < 0 ? 0 : ndim > LK_MAX_DIMS ? LK_MAX_DIMS : ndim;
+    int64_t stride = 1;
+    for (int i = t.ndim - 1; i >= 0; i--) {
+        t.shape[i] = shape[i];
+        t.strides[i] = stride;
+        stride *= shape[i];
+    }
+    return t;
+}
+
+lk_tensor lk_tensor_bhsd(lk_buffer *buf, lk_dtype dtype, int64_t b, int64_t h, int64_t s, int64_t d)
+{
+    int64_t shape[4] = {b, h, s, d};
+    return lk_tensor_make(buf, dtype, 4, shape);
+}
+
+/* Element span [first, last] addressed by t (strides are non-negative here). */
+static void span(const lk_tensor *t, int64_t *first, int64_t *last)
+{
+    int64_t hi = t->offset;
+    for (int i = 0; i < t->ndim; i++)
+        hi += (t->shape[i] - 1) * t->strides[i];
+    *first = t->offset;
+    *last = hi;
+}
+
+lk_status lk_check_tensor(lk_context *ctx, const char *op, const char *arg, const lk_tensor *t, int ndim)
+{
+    if (!t)
+        return lk_fail(ctx, LK_ERR_NULL_POINTER, "%s: %s is NULL", op, arg);
+    if (!t->buffer)
+        return lk_fail(ctx, LK_ERR_NULL_POINTER, "%s: %s has no buffer", op, arg);
+    if (t->buffer->ctx != ctx)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: %s's buffer belongs to another context", op, arg);
+    if (lk_dtype_size(t->dtype) == 0)
+        return lk_fail(ctx, LK_ERR_DTYPE, "%s: %s has an unknown dtype %d", op, arg, (int)t->dtype);
+    if (t->ndim != ndim)
+        return lk_fail(ctx, LK_ERR_SHAPE, "%s: %s must have %d dimensions, has %d", op, arg, ndim, t->ndim);
+    for (int i = 0; i < ndim; i++) {
+        if (t->shape[i] <= 0)
+            return lk_fail(ctx, LK_ERR_SHAPE, "%s: %s has extent %lld in dimension %d", op, arg,
+                           (long long)t->shape[i], i);
+        if (t->strides[i] < 0)
+            return lk_fail(ctx, LK_ERR_SHAPE, "%s: %s has a negative stride in dimension %d", op, arg, i);
+    }
+    if (t->offset < 0)
+        return lk_fail(ctx, LK_ERR_SHAPE, "%s: %s has a negative offset", op, arg);
+    int64_t first, last;
+    span(t, &first, &last);
+    size_t need = (size_t)(last + 1) * lk_dtype_size(t->dtype);
+    if (need > t->buffer->bytes)
+        return lk_fail(ctx, LK_ERR_BOUNDS, "%s: %s addresses %zu bytes but its buffer has %zu", op, arg,
+                       need, t->buffer->bytes);
+    return LK_OK;
+}
+
+lk_status lk_check_dtype(lk_context *ctx, const char *op, const char *arg, const lk_tensor *t,
+                         int n, const lk_dtype *allowed)
+{
+    for (int i = 0; i < n; i++)
+        if (t->dtype == allowed[i])
+            return LK_OK;
+    return lk_fail(ctx, LK_ERR_DTYPE, "%s: %s has dtype %s, which this op does not take", op, arg,
+                   lk_dtype_name(t->dtype));
+}
+
+int lk_tensors_overlap(const lk_tensor *a, const lk_tensor *b)
+{
+    if (!a || !b || a->buffer != b->buffer)
+        return 0;
+    int64_t a0, a1, b0, b1;
+    span(a, &a0, &a1);
+    span(b, &b0, &b1);
+    size_t ea = lk_dtype_size(a->dtype), eb = lk_dtype_size(b->dtype);
+    int64_t abeg = a0 * (int64_t)ea, aend = (a1 + 1) * (int64_t)ea;
+    int64_t bbeg = b0 * (int64_t)eb, bend = (b1 + 1) * (int64_t)eb;
+    return abeg < bend && bbeg < aend;
+}
+
+int lk_tensors_identical(const lk_tensor *a, const lk_tensor *b)
+{
+    if (a->buffer != b->buffer || a->offset != b->offset || a->ndim != b->ndim || a->dtype != b->dtype)
+        return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i] || a->strides[i] != b->strides[i])
+            return 0;
+    return 1;
+}

@@ -1,0 +1,19 @@
+/* Tensor checks shared by every op: each returns LK_OK or records an error naming the op and
+ * the argument. Nothing is launched after a failed check. */
+#ifndef LK_TENSOR_H
+#define LK_TENSOR_H
+
+#include "internal.h"
+
+/* t is not NULL, has a buffer of ctx, ndim dims with positive extents, non-negative strides,
+ * and every element it addresses lies inside the buffer. */
+lk_status lk_check_tensor(lk_context *ctx, const char *op, const char *arg, const lk_tensor *t, int ndim);
+/* Same dtype as listed (one of n). */
+lk_status lk_check_dtype(lk_context *ctx, const char *op, const char *arg, const lk_tensor *t,
+                         int n, const lk_dtype *allowed);
+/* 1 if the byte ranges that a and b span in the same buffer intersect. */
+int lk_tensors_overlap(const lk_tensor *a, const lk_tensor *b);
+/* 1 if a and b describe exactly the same elements (same buffer, offset, shape, strides). */
+int lk_tensors_identical(const lk_tensor *a, const lk_tensor *b);
+
+#endif

@@ -1,0 +1,96 @@
+/* Looking at a tuning database as a whole: the consistency check (after a killed tuner, in
+ * tests, `lk-db check`) and the summary that `lk-db show` prints. */
+#include <string.h>
+
+#include "db_internal.h"
+
+/* The condition "these two aliases name the same key". */
+#define SAME_KEY(a, b)                                                                             \
+    a ".device_id = " b ".device_id AND " a ".op = " b ".op AND " a ".family = " b ".family AND " a \
+    ".dtype = " b ".dtype AND " a ".head_dim = " b ".head_dim AND " a ".flag = " b ".flag AND " a    \
+    ".bucket = " b ".bucket"
+
+/* Best rows that are not the lowest-median ok measurement of their key, plus keys with an ok
+ * measurement and no best row. */
+static const char consistency_sql[] =
+    "SELECT (SELECT count(*) FROM best b WHERE NOT ("
+    "  b.median_ms = (SELECT min(m.median_ms) FROM measurements m WHERE " SAME_KEY("m", "b")
+    "                 AND m.status = 'ok')"
+    "  AND EXISTS (SELECT 1 FROM measurements m WHERE " SAME_KEY("m", "b")
+    "              AND m.status = 'ok' AND m.params = b.params AND m.median_ms = b.median_ms))),"
+    " (SELECT count(*) FROM (SELECT DISTINCT device_id, op, family, dtype, head_dim, flag, bucket"
+    "  FROM measurements WHERE status = 'ok') k"
+    "  WHERE NOT EXISTS (SELECT 1 FROM best b WHERE " SAME_KEY("b", "k") "))";
+
+lk_status lk_db_check(lk_db *db)
+{
+    if (db->empty)
+        return LK_OK;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->h, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
+        return lk_db_sql_fail(db, "integrity check");
+    lk_status s = LK_OK;
+    if (sqlite3_step(st) != SQLITE_ROW)
+        s = lk_db_sql_fail(db, "integrity check");
+    else if (strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0)
+        s = lk_db_fail(db, "%s: integrity check failed: %s", db->path, (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (s != LK_OK)
+        return s;
+    if (sqlite3_prepare_v2(db->h, consistency_sql, -1, &st, NULL) != SQLITE_OK)
+        return lk_db_sql_fail(db, "consistency check");
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        s = lk_db_sql_fail(db, "consistency check");
+    } else {
+        long long wrong = sqlite3_column_int64(st, 0), missing = sqlite3_column_int64(st, 1);
+        if (wrong || missing)
+            s = lk_db_fail(db, "%s: %lld best rows are not the fastest ok measurement of their key, "
+                           "%lld keys with ok measurements have no best row", db->path, wrong, missing);
+    }
+    sqlite3_finalize(st);
+    return s;
+}
+
+/* Print every row of a query, each column through fmt's %s conversions (all columns as text). */
+static lk_status print_rows(lk_db *db, FILE *out, const char *sql, int ncol, const char *fmt)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
+        return lk_db_sql_fail(db, "reading the summary");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *c[8] = {""};
+        for (int i = 0; i < ncol && i < 8; i++)
+            c[i] = sqlite3_column_text(st, i) ? (const char *)sqlite3_column_text(st, i) : "";
+        fprintf(out, fmt, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]);
+    }
+    lk_status s = rc == SQLITE_DONE ? LK_OK : lk_db_sql_fail(db, "reading the summary");
+    sqlite3_finalize(st);
+    return s;
+}
+
+lk_status lk_db_show(lk_db *db, FILE *out)
+{
+    if (db->empty) {
+        fprintf(out, "database: %s (empty)\n", db->path);
+        return LK_OK;
+    }
+    fprintf(out, "database: %s (longkern tuning schema %d)\n", db->path, LK_DB_SCHEMA_VERSION);
+    lk_status s;
+    fprintf(out, "devices:\n");
+    if ((s = print_rows(db, out,
+                        "SELECT id, name, vendor, driver, backend, device_type, compute_units, clock_mhz"
+                        " FROM devices ORDER BY id",
+                        8, "  [%s] %s | %s | driver %s | %s %s, %s CUs, %s MHz\n")) != LK_OK)
+        return s;
+    fprintf(out, "measurements:\n");
+    if ((s = print_rows(db, out, "SELECT status, count(*) FROM measurements GROUP BY status ORDER BY status", 2,
+                        "  %-14s %s\n")) != LK_OK)
+        return s;
+    fprintf(out, "best (device, op, family, dtype, head_dim, flag, bucket: median ms, params):\n");
+    return print_rows(db, out,
+                      "SELECT device_id, op, family, dtype, head_dim, flag, bucket,"
+                      " printf('%.4f ms  %s', median_ms, params) FROM best"
+                      " ORDER BY device_id, op, family, dtype, head_dim, flag, bucket",
+                      8, "  [%s] %s %s %s d=%s flag=%s bucket=%s: %s\n");
+}

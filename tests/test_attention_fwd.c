@@ -1,0 +1,145 @@
+/* lk_attention_fwd against ref_attention_fwd on every compiled backend.
+ *
+ * Table-driven: each case runs on OpenCL and on CUDA (skipped with the reason where no GPU).
+ * Tolerance: relative error (harness.h) <= 1e-5 for f32, <= 2e-3 for f16, on o and lse. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "ref.h"
+
+typedef struct {
+    int64_t B, Hq, Hkv, Sq, Sk, D;
+    int causal;
+    lk_dtype dtype;
+    int rope;            /* 0 none, 1 theta 10000, 2 llama3 scaling, theta 500000 */
+    lk_rope_variant variant;
+    lk_rope_layout layout;
+    int table;           /* fused variant reads cos/sin from a table */
+    int pos_ids;         /* explicit per-batch position ids */
+    lkt_layout mem;      /* layout of q, k, v, o in memory */
+    lkt_backend backend;
+} att_case;
+
+#define AUTO LK_ROPE_VARIANT_AUTO
+#define FUSED LK_ROPE_FUSED
+#define KPRE LK_ROPE_K_PREPASS
+#define UNF LK_ROPE_UNFUSED
+#define HS LK_ROPE_HALF_SPLIT
+#define IL LK_ROPE_INTERLEAVED
+
+/* B Hq Hkv Sq Sk D causal dtype rope variant layout table ids mem */
+#define CASES(X)                                                                                                   \
+    X(1, 2, 2, 1, 1, 64, 0, LK_F32, 0, AUTO, HS, 0, 0, LKT_CONTIGUOUS)                                             \
+    X(2, 4, 1, 17, 17, 64, 1, LK_F32, 0, AUTO, HS, 0, 0, LKT_CONTIGUOUS)                                           \
+    X(1, 8, 2, 113, 113, 128, 1, LK_F32, 0, AUTO, HS, 0, 0, LKT_BSHD)                                              \
+    X(1, 2, 2, 64, 1000, 64, 0, LK_F32, 0, AUTO, HS, 0, 0, LKT_PADDED)                                             \
+    X(1, 4, 1, 1000, 1000, 128, 1, LK_F16, 0, AUTO, HS, 0, 0, LKT_CONTIGUOUS)                                      \
+    X(1, 2, 1, 17, 113, 128, 1, LK_F16, 0, AUTO, HS, 0, 0, LKT_BSHD)                                               \
+    X(1, 2, 2, 113, 17, 64, 1, LK_F32, 0, AUTO, HS, 0, 0, LKT_CONTIGUOUS)   /* Sq > Sk: masked rows */             \
+    X(2, 2, 2, 5, 1000, 128, 1, LK_F16, 0, AUTO, HS, 0, 0, LKT_CONTIGUOUS)  /* decode on a cache */                \
+    X(1, 1, 1, 7, 3, 256, 0, LK_F32, 0, AUTO, HS, 0, 0, LKT_CONTIGUOUS)                                            \
+    X(1, 4, 1, 113, 113, 64, 1, LK_F32, 1, FUSED, HS, 0, 0, LKT_CONTIGUOUS)                                        \
+    X(1, 4, 1, 113, 113, 64, 1, LK_F32, 1, FUSED, IL, 1, 0, LKT_CONTIGUOUS)                                        \
+    X(1, 4, 1, 113, 113, 64, 1, LK_F32, 1, KPRE, HS, 0, 0, LKT_BSHD)                                               \
+    X(1, 4, 1, 113, 113, 64, 1, LK_F32, 1, UNF, IL, 0, 0, LKT_PADDED)                                              \
+    X(2, 4, 2, 64, 200, 128, 1, LK_F16, 2, FUSED, HS, 0, 1, LKT_CONTIGUOUS)                                        \
+    X(2, 4, 2, 64, 200, 128, 1, LK_F16, 2, KPRE, IL, 0, 1, LKT_BSHD)                                               \
+    X(2, 4, 2, 64, 200, 128, 1, LK_F16, 2, UNF, HS, 0, 1, LKT_PADDED)                                              \
+    X(1, 4, 1, 1000, 1000, 128, 0, LK_F16, 1, FUSED, HS, 1, 0, LKT_CONTIGUOUS)                                     \
+    X(1, 2, 2, 1, 1000, 128, 1, LK_F32, 1, AUTO, HS, 0, 0, LKT_CONTIGUOUS)                                         \
+    X(1, 2, 1, 17, 64, 64, 0, LK_F16, 1, AUTO, IL, 0, 0, LKT_PADDED)
+
+#define ROW(b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem)                                            \
+    {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, LKT_OPENCL},                                       \
+        {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, LKT_CUDA},
+
+ParameterizedTestParameters(attention_fwd, matches_reference)
+{
+    static att_case cases[] = {CASES(ROW)};
+    return cr_make_param_array(att_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+
+ParameterizedTest(att_case *c, attention_fwd, matches_reference)
+{
+    lk_context *ctx = lkt_open(c->backend);
+    lkt_rng rng = lkt_rng_make(lkt_seed(), (uint64_t)(c->Sq * 131 + c->Sk * 7 + c->D + c->rope));
+    int64_t qs[4] = {c->B, c->Hq, c->Sq, c->D}, ks[4] = {c->B, c->Hkv, c->Sk, c->D};
+    size_t nq = (size_t)(c->B * c->Hq * c->Sq * c->D), nk = (size_t)(c->B * c->Hkv * c->Sk * c->D);
+    float *q = malloc(nq * 4), *k = malloc(nk * 4), *v = malloc(nk * 4), *o = malloc(nq * 4);
+    float *lse = malloc((size_t)(c->B * c->Hq * c->Sq) * 4);
+    lkt_fill(&rng, q, nq);
+    lkt_fill(&rng, k, nk);
+    lkt_fill(&rng, v, nk);
+    lkt_tensor tq = lkt_upload(ctx, c->dtype, c->mem, qs, q), tk = lkt_upload(ctx, c->dtype, c->mem, ks, k);
+    lkt_tensor tv = lkt_upload(ctx, c->dtype, c->mem, ks, v);
+    for (size_t i = 0; i < nq; i++)
+        o[i] = 1.0f; /* poison: every element must be written */
+    lkt_tensor to = lkt_upload(ctx, c->dtype, c->mem, qs, o);
+    int64_t ls[3] = {c->B, c->Hq, c->Sq};
+    lkt_tensor tl = lkt_zeros(ctx, LK_F32, 3, ls);
+
+    lk_rope_params rope = lk_rope_params_default();
+    rope.layout = c->layout;
+    rope.position_offset = 5;
+    if (c->rope == 2) {
+        rope.theta = 500000.0;
+        rope.scaling = LK_ROPE_SCALING_LLAMA3;
+        rope.factor = 8.0;
+        rope.original_max_position = 64; /* small, so the test's positions cross every regime */
+    }
+    lk_attention_params p = lk_attention_params_default();
+    p.causal = c->causal;
+    p.rope = c->rope ? &rope : NULL;
+    p.rope_variant = c->variant;
+
+    int32_t *qpos = NULL, *kpos = NULL;
+    lkt_tensor tqp = {0}, tkp = {0};
+    if (c->pos_ids) {
+        qpos = malloc(sizeof(int32_t) * (size_t)(c->B * c->Sq));
+        kpos = malloc(sizeof(int32_t) * (size_t)(c->B * c->Sk));
+        for (int64_t b = 0; b < c->B; b++) {
+            for (int64_t s = 0; s < c->Sk; s++)
+                kpos[b * c->Sk + s] = (int32_t)(100 * b + 3 * s);
+            for (int64_t s = 0; s < c->Sq; s++)
+                qpos[b * c->Sq + s] = (int32_t)(100 * b + 3 * (s + c->Sk - c->Sq));
+        }
+        int64_t qsh[2] = {c->B, c->Sq}, ksh[2] = {c->B, c->Sk};
+        tqp = lkt_zeros(ctx, LK_I32, 2, qsh);
+        tkp = lkt_zeros(ctx, LK_I32, 2, ksh);
+        LKT_OK(ctx, lk_buffer_write(ctx, tqp.buf, 0, qpos, sizeof(int32_t) * (size_t)(c->B * c->Sq)));
+        LKT_OK(ctx, lk_buffer_write(ctx, tkp.buf, 0, kpos, sizeof(int32_t) * (size_t)(c->B * c->Sk)));
+        p.q_position_ids = &tqp.t;
+        p.k_position_ids = &tkp.t;
+    }
+    if (c->table)
+        LKT_OK(ctx, lk_tuning_override(ctx, "attention_fwd", c->dtype, (int)c->D, c->causal, 0, "ROPE_TABLE=1"));
+
+    LKT_OK(ctx, lk_attention_fwd(ctx, &tq.t, &tk.t, &tv.t, &to.t, &tl.t, &p));
+    cr_log_info("%s: %s", lkt_backend_name(c->backend), lk_last_launch(ctx));
+    if (c->table)
+        cr_expect(strstr(lk_last_launch(ctx), "ROPE_TABLE=1") != NULL, "override did not reach the launch: %s",
+                  lk_last_launch(ctx));
+    lkt_download(ctx, &to, o);
+    lkt_download(ctx, &tl, lse);
+
+    double *ro = malloc(nq * sizeof(double)), *rl = malloc((size_t)(c->B * c->Hq * c->Sq) * sizeof(double));
+    ref_attention_args ra = {c->B, c->Hq, c->Hkv, c->Sq, c->Sk, c->D, c->causal, 0.0, p.rope, qpos, kpos};
+    ref_attention_fwd(&ra, q, k, v, ro, rl);
+    double tol = c->dtype == LK_F16 ? LKT_TOL_F16 : LKT_TOL_F32;
+    lkt_expect_close("o", o, ro, nq, tol);
+    size_t nl = (size_t)(c->B * c->Hq * c->Sq);
+    for (size_t i = 0; i < nl; i++) /* masked rows: both -inf */
+        if (isinf(rl[i])) {
+            cr_expect(isinf(lse[i]) && lse[i] < 0, "lse[%zu] = %g, want -inf for a fully masked row", i, lse[i]);
+            lse[i] = 0.0f;
+            rl[i] = 0.0;
+        }
+    lkt_expect_close("lse", lse, rl, nl, tol);
+
+    free(q); free(k); free(v); free(o); free(lse); free(ro); free(rl); free(qpos); free(kpos);
+    lkt_free(&tq); lkt_free(&tk); lkt_free(&tv); lkt_free(&to); lkt_free(&tl); lkt_free(&tqp); lkt_free(&tkp);
+    lk_context_destroy(ctx);
+}

@@ -1,0 +1,84 @@
+/* The backend layer on every compiled backend: buffers, copies, the program cache on disk,
+ * device timing, and device listing. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "internal.h"
+
+ParameterizedTestParameters(backend_layer, buffers_and_timing)
+{
+    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
+    return cr_make_param_array(lkt_backend, backends, 2);
+}
+
+static int count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+ParameterizedTest(lkt_backend *b, backend_layer, buffers_and_timing)
+{
+    char cache[] = "/tmp/lk-cache-XXXXXX";
+    cr_assert_not_null(mkdtemp(cache));
+    setenv("LK_CACHE_DIR", cache, 1);
+    lk_context *ctx = lkt_open(*b);
+    const lk_device_info *dev = lk_context_device(ctx);
+    cr_expect(strlen(dev->fingerprint) > 0 && strlen(dev->name) > 0);
+
+    enum { N = 1000 };
+    int32_t src[N], dst[N];
+    for (int i = 0; i < N; i++)
+        src[i] = i * 7 - 300;
+    lk_buffer *a, *c;
+    LKT_OK(ctx, lk_buffer_alloc(ctx, sizeof src, &a));
+    LKT_OK(ctx, lk_buffer_alloc(ctx, sizeof src, &c));
+    LKT_OK(ctx, lk_buffer_write(ctx, a, 0, src, sizeof src));
+    LKT_OK(ctx, lk_buffer_copy(ctx, c, 4, a, 0, sizeof src - 4));
+    LKT_OK(ctx, lk_buffer_read(ctx, c, 4, dst, sizeof src - 4));
+    cr_expect_arr_eq(dst, src, sizeof src - 4, "copy at an offset lost data");
+
+    /* an op builds a program, which lands in the disk cache; a second context reuses it */
+    int64_t shape[4] = {1, 1, 4, 64};
+    float x[256];
+    lkt_rng rng = lkt_rng_make(lkt_seed(), 1);
+    lkt_fill(&rng, x, 256);
+    lkt_tensor t = lkt_upload(ctx, LK_F32, LKT_CONTIGUOUS, shape, x);
+    lk_rope_params r = lk_rope_params_default();
+    LKT_OK(ctx, lk_rope(ctx, &t.t, &t.t, &r));
+    LKT_OK(ctx, lk_sync(ctx));
+    int cached = count_files(cache);
+    cr_expect_geq(cached, 1, "no program binary written to %s", cache);
+
+    double ms = -1;
+    LKT_OK(ctx, ctx->ops->timing_begin(ctx));
+    LKT_OK(ctx, lk_rope(ctx, &t.t, &t.t, &r));
+    LKT_OK(ctx, ctx->ops->timing_end(ctx, &ms));
+    cr_expect(ms > 0.0 && ms < 10000.0, "device timing %g ms", ms);
+
+    lkt_free(&t);
+    lk_buffer_free(a);
+    lk_buffer_free(c);
+    lk_context_destroy(ctx);
+    cr_expect_eq(count_files(cache), cached, "the cache changed without new programs");
+}
+
+Test(backend_layer, list_devices)
+{
+    lk_device_info devs[16];
+    int n = -1;
+    cr_assert_eq(lk_list_devices(devs, 16, &n), LK_OK);
+    const char *why;
+    if (lk_backend_available(LK_BACKEND_OPENCL, &why) == LK_OK)
+        cr_expect_geq(n, 1, "OpenCL is available but no device was listed");
+    for (int i = 0; i < n && i < 16; i++)
+        cr_expect(strchr(devs[i].fingerprint, '|') != NULL, "fingerprint '%s'", devs[i].fingerprint);
+}

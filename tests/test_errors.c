@@ -1,0 +1,146 @@
+/* Bad input returns the documented status with a message and launches nothing (the context's
+ * last-launch text stays empty). Runs on every compiled backend. */
+#include <string.h>
+
+#include "harness.h"
+
+typedef struct {
+    lk_context *ctx;
+    lkt_tensor q, k, v, o, lse, k_f16, small;
+    lk_attention_params p;
+    lk_rope_params rope;
+} fixture;
+
+static void setup(fixture *f, lkt_backend b)
+{
+    memset(f, 0, sizeof *f);
+    f->ctx = lkt_open(b);
+    int64_t qs[4] = {1, 4, 8, 64}, ks[4] = {1, 2, 8, 64}, ls[3] = {1, 4, 8}, tiny[4] = {1, 1, 2, 64};
+    f->q = lkt_zeros(f->ctx, LK_F32, 4, qs);
+    f->k = lkt_zeros(f->ctx, LK_F32, 4, ks);
+    f->v = lkt_zeros(f->ctx, LK_F32, 4, ks);
+    f->o = lkt_zeros(f->ctx, LK_F32, 4, qs);
+    f->lse = lkt_zeros(f->ctx, LK_F32, 3, ls);
+    f->k_f16 = lkt_zeros(f->ctx, LK_F16, 4, ks);
+    f->small = lkt_zeros(f->ctx, LK_F32, 4, tiny);
+    f->p = lk_attention_params_default();
+    f->rope = lk_rope_params_default();
+}
+
+static void expect_status(fixture *f, lk_status got, lk_status want, const char *what)
+{
+    cr_expect_eq(got, want, "%s: got %s (%s), want %s", what, lk_status_str(got), lk_last_error(f->ctx),
+                 lk_status_str(want));
+    cr_expect(strlen(lk_last_error(f->ctx)) > 0, "%s: no error message", what);
+    cr_expect_str_empty(lk_last_launch(f->ctx), "%s launched a kernel: %s", what, lk_last_launch(f->ctx));
+}
+
+static void teardown(fixture *f)
+{
+    lkt_tensor *all[] = {&f->q, &f->k, &f->v, &f->o, &f->lse, &f->k_f16, &f->small};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        lkt_free(all[i]);
+    lk_context_destroy(f->ctx);
+}
+
+ParameterizedTestParameters(errors, attention_and_rope)
+{
+    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
+    return cr_make_param_array(lkt_backend, backends, 2);
+}
+
+ParameterizedTest(lkt_backend *b, errors, attention_and_rope)
+{
+    fixture f;
+    setup(&f, *b);
+    lk_context *c = f.ctx;
+    expect_status(&f, lk_attention_fwd(c, NULL, &f.k.t, &f.v.t, &f.o.t, NULL, &f.p), LK_ERR_NULL_POINTER, "q NULL");
+    expect_status(&f, lk_attention_fwd(c, &f.q.t, &f.k.t, &f.v.t, &f.o.t, NULL, NULL), LK_ERR_NULL_POINTER,
+                  "params NULL");
+    expect_status(&f, lk_attention_fwd(c, &f.q.t, &f.k_f16.t, &f.v.t, &f.o.t, NULL, &f.p), LK_ERR_DTYPE,
+                  "mixed dtypes");
+    expect_status(&f, lk_attention_fwd(c, &f.q.t, &f.q.t, &f.q.t, &f.q.t, NULL, &f.p), LK_ERR_ALIAS, "o aliases q");
+    expect_status(&f, lk_attention_fwd(c, &f.q.t, &f.k.t, &f.v.t, &f.o.t, &f.o.t, &f.p), LK_ERR_SHAPE,
+                  "lse of the wrong rank");
+    lk_tensor lse_alias = f.lse.t;
+    lse_alias.buffer = f.o.buf;
+    expect_status(&f, lk_attention_fwd(c, &f.q.t, &f.k.t, &f.v.t, &f.o.t, &lse_alias, &f.p), LK_ERR_ALIAS,
+                  "lse aliases o");
+    expect_status(&f, lk_attention_fwd(c, &f.q.t, &f.small.t, &f.v.t, &f.o.t, NULL, &f.p), LK_ERR_SHAPE,
+                  "k with another Sk than v");
+
+    lk_tensor k3 = f.q.t;
+    k3.shape[1] = 3; /* Hq 4 is not a multiple of 3 */
+    lk_tensor v3 = k3;
+    expect_status(&f, lk_attention_fwd(c, &f.q.t, &k3, &v3, &f.o.t, NULL, &f.p), LK_ERR_SHAPE, "Hq % Hkv");
+
+    lk_tensor q96 = f.q.t, o96 = f.o.t, k96 = f.k.t, v96 = f.v.t;
+    q96.shape[3] = o96.shape[3] = k96.shape[3] = v96.shape[3] = 32;
+    expect_status(&f, lk_attention_fwd(c, &q96, &k96, &v96, &o96, NULL, &f.p), LK_ERR_UNSUPPORTED, "head_dim 32");
+
+    lk_tensor big = f.q.t;
+    big.shape[2] = 9; /* one row past the end of its buffer */
+    lk_tensor obig = f.o.t;
+    obig.shape[2] = 9;
+    expect_status(&f, lk_attention_fwd(c, &big, &f.k.t, &f.v.t, &obig, NULL, &f.p), LK_ERR_BOUNDS,
+                  "q past its buffer");
+
+    f.p.scale = -1.0;
+    expect_status(&f, lk_attention_fwd(c, &f.q.t, &f.k.t, &f.v.t, &f.o.t, NULL, &f.p), LK_ERR_INVALID_ARGUMENT,
+                  "negative scale");
+    f.p.scale = 0.0;
+    f.rope.theta = 0.5;
+    f.p.rope = &f.rope;
+    expect_status(&f, lk_attention_fwd(c, &f.q.t, &f.k.t, &f.v.t, &f.o.t, NULL, &f.p), LK_ERR_INVALID_ARGUMENT,
+                  "theta < 1");
+    f.rope.theta = 10000.0;
+    f.rope.position_offset = (1 << 24);
+    expect_status(&f, lk_attention_fwd(c, &f.q.t, &f.k.t, &f.v.t, &f.o.t, NULL, &f.p), LK_ERR_INVALID_ARGUMENT,
+                  "positions past 2^24");
+    f.rope.position_offset = 0;
+
+    /* rope */
+    expect_status(&f, lk_rope(c, &f.q.t, &f.o.t, NULL), LK_ERR_NULL_POINTER, "rope params NULL");
+    expect_status(&f, lk_rope(c, &f.q.t, &f.k.t, &f.rope), LK_ERR_SHAPE, "rope out shape");
+    lk_tensor shifted = f.q.t;
+    shifted.offset = 64; /* overlaps q by all but one row */
+    shifted.shape[2] = 7;
+    lk_tensor q7 = f.q.t;
+    q7.shape[2] = 7;
+    expect_status(&f, lk_rope(c, &q7, &shifted, &f.rope), LK_ERR_ALIAS, "rope partial overlap");
+    f.rope.layout = (lk_rope_layout)7;
+    expect_status(&f, lk_rope(c, &f.q.t, &f.o.t, &f.rope), LK_ERR_INVALID_ARGUMENT, "rope layout");
+    f.rope.layout = LK_ROPE_HALF_SPLIT;
+    f.rope.position_ids = &f.q.t; /* f32 [1,4,8,64]: wrong rank and dtype */
+    expect_status(&f, lk_rope(c, &f.q.t, &f.o.t, &f.rope), LK_ERR_SHAPE, "rope position ids");
+
+    /* buffers */
+    char host[16];
+    expect_status(&f, lk_buffer_read(c, f.small.buf, lk_buffer_size(f.small.buf) - 8, host, 16), LK_ERR_BOUNDS,
+                  "read past the end");
+    expect_status(&f, lk_buffer_write(c, f.small.buf, 0, NULL, 16), LK_ERR_NULL_POINTER, "write from NULL");
+    teardown(&f);
+}
+
+Test(errors, device_requests)
+{
+    lk_device_request r;
+    cr_expect_eq(lk_device_request_parse("opencl:0:1", &r), LK_OK);
+    cr_expect(r.backend == LK_BACKEND_OPENCL && r.platform == 0 && r.device == 1);
+    cr_expect_eq(lk_device_request_parse("cuda:2", &r), LK_OK);
+    cr_expect(r.backend == LK_BACKEND_CUDA && r.device == 2);
+    cr_expect_eq(lk_device_request_parse("opencl:pocl", &r), LK_OK);
+    cr_expect_str_eq(r.name_contains, "pocl");
+    cr_expect_eq(lk_device_request_parse("vulkan:0", &r), LK_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(lk_device_request_parse("opencl:1:x", &r), LK_ERR_INVALID_ARGUMENT);
+
+    lk_context *ctx = NULL;
+    lk_device_request none = {LK_BACKEND_OPENCL, -1, -1, "no-such-device-name"};
+    lk_status st = lk_context_create(&ctx, &none);
+    cr_expect(st == LK_ERR_NO_DEVICE || st == LK_ERR_BACKEND_UNAVAILABLE, "got %s", lk_status_str(st));
+    cr_expect_null(ctx);
+    cr_expect(strlen(lk_last_error(NULL)) > 0, "no message for a failed context creation");
+    cr_expect_eq(lk_context_create(NULL, NULL), LK_ERR_NULL_POINTER);
+    lk_context_destroy(NULL);
+    lk_buffer_free(NULL);
+}

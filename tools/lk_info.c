@@ -1,0 +1,58 @@
+/* lk-info: list backends, devices and their fingerprints, and which device is the default.
+ *   lk-info            all devices
+ *   lk-info --tuning OP DTYPE HEAD_DIM FLAG LENGTH   what the tuning lookup gives on the default device */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "longkern.h"
+
+static const char *type_name(lk_device_type t)
+{
+    return t == LK_DEVICE_GPU ? "GPU" : t == LK_DEVICE_CPU ? "CPU" : "other";
+}
+
+int main(int argc, char **argv)
+{
+    const lk_backend_kind kinds[] = {LK_BACKEND_OPENCL, LK_BACKEND_CUDA};
+    const char *names[] = {"opencl", "cuda"};
+    printf("longkern %d.%d.%d\n\nbackends:\n", LK_VERSION_MAJOR, LK_VERSION_MINOR, LK_VERSION_PATCH);
+    for (int i = 0; i < 2; i++) {
+        const char *why = "";
+        lk_status st = lk_backend_available(kinds[i], &why);
+        printf("  %-7s %s%s%s\n", names[i], st == LK_OK ? "available" : "unavailable", st == LK_OK ? "" : ": ", why);
+    }
+    lk_device_info devs[64];
+    int n = 0;
+    lk_list_devices(devs, 64, &n);
+    printf("\ndevices (%d):\n", n);
+    for (int i = 0; i < n && i < 64; i++) {
+        const lk_device_info *d = &devs[i];
+        const char *b = d->backend == LK_BACKEND_CUDA ? "cuda" : "opencl";
+        printf("  %s:%d:%d  %s  %s  [%s]\n", b, d->platform, d->device, type_name(d->type), d->name, d->platform_name);
+        printf("      driver %s, %d compute units, %d MHz, local mem %zu B, global mem %zu MiB, max work-group %zu",
+               d->driver, d->compute_units, d->clock_mhz, d->local_mem_bytes, d->global_mem_bytes >> 20,
+               d->max_work_group);
+        if (d->cc_major)
+            printf(", compute capability %d.%d", d->cc_major, d->cc_minor);
+        printf("\n      fingerprint %s\n", d->fingerprint);
+    }
+    lk_context *ctx = NULL;
+    lk_status st = lk_context_create(&ctx, NULL);
+    if (st != LK_OK) {
+        printf("\ndefault device: none (%s: %s)\n", lk_status_str(st), lk_last_error(NULL));
+        return n > 0 ? 1 : 0;
+    }
+    const lk_device_info *d = lk_context_device(ctx);
+    printf("\ndefault device (LK_DEVICE=%s): %s %s\n", getenv("LK_DEVICE") ? getenv("LK_DEVICE") : "unset",
+           d->backend == LK_BACKEND_CUDA ? "cuda" : "opencl", d->name);
+    if (argc == 7 && strcmp(argv[1], "--tuning") == 0) {
+        char buf[1024];
+        lk_dtype dt = strcmp(argv[3], "f16") == 0 ? LK_F16 : LK_F32;
+        st = lk_tuning_describe(ctx, argv[2], dt, atoi(argv[4]), atoi(argv[5]), atoll(argv[6]), buf, sizeof buf);
+        printf("tuning %s %s hd%s flag %s len %s: %s\n", argv[2], argv[3], argv[4], argv[5], argv[6],
+               st == LK_OK ? buf : lk_last_error(ctx));
+    }
+    lk_context_destroy(ctx);
+    return 0;
+}
