@@ -143,3 +143,47 @@ ParameterizedTest(att_case *c, attention_fwd, matches_reference)
     lkt_free(&tq); lkt_free(&tk); lkt_free(&tv); lkt_free(&to); lkt_free(&tl); lkt_free(&tqp); lkt_free(&tkp);
     lk_context_destroy(ctx);
 }
+
+/* CUDA and OpenCL on one GPU run the same kernel source: their outputs must agree far more
+ * closely than either agrees with the fp64 reference. Needs both backends on one machine. */
+Test(attention_fwd, backends_agree)
+{
+    const char *why = NULL;
+    if (lk_backend_available(LK_BACKEND_CUDA, &why) != LK_OK)
+        cr_skip_test("needs the CUDA and the OpenCL backend on one machine; CUDA: %s", why);
+    lk_context *ctx[2] = {lkt_open(LKT_OPENCL), lkt_open(LKT_CUDA)};
+    lkt_rng rng = lkt_rng_make(lkt_seed(), 99);
+    int64_t shape[4] = {1, 4, 300, 128};
+    size_t n = 4 * 300 * 128;
+    float *x[3], *out[2];
+    for (int i = 0; i < 3; i++) {
+        x[i] = malloc(n * 4);
+        lkt_fill(&rng, x[i], n);
+    }
+    lk_rope_params rope = lk_rope_params_default();
+    lk_attention_params p = lk_attention_params_default();
+    p.causal = 1;
+    p.rope = &rope;
+    p.rope_variant = LK_ROPE_FUSED;
+    for (int b = 0; b < 2; b++) {
+        lkt_tensor t[4];
+        for (int i = 0; i < 3; i++)
+            t[i] = lkt_upload(ctx[b], LK_F16, LKT_CONTIGUOUS, shape, x[i]);
+        t[3] = lkt_zeros(ctx[b], LK_F16, 4, shape);
+        LKT_OK(ctx[b], lk_attention_fwd(ctx[b], &t[0].t, &t[1].t, &t[2].t, &t[3].t, NULL, &p));
+        out[b] = malloc(n * 4);
+        lkt_download(ctx[b], &t[3], out[b]);
+        for (int i = 0; i < 4; i++)
+            lkt_free(&t[i]);
+        lk_context_destroy(ctx[b]);
+    }
+    double *ref = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        ref[i] = out[0][i];
+    lkt_expect_close("cuda vs opencl", out[1], ref, n, 1e-3); /* one fp16 ulp (2^-11 relative) at most */
+    for (int i = 0; i < 3; i++)
+        free(x[i]);
+    free(out[0]);
+    free(out[1]);
+    free(ref);
+}

@@ -18,8 +18,9 @@ typedef struct lk_kernel_arg {
     size_t size;
 } lk_kernel_arg;
 
-#define LK_BUF(b) ((lk_kernel_arg){LK_ARG_BUFFER, (b), NULL, 0})
-#define LK_VAL(v) ((lk_kernel_arg){LK_ARG_SCALAR, NULL, &(v), sizeof(v)})
+/* Most kernel arguments one launch may pass (both backends). */
+#define LK_MAX_ARGS 64
+
 
 /* Limits of a compiled kernel, re-checked after building (the tuner rejects what does not fit). */
 typedef struct lk_kernel_limits {

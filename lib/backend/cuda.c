@@ -33,7 +33,7 @@
 #include "internal.h"
 #include "longkern_cuda.h"
 
-#define LK_CU_MAX_ARGS 32
+#define LK_CU_MAX_ARGS LK_MAX_ARGS
 #define LK_CU_KERNEL_CACHE 16
 
 /* ---- run-time loaded entry points ------------------------------------------------------------ */

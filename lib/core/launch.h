@@ -5,7 +5,6 @@
 #include "internal.h"
 #include "params.h"
 
-#define LK_MAX_ARGS 64
 
 /* Arguments in kernel order. Scalars are stored inside the struct, so build it in place and do
  * not copy it between adding arguments and launching. */

@@ -1,0 +1,54 @@
+/* The generic search space (see space.h). */
+#include <string.h>
+
+#include "space.h"
+
+void space_add_list(space *s, const char *name, int n, const int *values)
+{
+    space_list *l = &s->lists[s->nlists++];
+    l->name = name;
+    l->n = n;
+    memcpy(l->values, values, sizeof(int) * (size_t)n);
+}
+
+void space_add_constraint(space *s, const char *name, space_pred ok)
+{
+    s->cons[s->ncons++] = (space_constraint){name, ok};
+}
+
+size_t space_size(const space *s)
+{
+    size_t n = 1;
+    for (int i = 0; i < s->nlists; i++)
+        n *= (size_t)s->lists[i].n;
+    return n;
+}
+
+void space_candidate(const space *s, size_t idx, lk_params *out)
+{
+    memset(out, 0, sizeof *out);
+    int pick[SPACE_MAX_LISTS];
+    for (int i = s->nlists - 1; i >= 0; i--) {
+        pick[i] = (int)(idx % (size_t)s->lists[i].n);
+        idx /= (size_t)s->lists[i].n;
+    }
+    for (int i = 0; i < s->nlists; i++)
+        lk_params_set(out, s->lists[i].name, s->lists[i].values[pick[i]]);
+}
+
+const char *space_verdict(const space *s, const lk_params *p, char *why, size_t n)
+{
+    for (int i = 0; i < s->ncons; i++) {
+        why[0] = '\0';
+        if (!s->cons[i].ok(p, s->user, why, n))
+            return s->cons[i].name;
+    }
+    return NULL;
+}
+
+void space_project(const space *s, const lk_params *p, lk_params *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < s->nlists; i++)
+        lk_params_set(out, s->lists[i].name, lk_params_get(p, s->lists[i].name, s->lists[i].values[0]));
+}

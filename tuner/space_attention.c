@@ -1,0 +1,88 @@
+/* The attention_fwd search space (see space_attention.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "ops/attention_fwd.h"
+#include "program.h"
+#include "space_attention.h"
+
+static int fits_device(const lk_params *p, const void *user, char *why, size_t n)
+{
+    const attn_space_user *u = user;
+    if (lk_attention_fwd_check_params(u->ctx, p, u->key->head_dim) == LK_OK)
+        return 1;
+    snprintf(why, n, "%s", lk_last_error(u->ctx));
+    return 0;
+}
+
+static int tile_within_length(const lk_params *p, const void *user, char *why, size_t n)
+{
+    const attn_space_user *u = user;
+    int bm = lk_params_get(p, "BLOCK_M", 0);
+    if (bm <= u->key->length)
+        return 1;
+    snprintf(why, n, "BLOCK_M %d > length %lld", bm, (long long)u->key->length);
+    return 0;
+}
+
+static int table_only_fused(const lk_params *p, const void *user, char *why, size_t n)
+{
+    if (!lk_params_get(p, "ROPE_TABLE", 0) || lk_params_get(p, "VARIANT", 0) == 0)
+        return 1;
+    snprintf(why, n, "ROPE_TABLE applies to VARIANT 0 only");
+    return 0;
+}
+
+void attn_space(const attn_space_user *u, space *s)
+{
+    static const int variants[] = {0, 1, 2}, table[] = {0, 1};
+    static const int bm_gpu[] = {16, 32, 64, 128}, bn_gpu[] = {8, 16, 32, 64}, st_gpu[] = {1, 2, 3};
+    static const int bm_cpu[] = {16, 32, 64}, bn_cpu[] = {8, 16, 32}, st_cpu[] = {1, 2};
+    int cpu = u->ctx->info.type == LK_DEVICE_CPU;
+    memset(s, 0, sizeof *s);
+    s->user = u;
+    if (!strcmp(u->key->family, "rope")) {
+        space_add_list(s, "VARIANT", 3, variants);
+        space_add_list(s, "ROPE_TABLE", 2, table);
+    }
+    space_add_list(s, "BLOCK_M", cpu ? 3 : 4, cpu ? bm_cpu : bm_gpu);
+    space_add_list(s, "BLOCK_N", cpu ? 3 : 4, cpu ? bn_cpu : bn_gpu);
+    space_add_list(s, "STAGES", cpu ? 2 : 3, cpu ? st_cpu : st_gpu);
+    space_add_constraint(s, "table_only_fused", table_only_fused);
+    space_add_constraint(s, "fits_device", fits_device);
+    space_add_constraint(s, "tile_within_length", tile_within_length);
+}
+
+int attn_fits_built(lk_context *ctx, const lk_tune_key *key, const lk_params *p, char *why, size_t n)
+{
+    /* the defines lk_attention_fwd_run's launch uses, in the same order (same cache entry) */
+    int rope = !strcmp(key->family, "rope"), variant = lk_params_get(p, "VARIANT", 1);
+    int bm = lk_params_get(p, "BLOCK_M", 32);
+    lk_params defs = {0};
+    lk_params_set(&defs, "LK_F16", key->dtype == LK_F16);
+    lk_params_set(&defs, "D", key->head_dim);
+    lk_params_set(&defs, "BLOCK_M", bm);
+    lk_params_set(&defs, "BLOCK_N", lk_params_get(p, "BLOCK_N", 16));
+    lk_params_set(&defs, "STAGES", lk_params_get(p, "STAGES", 1));
+    lk_params_set(&defs, "ROPE_Q", rope && variant != 2);
+    lk_params_set(&defs, "ROPE_K", rope && variant == 0);
+    lk_params_set(&defs, "ROPE_TABLE", rope && variant == 0 && lk_params_get(p, "ROPE_TABLE", 0));
+    void *prog = NULL;
+    lk_kernel_limits lim = {0};
+    if (lk_program_get(ctx, "attention_fwd", &defs, &prog) != LK_OK ||
+        ctx->ops->kernel_limits(ctx, prog, "attention_fwd", &lim) != LK_OK) {
+        snprintf(why, n, "kernel limits: %s", lk_last_error(ctx));
+        return 0;
+    }
+    if (lim.max_work_group < (size_t)bm) {
+        snprintf(why, n, "compiled kernel allows work-groups of %zu < BLOCK_M %d", lim.max_work_group, bm);
+        return 0;
+    }
+    if (lim.local_mem_bytes > ctx->info.local_mem_bytes) {
+        snprintf(why, n, "compiled kernel uses %zu B of local memory > %zu", lim.local_mem_bytes,
+                 ctx->info.local_mem_bytes);
+        return 0;
+    }
+    return 1;
+}

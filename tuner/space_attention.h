@@ -1,0 +1,24 @@
+/* The search space of attention_fwd and its checks after building (see space.h).
+ *   VARIANT {0 fused, 1 K pre-pass, 2 unfused}   family rope only
+ *   ROPE_TABLE {0, 1}                            only with VARIANT 0
+ *   BLOCK_M, BLOCK_N, STAGES                     smaller lists on CPU devices
+ * Constraints before compiling: the op's parameter check (work-group, local memory) and
+ * BLOCK_M <= the key's length. */
+#ifndef LK_TUNER_SPACE_ATTENTION_H
+#define LK_TUNER_SPACE_ATTENTION_H
+
+#include "space.h"
+#include "tunedb/tunedb.h"
+
+typedef struct attn_space_user {
+    lk_context *ctx;
+    const lk_tune_key *key;
+} attn_space_user;
+
+/* u must outlive s (the predicates read it). */
+void attn_space(const attn_space_user *u, space *s);
+/* After building p's kernel: 1 when the compiled kernel fits the device (work-group size,
+ * local memory), else 0 with the reason in why. Builds the program if it is not cached. */
+int attn_fits_built(lk_context *ctx, const lk_tune_key *key, const lk_params *p, char *why, size_t n);
+
+#endif

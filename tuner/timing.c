@@ -1,0 +1,54 @@
+/* Device-event timing (see timing.h). */
+#include <stdlib.h>
+
+#include "internal.h"
+#include "timing.h"
+
+#define MIN_RUNS 3
+#define MAX_RUNS 50
+#define TARGET_MS 300.0
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static lk_status timed_run(lk_context *ctx, timed_fn fn, void *arg, double *ms)
+{
+    lk_status st = ctx->ops->timing_begin(ctx);
+    if (st == LK_OK)
+        st = fn(ctx, arg);
+    double t = 0.0;
+    lk_status end = ctx->ops->timing_end(ctx, &t);
+    *ms = t;
+    return st != LK_OK ? st : end;
+}
+
+lk_status time_op(lk_context *ctx, timed_fn fn, void *arg, double limit_ms, timing *out)
+{
+    *out = (timing){0};
+    lk_status st = fn(ctx, arg);
+    if (st == LK_OK)
+        st = lk_sync(ctx);
+    double ms[MAX_RUNS], total = 0.0;
+    int n = 0;
+    while (st == LK_OK && n < MAX_RUNS && (n < MIN_RUNS || total < TARGET_MS)) {
+        if ((st = timed_run(ctx, fn, arg, &ms[n])) != LK_OK)
+            break;
+        total += ms[n++];
+        if (n == 1 && limit_ms > 0.0 && ms[0] > limit_ms) {
+            out->timed_out = 1;
+            break;
+        }
+    }
+    if (st != LK_OK)
+        return st;
+    qsort(ms, (size_t)n, sizeof ms[0], cmp_double);
+    out->runs = n;
+    out->min_ms = ms[0];
+    out->median_ms = n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
+    int p80 = (int)(0.8 * (n - 1) + 0.5);
+    out->p80_ms = ms[p80];
+    return LK_OK;
+}
