@@ -1,0 +1,309 @@
+/* The tuning loop (see tune.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "ops/attention_fwd.h"
+#include "progress.h"
+#include "space_attention.h"
+#include "timing.h"
+#include "tune.h"
+
+#define TUNER_VERSION "lk-tune 0.1.0"
+#define SHUFFLE_SEED 0x5eedULL
+#define TIMEOUT_FACTOR 10.0
+
+static void key_name(const lk_tune_key *k, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s %s %s hd%d causal=%d len=%lld", k->op, k->family, lk_dtype_name(k->dtype), k->head_dim,
+             k->flag, (long long)k->length);
+}
+
+static int heads_of(lk_context *ctx, const tune_opts *o)
+{
+    return o->heads > 0 ? o->heads : ctx->info.type == LK_DEVICE_CPU ? 1 : 16;
+}
+
+int tune_keys(lk_context *ctx, const tune_opts *o, lk_tune_key *keys, int max)
+{
+    int n = 0, H = heads_of(ctx, o);
+    for (int d = 0; d < o->ndtypes; d++)
+        for (int h = 0; h < o->nhead_dims; h++)
+            for (int l = 0; l < o->nlengths; l++) {
+                int64_t S = o->lengths[l];
+                size_t bytes = attn_problem_bytes(o->dtypes[d], o->batch, H, H, S, o->head_dims[h]);
+                if (bytes > ctx->info.global_mem_bytes / 2) {
+                    fprintf(stderr, "note: skipping %s hd%d len=%lld: %zu MiB of tensors > half of %zu MiB\n",
+                            lk_dtype_name(o->dtypes[d]), o->head_dims[h], (long long)S, bytes >> 20,
+                            ctx->info.global_mem_bytes >> 20);
+                    continue;
+                }
+                for (int c = 0; c < o->ncausal; c++)
+                    for (int f = 0; f < o->nfamilies && n < max; f++) {
+                        lk_tune_key *k = &keys[n++];
+                        memset(k, 0, sizeof *k);
+                        snprintf(k->op, sizeof k->op, "attention_fwd");
+                        snprintf(k->family, sizeof k->family, "%s", o->families[f]);
+                        k->dtype = o->dtypes[d];
+                        k->head_dim = o->head_dims[h];
+                        k->flag = o->causal[c];
+                        k->length = S;
+                    }
+            }
+    return n;
+}
+
+/* A key's candidates that pass every constraint (malloc'ed, *n of them); the space in *s. */
+static lk_params *valid_candidates(const space *s, size_t *n)
+{
+    size_t total = space_size(s);
+    lk_params *v = malloc(total * sizeof *v);
+    char why[512];
+    *n = 0;
+    for (size_t i = 0; v && i < total; i++) {
+        space_candidate(s, i, &v[*n]);
+        if (!space_verdict(s, &v[*n], why, sizeof why))
+            (*n)++;
+    }
+    return v;
+}
+
+void tune_dry_run(lk_context *ctx, const lk_tune_key *keys, int nkeys)
+{
+    char name[96], text[256], why[512];
+    for (int i = 0; i < nkeys; i++) {
+        attn_space_user u = {ctx, &keys[i]};
+        space s;
+        attn_space(&u, &s);
+        size_t total = space_size(&s), ok = 0;
+        key_name(&keys[i], name, sizeof name);
+        printf("%s: %zu candidates\n", name, total);
+        for (size_t c = 0; c < total; c++) {
+            lk_params p;
+            space_candidate(&s, c, &p);
+            lk_params_format(&p, "", ",", text, sizeof text);
+            const char *failed = space_verdict(&s, &p, why, sizeof why);
+            ok += !failed;
+            if (failed)
+                printf("  %-50s rejected by %s: %s\n", text, failed, why);
+            else
+                printf("  %-50s ok\n", text);
+        }
+        printf("  %zu pass the constraints\n", ok);
+    }
+}
+
+static uint64_t next_rand(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ULL;
+}
+
+static void shuffle(lk_params *v, size_t n)
+{
+    uint64_t s = SHUFFLE_SEED;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(next_rand(&s) % i);
+        lk_params t = v[i - 1];
+        v[i - 1] = v[j];
+        v[j] = t;
+    }
+}
+
+/* Moves the built-in default (projected on the space) to the front when it is a candidate. */
+static void default_first(lk_context *ctx, const space *s, const lk_tune_key *key, lk_params *v, size_t n)
+{
+    lk_params def, proj;
+    lk_attention_fwd_defaults(&ctx->info, key->head_dim, &def);
+    space_project(s, &def, &proj);
+    for (size_t i = 0; i < n; i++)
+        if (!memcmp(&v[i], &proj, sizeof proj)) {
+            lk_params t = v[0];
+            v[0] = v[i];
+            v[i] = t;
+            return;
+        }
+}
+
+/* How many of a key's n valid candidates the strategy measures (budget: all, time decides). */
+static size_t planned(const tune_opts *o, size_t n)
+{
+    if (o->strategy != TUNE_RANDOM || n == 0)
+        return n;
+    size_t m = (size_t)ceil(o->fraction * (double)n);
+    return m < 1 ? 1 : m > n ? n : m;
+}
+
+typedef struct tuner {
+    lk_context *ctx;
+    lk_db *db;
+    const tune_opts *o;
+    progress prog;
+    attn_problem timed;     /* the timing problem, kept while dtype, head_dim and length stay */
+    attn_check check;
+    lk_rope_params rope;
+} tuner;
+
+static void record(tuner *t, const lk_tune_key *key, const lk_params *p, lk_db_outcome outcome,
+                   const char *reason, const timing *tm)
+{
+    char text[256];
+    lk_params_format(p, "", ",", text, sizeof text);
+    lk_db_measurement m = {outcome, text, reason, NAN, NAN, NAN, 0, TUNER_VERSION};
+    if (tm) {
+        m.median_ms = tm->median_ms;
+        m.min_ms = tm->min_ms;
+        m.p80_ms = tm->p80_ms;
+        m.runs = tm->runs;
+    }
+    if (lk_db_record(t->db, &t->ctx->info, key, &m) != LK_OK)
+        progress_line(&t->prog, "warning: recording %s: %s", text, lk_db_error(t->db));
+}
+
+/* Checks, re-checks and times one candidate; records it. Returns its median (ms) or -1. */
+static double measure(tuner *t, const lk_tune_key *key, const lk_params *p, double best_ms)
+{
+    char reason[1024] = "";
+    double err = 0.0;
+    timing tm = {0};
+    lk_status st = attn_check_run(&t->check, p, &err);
+    lk_db_outcome out = LK_DB_OK;
+    if (st != LK_OK) {
+        out = st == LK_ERR_BUILD ? LK_DB_BUILD_FAILED : st == LK_ERR_INVALID_ARGUMENT ? LK_DB_REJECTED
+                                                                                      : LK_DB_LAUNCH_FAILED;
+        snprintf(reason, sizeof reason, "%s: %s", lk_status_str(st), lk_last_error(t->ctx));
+    } else if (!(err <= t->check.tol)) {
+        out = LK_DB_WRONG_RESULT;
+        snprintf(reason, sizeof reason, "relative error %.3g > %.1g on the check case", err, t->check.tol);
+    } else if (!attn_fits_built(t->ctx, key, p, reason, sizeof reason)) {
+        out = LK_DB_REJECTED;
+    } else {
+        attn_call call = {&t->timed, {0}, p};
+        attn_params_for_key(key, &t->rope, &call.ap);
+        double limit = best_ms > 0.0 ? TIMEOUT_FACTOR * best_ms : 0.0;
+        if ((st = time_op(t->ctx, attn_call_run, &call, limit, &tm)) != LK_OK) {
+            out = LK_DB_LAUNCH_FAILED;
+            snprintf(reason, sizeof reason, "%s: %s", lk_status_str(st), lk_last_error(t->ctx));
+        } else if (tm.timed_out) {
+            out = LK_DB_TIMEOUT;
+            snprintf(reason, sizeof reason, "first run %.3f ms > %gx the best median %.3f ms", tm.median_ms,
+                     TIMEOUT_FACTOR, best_ms);
+        }
+    }
+    record(t, key, p, out, out == LK_DB_OK ? NULL : reason, out == LK_DB_OK || out == LK_DB_TIMEOUT ? &tm : NULL);
+    return out == LK_DB_OK ? tm.median_ms : -1.0;
+}
+
+/* The timing problem for key, reusing the previous one when dtype, head_dim and length match. */
+static lk_status timed_problem(tuner *t, const lk_tune_key *key)
+{
+    attn_problem *p = &t->timed;
+    if (p->ctx && p->dtype == key->dtype && p->D == key->head_dim && p->S == key->length)
+        return LK_OK;
+    attn_problem_free(p);
+    int H = heads_of(t->ctx, t->o);
+    return attn_problem_create(t->ctx, key->dtype, t->o->batch, H, H, key->length, key->head_dim, 1, 0, p);
+}
+
+/* Tunes one key until its candidates or its deadline (> 0) run out. Returns 0 or 1 (setup failed). */
+static int tune_key(tuner *t, const lk_tune_key *key, double deadline)
+{
+    char name[96], text[256];
+    key_name(key, name, sizeof name);
+    snprintf(t->prog.key, sizeof t->prog.key, "%s", name);
+    t->prog.best[0] = '\0';
+    lk_status st = timed_problem(t, key);
+    if (st == LK_OK)
+        st = attn_check_init(t->ctx, key, &t->check);
+    if (st != LK_OK) {
+        progress_line(&t->prog, "%s: cannot set up inputs: %s", name, lk_last_error(t->ctx));
+        return 1;
+    }
+    attn_space_user u = {t->ctx, key};
+    space s;
+    attn_space(&u, &s);
+    size_t total = space_size(&s), n = 0, ok = 0;
+    char why[512], reason[600];
+    for (size_t i = 0; i < total; i++) { /* every rejected candidate is recorded with its reason */
+        lk_params p;
+        space_candidate(&s, i, &p);
+        const char *failed = space_verdict(&s, &p, why, sizeof why);
+        if (failed) {
+            snprintf(reason, sizeof reason, "constraint %s: %s", failed, why);
+            record(t, key, &p, LK_DB_REJECTED, reason, NULL);
+        }
+    }
+    lk_params *cands = valid_candidates(&s, &n);
+    if (t->o->strategy != TUNE_EXHAUSTIVE)
+        shuffle(cands, n);
+    if (t->o->strategy == TUNE_BUDGET)
+        default_first(t->ctx, &s, key, cands, n);
+    size_t todo = planned(t->o, n);
+    double best = -1.0;
+    lk_params best_p = {0};
+    for (size_t i = 0; i < todo; i++) {
+        if (deadline > 0.0 && i > 0 && now_s() >= deadline)
+            break;
+        double ms = measure(t, key, &cands[i], best);
+        t->prog.done++;
+        if (ms >= 0.0) {
+            ok++;
+            if (best < 0.0 || ms < best) {
+                best = ms;
+                best_p = cands[i];
+                lk_params_format(&best_p, "", ",", text, sizeof text);
+                snprintf(t->prog.best, sizeof t->prog.best, "%.3f ms %s", best, text);
+            }
+        }
+        progress_draw(&t->prog);
+    }
+    lk_params_format(&best_p, "", ",", text, sizeof text);
+    if (best >= 0.0)
+        progress_line(&t->prog, "%s: best %.3f ms %s (%zu ok of %zu valid, %zu in the space)", name, best, text, ok,
+                      n, total);
+    else
+        progress_line(&t->prog, "%s: no candidate passed (%zu valid, %zu in the space)", name, n, total);
+    free(cands);
+    attn_check_free(&t->check);
+    return 0;
+}
+
+int tune_run(lk_context *ctx, lk_db *db, const tune_opts *o, const lk_tune_key *keys, int nkeys)
+{
+    tuner t = {.ctx = ctx, .db = db, .o = o, .rope = lk_rope_params_default()};
+    int todo[TUNE_MAX_KEYS], ntodo = 0, fails = 0;
+    long total = 0;
+    char name[96];
+    for (int i = 0; i < nkeys && i < TUNE_MAX_KEYS; i++) {
+        int has = 0;
+        if (!o->force && lk_db_has_best(db, &ctx->info, &keys[i], &has) != LK_OK)
+            fprintf(stderr, "warning: %s\n", lk_db_error(db));
+        key_name(&keys[i], name, sizeof name);
+        if (has) {
+            printf("%s: already tuned, skipped (resume; --force re-tunes)\n", name);
+            continue;
+        }
+        attn_space_user u = {ctx, &keys[i]};
+        space s;
+        attn_space(&u, &s);
+        size_t n = 0;
+        free(valid_candidates(&s, &n));
+        total += (long)planned(o, n);
+        todo[ntodo++] = i;
+    }
+    double start = now_s(), end = o->strategy == TUNE_BUDGET ? start + o->budget_s : 0.0;
+    progress_init(&t.prog, total, end);
+    for (int i = 0; i < ntodo; i++) {
+        /* budget: each key gets an equal share of what is left */
+        double deadline = end > 0.0 ? now_s() + (end - now_s()) / (double)(ntodo - i) : 0.0;
+        fails += tune_key(&t, &keys[todo[i]], deadline);
+    }
+    progress_end(&t.prog);
+    attn_problem_free(&t.timed);
+    printf("tuned %d keys (%d skipped) in %.1f s\n", ntodo - fails, nkeys - ntodo, now_s() - start);
+    return fails ? 1 : 0;
+}
