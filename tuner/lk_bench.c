@@ -1,0 +1,2 @@
+/* lk-bench: placeholder while being written. */
+int main(void) { return 0; }

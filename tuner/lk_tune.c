@@ -1,0 +1,160 @@
+/* lk-tune: search attention_fwd's kernel parameters per device and sequence-length bucket and
+ * record every candidate in the tuning database (see tune.h, space_attention.h).
+ *   lk-tune [--device SPEC] [--op attention_fwd] [--family rope|plain|both] [--dtype f16|f32|both]
+ *           [--head-dim 64|128|both] [--causal 0|1|both] [--seq 512:16384] [--budget 10m]
+ *           [--strategy exhaustive|random|budget] [--fraction F] [--db PATH] [--force]
+ *           [--dry-run] [--export FILE.csv] [--import FILE.csv] [--heads H] [--batch B] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "tune.h"
+
+static int usage(const char *why)
+{
+    fprintf(stderr,
+            "%s%slk-tune [--device SPEC] [--op attention_fwd] [--family rope|plain|both] [--dtype f16|f32|both]\n"
+            "        [--head-dim 64|128|both] [--causal 0|1|both] [--seq LO:HI] [--budget 10m]\n"
+            "        [--strategy exhaustive|random|budget] [--fraction F] [--db PATH] [--force]\n"
+            "        [--dry-run] [--export FILE.csv] [--import FILE.csv] [--heads H] [--batch B]\n",
+            why ? why : "", why ? "\n" : "");
+    return 2;
+}
+
+static int export_csv(lk_context *ctx, lk_db *db, const char *file, int argc, char **argv)
+{
+    char comment[2048];
+    cli_describe(ctx, argc, argv, comment, sizeof comment);
+    FILE *f = fopen(file, "w");
+    if (!f) {
+        perror(file);
+        return 1;
+    }
+    lk_status st = lk_db_export_csv(db, f, comment);
+    if (fclose(f) != 0 || st != LK_OK) {
+        fprintf(stderr, "export to %s failed: %s\n", file, st != LK_OK ? lk_db_error(db) : "write error");
+        return 1;
+    }
+    printf("exported %s to %s\n", lk_db_path(db), file);
+    return 0;
+}
+
+static int import_csv(lk_db *db, const char *file)
+{
+    FILE *f = fopen(file, "r");
+    if (!f) {
+        perror(file);
+        return 1;
+    }
+    int rows = 0;
+    lk_status st = lk_db_import_csv(db, f, file, &rows);
+    fclose(f);
+    if (st != LK_OK) {
+        fprintf(stderr, "import failed: %s\n", lk_db_error(db));
+        return 1;
+    }
+    printf("imported %d rows from %s into %s\n", rows, file, lk_db_path(db));
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    tune_opts o = {.fraction = 0.25, .budget_s = 600.0, .batch = 1};
+    const char *device = NULL, *db_path = NULL, *export_file = NULL, *import_file = NULL, *family = "both";
+    const char *dtype = "f16", *head_dim = "128", *causal = "both", *seq = "512:16384", *strategy = "exhaustive";
+    int dry_run = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = 1;
+        if (!strcmp(a, "--force"))
+            o.force = 1, takes = 0;
+        else if (!strcmp(a, "--dry-run"))
+            dry_run = 1, takes = 0;
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+            return usage(NULL) - 2;
+        else if (!v)
+            return usage("missing value or unknown option");
+        else if (!strcmp(a, "--device"))
+            device = v;
+        else if (!strcmp(a, "--op")) {
+            if (strcmp(v, "attention_fwd"))
+                return usage("only --op attention_fwd can be tuned");
+        } else if (!strcmp(a, "--family"))
+            family = v;
+        else if (!strcmp(a, "--dtype"))
+            dtype = v;
+        else if (!strcmp(a, "--head-dim"))
+            head_dim = v;
+        else if (!strcmp(a, "--causal"))
+            causal = v;
+        else if (!strcmp(a, "--seq"))
+            seq = v;
+        else if (!strcmp(a, "--budget")) {
+            if ((o.budget_s = cli_duration(v)) < 0)
+                return usage("bad --budget (90s, 10m, 1h)");
+        } else if (!strcmp(a, "--strategy"))
+            strategy = v;
+        else if (!strcmp(a, "--fraction")) {
+            o.fraction = atof(v);
+            if (!(o.fraction > 0.0 && o.fraction <= 1.0))
+                return usage("--fraction must be in (0, 1]");
+        } else if (!strcmp(a, "--db"))
+            db_path = v;
+        else if (!strcmp(a, "--export"))
+            export_file = v;
+        else if (!strcmp(a, "--import"))
+            import_file = v;
+        else if (!strcmp(a, "--heads"))
+            o.heads = atoi(v);
+        else if (!strcmp(a, "--batch"))
+            o.batch = atoi(v);
+        else
+            return usage("unknown option");
+        i += takes;
+    }
+
+    int64_t lo, hi;
+    o.families[0] = "rope";
+    o.families[1] = "plain";
+    o.nfamilies = !strcmp(family, "both") ? 2 : !strcmp(family, "rope") ? 1 : !strcmp(family, "plain") ? 1 : 0;
+    if (!strcmp(family, "plain"))
+        o.families[0] = "plain";
+    o.strategy = !strcmp(strategy, "exhaustive") ? TUNE_EXHAUSTIVE : !strcmp(strategy, "random") ? TUNE_RANDOM
+                 : !strcmp(strategy, "budget")   ? TUNE_BUDGET : -1;
+    if (!o.nfamilies || (int)o.strategy < 0 || !(o.ndtypes = cli_dtypes(dtype, o.dtypes)) ||
+        !(o.nhead_dims = cli_pair(head_dim, 64, 128, o.head_dims)) || !(o.ncausal = cli_pair(causal, 0, 1, o.causal)) ||
+        cli_range(seq, &lo, &hi) || o.batch < 1 || o.heads < 0)
+        return usage("bad option value");
+
+    lk_context *ctx = cli_open(device);
+    if (!ctx)
+        return 1;
+    int rc = 0;
+    lk_tune_key *keys = malloc(TUNE_MAX_KEYS * sizeof *keys);
+    o.nlengths = cli_lengths(lo, hi, o.lengths, 64);
+    int nkeys = keys ? tune_keys(ctx, &o, keys, TUNE_MAX_KEYS) : 0;
+    if (dry_run) {
+        tune_dry_run(ctx, keys, nkeys);
+    } else {
+        char path[1024], err[512];
+        if (!db_path)
+            db_path = lk_tunedb_default_path(path, sizeof path);
+        lk_db *db = NULL;
+        if (!db_path[0] || lk_db_open(db_path, 1, &db, err, sizeof err) != LK_OK) {
+            fprintf(stderr, "cannot open the tuning database '%s': %s\n", db_path, db_path[0] ? err : "no path");
+            rc = 1;
+        } else if (import_file || export_file) {
+            rc = import_file ? import_csv(db, import_file) : 0;
+            if (!rc && export_file)
+                rc = export_csv(ctx, db, export_file, argc, argv);
+        } else {
+            printf("device: %s; database: %s\n", lk_context_device(ctx)->name, db_path);
+            rc = tune_run(ctx, db, &o, keys, nkeys);
+        }
+        lk_db_close(db);
+    }
+    free(keys);
+    lk_context_destroy(ctx);
+    return rc;
+}
