@@ -22,7 +22,7 @@ static int usage(const char *why)
     return 2;
 }
 
-static int export_csv(lk_context *ctx, lk_db *db, const char *file, int argc, char **argv)
+static int export_csv(lk_context *ctx, lk_db *db, const char *db_path, const char *file, int argc, char **argv)
 {
     char comment[2048];
     cli_describe(ctx, argc, argv, comment, sizeof comment);
@@ -36,11 +36,11 @@ static int export_csv(lk_context *ctx, lk_db *db, const char *file, int argc, ch
         fprintf(stderr, "export to %s failed: %s\n", file, st != LK_OK ? lk_db_error(db) : "write error");
         return 1;
     }
-    printf("exported %s to %s\n", lk_db_path(db), file);
+    printf("exported %s to %s\n", db_path, file);
     return 0;
 }
 
-static int import_csv(lk_db *db, const char *file)
+static int import_csv(lk_db *db, const char *db_path, const char *file)
 {
     FILE *f = fopen(file, "r");
     if (!f) {
@@ -54,7 +54,7 @@ static int import_csv(lk_db *db, const char *file)
         fprintf(stderr, "import failed: %s\n", lk_db_error(db));
         return 1;
     }
-    printf("imported %d rows from %s into %s\n", rows, file, lk_db_path(db));
+    printf("imported %d rows from %s into %s\n", rows, file, db_path);
     return 0;
 }
 
@@ -145,9 +145,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "cannot open the tuning database '%s': %s\n", db_path, db_path[0] ? err : "no path");
             rc = 1;
         } else if (import_file || export_file) {
-            rc = import_file ? import_csv(db, import_file) : 0;
+            rc = import_file ? import_csv(db, db_path, import_file) : 0;
             if (!rc && export_file)
-                rc = export_csv(ctx, db, export_file, argc, argv);
+                rc = export_csv(ctx, db, db_path, export_file, argc, argv);
         } else {
             printf("device: %s; database: %s\n", lk_context_device(ctx)->name, db_path);
             rc = tune_run(ctx, db, &o, keys, nkeys);

@@ -1,6 +1,7 @@
 /* Device inputs for the tuner and the benchmark (see problem.h). Large tensors are generated
  * and uploaded in chunks so the host never holds a whole copy unless asked to. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,16 @@ static float h2f(uint16_t h)
 size_t attn_problem_bytes(lk_dtype dtype, int64_t B, int64_t Hq, int64_t Hkv, int64_t S, int64_t D)
 {
     return (size_t)(2 * B * Hq * S * D + 2 * B * Hkv * S * D) * lk_dtype_size(dtype);
+}
+
+int attn_problem_fits(lk_context *ctx, lk_dtype dtype, int64_t B, int64_t Hq, int64_t Hkv, int64_t S, int64_t D)
+{
+    size_t bytes = attn_problem_bytes(dtype, B, Hq, Hkv, S, D), mem = lk_context_device(ctx)->global_mem_bytes;
+    if (bytes <= mem / 2)
+        return 1;
+    fprintf(stderr, "note: skipping %s hd%lld len=%lld: %zu MiB of tensors > half of %zu MiB of device memory\n",
+            lk_dtype_name(dtype), (long long)D, (long long)S, bytes >> 20, mem >> 20);
+    return 0;
 }
 
 /* Fills buffer buf with n random values (chunk by chunk), keeping them in host if not NULL. */

@@ -21,6 +21,8 @@ typedef struct attn_problem {
 
 /* Bytes of q, k, v and o together. */
 size_t attn_problem_bytes(lk_dtype dtype, int64_t B, int64_t Hq, int64_t Hkv, int64_t S, int64_t D);
+/* 1 when q, k, v and o fit in half of ctx's device memory; otherwise 0 after a note on stderr. */
+int attn_problem_fits(lk_context *ctx, lk_dtype dtype, int64_t B, int64_t Hq, int64_t Hkv, int64_t S, int64_t D);
 lk_status attn_problem_create(lk_context *ctx, lk_dtype dtype, int64_t B, int64_t Hq, int64_t Hkv, int64_t S,
                               int64_t D, uint64_t seed, int keep_host, attn_problem *out);
 void attn_problem_free(attn_problem *p); /* a zeroed problem is fine */

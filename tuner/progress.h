@@ -8,7 +8,7 @@ typedef struct progress {
     double start;     /* seconds (monotonic) */
     long done, total; /* candidates; total 0 = unknown */
     double deadline;  /* > 0: the ETA is the time left to it (budget strategy) */
-    char key[96], best[128];
+    char key[96], best[300];
 } progress;
 
 double now_s(void); /* monotonic clock in seconds */

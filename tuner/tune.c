@@ -33,13 +33,8 @@ int tune_keys(lk_context *ctx, const tune_opts *o, lk_tune_key *keys, int max)
         for (int h = 0; h < o->nhead_dims; h++)
             for (int l = 0; l < o->nlengths; l++) {
                 int64_t S = o->lengths[l];
-                size_t bytes = attn_problem_bytes(o->dtypes[d], o->batch, H, H, S, o->head_dims[h]);
-                if (bytes > ctx->info.global_mem_bytes / 2) {
-                    fprintf(stderr, "note: skipping %s hd%d len=%lld: %zu MiB of tensors > half of %zu MiB\n",
-                            lk_dtype_name(o->dtypes[d]), o->head_dims[h], (long long)S, bytes >> 20,
-                            ctx->info.global_mem_bytes >> 20);
+                if (!attn_problem_fits(ctx, o->dtypes[d], o->batch, H, H, S, o->head_dims[h]))
                     continue;
-                }
                 for (int c = 0; c < o->ncausal; c++)
                     for (int f = 0; f < o->nfamilies && n < max; f++) {
                         lk_tune_key *k = &keys[n++];
@@ -209,6 +204,23 @@ static lk_status timed_problem(tuner *t, const lk_tune_key *key)
     return attn_problem_create(t->ctx, key->dtype, t->o->batch, H, H, key->length, key->head_dim, 1, 0, p);
 }
 
+/* Resume: removes the candidates that this device already measured for key, unless --force.
+ * A key's plan (planned() of its valid candidates) counts those measured before. */
+static void drop_measured(const tuner *t, const lk_tune_key *key, lk_params *c, size_t *n)
+{
+    if (t->o->force)
+        return;
+    size_t kept = 0;
+    for (size_t i = 0; i < *n; i++) {
+        int has = 0;
+        if (lk_db_measured(t->db, &t->ctx->info, key, &c[i], &has) != LK_OK)
+            fprintf(stderr, "warning: %s\n", lk_db_error(t->db));
+        if (!has)
+            c[kept++] = c[i];
+    }
+    *n = kept;
+}
+
 /* Tunes one key until its candidates or its deadline (> 0) run out. Returns 0 or 1 (setup failed). */
 static int tune_key(tuner *t, const lk_tune_key *key, double deadline)
 {
@@ -232,17 +244,21 @@ static int tune_key(tuner *t, const lk_tune_key *key, double deadline)
         lk_params p;
         space_candidate(&s, i, &p);
         const char *failed = space_verdict(&s, &p, why, sizeof why);
-        if (failed) {
+        size_t one = 1;
+        if (failed && (drop_measured(t, key, &p, &one), one)) {
             snprintf(reason, sizeof reason, "constraint %s: %s", failed, why);
             record(t, key, &p, LK_DB_REJECTED, reason, NULL);
         }
     }
     lk_params *cands = valid_candidates(&s, &n);
+    size_t valid = n;
+    drop_measured(t, key, cands, &n);
     if (t->o->strategy != TUNE_EXHAUSTIVE)
         shuffle(cands, n);
     if (t->o->strategy == TUNE_BUDGET)
         default_first(t->ctx, &s, key, cands, n);
-    size_t todo = planned(t->o, n);
+    size_t plan = planned(t->o, valid), before = valid - n;
+    size_t todo = plan > before ? plan - before : 0;
     double best = -1.0;
     lk_params best_p = {0};
     for (size_t i = 0; i < todo; i++) {
@@ -279,20 +295,23 @@ int tune_run(lk_context *ctx, lk_db *db, const tune_opts *o, const lk_tune_key *
     long total = 0;
     char name[96];
     for (int i = 0; i < nkeys && i < TUNE_MAX_KEYS; i++) {
-        int has = 0;
-        if (!o->force && lk_db_has_best(db, &ctx->info, &keys[i], &has) != LK_OK)
-            fprintf(stderr, "warning: %s\n", lk_db_error(db));
-        key_name(&keys[i], name, sizeof name);
-        if (has) {
-            printf("%s: already tuned, skipped (resume; --force re-tunes)\n", name);
-            continue;
-        }
         attn_space_user u = {ctx, &keys[i]};
         space s;
         attn_space(&u, &s);
-        size_t n = 0;
-        free(valid_candidates(&s, &n));
-        total += (long)planned(o, n);
+        size_t n = 0, valid;
+        lk_params *cands = valid_candidates(&s, &n);
+        valid = n;
+        drop_measured(&t, &keys[i], cands, &n);
+        free(cands);
+        key_name(&keys[i], name, sizeof name);
+        size_t plan = planned(o, valid), before = valid - n;
+        if (valid > 0 && before >= plan) {
+            printf("%s: already tuned, skipped (every candidate measured; --force re-tunes)\n", name);
+            continue;
+        }
+        if (n < valid)
+            printf("%s: resuming, %zu of %zu candidates measured before\n", name, valid - n, valid);
+        total += (long)(plan - before);
         todo[ntodo++] = i;
     }
     double start = now_s(), end = o->strategy == TUNE_BUDGET ? start + o->budget_s : 0.0;

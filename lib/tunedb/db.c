@@ -60,11 +60,6 @@ lk_status lk_db_exec(lk_db *db, const char *sql)
     return sqlite3_exec(db->h, sql, NULL, NULL, NULL) == SQLITE_OK ? LK_OK : lk_db_sql_fail(db, "query failed");
 }
 
-const char *lk_db_path(const lk_db *db)
-{
-    return db ? db->path : "";
-}
-
 const char *lk_db_error(const lk_db *db)
 {
     return db ? db->error : "no database";
@@ -77,14 +72,6 @@ static const char *const outcome_names[] = {"ok", "rejected", "build_failed", "l
 const char *lk_db_outcome_name(lk_db_outcome outcome)
 {
     return (int)outcome >= 0 && (int)outcome < N_OUTCOMES ? outcome_names[outcome] : "unknown";
-}
-
-int lk_db_outcome_parse(const char *text)
-{
-    for (int i = 0; i < N_OUTCOMES; i++)
-        if (strcmp(text, outcome_names[i]) == 0)
-            return i;
-    return -1;
 }
 
 const char *lk_db_backend_name(lk_backend_kind backend)
@@ -123,6 +110,15 @@ int lk_db_is_bucket(int64_t b)
     return b >= 1 && (b & (b - 1)) == 0;
 }
 
+void lk_db_bind_key(sqlite3_stmt *st, int first, const lk_tune_key *key)
+{
+    sqlite3_bind_text(st, first, key->op, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, first + 1, key->family, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, first + 2, lk_dtype_name(key->dtype), -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, first + 3, key->head_dim);
+    sqlite3_bind_int(st, first + 4, key->flag);
+}
+
 /* One integer from a single-row query, or an error. */
 static int query_int(lk_db *db, const char *sql, int64_t *v)
 {
@@ -130,10 +126,12 @@ static int query_int(lk_db *db, const char *sql, int64_t *v)
     if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
         return sqlite3_errcode(db->h);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         *v = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    }
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? SQLITE_OK : sqlite3_errcode(db->h);
+    return rc;
 }
 
 /* Decide whether the file is ours (LK_OK, *empty 0), empty (LK_OK, *empty 1) or something else
@@ -202,30 +200,40 @@ static int make_parents(const char *path)
     return 0;
 }
 
+/* Open a connection with flags and identify the file. */
+static lk_status open_connection(lk_db *db, int flags)
+{
+    if (sqlite3_open_v2(db->path, &db->h, flags, NULL) != SQLITE_OK)
+        return lk_db_sql_fail(db, "cannot open");
+    sqlite3_busy_timeout(db->h, 5000);
+    return identify(db, &db->empty);
+}
+
 static lk_status open_file(lk_db *db, const char *path, int writable)
 {
     struct stat sb;
-    if (stat(path, &sb) != 0) {
-        if (!writable) {
-            lk_db_fail(db, "%s does not exist", path);
-            return LK_ERR_IO;
-        }
-        if (make_parents(path) != 0) {
-            lk_db_fail(db, "cannot create the directory of %s: %s", path, strerror(errno));
-            return LK_ERR_IO;
-        }
-    } else if (!S_ISREG(sb.st_mode)) {
-        return lk_db_fail(db, "%s is not a regular file", path);
+    int exists = stat(path, &sb) == 0;
+    if (!exists && !writable) {
+        lk_db_fail(db, "%s does not exist", path);
+        return LK_ERR_IO;
     }
-    int flags = writable ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
-    if (sqlite3_open_v2(path, &db->h, flags, NULL) != SQLITE_OK)
-        return lk_db_sql_fail(db, "cannot open");
-    sqlite3_busy_timeout(db->h, 5000);
-    if (writable && sqlite3_db_readonly(db->h, "main") == 1)
-        return lk_db_fail(db, "%s cannot be written (permissions)", path);
-    lk_status st = identify(db, &db->empty);
+    if (!exists && make_parents(path) != 0) {
+        lk_db_fail(db, "cannot create the directory of %s: %s", path, strerror(errno));
+        return LK_ERR_IO;
+    }
+    if (exists && !S_ISREG(sb.st_mode))
+        return lk_db_fail(db, "%s is not a regular file", path);
+    /* An existing file is first identified over a read-only connection, so that a writer never
+     * touches a file that is not ours (not even a checkpoint on close). */
+    lk_status st = exists ? open_connection(db, SQLITE_OPEN_READONLY) : LK_OK;
     if (st != LK_OK || !writable)
         return st;
+    sqlite3_close(db->h);
+    db->h = NULL;
+    if ((st = open_connection(db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) != LK_OK)
+        return st;
+    if (sqlite3_db_readonly(db->h, "main") == 1)
+        return lk_db_fail(db, "%s cannot be written (permissions)", path);
     if (db->empty) {
         if ((st = create_schema(db)) != LK_OK)
             return st;

@@ -45,7 +45,6 @@ typedef struct lk_db_measurement {
  * file that is not ours. */
 lk_status lk_db_open(const char *path, int writable, lk_db **out, char *err, size_t errn);
 void lk_db_close(lk_db *db); /* NULL is a no-op */
-const char *lk_db_path(const lk_db *db);
 const char *lk_db_error(const lk_db *db); /* message of the last failed call on db */
 
 /* Insert one measurement for (dev, key, bucket of key->length) and, when it is ok, re-derive that
@@ -56,6 +55,11 @@ lk_status lk_db_record(lk_db *db, const lk_device_info *dev, const lk_tune_key *
 
 /* *has = 1 when dev (exact fingerprint) has a best row for key's bucket: the tuner's resume test. */
 lk_status lk_db_has_best(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, int *has);
+
+/* *has = 1 when dev (exact fingerprint) already has a measurement of `params` for key's bucket,
+ * whatever its outcome: the tuner's per-candidate resume test. */
+lk_status lk_db_measured(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, const lk_params *params,
+                         int *has);
 
 /* The best row for key among the devices that match dev at `level` (exact fingerprint; same
  * backend and device name; same backend, vendor and device type), taking the tuned bucket

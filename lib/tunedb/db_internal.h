@@ -29,7 +29,9 @@ int lk_db_backend_parse(const char *text);
 const char *lk_db_device_type_name(lk_device_type type);     /* "cpu", "gpu", "other" */
 int lk_db_device_type_parse(const char *text);
 int lk_db_dtype_parse(const char *text);                      /* lk_dtype_name() forms */
-int lk_db_outcome_parse(const char *text);
+
+/* Bind key's op, family, dtype, head_dim and flag to parameters first..first+4. */
+void lk_db_bind_key(sqlite3_stmt *st, int first, const lk_tune_key *key);
 
 /* 1 when b is a power of two >= 1. */
 int lk_db_is_bucket(int64_t b);

@@ -47,11 +47,7 @@ lk_status lk_db_lookup(lk_db *db, const lk_device_info *dev, const lk_tune_key *
     sqlite3_bind_text(st, 3, dev->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, dev->vendor, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, lk_db_device_type_name(dev->type), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, key->op, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, key->family, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, lk_dtype_name(key->dtype), -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 9, key->head_dim);
-    sqlite3_bind_int(st, 10, key->flag);
+    lk_db_bind_key(st, 6, key);
 
     int target = log2_of_bucket(lk_length_bucket(key->length));
     int best_dist = INT_MAX;

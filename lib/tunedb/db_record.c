@@ -16,16 +16,12 @@ static lk_status check_key(lk_db *db, const lk_tune_key *key)
     return LK_OK;
 }
 
-/* Bind (device id, op, family, dtype, head_dim, flag, bucket) to parameters first..first+6. */
-static void bind_key(sqlite3_stmt *st, int first, int64_t device, const lk_tune_key *key)
+/* Bind (device id, key, bucket of key->length) to parameters 1..7. */
+static void bind_device_key(sqlite3_stmt *st, int64_t device, const lk_tune_key *key)
 {
-    sqlite3_bind_int64(st, first, device);
-    sqlite3_bind_text(st, first + 1, key->op, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, first + 2, key->family, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, first + 3, lk_dtype_name(key->dtype), -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, first + 4, key->head_dim);
-    sqlite3_bind_int(st, first + 5, key->flag);
-    sqlite3_bind_int64(st, first + 6, lk_length_bucket(key->length));
+    sqlite3_bind_int64(st, 1, device);
+    lk_db_bind_key(st, 2, key);
+    sqlite3_bind_int64(st, 7, lk_length_bucket(key->length));
 }
 
 /* Run a prepared statement that returns no rows, then finalize it. */
@@ -113,7 +109,7 @@ lk_status lk_db_record_in_tx(lk_db *db, const lk_device_info *dev, const lk_tune
                            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
         return lk_db_sql_fail(db, "adding a measurement");
-    bind_key(st, 1, dev_id, key);
+    bind_device_key(st, dev_id, key);
     sqlite3_bind_text(st, 8, text, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 9, outcome, -1, SQLITE_STATIC);
     if (m->reason)
@@ -135,7 +131,7 @@ lk_status lk_db_record_in_tx(lk_db *db, const lk_device_info *dev, const lk_tune
                            " AND flag = ? AND bucket = ? AND status = 'ok' ORDER BY median_ms, id LIMIT 1",
                            -1, &st, NULL) != SQLITE_OK)
         return lk_db_sql_fail(db, "updating the best row");
-    bind_key(st, 1, dev_id, key);
+    bind_device_key(st, dev_id, key);
     return run(db, st, "updating the best row");
 }
 
@@ -168,14 +164,37 @@ lk_status lk_db_has_best(lk_db *db, const lk_device_info *dev, const lk_tune_key
                            -1, &st, NULL) != SQLITE_OK)
         return lk_db_sql_fail(db, "looking for a best row");
     sqlite3_bind_text(st, 1, dev->fingerprint, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, key->op, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, key->family, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 4, lk_dtype_name(key->dtype), -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, key->head_dim);
-    sqlite3_bind_int(st, 6, key->flag);
+    lk_db_bind_key(st, 2, key);
     sqlite3_bind_int64(st, 7, lk_length_bucket(key->length));
     int rc = sqlite3_step(st);
     s = rc == SQLITE_ROW || rc == SQLITE_DONE ? LK_OK : lk_db_sql_fail(db, "looking for a best row");
+    sqlite3_finalize(st);
+    *has = rc == SQLITE_ROW;
+    return s;
+}
+
+lk_status lk_db_measured(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, const lk_params *params,
+                         int *has)
+{
+    *has = 0;
+    lk_status s = check_key(db, key);
+    if (s != LK_OK || db->empty)
+        return s;
+    char text[512];
+    lk_params_format(params, "", ",", text, sizeof text); /* the form lk_db_record stores */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->h,
+                           "SELECT 1 FROM measurements m JOIN devices d ON d.id = m.device_id WHERE d.fingerprint = ?"
+                           " AND m.op = ? AND m.family = ? AND m.dtype = ? AND m.head_dim = ? AND m.flag = ?"
+                           " AND m.bucket = ? AND m.params = ? LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return lk_db_sql_fail(db, "looking for a measurement");
+    sqlite3_bind_text(st, 1, dev->fingerprint, -1, SQLITE_TRANSIENT);
+    lk_db_bind_key(st, 2, key);
+    sqlite3_bind_int64(st, 7, lk_length_bucket(key->length));
+    sqlite3_bind_text(st, 8, text, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    s = rc == SQLITE_ROW || rc == SQLITE_DONE ? LK_OK : lk_db_sql_fail(db, "looking for a measurement");
     sqlite3_finalize(st);
     *has = rc == SQLITE_ROW;
     return s;

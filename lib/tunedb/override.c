@@ -5,7 +5,8 @@
 
 #include "state.h"
 
-lk_status lk_tune_split_op(lk_context *ctx, const char *text, lk_tune_key *key, int *any_family)
+/* Split "op" or "op:family" into a key's fields; *any_family = 1 without ":family". */
+static lk_status split_op(lk_context *ctx, const char *text, lk_tune_key *key, int *any_family)
 {
     const char *colon = strchr(text, ':');
     size_t op_len = colon ? (size_t)(colon - text) : strlen(text);
@@ -35,7 +36,7 @@ static lk_status make_key(lk_context *ctx, const char *fn, const char *op, lk_dt
     key->head_dim = head_dim;
     key->flag = flag;
     key->length = length;
-    return lk_tune_split_op(ctx, op, key, any_family);
+    return split_op(ctx, op, key, any_family);
 }
 
 const lk_tune_override *lk_tune_find_override(const struct lk_tunedb *t, const lk_tune_key *key)

@@ -41,9 +41,6 @@ lk_db *lk_tune_layer_db(lk_tune_layer *layer);
 /* Warn once that the layer cannot be used, and skip it from now on. */
 void lk_tune_layer_failed(lk_tune_layer *layer, const char *why);
 
-/* Split "op" or "op:family" into a key's fields; *any_family = 1 without ":family". */
-lk_status lk_tune_split_op(lk_context *ctx, const char *text, lk_tune_key *key, int *any_family);
-
 /* The most specific override matching key (a length bucket beats every length, then a family
  * beats every family), or NULL. */
 const lk_tune_override *lk_tune_find_override(const struct lk_tunedb *t, const lk_tune_key *key);

@@ -1,0 +1,228 @@
+/* The tuner end to end on the OpenCL device: a tiny tuning run whose best row reaches the
+ * runtime's launch, resume after a tuner killed with SIGKILL, and --dry-run. lk-tune runs as a
+ * child process (build/tuner/lk-tune, found next to this test's executable). */
+#define _GNU_SOURCE
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "params.h"
+#include "tunedb/db.h"
+
+static const char *tune_path(void)
+{
+    static char path[4096];
+    char exe[4000];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    cr_assert(n > 0);
+    exe[n] = '\0';
+    snprintf(path, sizeof path, "%s/tuner/lk-tune", dirname(exe));
+    if (access(path, X_OK) != 0)
+        cr_skip_test("%s not built", path);
+    return path;
+}
+
+static const char *device_spec(void)
+{
+    const char *s = getenv("LK_TEST_OPENCL");
+    return s && *s ? s : "opencl";
+}
+
+/* Starts lk-tune with args (NULL-terminated, after the device); its stdout and stderr go to
+ * the returned pipe's read end (*fd). */
+static pid_t start_tune(const char *const *args, int *fd)
+{
+    const char *argv[64] = {tune_path(), "--device", device_spec()};
+    int n = 3;
+    for (int i = 0; args[i] && n < 63; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(p[1], 1);
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    *fd = p[0];
+    return pid;
+}
+
+/* Runs lk-tune to the end; returns its exit status with its output in out. */
+static int run_tune(const char *const *args, char *out, size_t n)
+{
+    int fd;
+    pid_t pid = start_tune(args, &fd);
+    size_t k = 0;
+    for (ssize_t r; k + 1 < n && (r = read(fd, out + k, n - 1 - k)) > 0;)
+        k += (size_t)r;
+    out[k] = '\0';
+    close(fd);
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void temp_dir(char *dir)
+{
+    strcpy(dir, "/tmp/lk-tuner-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+/* The number of measurements in db, from lk_db_show's counts by status. */
+static long count_measurements(lk_db *db)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    cr_assert_eq(lk_db_show(db, f), LK_OK);
+    fclose(f);
+    long total = 0;
+    char *m = strstr(text, "measurements:"), *end = strstr(text, "\nbest");
+    for (char *line = m ? strchr(m, '\n') : NULL; line && (!end || line < end); line = strchr(line + 1, '\n')) {
+        char status[32];
+        long c;
+        if (sscanf(line + 1, "%31s %ld", status, &c) == 2)
+            total += c;
+    }
+    free(text);
+    return total;
+}
+
+Test(tuner, tiny_run_reaches_the_launch, .timeout = 120)
+{
+    char dir[64], db_path[128], out[65536];
+    temp_dir(dir);
+    snprintf(db_path, sizeof db_path, "%s/t.db", dir);
+    const char *args[] = {"--dtype", "f32", "--head-dim", "64", "--causal", "1", "--family", "rope", "--seq",
+                          "128:128", "--strategy", "random", "--fraction", "0.1", "--db", db_path, NULL};
+    cr_assert_eq(run_tune(args, out, sizeof out), 0, "lk-tune failed:\n%s", out);
+
+    setenv("LK_TUNING_DB", db_path, 1);
+    setenv("LK_SYSTEM_DB", "", 1);
+    setenv("XDG_DATA_HOME", dir, 1);
+    lk_context *ctx = lkt_open(LKT_OPENCL);
+
+    /* the best row, read straight from the file */
+    lk_db *db = NULL;
+    char err[256];
+    cr_assert_eq(lk_db_open(db_path, 0, &db, err, sizeof err), LK_OK, "%s", err);
+    lk_tune_key key = {.op = "attention_fwd", .family = "rope", .dtype = LK_F32, .head_dim = 64, .flag = 1,
+                       .length = 100};
+    lk_params best = {0};
+    int64_t bucket = 0;
+    int found = 0;
+    cr_assert_eq(lk_db_lookup(db, lk_context_device(ctx), &key, LK_MATCH_EXACT, &best, &bucket, &found), LK_OK);
+    cr_assert(found && bucket == 128, "no best row for the tuned key:\n%s", out);
+    cr_assert_eq(lk_db_check(db), LK_OK, "%s", lk_db_error(db));
+    lk_db_close(db);
+
+    /* the runtime uses it for S = 100 (bucket 128) */
+    int64_t qs[4] = {1, 2, 100, 64}, ks[4] = {1, 1, 100, 64};
+    float *q = malloc(sizeof(float) * 12800), *k = malloc(sizeof(float) * 6400), *v = malloc(sizeof(float) * 6400);
+    lkt_rng rng = lkt_rng_make(lkt_seed(), 7);
+    lkt_fill(&rng, q, 12800);
+    lkt_fill(&rng, k, 6400);
+    lkt_fill(&rng, v, 6400);
+    lkt_tensor tq = lkt_upload(ctx, LK_F32, LKT_CONTIGUOUS, qs, q), tk = lkt_upload(ctx, LK_F32, LKT_CONTIGUOUS, ks, k);
+    lkt_tensor tv = lkt_upload(ctx, LK_F32, LKT_CONTIGUOUS, ks, v), to = lkt_zeros(ctx, LK_F32, 4, qs);
+    lk_rope_params rope = lk_rope_params_default();
+    lk_attention_params ap = lk_attention_params_default();
+    ap.causal = 1;
+    ap.rope = &rope;
+    LKT_OK(ctx, lk_attention_fwd(ctx, &tq.t, &tk.t, &tv.t, &to.t, NULL, &ap));
+    LKT_OK(ctx, lk_sync(ctx));
+    const char *launch = lk_last_launch(ctx);
+    const char *names[] = {"BLOCK_M", "BLOCK_N", "STAGES", "VARIANT"};
+    for (int i = 0; i < 4; i++) {
+        char want[48];
+        snprintf(want, sizeof want, " %s=%d ", names[i], lk_params_get(&best, names[i], -1));
+        cr_expect(strstr(launch, want), "launch '%s' lacks '%s'", launch, want);
+    }
+    cr_expect(strstr(launch, "source=env-db"), "launch '%s' did not use the tuning DB", launch);
+    lkt_free(&tq);
+    lkt_free(&tk);
+    lkt_free(&tv);
+    lkt_free(&to);
+    free(q);
+    free(k);
+    free(v);
+    lk_context_destroy(ctx);
+}
+
+Test(tuner, resumes_after_sigkill, .timeout = 180)
+{
+    char dir[64], db_path[128], out[65536];
+    temp_dir(dir);
+    snprintf(db_path, sizeof db_path, "%s/r.db", dir);
+    /* no program cache: every candidate compiles, so the second key is still running when killed */
+    setenv("LK_CACHE_DIR", "", 1);
+    const char *args[] = {"--dtype", "f32", "--head-dim", "both", "--causal", "both", "--family", "plain", "--seq",
+                          "128:128", "--strategy", "random", "--fraction", "0.15", "--db", db_path, NULL};
+    int fd;
+    pid_t pid = start_tune(args, &fd);
+    /* wait for the first key's result line, then kill the tuner inside the second key: the
+     * resumed run must skip the first key and measure only what the second key still lacks */
+    FILE *f = fdopen(fd, "r");
+    char line[1024], first[256] = "";
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, ": best ")) {
+            snprintf(first, sizeof first, "%.*s", (int)(strstr(line, ": best ") - line), line);
+            break;
+        }
+    nanosleep(&(struct timespec){0, 100000000}, NULL);
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    fclose(f);
+    cr_assert(first[0], "the tuner printed no key result before being killed");
+    cr_expect(WIFSIGNALED(status), "the tuner finished before the kill; the test did not interrupt it");
+
+    lk_db *db = NULL;
+    char err[256];
+    cr_assert_eq(lk_db_open(db_path, 0, &db, err, sizeof err), LK_OK, "%s", err);
+    cr_assert_eq(lk_db_check(db), LK_OK, "after SIGKILL: %s", lk_db_error(db));
+    long before = count_measurements(db);
+    lk_db_close(db);
+    cr_assert_gt(before, 0);
+
+    cr_assert_eq(run_tune(args, out, sizeof out), 0, "resumed lk-tune failed:\n%s", out);
+    char skipped[300];
+    snprintf(skipped, sizeof skipped, "%s: already tuned, skipped", first);
+    cr_expect(strstr(out, skipped), "the resumed run did not skip '%s':\n%s", first, out);
+    cr_expect(strstr(out, ": best "), "the resumed run tuned nothing:\n%s", out);
+    cr_expect(strstr(out, ": resuming, "), "the killed key was not resumed candidate by candidate:\n%s", out);
+
+    cr_assert_eq(lk_db_open(db_path, 0, &db, err, sizeof err), LK_OK, "%s", err);
+    cr_expect_eq(lk_db_check(db), LK_OK, "after resuming: %s", lk_db_error(db));
+    cr_expect_gt(count_measurements(db), before);
+    lk_db_close(db);
+}
+
+Test(tuner, dry_run_prints_the_space, .timeout = 60)
+{
+    char dir[64], db_path[128], out[65536];
+    temp_dir(dir);
+    snprintf(db_path, sizeof db_path, "%s/d.db", dir);
+    const char *args[] = {"--dtype", "f16", "--head-dim", "128", "--causal", "0", "--family", "rope", "--seq",
+                          "64:128", "--dry-run", "--db", db_path, NULL};
+    cr_assert_eq(run_tune(args, out, sizeof out), 0, "%s", out);
+    cr_expect(strstr(out, "len=64:") && strstr(out, "len=128:"), "no per-key space:\n%s", out);
+    cr_expect(strstr(out, "VARIANT=0,ROPE_TABLE=1,BLOCK_M=16"), "candidates missing:\n%s", out);
+    cr_expect(strstr(out, "rejected by table_only_fused"), "no constraint verdicts:\n%s", out);
+    struct stat st;
+    cr_expect_neq(stat(db_path, &st), 0, "--dry-run created %s", db_path);
+}

@@ -1,0 +1,123 @@
+/* lk-bench's table, CSV and plot (see bench_report.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_report.h"
+#include "cli.h"
+
+#define COLUMNS "seq_len,causal,head_dim,dtype,fused_ms,unfused_ms,dispatch_ms,default_ms,speedup_fused_vs_unfused," \
+                "dispatch_vs_unfused,tflops"
+
+/* Writes each line of text with prefix in front. */
+static void prefixed(FILE *f, const char *prefix, const char *text)
+{
+    for (const char *p = text; *p;) {
+        const char *e = strchr(p, '\n');
+        int len = e ? (int)(e - p) : (int)strlen(p);
+        fprintf(f, "%s%.*s\n", prefix, len, p);
+        p += len + (e != NULL);
+    }
+}
+
+static double tflops(const bench_row *r)
+{
+    return r->flops / (r->dispatch_ms * 1e-3) / 1e12;
+}
+
+static void write_markdown(FILE *f, const bench_row *rows, int n)
+{
+    fprintf(f, "| seq_len | causal | head_dim | dtype | fused ms | unfused ms | dispatch ms | default ms | "
+               "fused/unfused | dispatch/unfused | TFLOP/s |\n");
+    fprintf(f, "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (int i = 0; i < n; i++) {
+        const bench_row *r = &rows[i];
+        fprintf(f, "| %lld | %d | %d | %s | %.3f | %.3f | %.3f | %.3f | %.2fx | %.2fx | %.4f |\n",
+                (long long)r->seq_len, r->causal, r->head_dim, lk_dtype_name(r->dtype), r->fused_ms, r->unfused_ms,
+                r->dispatch_ms, r->default_ms, r->unfused_ms / r->fused_ms, r->unfused_ms / r->dispatch_ms,
+                tflops(r));
+    }
+}
+
+static void write_csv(FILE *f, const bench_row *rows, int n)
+{
+    fprintf(f, COLUMNS "\n");
+    for (int i = 0; i < n; i++) {
+        const bench_row *r = &rows[i];
+        fprintf(f, "%lld,%d,%d,%s,%.6f,%.6f,%.6f,%.6f,%.4f,%.4f,%.6f\n", (long long)r->seq_len, r->causal,
+                r->head_dim, lk_dtype_name(r->dtype), r->fused_ms, r->unfused_ms, r->dispatch_ms, r->default_ms,
+                r->unfused_ms / r->fused_ms, r->unfused_ms / r->dispatch_ms, tflops(r));
+    }
+}
+
+/* The gnuplot script carries its data: one block per causal setting (seq_len, fused/unfused,
+ * dispatch/unfused), so each setting is one connected line. */
+static void write_plot(FILE *f, const char *dir, const char *device, const bench_row *rows, int n)
+{
+    fprintf(f, "$speedups << EOD\n");
+    for (int c = 0; c < 2; c++) {
+        fprintf(f, "# causal=%d\n", c);
+        for (int i = 0; i < n; i++)
+            if (rows[i].causal == c)
+                fprintf(f, "%lld %.4f %.4f\n", (long long)rows[i].seq_len, rows[i].unfused_ms / rows[i].fused_ms,
+                        rows[i].unfused_ms / rows[i].dispatch_ms);
+        fprintf(f, "\n\n");
+    }
+    fprintf(f, "EOD\nset terminal pngcairo size 900,560\nset output '%s/attention_fwd.png'\nset termoption noenhanced\n"
+               "set title 'attention_fwd with RoPE: speedup over unfused (%s)'\nset logscale x 2\n"
+               "set xlabel 'sequence length'\nset ylabel 'speedup vs unfused'\nset key left bottom\nset grid\n"
+               "plot for [c=0:1] $speedups index c using 1:2 with linespoints title sprintf('fused, causal=%%d', c), \\\n"
+               "     for [c=0:1] $speedups index c using 1:3 with linespoints dashtype 2 "
+               "title sprintf('tuned dispatch, causal=%%d', c), \\\n"
+               "     1.0 with lines lc rgb 'black' notitle\n",
+            dir, device);
+}
+
+static FILE *open_in(const char *dir, const char *name, char *path, size_t n)
+{
+    snprintf(path, n, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        perror(path);
+    return f;
+}
+
+int bench_report(const char *dir, const char *device, const char *header, const bench_row *rows, int n)
+{
+    char path[1200];
+    if (cli_mkdirs(dir) != 0) {
+        perror(dir);
+        return 1;
+    }
+    FILE *md = open_in(dir, "attention_fwd.md", path, sizeof path);
+    FILE *csv = md ? open_in(dir, "attention_fwd.csv", path, sizeof path) : NULL;
+    FILE *gp = csv ? open_in(dir, "attention_fwd.gp", path, sizeof path) : NULL;
+    if (!gp) {
+        if (md)
+            fclose(md);
+        if (csv)
+            fclose(csv);
+        return 1;
+    }
+    fprintf(md, "# attention_fwd: fused RoPE vs unfused, tuned dispatch, untuned default\n\n");
+    prefixed(md, "    ", header);
+    fprintf(md, "\nTimes are medians of device-event runs; speedups are unfused / fused and unfused / dispatch.\n\n");
+    write_markdown(md, rows, n);
+    prefixed(csv, "# ", header);
+    write_csv(csv, rows, n);
+    write_plot(gp, dir, device, rows, n);
+    int bad = fclose(md) | fclose(csv) | fclose(gp);
+    write_markdown(stdout, rows, n);
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+        printf("note: gnuplot is not on PATH; run 'gnuplot %s' later for the PNG\n", path);
+        return bad ? 1 : 0;
+    }
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "gnuplot '%s'", path);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "gnuplot failed on %s\n", path);
+        return 1;
+    }
+    printf("wrote %s/attention_fwd.{md,csv,gp,png}\n", dir);
+    return bad ? 1 : 0;
+}
