@@ -50,9 +50,10 @@ static void write_csv(FILE *f, const bench_row *rows, int n)
     }
 }
 
-/* The gnuplot script carries its data: one block per causal setting (seq_len, fused/unfused,
+/* The gnuplot script carries its data and writes attention_fwd.png beside itself (run it from its
+ * folder): one block per causal setting (seq_len, fused/unfused,
  * dispatch/unfused), so each setting is one connected line. */
-static void write_plot(FILE *f, const char *dir, const char *device, const bench_row *rows, int n)
+static void write_plot(FILE *f, const char *device, const bench_row *rows, int n)
 {
     fprintf(f, "$speedups << EOD\n");
     for (int c = 0; c < 2; c++) {
@@ -63,14 +64,14 @@ static void write_plot(FILE *f, const char *dir, const char *device, const bench
                         rows[i].unfused_ms / rows[i].dispatch_ms);
         fprintf(f, "\n\n");
     }
-    fprintf(f, "EOD\nset terminal pngcairo size 900,560\nset output '%s/attention_fwd.png'\nset termoption noenhanced\n"
+    fprintf(f, "EOD\nset terminal pngcairo size 900,560\nset output 'attention_fwd.png'\nset termoption noenhanced\n"
                "set title 'attention_fwd with RoPE: speedup over unfused (%s)'\nset logscale x 2\n"
                "set xlabel 'sequence length'\nset ylabel 'speedup vs unfused'\nset key left bottom\nset grid\n"
                "plot for [c=0:1] $speedups index c using 1:2 with linespoints title sprintf('fused, causal=%%d', c), \\\n"
                "     for [c=0:1] $speedups index c using 1:3 with linespoints dashtype 2 "
                "title sprintf('tuned dispatch, causal=%%d', c), \\\n"
                "     1.0 with lines lc rgb 'black' notitle\n",
-            dir, device);
+            device);
 }
 
 static FILE *open_in(const char *dir, const char *name, char *path, size_t n)
@@ -105,15 +106,15 @@ int bench_report(const char *dir, const char *device, const char *header, const 
     write_markdown(md, rows, n);
     prefixed(csv, "# ", header);
     write_csv(csv, rows, n);
-    write_plot(gp, dir, device, rows, n);
+    write_plot(gp, device, rows, n);
     int bad = fclose(md) | fclose(csv) | fclose(gp);
     write_markdown(stdout, rows, n);
     if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
-        printf("note: gnuplot is not on PATH; run 'gnuplot %s' later for the PNG\n", path);
+        printf("note: gnuplot is not on PATH; run 'cd %s && gnuplot attention_fwd.gp' later for the PNG\n", dir);
         return bad ? 1 : 0;
     }
     char cmd[1400];
-    snprintf(cmd, sizeof cmd, "gnuplot '%s'", path);
+    snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot attention_fwd.gp", dir);
     if (system(cmd) != 0) {
         fprintf(stderr, "gnuplot failed on %s\n", path);
         return 1;
