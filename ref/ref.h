@@ -9,6 +9,10 @@
 #include <stdint.h>
 #include "longkern.h"
 
+/* IEEE fp16 on the host, round to nearest even. */
+uint16_t ref_f2h(float f);
+float ref_h2f(uint16_t h);
+
 /* Frequency of pair i (radians per position) after scaling; written from the definitions
  * (RoFormer; HF linear scaling; Llama-3.1 rope_scaling). */
 double ref_rope_frequency(const lk_rope_params *rope, int i, int head_dim);

@@ -7,6 +7,7 @@
 
 #include "ops/attention_fwd.h"
 #include "problem.h"
+#include "ref.h"
 
 #define CHUNK ((size_t)1 << 20)
 
@@ -17,43 +18,6 @@ static float uniform(uint64_t *s)
     *s ^= *s >> 27;
     uint64_t r = *s * 2685821657736338717ULL;
     return (float)((double)(r >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
-
-static uint16_t f2h(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000u, mant = x & 0x7fffffu;
-    int e = (int)((x >> 23) & 0xff) - 127 + 15;
-    if (e >= 31)
-        return (uint16_t)(sign | 0x7c00u);
-    if (e <= 0) {
-        if (e < -10)
-            return (uint16_t)sign;
-        mant |= 0x800000u;
-        int shift = 14 - e;
-        uint32_t h = mant >> shift, rest = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
-        if (rest > half || (rest == half && (h & 1)))
-            h++;
-        return (uint16_t)(sign | h);
-    }
-    uint32_t h = ((uint32_t)e << 10) | (mant >> 13), rest = mant & 0x1fffu;
-    if (rest > 0x1000u || (rest == 0x1000u && (h & 1)))
-        h++;
-    return (uint16_t)(sign | h);
-}
-
-static float h2f(uint16_t h)
-{
-    int e = (h >> 10) & 0x1f;
-    float m = (float)(h & 0x3ff), v;
-    if (e == 0)
-        v = ldexpf(m, -24);
-    else if (e == 31)
-        v = m ? NAN : INFINITY;
-    else
-        v = ldexpf(m + 1024.0f, e - 25);
-    return (h & 0x8000) ? -v : v;
 }
 
 size_t attn_problem_bytes(lk_dtype dtype, int64_t B, int64_t Hq, int64_t Hkv, int64_t S, int64_t D)
@@ -83,8 +47,8 @@ static lk_status fill(attn_problem *p, lk_buffer *buf, size_t n, uint64_t *seed,
         for (size_t i = 0; i < m; i++) {
             f[i] = uniform(seed);
             if (p->dtype == LK_F16) {
-                h[i] = f2h(f[i]);
-                f[i] = h2f(h[i]);
+                h[i] = ref_f2h(f[i]);
+                f[i] = ref_h2f(h[i]);
             }
         }
         if (host)
@@ -141,7 +105,7 @@ lk_status attn_problem_read_o(attn_problem *p, float *out)
         return LK_ERR_OUT_OF_MEMORY;
     lk_status st = lk_buffer_read(p->ctx, p->buf[3], 0, h, n * sizeof(uint16_t));
     for (size_t i = 0; st == LK_OK && i < n; i++)
-        out[i] = h2f(h[i]);
+        out[i] = ref_h2f(h[i]);
     free(h);
     return st;
 }

@@ -150,52 +150,46 @@ lk_status lk_db_record(lk_db *db, const lk_device_info *dev, const lk_tune_key *
     return s;
 }
 
-lk_status lk_db_has_best(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, int *has)
+/* *has = 1 when `sql` (fingerprint, key fields, bucket[, params]) returns a row. */
+static lk_status exists(lk_db *db, const char *sql, const char *what, const lk_device_info *dev,
+                        const lk_tune_key *key, const char *params, int *has)
 {
     *has = 0;
     lk_status s = check_key(db, key);
     if (s != LK_OK || db->empty)
         return s;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->h,
-                           "SELECT 1 FROM best b JOIN devices d ON d.id = b.device_id WHERE d.fingerprint = ?"
-                           " AND b.op = ? AND b.family = ? AND b.dtype = ? AND b.head_dim = ? AND b.flag = ?"
-                           " AND b.bucket = ?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return lk_db_sql_fail(db, "looking for a best row");
+    if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
+        return lk_db_sql_fail(db, what);
     sqlite3_bind_text(st, 1, dev->fingerprint, -1, SQLITE_TRANSIENT);
     lk_db_bind_key(st, 2, key);
     sqlite3_bind_int64(st, 7, lk_length_bucket(key->length));
+    if (params)
+        sqlite3_bind_text(st, 8, params, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
-    s = rc == SQLITE_ROW || rc == SQLITE_DONE ? LK_OK : lk_db_sql_fail(db, "looking for a best row");
+    s = rc == SQLITE_ROW || rc == SQLITE_DONE ? LK_OK : lk_db_sql_fail(db, what);
     sqlite3_finalize(st);
     *has = rc == SQLITE_ROW;
     return s;
 }
 
+lk_status lk_db_has_best(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, int *has)
+{
+    return exists(db,
+                  "SELECT 1 FROM best b JOIN devices d ON d.id = b.device_id WHERE d.fingerprint = ?"
+                  " AND b.op = ? AND b.family = ? AND b.dtype = ? AND b.head_dim = ? AND b.flag = ?"
+                  " AND b.bucket = ?",
+                  "looking for a best row", dev, key, NULL, has);
+}
+
 lk_status lk_db_measured(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, const lk_params *params,
                          int *has)
 {
-    *has = 0;
-    lk_status s = check_key(db, key);
-    if (s != LK_OK || db->empty)
-        return s;
     char text[512];
     lk_params_format(params, "", ",", text, sizeof text); /* the form lk_db_record stores */
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->h,
-                           "SELECT 1 FROM measurements m JOIN devices d ON d.id = m.device_id WHERE d.fingerprint = ?"
-                           " AND m.op = ? AND m.family = ? AND m.dtype = ? AND m.head_dim = ? AND m.flag = ?"
-                           " AND m.bucket = ? AND m.params = ? LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK)
-        return lk_db_sql_fail(db, "looking for a measurement");
-    sqlite3_bind_text(st, 1, dev->fingerprint, -1, SQLITE_TRANSIENT);
-    lk_db_bind_key(st, 2, key);
-    sqlite3_bind_int64(st, 7, lk_length_bucket(key->length));
-    sqlite3_bind_text(st, 8, text, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    s = rc == SQLITE_ROW || rc == SQLITE_DONE ? LK_OK : lk_db_sql_fail(db, "looking for a measurement");
-    sqlite3_finalize(st);
-    *has = rc == SQLITE_ROW;
-    return s;
+    return exists(db,
+                  "SELECT 1 FROM measurements m JOIN devices d ON d.id = m.device_id WHERE d.fingerprint = ?"
+                  " AND m.op = ? AND m.family = ? AND m.dtype = ? AND m.head_dim = ? AND m.flag = ?"
+                  " AND m.bucket = ? AND m.params = ? LIMIT 1",
+                  "looking for a measurement", dev, key, text, has);
 }

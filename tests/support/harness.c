@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "ref.h"
 
 const char *lkt_backend_name(lkt_backend b)
 {
@@ -64,48 +65,6 @@ void lkt_fill(lkt_rng *r, float *x, size_t n)
         x[i] = lkt_uniform(r);
 }
 
-uint16_t lkt_f2h(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000u, mant = x & 0x7fffffu;
-    int exp = (int)((x >> 23) & 0xff) - 127 + 15;
-    if (((x >> 23) & 0xff) == 0xff)
-        return (uint16_t)(sign | 0x7c00u | (mant ? 0x200u : 0));
-    if (exp >= 31)
-        return (uint16_t)(sign | 0x7c00u);
-    if (exp <= 0) {
-        if (exp < -10)
-            return (uint16_t)sign;
-        mant |= 0x800000u;
-        int shift = 14 - exp;
-        uint32_t half = mant >> shift, rem = mant & ((1u << shift) - 1), mid = 1u << (shift - 1);
-        if (rem > mid || (rem == mid && (half & 1)))
-            half++;
-        return (uint16_t)(sign | half);
-    }
-    uint32_t half = ((uint32_t)exp << 10) | (mant >> 13), rem = mant & 0x1fffu;
-    if (rem > 0x1000u || (rem == 0x1000u && (half & 1)))
-        half++; /* may carry into the exponent: still correct, up to inf */
-    return (uint16_t)(sign | half);
-}
-
-float lkt_h2f(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ffu, x;
-    if (exp == 0) {
-        float f = ldexpf((float)mant, -24);
-        return sign ? -f : f;
-    }
-    if (exp == 31)
-        x = sign | 0x7f800000u | (mant << 13);
-    else
-        x = sign | ((exp - 15 + 127) << 23) | (mant << 13);
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
-}
-
 /* Element offset of logical (b, h, s, d) in t. */
 static int64_t at(const lk_tensor *t, int64_t b, int64_t h, int64_t s, int64_t d)
 {
@@ -148,8 +107,8 @@ lkt_tensor lkt_upload(lk_context *ctx, lk_dtype dtype, lkt_layout layout, const 
                 for (int64_t d = 0; d < D; d++, i++) {
                     int64_t o = at(&t, b, h, s, d);
                     if (dtype == LK_F16) {
-                        uint16_t hv = lkt_f2h(host[i]);
-                        host[i] = lkt_h2f(hv);
+                        uint16_t hv = ref_f2h(host[i]);
+                        host[i] = ref_h2f(hv);
                         memcpy(img + (size_t)o * 2, &hv, 2);
                     } else {
                         memcpy(img + (size_t)o * 4, &host[i], 4);
@@ -199,7 +158,7 @@ void lkt_download(lk_context *ctx, const lkt_tensor *r, float *host)
                     if (t->dtype == LK_F16) {
                         uint16_t hv;
                         memcpy(&hv, img + o * es, 2);
-                        host[i] = lkt_h2f(hv);
+                        host[i] = ref_h2f(hv);
                     } else {
                         memcpy(&host[i], img + o * es, 4);
                     }

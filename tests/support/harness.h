@@ -32,10 +32,6 @@ lkt_rng lkt_rng_make(uint64_t seed, uint64_t stream);
 float lkt_uniform(lkt_rng *r);
 void lkt_fill(lkt_rng *r, float *x, size_t n);
 
-/* Host fp16 (round to nearest even). */
-uint16_t lkt_f2h(float f);
-float lkt_h2f(uint16_t h);
-
 typedef enum {
     LKT_CONTIGUOUS = 0, /* [B, H, S, D] row-major */
     LKT_BSHD = 1,       /* stored [B, S, H, D] (HF layout), viewed as [B, H, S, D] */
@@ -43,7 +39,7 @@ typedef enum {
 } lkt_layout;
 
 /* A device tensor of logical shape [B, H, S, D] holding `host` (logical order). For F16 the
- * host values are rounded to half in place, so a reference sees what the device sees. */
+ * host values are rounded to half in place (ref_f2h), so a reference sees what the device sees. */
 typedef struct {
     lk_tensor t;
     lk_buffer *buf;
