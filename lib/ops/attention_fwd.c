@@ -119,15 +119,6 @@ typedef struct rope_inputs {
     int layout;
 } rope_inputs;
 
-static void args_ids(lk_args *a, const lk_tensor *ids, int64_t offset)
-{
-    lk_args_buffer(a, ids ? ids->buffer : NULL);
-    lk_args_long(a, ids ? ids->offset : 0);
-    lk_args_long(a, ids && ids->ndim == 2 ? ids->strides[0] : 0);
-    lk_args_long(a, ids ? ids->strides[ids->ndim - 1] : 0);
-    lk_args_long(a, offset);
-}
-
 static lk_status launch_kernel(lk_context *ctx, const lk_tensor *q, const lk_tensor *k, const lk_tensor *v,
                                const lk_tensor *o, const lk_tensor *lse, double scale, int causal,
                                const lk_params *tuned, const rope_inputs *ri)
@@ -159,8 +150,8 @@ static lk_status launch_kernel(lk_context *ctx, const lk_tensor *q, const lk_ten
     lk_args_buffer(&a, ri->freq);
     lk_args_buffer(&a, ri->table_buf);
     lk_args_int(&a, ri->layout);
-    args_ids(&a, ri->q_ids, ri->q_off);
-    args_ids(&a, ri->k_ids, ri->k_off);
+    lk_rope_args_positions(&a, ri->q_ids, ri->q_off, 1);
+    lk_rope_args_positions(&a, ri->k_ids, ri->k_off, 1);
     size_t groups = (size_t)((q->shape[2] + bm - 1) / bm);
     return lk_launch(ctx, "attention_fwd", &defs, "attention_fwd", groups, (size_t)(q->shape[0] * q->shape[1]),
                      (size_t)bm, &a);
@@ -177,6 +168,12 @@ static lk_status scratch_like(lk_context *ctx, lk_scratch_slot slot, const lk_te
     return st;
 }
 
+/* The RoPE variant a call runs: forced by the caller, else the tuned VARIANT. */
+static int rope_variant(const lk_attention_params *p, const lk_params *tuned)
+{
+    return p->rope_variant != LK_ROPE_VARIANT_AUTO ? (int)p->rope_variant : lk_params_get(tuned, "VARIANT", 1);
+}
+
 lk_status lk_attention_fwd_run(lk_context *ctx, const lk_tensor *q, const lk_tensor *k, const lk_tensor *v,
                                lk_tensor *o, lk_tensor *lse, const lk_attention_params *p, const lk_params *tuned)
 {
@@ -189,7 +186,7 @@ lk_status lk_attention_fwd_run(lk_context *ctx, const lk_tensor *q, const lk_ten
     if (!p->rope)
         return launch_kernel(ctx, q, k, v, o, lse, scale, p->causal, tuned, &ri);
 
-    int variant = p->rope_variant != LK_ROPE_VARIANT_AUTO ? (int)p->rope_variant : lk_params_get(tuned, "VARIANT", 1);
+    int variant = rope_variant(p, tuned);
     ri.layout = (int)p->rope->layout;
     ri.k_ids = p->k_position_ids;
     ri.q_ids = p->q_position_ids;
@@ -253,9 +250,7 @@ lk_status lk_attention_fwd(lk_context *ctx, const lk_tensor *q, const lk_tensor 
     if (st == LK_OK) {
         size_t n = strlen(ctx->last_launch);
         snprintf(ctx->last_launch + n, sizeof ctx->last_launch - n, " VARIANT=%d [source=%s]",
-                 params->rope ? (params->rope_variant != LK_ROPE_VARIANT_AUTO ? (int)params->rope_variant
-                                                                             : lk_params_get(&tuned, "VARIANT", 1))
-                              : -1,
+                 params->rope ? rope_variant(params, &tuned) : -1,
                  lk_param_source_name(where.source));
         lk_clear_error(ctx);
     }

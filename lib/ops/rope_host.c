@@ -117,7 +117,7 @@ lk_status lk_rope_freq_buffer(lk_context *ctx, const lk_rope_params *rope, int h
     return st;
 }
 
-static void args_positions(lk_args *a, const lk_tensor *ids, int64_t offset, int with_batch_stride)
+void lk_rope_args_positions(lk_args *a, const lk_tensor *ids, int64_t offset, int with_batch_stride)
 {
     lk_args_buffer(a, ids ? ids->buffer : NULL);
     lk_args_long(a, ids ? ids->offset : 0);
@@ -146,7 +146,7 @@ lk_status lk_rope_launch(lk_context *ctx, const lk_tensor *x, const lk_tensor *o
     lk_args_int(&a, D);
     lk_args_int(&a, (int32_t)rope->layout);
     lk_args_buffer(&a, freq);
-    args_positions(&a, ids, offset, 1);
+    lk_rope_args_positions(&a, ids, offset, 1);
     lk_args_long(&a, total);
     return lk_launch(ctx, "rope", &defs, "rope", (size_t)((total + ROPE_WG - 1) / ROPE_WG), 1, ROPE_WG, &a);
 }
@@ -164,7 +164,7 @@ lk_status lk_rope_table_launch(lk_context *ctx, lk_buffer *table, int64_t S, int
     lk_args_int(&a, (int32_t)S);
     lk_args_int(&a, head_dim);
     lk_args_buffer(&a, freq);
-    args_positions(&a, ids, offset, 0);
+    lk_rope_args_positions(&a, ids, offset, 0);
     int64_t total = S * (head_dim / 2);
     return lk_launch(ctx, "rope", &defs, "rope_table", (size_t)((total + ROPE_WG - 1) / ROPE_WG), 1, ROPE_WG, &a);
 }

@@ -4,6 +4,7 @@
 #define LK_ROPE_HOST_H
 
 #include "../core/internal.h"
+#include "../core/launch.h"
 
 /* Highest position the angle reduction keeps exact (rope_math.h). */
 #define LK_ROPE_MAX_POSITION (1LL << 24)
@@ -16,6 +17,10 @@ lk_status lk_rope_check_positions(lk_context *ctx, const char *op, const char *a
 void lk_rope_turns(const lk_rope_params *rope, int head_dim, float *out);
 /* A device buffer with lk_rope_turns, cached in the context's scratch while params repeat. */
 lk_status lk_rope_freq_buffer(lk_context *ctx, const lk_rope_params *rope, int head_dim, lk_buffer **out);
+
+/* Kernel arguments of a position source: ids buffer, offset, [batch stride,] row stride, then
+ * the position offset used without ids (rope_math.h's lk_rope_position). */
+void lk_rope_args_positions(lk_args *a, const lk_tensor *ids, int64_t offset, int with_batch_stride);
 
 /* Rotate x into out ([B, H, S, D], dtype of x) with positions ids or offset + s. */
 lk_status lk_rope_launch(lk_context *ctx, const lk_tensor *x, const lk_tensor *out, const lk_rope_params *rope,
