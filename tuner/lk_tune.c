@@ -1,9 +1,12 @@
-/* lk-tune: search attention_fwd's kernel parameters per device and sequence-length bucket and
- * record every candidate in the tuning database (see tune.h, space_attention.h).
- *   lk-tune [--device SPEC] [--op attention_fwd] [--family rope|plain|both] [--dtype f16|f32|both]
- *           [--head-dim 64|128|both] [--causal 0|1|both] [--seq 512:16384] [--budget 10m]
- *           [--strategy exhaustive|random|budget] [--fraction F] [--db PATH] [--force]
- *           [--dry-run] [--export FILE.csv] [--import FILE.csv] [--heads H] [--batch B] */
+/* lk-tune: search an op's kernel parameters per device and length bucket and record every
+ * candidate in the tuning database (see tune.h, op.h).
+ *   lk-tune [--device SPEC] [--op NAME] [--family F|both] [--dtype f16|f32|both] [--head-dim D|both]
+ *           [--causal 0|1|both] [--seq LO:HI] [--budget 10m] [--strategy exhaustive|random|budget]
+ *           [--fraction F] [--db PATH] [--force] [--dry-run] [--export FILE.csv] [--import FILE.csv]
+ *           [--heads H] [--batch B]
+ * Defaults come from the op: attention_fwd tunes families rope and plain, head_dim 128, causal
+ * both, lengths 512:131072 on GPUs and 512:4096 on CPUs. --causal is the op's flag (--flag is
+ * the same option). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +16,15 @@
 
 static int usage(const char *why)
 {
+    char names[256];
+    tune_op_names(names, sizeof names);
     fprintf(stderr,
-            "%s%slk-tune [--device SPEC] [--op attention_fwd] [--family rope|plain|both] [--dtype f16|f32|both]\n"
-            "        [--head-dim 64|128|both] [--causal 0|1|both] [--seq LO:HI] [--budget 10m]\n"
+            "%s%slk-tune [--device SPEC] [--op NAME] [--family F|both] [--dtype f16|f32|both]\n"
+            "        [--head-dim D|both] [--causal 0|1|both] [--seq LO:HI] [--budget 10m]\n"
             "        [--strategy exhaustive|random|budget] [--fraction F] [--db PATH] [--force]\n"
-            "        [--dry-run] [--export FILE.csv] [--import FILE.csv] [--heads H] [--batch B]\n",
-            why ? why : "", why ? "\n" : "");
+            "        [--dry-run] [--export FILE.csv] [--import FILE.csv] [--heads H] [--batch B]\n"
+            "ops: %s (default attention_fwd)\n",
+            why ? why : "", why ? "\n" : "", names);
     return 2;
 }
 
@@ -60,9 +66,10 @@ static int import_csv(lk_db *db, const char *db_path, const char *file)
 
 int main(int argc, char **argv)
 {
-    tune_opts o = {.fraction = 0.25, .budget_s = 600.0, .batch = 1};
+    tune_opts o = {.fraction = 0.25, .budget_s = 600.0};
     const char *device = NULL, *db_path = NULL, *export_file = NULL, *import_file = NULL, *family = "both";
-    const char *dtype = "f16", *head_dim = "128", *causal = "both", *seq = "512:16384", *strategy = "exhaustive";
+    const char *dtype = "f16", *head_dim = NULL, *flag = "both", *seq = NULL, *strategy = "exhaustive";
+    const char *op_name = "attention_fwd";
     int dry_run = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -77,17 +84,16 @@ int main(int argc, char **argv)
             return usage("missing value or unknown option");
         else if (!strcmp(a, "--device"))
             device = v;
-        else if (!strcmp(a, "--op")) {
-            if (strcmp(v, "attention_fwd"))
-                return usage("only --op attention_fwd can be tuned");
-        } else if (!strcmp(a, "--family"))
+        else if (!strcmp(a, "--op"))
+            op_name = v;
+        else if (!strcmp(a, "--family"))
             family = v;
         else if (!strcmp(a, "--dtype"))
             dtype = v;
         else if (!strcmp(a, "--head-dim"))
             head_dim = v;
-        else if (!strcmp(a, "--causal"))
-            causal = v;
+        else if (!strcmp(a, "--causal") || !strcmp(a, "--flag"))
+            flag = v;
         else if (!strcmp(a, "--seq"))
             seq = v;
         else if (!strcmp(a, "--budget")) {
@@ -106,36 +112,43 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--import"))
             import_file = v;
         else if (!strcmp(a, "--heads"))
-            o.heads = atoi(v);
+            o.shape.heads = atoi(v);
         else if (!strcmp(a, "--batch"))
-            o.batch = atoi(v);
+            o.shape.batch = atoi(v);
         else
             return usage("unknown option");
         i += takes;
     }
 
     int64_t lo, hi;
-    o.families[0] = "rope";
-    o.families[1] = "plain";
-    o.nfamilies = !strcmp(family, "both") ? 2 : !strcmp(family, "rope") ? 1 : !strcmp(family, "plain") ? 1 : 0;
-    if (!strcmp(family, "plain"))
-        o.families[0] = "plain";
+    if (!(o.op = tune_op_find(op_name)))
+        return usage("unknown --op");
+    o.nfamilies = 0;
+    for (int f = 0; f < o.op->nfamilies; f++)
+        if (!strcmp(family, "both") || !strcmp(family, o.op->families[f]))
+            o.families[o.nfamilies++] = o.op->families[f];
     o.strategy = !strcmp(strategy, "exhaustive") ? TUNE_EXHAUSTIVE : !strcmp(strategy, "random") ? TUNE_RANDOM
                  : !strcmp(strategy, "budget")   ? TUNE_BUDGET : -1;
+    const int *hd = o.op->head_dim_choices;
     if (!o.nfamilies || (int)o.strategy < 0 || !(o.ndtypes = cli_dtypes(dtype, o.dtypes)) ||
-        !(o.nhead_dims = cli_pair(head_dim, 64, 128, o.head_dims)) || !(o.ncausal = cli_pair(causal, 0, 1, o.causal)) ||
-        cli_range(seq, &lo, &hi) || o.batch < 1 || o.heads < 0)
+        !(o.nhead_dims = cli_pair(head_dim ? head_dim : o.op->head_dims, hd[0], hd[1], o.head_dims)) ||
+        !(o.nflags = o.op->flag_name ? cli_pair(flag, 0, 1, o.flags) : (o.flags[0] = 0, 1)) ||
+        (seq && cli_range(seq, &lo, &hi)) || o.shape.batch < 0 || o.shape.heads < 0)
         return usage("bad option value");
 
     lk_context *ctx = cli_open(device);
     if (!ctx)
         return 1;
+    if (!seq && cli_range(lk_context_device(ctx)->type == LK_DEVICE_CPU ? o.op->seq_cpu : o.op->seq_gpu, &lo, &hi)) {
+        lk_context_destroy(ctx);
+        return usage("the op's default length range is malformed");
+    }
     int rc = 0;
     lk_tune_key *keys = malloc(TUNE_MAX_KEYS * sizeof *keys);
     o.nlengths = cli_lengths(lo, hi, o.lengths, 64);
     int nkeys = keys ? tune_keys(ctx, &o, keys, TUNE_MAX_KEYS) : 0;
     if (dry_run) {
-        tune_dry_run(ctx, keys, nkeys);
+        tune_dry_run(ctx, o.op, keys, nkeys);
     } else {
         char path[1024], err[512];
         if (!db_path)

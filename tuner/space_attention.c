@@ -9,7 +9,7 @@
 
 static int fits_device(const lk_params *p, const void *user, char *why, size_t n)
 {
-    const attn_space_user *u = user;
+    const tune_space_user *u = user;
     if (lk_attention_fwd_check_params(u->ctx, p, u->key->head_dim) == LK_OK)
         return 1;
     snprintf(why, n, "%s", lk_last_error(u->ctx));
@@ -18,7 +18,7 @@ static int fits_device(const lk_params *p, const void *user, char *why, size_t n
 
 static int tile_within_length(const lk_params *p, const void *user, char *why, size_t n)
 {
-    const attn_space_user *u = user;
+    const tune_space_user *u = user;
     int bm = lk_params_get(p, "BLOCK_M", 0);
     if (bm <= u->key->length)
         return 1;
@@ -34,7 +34,7 @@ static int table_only_fused(const lk_params *p, const void *user, char *why, siz
     return 0;
 }
 
-void attn_space(const attn_space_user *u, space *s)
+void attn_space(const tune_space_user *u, space *s)
 {
     static const int variants[] = {0, 1, 2}, table[] = {0, 1};
     static const int bm_gpu[] = {16, 32, 64, 128}, bn_gpu[] = {8, 16, 32, 64}, st_gpu[] = {1, 2, 3};

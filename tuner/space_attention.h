@@ -7,16 +7,10 @@
 #ifndef LK_TUNER_SPACE_ATTENTION_H
 #define LK_TUNER_SPACE_ATTENTION_H
 
-#include "space.h"
-#include "tunedb/tunedb.h"
-
-typedef struct attn_space_user {
-    lk_context *ctx;
-    const lk_tune_key *key;
-} attn_space_user;
+#include "op.h"
 
 /* u must outlive s (the predicates read it). */
-void attn_space(const attn_space_user *u, space *s);
+void attn_space(const tune_space_user *u, space *s);
 /* After building p's kernel: 1 when the compiled kernel fits the device (work-group size,
  * local memory), else 0 with the reason in why. Builds the program if it is not cached. */
 int attn_fits_built(lk_context *ctx, const lk_tune_key *key, const lk_params *p, char *why, size_t n);

@@ -4,10 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "ops/attention_fwd.h"
+#include "internal.h"
 #include "progress.h"
-#include "space_attention.h"
 #include "timing.h"
 #include "tune.h"
 
@@ -15,36 +13,29 @@
 #define SHUFFLE_SEED 0x5eedULL
 #define TIMEOUT_FACTOR 10.0
 
-static void key_name(const lk_tune_key *k, char *buf, size_t n)
+static void key_name(const tune_op *op, const lk_tune_key *k, char *buf, size_t n)
 {
-    snprintf(buf, n, "%s %s %s hd%d causal=%d len=%lld", k->op, k->family, lk_dtype_name(k->dtype), k->head_dim,
+    snprintf(buf, n, "%s %s %s hd%d %s=%d len=%lld", k->op, k->family, lk_dtype_name(k->dtype), k->head_dim,
+             op->flag_name ? op->flag_name : "flag",
              k->flag, (long long)k->length);
-}
-
-static int heads_of(lk_context *ctx, const tune_opts *o)
-{
-    return o->heads > 0 ? o->heads : ctx->info.type == LK_DEVICE_CPU ? 1 : 16;
 }
 
 int tune_keys(lk_context *ctx, const tune_opts *o, lk_tune_key *keys, int max)
 {
-    int n = 0, H = heads_of(ctx, o);
+    int n = 0;
     for (int d = 0; d < o->ndtypes; d++)
         for (int h = 0; h < o->nhead_dims; h++)
             for (int l = 0; l < o->nlengths; l++) {
-                int64_t S = o->lengths[l];
-                if (!attn_problem_fits(ctx, o->dtypes[d], o->batch, H, H, S, o->head_dims[h]))
+                lk_tune_key probe = {.dtype = o->dtypes[d], .head_dim = o->head_dims[h], .length = o->lengths[l]};
+                snprintf(probe.op, sizeof probe.op, "%s", o->op->name);
+                if (!o->op->fits(ctx, &probe, &o->shape))
                     continue;
-                for (int c = 0; c < o->ncausal; c++)
+                for (int c = 0; c < o->nflags; c++)
                     for (int f = 0; f < o->nfamilies && n < max; f++) {
                         lk_tune_key *k = &keys[n++];
-                        memset(k, 0, sizeof *k);
-                        snprintf(k->op, sizeof k->op, "attention_fwd");
+                        *k = probe;
                         snprintf(k->family, sizeof k->family, "%s", o->families[f]);
-                        k->dtype = o->dtypes[d];
-                        k->head_dim = o->head_dims[h];
-                        k->flag = o->causal[c];
-                        k->length = S;
+                        k->flag = o->flags[c];
                     }
             }
     return n;
@@ -65,15 +56,15 @@ static lk_params *valid_candidates(const space *s, size_t *n)
     return v;
 }
 
-void tune_dry_run(lk_context *ctx, const lk_tune_key *keys, int nkeys)
+void tune_dry_run(lk_context *ctx, const tune_op *op, const lk_tune_key *keys, int nkeys)
 {
     char name[96], text[256], why[512];
     for (int i = 0; i < nkeys; i++) {
-        attn_space_user u = {ctx, &keys[i]};
+        tune_space_user u = {ctx, &keys[i]};
         space s;
-        attn_space(&u, &s);
+        op->space(&u, &s);
         size_t total = space_size(&s), ok = 0;
-        key_name(&keys[i], name, sizeof name);
+        key_name(op, &keys[i], name, sizeof name);
         printf("%s: %zu candidates\n", name, total);
         for (size_t c = 0; c < total; c++) {
             lk_params p;
@@ -110,10 +101,11 @@ static void shuffle(lk_params *v, size_t n)
 }
 
 /* Moves the built-in default (projected on the space) to the front when it is a candidate. */
-static void default_first(lk_context *ctx, const space *s, const lk_tune_key *key, lk_params *v, size_t n)
+static void default_first(lk_context *ctx, const tune_op *op, const space *s, const lk_tune_key *key, lk_params *v,
+                          size_t n)
 {
     lk_params def, proj;
-    lk_attention_fwd_defaults(&ctx->info, key->head_dim, &def);
+    op->defaults(&ctx->info, key, &def);
     space_project(s, &def, &proj);
     for (size_t i = 0; i < n; i++)
         if (!memcmp(&v[i], &proj, sizeof proj)) {
@@ -137,10 +129,9 @@ typedef struct tuner {
     lk_context *ctx;
     lk_db *db;
     const tune_opts *o;
+    const tune_op *op;
     progress prog;
-    attn_problem timed;     /* the timing problem, kept while dtype, head_dim and length stay */
-    attn_check check;
-    lk_rope_params rope;
+    void *state;            /* the op's inputs for the key being tuned */
 } tuner;
 
 static void record(tuner *t, const lk_tune_key *key, const lk_params *p, lk_db_outcome outcome,
@@ -163,24 +154,23 @@ static void record(tuner *t, const lk_tune_key *key, const lk_params *p, lk_db_o
 static double measure(tuner *t, const lk_tune_key *key, const lk_params *p, double best_ms)
 {
     char reason[1024] = "";
-    double err = 0.0;
+    double err = 0.0, tol = 0.0;
     timing tm = {0};
-    lk_status st = attn_check_run(&t->check, p, &err);
+    lk_status st = t->op->check(t->state, p, &err, &tol);
     lk_db_outcome out = LK_DB_OK;
     if (st != LK_OK) {
         out = st == LK_ERR_BUILD ? LK_DB_BUILD_FAILED : st == LK_ERR_INVALID_ARGUMENT ? LK_DB_REJECTED
                                                                                       : LK_DB_LAUNCH_FAILED;
         snprintf(reason, sizeof reason, "%s: %s", lk_status_str(st), lk_last_error(t->ctx));
-    } else if (!(err <= t->check.tol)) {
+    } else if (!(err <= tol)) {
         out = LK_DB_WRONG_RESULT;
-        snprintf(reason, sizeof reason, "relative error %.3g > %.1g on the check case", err, t->check.tol);
-    } else if (!attn_fits_built(t->ctx, key, p, reason, sizeof reason)) {
+        snprintf(reason, sizeof reason, "relative error %.3g > %.1g on the check case", err, tol);
+    } else if (t->op->fits_built && !t->op->fits_built(t->ctx, key, p, reason, sizeof reason)) {
         out = LK_DB_REJECTED;
     } else {
-        attn_call call = {&t->timed, {0}, p};
-        attn_params_for_key(key, &t->rope, &call.ap);
+        tune_call call = {t->op, t->state, p};
         double limit = best_ms > 0.0 ? TIMEOUT_FACTOR * best_ms : 0.0;
-        if ((st = time_op(t->ctx, attn_call_run, &call, limit, &tm)) != LK_OK) {
+        if ((st = time_op(t->ctx, tune_call_run, &call, limit, &tm)) != LK_OK) {
             out = LK_DB_LAUNCH_FAILED;
             snprintf(reason, sizeof reason, "%s: %s", lk_status_str(st), lk_last_error(t->ctx));
         } else if (tm.timed_out) {
@@ -191,17 +181,6 @@ static double measure(tuner *t, const lk_tune_key *key, const lk_params *p, doub
     }
     record(t, key, p, out, out == LK_DB_OK ? NULL : reason, out == LK_DB_OK || out == LK_DB_TIMEOUT ? &tm : NULL);
     return out == LK_DB_OK ? tm.median_ms : -1.0;
-}
-
-/* The timing problem for key, reusing the previous one when dtype, head_dim and length match. */
-static lk_status timed_problem(tuner *t, const lk_tune_key *key)
-{
-    attn_problem *p = &t->timed;
-    if (p->ctx && p->dtype == key->dtype && p->D == key->head_dim && p->S == key->length)
-        return LK_OK;
-    attn_problem_free(p);
-    int H = heads_of(t->ctx, t->o);
-    return attn_problem_create(t->ctx, key->dtype, t->o->batch, H, H, key->length, key->head_dim, 1, 0, p);
 }
 
 /* Resume: removes the candidates that this device already measured for key, unless --force.
@@ -225,19 +204,17 @@ static void drop_measured(const tuner *t, const lk_tune_key *key, lk_params *c, 
 static int tune_key(tuner *t, const lk_tune_key *key, double deadline)
 {
     char name[96], text[256];
-    key_name(key, name, sizeof name);
+    key_name(t->op, key, name, sizeof name);
     snprintf(t->prog.key, sizeof t->prog.key, "%s", name);
     t->prog.best[0] = '\0';
-    lk_status st = timed_problem(t, key);
-    if (st == LK_OK)
-        st = attn_check_init(t->ctx, key, &t->check);
-    if (st != LK_OK) {
+    t->state = NULL;
+    if (t->op->setup(t->ctx, key, &t->o->shape, &t->state) != LK_OK) {
         progress_line(&t->prog, "%s: cannot set up inputs: %s", name, lk_last_error(t->ctx));
         return 1;
     }
-    attn_space_user u = {t->ctx, key};
+    tune_space_user u = {t->ctx, key};
     space s;
-    attn_space(&u, &s);
+    t->op->space(&u, &s);
     size_t total = space_size(&s), n = 0, ok = 0;
     char why[512], reason[600];
     for (size_t i = 0; i < total; i++) { /* every rejected candidate is recorded with its reason */
@@ -256,7 +233,7 @@ static int tune_key(tuner *t, const lk_tune_key *key, double deadline)
     if (t->o->strategy != TUNE_EXHAUSTIVE)
         shuffle(cands, n);
     if (t->o->strategy == TUNE_BUDGET)
-        default_first(t->ctx, &s, key, cands, n);
+        default_first(t->ctx, t->op, &s, key, cands, n);
     size_t plan = planned(t->o, valid), before = valid - n;
     size_t todo = plan > before ? plan - before : 0;
     double best = -1.0;
@@ -284,26 +261,27 @@ static int tune_key(tuner *t, const lk_tune_key *key, double deadline)
     else
         progress_line(&t->prog, "%s: no candidate passed (%zu valid, %zu in the space)", name, n, total);
     free(cands);
-    attn_check_free(&t->check);
+    t->op->teardown(t->state);
+    t->state = NULL;
     return 0;
 }
 
 int tune_run(lk_context *ctx, lk_db *db, const tune_opts *o, const lk_tune_key *keys, int nkeys)
 {
-    tuner t = {.ctx = ctx, .db = db, .o = o, .rope = lk_rope_params_default()};
+    tuner t = {.ctx = ctx, .db = db, .o = o, .op = o->op};
     int todo[TUNE_MAX_KEYS], ntodo = 0, fails = 0;
     long total = 0;
     char name[96];
     for (int i = 0; i < nkeys && i < TUNE_MAX_KEYS; i++) {
-        attn_space_user u = {ctx, &keys[i]};
+        tune_space_user u = {ctx, &keys[i]};
         space s;
-        attn_space(&u, &s);
+        o->op->space(&u, &s);
         size_t n = 0, valid;
         lk_params *cands = valid_candidates(&s, &n);
         valid = n;
         drop_measured(&t, &keys[i], cands, &n);
         free(cands);
-        key_name(&keys[i], name, sizeof name);
+        key_name(o->op, &keys[i], name, sizeof name);
         size_t plan = planned(o, valid), before = valid - n;
         if (valid > 0 && before >= plan) {
             printf("%s: already tuned, skipped (every candidate measured; --force re-tunes)\n", name);
@@ -322,7 +300,6 @@ int tune_run(lk_context *ctx, lk_db *db, const tune_opts *o, const lk_tune_key *
         fails += tune_key(&t, &keys[todo[i]], deadline);
     }
     progress_end(&t.prog);
-    attn_problem_free(&t.timed);
     printf("tuned %d keys (%d skipped) in %.1f s\n", ntodo - fails, nkeys - ntodo, now_s() - start);
     return fails ? 1 : 0;
 }

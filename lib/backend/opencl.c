@@ -275,7 +275,11 @@ static lk_status cl_program_build(lk_context *ctx, const char *source, const cha
     }
     if (e != CL_SUCCESS)
         return fail_cl(ctx, LK_ERR_BUILD, binary ? "clCreateProgramWithBinary" : "clCreateProgramWithSource", e);
-    e = clBuildProgram(p, 1, &s->device, options, NULL, NULL);
+    /* Correctly rounded fp32 division and sqrt, as IEEE (and NVRTC's default): quantization
+     * codes must match ref/ bit for bit on every device. */
+    char full[2048];
+    snprintf(full, sizeof full, "-cl-fp32-correctly-rounded-divide-sqrt %s", options ? options : "");
+    e = clBuildProgram(p, 1, &s->device, full, NULL, NULL);
     if (e != CL_SUCCESS)
         return build_failure(ctx, p, e);
     cl_prog *cp = calloc(1, sizeof *cp);

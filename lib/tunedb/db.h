@@ -69,6 +69,10 @@ lk_status lk_db_measured(lk_db *db, const lk_device_info *dev, const lk_tune_key
 lk_status lk_db_lookup(lk_db *db, const lk_device_info *dev, const lk_tune_key *key,
                        lk_device_match level, lk_params *params, int64_t *bucket, int *found);
 
+/* The lowest-median ok measurement of key's bucket on dev (exact fingerprint) whose parameters
+ * include every value in `must` (e.g. VARIANT=2): a variant's own best tiles. *found = 0 when none. */
+lk_status lk_db_best_with(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, const lk_params *must,
+                          lk_params *params, double *median_ms, int *found);
 /* Write every best row with its device columns as CSV (format in db_csv.c). comment (may be
  * NULL, may span lines) is written first as '#' lines, then one "# device: ..." line per device. */
 lk_status lk_db_export_csv(lk_db *db, FILE *out, const char *comment);

@@ -1,0 +1,47 @@
+/* The fastest measured candidate of a key that has given parameter values (e.g. the best tiles of
+ * one RoPE variant), for benchmarks that compare variants each at its own best. */
+#include <math.h>
+#include <string.h>
+
+#include "db_internal.h"
+
+#define SELECT_MEASURED                                                                             \
+    "SELECT m.params, m.median_ms FROM measurements m JOIN devices d ON d.id = m.device_id"          \
+    " WHERE d.fingerprint = ?1 AND m.op = ?2 AND m.family = ?3 AND m.dtype = ?4 AND m.head_dim = ?5" \
+    " AND m.flag = ?6 AND m.bucket = ?7 AND m.status = 'ok' ORDER BY m.median_ms"
+
+/* 1 when every parameter of `must` has the same value in p. */
+static int has_all(const lk_params *p, const lk_params *must)
+{
+    for (int i = 0; i < must->n; i++)
+        if (!lk_params_has(p, must->v[i].name) || lk_params_get(p, must->v[i].name, 0) != must->v[i].value)
+            return 0;
+    return 1;
+}
+
+lk_status lk_db_best_with(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, const lk_params *must,
+                          lk_params *params, double *median_ms, int *found)
+{
+    *found = 0;
+    if (db->empty || !dev->fingerprint[0])
+        return LK_OK;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->h, SELECT_MEASURED, -1, &st, NULL) != SQLITE_OK)
+        return lk_db_sql_fail(db, "preparing a measurements query");
+    sqlite3_bind_text(st, 1, dev->fingerprint, -1, SQLITE_STATIC);
+    lk_db_bind_key(st, 2, key);
+    sqlite3_bind_int64(st, 7, lk_length_bucket(key->length));
+    int rc;
+    while (!*found && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *text = sqlite3_column_text(st, 0);
+        lk_params p;
+        if (text && lk_params_parse((const char *)text, &p) == LK_OK && has_all(&p, must)) {
+            *params = p;
+            *median_ms = sqlite3_column_double(st, 1);
+            *found = 1;
+        }
+    }
+    lk_status s = *found || rc == SQLITE_DONE ? LK_OK : lk_db_sql_fail(db, "reading measurements");
+    sqlite3_finalize(st);
+    return s;
+}
