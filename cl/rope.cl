@@ -6,7 +6,8 @@
  *   ids     optional int positions, element (b, s) at ids_off + b*ids_sb + s*ids_ss
  *           (ids_sb = 0 for one row shared by the batch); without ids: pos_offset + s
  *
- *   rope:       one work-item per pair, flat index n = ((b*H + h)*S + s)*(D/2) + i
+ *   rope:       one work-item per pair, flat index n = ((b*H + h)*S + s)*(D/2) + i; inverse = 1
+ *               rotates by minus the angle (the transpose, for gradients)
  *   rope_table: table[j][i] = (cos, sin) of position(j) for pair i, j < S, flat n = j*(D/2) + i
  */
 #include "portable.h"
@@ -16,7 +17,7 @@ LK_KERNEL void rope(const LK_GLOBAL lk_t *x, long x_off, long xsb, long xsh, lon
                     LK_GLOBAL lk_t *out, long o_off, long osb, long osh, long oss, long osd,
                     int H, int S, int D, int layout, const LK_GLOBAL float *freq,
                     const LK_GLOBAL int *ids, long ids_off, long ids_sb, long ids_ss, long pos_offset,
-                    long total)
+                    int inverse, long total)
 {
     long n = (long)get_group_id(0) * get_local_size(0) + get_local_id(0);
     if (n >= total)
@@ -37,8 +38,9 @@ LK_KERNEL void rope(const LK_GLOBAL lk_t *x, long x_off, long xsb, long xsh, lon
     long xr = x_off + b * xsb + h * xsh + s * xss;
     long orow = o_off + b * osb + h * osh + s * oss;
     float x1 = lk_ld(x, xr + d1 * xsd), x2 = lk_ld(x, xr + d2 * xsd);
-    lk_st(out, orow + d1 * osd, x1 * c - x2 * sn);
-    lk_st(out, orow + d2 * osd, x2 * c + x1 * sn);
+    lk_rope_rotate(&x1, &x2, c, inverse ? -sn : sn);
+    lk_st(out, orow + d1 * osd, x1);
+    lk_st(out, orow + d2 * osd, x2);
 }
 
 LK_KERNEL void rope_table(LK_GLOBAL float *table, int S, int D, const LK_GLOBAL float *freq,

@@ -25,6 +25,15 @@ LK_INLINE void lk_rope_sincos(int pos, float thi, float tlo, float *c, float *s)
     *c = lk_cos(angle);
 }
 
+/* Rotate the pair (x1, x2) by the angle of cosine c and sine s. With -s it is the inverse
+ * rotation, the transpose: it takes a gradient w.r.t. the rotated pair to the unrotated one. */
+LK_INLINE void lk_rope_rotate(float *x1, float *x2, float c, float s)
+{
+    float r1 = *x1 * c - *x2 * s;
+    *x2 = *x2 * c + *x1 * s;
+    *x1 = r1;
+}
+
 /* Element indices of pair i in a row of D (strides in elements). */
 LK_INLINE int lk_rope_first(int layout, int i, int d) { return layout ? 2 * i : i; }
 LK_INLINE int lk_rope_second(int layout, int i, int d) { return layout ? 2 * i + 1 : i + d / 2; }

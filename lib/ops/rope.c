@@ -29,7 +29,7 @@ lk_status lk_rope(lk_context *ctx, const lk_tensor *x, lk_tensor *out, const lk_
         (st = lk_rope_check_positions(ctx, OP, "position_ids", rope->position_ids, x->shape[0], x->shape[2],
                                       rope->position_offset)) != LK_OK)
         return st;
-    st = lk_rope_launch(ctx, x, out, rope, rope->position_ids, rope->position_offset);
+    st = lk_rope_launch(ctx, x, out, rope, rope->position_ids, rope->position_offset, LK_ROPE_FORWARD);
     if (st == LK_OK)
         lk_clear_error(ctx);
     return st;

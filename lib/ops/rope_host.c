@@ -128,7 +128,7 @@ void lk_rope_args_positions(lk_args *a, const lk_tensor *ids, int64_t offset, in
 }
 
 lk_status lk_rope_launch(lk_context *ctx, const lk_tensor *x, const lk_tensor *out, const lk_rope_params *rope,
-                         const lk_tensor *ids, int64_t offset)
+                         const lk_tensor *ids, int64_t offset, lk_rope_direction direction)
 {
     int D = (int)x->shape[3];
     lk_buffer *freq;
@@ -147,6 +147,7 @@ lk_status lk_rope_launch(lk_context *ctx, const lk_tensor *x, const lk_tensor *o
     lk_args_int(&a, (int32_t)rope->layout);
     lk_args_buffer(&a, freq);
     lk_rope_args_positions(&a, ids, offset, 1);
+    lk_args_int(&a, direction == LK_ROPE_INVERSE);
     lk_args_long(&a, total);
     return lk_launch(ctx, "rope", &defs, "rope", (size_t)((total + ROPE_WG - 1) / ROPE_WG), 1, ROPE_WG, &a);
 }

@@ -22,9 +22,11 @@ lk_status lk_rope_freq_buffer(lk_context *ctx, const lk_rope_params *rope, int h
  * the position offset used without ids (rope_math.h's lk_rope_position). */
 void lk_rope_args_positions(lk_args *a, const lk_tensor *ids, int64_t offset, int with_batch_stride);
 
-/* Rotate x into out ([B, H, S, D], dtype of x) with positions ids or offset + s. */
+/* Rotate x into out ([B, H, S, D], dtype of x) with positions ids or offset + s. LK_ROPE_INVERSE
+ * rotates by minus each angle (the transpose): it takes a gradient w.r.t. rope(x) to one w.r.t. x. */
+typedef enum lk_rope_direction { LK_ROPE_FORWARD = 0, LK_ROPE_INVERSE = 1 } lk_rope_direction;
 lk_status lk_rope_launch(lk_context *ctx, const lk_tensor *x, const lk_tensor *out, const lk_rope_params *rope,
-                         const lk_tensor *ids, int64_t offset);
+                         const lk_tensor *ids, int64_t offset, lk_rope_direction direction);
 /* table[j][i] = (cos, sin) for j < S (positions ids [S] or offset + j), 2 * S * D/2 floats. */
 lk_status lk_rope_table_launch(lk_context *ctx, lk_buffer *table, int64_t S, int head_dim,
                                const lk_rope_params *rope, const lk_tensor *ids, int64_t offset);
