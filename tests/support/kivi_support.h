@@ -1,0 +1,25 @@
+/* Test helpers of the quantized caches: random K/V with constant groups and rounding ties,
+ * appends in a schedule of pieces, and the exact comparison of a cache with ref/kivi_ref. */
+#ifndef LK_TEST_KIVI_SUPPORT_H
+#define LK_TEST_KIVI_SUPPORT_H
+
+#include "harness.h"
+#include "kivi_ref.h"
+
+/* [BH, n, D] values in [-1, 1], with channel 1 of every key group constant, token 2 of the
+ * values constant, and every seventh value a multiple of 1/8 (rounding ties). */
+void kvt_fill(lkt_rng *rng, float *x, int64_t BH, int64_t n, int64_t D, int is_key);
+
+/* Appends tokens [0, n) of k and v (host [B*H, n, D]) in pieces: piece lengths from `pieces`
+ * (0-terminated, repeated from its last entry), uploaded with `layout` as dtype. */
+void kvt_append(lk_context *ctx, lk_kivi_cache *cache, int64_t B, int64_t H, int64_t n, int64_t D, const float *k,
+                const float *v, lk_dtype dtype, lkt_layout layout, const int *pieces);
+
+/* The ref shape of a cache. */
+ref_kivi_shape kvt_shape(const lk_kivi_cache *cache);
+
+/* Asserts that the cache holds exactly what ref_kivi_quantize gives for k, v (codes, fp16
+ * parameters, residual tokens), reading its buffers back. */
+void kvt_expect_state(lk_context *ctx, const lk_kivi_cache *cache, const float *k, const float *v);
+
+#endif
