@@ -242,4 +242,6 @@ lk_status lk_tuning_describe(lk_context *ctx, const char *op, lk_dtype dtype, in
 #ifdef __cplusplus
 }
 #endif
+
+#include "longkern_kivi.h" /* quantized KV caches (KIVI, low-rank latents) */
 #endif
