@@ -1,7 +1,9 @@
 /* lk_attention_fwd against ref_attention_fwd on every compiled backend.
  *
  * Table-driven: each case runs on OpenCL and on CUDA (skipped with the reason where no GPU).
- * Tolerance: relative error (harness.h) <= 1e-5 for f32, <= 2e-3 for f16, on o and lse. */
+ * Tolerance: relative error (harness.h) <= 1e-5 for f32, <= 2e-3 for f16, on o and lse.
+ * The tensor_core cases force the mma kernel's tiles (MMA=1) by a tuning override; they run on
+ * NVIDIA GPUs of compute capability 8+ and skip elsewhere. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@ typedef struct {
     int pos_ids;         /* explicit per-batch position ids */
     lkt_layout mem;      /* layout of q, k, v, o in memory */
     lkt_backend backend;
+    const char *tiles;   /* tuning override for the call, or NULL */
 } att_case;
 
 #define AUTO LK_ROPE_VARIANT_AUTO
@@ -52,8 +55,8 @@ typedef struct {
     X(1, 2, 1, 17, 64, 64, 0, LK_F16, 1, AUTO, IL, 0, 0, LKT_PADDED)
 
 #define ROW(b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem)                                            \
-    {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, LKT_OPENCL},                                       \
-        {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, LKT_CUDA},
+    {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, LKT_OPENCL, NULL},                                       \
+        {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, LKT_CUDA, NULL},
 
 ParameterizedTestParameters(attention_fwd, matches_reference)
 {
@@ -62,9 +65,47 @@ ParameterizedTestParameters(attention_fwd, matches_reference)
 }
 
 
+/* B Hq Hkv Sq Sk D causal dtype rope variant layout table ids mem tiles: awkward lengths (partial
+ * tiles, Sq != Sk, masked rows), every pipeline depth, 4 and 8 warps, all three RoPE variants */
+#define MMA_CASES(X)                                                                                               \
+    X(1, 4, 2, 1000, 1000, 128, 1, LK_F16, 1, FUSED, HS, 0, 0, LKT_CONTIGUOUS,                                     \
+      "MMA=1,WARPS=4,BLOCK_M=64,BLOCK_N=64,STAGES=1")                                                              \
+    X(2, 2, 1, 130, 333, 64, 1, LK_F16, 1, KPRE, IL, 0, 0, LKT_BSHD, "MMA=1,WARPS=4,BLOCK_M=128,BLOCK_N=32,STAGES=4") \
+    X(1, 2, 2, 77, 1000, 128, 0, LK_F16, 1, UNF, HS, 0, 0, LKT_PADDED, "MMA=1,WARPS=8,BLOCK_M=128,BLOCK_N=32,STAGES=2") \
+    X(1, 2, 2, 113, 17, 128, 1, LK_F16, 0, AUTO, HS, 0, 0, LKT_CONTIGUOUS,                                          \
+      "MMA=1,WARPS=8,BLOCK_M=128,BLOCK_N=64,STAGES=1")                                                             \
+    X(2, 4, 2, 64, 200, 64, 1, LK_F16, 2, FUSED, HS, 1, 1, LKT_CONTIGUOUS,                                          \
+      "MMA=1,WARPS=4,BLOCK_M=64,BLOCK_N=128,STAGES=1,ROPE_TABLE=1")                                                \
+    X(1, 2, 1, 3, 555, 128, 0, LK_F16, 1, FUSED, IL, 0, 0, LKT_CONTIGUOUS, "MMA=1,WARPS=4,BLOCK_M=128,BLOCK_N=32,STAGES=3")
+
+#define MMA_ROW(b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, tiles)                                 \
+    {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, LKT_OPENCL, tiles},                                \
+        {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, LKT_CUDA, tiles},
+
+ParameterizedTestParameters(attention_fwd, tensor_core)
+{
+    static att_case cases[] = {MMA_CASES(MMA_ROW)};
+    return cr_make_param_array(att_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+static void run_case(const att_case *c);
+
 ParameterizedTest(att_case *c, attention_fwd, matches_reference)
 {
+    run_case(c);
+}
+
+ParameterizedTest(att_case *c, attention_fwd, tensor_core)
+{
+    run_case(c);
+}
+
+static void run_case(const att_case *c)
+{
     lk_context *ctx = lkt_open(c->backend);
+    const lk_device_info *dev = lk_context_device(ctx);
+    if (c->tiles && !(dev->type == LK_DEVICE_GPU && dev->cc_major >= 8))
+        cr_skip_test("tensor-core tiles need an NVIDIA GPU of compute capability 8+ (this device: %s)", dev->name);
     lkt_rng rng = lkt_rng_make(lkt_seed(), (uint64_t)(c->Sq * 131 + c->Sk * 7 + c->D + c->rope));
     int64_t qs[4] = {c->B, c->Hq, c->Sq, c->D}, ks[4] = {c->B, c->Hkv, c->Sk, c->D};
     size_t nq = (size_t)(c->B * c->Hq * c->Sq * c->D), nk = (size_t)(c->B * c->Hkv * c->Sk * c->D);
@@ -114,13 +155,17 @@ ParameterizedTest(att_case *c, attention_fwd, matches_reference)
         p.q_position_ids = &tqp.t;
         p.k_position_ids = &tkp.t;
     }
-    if (c->table)
-        LKT_OK(ctx, lk_tuning_override(ctx, "attention_fwd", c->dtype, (int)c->D, c->causal, 0, "ROPE_TABLE=1"));
+    if (c->tiles || c->table)
+        LKT_OK(ctx, lk_tuning_override(ctx, "attention_fwd", c->dtype, (int)c->D, c->causal, 0,
+                                       c->tiles ? c->tiles : "ROPE_TABLE=1"));
 
     LKT_OK(ctx, lk_attention_fwd(ctx, &tq.t, &tk.t, &tv.t, &to.t, &tl.t, &p));
     cr_log_info("%s: %s", lkt_backend_name(c->backend), lk_last_launch(ctx));
     if (c->table)
         cr_expect(strstr(lk_last_launch(ctx), "ROPE_TABLE=1") != NULL, "override did not reach the launch: %s",
+                  lk_last_launch(ctx));
+    if (c->tiles)
+        cr_expect(strstr(lk_last_launch(ctx), "attention_fwd_mma") != NULL, "the tensor-core kernel did not run: %s",
                   lk_last_launch(ctx));
     lkt_download(ctx, &to, o);
     lkt_download(ctx, &tl, lse);

@@ -36,19 +36,29 @@ static int table_only_fused(const lk_params *p, const void *user, char *why, siz
 
 void attn_space(const tune_space_user *u, space *s)
 {
-    static const int variants[] = {0, 1, 2}, table[] = {0, 1};
+    static const int variants[] = {0, 1, 2}, table[] = {0, 1}, one[] = {1};
     static const int bm_gpu[] = {16, 32, 64, 128}, bn_gpu[] = {8, 16, 32, 64}, st_gpu[] = {1, 2, 3};
     static const int bm_cpu[] = {16, 32, 64}, bn_cpu[] = {8, 16, 32}, st_cpu[] = {1, 2};
+    static const int bm_mma[] = {64, 128}, bn_mma[] = {32, 64, 128}, st_mma[] = {1, 2, 3, 4}, warps[] = {4, 8};
     int cpu = u->ctx->info.type == LK_DEVICE_CPU;
+    int mma = u->key->dtype == LK_F16 && lk_attention_fwd_has_mma(&u->ctx->info, u->key->head_dim);
     memset(s, 0, sizeof *s);
     s->user = u;
     if (!strcmp(u->key->family, "rope")) {
         space_add_list(s, "VARIANT", 3, variants);
         space_add_list(s, "ROPE_TABLE", 2, table);
     }
-    space_add_list(s, "BLOCK_M", cpu ? 3 : 4, cpu ? bm_cpu : bm_gpu);
-    space_add_list(s, "BLOCK_N", cpu ? 3 : 4, cpu ? bn_cpu : bn_gpu);
-    space_add_list(s, "STAGES", cpu ? 2 : 3, cpu ? st_cpu : st_gpu);
+    if (mma) {
+        space_add_list(s, "MMA", 1, one);
+        space_add_list(s, "WARPS", 2, warps);
+        space_add_list(s, "BLOCK_M", 2, bm_mma);
+        space_add_list(s, "BLOCK_N", 3, bn_mma);
+        space_add_list(s, "STAGES", 4, st_mma);
+    } else {
+        space_add_list(s, "BLOCK_M", cpu ? 3 : 4, cpu ? bm_cpu : bm_gpu);
+        space_add_list(s, "BLOCK_N", cpu ? 3 : 4, cpu ? bn_cpu : bn_gpu);
+        space_add_list(s, "STAGES", cpu ? 2 : 3, cpu ? st_cpu : st_gpu);
+    }
     space_add_constraint(s, "table_only_fused", table_only_fused);
     space_add_constraint(s, "fits_device", fits_device);
     space_add_constraint(s, "tile_within_length", tile_within_length);
@@ -68,15 +78,21 @@ int attn_fits_built(lk_context *ctx, const lk_tune_key *key, const lk_params *p,
     lk_params_set(&defs, "ROPE_Q", rope && variant != 2);
     lk_params_set(&defs, "ROPE_K", rope && variant == 0);
     lk_params_set(&defs, "ROPE_TABLE", rope && variant == 0 && lk_params_get(p, "ROPE_TABLE", 0));
+    int mma = lk_params_get(p, "MMA", 0);
+    size_t local = (size_t)bm;
+    if (mma) {
+        lk_params_set(&defs, "WARPS", lk_params_get(p, "WARPS", 4));
+        local = 32u * (size_t)lk_params_get(p, "WARPS", 4);
+    }
+    const char *kernel = mma ? "attention_fwd_mma" : "attention_fwd";
     void *prog = NULL;
     lk_kernel_limits lim = {0};
-    if (lk_program_get(ctx, "attention_fwd", &defs, &prog) != LK_OK ||
-        ctx->ops->kernel_limits(ctx, prog, "attention_fwd", &lim) != LK_OK) {
+    if (lk_program_get(ctx, kernel, &defs, &prog) != LK_OK || ctx->ops->kernel_limits(ctx, prog, kernel, &lim) != LK_OK) {
         snprintf(why, n, "kernel limits: %s", lk_last_error(ctx));
         return 0;
     }
-    if (lim.max_work_group < (size_t)bm) {
-        snprintf(why, n, "compiled kernel allows work-groups of %zu < BLOCK_M %d", lim.max_work_group, bm);
+    if (lim.max_work_group < local) {
+        snprintf(why, n, "compiled kernel allows work-groups of %zu < %zu", lim.max_work_group, local);
         return 0;
     }
     if (lim.local_mem_bytes > ctx->info.local_mem_bytes) {

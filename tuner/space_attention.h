@@ -2,6 +2,8 @@
  *   VARIANT {0 fused, 1 K pre-pass, 2 unfused}   family rope only
  *   ROPE_TABLE {0, 1}                            only with VARIANT 0
  *   BLOCK_M, BLOCK_N, STAGES                     smaller lists on CPU devices
+ *   MMA {1}, WARPS {4, 8}, BLOCK_M {64, 128}, BLOCK_N {32, 64, 128}, STAGES {1..4}
+ *                                                instead, for f16 keys on NVIDIA cc 8+ (tensor cores)
  * Constraints before compiling: the op's parameter check (work-group, local memory) and
  * BLOCK_M <= the key's length. */
 #ifndef LK_TUNER_SPACE_ATTENTION_H

@@ -1,5 +1,6 @@
-/* lk_attention_fwd: validation, tuned-parameter lookup, and the three RoPE variants over one
- * kernel (cl/attention_fwd.cl):
+/* lk_attention_fwd: validation, tuned-parameter lookup, and the three RoPE variants over either
+ * kernel, the generic one (cl/attention_fwd.cl, any device) or the tensor-core one
+ * (cl/attention_fwd_mma.cl, NVIDIA compute capability 8+, tuned parameter MMA=1):
  *   fused      ROPE_Q=1 ROPE_K=1: K rotated per tile in the loop (sin/cos computed or table)
  *   k-prepass  ROPE_Q=1 ROPE_K=0: K rotated once into scratch by lk_rope's kernel
  *   unfused    ROPE_Q=0 ROPE_K=0: Q and K rotated into scratch, then plain attention */
@@ -24,7 +25,20 @@ lk_attention_params lk_attention_params_default(void)
     return p;
 }
 
-void lk_attention_fwd_defaults(const lk_device_info *dev, int head_dim, lk_params *out)
+int lk_attention_fwd_has_mma(const lk_device_info *dev, int head_dim)
+{
+    return dev->type == LK_DEVICE_GPU && dev->cc_major >= 8 && (head_dim == 64 || head_dim == 128);
+}
+
+/* The tensor-core kernel reads rows with 16-byte copies: f16, unit last stride, the other strides
+ * and the offset multiples of 8 elements. */
+static int mma_layout_ok(const lk_tensor *t)
+{
+    return t->dtype == LK_F16 && t->strides[3] == 1 && t->strides[0] % 8 == 0 && t->strides[1] % 8 == 0 &&
+           t->strides[2] % 8 == 0 && t->offset % 8 == 0;
+}
+
+static void generic_defaults(const lk_device_info *dev, int head_dim, lk_params *out)
 {
     memset(out, 0, sizeof *out);
     int gpu = dev->type == LK_DEVICE_GPU;
@@ -35,8 +49,23 @@ void lk_attention_fwd_defaults(const lk_device_info *dev, int head_dim, lk_param
     lk_params_set(out, "ROPE_TABLE", 0);
 }
 
+void lk_attention_fwd_defaults(const lk_device_info *dev, int head_dim, lk_params *out)
+{
+    generic_defaults(dev, head_dim, out);
+    if (!lk_attention_fwd_has_mma(dev, head_dim))
+        return;
+    lk_params_set(out, "MMA", 1);
+    lk_params_set(out, "BLOCK_M", 128);
+    lk_params_set(out, "WARPS", 8);
+    lk_params_set(out, "BLOCK_N", head_dim == 64 ? 64 : 32);
+    lk_params_set(out, "STAGES", 2);
+}
+
 size_t lk_attention_fwd_local_bytes(const lk_params *p, int head_dim)
 {
+    if (lk_params_get(p, "MMA", 0)) /* f16 K and V tiles, rows padded by 8 */
+        return 2u * 2u * (size_t)lk_params_get(p, "STAGES", 1) * (size_t)lk_params_get(p, "BLOCK_N", 16) *
+               (size_t)(head_dim + 8);
     return 2u * sizeof(float) * (size_t)lk_params_get(p, "STAGES", 1) * (size_t)lk_params_get(p, "BLOCK_N", 16) *
            (size_t)head_dim;
 }
@@ -50,6 +79,16 @@ lk_status lk_attention_fwd_check_params(lk_context *ctx, const lk_params *p, int
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT,
                        OP ": parameters out of range (BLOCK_M %d, BLOCK_N %d, STAGES %d, VARIANT %d)", bm, bn,
                        stages, variant);
+    if (lk_params_get(p, "MMA", 0)) {
+        int warps = lk_params_get(p, "WARPS", 0);
+        if (!lk_attention_fwd_has_mma(&ctx->info, head_dim) || (warps != 4 && warps != 8) || bm % (16 * warps) ||
+            bm > 32 * warps || bn % 16 || bn > 128)
+            return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT,
+                           OP ": MMA=1 needs an NVIDIA GPU of compute capability 8+ (this: %d.%d), head_dim 64 or"
+                           " 128 (%d), WARPS 4 or 8 (%d), BLOCK_M 16*WARPS or 32*WARPS (%d), BLOCK_N a multiple"
+                           " of 16 up to 128 (%d)",
+                           ctx->info.cc_major, ctx->info.cc_minor, head_dim, warps, bm, bn);
+    }
     size_t local = lk_attention_fwd_local_bytes(p, head_dim);
     if (local > ctx->info.local_mem_bytes)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": parameters need %zu bytes of local memory, device has %zu",
@@ -78,7 +117,12 @@ static lk_status launch_kernel(lk_context *ctx, const lk_tensor *q, const lk_ten
     lk_params_set(&defs, "ROPE_Q", ri->rope_q);
     lk_params_set(&defs, "ROPE_K", ri->rope_k);
     lk_params_set(&defs, "ROPE_TABLE", ri->table);
-    int bm = lk_params_get(&defs, "BLOCK_M", 32);
+    int bm = lk_params_get(&defs, "BLOCK_M", 32), mma = lk_params_get(tuned, "MMA", 0);
+    size_t local = (size_t)bm;
+    if (mma) {
+        lk_params_set(&defs, "WARPS", lk_params_get(tuned, "WARPS", 4));
+        local = 32u * (size_t)lk_params_get(tuned, "WARPS", 4);
+    }
 
     lk_args a = {0};
     lk_args_tensor(&a, q, 4);
@@ -98,13 +142,22 @@ static lk_status launch_kernel(lk_context *ctx, const lk_tensor *q, const lk_ten
     lk_rope_args_positions(&a, ri->pos.q_ids, ri->pos.q_off, 1);
     lk_rope_args_positions(&a, ri->pos.k_ids, ri->pos.k_off, 1);
     size_t groups = (size_t)((q->shape[2] + bm - 1) / bm);
-    return lk_launch(ctx, "attention_fwd", &defs, "attention_fwd", groups, (size_t)(q->shape[0] * q->shape[1]),
-                     (size_t)bm, &a);
+    const char *kernel = mma ? "attention_fwd_mma" : "attention_fwd";
+    return lk_launch(ctx, kernel, &defs, kernel, groups, (size_t)(q->shape[0] * q->shape[1]), local, &a);
 }
 
 lk_status lk_attention_fwd_run(lk_context *ctx, const lk_tensor *q, const lk_tensor *k, const lk_tensor *v,
-                               lk_tensor *o, lk_tensor *lse, const lk_attention_params *p, const lk_params *tuned)
+                               lk_tensor *o, lk_tensor *lse, const lk_attention_params *p, const lk_params *tuned_in)
 {
+    /* tiles tuned for the tensor-core kernel on tensors it cannot read: the generic defaults */
+    lk_params fallback;
+    const lk_params *tuned = tuned_in;
+    if (lk_params_get(tuned, "MMA", 0) && !(mma_layout_ok(q) && mma_layout_ok(k) && mma_layout_ok(v) && mma_layout_ok(o))) {
+        generic_defaults(&ctx->info, (int)q->shape[3], &fallback);
+        lk_params_set(&fallback, "VARIANT", lk_params_get(tuned, "VARIANT", LK_ROPE_K_PREPASS));
+        lk_params_set(&fallback, "ROPE_TABLE", lk_params_get(tuned, "ROPE_TABLE", 0));
+        tuned = &fallback;
+    }
     lk_status st = lk_attention_fwd_check_params(ctx, tuned, (int)q->shape[3]);
     if (st != LK_OK)
         return st;
@@ -165,10 +218,7 @@ lk_status lk_attention_fwd(lk_context *ctx, const lk_tensor *q, const lk_tensor 
     lk_tuned_params(ctx, &key, &defaults, &tuned, &where);
     st = lk_attention_fwd_run(ctx, q, k, v, o, lse, params, &tuned);
     if (st == LK_OK) {
-        size_t n = strlen(ctx->last_launch);
-        snprintf(ctx->last_launch + n, sizeof ctx->last_launch - n, " VARIANT=%d [source=%s]",
-                 params->rope ? lk_attention_rope_variant(params, &tuned) : -1,
-                 lk_param_source_name(where.source));
+        lk_attention_note_launch(ctx, params, &tuned, &where);
         lk_clear_error(ctx);
     }
     return st;

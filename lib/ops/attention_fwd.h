@@ -7,7 +7,10 @@
 #include "../core/params.h"
 #include "../tunedb/tunedb.h"
 
-/* Built-in defaults for a device type (used when no database row applies). */
+/* 1 when the device runs the tensor-core kernel (NVIDIA compute capability 8+) for head_dim. */
+int lk_attention_fwd_has_mma(const lk_device_info *dev, int head_dim);
+/* Built-in defaults for a device type (used when no database row applies): MMA=1 with its
+ * tiles where lk_attention_fwd_has_mma (f16 calls; f32 calls fall back to the generic tiles). */
 void lk_attention_fwd_defaults(const lk_device_info *dev, int head_dim, lk_params *out);
 /* Local memory the generic kernel needs for these parameters. */
 size_t lk_attention_fwd_local_bytes(const lk_params *p, int head_dim);
@@ -15,7 +18,9 @@ size_t lk_attention_fwd_local_bytes(const lk_params *p, int head_dim);
 lk_status lk_attention_fwd_check_params(lk_context *ctx, const lk_params *p, int head_dim);
 /* The tuning key of a call. */
 void lk_attention_fwd_key(const lk_tensor *q, const lk_tensor *k, const lk_attention_params *p, lk_tune_key *key);
-/* Run with `tuned` (VARIANT, BLOCK_M, BLOCK_N, STAGES, ROPE_TABLE). Arguments must be valid. */
+/* Run with `tuned` (VARIANT, BLOCK_M, BLOCK_N, STAGES, ROPE_TABLE; MMA, WARPS). Arguments must be
+ * valid. MMA=1 on tensors the tensor-core kernel cannot read (not f16, strided rows, unaligned)
+ * runs the generic kernel with its default tiles. */
 lk_status lk_attention_fwd_run(lk_context *ctx, const lk_tensor *q, const lk_tensor *k, const lk_tensor *v,
                                lk_tensor *o, lk_tensor *lse, const lk_attention_params *p, const lk_params *tuned);
 

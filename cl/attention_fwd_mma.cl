@@ -1,0 +1,345 @@
+/* attention_fwd_mma.cl: FlashAttention-2 forward on NVIDIA tensor cores (mma.sync m16n8k16, f16
+ * in, f32 accumulate), with the same arguments, masking, GQA, lse and RoPE options as the generic
+ * kernel (attention_fwd.cl); the host picks it on NVIDIA GPUs of compute capability 8+ for f16
+ * with D 64 or 128 and unit last-dimension strides (rows 16-byte aligned).
+ *
+ *   work-group = WARPS warps, BLOCK_M query rows; warp w owns rows [w*16*MT, (w+1)*16*MT) as MT
+ *   m16 tiles. Q fragments live in registers for the whole loop (rotated once with ROPE_Q);
+ *   S = Q K^T and O += P V run as mma tiles; P never leaves registers (the C fragment of S is the
+ *   A fragment of P V); softmax state m, l per row pair (g, g+8), reduced across the 4-lane quad.
+ *
+ *        K/V ring in shared memory (f16), STAGES slots, rows padded to ROW = D + 8 halves so that
+ *        ldmatrix rows fall in distinct banks:
+ *          ks[slot][n][ROW]  key n of the tile, d contiguous      -> ldmatrix      (B of Q K^T)
+ *          vs[slot][n][ROW]  value n of the tile, d contiguous    -> ldmatrix.trans (B of P V)
+ *        tile t is copied by cp.async into slot t % STAGES, STAGES - 1 tiles ahead of the compute.
+ *
+ *   ROPE_K rotates each K tile in shared memory after it lands (the fully fused variant), with
+ *   cos/sin computed from freq (ROPE_TABLE 0) or read from table[j][i] (ROPE_TABLE 1).
+ *   Scores are scaled by scale*log2(e) in fp32 (exp2 domain); rows beyond Sq are computed on zeros
+ *   and not stored; keys beyond Sk and causally hidden keys are set to -inf on tiles that need it.
+ */
+#include "portable.h"
+#include "rope_math.h"
+#include "mma_nv.h"
+
+#ifndef D
+#define D 128
+#endif
+#ifndef BLOCK_M
+#define BLOCK_M 64
+#endif
+#ifndef BLOCK_N
+#define BLOCK_N 64
+#endif
+#ifndef STAGES
+#define STAGES 2
+#endif
+#ifndef WARPS
+#define WARPS 4
+#endif
+#ifndef ROPE_Q
+#define ROPE_Q 0
+#endif
+#ifndef ROPE_K
+#define ROPE_K 0
+#endif
+#ifndef ROPE_TABLE
+#define ROPE_TABLE 0
+#endif
+
+#define THREADS (WARPS * 32)
+#define MT (BLOCK_M / (16 * WARPS)) /* m16 tiles per warp */
+#define NT (BLOCK_N / 8)            /* n8 tiles of keys in S */
+#define DT (D / 8)                  /* n8 tiles of d in O */
+#define KC (D / 16)                 /* k16 chunks of d in Q K^T */
+#define PC (BLOCK_N / 16)           /* k16 chunks of keys in P V */
+#define ROW (D + 8)                 /* padded shared row, in halves */
+#define HALF (D / 2)
+#define NEG_INF (-INFINITY)
+
+#if STAGES == 1
+#define WAIT_FOR_TILE() lk_cp_async_wait(0)
+#elif STAGES == 2
+#define WAIT_FOR_TILE() lk_cp_async_wait(1)
+#elif STAGES == 3
+#define WAIT_FOR_TILE() lk_cp_async_wait(2)
+#else
+#define WAIT_FOR_TILE() lk_cp_async_wait(3)
+#endif
+
+/* Issue the copies of BLOCK_N rows from row j0 of a [S, D] matrix (row stride ss) into dst. */
+LK_INLINE void copy_tile(LK_LOCAL_PTR lk_t *dst, const LK_GLOBAL lk_t *src, long base, long ss, int j0, int S,
+                         int tid)
+{
+    for (int c = tid; c < BLOCK_N * (D / 8); c += THREADS) {
+        int n = c / (D / 8), d8 = (c % (D / 8)) * 8, j = j0 + n;
+        const LK_GLOBAL lk_t *p = src + base + (long)(j < S ? j : 0) * ss + d8;
+        lk_cp_async16(LK_SMEM_ADDR(dst + n * ROW + d8), LK_GLOBAL_ADDR(p), j < S ? 16 : 0);
+    }
+}
+
+#if ROPE_K
+/* Rotate the K tile in shared memory in place (positions j0 ..). */
+LK_INLINE void rotate_tile(LK_LOCAL_PTR lk_t *kt, int j0, int Sk, int b, const LK_GLOBAL float *freq,
+                           const LK_GLOBAL float *table, int layout, const LK_GLOBAL int *ids, long ids_off,
+                           long ids_sb, long ids_ss, long offset, int tid)
+{
+    for (int idx = tid; idx < BLOCK_N * HALF; idx += THREADS) {
+        int n = idx / HALF, i = idx % HALF, j = j0 + n;
+        if (j >= Sk)
+            continue;
+        int d1 = lk_rope_first(layout, i, D), d2 = lk_rope_second(layout, i, D);
+        float c, s;
+#if ROPE_TABLE
+        c = table[2 * ((long)j * HALF + i)];
+        s = table[2 * ((long)j * HALF + i) + 1];
+#else
+        lk_rope_sincos(lk_rope_position(ids, ids_off, ids_sb, ids_ss, b, j, offset), freq[2 * i], freq[2 * i + 1],
+                       &c, &s);
+#endif
+        float x1 = lk_ld(kt, n * ROW + d1), x2 = lk_ld(kt, n * ROW + d2);
+        lk_rope_rotate(&x1, &x2, c, s);
+        lk_st(kt, n * ROW + d1, x1);
+        lk_st(kt, n * ROW + d2, x2);
+    }
+}
+#endif
+
+/* Column of element e (0..3) of chunk kc held by lane quad index t in an A fragment row. */
+LK_INLINE int frag_col(int kc, int t, int e)
+{
+    return kc * 16 + (e >> 1) * 8 + 2 * t + (e & 1);
+}
+
+/* Load query row `row` (zeros beyond Sq) as this lane's A-fragment columns, rotated when ROPE_Q:
+ * x[kc][e] = q[row][frag_col(kc, t, e)]. */
+LK_INLINE void load_q_row(float x[KC][4], const LK_GLOBAL lk_t *q, long base, int row, int Sq, int t, int b,
+                          const LK_GLOBAL float *freq, int layout, const LK_GLOBAL int *ids, long ids_off,
+                          long ids_sb, long ids_ss, long offset)
+{
+    #pragma unroll
+    for (int kc = 0; kc < KC; kc++)
+        #pragma unroll
+        for (int e = 0; e < 4; e++)
+            x[kc][e] = row < Sq ? lk_ld(q, base + frag_col(kc, t, e)) : 0.0f;
+#if ROPE_Q
+    int pos = lk_rope_position(ids, ids_off, ids_sb, ids_ss, b, row < Sq ? row : 0, offset);
+    float c, s;
+    if (layout) { /* interleaved: pair i = (2i, 2i+1), the two halves of one register */
+        #pragma unroll
+        for (int kc = 0; kc < KC; kc++)
+            #pragma unroll
+            for (int e = 0; e < 4; e += 2) {
+                int i = frag_col(kc, t, e) / 2;
+                lk_rope_sincos(pos, freq[2 * i], freq[2 * i + 1], &c, &s);
+                lk_rope_rotate(&x[kc][e], &x[kc][e + 1], c, s);
+            }
+    } else { /* half-split: pair i = (i, i + D/2), chunk kc pairs with chunk kc + KC/2 */
+        #pragma unroll
+        for (int kc = 0; kc < KC / 2; kc++)
+            #pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int i = frag_col(kc, t, e);
+                lk_rope_sincos(pos, freq[2 * i], freq[2 * i + 1], &c, &s);
+                lk_rope_rotate(&x[kc][e], &x[kc + KC / 2][e], c, s);
+            }
+    }
+#endif
+}
+
+LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
+    const LK_GLOBAL lk_t *q, long q_off, long qsb, long qsh, long qss, long qsd,
+    const LK_GLOBAL lk_t *k, long k_off, long ksb, long ksh, long kss, long ksd,
+    const LK_GLOBAL lk_t *v, long v_off, long vsb, long vsh, long vss, long vsd,
+    LK_GLOBAL lk_t *o, long o_off, long osb, long osh, long oss, long osd,
+    LK_GLOBAL float *lse, long l_off, long lsb, long lsh, long lss,
+    int Hq, int Hkv, int Sq, int Sk, float scale_log2, int causal,
+    const LK_GLOBAL float *freq, const LK_GLOBAL float *table, int layout,
+    const LK_GLOBAL int *q_ids, long qi_off, long qi_sb, long qi_ss, long q_pos_offset,
+    const LK_GLOBAL int *k_ids, long ki_off, long ki_sb, long ki_ss, long k_pos_offset)
+{
+    LK_SHARED lk_t ks[STAGES * BLOCK_N * ROW] __attribute__((aligned(16)));
+    LK_SHARED lk_t vs[STAGES * BLOCK_N * ROW] __attribute__((aligned(16)));
+
+    const int tid = get_local_id(0), warp = tid / 32, lane = tid % 32, g = lane >> 2, t4 = lane & 3;
+    const int row0 = get_group_id(0) * BLOCK_M, wrow0 = row0 + warp * 16 * MT;
+    const int bh = get_group_id(1), b = bh / Hq, hq = bh % Hq, hk = hq / (Hq / Hkv);
+    const int shift = Sk - Sq; /* causal: row r sees keys j <= r + shift */
+
+    /* Q as A fragments: qa[mt][kc] */
+    uint qa[MT][KC][4];
+    const long q_base = q_off + b * qsb + hq * qsh;
+    #pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+        #pragma unroll
+        for (int h = 0; h < 2; h++) {
+            int row = wrow0 + mt * 16 + g + 8 * h;
+            float x[KC][4];
+            load_q_row(x, q, q_base + (long)(row < Sq ? row : 0) * qss, row, Sq, t4, b, freq, layout, q_ids,
+                       qi_off, qi_sb, qi_ss, q_pos_offset);
+            #pragma unroll
+            for (int kc = 0; kc < KC; kc++) {
+                qa[mt][kc][h] = lk_pack_half2(x[kc][0], x[kc][1]);
+                qa[mt][kc][2 + h] = lk_pack_half2(x[kc][2], x[kc][3]);
+            }
+        }
+
+    float acc[MT][DT][4], m[MT][2], l[MT][2];
+    #pragma unroll
+    for (int mt = 0; mt < MT; mt++) {
+        #pragma unroll
+        for (int dt = 0; dt < DT; dt++)
+            #pragma unroll
+            for (int e = 0; e < 4; e++)
+                acc[mt][dt][e] = 0.0f;
+        #pragma unroll
+        for (int h = 0; h < 2; h++) {
+            m[mt][h] = NEG_INF;
+            l[mt][h] = 0.0f;
+        }
+    }
+
+    int last_row = (row0 + BLOCK_M < Sq ? row0 + BLOCK_M : Sq) - 1;
+    int kv_end = causal ? last_row + shift + 1 : Sk;
+    kv_end = kv_end < Sk ? kv_end : Sk;
+    const int ntiles = kv_end > 0 ? (kv_end + BLOCK_N - 1) / BLOCK_N : 0;
+    /* tiles from here on need masking: they reach past Sk or past the first row's causal limit */
+    int clear_end = causal ? row0 + shift + 1 : Sk;
+    clear_end = clear_end < Sk ? clear_end : Sk;
+    const int first_masked = clear_end > 0 ? clear_end / BLOCK_N : 0;
+
+    const long k_base = k_off + b * ksb + hk * ksh, v_base = v_off + b * vsb + hk * vsh;
+    #pragma unroll
+    for (int s = 0; s < STAGES - 1; s++) {
+        if (s < ntiles) {
+            copy_tile(ks + s * BLOCK_N * ROW, k, k_base, kss, s * BLOCK_N, Sk, tid);
+            copy_tile(vs + s * BLOCK_N * ROW, v, v_base, vss, s * BLOCK_N, Sk, tid);
+        }
+        lk_cp_async_commit();
+    }
+
+    for (int t = 0; t < ntiles; t++) {
+        int next = t + STAGES - 1;
+        if (next < ntiles) { /* its slot was last read in iteration t - 1, before that one's closing barrier */
+            copy_tile(ks + (next % STAGES) * BLOCK_N * ROW, k, k_base, kss, next * BLOCK_N, Sk, tid);
+            copy_tile(vs + (next % STAGES) * BLOCK_N * ROW, v, v_base, vss, next * BLOCK_N, Sk, tid);
+        }
+        lk_cp_async_commit();
+        WAIT_FOR_TILE();
+        lk_barrier();
+        LK_LOCAL_PTR lk_t *kt = ks + (t % STAGES) * BLOCK_N * ROW;
+        const LK_LOCAL_PTR lk_t *vt = vs + (t % STAGES) * BLOCK_N * ROW;
+#if ROPE_K
+        rotate_tile(kt, t * BLOCK_N, Sk, b, freq, table, layout, k_ids, ki_off, ki_sb, ki_ss, k_pos_offset, tid);
+        lk_barrier();
+#endif
+        const int mi = lane >> 3, r8 = lane & 7;
+
+        /* S = Q K^T */
+        float sc[MT][NT][4];
+        #pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+            #pragma unroll
+            for (int nt = 0; nt < NT; nt++)
+                #pragma unroll
+                for (int e = 0; e < 4; e++)
+                    sc[mt][nt][e] = 0.0f;
+        #pragma unroll
+        for (int kc = 0; kc < KC; kc++)
+            #pragma unroll
+            for (int np = 0; np < NT / 2; np++) {
+                uint kb[4]; /* b0 b1 of key tile 2np, then of 2np + 1 */
+                lk_ldmatrix_x4(kb, LK_SMEM_ADDR(kt + (np * 16 + (mi >> 1) * 8 + r8) * ROW + kc * 16 + (mi & 1) * 8));
+                #pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+                    lk_mma16816(sc[mt][2 * np], qa[mt][kc], kb[0], kb[1]);
+                    lk_mma16816(sc[mt][2 * np + 1], qa[mt][kc], kb[2], kb[3]);
+                }
+            }
+
+        /* online softmax; P packed as A fragments of P V */
+        uint pa[MT][PC][4];
+        const int masked = t >= first_masked;
+        #pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+            #pragma unroll
+            for (int h = 0; h < 2; h++) {
+                int row = wrow0 + mt * 16 + g + 8 * h;
+                int row_end = causal ? row + shift + 1 : Sk;
+                row_end = row_end < Sk ? row_end : Sk;
+                float mx = m[mt][h];
+                #pragma unroll
+                for (int nt = 0; nt < NT; nt++)
+                    #pragma unroll
+                    for (int e = 0; e < 2; e++) {
+                        float s = sc[mt][nt][2 * h + e] * scale_log2;
+                        if (masked && t * BLOCK_N + nt * 8 + 2 * t4 + e >= row_end)
+                            s = NEG_INF;
+                        sc[mt][nt][2 * h + e] = s;
+                        mx = lk_fmax(mx, s);
+                    }
+                mx = lk_fmax(mx, lk_shfl_xor(mx, 1));
+                mx = lk_fmax(mx, lk_shfl_xor(mx, 2));
+                float base = mx == NEG_INF ? 0.0f : mx; /* a row with nothing visible yet stays at zero */
+                float alpha = lk_exp2(m[mt][h] - base), sum = 0.0f;
+                #pragma unroll
+                for (int nt = 0; nt < NT; nt++)
+                    #pragma unroll
+                    for (int e = 0; e < 2; e++) {
+                        float p = lk_exp2(sc[mt][nt][2 * h + e] - base);
+                        sc[mt][nt][2 * h + e] = p;
+                        sum += p;
+                    }
+                l[mt][h] = l[mt][h] * alpha + sum;
+                m[mt][h] = mx;
+                #pragma unroll
+                for (int dt = 0; dt < DT; dt++) {
+                    acc[mt][dt][2 * h] *= alpha;
+                    acc[mt][dt][2 * h + 1] *= alpha;
+                }
+                #pragma unroll
+                for (int pc = 0; pc < PC; pc++) {
+                    pa[mt][pc][h] = lk_pack_half2(sc[mt][2 * pc][2 * h], sc[mt][2 * pc][2 * h + 1]);
+                    pa[mt][pc][2 + h] = lk_pack_half2(sc[mt][2 * pc + 1][2 * h], sc[mt][2 * pc + 1][2 * h + 1]);
+                }
+            }
+
+        /* O += P V */
+        #pragma unroll
+        for (int pc = 0; pc < PC; pc++)
+            #pragma unroll
+            for (int dp = 0; dp < DT / 2; dp++) {
+                uint vb[4]; /* b0 b1 of d tile 2dp, then of 2dp + 1 */
+                lk_ldmatrix_x4_trans(vb, LK_SMEM_ADDR(vt + (pc * 16 + (mi & 1) * 8 + r8) * ROW + dp * 16 + (mi >> 1) * 8));
+                #pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+                    lk_mma16816(acc[mt][2 * dp], pa[mt][pc], vb[0], vb[1]);
+                    lk_mma16816(acc[mt][2 * dp + 1], pa[mt][pc], vb[2], vb[3]);
+                }
+            }
+        lk_barrier();
+    }
+
+    const long o_base = o_off + b * osb + hq * osh;
+    #pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+        #pragma unroll
+        for (int h = 0; h < 2; h++) {
+            int row = wrow0 + mt * 16 + g + 8 * h;
+            float sum = l[mt][h];
+            sum += lk_shfl_xor(sum, 1);
+            sum += lk_shfl_xor(sum, 2);
+            if (row >= Sq)
+                continue;
+            float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+            #pragma unroll
+            for (int dt = 0; dt < DT; dt++)
+                #pragma unroll
+                for (int e = 0; e < 2; e++)
+                    lk_st(o, o_base + (long)row * oss + dt * 8 + 2 * t4 + e, acc[mt][dt][2 * h + e] * inv);
+            if (lse && t4 == 0)
+                lse[l_off + b * lsb + hq * lsh + (long)row * lss] =
+                    sum > 0.0f ? (m[mt][h] + lk_log2(sum)) * 0.69314718055994531f : NEG_INF;
+        }
+}

@@ -1,0 +1,78 @@
+/* mma_nv.h: NVIDIA tensor-core building blocks as inline PTX (sm_80 and newer). Inline PTX is
+ * legal in both of our NVIDIA compilers, CUDA (NVRTC) and NVIDIA OpenCL, so one kernel source
+ * serves both. Include only in programs the host builds for NVIDIA GPUs of compute capability 8+.
+ *
+ * Fragments of mma.m16n8k16 (f16 inputs, f32 accumulators), lane = 4 g + t (g = lane / 4, t = lane % 4):
+ *
+ *   A 16x16 row-major, 4 regs of f16x2        B 16x8 (k x n), 2 regs      C 16x8 f32, 4 floats
+ *     a0 (g,   2t..2t+1)   a2 (g,   2t+8..)     b0 (k 2t..2t+1,   n g)       c0 c1 (g,   2t..2t+1)
+ *     a1 (g+8, 2t..2t+1)   a3 (g+8, 2t+8..)     b1 (k 2t+8..2t+9, n g)       c2 c3 (g+8, 2t..2t+1)
+ *
+ * ldmatrix x4: lanes 8i..8i+7 give the row addresses (16 bytes each) of 8x8 matrix i; every lane
+ * receives, in register i, matrix i's (row g, cols 2t..2t+1), or with .trans its (rows 2t..2t+1, col g).
+ */
+#ifndef LK_MMA_NV_H
+#define LK_MMA_NV_H
+
+#ifdef __CUDACC__
+#define LK_SMEM_ADDR(p) ((uint)__cvta_generic_to_shared(p))
+#define LK_GLOBAL_ADDR(p) ((ulong)(p))
+#else
+#define LK_SMEM_ADDR(p) ((uint)(ulong)(p))
+#define LK_GLOBAL_ADDR(p) ((ulong)(p))
+#endif
+
+/* d += a b on one m16n8k16 tile. */
+LK_INLINE void lk_mma16816(float *d, const uint *a, uint b0, uint b1)
+{
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+LK_INLINE void lk_ldmatrix_x4(uint *r, uint smem_addr)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr));
+}
+
+LK_INLINE void lk_ldmatrix_x4_trans(uint *r, uint smem_addr)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr));
+}
+
+/* Copy 16 bytes global -> shared without registers; src_bytes 0 writes zeros (reads nothing). */
+LK_INLINE void lk_cp_async16(uint smem_addr, ulong global_addr, int src_bytes)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(smem_addr), "l"(global_addr), "r"(src_bytes));
+}
+
+LK_INLINE void lk_cp_async_commit(void)
+{
+    asm volatile("cp.async.commit_group;");
+}
+
+/* Wait until at most n committed groups are still in flight (n a literal 0..3). */
+#define LK_CP_ASYNC_WAIT_LIT(n) asm volatile("cp.async.wait_group " #n ";")
+#define lk_cp_async_wait(n) LK_CP_ASYNC_WAIT_LIT(n)
+
+LK_INLINE float lk_shfl_xor(float v, int lane_mask)
+{
+    float r;
+    asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=f"(r) : "f"(v), "r"(lane_mask));
+    return r;
+}
+
+/* Two floats rounded to an f16x2 register: lo in bits 0..15, hi in bits 16..31. */
+LK_INLINE uint lk_pack_half2(float lo, float hi)
+{
+    uint r;
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+
+#endif
