@@ -5,9 +5,8 @@
 
 #include "ref.h"
 
-/* x [B, H, S, D] as doubles, rotated when rope is given. */
-static double *prepare(const float *x, int64_t B, int64_t H, int64_t S, int64_t D, const lk_rope_params *rope,
-                       const int32_t *positions, int64_t offset)
+double *ref_rope_or_copy(const float *x, int64_t B, int64_t H, int64_t S, int64_t D, const lk_rope_params *rope,
+                         const int32_t *positions, int64_t offset)
 {
     int64_t n = B * H * S * D;
     double *out = malloc(sizeof(double) * (size_t)n);
@@ -24,8 +23,8 @@ void ref_attention_fwd(const ref_attention_args *a, const float *q, const float 
 {
     int64_t B = a->B, Hq = a->Hq, Hkv = a->Hkv, Sq = a->Sq, Sk = a->Sk, D = a->D;
     int64_t k_off = a->rope ? a->rope->position_offset : 0;
-    double *qd = prepare(q, B, Hq, Sq, D, a->rope, a->q_positions, k_off + Sk - Sq);
-    double *kd = prepare(k, B, Hkv, Sk, D, a->rope, a->k_positions, k_off);
+    double *qd = ref_rope_or_copy(q, B, Hq, Sq, D, a->rope, a->q_positions, k_off + Sk - Sq);
+    double *kd = ref_rope_or_copy(k, B, Hkv, Sk, D, a->rope, a->k_positions, k_off);
     double scale = a->scale > 0 ? a->scale : 1.0 / sqrt((double)D);
     double *p = malloc(sizeof(double) * (size_t)Sk);
 

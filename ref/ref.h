@@ -20,6 +20,12 @@ double ref_rope_frequency(const lk_rope_params *rope, int i, int head_dim);
 /* out = rope(x). positions: B*S ints (row b at b*S) or NULL for offset + s. */
 void ref_rope(const float *x, double *out, int64_t B, int64_t H, int64_t S, int64_t D, const lk_rope_params *rope,
               const int32_t *positions, int64_t offset);
+/* x as a malloc'ed array of doubles, rotated (ref_rope) when rope is not NULL. */
+double *ref_rope_or_copy(const float *x, int64_t B, int64_t H, int64_t S, int64_t D, const lk_rope_params *rope,
+                         const int32_t *positions, int64_t offset);
+/* x = rope's transpose applied to x, in place (a gradient w.r.t. rope(x) becomes one w.r.t. x). */
+void ref_rope_inverse(double *x, int64_t B, int64_t H, int64_t S, int64_t D, const lk_rope_params *rope,
+                      const int32_t *positions, int64_t offset);
 
 typedef struct ref_attention_args {
     int64_t B, Hq, Hkv, Sq, Sk, D;

@@ -25,22 +25,37 @@ double ref_rope_frequency(const lk_rope_params *r, int i, int head_dim)
     }
 }
 
-void ref_rope(const float *x, double *out, int64_t B, int64_t H, int64_t S, int64_t D, const lk_rope_params *rope,
-              const int32_t *positions, int64_t offset)
+/* Rotates every pair of x [B, H, S, D] in place by sign * angle (sign -1: the transpose). */
+static void rotate(double *x, int64_t B, int64_t H, int64_t S, int64_t D, const lk_rope_params *rope,
+                   const int32_t *positions, int64_t offset, double sign)
 {
     for (int64_t b = 0; b < B; b++)
         for (int64_t h = 0; h < H; h++)
             for (int64_t s = 0; s < S; s++) {
-                const float *row = x + ((b * H + h) * S + s) * D;
-                double *orow = out + ((b * H + h) * S + s) * D;
+                double *row = x + ((b * H + h) * S + s) * D;
                 double pos = positions ? positions[b * S + s] : (double)(offset + s);
                 for (int64_t i = 0; i < D / 2; i++) {
                     int64_t d1 = rope->layout == LK_ROPE_INTERLEAVED ? 2 * i : i;
                     int64_t d2 = rope->layout == LK_ROPE_INTERLEAVED ? 2 * i + 1 : i + D / 2;
                     double angle = pos * ref_rope_frequency(rope, (int)i, (int)D);
-                    double c = cos(angle), sn = sin(angle);
-                    orow[d1] = row[d1] * c - row[d2] * sn;
-                    orow[d2] = row[d2] * c + row[d1] * sn;
+                    double c = cos(angle), sn = sign * sin(angle);
+                    double x1 = row[d1], x2 = row[d2];
+                    row[d1] = x1 * c - x2 * sn;
+                    row[d2] = x2 * c + x1 * sn;
                 }
             }
+}
+
+void ref_rope(const float *x, double *out, int64_t B, int64_t H, int64_t S, int64_t D, const lk_rope_params *rope,
+              const int32_t *positions, int64_t offset)
+{
+    for (int64_t i = 0; i < B * H * S * D; i++)
+        out[i] = x[i];
+    rotate(out, B, H, S, D, rope, positions, offset, 1.0);
+}
+
+void ref_rope_inverse(double *x, int64_t B, int64_t H, int64_t S, int64_t D, const lk_rope_params *rope,
+                      const int32_t *positions, int64_t offset)
+{
+    rotate(x, B, H, S, D, rope, positions, offset, -1.0);
 }

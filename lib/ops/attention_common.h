@@ -24,6 +24,10 @@ void lk_attention_key(const char *op, const lk_tensor *q, const lk_tensor *k, co
 /* The RoPE variant a call runs: forced by the caller, else the tuned VARIANT. */
 int lk_attention_rope_variant(const lk_attention_params *p, const lk_params *tuned);
 
+/* Appends " VARIANT=v [source=s]" (v = -1 without RoPE) to ctx->last_launch after a call. */
+void lk_attention_note_launch(lk_context *ctx, const lk_attention_params *p, const lk_params *tuned,
+                              const lk_lookup_result *where);
+
 /* Where the RoPE positions of Q and K come from: ids (NULL for offset + s) and the offsets. K starts
  * at rope->position_offset, Q at that plus Sk - Sq (bottom-right aligned). */
 typedef struct lk_attention_positions {

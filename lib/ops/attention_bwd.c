@@ -1,0 +1,227 @@
+/* lk_attention_bwd: validation, tuned-parameter lookup, and the three RoPE variants over the
+ * kernels of cl/attention_bwd.cl (stats, then dK/dV per key block, then dQ per query block):
+ *   fused      ROPE_IN=1 ROPE_OUT=1: Q and K rotated as the kernels load them, dq/dk rotated back
+ *   pre-pass   ROPE_IN=0 ROPE_OUT=1: Q and K rotated once into scratch, dq/dk rotated back in the kernels
+ *   unfused    ROPE_IN=0 ROPE_OUT=0: Q and K rotated into scratch, plain backward, then the inverse
+ *              RoPE (lk_rope's kernel) on dq and dk in place */
+#include <math.h>
+#include <string.h>
+
+#include "attention_bwd.h"
+#include "attention_common.h"
+#include "rope_host.h"
+#include "../core/launch.h"
+#include "../core/scratch.h"
+#include "../core/tensor.h"
+
+#define OP "lk_attention_bwd"
+#define STATS_WG 64
+
+void lk_attention_bwd_defaults(const lk_device_info *dev, int head_dim, lk_params *out)
+{
+    memset(out, 0, sizeof *out);
+    int gpu = dev->type == LK_DEVICE_GPU;
+    lk_params_set(out, "VARIANT", LK_ROPE_K_PREPASS);
+    lk_params_set(out, "BLOCK_M1", 16);
+    lk_params_set(out, "BLOCK_N1", gpu ? 64 : 32);
+    lk_params_set(out, "BLOCK_M2", gpu ? 64 : 32);
+    lk_params_set(out, "BLOCK_N2", 16);
+}
+
+size_t lk_attention_bwd_local_bytes(const lk_params *p, int head_dim)
+{
+    size_t m1 = (size_t)lk_params_get(p, "BLOCK_M1", 16), n2 = (size_t)lk_params_get(p, "BLOCK_N2", 16);
+    size_t dkdv = sizeof(float) * (2 * m1 * (size_t)head_dim + 2 * m1);
+    size_t dq = sizeof(float) * 2 * n2 * (size_t)head_dim;
+    return dkdv > dq ? dkdv : dq;
+}
+
+lk_status lk_attention_bwd_check_params(lk_context *ctx, const lk_params *p, int head_dim)
+{
+    static const char *const tiles[] = {"BLOCK_M1", "BLOCK_N1", "BLOCK_M2", "BLOCK_N2"};
+    int variant = lk_params_get(p, "VARIANT", 0);
+    if (variant < LK_ROPE_FUSED || variant > LK_ROPE_UNFUSED)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": parameter VARIANT %d out of range", variant);
+    for (int i = 0; i < 4; i++) {
+        int v = lk_params_get(p, tiles[i], 0);
+        int is_group = i == 1 || i == 2; /* BLOCK_N1 and BLOCK_M2 are work-group sizes */
+        if (v < 1 || v > 256 || (is_group && (size_t)v > ctx->info.max_work_group))
+            return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": parameter %s %d out of range", tiles[i], v);
+    }
+    size_t local = lk_attention_bwd_local_bytes(p, head_dim);
+    if (local > ctx->info.local_mem_bytes)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": parameters need %zu bytes of local memory, device has %zu",
+                       local, ctx->info.local_mem_bytes);
+    return LK_OK;
+}
+
+/* The forward's checks plus dout (like o), dq (like q), dk and dv (like k), and no output
+ * overlapping an input or another output. */
+static lk_status check_args(lk_context *ctx, const lk_tensor *q, const lk_tensor *k, const lk_tensor *v,
+                            const lk_tensor *o, const lk_tensor *lse, const lk_tensor *dout, const lk_tensor *dq,
+                            const lk_tensor *dk, const lk_tensor *dv, const lk_attention_params *p)
+{
+    lk_status st;
+    if (!lse)
+        return lk_fail(ctx, LK_ERR_NULL_POINTER, OP ": lse is NULL (the forward's logsumexp is required)");
+    if ((st = lk_attention_check_args(ctx, OP, q, k, v, o, lse, p)) ||
+        (st = lk_check_tensor(ctx, OP, "dout", dout, 4)) || (st = lk_check_tensor(ctx, OP, "dq", dq, 4)) ||
+        (st = lk_check_tensor(ctx, OP, "dk", dk, 4)) || (st = lk_check_tensor(ctx, OP, "dv", dv, 4)))
+        return st;
+    if (dout->dtype != q->dtype || dq->dtype != q->dtype || dk->dtype != q->dtype || dv->dtype != q->dtype)
+        return lk_fail(ctx, LK_ERR_DTYPE, OP ": dout, dq, dk and dv must have q's dtype (%s)", lk_dtype_name(q->dtype));
+    for (int i = 0; i < 4; i++) {
+        if (dout->shape[i] != q->shape[i] || dq->shape[i] != q->shape[i])
+            return lk_fail(ctx, LK_ERR_SHAPE, OP ": dout and dq must have q's shape");
+        if (dk->shape[i] != k->shape[i] || dv->shape[i] != k->shape[i])
+            return lk_fail(ctx, LK_ERR_SHAPE, OP ": dk and dv must have k's shape");
+    }
+    const lk_tensor *inputs[] = {q, k, v, o, lse, dout}, *outputs[] = {dq, dk, dv};
+    static const char *const names[] = {"dq", "dk", "dv"};
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 6; j++)
+            if (lk_tensors_overlap(outputs[i], inputs[j]))
+                return lk_fail(ctx, LK_ERR_ALIAS, OP ": %s overlaps an input", names[i]);
+        for (int j = i + 1; j < 3; j++)
+            if (lk_tensors_overlap(outputs[i], outputs[j]))
+                return lk_fail(ctx, LK_ERR_ALIAS, OP ": %s overlaps %s", names[i], names[j]);
+    }
+    return LK_OK;
+}
+
+/* The -D set of the program (all three kernels share it). */
+static lk_params kernel_defines(const lk_tensor *q, const lk_params *tuned, int rope_in, int rope_out)
+{
+    static const char *const tiles[] = {"BLOCK_M1", "BLOCK_N1", "BLOCK_M2", "BLOCK_N2"};
+    lk_params defs = {0};
+    lk_params_set(&defs, "LK_F16", q->dtype == LK_F16);
+    lk_params_set(&defs, "D", (int)q->shape[3]);
+    for (int i = 0; i < 4; i++)
+        lk_params_set(&defs, tiles[i], lk_params_get(tuned, tiles[i], 16));
+    lk_params_set(&defs, "ROPE_IN", rope_in);
+    lk_params_set(&defs, "ROPE_OUT", rope_out);
+    return defs;
+}
+
+/* (lse * log2 e, Delta = rowsum(dout * o)) per query row into the stats scratch. */
+static lk_status launch_stats(lk_context *ctx, const lk_tensor *o, const lk_tensor *lse, const lk_tensor *dout,
+                              const lk_params *defs, lk_buffer **stats)
+{
+    int64_t rows = o->shape[0] * o->shape[1] * o->shape[2];
+    lk_status st = lk_scratch_get(ctx, LK_SCRATCH_ATTN_BWD_STATS, sizeof(float) * 2 * (size_t)rows, stats);
+    if (st != LK_OK)
+        return st;
+    lk_args a = {0};
+    lk_args_tensor(&a, o, 4);
+    lk_args_tensor(&a, dout, 4);
+    lk_args_tensor(&a, lse, 3);
+    lk_args_buffer(&a, *stats);
+    lk_args_int(&a, (int32_t)o->shape[1]);
+    lk_args_int(&a, (int32_t)o->shape[2]);
+    lk_args_long(&a, rows);
+    return lk_launch(ctx, "attention_bwd", defs, "attention_bwd_stats", (size_t)((rows + STATS_WG - 1) / STATS_WG),
+                     1, STATS_WG, &a);
+}
+
+/* The arguments both main kernels take after their tensors. */
+static void args_tail(lk_args *a, lk_buffer *stats, const lk_tensor *q, const lk_tensor *k, double scale,
+                      int causal, lk_buffer *freq, const lk_attention_positions *pos)
+{
+    lk_args_buffer(a, stats);
+    lk_args_int(a, (int32_t)q->shape[1]);
+    lk_args_int(a, (int32_t)k->shape[1]);
+    lk_args_int(a, (int32_t)q->shape[2]);
+    lk_args_int(a, (int32_t)k->shape[2]);
+    lk_args_float(a, (float)scale);
+    lk_args_int(a, causal);
+    lk_args_buffer(a, freq);
+    lk_args_int(a, pos->layout);
+    lk_rope_args_positions(a, pos->q_ids, pos->q_off, 1);
+    lk_rope_args_positions(a, pos->k_ids, pos->k_off, 1);
+}
+
+lk_status lk_attention_bwd_run(lk_context *ctx, const lk_tensor *q, const lk_tensor *k, const lk_tensor *v,
+                               const lk_tensor *o, const lk_tensor *lse, const lk_tensor *dout, lk_tensor *dq,
+                               lk_tensor *dk, lk_tensor *dv, const lk_attention_params *p, const lk_params *tuned)
+{
+    int D = (int)q->shape[3];
+    lk_status st = lk_attention_bwd_check_params(ctx, tuned, D);
+    if (st != LK_OK)
+        return st;
+    double scale = p->scale > 0.0 ? p->scale : 1.0 / sqrt((double)D);
+    int variant = p->rope ? lk_attention_rope_variant(p, tuned) : -1;
+    int rope_in = variant == LK_ROPE_FUSED, rope_out = rope_in || variant == LK_ROPE_K_PREPASS;
+    lk_params defs = kernel_defines(q, tuned, rope_in, rope_out);
+    lk_buffer *stats, *freq = NULL;
+    if ((st = launch_stats(ctx, o, lse, dout, &defs, &stats)) != LK_OK)
+        return st;
+
+    lk_attention_positions pos = {0};
+    lk_tensor qr = *q, kr = *k;
+    if (p->rope) {
+        pos = lk_attention_positions_of(q, k, p);
+        if ((st = lk_rope_freq_buffer(ctx, p->rope, D, &freq)) != LK_OK)
+            return st;
+        if (!rope_in &&
+            ((st = lk_attention_rotated_copy(ctx, LK_SCRATCH_ROPE_Q, q, p->rope, pos.q_ids, pos.q_off, &qr)) ||
+             (st = lk_attention_rotated_copy(ctx, LK_SCRATCH_ROPE_K, k, p->rope, pos.k_ids, pos.k_off, &kr))))
+            return st;
+    }
+
+    lk_args a = {0};
+    const lk_tensor *dkdv_tensors[] = {&qr, &kr, v, dout, dk, dv};
+    for (int i = 0; i < 6; i++)
+        lk_args_tensor(&a, dkdv_tensors[i], 4);
+    args_tail(&a, stats, q, k, scale, p->causal, freq, &pos);
+    int n1 = lk_params_get(&defs, "BLOCK_N1", 16), m2 = lk_params_get(&defs, "BLOCK_M2", 16);
+    if ((st = lk_launch(ctx, "attention_bwd", &defs, "attention_bwd_dkdv", (size_t)((k->shape[2] + n1 - 1) / n1),
+                        (size_t)(k->shape[0] * k->shape[1]), (size_t)n1, &a)) != LK_OK)
+        return st;
+
+    lk_args b = {0};
+    const lk_tensor *dq_tensors[] = {&qr, &kr, v, dout, dq};
+    for (int i = 0; i < 5; i++)
+        lk_args_tensor(&b, dq_tensors[i], 4);
+    args_tail(&b, stats, q, k, scale, p->causal, freq, &pos);
+    if ((st = lk_launch(ctx, "attention_bwd", &defs, "attention_bwd_dq", (size_t)((q->shape[2] + m2 - 1) / m2),
+                        (size_t)(q->shape[0] * q->shape[1]), (size_t)m2, &b)) != LK_OK)
+        return st;
+
+    if (p->rope && !rope_out &&
+        ((st = lk_rope_launch(ctx, dq, dq, p->rope, pos.q_ids, pos.q_off, LK_ROPE_INVERSE)) ||
+         (st = lk_rope_launch(ctx, dk, dk, p->rope, pos.k_ids, pos.k_off, LK_ROPE_INVERSE))))
+        return st;
+    /* name the op's own kernels, not the last launch (the inverse RoPE of the unfused variant) */
+    int n = snprintf(ctx->last_launch, sizeof ctx->last_launch, "attention_bwd ");
+    lk_params_format(&defs, "", " ", ctx->last_launch + n, sizeof ctx->last_launch - (size_t)n);
+    return LK_OK;
+}
+
+void lk_attention_bwd_key(const lk_tensor *q, const lk_tensor *k, const lk_attention_params *p, lk_tune_key *key)
+{
+    lk_attention_key("attention_bwd", q, k, p, key);
+}
+
+lk_status lk_attention_bwd(lk_context *ctx, const lk_tensor *q, const lk_tensor *k, const lk_tensor *v,
+                           const lk_tensor *o, const lk_tensor *lse, const lk_tensor *dout, lk_tensor *dq,
+                           lk_tensor *dk, lk_tensor *dv, const lk_attention_params *params)
+{
+    if (!ctx)
+        return LK_ERR_NULL_POINTER;
+    ctx->last_launch[0] = '\0';
+    lk_status st = check_args(ctx, q, k, v, o, lse, dout, dq, dk, dv, params);
+    if (st != LK_OK)
+        return st;
+    lk_tune_key key;
+    lk_attention_bwd_key(q, k, params, &key);
+    lk_params defaults, tuned;
+    lk_lookup_result where;
+    lk_attention_bwd_defaults(&ctx->info, key.head_dim, &defaults);
+    lk_tuned_params(ctx, &key, &defaults, &tuned, &where);
+    st = lk_attention_bwd_run(ctx, q, k, v, o, lse, dout, dq, dk, dv, params, &tuned);
+    if (st == LK_OK) {
+        lk_attention_note_launch(ctx, params, &tuned, &where);
+        lk_clear_error(ctx);
+    }
+    return st;
+}
