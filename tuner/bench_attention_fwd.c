@@ -5,6 +5,7 @@
 
 #include "bench_attention_fwd.h"
 #include "bench_report.h"
+#include "bench_rounds.h"
 #include "cli.h"
 #include "ops/attention_fwd.h"
 #include "problem.h"
@@ -15,28 +16,6 @@
 #define ROUNDS 3
 
 enum { CALL_V0, CALL_V1, CALL_UNFUSED, CALL_DISPATCH, CALL_DEFAULT, NCALLS };
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The tiles variant v runs with: its best measurement on this device, else the dispatch's. */
-static void variant_params(lk_context *ctx, lk_db *db, const lk_tune_key *key, const lk_params *tuned, int v,
-                           lk_params *out, int *own)
-{
-    lk_params must = {0};
-    double ms;
-    lk_params_set(&must, "VARIANT", v);
-    *own = 0;
-    if (db && lk_db_best_with(db, lk_context_device(ctx), key, &must, out, &ms, own) != LK_OK)
-        fprintf(stderr, "warning: %s\n", lk_db_error(db));
-    if (!*own) {
-        *out = *tuned;
-        lk_params_set(out, "VARIANT", v);
-    }
-}
 
 /* One row: the five calls timed in ROUNDS interleaved rounds. 0 on success. */
 static int bench_one(lk_context *ctx, lk_db *db, attn_problem *pb, int causal, bench_row *row)
@@ -50,27 +29,21 @@ static int bench_one(lk_context *ctx, lk_db *db, attn_problem *pb, int causal, b
     lk_tuned_params(ctx, &key, &defaults, &tuned, &where);
     int own[3];
     for (int v = 0; v < 3; v++)
-        variant_params(ctx, db, &key, &tuned, v, &p[v], &own[v]);
+        bench_variant_params(ctx, db, &key, &tuned, v, &p[v], &own[v]);
     p[CALL_DEFAULT] = defaults;
     attn_call calls[NCALLS];
+    void *args[NCALLS];
     for (int c = 0; c < NCALLS; c++) {
         calls[c] = (attn_call){pb, {0}, c == CALL_DISPATCH ? NULL : &p[c]};
         attn_params_for_key(&key, &rope, &calls[c].ap);
+        args[c] = &calls[c];
     }
-    double ms[NCALLS][ROUNDS], med[NCALLS];
-    for (int r = 0; r < ROUNDS; r++)
-        for (int c = 0; c < NCALLS; c++) {
-            timing tm;
-            if (time_op(ctx, attn_call_run, &calls[c], 0.0, &tm) != LK_OK) {
-                fprintf(stderr, "len %lld causal %d: call %d failed: %s\n", (long long)pb->S, causal, c,
-                        lk_last_error(ctx));
-                return 1;
-            }
-            ms[c][r] = tm.median_ms;
-        }
-    for (int c = 0; c < NCALLS; c++) {
-        qsort(ms[c], ROUNDS, sizeof ms[c][0], cmp_double);
-        med[c] = ms[c][ROUNDS / 2];
+    double med[NCALLS];
+    int failed = bench_interleaved(ctx, attn_call_run, args, NCALLS, ROUNDS, med);
+    if (failed >= 0) {
+        fprintf(stderr, "len %lld causal %d: call %d failed: %s\n", (long long)pb->S, causal, failed,
+                lk_last_error(ctx));
+        return 1;
     }
     double v0 = med[CALL_V0], v1 = med[CALL_V1];
     *row = (bench_row){.seq_len = pb->S, .causal = causal, .head_dim = key.head_dim, .dtype = pb->dtype,
@@ -125,5 +98,5 @@ int bench_attention_fwd(lk_context *ctx, const bench_opts *o)
              batch, heads, head_dim, lk_dtype_name(o->dtype), ROUNDS);
     cli_device_slug(ctx, slug, sizeof slug);
     snprintf(dir, sizeof dir, "%s/%s", o->out, slug);
-    return bench_report(dir, lk_context_device(ctx)->name, header, rows, nrows) || fails;
+    return bench_report(dir, "attention_fwd", lk_context_device(ctx)->name, header, rows, nrows) || fails;
 }

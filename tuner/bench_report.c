@@ -50,10 +50,10 @@ static void write_csv(FILE *f, const bench_row *rows, int n)
     }
 }
 
-/* The gnuplot script carries its data and writes attention_fwd.png beside itself (run it from its
+/* The gnuplot script carries its data and writes NAME.png beside itself (run it from its
  * folder): one block per causal setting (seq_len, fused/unfused,
  * dispatch/unfused), so each setting is one connected line. */
-static void write_plot(FILE *f, const char *device, const bench_row *rows, int n)
+static void write_plot(FILE *f, const char *name, const char *device, const bench_row *rows, int n)
 {
     fprintf(f, "$speedups << EOD\n");
     for (int c = 0; c < 2; c++) {
@@ -64,14 +64,14 @@ static void write_plot(FILE *f, const char *device, const bench_row *rows, int n
                         rows[i].unfused_ms / rows[i].dispatch_ms);
         fprintf(f, "\n\n");
     }
-    fprintf(f, "EOD\nset terminal pngcairo size 900,560\nset output 'attention_fwd.png'\nset termoption noenhanced\n"
-               "set title 'attention_fwd with RoPE: speedup over unfused (%s)'\nset logscale x 2\n"
+    fprintf(f, "EOD\nset terminal pngcairo size 900,560\nset output '%s.png'\nset termoption noenhanced\n"
+               "set title '%s with RoPE: speedup over unfused (%s)'\nset logscale x 2\n"
                "set xlabel 'sequence length'\nset ylabel 'speedup vs unfused'\nset key left bottom\nset grid\n"
                "plot for [c=0:1] $speedups index c using 1:2 with linespoints title sprintf('fused, causal=%%d', c), \\\n"
                "     for [c=0:1] $speedups index c using 1:3 with linespoints dashtype 2 "
                "title sprintf('tuned dispatch, causal=%%d', c), \\\n"
                "     1.0 with lines lc rgb 'black' notitle\n",
-            device);
+            name, name, device);
 }
 
 static FILE *open_in(const char *dir, const char *name, char *path, size_t n)
@@ -83,16 +83,20 @@ static FILE *open_in(const char *dir, const char *name, char *path, size_t n)
     return f;
 }
 
-int bench_report(const char *dir, const char *device, const char *header, const bench_row *rows, int n)
+int bench_report(const char *dir, const char *name, const char *device, const char *header, const bench_row *rows,
+                 int n)
 {
-    char path[1200];
+    char path[1200], file[256];
     if (cli_mkdirs(dir) != 0) {
         perror(dir);
         return 1;
     }
-    FILE *md = open_in(dir, "attention_fwd.md", path, sizeof path);
-    FILE *csv = md ? open_in(dir, "attention_fwd.csv", path, sizeof path) : NULL;
-    FILE *gp = csv ? open_in(dir, "attention_fwd.gp", path, sizeof path) : NULL;
+    snprintf(file, sizeof file, "%s.md", name);
+    FILE *md = open_in(dir, file, path, sizeof path);
+    snprintf(file, sizeof file, "%s.csv", name);
+    FILE *csv = md ? open_in(dir, file, path, sizeof path) : NULL;
+    snprintf(file, sizeof file, "%s.gp", name);
+    FILE *gp = csv ? open_in(dir, file, path, sizeof path) : NULL;
     if (!gp) {
         if (md)
             fclose(md);
@@ -100,25 +104,25 @@ int bench_report(const char *dir, const char *device, const char *header, const 
             fclose(csv);
         return 1;
     }
-    fprintf(md, "# attention_fwd: fused RoPE vs unfused, tuned dispatch, untuned default\n\n");
+    fprintf(md, "# %s: fused RoPE vs unfused, tuned dispatch, untuned default\n\n", name);
     prefixed(md, "    ", header);
     fprintf(md, "\nTimes are medians of device-event runs; speedups are unfused / fused and unfused / dispatch.\n\n");
     write_markdown(md, rows, n);
     prefixed(csv, "# ", header);
     write_csv(csv, rows, n);
-    write_plot(gp, device, rows, n);
+    write_plot(gp, name, device, rows, n);
     int bad = fclose(md) | fclose(csv) | fclose(gp);
     write_markdown(stdout, rows, n);
     if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
-        printf("note: gnuplot is not on PATH; run 'cd %s && gnuplot attention_fwd.gp' later for the PNG\n", dir);
+        printf("note: gnuplot is not on PATH; run 'cd %s && gnuplot %s.gp' later for the PNG\n", dir, name);
         return bad ? 1 : 0;
     }
     char cmd[1400];
-    snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot attention_fwd.gp", dir);
+    snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot %s.gp", dir, name);
     if (system(cmd) != 0) {
         fprintf(stderr, "gnuplot failed on %s\n", path);
         return 1;
     }
-    printf("wrote %s/attention_fwd.{md,csv,gp,png}\n", dir);
+    printf("wrote %s/%s.{md,csv,gp,png}\n", dir, name);
     return bad ? 1 : 0;
 }

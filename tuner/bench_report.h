@@ -1,6 +1,6 @@
-/* lk-bench's outputs: results/<device-slug>/attention_fwd.md and .csv (each with a header
- * stating device, driver, date and command), the markdown table on stdout, and a gnuplot
- * script plus attention_fwd.png of the speedups against length (when gnuplot is on PATH). */
+/* lk-bench's outputs for a RoPE-variant table of op NAME: results/<device-slug>/NAME.md and .csv
+ * (each with a header stating device, driver, date and command), the markdown table on stdout,
+ * and a gnuplot script plus NAME.png of the speedups against length (when gnuplot is on PATH). */
 #ifndef LK_TUNER_BENCH_REPORT_H
 #define LK_TUNER_BENCH_REPORT_H
 
@@ -13,11 +13,12 @@ typedef struct bench_row {
     int causal, head_dim;
     lk_dtype dtype;
     double fused_ms, unfused_ms, dispatch_ms, default_ms;
-    double flops; /* 4·B·H·Sq·Sk·D, halved when causal */
+    double flops; /* of one call: forward 4·B·H·Sq·Sk·D, halved when causal; backward 2.5x that */
 } bench_row;
 
-/* Writes the files into dir (created if needed). device: the plot's title; header: lines
- * without '#'. 0 on success. */
-int bench_report(const char *dir, const char *device, const char *header, const bench_row *rows, int n);
+/* Writes the files of op `name` into dir (created if needed). device: the plot's title; header:
+ * lines without '#'. 0 on success. */
+int bench_report(const char *dir, const char *name, const char *device, const char *header, const bench_row *rows,
+                 int n);
 
 #endif

@@ -9,6 +9,17 @@
 #define CHECK_SEQ 67
 #define CHECK_SEED 12345
 
+double attn_rel_error(const float *got, const double *ref, size_t n)
+{
+    double max_err = 0.0, max_ref = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - ref[i]);
+        max_err = e > max_err || isnan(e) ? e : max_err;
+        max_ref = fmax(max_ref, fabs(ref[i]));
+    }
+    return max_ref > 0.0 ? max_err / max_ref : max_err;
+}
+
 lk_status attn_check_init(lk_context *ctx, const lk_tune_key *key, attn_check *c)
 {
     memset(c, 0, sizeof *c);
@@ -42,14 +53,7 @@ lk_status attn_check_run(attn_check *c, const lk_params *p, double *rel_err)
         st = attn_problem_read_o(&c->pb, c->got);
     if (st != LK_OK)
         return st;
-    size_t n = (size_t)(2 * CHECK_SEQ * c->pb.D);
-    double max_err = 0.0, max_ref = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)c->got[i] - c->ref[i]);
-        max_err = e > max_err || isnan(e) ? e : max_err;
-        max_ref = fmax(max_ref, fabs(c->ref[i]));
-    }
-    *rel_err = max_ref > 0.0 ? max_err / max_ref : max_err;
+    *rel_err = attn_rel_error(c->got, c->ref, (size_t)(2 * CHECK_SEQ * c->pb.D));
     return LK_OK;
 }
 

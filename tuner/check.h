@@ -16,6 +16,9 @@ typedef struct attn_check {
     double tol;
 } attn_check;
 
+/* max |got - ref| / max |ref| over n elements (NaN in got gives NaN). */
+double attn_rel_error(const float *got, const double *ref, size_t n);
+
 lk_status attn_check_init(lk_context *ctx, const lk_tune_key *key, attn_check *c);
 /* Runs p on the small case; *rel_err gets the relative error (the caller compares with tol). */
 lk_status attn_check_run(attn_check *c, const lk_params *p, double *rel_err);

@@ -5,9 +5,11 @@
 #include "op.h"
 
 extern const tune_op tune_op_attention_fwd;
+extern const tune_op tune_op_attention_bwd;
 
 const tune_op *const tune_ops[] = {
     &tune_op_attention_fwd,
+    &tune_op_attention_bwd,
     NULL,
 };
 

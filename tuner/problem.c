@@ -95,19 +95,24 @@ void attn_problem_free(attn_problem *p)
     memset(p, 0, sizeof *p);
 }
 
-lk_status attn_problem_read_o(attn_problem *p, float *out)
+lk_status attn_problem_read(attn_problem *p, int i, float *out)
 {
-    size_t n = (size_t)(p->B * p->Hq * p->S * p->D);
+    size_t n = (size_t)(p->B * (i == 1 || i == 2 ? p->Hkv : p->Hq) * p->S * p->D);
     if (p->dtype == LK_F32)
-        return lk_buffer_read(p->ctx, p->buf[3], 0, out, n * sizeof(float));
+        return lk_buffer_read(p->ctx, p->buf[i], 0, out, n * sizeof(float));
     uint16_t *h = malloc(n * sizeof(uint16_t));
     if (!h)
         return LK_ERR_OUT_OF_MEMORY;
-    lk_status st = lk_buffer_read(p->ctx, p->buf[3], 0, h, n * sizeof(uint16_t));
-    for (size_t i = 0; st == LK_OK && i < n; i++)
-        out[i] = ref_h2f(h[i]);
+    lk_status st = lk_buffer_read(p->ctx, p->buf[i], 0, h, n * sizeof(uint16_t));
+    for (size_t j = 0; st == LK_OK && j < n; j++)
+        out[j] = ref_h2f(h[j]);
     free(h);
     return st;
+}
+
+lk_status attn_problem_read_o(attn_problem *p, float *out)
+{
+    return attn_problem_read(p, 3, out);
 }
 
 lk_status attn_call_run(lk_context *ctx, void *call)

@@ -26,6 +26,8 @@ int attn_problem_fits(lk_context *ctx, lk_dtype dtype, int64_t B, int64_t Hq, in
 lk_status attn_problem_create(lk_context *ctx, lk_dtype dtype, int64_t B, int64_t Hq, int64_t Hkv, int64_t S,
                               int64_t D, uint64_t seed, int keep_host, attn_problem *out);
 void attn_problem_free(attn_problem *p); /* a zeroed problem is fine */
+/* Tensor i (0 q, 1 k, 2 v, 3 o) read back as floats in logical order. */
+lk_status attn_problem_read(attn_problem *p, int i, float *out);
 /* o read back as floats (B*Hq*S*D of them). */
 lk_status attn_problem_read_o(attn_problem *p, float *out);
 

@@ -89,18 +89,16 @@ static lk_status check_args(lk_context *ctx, const lk_tensor *q, const lk_tensor
     return LK_OK;
 }
 
-/* The -D set of the program (all three kernels share it). */
-static lk_params kernel_defines(const lk_tensor *q, const lk_params *tuned, int rope_in, int rope_out)
+void lk_attention_bwd_defines(lk_dtype dtype, int head_dim, const lk_params *tuned, int variant, lk_params *out)
 {
     static const char *const tiles[] = {"BLOCK_M1", "BLOCK_N1", "BLOCK_M2", "BLOCK_N2"};
-    lk_params defs = {0};
-    lk_params_set(&defs, "LK_F16", q->dtype == LK_F16);
-    lk_params_set(&defs, "D", (int)q->shape[3]);
+    memset(out, 0, sizeof *out);
+    lk_params_set(out, "LK_F16", dtype == LK_F16);
+    lk_params_set(out, "D", head_dim);
     for (int i = 0; i < 4; i++)
-        lk_params_set(&defs, tiles[i], lk_params_get(tuned, tiles[i], 16));
-    lk_params_set(&defs, "ROPE_IN", rope_in);
-    lk_params_set(&defs, "ROPE_OUT", rope_out);
-    return defs;
+        lk_params_set(out, tiles[i], lk_params_get(tuned, tiles[i], 16));
+    lk_params_set(out, "ROPE_IN", variant == LK_ROPE_FUSED);
+    lk_params_set(out, "ROPE_OUT", variant == LK_ROPE_FUSED || variant == LK_ROPE_K_PREPASS);
 }
 
 /* (lse * log2 e, Delta = rowsum(dout * o)) per query row into the stats scratch. */
@@ -150,8 +148,9 @@ lk_status lk_attention_bwd_run(lk_context *ctx, const lk_tensor *q, const lk_ten
         return st;
     double scale = p->scale > 0.0 ? p->scale : 1.0 / sqrt((double)D);
     int variant = p->rope ? lk_attention_rope_variant(p, tuned) : -1;
-    int rope_in = variant == LK_ROPE_FUSED, rope_out = rope_in || variant == LK_ROPE_K_PREPASS;
-    lk_params defs = kernel_defines(q, tuned, rope_in, rope_out);
+    lk_params defs;
+    lk_attention_bwd_defines(q->dtype, D, tuned, variant, &defs);
+    int rope_in = lk_params_get(&defs, "ROPE_IN", 0), rope_out = lk_params_get(&defs, "ROPE_OUT", 0);
     lk_buffer *stats, *freq = NULL;
     if ((st = launch_stats(ctx, o, lse, dout, &defs, &stats)) != LK_OK)
         return st;

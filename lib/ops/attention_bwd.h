@@ -13,6 +13,9 @@ void lk_attention_bwd_defaults(const lk_device_info *dev, int head_dim, lk_param
 size_t lk_attention_bwd_local_bytes(const lk_params *p, int head_dim);
 /* LK_OK if p fits the device (work-group, local memory, ranges). */
 lk_status lk_attention_bwd_check_params(lk_context *ctx, const lk_params *p, int head_dim);
+/* The -D set of the program for these parameters and RoPE variant (-1: no RoPE): what the launch
+ * builds, so a tuner can build and inspect the same program. */
+void lk_attention_bwd_defines(lk_dtype dtype, int head_dim, const lk_params *tuned, int variant, lk_params *out);
 /* The tuning key of a call (op "attention_bwd"). */
 void lk_attention_bwd_key(const lk_tensor *q, const lk_tensor *k, const lk_attention_params *p, lk_tune_key *key);
 /* Run with `tuned` (VARIANT, BLOCK_M, BLOCK_N). Arguments must be valid. */

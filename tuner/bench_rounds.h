@@ -1,0 +1,25 @@
+/* Pieces every RoPE-variant benchmark table uses (bench_attention_fwd.c, bench_attention_bwd.c):
+ * the tiles a variant runs with, and interleaved timing rounds so that clock drift between the
+ * calls of one row does not pass for a speedup. */
+#ifndef LK_TUNER_BENCH_ROUNDS_H
+#define LK_TUNER_BENCH_ROUNDS_H
+
+#include "longkern.h"
+#include "params.h"
+#include "timing.h"
+#include "tunedb/db.h"
+#include "tunedb/tunedb.h"
+
+/* The tiles variant v runs with: its best measurement on this device in db (when db is not
+ * NULL; *own = 1), else the dispatch's `tuned` with VARIANT = v (*own = 0). */
+void bench_variant_params(lk_context *ctx, lk_db *db, const lk_tune_key *key, const lk_params *tuned, int v,
+                          lk_params *out, int *own);
+
+#define BENCH_MAX_CALLS 8
+
+/* Times fn(ctx, args[c]) for c < ncalls (<= BENCH_MAX_CALLS) in `rounds` (<= 9) interleaved rounds (call 0..n-1, then again);
+ * median_ms[c] gets the median over the rounds of each call's median. Returns -1 on success,
+ * else the index of the call that failed. */
+int bench_interleaved(lk_context *ctx, timed_fn fn, void *const *args, int ncalls, int rounds, double *median_ms);
+
+#endif
