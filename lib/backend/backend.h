@@ -29,6 +29,19 @@ typedef struct lk_kernel_limits {
     int registers;         /* per work-item where the runtime says (CUDA), else 0 */
 } lk_kernel_limits;
 
+/* Row-major C_i = alpha · op(A_i) · op(B_i) + beta · C_i for i < batch; op(A_i) is m×k, op(B_i)
+ * k×n, C_i m×n; X_i starts at element x_off + i * x_stride of its buffer; leading dimensions in
+ * elements. F32: fp32 throughout. F16 storage: cuBLAS computes in fp32, clBLAST in fp16. */
+typedef struct lk_gemm_desc {
+    lk_dtype dtype;
+    int trans_a, trans_b;
+    int64_t m, n, k, batch;
+    float alpha, beta;
+    const lk_buffer *a, *b;
+    lk_buffer *c;
+    int64_t a_off, lda, a_stride, b_off, ldb, b_stride, c_off, ldc, c_stride;
+} lk_gemm_desc;
+
 typedef struct lk_backend_ops {
     lk_backend_kind kind;
     const char *name; /* "opencl", "cuda" */
@@ -67,6 +80,10 @@ typedef struct lk_backend_ops {
     /* Device-side timing of everything launched between begin and end, in milliseconds. */
     lk_status (*timing_begin)(lk_context *ctx);
     lk_status (*timing_end)(lk_context *ctx, double *ms);
+
+    /* Optional (NULL when the backend was built without its BLAS): batched GEMM on the
+     * context's queue through clBLAST (opencl_gemm.c) or cuBLAS (cuda_gemm.c). */
+    lk_status (*gemm)(lk_context *ctx, const lk_gemm_desc *g);
 } lk_backend_ops;
 
 #ifdef LK_HAVE_OPENCL

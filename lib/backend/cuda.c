@@ -31,6 +31,7 @@
 #include <nvrtc.h>
 
 #include "internal.h"
+#include "cuda_gemm.h"
 #include "longkern_cuda.h"
 
 #define LK_CU_MAX_ARGS LK_MAX_ARGS
@@ -224,6 +225,7 @@ typedef struct cu_state {
     CUdevice dev;
     CUcontext primary;     /* retained primary context */
     CUevent start, end;    /* timing_begin / timing_end */
+    void *blas;            /* cuBLAS handle, made by the first gemm (cuda_gemm.c) */
 } cu_state;
 
 /* The one translation of a failed CUresult into the context's error. */
@@ -340,7 +342,8 @@ static void cuda_close(lk_context *ctx) {
     cu_state *s = ctx->be;
     if (!s)
         return;
-    if ((s->start || s->end) && cu_push(ctx) == LK_OK) {
+    if ((s->start || s->end || s->blas) && cu_push(ctx) == LK_OK) {
+        lk_cuda_gemm_release(s->blas);
         if (s->start)
             api.p_cuEventDestroy(s->start);
         if (s->end)
@@ -767,6 +770,16 @@ static lk_status cuda_timing_end(lk_context *ctx, double *ms) {
     return LK_OK;
 }
 
+static lk_status cuda_gemm(lk_context *ctx, const lk_gemm_desc *g) {
+    cu_state *s = ctx->be;
+    lk_status st = cu_push(ctx);
+    if (st != LK_OK)
+        return st;
+    st = lk_cuda_gemm(ctx, &s->blas, g);
+    cu_pop();
+    return st;
+}
+
 const lk_backend_ops lk_cuda_backend = {
     .kind = LK_BACKEND_CUDA,
     .name = "cuda",
@@ -786,6 +799,7 @@ const lk_backend_ops lk_cuda_backend = {
     .sync = cuda_sync,
     .timing_begin = cuda_timing_begin,
     .timing_end = cuda_timing_end,
+    .gemm = cuda_gemm,
 };
 
 /* ---- public interop (longkern_cuda.h) ---------------------------------------------------------- */

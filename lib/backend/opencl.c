@@ -11,6 +11,7 @@
 #include <CL/cl.h>
 
 #include "../core/internal.h"
+#include "opencl_internal.h"
 #include "longkern_opencl.h"
 
 #define CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV 0x4000
@@ -375,16 +376,28 @@ static lk_status cl_launch(lk_context *ctx, void *program, const char *name, int
                                       s->timing ? &ev : NULL);
     if (e != CL_SUCCESS)
         return fail_cl(ctx, LK_ERR_LAUNCH, name, e);
-    if (ev) {
-        if (!s->first) {
-            s->first = ev;
-            clRetainEvent(ev);
-        }
-        if (s->last)
-            clReleaseEvent(s->last);
-        s->last = ev;
-    }
+    lk_opencl_note_event(ctx, ev);
     return LK_OK;
+}
+
+void lk_opencl_note_event(lk_context *ctx, cl_event ev)
+{
+    cl_state *s = state(ctx);
+    if (!ev)
+        return;
+    if (!s->first) {
+        s->first = ev;
+        clRetainEvent(ev);
+    }
+    if (s->last)
+        clReleaseEvent(s->last);
+    s->last = ev;
+}
+
+cl_command_queue lk_opencl_queue(lk_context *ctx, int *timing)
+{
+    *timing = state(ctx)->timing;
+    return state(ctx)->queue;
 }
 
 static lk_status cl_sync(lk_context *ctx)
@@ -436,6 +449,9 @@ const lk_backend_ops lk_opencl_backend = {
     .sync = cl_sync,
     .timing_begin = cl_timing_begin,
     .timing_end = cl_timing_end,
+#ifdef LK_HAVE_CLBLAST
+    .gemm = lk_opencl_gemm,
+#endif
 };
 
 /* ---- interop (longkern_opencl.h) ---- */

@@ -11,6 +11,7 @@ typedef enum lk_scratch_slot {
     LK_SCRATCH_ROPE_FREQ,    /* per-pair frequencies in turns (hi, lo) */
     LK_SCRATCH_ROPE_TABLE,   /* cos/sin table of K positions */
     LK_SCRATCH_ATTN_BWD_STATS, /* attention backward: per query row (lse * log2 e, Delta) */
+    LK_SCRATCH_LATENTS,      /* low-rank cache: latents of an append, p.latent of a decode */
     LK_SCRATCH_SLOTS
 } lk_scratch_slot;
 

@@ -19,6 +19,9 @@
 #ifndef LONGKERN_KIVI_H
 #define LONGKERN_KIVI_H
 
+#include "longkern.h"
+#include "longkern_kvcache.h" /* lk_decode_params */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -60,11 +63,52 @@ lk_status lk_kivi_cache_memory(const lk_kivi_cache *cache, lk_kivi_memory *out);
 lk_status lk_kivi_cache_append(lk_context *ctx, lk_kivi_cache *cache, const lk_tensor *k, const lk_tensor *v);
 
 /* One decode step: o = softmax(scale · q · K̂ᵀ) · V̂ over every cached token, K̂ and V̂ the
- * dequantized cache. q and o [batch, Hq, 1, head_dim], F32 or F16 (the same), Hq a multiple
- * of kv_heads (GQA). scale 0 means 1/sqrt(head_dim). Keys are used as stored (apply RoPE
- * before appending). The cache must hold at least one token. */
+ * dequantized cache, split over tokens like lk_attention_decode. q and o [batch, Hq, head_dim]
+ * or [batch, Hq, 1, head_dim], F32 or F16 (the same), Hq a multiple of kv_heads (GQA, at most
+ * 16 query heads per kv head); lse optional as in lk_attention_decode. Keys are used as stored
+ * (apply RoPE before appending). The cache must hold at least one token. Split count, tile
+ * and work-group size come from the tuning database (op "kivi_decode", by context length). */
 lk_status lk_kivi_attention(lk_context *ctx, const lk_kivi_cache *cache, const lk_tensor *q, lk_tensor *o,
-                            double scale);
+                            lk_tensor *lse, const lk_decode_params *params);
+
+/* ---- low-rank latent cache (Palu) with KIVI on the latents ---------------------------------- */
+
+typedef struct lk_lowrank_config {
+    int64_t batch, kv_heads, head_dim;
+    int64_t hidden;           /* model width: the rows of the down projections */
+    int64_t heads_per_group;  /* kv heads that share one latent (Palu: 4); divides kv_heads */
+    int64_t rank;             /* r: latent channels per group, a multiple of kivi.group */
+    /* KIVI on the latents: bits, group and residual as in lk_kivi_config; kivi.batch,
+     * kivi.kv_heads and kivi.head_dim are ignored (batch, kv_heads / heads_per_group, rank). */
+    lk_kivi_config kivi;
+} lk_lowrank_config;
+
+typedef struct lk_lowrank_cache lk_lowrank_cache;
+
+lk_status lk_lowrank_cache_create(lk_context *ctx, const lk_lowrank_config *config, lk_lowrank_cache **out);
+void lk_lowrank_cache_destroy(lk_lowrank_cache *cache); /* NULL is a no-op */
+int64_t lk_lowrank_cache_length(const lk_lowrank_cache *cache);
+/* The latent cache's memory; fp16_bytes and bits_per_element are against full fp16 K and V
+ * (2 * batch * kv_heads * length * head_dim elements). */
+lk_status lk_lowrank_cache_memory(const lk_lowrank_cache *cache, lk_kivi_memory *out);
+
+/* Appends S tokens: x [batch, S, hidden] (rows contiguous: stride 1 on the last dimension) and
+ * the down projections down_k, down_v [hidden, groups * rank] (row-major, contiguous), all F32
+ * or F16 (the same). Latents h = x · down (one GEMM each, clBLAST / cuBLAS, stored as
+ * [batch, S, groups, rank]; group g's latent is columns g*rank .. (g+1)*rank) are quantized
+ * into the cache like lk_kivi_cache_append's K and V. Latents are pre-RoPE. */
+lk_status lk_lowrank_cache_append(lk_context *ctx, lk_lowrank_cache *cache, const lk_tensor *x,
+                                  const lk_tensor *down_k, const lk_tensor *down_v);
+
+/* One decode step with keys rebuilt in the kernel: for token t and kv head j (group j /
+ * heads_per_group), k_t = rope(ĥk_t · up_k[j], position rope->position_offset + t), scores
+ * q·k_t, softmax, then a = p · ĥv (latent) per query head and o = a · up_v[j] (one batched GEMM,
+ * clBLAST / cuBLAS). q (already rotated) and o [batch, Hq, head_dim] or [batch, Hq, 1, head_dim],
+ * o contiguous; up_k, up_v [kv_heads, rank, head_dim] contiguous; all F32 or F16. rope NULL:
+ * no rotation. head_dim 64, 128 or 256 (rank at most 256). */
+lk_status lk_lowrank_attention(lk_context *ctx, const lk_lowrank_cache *cache, const lk_tensor *q,
+                               const lk_tensor *up_k, const lk_tensor *up_v, const lk_rope_params *rope,
+                               lk_tensor *o, const lk_decode_params *params);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,59 @@
+/* kivi_decode.cl: decode attention over a KIVI cache, split over tokens; the splits are merged
+ * by decode_combine.cl. Cache layout: kivi_quant.cl. Tile math and partial layout: decode_split.h.
+ *
+ *   q     [B, Hq, D]   storage lk_t, element strides (qsb, qsh, qsd)
+ *   part  partial records (decode_split.h), nrec = B * Hq * splits
+ *   n tokens per sequence; keys t < nk come from k_codes/k_params, later ones from the fp16 tail
+ *   k_res; values t < nv from v_codes/v_params, later ones from the fp16 window v_res.
+ *
+ *   grid: dim 0 = splits, dim 1 = B * Hkv; work-group = WG work-items, one kv head and its QG
+ *   query heads. Each tile of BLOCK_N tokens is dequantized into fp32 local memory:
+ *
+ *     ks[n][d]  key of token j0+n, channel d   filled channel-major (adjacent work-items take
+ *                                              adjacent tokens: they share packed words)
+ *     vs[n][d]  value of token j0+n            filled token-major (adjacent channels share words)
+ *
+ *   then lk_dec_attend_tile does q.k, the online softmax and p.v for the QG heads.
+ */
+#include "portable.h"
+#include "decode_split.h"
+#define KD D /* the cache's channels are the head_dim */
+#include "kivi_cache.h"
+
+
+LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
+    const LK_GLOBAL lk_t *q, long q_off, long qsb, long qsh, long qsd,
+    const LK_GLOBAL uint *k_codes, const LK_GLOBAL half *k_params, const LK_GLOBAL half *k_res,
+    const LK_GLOBAL uint *v_codes, const LK_GLOBAL half *v_params, const LK_GLOBAL half *v_res,
+    long cap, long n, long nk, long nv, LK_GLOBAL float *part, long nrec, int Hq, int Hkv, float scale_log2)
+{
+    LK_SHARED float qs[LK_DEC_NQ * D];
+    LK_SHARED float ks[BLOCK_N * LK_DEC_KROW];
+    LK_SHARED float vs[BLOCK_N * LK_DEC_VROW];
+    LK_SHARED float sc[LK_DEC_NQ * BLOCK_N];
+    LK_SHARED float st[3 * LK_DEC_NQ];
+
+    const int tid = get_local_id(0), split = get_group_id(0), splits = get_num_groups(0);
+    const int bh = get_group_id(1), b = bh / Hkv, hq0 = (bh % Hkv) * QG;
+
+    for (int t = tid; t < LK_DEC_NQ * D; t += WG)
+        qs[t] = lk_ld(q, q_off + b * qsb + (long)(hq0 + t / D) * qsh + (t % D) * qsd) * scale_log2;
+    float acc[LK_DEC_NACC];
+    lk_dec_begin(st, acc, tid);
+    int t0, t1;
+    lk_dec_split_tiles((int)((n + BLOCK_N - 1) / BLOCK_N), splits, split, &t0, &t1);
+    lk_barrier();
+
+    for (int tile = t0; tile < t1; tile++) {
+        long j0 = (long)tile * BLOCK_N;
+        int ntok = n - j0 < BLOCK_N ? (int)(n - j0) : BLOCK_N;
+        for (int e = tid; e < ntok * D; e += WG) {
+            int kn = e % ntok, kd = e / ntok, vn = e / D, vd = e % D;
+            ks[kn * LK_DEC_KROW + kd] = kivi_key(k_codes, k_params, k_res, cap, bh, j0 + kn, kd, nk);
+            vs[vn * LK_DEC_VROW + vd] = kivi_value(v_codes, v_params, v_res, cap, bh, j0 + vn, vd, nv);
+        }
+        lk_barrier();
+        lk_dec_attend_tile(qs, ks, vs, sc, st, ntok, acc, tid);
+    }
+    lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, st, acc, tid);
+}

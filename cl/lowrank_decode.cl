@@ -1,0 +1,100 @@
+/* lowrank_decode.cl: decode attention over a low-rank latent cache (Palu) whose latents are
+ * KIVI-quantized (kivi_quant.cl layout, KD = RK channels); keys are rebuilt tile by tile with
+ * RoPE inside the kernel, values stay latent. Splits are merged by decode_combine.cl; tile math
+ * and partial layout: decode_split.h, with D = max(HD, RK):
+ *
+ *   q       [B, Hq, HD]       lk_t, strides (qsb, qsh, qsd), already rotated
+ *   up_k    [Hkv, RK, HD]     lk_t, contiguous: key of kv head j = latent . up_k[j]
+ *   latents sequence-head bh = b * groups + j / HPG of the latent cache
+ *   part    partial records over D channels; channels < RK hold p . latent (the caller
+ *           multiplies by up_v), the rest stay 0
+ *
+ *   grid: dim 0 = splits, dim 1 = B * Hkv; work-group = WG work-items, kv head j and its QG
+ *   query heads. Per tile of BLOCK_N tokens:
+ *     1. vs[n][c]  <- key latent of token j0+n, channel c < RK   (dequantized)
+ *     2. ks[n][d]  <- rope(sum_c vs[n][c] up_k[j][c][d]) for d < HD, 0 beyond  (one pair per
+ *                     work-item step: both elements of a RoPE pair are rebuilt together)
+ *     3. vs[n][c]  <- value latent of token j0+n (c < RK), 0 beyond
+ *     4. lk_dec_attend_tile: scores (q rows are 0 beyond HD), softmax, p . vs
+ */
+#include "portable.h"
+#include "rope_math.h"
+#include "decode_split.h"
+#define KD RK
+#include "kivi_cache.h"
+
+#ifndef HD
+#define HD 128
+#endif
+#ifndef ROPE
+#define ROPE 0
+#endif
+
+LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
+    const LK_GLOBAL lk_t *q, long q_off, long qsb, long qsh, long qsd, const LK_GLOBAL lk_t *up_k, long upk_off,
+    const LK_GLOBAL uint *k_codes, const LK_GLOBAL half *k_params, const LK_GLOBAL half *k_res,
+    const LK_GLOBAL uint *v_codes, const LK_GLOBAL half *v_params, const LK_GLOBAL half *v_res,
+    long cap, long n, long nk, long nv, const LK_GLOBAL float *freq, int layout, long pos_offset,
+    LK_GLOBAL float *part, long nrec, int Hq, int Hkv, int HPG, float scale_log2)
+{
+    LK_SHARED float qs[LK_DEC_NQ * D];
+    LK_SHARED float ks[BLOCK_N * LK_DEC_KROW];
+    LK_SHARED float vs[BLOCK_N * LK_DEC_VROW];
+    LK_SHARED float sc[LK_DEC_NQ * BLOCK_N];
+    LK_SHARED float st[3 * LK_DEC_NQ];
+
+    const int tid = get_local_id(0), split = get_group_id(0), splits = get_num_groups(0);
+    const int b = get_group_id(1) / Hkv, j = get_group_id(1) % Hkv, hq0 = j * QG;
+    const int bh = b * (Hkv / HPG) + j / HPG;
+    const LK_GLOBAL lk_t *a = up_k + upk_off + (long)j * RK * HD;
+
+    for (int t = tid; t < LK_DEC_NQ * D; t += WG) {
+        int d = t % D;
+        qs[t] = d < HD ? lk_ld(q, q_off + b * qsb + (long)(hq0 + t / D) * qsh + d * qsd) * scale_log2 : 0.0f;
+    }
+    float acc[LK_DEC_NACC];
+    lk_dec_begin(st, acc, tid);
+    int t0, t1;
+    lk_dec_split_tiles((int)((n + BLOCK_N - 1) / BLOCK_N), splits, split, &t0, &t1);
+    lk_barrier();
+
+    for (int tile = t0; tile < t1; tile++) {
+        long j0 = (long)tile * BLOCK_N;
+        int ntok = n - j0 < BLOCK_N ? (int)(n - j0) : BLOCK_N;
+        for (int e = tid; e < ntok * RK; e += WG) {
+            int kn = e % ntok, c = e / ntok;
+            vs[kn * LK_DEC_VROW + c] = kivi_key(k_codes, k_params, k_res, cap, bh, j0 + kn, c, nk);
+        }
+        lk_barrier();
+        for (int e = tid; e < ntok * (D - HD / 2); e += WG) {
+            int kn = e / (D - HD / 2), i = e % (D - HD / 2);
+            LK_LOCAL_PTR float *krow = ks + kn * LK_DEC_KROW;
+            if (i >= HD / 2) { /* channels past the head (only when RK > HD) */
+                krow[i + HD / 2] = 0.0f;
+                continue;
+            }
+            int d1 = lk_rope_first(layout, i, HD), d2 = lk_rope_second(layout, i, HD);
+            const LK_LOCAL_PTR float *lat = vs + kn * LK_DEC_VROW;
+            float x1 = 0.0f, x2 = 0.0f;
+            for (int c = 0; c < RK; c++) {
+                x1 = lk_fma(lat[c], lk_ld(a, (long)c * HD + d1), x1);
+                x2 = lk_fma(lat[c], lk_ld(a, (long)c * HD + d2), x2);
+            }
+#if ROPE
+            float cs, sn;
+            lk_rope_sincos((int)(pos_offset + j0 + kn), freq[2 * i], freq[2 * i + 1], &cs, &sn);
+            lk_rope_rotate(&x1, &x2, cs, sn);
+#endif
+            krow[d1] = x1;
+            krow[d2] = x2;
+        }
+        lk_barrier();
+        for (int e = tid; e < ntok * D; e += WG) {
+            int vn = e / D, c = e % D;
+            vs[vn * LK_DEC_VROW + c] = c < RK ? kivi_value(v_codes, v_params, v_res, cap, bh, j0 + vn, c, nv) : 0.0f;
+        }
+        lk_barrier();
+        lk_dec_attend_tile(qs, ks, vs, sc, st, ntok, acc, tid);
+    }
+    lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, st, acc, tid);
+}

@@ -1,0 +1,16 @@
+/* Internal entry points of KIVI decode attention (lk_kivi_attention), shared with the tuner. */
+#ifndef LK_KIVI_ATTENTION_H
+#define LK_KIVI_ATTENTION_H
+
+#include "kivi_cache.h"
+#include "../tunedb/tunedb.h"
+
+/* Built-in SPLITS, BLOCK_N, WG for a device and head_dim. */
+void lk_kivi_attention_defaults(const lk_device_info *dev, int head_dim, lk_params *out);
+/* The tuning key: op "kivi_decode", family "k<bits>v<bits>", flag G, dtype of q, length = tokens. */
+void lk_kivi_attention_key(const lk_kivi_cache *cache, lk_dtype dtype, lk_tune_key *key);
+/* Checks the arguments, then runs with `tuned` (NULL: the database's parameters). */
+lk_status lk_kivi_attention_run(lk_context *ctx, const lk_kivi_cache *cache, const lk_tensor *q, lk_tensor *o,
+                                lk_tensor *lse, const lk_decode_params *p, const lk_params *tuned);
+
+#endif

@@ -1,0 +1,111 @@
+/* lk_kivi_attention on every compiled backend against ref_attention_fwd run on the cache's
+ * dequantized K and V (ref_kivi_quantize), so the only differences are fp32 accumulation.
+ * Tolerance: relative error (harness.h) <= 1e-5 for f32 q/o, <= 2e-3 for f16. */
+#include <stdlib.h>
+
+#include "kivi_support.h"
+#include "ops/kivi_attention.h"
+#include "ref.h"
+
+typedef struct {
+    int64_t B, Hq, Hkv, D, n;
+    int k_bits, v_bits, G, R;
+    lk_dtype dtype;
+    int splits, block_n; /* explicit tunables, 0: the database's */
+    lkt_backend backend;
+} dec_case;
+
+/* B Hq Hkv D n kb vb G R dtype splits block_n */
+#define CASES(X)                                                      \
+    X(1, 2, 2, 64, 1, 2, 2, 32, 32, LK_F32, 0, 0)                      \
+    X(1, 4, 1, 64, 77, 2, 2, 32, 32, LK_F32, 3, 16)                    \
+    X(2, 2, 2, 128, 301, 4, 2, 32, 64, LK_F16, 0, 0)                   \
+    X(1, 6, 3, 64, 150, 8, 4, 16, 48, LK_F32, 7, 8)                    \
+    X(1, 8, 1, 128, 1000, 2, 2, 32, 128, LK_F16, 5, 32)                \
+    X(1, 2, 1, 256, 200, 4, 4, 128, 128, LK_F32, 1, 16)
+
+#define ROW(b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn)                  \
+    {b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn, LKT_OPENCL}, {b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn, LKT_CUDA},
+
+ParameterizedTestParameters(kivi_attention, matches_reference)
+{
+    static dec_case cases[] = {CASES(ROW)};
+    return cr_make_param_array(dec_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(dec_case *c, kivi_attention, matches_reference)
+{
+    lk_context *ctx = lkt_open(c->backend);
+    lkt_rng rng = lkt_rng_make(lkt_seed(), (uint64_t)(c->n * 17 + c->Hq));
+    size_t nkv = (size_t)(c->B * c->Hkv * c->n * c->D), nq = (size_t)(c->B * c->Hq * c->D);
+    float *k = malloc(nkv * 4), *v = malloc(nkv * 4), *kh = malloc(nkv * 4), *vh = malloc(nkv * 4);
+    float *q = malloc(nq * 4), *o = malloc(nq * 4);
+    double *want = malloc(nq * 8), *lse = malloc((size_t)(c->B * c->Hq) * 8);
+    kvt_fill(&rng, k, c->B * c->Hkv, c->n, c->D, 1);
+    kvt_fill(&rng, v, c->B * c->Hkv, c->n, c->D, 0);
+    lkt_fill(&rng, q, nq);
+
+    lk_kivi_config cfg = {c->B, c->Hkv, c->D, c->k_bits, c->v_bits, c->G, c->R, c->n};
+    lk_kivi_cache *cache;
+    LKT_OK(ctx, lk_kivi_cache_create(ctx, &cfg, &cache));
+    int pieces[] = {c->n > 40 ? 40 : 1, 1, 0};
+    kvt_append(ctx, cache, c->B, c->Hkv, c->n, c->D, k, v, LK_F16, LKT_CONTIGUOUS, pieces);
+    ref_kivi_shape s = kvt_shape(cache);
+    ref_kivi_quantize(&s, c->n, k, v, NULL, NULL, NULL, NULL, kh, vh);
+
+    int64_t qshape[4] = {c->B, c->Hq, 1, c->D};
+    lkt_tensor tq = lkt_upload(ctx, c->dtype, LKT_CONTIGUOUS, qshape, q), to = lkt_zeros(ctx, c->dtype, 4, qshape);
+    lk_decode_params p = lk_decode_params_default();
+    lk_params tuned = {0};
+    if (c->splits) {
+        lk_params_set(&tuned, "SPLITS", c->splits);
+        lk_params_set(&tuned, "BLOCK_N", c->block_n);
+        lk_params_set(&tuned, "WG", 64);
+    }
+    LKT_OK(ctx, lk_kivi_attention_run(ctx, cache, &tq.t, &to.t, NULL, &p, c->splits ? &tuned : NULL));
+    lkt_download(ctx, &to, o);
+
+    ref_attention_args ra = {c->B, c->Hq, c->Hkv, 1, c->n, c->D, 0, 0.0, NULL, NULL, NULL};
+    ref_attention_fwd(&ra, q, kh, vh, want, lse);
+    lkt_expect_close("o", o, want, nq, c->dtype == LK_F16 ? LKT_TOL_F16 : LKT_TOL_F32);
+
+    lkt_free(&tq);
+    lkt_free(&to);
+    lk_kivi_cache_destroy(cache);
+    void *all[] = {k, v, kh, vh, q, o, want, lse};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        free(all[i]);
+    lk_context_destroy(ctx);
+}
+
+Test(kivi_attention, bad_arguments_are_rejected)
+{
+    lk_context *ctx = lkt_open(LKT_OPENCL);
+    lk_kivi_config cfg = lk_kivi_config_default(1, 2, 64, 64);
+    lk_kivi_cache *cache;
+    LKT_OK(ctx, lk_kivi_cache_create(ctx, &cfg, &cache));
+    int64_t qshape[4] = {1, 4, 1, 64}, bad_heads[4] = {1, 3, 1, 64};
+    lkt_tensor q = lkt_zeros(ctx, LK_F32, 4, qshape), o = lkt_zeros(ctx, LK_F32, 4, qshape);
+    lkt_tensor q3 = lkt_zeros(ctx, LK_F32, 4, bad_heads), o16 = lkt_zeros(ctx, LK_F16, 4, qshape);
+    lk_decode_params p = lk_decode_params_default();
+    cr_expect_eq(lk_kivi_attention(ctx, cache, &q.t, &o.t, NULL, &p), LK_ERR_INVALID_ARGUMENT, "empty cache");
+    float kv[2 * 64];
+    lkt_rng rng = lkt_rng_make(1, 1);
+    lkt_fill(&rng, kv, 128);
+    int one[] = {1, 0};
+    kvt_append(ctx, cache, 1, 2, 1, 64, kv, kv, LK_F32, LKT_CONTIGUOUS, one);
+    cr_expect_eq(lk_kivi_attention(ctx, cache, &q3.t, &o.t, NULL, &p), LK_ERR_SHAPE);
+    cr_expect_eq(lk_kivi_attention(ctx, cache, &q.t, &o16.t, NULL, &p), LK_ERR_DTYPE);
+    cr_expect_eq(lk_kivi_attention(ctx, cache, &q.t, &q.t, NULL, &p), LK_ERR_ALIAS);
+    cr_expect_eq(lk_kivi_attention(ctx, NULL, &q.t, &o.t, NULL, &p), LK_ERR_NULL_POINTER);
+    p.scale = -1;
+    cr_expect_eq(lk_kivi_attention(ctx, cache, &q.t, &o.t, NULL, &p), LK_ERR_INVALID_ARGUMENT);
+    cr_expect_str_empty(lk_last_launch(ctx));
+    p.scale = 0;
+    LKT_OK(ctx, lk_kivi_attention(ctx, cache, &q.t, &o.t, NULL, &p));
+    lkt_tensor *all[] = {&q, &o, &q3, &o16};
+    for (int i = 0; i < 4; i++)
+        lkt_free(all[i]);
+    lk_kivi_cache_destroy(cache);
+    lk_context_destroy(ctx);
+}
