@@ -234,3 +234,221 @@ ParameterizedTest(kda_case *c, kda, matches_recurrence)
     free_dev(&d);
     lk_context_destroy(ctx);
 }
+
+/* Tokens t0 .. t0+len of a [B, T, ...] tensor. */
+static lk_tensor token_range(const lk_tensor *t, int64_t t0, int64_t len)
+{
+    lk_tensor r = *t;
+    r.offset += t0 * t->strides[1];
+    r.shape[1] = len;
+    return r;
+}
+
+/* Token tok of a [B, T, X(, Y)] tensor as [B, X(, Y)]. */
+static lk_tensor token_at(const lk_tensor *t, int64_t tok)
+{
+    lk_tensor r = *t;
+    r.offset += tok * t->strides[1];
+    r.ndim = t->ndim - 1;
+    r.shape[0] = t->shape[0];
+    r.strides[0] = t->strides[0];
+    for (int i = 1; i < r.ndim; i++) {
+        r.shape[i] = t->shape[i + 1];
+        r.strides[i] = t->strides[i + 1];
+    }
+    return r;
+}
+
+static void read_floats(lk_context *ctx, const lkt_tensor *t, float **out)
+{
+    *out = alloc_floats(t->count);
+    lkt_download(ctx, t, *out);
+}
+
+/* Every backend once: the one-backend tests below take the backend as their parameter. */
+ParameterizedTestParameters(kda, split_equals_whole)
+{
+    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
+    return cr_make_param_array(lkt_backend, backends, 2);
+}
+
+/* Two calls of T/2 carrying the state (the second one in place) equal one call of T. */
+ParameterizedTest(lkt_backend *be, kda, split_equals_whole)
+{
+    lk_context *ctx = lkt_open(*be);
+    kda_case c = {2, 100, 1, 2, 32, 40, LK_F32, 1, 0, 1, 0, LKT_BSHD, "CHUNK=32,BV=16,WG=32", *be};
+    kda_host h = make_host(&c, c.B, 11);
+    kda_dev d = make_dev(ctx, &c, &h, c.B);
+    lk_kda_params p = params_of(&c, &d);
+    force_params(ctx, &c);
+    LKT_OK(ctx, lk_kda_fwd(ctx, &d.q.t, &d.k.t, &d.v.t, &d.g.t, &d.beta.t, &d.h0.t, &d.o.t, &d.ht.t, &p));
+    float *o_whole, *ht_whole;
+    read_floats(ctx, &d.o, &o_whole);
+    read_floats(ctx, &d.ht, &ht_whole);
+
+    for (int half = 0; half < 2; half++) { /* first: h0 -> ht; second: ht -> ht in place */
+        int64_t t0 = half * c.T / 2, len = c.T / 2;
+        lk_tensor q = token_range(&d.q.t, t0, len), k = token_range(&d.k.t, t0, len);
+        lk_tensor v = token_range(&d.v.t, t0, len), g = token_range(&d.g.t, t0, len);
+        lk_tensor b = token_range(&d.beta.t, t0, len), o = token_range(&d.o.t, t0, len);
+        LKT_OK(ctx, lk_kda_fwd(ctx, &q, &k, &v, &g, &b, half ? &d.ht.t : &d.h0.t, &o, &d.ht.t, &p));
+    }
+    float *o_split, *ht_split;
+    read_floats(ctx, &d.o, &o_split);
+    read_floats(ctx, &d.ht, &ht_split);
+    double *ref = malloc(sizeof(double) * d.o.count);
+    for (size_t i = 0; i < d.o.count; i++)
+        ref[i] = o_whole[i];
+    expect_rms("o (split vs whole)", o_split, ref, d.o.count, TOL_F32);
+    free(ref);
+    ref = malloc(sizeof(double) * d.ht.count);
+    for (size_t i = 0; i < d.ht.count; i++)
+        ref[i] = ht_whole[i];
+    expect_rms("final state (split vs whole)", ht_split, ref, d.ht.count, TOL_F32);
+
+    free(ref); free(o_whole); free(ht_whole); free(o_split); free(ht_split);
+    free_host(&h);
+    free_dev(&d);
+    lk_context_destroy(ctx);
+}
+
+ParameterizedTestParameters(kda, decode_steps_match_recurrence)
+{
+    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
+    return cr_make_param_array(lkt_backend, backends, 2);
+}
+
+/* lk_kda_decode_step token after token (f16, gate from a_log, GVA) equals the recurrence. */
+ParameterizedTest(lkt_backend *be, kda, decode_steps_match_recurrence)
+{
+    lk_context *ctx = lkt_open(*be);
+    kda_case c = {2, 5, 2, 4, 32, 24, LK_F16, 1, 1, 1, 0, LKT_CONTIGUOUS, "", *be};
+    kda_host h = make_host(&c, c.B, 12);
+    kda_dev d = make_dev(ctx, &c, &h, c.B);
+    lk_kda_params p = params_of(&c, &d);
+    for (int64_t t = 0; t < c.T; t++) {
+        lk_tensor q = token_at(&d.q.t, t), k = token_at(&d.k.t, t), v = token_at(&d.v.t, t);
+        lk_tensor g = token_at(&d.g.t, t), b = token_at(&d.beta.t, t), o = token_at(&d.o.t, t);
+        LKT_OK(ctx, lk_kda_decode_step(ctx, &q, &k, &v, &g, &b, &d.h0.t, &o, &p));
+    }
+    cr_log_info("%s: %s", lkt_backend_name(*be), lk_last_launch(ctx));
+    cr_expect(strstr(lk_last_launch(ctx), "CHUNK=1 ") != NULL, "the decode step runs with CHUNK=1: %s",
+              lk_last_launch(ctx));
+    float *o, *state;
+    read_floats(ctx, &d.o, &o);
+    read_floats(ctx, &d.h0, &state);
+    double *ro = malloc(sizeof(double) * d.o.count), *rs = malloc(sizeof(double) * d.h0.count);
+    ref_kda_args ra = ref_args_of(&c, &h);
+    ref_kda(&ra, h.q, h.k, h.v, h.g, h.beta, h.h0, ro, rs);
+    expect_rms("o", o, ro, d.o.count, TOL_F16);
+    expect_rms("state", state, rs, d.h0.count, TOL_F32); /* f32 state: f16 only rounds the inputs */
+
+    free(o); free(state); free(ro); free(rs);
+    free_host(&h);
+    free_dev(&d);
+    lk_context_destroy(ctx);
+}
+
+ParameterizedTestParameters(kda, variable_length)
+{
+    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
+    return cr_make_param_array(lkt_backend, backends, 2);
+}
+
+/* Sequences of 17, 0, 63 and 70 tokens packed along T, each with its own initial state. */
+ParameterizedTest(lkt_backend *be, kda, variable_length)
+{
+    lk_context *ctx = lkt_open(*be);
+    static const int32_t cu[] = {0, 17, 17, 80, 150};
+    const int64_t N = 4;
+    kda_case c = {1, 150, 2, 2, 48, 32, LK_F32, 1, 0, 1, 0, LKT_PADDED, "CHUNK=16,BV=32,WG=64", *be};
+    kda_host h = make_host(&c, N, 13);
+    kda_dev d = make_dev(ctx, &c, &h, N);
+    int64_t cs[1] = {N + 1};
+    lkt_tensor tcu = lkt_zeros(ctx, LK_I32, 1, cs);
+    LKT_OK(ctx, lk_buffer_write(ctx, tcu.buf, 0, cu, sizeof cu));
+    lk_kda_params p = params_of(&c, &d);
+    p.cu_seqlens = &tcu.t;
+    force_params(ctx, &c);
+    LKT_OK(ctx, lk_kda_fwd(ctx, &d.q.t, &d.k.t, &d.v.t, &d.g.t, &d.beta.t, &d.h0.t, &d.o.t, &d.ht.t, &p));
+    float *o, *ht;
+    read_floats(ctx, &d.o, &o);
+    read_floats(ctx, &d.ht, &ht);
+    double *ro = malloc(sizeof(double) * d.o.count), *rht = malloc(sizeof(double) * d.ht.count);
+    ref_kda_args ra = ref_args_of(&c, &h);
+    ra.cu_seqlens = cu;
+    ra.N = N;
+    ref_kda(&ra, h.q, h.k, h.v, h.g, h.beta, h.h0, ro, rht);
+    expect_rms("o", o, ro, d.o.count, TOL_F32);
+    expect_rms("final state", ht, rht, d.ht.count, TOL_F32);
+
+    free(o); free(ht); free(ro); free(rht);
+    lkt_free(&tcu);
+    free_host(&h);
+    free_dev(&d);
+    lk_context_destroy(ctx);
+}
+
+/* Each bad argument returns its status with a message and launches nothing. */
+Test(kda, rejects_bad_input)
+{
+    lk_context *ctx = lkt_open(LKT_OPENCL);
+    kda_case c = {1, 20, 2, 2, 16, 16, LK_F32, 1, 1, 1, 0, LKT_CONTIGUOUS, "", LKT_OPENCL};
+    kda_host h = make_host(&c, c.B, 14);
+    kda_dev d = make_dev(ctx, &c, &h, c.B);
+    int64_t bad_cu_shape[1] = {3};
+    lkt_tensor cu = lkt_zeros(ctx, LK_I32, 1, bad_cu_shape);
+    const int32_t decreasing[] = {0, 12, 9}, short_end[] = {0, 5, 19};
+    enum { NCASES = 14 };
+    for (int i = 0; i < NCASES; i++) {
+        lk_kda_params p = params_of(&c, &d), *pp = &p;
+        lk_tensor q = d.q.t, k = d.k.t, v = d.v.t, g = d.g.t, b = d.beta.t, o = d.o.t, h0 = d.h0.t, ht = d.ht.t;
+        lk_tensor *h0p = &h0, *htp = &ht;
+        lk_status want = LK_ERR_SHAPE;
+        const char *what = "";
+        switch (i) {
+        case 0: pp = NULL, want = LK_ERR_NULL_POINTER, what = "params NULL"; break;
+        case 1: q.shape[2] = k.shape[2] = 3, q.strides[2] = k.strides[2] = 0, what = "HV not a multiple of H"; break;
+        case 2: g.dtype = LK_F16, want = LK_ERR_DTYPE, what = "g f16"; break;
+        case 3: b.shape[2] = 1, what = "beta shape"; break;
+        case 4: o = v, want = LK_ERR_ALIAS, what = "o is v"; break;
+        case 5: ht.offset = 1, ht.shape[0] = 1, want = LK_ERR_BOUNDS, what = "state past its buffer"; break;
+        case 6: ht = h0, ht.strides[3] = 2, ht.shape[3] = 8, ht.shape[2] = 8, what = "state shape"; break;
+        case 7: p.a_log = NULL, want = LK_ERR_INVALID_ARGUMENT, what = "dt_bias without a_log"; break;
+        case 8: p.scale = -1.0, want = LK_ERR_INVALID_ARGUMENT, what = "negative scale"; break;
+        case 9: p.cu_seqlens = &cu.t, want = LK_ERR_INVALID_ARGUMENT, what = "cu_seqlens decreasing";
+            LKT_OK(ctx, lk_buffer_write(ctx, cu.buf, 0, decreasing, sizeof decreasing)); break;
+        case 10: p.cu_seqlens = &cu.t, want = LK_ERR_INVALID_ARGUMENT, what = "cu_seqlens not ending at T";
+            LKT_OK(ctx, lk_buffer_write(ctx, cu.buf, 0, short_end, sizeof short_end)); break;
+        case 11: p.cu_seqlens = &cu.t, h0p = NULL, htp = NULL, b.shape[0] = 2, what = "cu_seqlens with B > 1";
+            q.shape[0] = k.shape[0] = v.shape[0] = g.shape[0] = o.shape[0] = 2;
+            q.strides[0] = k.strides[0] = v.strides[0] = g.strides[0] = o.strides[0] = b.strides[0] = 0; break;
+        case 12: want = LK_ERR_INVALID_ARGUMENT, what = "tuned parameters out of range";
+            LKT_OK(ctx, lk_tuning_override(ctx, "kda_fwd", c.dtype, (int)c.K, (int)c.V, 0, "BV=16,WG=24")); break;
+        case 13: want = LK_ERR_UNSUPPORTED, what = "K > 256"; q.shape[3] = k.shape[3] = g.shape[3] = 300;
+            q.strides[0] = k.strides[0] = g.strides[0] = q.strides[1] = k.strides[1] = g.strides[1] = 0;
+            q.strides[2] = k.strides[2] = g.strides[2] = 0; break;
+        }
+        lk_status st = lk_kda_fwd(ctx, &q, &k, &v, &g, &b, h0p, &o, htp, pp);
+        cr_expect_eq(st, want, "%s: got %s (%s), want %s", what, lk_status_str(st), lk_last_error(ctx),
+                     lk_status_str(want));
+        cr_expect(strlen(lk_last_error(ctx)) > 0, "%s: no message", what);
+        cr_expect_str_empty(lk_last_launch(ctx), "%s: launched %s", what, lk_last_launch(ctx));
+        cr_log_info("%s -> %s: %s", what, lk_status_str(st), lk_last_error(ctx));
+        LKT_OK(ctx, lk_tuning_clear_overrides(ctx));
+    }
+    /* decode: cu_seqlens is not allowed */
+    lk_kda_params p = params_of(&c, &d);
+    p.cu_seqlens = &cu.t;
+    lk_tensor q = token_at(&d.q.t, 0), k = token_at(&d.k.t, 0), v = token_at(&d.v.t, 0);
+    lk_tensor g = token_at(&d.g.t, 0), b = token_at(&d.beta.t, 0), o = token_at(&d.o.t, 0);
+    cr_expect_eq(lk_kda_decode_step(ctx, &q, &k, &v, &g, &b, &d.h0.t, &o, &p), LK_ERR_INVALID_ARGUMENT);
+    p.cu_seqlens = NULL;
+    cr_expect_eq(lk_kda_decode_step(ctx, &d.q.t, &k, &v, &g, &b, &d.h0.t, &o, &p), LK_ERR_SHAPE,
+                 "a 4-D q for the decode step");
+
+    lkt_free(&cu);
+    free_host(&h);
+    free_dev(&d);
+    lk_context_destroy(ctx);
+}
