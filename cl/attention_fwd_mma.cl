@@ -159,8 +159,11 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
     const LK_GLOBAL int *q_ids, long qi_off, long qi_sb, long qi_ss, long q_pos_offset,
     const LK_GLOBAL int *k_ids, long ki_off, long ki_sb, long ki_ss, long k_pos_offset)
 {
-    LK_SHARED lk_t ks[STAGES * BLOCK_N * ROW] __attribute__((aligned(16)));
-    LK_SHARED lk_t vs[STAGES * BLOCK_N * ROW] __attribute__((aligned(16)));
+    /* ushort storage: OpenCL C allows no half variables, only half pointers */
+    LK_SHARED ushort ks_raw[STAGES * BLOCK_N * ROW] __attribute__((aligned(16)));
+    LK_SHARED ushort vs_raw[STAGES * BLOCK_N * ROW] __attribute__((aligned(16)));
+    LK_LOCAL_PTR lk_t *ks = (LK_LOCAL_PTR lk_t *)ks_raw;
+    LK_LOCAL_PTR lk_t *vs = (LK_LOCAL_PTR lk_t *)vs_raw;
 
     const int tid = get_local_id(0), warp = tid / 32, lane = tid % 32, g = lane >> 2, t4 = lane & 3;
     const int row0 = get_group_id(0) * BLOCK_M, wrow0 = row0 + warp * 16 * MT;
@@ -282,12 +285,12 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
                 mx = lk_fmax(mx, lk_shfl_xor(mx, 1));
                 mx = lk_fmax(mx, lk_shfl_xor(mx, 2));
                 float base = mx == NEG_INF ? 0.0f : mx; /* a row with nothing visible yet stays at zero */
-                float alpha = lk_exp2(m[mt][h] - base), sum = 0.0f;
+                float alpha = lk_exp2_approx(m[mt][h] - base), sum = 0.0f;
                 #pragma unroll
                 for (int nt = 0; nt < NT; nt++)
                     #pragma unroll
                     for (int e = 0; e < 2; e++) {
-                        float p = lk_exp2(sc[mt][nt][2 * h + e] - base);
+                        float p = lk_exp2_approx(sc[mt][nt][2 * h + e] - base);
                         sc[mt][nt][2 * h + e] = p;
                         sum += p;
                     }

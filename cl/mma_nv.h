@@ -67,6 +67,15 @@ LK_INLINE float lk_shfl_xor(float v, int lane_mask)
     return r;
 }
 
+/* 2^x by the special-function unit (ex2.approx: relative error ~2^-22, -inf gives +0), as
+ * FlashAttention uses it for the softmax. */
+LK_INLINE float lk_exp2_approx(float x)
+{
+    float r;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
+    return r;
+}
+
 /* Two floats rounded to an f16x2 register: lo in bits 0..15, hi in bits 16..31. */
 LK_INLINE uint lk_pack_half2(float lo, float hi)
 {

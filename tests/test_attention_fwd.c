@@ -22,7 +22,8 @@ typedef struct {
     int pos_ids;         /* explicit per-batch position ids */
     lkt_layout mem;      /* layout of q, k, v, o in memory */
     lkt_backend backend;
-    const char *tiles;   /* tuning override for the call, or NULL */
+    char tiles[80];      /* tuning override for the call, or "" (an array: Criterion may run a test in a
+                            re-executed process, where a parent's pointer would not be valid) */
 } att_case;
 
 #define AUTO LK_ROPE_VARIANT_AUTO
@@ -55,8 +56,8 @@ typedef struct {
     X(1, 2, 1, 17, 64, 64, 0, LK_F16, 1, AUTO, IL, 0, 0, LKT_PADDED)
 
 #define ROW(b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem)                                            \
-    {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, LKT_OPENCL, NULL},                                       \
-        {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, LKT_CUDA, NULL},
+    {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, LKT_OPENCL, ""},                                       \
+        {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, LKT_CUDA, ""},
 
 ParameterizedTestParameters(attention_fwd, matches_reference)
 {
@@ -104,7 +105,7 @@ static void run_case(const att_case *c)
 {
     lk_context *ctx = lkt_open(c->backend);
     const lk_device_info *dev = lk_context_device(ctx);
-    if (c->tiles && !(dev->type == LK_DEVICE_GPU && dev->cc_major >= 8))
+    if (c->tiles[0] && !(dev->type == LK_DEVICE_GPU && dev->cc_major >= 8))
         cr_skip_test("tensor-core tiles need an NVIDIA GPU of compute capability 8+ (this device: %s)", dev->name);
     lkt_rng rng = lkt_rng_make(lkt_seed(), (uint64_t)(c->Sq * 131 + c->Sk * 7 + c->D + c->rope));
     int64_t qs[4] = {c->B, c->Hq, c->Sq, c->D}, ks[4] = {c->B, c->Hkv, c->Sk, c->D};
@@ -155,16 +156,16 @@ static void run_case(const att_case *c)
         p.q_position_ids = &tqp.t;
         p.k_position_ids = &tkp.t;
     }
-    if (c->tiles || c->table)
+    if (c->tiles[0] || c->table)
         LKT_OK(ctx, lk_tuning_override(ctx, "attention_fwd", c->dtype, (int)c->D, c->causal, 0,
-                                       c->tiles ? c->tiles : "ROPE_TABLE=1"));
+                                       c->tiles[0] ? c->tiles : "ROPE_TABLE=1"));
 
     LKT_OK(ctx, lk_attention_fwd(ctx, &tq.t, &tk.t, &tv.t, &to.t, &tl.t, &p));
     cr_log_info("%s: %s", lkt_backend_name(c->backend), lk_last_launch(ctx));
     if (c->table)
         cr_expect(strstr(lk_last_launch(ctx), "ROPE_TABLE=1") != NULL, "override did not reach the launch: %s",
                   lk_last_launch(ctx));
-    if (c->tiles)
+    if (c->tiles[0])
         cr_expect(strstr(lk_last_launch(ctx), "attention_fwd_mma") != NULL, "the tensor-core kernel did not run: %s",
                   lk_last_launch(ctx));
     lkt_download(ctx, &to, o);

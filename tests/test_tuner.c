@@ -107,8 +107,10 @@ Test(tuner, tiny_run_reaches_the_launch, .timeout = 120)
     char dir[64], db_path[128], out[65536];
     temp_dir(dir);
     snprintf(db_path, sizeof db_path, "%s/t.db", dir);
-    const char *args[] = {"--dtype", "f32", "--head-dim", "64", "--causal", "1", "--family", "rope", "--seq",
-                          "128:128", "--strategy", "random", "--fraction", "0.1", "--db", db_path, NULL};
+    /* the OpenCL device the test's context opens (the default device may be a CUDA one) */
+    const char *device = getenv("LK_TEST_OPENCL") ? getenv("LK_TEST_OPENCL") : "opencl";
+    const char *args[] = {"--device", device, "--dtype", "f32", "--head-dim", "64", "--causal", "1", "--family", "rope",
+                          "--seq", "128:128", "--strategy", "random", "--fraction", "0.1", "--db", db_path, NULL};
     cr_assert_eq(run_tune(args, out, sizeof out), 0, "lk-tune failed:\n%s", out);
 
     setenv("LK_TUNING_DB", db_path, 1);
@@ -216,7 +218,8 @@ Test(tuner, dry_run_prints_the_space, .timeout = 60)
     char dir[64], db_path[128], out[65536];
     temp_dir(dir);
     snprintf(db_path, sizeof db_path, "%s/d.db", dir);
-    const char *args[] = {"--dtype", "f16", "--head-dim", "128", "--causal", "0", "--family", "rope", "--seq",
+    /* f32: the generic kernel's space on every device (f16 on NVIDIA GPUs is the tensor-core space) */
+    const char *args[] = {"--dtype", "f32", "--head-dim", "128", "--causal", "0", "--family", "rope", "--seq",
                           "64:128", "--dry-run", "--db", db_path, NULL};
     cr_assert_eq(run_tune(args, out, sizeof out), 0, "%s", out);
     cr_expect(strstr(out, "len=64:") && strstr(out, "len=128:"), "no per-key space:\n%s", out);

@@ -4,9 +4,11 @@
  * layer the inner one: exact fingerprint in env, user, system DB; then same device name in
  * env, user, system; then same vendor and type in each. So an exact-device row in the system
  * DB beats a vendor-level row in LK_TUNING_DB. The first hit's parameters are laid over the
- * caller's defaults; with no hit the defaults are used as they are. */
+ * caller's defaults; with no hit the defaults are used as they are. Database answers are
+ * remembered for a moment per context (state.h), so calls in a loop cost no query. */
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "state.h"
 
@@ -56,6 +58,51 @@ static int search_layers(lk_context *ctx, struct lk_tunedb *t, const lk_tune_key
     return 0;
 }
 
+static double monotonic_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int same_bucket(const lk_tune_key *a, const lk_tune_key *b)
+{
+    return !strcmp(a->op, b->op) && !strcmp(a->family, b->family) && a->dtype == b->dtype &&
+           a->head_dim == b->head_dim && a->flag == b->flag && a->length == lk_length_bucket(b->length);
+}
+
+/* search_layers through the memo (see state.h). */
+static int search_memo(lk_context *ctx, struct lk_tunedb *t, const lk_tune_key *key, lk_params *row,
+                       lk_lookup_result *r)
+{
+    double now = monotonic_s();
+    for (int i = 0; i < t->n_memo; i++) {
+        lk_tune_memo *m = &t->memo[i];
+        if (same_bucket(&m->key, key) && now - m->when < LK_TUNE_MEMO_SECONDS) {
+            *row = m->row;
+            *r = m->where;
+            return m->found;
+        }
+    }
+    int found = search_layers(ctx, t, key, row, r);
+    int slot = -1;
+    for (int i = 0; i < t->n_memo && slot < 0; i++)
+        if (same_bucket(&t->memo[i].key, key))
+            slot = i;
+    if (slot < 0) {
+        slot = t->n_memo < LK_TUNE_MEMO_SIZE ? t->n_memo++ : t->next_memo;
+        t->next_memo = (slot + 1) % LK_TUNE_MEMO_SIZE;
+    }
+    lk_tune_memo *m = &t->memo[slot];
+    m->key = *key;
+    m->key.length = lk_length_bucket(key->length);
+    m->found = found;
+    m->row = found ? *row : (lk_params){0};
+    m->where = *r;
+    m->when = now;
+    return found;
+}
+
 static void log_lookup(const lk_tune_key *key, const lk_params *out, const lk_lookup_result *r)
 {
     char params[1024];
@@ -88,7 +135,7 @@ lk_status lk_tuned_params(lk_context *ctx, const lk_tune_key *key, const lk_para
         r.bucket = o->bucket;
         found = 1;
     } else if (t) {
-        found = search_layers(ctx, t, key, &row, &r);
+        found = search_memo(ctx, t, key, &row, &r);
     }
     for (int i = 0; found && i < row.n; i++)
         lk_params_set(&base, row.v[i].name, row.v[i].value);

@@ -25,10 +25,25 @@ typedef struct lk_tune_layer {
     int broken;        /* could not be used: warned once, skipped from now on */
 } lk_tune_layer;
 
+/* A remembered database answer for one key bucket: ops look up their parameters on every call,
+ * and a hot loop of small calls must not pay an SQLite query each time. Answers (hits and misses)
+ * are kept for LK_TUNE_MEMO_SECONDS, so a database a tuner is filling still shows through soon. */
+#define LK_TUNE_MEMO_SIZE 64
+#define LK_TUNE_MEMO_SECONDS 2.0
+typedef struct lk_tune_memo {
+    lk_tune_key key;   /* length holds the bucket */
+    int found;
+    lk_params row;
+    lk_lookup_result where;
+    double when;       /* monotonic seconds */
+} lk_tune_memo;
+
 struct lk_tunedb {
     lk_tune_override *overrides;
     int n_overrides, cap_overrides;
     lk_tune_layer layers[3];
+    lk_tune_memo memo[LK_TUNE_MEMO_SIZE];
+    int n_memo, next_memo;
 };
 
 /* ctx's state, created on first use (layer paths read from the environment then); NULL when
