@@ -14,6 +14,7 @@
  *                          half when the program is built with -DLK_F16=1 (vload_half /
  *                          vstore_half_rte; CUDA: cvt instructions), float otherwise
  *   lk_exp2 lk_log2 lk_sqrt lk_fma lk_sin lk_cos lk_rint lk_fmax lk_fmin lk_fabs  fp32 math
+ *   lk_popcount64(x)       set bits of a ulong;  lk_atomic_or_local(p, v)  atomic or on a local uint
  *   uint ushort ulong uchar  as in OpenCL
  */
 #ifndef LK_PORTABLE_H
@@ -40,6 +41,8 @@
 #define lk_fmin(a, b) fmin(a, b)
 #define lk_fabs(x) fabs(x)
 #define lk_half_to_float(p, i) vload_half((i), (p))
+#define lk_popcount64(x) ((int)popcount((ulong)(x)))
+#define lk_atomic_or_local(p, v) atomic_or((volatile __local uint *)(p), (v))
 #define lk_float_to_half(p, i, v) vstore_half_rte((v), (i), (p))
 
 #else /* ------------------------------------------------------------ CUDA (NVRTC defines __CUDACC__) */
@@ -76,6 +79,8 @@ __device__ __forceinline__ unsigned get_global_id(int d) { return get_group_id(d
 #define lk_fmin(a, b) fminf(a, b)
 #define lk_fabs(x) fabsf(x)
 #define INFINITY __int_as_float(0x7f800000)
+#define lk_popcount64(x) __popcll((unsigned long long)(x))
+#define lk_atomic_or_local(p, v) atomicOr((unsigned int *)(p), (v))
 
 __device__ __forceinline__ float lk_half_to_float(const half *p, long i) {
     float f;

@@ -243,6 +243,7 @@ lk_status lk_tuning_describe(lk_context *ctx, const char *op, lk_dtype dtype, in
 }
 #endif
 
+#include "longkern_kvcache.h" /* decode attention, sparse KV cache (Mustafar, RotateKV) */
 #include "longkern_kivi.h" /* quantized KV caches (KIVI, low-rank latents) */
 #include "longkern_kda.h" /* Kimi Delta Attention */
 #include "longkern_attention_bwd.h" /* attention backward (dq, dk, dv) with fused RoPE */

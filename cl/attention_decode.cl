@@ -1,0 +1,56 @@
+/* attention_decode.cl: dense decode attention (one query token) over a K/V cache, split over
+ * tokens; the splits are merged by decode_combine.cl. Tile math and the partial-result layout:
+ * decode_split.h.
+ *
+ *   q     [B, Hq, D]      storage lk_t, element strides (qsb, qsh, qsd)
+ *   k, v  [B, Hkv, S, D]  storage lk_t, element strides
+ *   part  partial records (decode_split.h), nrec = B * Hq * splits
+ *
+ *   grid: dim 0 = splits, dim 1 = B * Hkv / KVH; work-group = WG work-items.
+ *   Work-group (split, b*groups + g) owns kv heads hk0 = g*KVH .. hk0 + KVH and query heads
+ *   hk0*QG .. (hk0 + KVH)*QG, and the BLOCK_N-token tiles lk_dec_split_tiles gives its split:
+ *
+ *     tokens  0 ........................................................ S
+ *             | tile | tile | ... split 0 ... | tile | ... split 1 ... | ...
+ *     tile:   k, v rows j0 .. j0 + ntok of every owned kv head -> ks, vs (fp32, local)
+ */
+#include "portable.h"
+#include "decode_split.h"
+
+LK_KERNEL LK_WG_SIZE(WG) void attention_decode(
+    const LK_GLOBAL lk_t *q, long q_off, long qsb, long qsh, long qsd,
+    const LK_GLOBAL lk_t *k, long k_off, long ksb, long ksh, long kss, long ksd,
+    const LK_GLOBAL lk_t *v, long v_off, long vsb, long vsh, long vss, long vsd,
+    LK_GLOBAL float *part, long nrec, int Hq, int Hkv, int S, float scale_log2)
+{
+    LK_SHARED float qs[LK_DEC_NQ * D];
+    LK_SHARED float ks[BLOCK_N * LK_DEC_KROW];
+    LK_SHARED float vs[BLOCK_N * LK_DEC_VROW];
+    LK_SHARED float sc[LK_DEC_NQ * BLOCK_N];
+    LK_SHARED float st[3 * LK_DEC_NQ];
+
+    const int tid = get_local_id(0), split = get_group_id(0), splits = get_num_groups(0);
+    const int groups = Hkv / KVH, b = get_group_id(1) / groups, hk0 = (get_group_id(1) % groups) * KVH;
+    const int hq0 = hk0 * QG;
+
+    for (int t = tid; t < LK_DEC_NQ * D; t += WG)
+        qs[t] = lk_ld(q, q_off + b * qsb + (long)(hq0 + t / D) * qsh + (t % D) * qsd) * scale_log2;
+    float acc[LK_DEC_NACC];
+    lk_dec_begin(st, acc);
+    const int ntiles = (S + BLOCK_N - 1) / BLOCK_N;
+    const int t0 = lk_dec_split_first(ntiles, splits, split), t1 = lk_dec_split_first(ntiles, splits, split + 1);
+    lk_barrier();
+
+    for (int tile = t0; tile < t1; tile++) {
+        int j0 = tile * BLOCK_N, ntok = S - j0 < BLOCK_N ? S - j0 : BLOCK_N;
+        for (int e = tid; e < ntok * KVH * D; e += WG) {
+            int n = e / (KVH * D), c = e % (KVH * D), hk = hk0 + c / D, d = c % D;
+            long j = j0 + n;
+            ks[n * LK_DEC_KROW + c] = lk_ld(k, k_off + b * ksb + hk * ksh + j * kss + d * ksd);
+            vs[n * LK_DEC_VROW + c] = lk_ld(v, v_off + b * vsb + hk * vsh + j * vss + d * vsd);
+        }
+        lk_barrier();
+        lk_dec_attend_tile(qs, ks, vs, sc, st, ntok, acc);
+    }
+    lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, st, acc);
+}

@@ -1,0 +1,36 @@
+/* Host side of split-over-tokens decode attention, shared by every decode op (dense, sparse,
+ * KIVI): checks of the query/output/lse tensors, the partial-result scratch, the split count
+ * and the one combine launch (cl/decode_combine.cl; device layout in cl/decode_split.h). */
+#ifndef LK_DECODE_SPLIT_HOST_H
+#define LK_DECODE_SPLIT_HOST_H
+
+#include "../core/internal.h"
+#include "../core/params.h"
+
+/* t is [B, Hq, D] or [B, Hq, 1, D] (checked with lk_check_tensor); *view gets it as [B, Hq, D]. */
+lk_status lk_decode_check_rows(lk_context *ctx, const char *op, const char *arg, const lk_tensor *t, lk_tensor *view);
+/* q, o, lse of a decode call: q F32/F16 rows, o rows of q's shape and dtype not overlapping
+ * q, lse NULL or F32 [B, Hq] / [B, Hq, 1] overlapping neither. Views as [B, Hq, D] / [B, Hq]. */
+lk_status lk_decode_check_outputs(lk_context *ctx, const char *op, const lk_tensor *q, const lk_tensor *o,
+                                  const lk_tensor *lse, lk_tensor *q3, lk_tensor *o3, lk_tensor *lse2);
+/* scale > 0 as given, 0 -> 1/sqrt(D); anything else (negative, NaN, inf) is an error. */
+lk_status lk_decode_check_scale(lk_context *ctx, const char *op, double scale);
+
+/* Local memory of lk_dec_attend_tile's arrays (qs, ks, vs, sc, st) for these sizes. */
+size_t lk_decode_local_bytes(int head_dim, int query_group, int kv_heads, int block_n);
+/* LK_OK if SPLITS, BLOCK_N (dividing 64) and WG are in range and `local` bytes fit. */
+lk_status lk_decode_check_tunables(lk_context *ctx, const char *op, const lk_params *p, size_t local);
+
+/* The split count a call runs with: the tuned SPLITS, at most one per tile, at least 1. */
+int lk_decode_splits(int tuned_splits, int64_t ntiles);
+
+/* Scratch for rows * splits partial records of head_dim D; *nrec gets rows * splits. */
+lk_status lk_decode_partials(lk_context *ctx, int64_t rows, int splits, int head_dim, lk_buffer **out,
+                             int64_t *nrec);
+
+/* Merges the partials into o3 [B, Hq, D] and lse2 ([B, Hq] F32 or NULL). lk_last_launch keeps
+ * the decode kernel's text (the one with the tuned parameters), with "+ combine" appended. */
+lk_status lk_decode_combine(lk_context *ctx, lk_buffer *part, int64_t nrec, int splits, const lk_tensor *o3,
+                            const lk_tensor *lse2);
+
+#endif
