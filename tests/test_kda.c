@@ -181,7 +181,7 @@ static ref_kda_args ref_args_of(const kda_case *c, const kda_host *h)
 static void force_params(lk_context *ctx, const kda_case *c)
 {
     if (c->tune[0])
-        LKT_OK(ctx, lk_tuning_override(ctx, "kda_fwd", c->dtype, (int)c->K, (int)c->V, 0, c->tune));
+        LKT_OK(ctx, lk_tuning_override(ctx, "kda_fwd", c->dtype, (int)c->K, 0, 0, c->tune));
 }
 
 /* B T H HV K V dtype l2norm gate h0 strong mem tune */
@@ -424,7 +424,7 @@ Test(kda, rejects_bad_input)
             q.shape[0] = k.shape[0] = v.shape[0] = g.shape[0] = o.shape[0] = 2;
             q.strides[0] = k.strides[0] = v.strides[0] = g.strides[0] = o.strides[0] = b.strides[0] = 0; break;
         case 12: want = LK_ERR_INVALID_ARGUMENT, what = "tuned parameters out of range";
-            LKT_OK(ctx, lk_tuning_override(ctx, "kda_fwd", c.dtype, (int)c.K, (int)c.V, 0, "BV=16,WG=24")); break;
+            LKT_OK(ctx, lk_tuning_override(ctx, "kda_fwd", c.dtype, (int)c.K, 0, 0, "BV=16,WG=24")); break;
         case 13: want = LK_ERR_UNSUPPORTED, what = "K > 256"; q.shape[3] = k.shape[3] = g.shape[3] = 300;
             q.strides[0] = k.strides[0] = g.strides[0] = q.strides[1] = k.strides[1] = g.strides[1] = 0;
             q.strides[2] = k.strides[2] = g.strides[2] = 0; break;

@@ -9,8 +9,7 @@
 #define COLUMNS "seq_len,causal,head_dim,dtype,fused_ms,unfused_ms,dispatch_ms,default_ms,speedup_fused_vs_unfused," \
                 "dispatch_vs_unfused,tflops"
 
-/* Writes each line of text with prefix in front. */
-static void prefixed(FILE *f, const char *prefix, const char *text)
+void bench_prefixed(FILE *f, const char *prefix, const char *text)
 {
     for (const char *p = text; *p;) {
         const char *e = strchr(p, '\n');
@@ -105,10 +104,10 @@ int bench_report(const char *dir, const char *name, const char *device, const ch
         return 1;
     }
     fprintf(md, "# %s: fused RoPE vs unfused, tuned dispatch, untuned default\n\n", name);
-    prefixed(md, "    ", header);
+    bench_prefixed(md, "    ", header);
     fprintf(md, "\nTimes are medians of device-event runs; speedups are unfused / fused and unfused / dispatch.\n\n");
     write_markdown(md, rows, n);
-    prefixed(csv, "# ", header);
+    bench_prefixed(csv, "# ", header);
     write_csv(csv, rows, n);
     write_plot(gp, name, device, rows, n);
     int bad = fclose(md) | fclose(csv) | fclose(gp);

@@ -5,6 +5,7 @@
 #define LK_TUNER_BENCH_REPORT_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "longkern.h"
 
@@ -15,6 +16,9 @@ typedef struct bench_row {
     double fused_ms, unfused_ms, dispatch_ms, default_ms;
     double flops; /* of one call: forward 4·B·H·Sq·Sk·D, halved when causal; backward 2.5x that */
 } bench_row;
+
+/* Writes each line of text to f with prefix in front (the run header of every output file). */
+void bench_prefixed(FILE *f, const char *prefix, const char *text);
 
 /* Writes the files of op `name` into dir (created if needed). device: the plot's title; header:
  * lines without '#'. 0 on success. */

@@ -6,10 +6,12 @@
 
 extern const tune_op tune_op_attention_fwd;
 extern const tune_op tune_op_attention_bwd;
+extern const tune_op tune_op_kda_fwd;
 
 const tune_op *const tune_ops[] = {
     &tune_op_attention_fwd,
     &tune_op_attention_bwd,
+    &tune_op_kda_fwd,
     NULL,
 };
 

@@ -71,7 +71,7 @@ void lk_kda_key(const lk_kda_call *call, lk_tune_key *key)
     snprintf(key->op, sizeof key->op, "kda_fwd");
     key->dtype = call->q.dtype;
     key->head_dim = (int)call->q.shape[3];
-    key->flag = (int)call->v.shape[3];
+    key->flag = 0;
     key->length = call->max_len;
 }
 

@@ -28,7 +28,7 @@ void lk_kda_effective(const lk_params *tuned, int64_t V, int64_t max_len, lk_par
 size_t lk_kda_local_bytes(const lk_params *p, int64_t K);
 /* LK_OK if effective parameters p fit the device (ranges, work-group, local memory). */
 lk_status lk_kda_check_params(lk_context *ctx, const lk_params *p, int64_t K);
-/* The tuning key of a call: op "kda_fwd", head_dim K, flag V, length the longest sequence. */
+/* The tuning key of a call: op "kda_fwd", head_dim K, flag 0, length the longest sequence. */
 void lk_kda_key(const lk_kda_call *call, lk_tune_key *key);
 
 /* Validate the arguments of lk_kda_fwd into *call (views of the caller's tensors). */

@@ -1,0 +1,146 @@
+/* kda_fwd as a tunable op (see op.h): CHUNK x BV x WG, inputs and check of kda_problem.c, the
+ * table of bench_kda.c. Timed problem: B=1 (--batch), H = HV heads (--heads; 16 on GPUs, 2 on
+ * CPUs), K = V = the key's head_dim, T = the key's length, L2 norm in the kernel, initial and
+ * final state. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_kda.h"
+#include "internal.h"
+#include "kda_problem.h"
+#include "ops/kda.h"
+#include "op.h"
+
+typedef struct kda_state {
+    kda_problem timed;
+    kda_check check;
+} kda_state;
+
+int kda_heads(lk_context *ctx, const tune_shape *shape)
+{
+    return shape->heads > 0 ? shape->heads : ctx->info.type == LK_DEVICE_CPU ? 2 : 16;
+}
+
+static int batch_of(const tune_shape *shape)
+{
+    return shape->batch > 0 ? shape->batch : 1;
+}
+
+static int wg_multiple_of_bv(const lk_params *p, const void *user, char *why, size_t n)
+{
+    int bv = lk_params_get(p, "BV", 1), wg = lk_params_get(p, "WG", 1);
+    if (wg >= bv && wg % bv == 0)
+        return 1;
+    snprintf(why, n, "WG %d is not a multiple of BV %d", wg, bv);
+    return 0;
+}
+
+/* The parameters the key's call would run (CHUNK and BV capped) fit the device. */
+static int fits_device(const lk_params *p, const void *user, char *why, size_t n)
+{
+    const tune_space_user *u = user;
+    lk_params eff;
+    lk_kda_effective(p, u->key->head_dim, u->key->length, &eff);
+    if (lk_kda_check_params(u->ctx, &eff, u->key->head_dim) == LK_OK)
+        return 1;
+    snprintf(why, n, "%s", lk_last_error(u->ctx));
+    return 0;
+}
+
+/* A chunk longer than the sequence runs as the shorter one: tune it once. */
+static int chunk_within_length(const lk_params *p, const void *user, char *why, size_t n)
+{
+    const tune_space_user *u = user;
+    int chunk = lk_params_get(p, "CHUNK", 16);
+    if (chunk <= u->key->length || chunk == 16)
+        return 1;
+    snprintf(why, n, "CHUNK %d > length %lld", chunk, (long long)u->key->length);
+    return 0;
+}
+
+static void kda_space(const tune_space_user *u, space *s)
+{
+    static const int chunk[] = {16, 32, 64}, bv_gpu[] = {16, 32, 64, 128}, wg_gpu[] = {32, 64, 128, 256};
+    static const int bv_cpu[] = {32, 64, 128}, wg_cpu[] = {32, 64, 128};
+    int cpu = u->ctx->info.type == LK_DEVICE_CPU;
+    memset(s, 0, sizeof *s);
+    s->user = u;
+    space_add_list(s, "CHUNK", 3, chunk);
+    space_add_list(s, "BV", cpu ? 3 : 4, cpu ? bv_cpu : bv_gpu);
+    space_add_list(s, "WG", cpu ? 3 : 4, cpu ? wg_cpu : wg_gpu);
+    space_add_constraint(s, "wg_multiple_of_bv", wg_multiple_of_bv);
+    space_add_constraint(s, "chunk_within_length", chunk_within_length);
+    space_add_constraint(s, "fits_device", fits_device);
+}
+
+static void defaults(const lk_device_info *dev, const lk_tune_key *key, lk_params *out)
+{
+    lk_kda_defaults(dev, out);
+}
+
+static int fits(lk_context *ctx, const lk_tune_key *key, const tune_shape *shape)
+{
+    return kda_problem_fits(ctx, key->dtype, batch_of(shape), key->length, kda_heads(ctx, shape), key->head_dim);
+}
+
+static void teardown(void *state)
+{
+    kda_state *s = state;
+    if (!s)
+        return;
+    kda_problem_free(&s->timed);
+    kda_check_free(&s->check);
+    free(s);
+}
+
+static lk_status setup(lk_context *ctx, const lk_tune_key *key, const tune_shape *shape, void **state)
+{
+    kda_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return LK_ERR_OUT_OF_MEMORY;
+    lk_status st = kda_problem_create(ctx, key->dtype, batch_of(shape), key->length, kda_heads(ctx, shape),
+                                      key->head_dim, 1, 0, &s->timed);
+    if (st == LK_OK)
+        st = kda_check_init(ctx, key, &s->check);
+    if (st != LK_OK) {
+        teardown(s);
+        return st;
+    }
+    *state = s;
+    return LK_OK;
+}
+
+static lk_status check(void *state, const lk_params *p, double *rel_err, double *tol)
+{
+    kda_state *s = state;
+    *tol = s->check.tol;
+    return kda_check_run(&s->check, p, rel_err);
+}
+
+static lk_status run(void *state, const lk_params *p)
+{
+    kda_state *s = state;
+    kda_call call = {&s->timed, p};
+    return kda_call_run(s->timed.ctx, &call);
+}
+
+const tune_op tune_op_kda_fwd = {
+    .name = "kda_fwd",
+    .nfamilies = 1,
+    .families = {""},
+    .flag_name = NULL,
+    .head_dims = "128",
+    .head_dim_choices = {64, 128},
+    .seq_gpu = "1024:65536",
+    .seq_cpu = "256:4096",
+    .space = kda_space,
+    .defaults = defaults,
+    .fits = fits,
+    .setup = setup,
+    .check = check,
+    .run = run,
+    .fits_built = NULL,
+    .teardown = teardown,
+    .bench = bench_kda,
+};
