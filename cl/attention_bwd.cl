@@ -75,39 +75,34 @@ LK_INLINE void pair_sincos(rope_source src, int b, int row, int i, float *c, flo
                    src.freq[2 * i], src.freq[2 * i + 1], c, s);
 }
 
-/* x[D] = row `row` of t at `base` (zeros when !valid), rotated when `rotate`. */
-LK_INLINE void load_row(float *x, const LK_GLOBAL lk_t *t, long base, long sd, int valid, int rotate,
-                        rope_source src, int b, int row)
+/* x[D] = the row of t at `base`, or zeros when !valid. Natural order (constant indices once the
+ * loop is unrolled), so that x can stay in registers. */
+LK_INLINE void load_row(float *x, const LK_GLOBAL lk_t *t, long base, long sd, int valid)
+{
+    for (int d = 0; d < D; d++)
+        x[d] = valid ? lk_ld(t, base + d * sd) : 0.0f;
+}
+
+/* Rotates every pair of x[D] by `sign` times its angle at row `row` (sign -1: the transpose,
+ * which takes a gradient w.r.t. the rotated row to the unrotated one). One loop per layout keeps
+ * the indices constant. */
+LK_INLINE void rotate_row(float *x, rope_source src, int b, int row, float sign)
 {
     for (int i = 0; i < HALF; i++) {
-        int d1 = lk_rope_first(src.layout, i, D), d2 = lk_rope_second(src.layout, i, D);
-        float x1 = valid ? lk_ld(t, base + d1 * sd) : 0.0f;
-        float x2 = valid ? lk_ld(t, base + d2 * sd) : 0.0f;
-        if (rotate && valid) {
-            float c, s;
-            pair_sincos(src, b, row, i, &c, &s);
-            lk_rope_rotate(&x1, &x2, c, s);
-        }
-        x[d1] = x1;
-        x[d2] = x2;
+        float c, s;
+        pair_sincos(src, b, row, i, &c, &s);
+        if (src.layout)
+            lk_rope_rotate(&x[2 * i], &x[2 * i + 1], c, sign * s);
+        else
+            lk_rope_rotate(&x[i], &x[i + HALF], c, sign * s);
     }
 }
 
-/* Store g[D] * mult as row `row` of t, rotated back (the transpose) when `rotate`. */
-LK_INLINE void store_row(LK_GLOBAL lk_t *t, long base, long sd, float *g, float mult, int rotate,
-                         rope_source src, int b, int row)
+/* The row of t at `base` = g[D] * mult. */
+LK_INLINE void store_row(LK_GLOBAL lk_t *t, long base, long sd, const float *g, float mult)
 {
-    for (int i = 0; i < HALF; i++) {
-        int d1 = lk_rope_first(src.layout, i, D), d2 = lk_rope_second(src.layout, i, D);
-        float x1 = g[d1] * mult, x2 = g[d2] * mult;
-        if (rotate) {
-            float c, s;
-            pair_sincos(src, b, row, i, &c, &s);
-            lk_rope_rotate(&x1, &x2, c, -s);
-        }
-        lk_st(t, base + d1 * sd, x1);
-        lk_st(t, base + d2 * sd, x2);
-    }
+    for (int d = 0; d < D; d++)
+        lk_st(t, base + d * sd, g[d] * mult);
 }
 
 /* dst[ROWS][D] = rows r0 .. r0+ROWS of t (base at row 0), zeros from row `limit` on, rotated when
@@ -181,8 +176,10 @@ LK_KERNEL LK_WG_SIZE(BLOCK_N1) void attention_bwd_dkdv(
     rope_source ksrc = {freq, k_ids, ki_off, ki_sb, ki_ss, k_pos_offset, layout};
 
     float kj[D], vj[D], dkj[D], dvj[D];
-    load_row(kj, k, k_off + b * ksb + hk * ksh + (long)(valid ? j : 0) * kss, ksd, valid, ROPE_IN, ksrc, b, j);
-    load_row(vj, v, v_off + b * vsb + hk * vsh + (long)(valid ? j : 0) * vss, vsd, valid, 0, ksrc, b, j);
+    load_row(kj, k, k_off + b * ksb + hk * ksh + (long)(valid ? j : 0) * kss, ksd, valid);
+    load_row(vj, v, v_off + b * vsb + hk * vsh + (long)(valid ? j : 0) * vss, vsd, valid);
+    if (ROPE_IN && valid)
+        rotate_row(kj, ksrc, b, j, 1.0f);
     for (int d = 0; d < D; d++) {
         dkj[d] = 0.0f;
         dvj[d] = 0.0f;
@@ -231,8 +228,10 @@ LK_KERNEL LK_WG_SIZE(BLOCK_N1) void attention_bwd_dkdv(
 
     if (!valid)
         return;
-    store_row(dk, dk_off + b * dksb + hk * dksh + (long)j * dkss, dksd, dkj, scale, ROPE_OUT, ksrc, b, j);
-    store_row(dv, dv_off + b * dvsb + hk * dvsh + (long)j * dvss, dvsd, dvj, 1.0f, 0, ksrc, b, j);
+    if (ROPE_OUT)
+        rotate_row(dkj, ksrc, b, j, -1.0f);
+    store_row(dk, dk_off + b * dksb + hk * dksh + (long)j * dkss, dksd, dkj, scale);
+    store_row(dv, dv_off + b * dvsb + hk * dvsh + (long)j * dvss, dvsd, dvj, 1.0f);
 }
 
 LK_KERNEL LK_WG_SIZE(BLOCK_M2) void attention_bwd_dq(
@@ -262,8 +261,10 @@ LK_KERNEL LK_WG_SIZE(BLOCK_M2) void attention_bwd_dq(
 
     float qi[D], gi[D], dqi[D];
     const int r = valid ? row : 0;
-    load_row(qi, q, q_off + b * qsb + hq * qsh + (long)r * qss, qsd, valid, ROPE_IN, qsrc, b, row);
-    load_row(gi, dout, g_off + b * gsb + hq * gsh + (long)r * gss, gsd, valid, 0, qsrc, b, row);
+    load_row(qi, q, q_off + b * qsb + hq * qsh + (long)r * qss, qsd, valid);
+    load_row(gi, dout, g_off + b * gsb + hq * gsh + (long)r * gss, gsd, valid);
+    if (ROPE_IN && valid)
+        rotate_row(qi, qsrc, b, row, 1.0f);
     for (int d = 0; d < D; d++)
         dqi[d] = 0.0f;
     const long sn = ((long)b * Hq + hq) * Sq + r;
@@ -298,6 +299,9 @@ LK_KERNEL LK_WG_SIZE(BLOCK_M2) void attention_bwd_dq(
         }
     }
 
-    if (valid)
-        store_row(dq, dq_off + b * dqsb + hq * dqsh + (long)row * dqss, dqsd, dqi, scale, ROPE_OUT, qsrc, b, row);
+    if (!valid)
+        return;
+    if (ROPE_OUT)
+        rotate_row(dqi, qsrc, b, row, -1.0f);
+    store_row(dq, dq_off + b * dqsb + hq * dqsh + (long)row * dqss, dqsd, dqi, scale);
 }
