@@ -13,7 +13,7 @@ typedef enum lk_scratch_slot {
     LK_SCRATCH_ATTN_BWD_STATS, /* attention backward: per query row (lse * log2 e, Delta) */
     LK_SCRATCH_DECODE_PARTIAL, /* split partial results of decode attention (decode_split.h) */
     LK_SCRATCH_DECODE_KEYS,  /* keys rebuilt by a two-stage decode (decompress, rotate, RoPE) */
-    LK_SCRATCH_KV_STAGE,     /* K/V staged for compression (rotated keys) */
+    LK_SCRATCH_HADAMARD_PERM, /* lk_hadamard's channel permutation */
     LK_SCRATCH_LATENTS,      /* low-rank cache: latents of an append, p.latent of a decode */
     LK_SCRATCH_SLOTS
 } lk_scratch_slot;

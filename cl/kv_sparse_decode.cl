@@ -1,0 +1,129 @@
+/* kv_sparse_decode.cl: decode attention over the sparse KV cache, and the cache's unpacking.
+ * Cache layout: kv_sparse_format.h; tiles: kv_sparse_tiles.h; split/combine: decode_split.h.
+ *
+ * attention_decode_sparse   grid: dim 0 = splits, dim 1 = B * Hkv / KVH; WG work-items.
+ *   A work-group owns KVH kv heads (KVH = the RotateKV group G when keys are rotated, so it holds
+ *   whole D*G vectors; else 1) and their NQ = KVH*QG query heads, over its split's tiles:
+ *     key tile:   sparse or dense -> [un-reorder] -> [inverse Hadamard] -> [RoPE] -> ks
+ *                 (K_DENSE: read instead from keys [h][L][D] f32 rebuilt by kv_sparse_unpack)
+ *     value tile: sparse or dense -> vs
+ *     then lk_dec_attend_tile; partials -> decode_combine.cl.
+ *   q [B, Hq, D] (lk_t) is scaled by scale*log2(e) (host folds in 1/sqrt(G*D) for ROT) and, with
+ *   ROPE, rotated at position pos_offset + L - 1.
+ *
+ * kv_sparse_unpack   grid: dim 0 = tiles, dim 1 = B * Hkv / KVH; rebuilds one stream as dense
+ *   out [B, Hkv, L, D] (lk_t, strides): STREAM_K 1 keys (optionally rotated back and RoPE'd,
+ *   times out_scale), 0 values. Used by lk_kv_sparse_decompress and the two-stage key path.
+ */
+#include "portable.h"
+#include "decode_split.h"
+#include "kv_sparse_tiles.h"
+
+#ifndef ROT
+#define ROT 0
+#endif
+#ifndef ROPE
+#define ROPE 0
+#endif
+#ifndef K_DENSE
+#define K_DENSE 0
+#endif
+#ifndef STREAM_K
+#define STREAM_K 1
+#endif
+
+#define KEY_ROW (KVH * D + 1)
+
+LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
+    const LK_GLOBAL lk_t *q, long q_off, long qsb, long qsh, long qsd,
+    const LK_GLOBAL ulong *kbm, const LK_GLOBAL half *kpar, const LK_GLOBAL uint *kwords,
+    const LK_GLOBAL uint *koffs, const LK_GLOBAL half *kdense, long k_head_words,
+    const LK_GLOBAL ulong *vbm, const LK_GLOBAL half *vpar, const LK_GLOBAL uint *vwords,
+    const LK_GLOBAL uint *voffs, const LK_GLOBAL half *vdense, long v_head_words,
+    const LK_GLOBAL float *keys, int Hkv, long L, int sinks, int ring, int nb, int nb_cap, int keep,
+    const LK_GLOBAL int *perm, const LK_GLOBAL float *freq, int layout, long pos_offset,
+    LK_GLOBAL float *part, long nrec, int Hq, float scale_log2)
+{
+    LK_SHARED float qs[LK_DEC_NQ * D];
+    LK_SHARED float ks[BLOCK_N * LK_DEC_KROW];
+    LK_SHARED float vs[BLOCK_N * LK_DEC_VROW];
+    LK_SHARED float sc[LK_DEC_NQ * BLOCK_N];
+    LK_SHARED float st[3 * LK_DEC_NQ];
+#if !K_DENSE
+    LK_SHARED ulong bm[KVH * D];
+    LK_SHARED int pre[KVH * D];
+#endif
+
+    const int split = get_group_id(0), splits = get_num_groups(0);
+    const int groups = Hkv / KVH, b = get_group_id(1) / groups, hk0 = (get_group_id(1) % groups) * KVH;
+    const int hq0 = hk0 * QG;
+#if !K_DENSE
+    lk_sp_stream ksrc = {kbm, kpar, kwords, koffs, kdense, k_head_words};
+#endif
+    lk_sp_stream vsrc = {vbm, vpar, vwords, voffs, vdense, v_head_words};
+    lk_sp_geom g = {Hkv, sinks, ring, nb, nb_cap, keep, L};
+
+    for (int t = get_local_id(0); t < LK_DEC_NQ * D; t += WG)
+        qs[t] = lk_ld(q, q_off + b * qsb + (long)(hq0 + t / D) * qsh + (t % D) * qsd) * scale_log2;
+    lk_barrier();
+#if ROPE
+    lk_sp_rope(qs, LK_DEC_NQ, 1, D, pos_offset + L - 1, 0, freq, layout);
+#endif
+    float acc[LK_DEC_NACC];
+    lk_dec_begin(st, acc);
+    const int ntiles = lk_sp_ntiles(g);
+    const int t0 = lk_dec_split_first(ntiles, splits, split), t1 = lk_dec_split_first(ntiles, splits, split + 1);
+    lk_barrier();
+
+    for (int t = t0; t < t1; t++) {
+        lk_sp_tile tl = lk_sp_tile_at(g, t);
+#if K_DENSE
+        for (int e = get_local_id(0); e < tl.ntok * KVH * D; e += WG) {
+            int n = e / (KVH * D), c = e % (KVH * D);
+            long h = (long)b * Hkv + hk0 + c / D;
+            ks[n * KEY_ROW + c] = keys[(h * L + tl.p0 + n) * D + c % D];
+        }
+#else
+        lk_sp_key_tile(ks, KEY_ROW, bm, pre, ksrc, g, b, hk0, tl, perm, freq, layout, pos_offset);
+#endif
+        if (tl.sparse)
+            lk_sp_load_values(vs, LK_DEC_VROW, vsrc, g, b, hk0, tl);
+        else
+            lk_sp_load_dense(vs, LK_DEC_VROW, vsrc, g, b, hk0, tl, 0);
+        lk_barrier();
+        lk_dec_attend_tile(qs, ks, vs, sc, st, tl.ntok, acc);
+    }
+    lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, st, acc);
+}
+
+LK_KERNEL void kv_sparse_unpack(
+    const LK_GLOBAL ulong *sbm, const LK_GLOBAL half *spar, const LK_GLOBAL uint *swords,
+    const LK_GLOBAL uint *soffs, const LK_GLOBAL half *sdense, long head_words,
+    int Hkv, long L, int sinks, int ring, int nb, int nb_cap, int keep,
+    const LK_GLOBAL int *perm, const LK_GLOBAL float *freq, int layout, long pos_offset,
+    LK_GLOBAL lk_t *out, long o_off, long osb, long osh, long oss, long osd, float out_scale)
+{
+    LK_SHARED float x[BLOCK_N * KEY_ROW];
+#if STREAM_K
+    LK_SHARED ulong bm[KVH * D];
+    LK_SHARED int pre[KVH * D];
+#endif
+    const int groups = Hkv / KVH, b = get_group_id(1) / groups, hk0 = (get_group_id(1) % groups) * KVH;
+    lk_sp_stream src = {sbm, spar, swords, soffs, sdense, head_words};
+    lk_sp_geom g = {Hkv, sinks, ring, nb, nb_cap, keep, L};
+    lk_sp_tile tl = lk_sp_tile_at(g, get_group_id(0));
+#if STREAM_K
+    lk_sp_key_tile(x, KEY_ROW, bm, pre, src, g, b, hk0, tl, perm, freq, layout, pos_offset);
+#else
+    if (tl.sparse)
+        lk_sp_load_values(x, KEY_ROW, src, g, b, hk0, tl);
+    else
+        lk_sp_load_dense(x, KEY_ROW, src, g, b, hk0, tl, 0);
+    lk_barrier();
+#endif
+    for (int e = get_local_id(0); e < tl.ntok * KVH * D; e += get_local_size(0)) {
+        int n = e / (KVH * D), c = e % (KVH * D);
+        lk_st(out, o_off + b * osb + (long)(hk0 + c / D) * osh + (tl.p0 + n) * oss + (c % D) * osd,
+              x[n * KEY_ROW + c] * out_scale);
+    }
+}

@@ -1,0 +1,197 @@
+/* kv_sparse_tiles.h: loading BLOCK_N-token tiles of the sparse KV cache (kv_sparse_format.h) into
+ * local memory, fp32, for KVH consecutive kv heads hk0 .. hk0 + KVH of batch row b:
+ *
+ *   x[n*stride + c]   token p0 + n, channel c = j*D + d of kv head hk0 + j
+ *
+ * The token axis of a head is cut into tiles segment by segment, so no tile straddles two:
+ *   sinks [0, ns)  | compressed blocks [ns, ns + 64*nb) | window [ns + 64*nb, L)     ns = min(N, L)
+ *   ceil(ns/BLOCK_N) | 64*nb/BLOCK_N (BLOCK_N divides 64)  | ceil(window/BLOCK_N) tiles
+ *
+ * Keys may carry a channel permutation (RotateKV's reorder): stored channel c lands at perm[c],
+ * which undoes the reorder on the way in. RoPE on tiles: lk_sp_rope.
+ */
+#ifndef LK_KV_SPARSE_TILES_H
+#define LK_KV_SPARSE_TILES_H
+
+#include "kv_sparse_format.h"
+#include "rope_math.h"
+#include "hadamard.h"
+
+#ifndef D
+#define D 128
+#endif
+#ifndef KVH
+#define KVH 1
+#endif
+#ifndef BLOCK_N
+#define BLOCK_N 16
+#endif
+#ifndef KBITS
+#define KBITS 16
+#endif
+#ifndef VBITS
+#define VBITS 16
+#endif
+
+typedef struct lk_sp_stream {
+    const LK_GLOBAL ulong *bitmap;
+    const LK_GLOBAL half *params;
+    const LK_GLOBAL uint *words;
+    const LK_GLOBAL uint *offsets;
+    const LK_GLOBAL half *dense;
+    long head_words;
+} lk_sp_stream;
+
+typedef struct lk_sp_geom {
+    int Hkv, sinks, ring, nb, nb_cap, keep;
+    long L;
+} lk_sp_geom;
+
+typedef struct lk_sp_tile {
+    long p0;
+    int ntok, sparse;
+} lk_sp_tile;
+
+LK_INLINE int lk_sp_sinks(lk_sp_geom g) { return g.L < g.sinks ? (int)g.L : g.sinks; }
+
+LK_INLINE int lk_sp_ntiles(lk_sp_geom g)
+{
+    int ns = lk_sp_sinks(g);
+    long win = g.L - ns - (long)LK_SP_BLOCK * g.nb;
+    return (ns + BLOCK_N - 1) / BLOCK_N + g.nb * (LK_SP_BLOCK / BLOCK_N) + (int)((win + BLOCK_N - 1) / BLOCK_N);
+}
+
+LK_INLINE lk_sp_tile lk_sp_tile_at(lk_sp_geom g, int t)
+{
+    int ns = lk_sp_sinks(g), t1 = (ns + BLOCK_N - 1) / BLOCK_N, t2 = g.nb * (LK_SP_BLOCK / BLOCK_N);
+    lk_sp_tile tl;
+    long end;
+    if (t < t1) {
+        tl.p0 = (long)t * BLOCK_N;
+        end = ns;
+        tl.sparse = 0;
+    } else if (t < t1 + t2) {
+        tl.p0 = ns + (long)(t - t1) * BLOCK_N;
+        end = tl.p0 + BLOCK_N;
+        tl.sparse = 1;
+    } else {
+        tl.p0 = ns + (long)LK_SP_BLOCK * g.nb + (long)(t - t1 - t2) * BLOCK_N;
+        end = g.L;
+    }
+    if (t >= t1 + t2)
+        tl.sparse = 0;
+    tl.ntok = end - tl.p0 < BLOCK_N ? (int)(end - tl.p0) : BLOCK_N;
+    return tl;
+}
+
+/* Dense tokens of a tile (sinks or window). */
+LK_INLINE void lk_sp_load_dense(LK_LOCAL_PTR float *x, int stride, lk_sp_stream s, lk_sp_geom g, int b, int hk0,
+                                lk_sp_tile tl, const LK_GLOBAL int *perm)
+{
+    for (int e = get_local_id(0); e < tl.ntok * KVH * D; e += get_local_size(0)) {
+        int n = e / (KVH * D), c = e % (KVH * D);
+        long h = (long)b * g.Hkv + hk0 + c / D;
+        float v = lk_half_to_float(s.dense, (h * (g.sinks + g.ring) + lk_sp_dense_slot(tl.p0 + n, g.sinks, g.ring)) * D +
+                                                c % D);
+        x[n * stride + (perm ? perm[c] : c)] = v;
+    }
+}
+
+/* Keys of a compressed tile: bm[] and pre[] (KVH*D each, local) hold the block's bitmaps and the
+ * tiles' first codes. Ends with a barrier only if the caller adds one (x written). */
+LK_INLINE void lk_sp_load_keys(LK_LOCAL_PTR float *x, int stride, LK_LOCAL_PTR ulong *bm, LK_LOCAL_PTR int *pre,
+                               lk_sp_stream s, lk_sp_geom g, int b, int hk0, lk_sp_tile tl,
+                               const LK_GLOBAL int *perm)
+{
+    const int i = (int)((tl.p0 - lk_sp_sinks(g)) / LK_SP_BLOCK), r0 = (int)((tl.p0 - lk_sp_sinks(g)) % LK_SP_BLOCK);
+    for (int c = get_local_id(0); c < KVH * D; c += get_local_size(0)) {
+        long h = (long)b * g.Hkv + hk0 + c / D;
+        bm[c] = s.bitmap[(h * g.nb_cap + i) * D + c % D];
+    }
+    lk_barrier();
+    for (int c0 = 0; c0 < KVH * D; c0 += get_local_size(0)) {
+        int c = c0 + (int)get_local_id(0);
+        if (c >= KVH * D)
+            continue;
+        int first = c - c % D, sum = 0;
+        for (int u = first; u < c; u++)
+            sum += lk_popcount64(bm[u]);
+        pre[c] = sum;
+    }
+    lk_barrier();
+    for (int e = get_local_id(0); e < tl.ntok * KVH * D; e += get_local_size(0)) {
+        int n = e / (KVH * D), c = e % (KVH * D), r = r0 + n;
+        ulong m = bm[c];
+        float v = 0.0f;
+        if ((m >> r) & 1) {
+            long h = (long)b * g.Hkv + hk0 + c / D;
+            long wbase = h * s.head_words + s.offsets[h * (g.nb_cap + 1) + i];
+            v = lk_sp_fetch(s.words, wbase, pre[c] + lk_sp_rank(m, r), KBITS, s.params, (h * g.nb_cap + i) * D + c % D);
+        }
+        x[n * stride + (perm ? perm[c] : c)] = v;
+    }
+}
+
+/* Values of a compressed tile (a token's survivors start at r*keep in the block's stream). */
+LK_INLINE void lk_sp_load_values(LK_LOCAL_PTR float *x, int stride, lk_sp_stream s, lk_sp_geom g, int b, int hk0,
+                                 lk_sp_tile tl)
+{
+    const int i = (int)((tl.p0 - lk_sp_sinks(g)) / LK_SP_BLOCK), r0 = (int)((tl.p0 - lk_sp_sinks(g)) % LK_SP_BLOCK);
+    for (int e0 = 0; e0 < tl.ntok * KVH * D; e0 += get_local_size(0)) {
+        int e = e0 + (int)get_local_id(0);
+        if (e >= tl.ntok * KVH * D)
+            continue;
+        int n = e / (KVH * D), c = e % (KVH * D), r = r0 + n, d = c % D;
+        long h = (long)b * g.Hkv + hk0 + c / D;
+        long tiles = (h * g.nb_cap + i) * D + r * (D / 64);
+        ulong m = s.bitmap[tiles + d / 64];
+        float v = 0.0f;
+        if ((m >> (d % 64)) & 1) {
+            int j = r * g.keep + lk_sp_rank(m, d % 64);
+            for (int u = 0; u < d / 64; u++)
+                j += lk_popcount64(s.bitmap[tiles + u]);
+            long wbase = h * s.head_words + s.offsets[h * (g.nb_cap + 1) + i];
+            v = lk_sp_fetch(s.words, wbase, j, VBITS, s.params, tiles + d / 64);
+        }
+        x[n * stride + c] = v;
+    }
+}
+
+/* RoPE on rows of `heads` head vectors (x[r*stride + j*D + d]); row r at position pos0 + r*step.
+ * freq: turns per position of each pair, (hi, lo) (rope_math.h). */
+LK_INLINE void lk_sp_rope(LK_LOCAL_PTR float *x, int rows, int heads, int stride, long pos0, int step,
+                          const LK_GLOBAL float *freq, int layout)
+{
+    for (int e = get_local_id(0); e < rows * heads * (D / 2); e += get_local_size(0)) {
+        int r = e / (heads * (D / 2)), j = (e / (D / 2)) % heads, i = e % (D / 2);
+        float c, sn;
+        lk_rope_sincos((int)(pos0 + (long)r * step), freq[2 * i], freq[2 * i + 1], &c, &sn);
+        LK_LOCAL_PTR float *v = x + r * stride + j * D;
+        int d1 = lk_rope_first(layout, i, D), d2 = lk_rope_second(layout, i, D);
+        float x1 = v[d1], x2 = v[d2];
+        v[d1] = x1 * c - x2 * sn;
+        v[d2] = x2 * c + x1 * sn;
+    }
+}
+
+/* A key tile as attention sees it: stored keys, un-reordered, rotated back (ROT: unscaled
+ * Hadamard over the KVH*D channels; the caller applies 1/sqrt(KVH*D)), RoPE'd (ROPE). */
+LK_INLINE void lk_sp_key_tile(LK_LOCAL_PTR float *x, int stride, LK_LOCAL_PTR ulong *bm, LK_LOCAL_PTR int *pre,
+                              lk_sp_stream s, lk_sp_geom g, int b, int hk0, lk_sp_tile tl, const LK_GLOBAL int *perm,
+                              const LK_GLOBAL float *freq, int layout, long pos_offset)
+{
+    if (tl.sparse)
+        lk_sp_load_keys(x, stride, bm, pre, s, g, b, hk0, tl, perm);
+    else
+        lk_sp_load_dense(x, stride, s, g, b, hk0, tl, perm);
+    lk_barrier();
+#if ROT
+    lk_fwht_rows(x, tl.ntok, KVH * D, stride);
+#endif
+#if ROPE
+    lk_sp_rope(x, tl.ntok, KVH, stride, pos_offset + tl.p0, 1, freq, layout);
+    lk_barrier();
+#endif
+}
+
+#endif
