@@ -75,9 +75,9 @@ ParameterizedTestParameters(attention_fwd, matches_reference)
     X(1, 2, 2, 77, 1000, 128, 0, LK_F16, 1, UNF, HS, 0, 0, LKT_PADDED, "MMA=1,WARPS=8,BLOCK_M=128,BLOCK_N=32,STAGES=2") \
     X(1, 2, 2, 113, 17, 128, 1, LK_F16, 0, AUTO, HS, 0, 0, LKT_CONTIGUOUS,                                          \
       "MMA=1,WARPS=8,BLOCK_M=128,BLOCK_N=64,STAGES=1")                                                             \
-    X(2, 4, 2, 64, 200, 64, 1, LK_F16, 2, FUSED, HS, 1, 1, LKT_CONTIGUOUS,                                          \
+    X(2, 4, 2, 64, 200, 64, 1, LK_F16, 2, FUSED, HS, 1, 0, LKT_CONTIGUOUS,                                          \
       "MMA=1,WARPS=4,BLOCK_M=64,BLOCK_N=128,STAGES=1,ROPE_TABLE=1")                                                \
-    X(1, 2, 1, 3, 555, 128, 0, LK_F16, 1, FUSED, IL, 0, 0, LKT_CONTIGUOUS, "MMA=1,WARPS=4,BLOCK_M=128,BLOCK_N=32,STAGES=3")
+    X(1, 2, 1, 3, 555, 64, 0, LK_F16, 1, FUSED, IL, 0, 0, LKT_CONTIGUOUS, "MMA=1,WARPS=4,BLOCK_M=128,BLOCK_N=32,STAGES=3")
 
 #define MMA_ROW(b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, tiles)                                 \
     {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, LKT_OPENCL, tiles},                                \

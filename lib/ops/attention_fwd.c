@@ -54,9 +54,10 @@ void lk_attention_fwd_defaults(const lk_device_info *dev, int head_dim, lk_param
     generic_defaults(dev, head_dim, out);
     if (!lk_attention_fwd_has_mma(dev, head_dim))
         return;
+    /* the tiles most often tuned best on an H200 (results/cuda-nvidia-h200/tuning.csv) */
     lk_params_set(out, "MMA", 1);
     lk_params_set(out, "BLOCK_M", 128);
-    lk_params_set(out, "WARPS", 8);
+    lk_params_set(out, "WARPS", 4);
     lk_params_set(out, "BLOCK_N", head_dim == 64 ? 64 : 32);
     lk_params_set(out, "STAGES", 2);
 }
@@ -149,13 +150,18 @@ static lk_status launch_kernel(lk_context *ctx, const lk_tensor *q, const lk_ten
 lk_status lk_attention_fwd_run(lk_context *ctx, const lk_tensor *q, const lk_tensor *k, const lk_tensor *v,
                                lk_tensor *o, lk_tensor *lse, const lk_attention_params *p, const lk_params *tuned_in)
 {
-    /* tiles tuned for the tensor-core kernel on tensors it cannot read: the generic defaults */
+    /* MMA=1 on tensors the tensor-core kernel cannot read (f32, strided rows): the generic kernel,
+     * with the given tiles where they suit it, else its defaults */
     lk_params fallback;
     const lk_params *tuned = tuned_in;
     if (lk_params_get(tuned, "MMA", 0) && !(mma_layout_ok(q) && mma_layout_ok(k) && mma_layout_ok(v) && mma_layout_ok(o))) {
-        generic_defaults(&ctx->info, (int)q->shape[3], &fallback);
-        lk_params_set(&fallback, "VARIANT", lk_params_get(tuned, "VARIANT", LK_ROPE_K_PREPASS));
-        lk_params_set(&fallback, "ROPE_TABLE", lk_params_get(tuned, "ROPE_TABLE", 0));
+        fallback = *tuned;
+        lk_params_set(&fallback, "MMA", 0);
+        if (lk_attention_fwd_check_params(ctx, &fallback, (int)q->shape[3]) != LK_OK) {
+            generic_defaults(&ctx->info, (int)q->shape[3], &fallback);
+            lk_params_set(&fallback, "VARIANT", lk_params_get(tuned, "VARIANT", LK_ROPE_K_PREPASS));
+            lk_params_set(&fallback, "ROPE_TABLE", lk_params_get(tuned, "ROPE_TABLE", 0));
+        }
         tuned = &fallback;
     }
     lk_status st = lk_attention_fwd_check_params(ctx, tuned, (int)q->shape[3]);
