@@ -84,7 +84,7 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
             ks[n * KEY_ROW + c] = keys[(h * L + tl.p0 + n) * D + c % D];
         }
 #else
-        lk_sp_key_tile(ks, KEY_ROW, bm, pre, ksrc, g, b, hk0, tl, perm, freq, layout, pos_offset);
+        lk_sp_key_tile(ks, KEY_ROW, bm, pre, ksrc, g, b, hk0, tl, t == t0, perm, freq, layout, pos_offset);
 #endif
         if (tl.sparse)
             lk_sp_load_values(vs, LK_DEC_VROW, vsrc, g, b, hk0, tl);
@@ -113,7 +113,7 @@ LK_KERNEL void kv_sparse_unpack(
     lk_sp_geom g = {Hkv, sinks, ring, nb, nb_cap, keep, L};
     lk_sp_tile tl = lk_sp_tile_at(g, get_group_id(0));
 #if STREAM_K
-    lk_sp_key_tile(x, KEY_ROW, bm, pre, src, g, b, hk0, tl, perm, freq, layout, pos_offset);
+    lk_sp_key_tile(x, KEY_ROW, bm, pre, src, g, b, hk0, tl, 1, perm, freq, layout, pos_offset);
 #else
     if (tl.sparse)
         lk_sp_load_values(x, KEY_ROW, src, g, b, hk0, tl);

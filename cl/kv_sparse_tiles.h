@@ -97,13 +97,11 @@ LK_INLINE void lk_sp_load_dense(LK_LOCAL_PTR float *x, int stride, lk_sp_stream 
     }
 }
 
-/* Keys of a compressed tile: bm[] and pre[] (KVH*D each, local) hold the block's bitmaps and the
- * tiles' first codes. Ends with a barrier only if the caller adds one (x written). */
-LK_INLINE void lk_sp_load_keys(LK_LOCAL_PTR float *x, int stride, LK_LOCAL_PTR ulong *bm, LK_LOCAL_PTR int *pre,
-                               lk_sp_stream s, lk_sp_geom g, int b, int hk0, lk_sp_tile tl,
-                               const LK_GLOBAL int *perm)
+/* The bitmaps of block i's key tiles (KVH heads) and each tile's first code in the block's stream
+ * (the exclusive prefix sum of the popcounts of the tiles before it), in local memory. */
+LK_INLINE void lk_sp_block_prefix(LK_LOCAL_PTR ulong *bm, LK_LOCAL_PTR int *pre, lk_sp_stream s, lk_sp_geom g, int b,
+                                  int hk0, int i)
 {
-    const int i = (int)((tl.p0 - lk_sp_sinks(g)) / LK_SP_BLOCK), r0 = (int)((tl.p0 - lk_sp_sinks(g)) % LK_SP_BLOCK);
     for (int c = get_local_id(0); c < KVH * D; c += get_local_size(0)) {
         long h = (long)b * g.Hkv + hk0 + c / D;
         bm[c] = s.bitmap[(h * g.nb_cap + i) * D + c % D];
@@ -119,6 +117,18 @@ LK_INLINE void lk_sp_load_keys(LK_LOCAL_PTR float *x, int stride, LK_LOCAL_PTR u
         pre[c] = sum;
     }
     lk_barrier();
+}
+
+/* Keys of a compressed tile: bm[] and pre[] (KVH*D each, local) hold the block's bitmaps and the
+ * tiles' first codes, (re)computed when `fresh` (the tile opens a block, or the caller has not
+ * loaded this block before; uniform over the work-group). The caller adds the barrier after x. */
+LK_INLINE void lk_sp_load_keys(LK_LOCAL_PTR float *x, int stride, LK_LOCAL_PTR ulong *bm, LK_LOCAL_PTR int *pre,
+                               lk_sp_stream s, lk_sp_geom g, int b, int hk0, lk_sp_tile tl,
+                               const LK_GLOBAL int *perm, int fresh)
+{
+    const int i = (int)((tl.p0 - lk_sp_sinks(g)) / LK_SP_BLOCK), r0 = (int)((tl.p0 - lk_sp_sinks(g)) % LK_SP_BLOCK);
+    if (fresh)
+        lk_sp_block_prefix(bm, pre, s, g, b, hk0, i);
     for (int e = get_local_id(0); e < tl.ntok * KVH * D; e += get_local_size(0)) {
         int n = e / (KVH * D), c = e % (KVH * D), r = r0 + n;
         ulong m = bm[c];
@@ -177,11 +187,11 @@ LK_INLINE void lk_sp_rope(LK_LOCAL_PTR float *x, int rows, int heads, int stride
 /* A key tile as attention sees it: stored keys, un-reordered, rotated back (ROT: unscaled
  * Hadamard over the KVH*D channels; the caller applies 1/sqrt(KVH*D)), RoPE'd (ROPE). */
 LK_INLINE void lk_sp_key_tile(LK_LOCAL_PTR float *x, int stride, LK_LOCAL_PTR ulong *bm, LK_LOCAL_PTR int *pre,
-                              lk_sp_stream s, lk_sp_geom g, int b, int hk0, lk_sp_tile tl, const LK_GLOBAL int *perm,
-                              const LK_GLOBAL float *freq, int layout, long pos_offset)
+                              lk_sp_stream s, lk_sp_geom g, int b, int hk0, lk_sp_tile tl, int fresh,
+                              const LK_GLOBAL int *perm, const LK_GLOBAL float *freq, int layout, long pos_offset)
 {
     if (tl.sparse)
-        lk_sp_load_keys(x, stride, bm, pre, s, g, b, hk0, tl, perm);
+        lk_sp_load_keys(x, stride, bm, pre, s, g, b, hk0, tl, perm, fresh || (tl.p0 - lk_sp_sinks(g)) % LK_SP_BLOCK == 0);
     else
         lk_sp_load_dense(x, stride, s, g, b, hk0, tl, perm);
     lk_barrier();

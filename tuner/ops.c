@@ -7,11 +7,15 @@
 extern const tune_op tune_op_attention_fwd;
 extern const tune_op tune_op_attention_bwd;
 extern const tune_op tune_op_kda_fwd;
+extern const tune_op tune_op_attention_decode;
+extern const tune_op tune_op_kv_sparse;
 
 const tune_op *const tune_ops[] = {
     &tune_op_attention_fwd,
     &tune_op_attention_bwd,
     &tune_op_kda_fwd,
+    &tune_op_attention_decode,
+    &tune_op_kv_sparse,
     NULL,
 };
 

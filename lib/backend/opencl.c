@@ -245,8 +245,13 @@ static lk_status cl_buffer_read(lk_context *ctx, void *h, size_t off, void *dst,
 
 static lk_status cl_buffer_copy(lk_context *ctx, void *dst, size_t doff, void *src, size_t soff, size_t n)
 {
-    cl_int e = clEnqueueCopyBuffer(state(ctx)->queue, (cl_mem)src, (cl_mem)dst, soff, doff, n, 0, NULL, NULL);
-    return e == CL_SUCCESS ? LK_OK : fail_cl(ctx, LK_ERR_DEVICE, "clEnqueueCopyBuffer", e);
+    cl_event ev = NULL; /* timed like a kernel (the copy-bandwidth benchmarks) */
+    cl_int e = clEnqueueCopyBuffer(state(ctx)->queue, (cl_mem)src, (cl_mem)dst, soff, doff, n, 0, NULL,
+                                   state(ctx)->timing ? &ev : NULL);
+    if (e != CL_SUCCESS)
+        return fail_cl(ctx, LK_ERR_DEVICE, "clEnqueueCopyBuffer", e);
+    lk_opencl_note_event(ctx, ev);
+    return LK_OK;
 }
 
 static lk_status build_failure(lk_context *ctx, cl_program p, cl_int e)

@@ -47,11 +47,10 @@ void lk_kv_sparse_decode_defaults(const lk_device_info *dev, int head_dim, int k
 void lk_kv_sparse_decode_key(const lk_tensor *q, const lk_kv_sparse_cache *c, lk_tune_key *key)
 {
     memset(key, 0, sizeof *key);
-    snprintf(key->op, sizeof key->op, "kv_sparse_decode");
+    snprintf(key->op, sizeof key->op, "kv_sparse");
     snprintf(key->family, sizeof key->family, "%s", c->cfg.rotate_group > 0 || c->has_rope ? "rotate" : "plain");
     key->dtype = q->dtype;
     key->head_dim = c->cfg.head_dim;
-    key->flag = 100 * c->cfg.key_bits + c->cfg.value_bits;
     key->length = c->length;
 }
 
@@ -223,6 +222,15 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
     size_t n = strlen(ctx->last_launch);
     snprintf(ctx->last_launch + n, sizeof ctx->last_launch - n, " SPLITS=%d VARIANT=%d", splits, variant);
     return lk_decode_combine(ctx, part, nrec, splits, o3, lse2);
+}
+
+lk_status lk_kv_sparse_decode_check_params(lk_context *ctx, const lk_params *p, int head_dim, int kv_group,
+                                          int query_group)
+{
+    int fused = lk_params_get(p, "VARIANT", LK_SPARSE_FUSED) == LK_SPARSE_FUSED;
+    return lk_decode_check_tunables(ctx, OP, p,
+                                    decode_local(head_dim, query_group, fused ? kv_group : 1,
+                                                 lk_params_get(p, "BLOCK_N", 16), fused));
 }
 
 lk_status lk_attention_decode_sparse_run(lk_context *ctx, const lk_tensor *q, const lk_kv_sparse_cache *c,

@@ -1,0 +1,164 @@
+/* The decode-attention ops as tunable ops (see op.h):
+ *   attention_decode  dense lk_attention_decode: SPLITS x BLOCK_N x WG
+ *   kv_sparse         lk_attention_decode_sparse: the same plus VARIANT (fused / two-stage key
+ *                     path) for family "rotate"; family "plain" times the Mustafar fp16 cache
+ * by context length. Timed problem: B=1 (--batch), Hkv = 8 on GPUs and 4 on CPUs (--heads sets
+ * Hkv), Hq = 4 Hkv, D = the key's head_dim, L = the key's length; inputs of decode_problem.c,
+ * checked against ref/ by decode_check. Tables: bench_decode.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_decode.h"
+#include "decode_problem.h"
+#include "internal.h"
+#include "ops/attention_decode.h"
+#include "ops/decode_split.h"
+#include "ops/kv_sparse_decode.h"
+#include "op.h"
+
+typedef struct dec_state {
+    decode_problem timed;
+    lk_kv_sparse_cache *cache; /* NULL for the dense op */
+    decode_check check;
+} dec_state;
+
+int decode_kv_heads(lk_context *ctx, const tune_shape *shape)
+{
+    return shape->heads > 0 ? shape->heads : ctx->info.type == LK_DEVICE_CPU ? 4 : 8;
+}
+
+static int batch_of(const tune_shape *shape) { return shape->batch > 0 ? shape->batch : 1; }
+
+static int is_sparse(const lk_tune_key *key) { return !strcmp(key->op, "kv_sparse"); }
+
+static sparse_kind kind_of(const lk_tune_key *key) { return strcmp(key->family, "rotate") ? SPARSE_PLAIN : SPARSE_ROTATE; }
+
+/* Tiles that fit the device for the timed problem's group sizes. */
+static int fits_device(const lk_params *p, const void *user, char *why, size_t n)
+{
+    const tune_space_user *u = user;
+    int D = u->key->head_dim, G = kind_of(u->key) == SPARSE_ROTATE ? 4 : 1;
+    lk_status st = is_sparse(u->key) ? lk_kv_sparse_decode_check_params(u->ctx, p, D, G, 4)
+                                     : lk_decode_check_tunables(u->ctx, "attention_decode", p,
+                                                                lk_decode_local_bytes(D, 4, 1, lk_params_get(p, "BLOCK_N", 16)));
+    if (st == LK_OK)
+        return 1;
+    snprintf(why, n, "%s", lk_last_error(u->ctx));
+    return 0;
+}
+
+static void decode_space(const tune_space_user *u, space *s)
+{
+    static const int splits_gpu[] = {16, 32, 64, 128, 256}, splits_cpu[] = {1, 2, 4, 8};
+    static const int bn_gpu[] = {4, 8, 16, 32}, bn_cpu[] = {8, 16, 32, 64};
+    static const int wg_gpu[] = {64, 128, 256}, wg_cpu[] = {32, 64}, variants[] = {0, 1};
+    int cpu = u->ctx->info.type == LK_DEVICE_CPU;
+    memset(s, 0, sizeof *s);
+    s->user = u;
+    if (is_sparse(u->key) && kind_of(u->key) == SPARSE_ROTATE)
+        space_add_list(s, "VARIANT", 2, variants);
+    space_add_list(s, "SPLITS", cpu ? 4 : 5, cpu ? splits_cpu : splits_gpu);
+    space_add_list(s, "BLOCK_N", 4, cpu ? bn_cpu : bn_gpu);
+    space_add_list(s, "WG", cpu ? 2 : 3, cpu ? wg_cpu : wg_gpu);
+    space_add_constraint(s, "fits_device", fits_device);
+}
+
+static void defaults(const lk_device_info *dev, const lk_tune_key *key, lk_params *out)
+{
+    if (is_sparse(key))
+        lk_kv_sparse_decode_defaults(dev, key->head_dim, kind_of(key) == SPARSE_ROTATE ? 4 : 1, 4, out);
+    else
+        lk_attention_decode_defaults(dev, key->head_dim, out);
+}
+
+static int fits(lk_context *ctx, const lk_tune_key *key, const tune_shape *shape)
+{
+    return decode_problem_fits(ctx, key->dtype, batch_of(shape), decode_kv_heads(ctx, shape), key->length,
+                               key->head_dim);
+}
+
+static void teardown(void *state)
+{
+    dec_state *s = state;
+    if (!s)
+        return;
+    lk_kv_sparse_destroy(s->cache);
+    decode_problem_free(&s->timed);
+    decode_check_free(&s->check);
+    free(s);
+}
+
+static lk_status setup(lk_context *ctx, const lk_tune_key *key, const tune_shape *shape, void **state)
+{
+    dec_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return LK_ERR_OUT_OF_MEMORY;
+    int hkv = decode_kv_heads(ctx, shape);
+    lk_status st = decode_problem_create(ctx, key->dtype, batch_of(shape), 4 * hkv, hkv, key->length, key->head_dim,
+                                         1, &s->timed);
+    if (st == LK_OK && is_sparse(key))
+        st = decode_problem_sparse(&s->timed, kind_of(key), &s->cache);
+    if (st == LK_OK)
+        st = decode_check_init(ctx, key, is_sparse(key), kind_of(key), &s->check);
+    if (st != LK_OK) {
+        teardown(s);
+        return st;
+    }
+    *state = s;
+    return LK_OK;
+}
+
+static lk_status check(void *state, const lk_params *p, double *rel_err, double *tol)
+{
+    dec_state *s = state;
+    *tol = s->check.tol;
+    return decode_check_run(&s->check, p, rel_err);
+}
+
+static lk_status run(void *state, const lk_params *p)
+{
+    dec_state *s = state;
+    decode_call call = {&s->timed, s->cache, p};
+    return decode_call_run(s->timed.ctx, &call);
+}
+
+const tune_op tune_op_attention_decode = {
+    .name = "attention_decode",
+    .nfamilies = 1,
+    .families = {""},
+    .flag_name = NULL,
+    .head_dims = "128",
+    .head_dim_choices = {64, 128},
+    .seq_gpu = "4096:131072",
+    .seq_cpu = "1024:8192",
+    .space = decode_space,
+    .defaults = defaults,
+    .fits = fits,
+    .setup = setup,
+    .check = check,
+    .run = run,
+    .fits_built = NULL,
+    .teardown = teardown,
+    .bench = bench_attention_decode,
+};
+
+const tune_op tune_op_kv_sparse = {
+    .name = "kv_sparse",
+    .nfamilies = 2,
+    .families = {"plain", "rotate"},
+    .flag_name = NULL,
+    .head_dims = "128",
+    .head_dim_choices = {64, 128},
+    .seq_gpu = "4096:131072",
+    .seq_cpu = "1024:8192",
+    .space = decode_space,
+    .defaults = defaults,
+    .fits = fits,
+    .setup = setup,
+    .check = check,
+    .run = run,
+    .fits_built = NULL,
+    .teardown = teardown,
+    .bench = bench_kv_sparse,
+};
