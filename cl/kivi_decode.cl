@@ -39,9 +39,11 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
     for (int t = tid; t < LK_DEC_NQ * D; t += WG)
         qs[t] = lk_ld(q, q_off + b * qsb + (long)(hq0 + t / D) * qsh + (t % D) * qsd) * scale_log2;
     float acc[LK_DEC_NACC];
-    lk_dec_begin(st, acc, tid);
+    lk_dec_begin(st, acc);
     int t0, t1;
-    lk_dec_split_tiles((int)((n + BLOCK_N - 1) / BLOCK_N), splits, split, &t0, &t1);
+    const int ntiles = (int)((n + BLOCK_N - 1) / BLOCK_N);
+    t0 = lk_dec_split_first(ntiles, splits, split);
+    t1 = lk_dec_split_first(ntiles, splits, split + 1);
     lk_barrier();
 
     for (int tile = t0; tile < t1; tile++) {
@@ -53,7 +55,7 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
             vs[vn * LK_DEC_VROW + vd] = kivi_value(v_codes, v_params, v_res, cap, bh, j0 + vn, vd, nv);
         }
         lk_barrier();
-        lk_dec_attend_tile(qs, ks, vs, sc, st, ntok, acc, tid);
+        lk_dec_attend_tile(qs, ks, vs, sc, st, ntok, acc);
     }
-    lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, st, acc, tid);
+    lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, st, acc);
 }
