@@ -189,5 +189,5 @@ LK_KERNEL LK_WG_SIZE(CWG) void kv_sparse_compress(const LK_GLOBAL half *stage, l
     for (int i = get_local_id(0); i < bw; i += CWG)
         words[base + i] = wbuf[i];
     if (get_local_id(0) == 0)
-        offsets[(long)h * (nb_cap + 1) + blk + 1] = (uint)((blk + 1) * bw);
+        offsets[(long)h * (nb_cap + 1) + blk + 1] = (uint)((long)(blk + 1) * bw);
 }

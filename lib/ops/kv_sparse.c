@@ -180,6 +180,12 @@ lk_status lk_kv_sparse_create(lk_context *ctx, const lk_kv_sparse_config *config
     if (c->nb_cap < 1)
         c->nb_cap = 1;
     c->ring = ((config->window + LK_SP_BLOCK - 1) / LK_SP_BLOCK + 1) * LK_SP_BLOCK; /* > window + 63 */
+    int bits = config->key_bits > config->value_bits ? config->key_bits : config->value_bits;
+    if (c->nb_cap * lk_sp_block_words(config->keep, bits) > INT32_MAX) {
+        st = lk_fail(ctx, LK_ERR_UNSUPPORTED, OP "_create: a head's packed words must stay below 2^31 (capacity %lld)",
+                     (long long)config->capacity);
+        goto fail;
+    }
     if ((st = alloc_stream(ctx, c, config->key_bits, &c->k)) || (st = alloc_stream(ctx, c, config->value_bits, &c->v)))
         goto fail;
     if (config->rotate_perm) {
