@@ -1,5 +1,5 @@
-/* kv_sparse_decode.cl: decode attention over the sparse KV cache, and the cache's unpacking.
- * Cache layout: kv_sparse_format.h; tiles: kv_sparse_tiles.h; split/combine: decode_split.h.
+/* kv_sparse_decode.cl: decode attention over the sparse KV cache. Cache layout:
+ * kv_sparse_format.h; tiles: kv_sparse_tiles.h; split/combine: decode_split.h.
  *
  * attention_decode_sparse   grid: dim 0 = splits, dim 1 = B * Hkv / KVH; WG work-items.
  *   A work-group owns KVH kv heads (KVH = the RotateKV group G when keys are rotated, so it holds
@@ -10,10 +10,7 @@
  *     then lk_dec_attend_tile; partials -> decode_combine.cl.
  *   q [B, Hq, D] (lk_t) is scaled by scale*log2(e) (host folds in 1/sqrt(G*D) for ROT) and, with
  *   ROPE, rotated at position pos_offset + L - 1.
- *
- * kv_sparse_unpack   grid: dim 0 = tiles, dim 1 = B * Hkv / KVH; rebuilds one stream as dense
- *   out [B, Hkv, L, D] (lk_t, strides): STREAM_K 1 keys (optionally rotated back and RoPE'd,
- *   times out_scale), 0 values. Used by lk_kv_sparse_decompress and the two-stage key path.
+ *   (K_DENSE: the keys come from kv_sparse_unpack.cl, the two-stage path.)
  */
 #include "portable.h"
 #include "decode_split.h"
@@ -27,9 +24,6 @@
 #endif
 #ifndef K_DENSE
 #define K_DENSE 0
-#endif
-#ifndef STREAM_K
-#define STREAM_K 1
 #endif
 
 #define KEY_ROW (KVH * D + 1)
@@ -94,36 +88,4 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
         lk_dec_attend_tile(qs, ks, vs, sc, st, tl.ntok, acc);
     }
     lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, st, acc);
-}
-
-LK_KERNEL void kv_sparse_unpack(
-    const LK_GLOBAL ulong *sbm, const LK_GLOBAL half *spar, const LK_GLOBAL uint *swords,
-    const LK_GLOBAL uint *soffs, const LK_GLOBAL half *sdense, long head_words,
-    int Hkv, long L, int sinks, int ring, int nb, int nb_cap, int keep,
-    const LK_GLOBAL int *perm, const LK_GLOBAL float *freq, int layout, long pos_offset,
-    LK_GLOBAL lk_t *out, long o_off, long osb, long osh, long oss, long osd, float out_scale)
-{
-    LK_SHARED float x[BLOCK_N * KEY_ROW];
-#if STREAM_K
-    LK_SHARED ulong bm[KVH * D];
-    LK_SHARED int pre[KVH * D];
-#endif
-    const int groups = Hkv / KVH, b = get_group_id(1) / groups, hk0 = (get_group_id(1) % groups) * KVH;
-    lk_sp_stream src = {sbm, spar, swords, soffs, sdense, head_words};
-    lk_sp_geom g = {Hkv, sinks, ring, nb, nb_cap, keep, L};
-    lk_sp_tile tl = lk_sp_tile_at(g, get_group_id(0));
-#if STREAM_K
-    lk_sp_key_tile(x, KEY_ROW, bm, pre, src, g, b, hk0, tl, 1, perm, freq, layout, pos_offset);
-#else
-    if (tl.sparse)
-        lk_sp_load_values(x, KEY_ROW, src, g, b, hk0, tl);
-    else
-        lk_sp_load_dense(x, KEY_ROW, src, g, b, hk0, tl, 0);
-    lk_barrier();
-#endif
-    for (int e = get_local_id(0); e < tl.ntok * KVH * D; e += get_local_size(0)) {
-        int n = e / (KVH * D), c = e % (KVH * D);
-        lk_st(out, o_off + b * osb + (long)(hk0 + c / D) * osh + (tl.p0 + n) * oss + (c % D) * osd,
-              x[n * KEY_ROW + c] * out_scale);
-    }
 }

@@ -33,17 +33,6 @@
 
 #define LK_SP_BLOCK 64
 
-/* Code j of a block's stream starting at word wbase, as a value (tile params at ptile). */
-LK_INLINE float lk_sp_fetch(const LK_GLOBAL uint *words, long wbase, int j, int bits, const LK_GLOBAL half *params,
-                            long ptile)
-{
-    if (bits == 16)
-        return lk_half_to_float((const LK_GLOBAL half *)words, 2 * wbase + j);
-    int per = 32 / bits;
-    uint code = lk_quant_unpack(words[wbase + j / per], j % per, bits);
-    return lk_quant_dequant(code, lk_half_to_float(params, 2 * ptile + 1), lk_half_to_float(params, 2 * ptile));
-}
-
 /* Survivors of a tile before element e. */
 LK_INLINE int lk_sp_rank(ulong bm, int e) { return lk_popcount64(bm & ((((ulong)1) << e) - 1)); }
 

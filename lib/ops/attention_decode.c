@@ -70,8 +70,14 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_tensor *k
 {
     int B = (int)q3->shape[0], Hq = (int)q3->shape[1], D = (int)q3->shape[2], Hkv = (int)k->shape[1];
     int S = (int)k->shape[2], qg = Hq / Hkv;
+    /* BLOCK_N is an upper bound: a GQA group too large for it runs with the largest tile that
+     * fits local memory */
     int bn = lk_params_get(tuned, "BLOCK_N", 32), wg = lk_params_get(tuned, "WG", 64);
-    lk_status st = lk_decode_check_tunables(ctx, OP, tuned, lk_decode_local_bytes(D, qg, 1, bn));
+    while (bn > 1 && bn % 2 == 0 && lk_decode_local_bytes(D, qg, 1, bn) > ctx->info.local_mem_bytes)
+        bn /= 2;
+    lk_params fitted = *tuned;
+    lk_params_set(&fitted, "BLOCK_N", bn);
+    lk_status st = lk_decode_check_tunables(ctx, OP, &fitted, lk_decode_local_bytes(D, qg, 1, bn));
     if (st != LK_OK)
         return st;
     int splits = lk_decode_splits(lk_params_get(tuned, "SPLITS", 1), (S + bn - 1) / bn);

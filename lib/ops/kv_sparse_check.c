@@ -1,5 +1,4 @@
 /* Sparse KV cache: the validator of compressed data, and export / import of the raw arrays. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,9 +92,9 @@ static lk_status check_image(lk_context *ctx, const lk_kv_sparse_cache *c, const
 
 typedef struct array { void *host; lk_buffer *dev; size_t bytes; } array;
 
-/* The five arrays of a stream with their sizes. */
-static int stream_arrays(const lk_kv_sparse_cache *c, const lk_sp_bufs *s, const lk_kv_sparse_stream_image *im,
-                         array out[5])
+/* The five arrays of a stream with their sizes (host pointers read by import, written by export). */
+static void stream_arrays(const lk_kv_sparse_cache *c, const lk_sp_bufs *s, const lk_kv_sparse_stream_image *im,
+                          array out[5])
 {
     lk_kv_sparse_image_counts n;
     counts(c, s, &n);
@@ -104,7 +103,6 @@ static int stream_arrays(const lk_kv_sparse_cache *c, const lk_sp_bufs *s, const
     out[2] = (array){im->words, s->words, n.words * 4};
     out[3] = (array){im->offsets, s->offsets, n.offsets * 4};
     out[4] = (array){im->dense, s->dense, n.dense * 2};
-    return 5;
 }
 
 static lk_status check_image_pointers(lk_context *ctx, const lk_kv_sparse_cache *c, const lk_kv_sparse_image *img,
@@ -151,8 +149,8 @@ lk_status lk_kv_sparse_import(lk_context *ctx, lk_kv_sparse_cache *c, const lk_k
     if (st != LK_OK || (st = check_image(ctx, c, img)) != LK_OK)
         return st;
     array a[10];
-    stream_arrays(c, &c->k, (lk_kv_sparse_stream_image *)&img->k, a);
-    stream_arrays(c, &c->v, (lk_kv_sparse_stream_image *)&img->v, a + 5);
+    stream_arrays(c, &c->k, &img->k, a);
+    stream_arrays(c, &c->v, &img->v, a + 5);
     c->corrupt = 1; /* until every array is in */
     for (int i = 0; i < 10; i++)
         if (a[i].bytes && (st = lk_buffer_write(ctx, a[i].dev, 0, a[i].host, a[i].bytes)))

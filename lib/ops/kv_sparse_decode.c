@@ -24,11 +24,11 @@ static size_t unpack_local(int D, int kvh, int bn)
     return sizeof(float) * (size_t)bn * ((size_t)kvh * D + 1) + (size_t)kvh * D * 12;
 }
 
-/* The largest tile (a power of two <= start) whose arrays fit `limit` bytes. */
+/* start, halved while the arrays do not fit `limit` bytes (divisors of 64 stay divisors). */
 static int fit_block_n(int start, size_t limit, int D, int qg, int kvh, int fused)
 {
     int bn = start;
-    while (bn > 1 && decode_local(D, qg, kvh, bn, fused) > limit)
+    while (bn > 1 && bn % 2 == 0 && decode_local(D, qg, kvh, bn, fused) > limit)
         bn /= 2;
     return bn;
 }
@@ -106,7 +106,7 @@ static lk_status unpack(lk_context *ctx, const lk_kv_sparse_cache *c, int keys, 
     lk_args_tensor(&a, out, 4);
     lk_args_float(&a, rot ? (float)(1.0 / sqrt((double)kvh * D)) : 1.0f);
     size_t local = 64 < ctx->info.max_work_group ? 64 : ctx->info.max_work_group;
-    return lk_launch(ctx, "kv_sparse_decode", &defs, "kv_sparse_unpack", (size_t)ntiles(c, bn),
+    return lk_launch(ctx, "kv_sparse_unpack", &defs, "kv_sparse_unpack", (size_t)ntiles(c, bn),
                      (size_t)(c->heads / kvh), local, &a);
 }
 
@@ -176,8 +176,13 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
     if (variant != LK_SPARSE_FUSED && variant != LK_SPARSE_TWO_STAGE)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": VARIANT %d (0 fused, 1 two-stage)", variant);
     int fused = variant == LK_SPARSE_FUSED, kvh = fused && G > 0 ? G : 1;
-    int bn = lk_params_get(tuned, "BLOCK_N", 16), wg = lk_params_get(tuned, "WG", 64);
-    lk_status st = lk_decode_check_tunables(ctx, OP, tuned, decode_local(D, qg, kvh, bn, fused));
+    /* BLOCK_N is an upper bound: a group too large for it (more query heads than tuned) runs
+     * with the largest tile that fits local memory */
+    int bn = fit_block_n(lk_params_get(tuned, "BLOCK_N", 16), ctx->info.local_mem_bytes, D, qg, kvh, fused);
+    int wg = lk_params_get(tuned, "WG", 64);
+    lk_params fitted = *tuned;
+    lk_params_set(&fitted, "BLOCK_N", bn);
+    lk_status st = lk_decode_check_tunables(ctx, OP, &fitted, decode_local(D, qg, kvh, bn, fused));
     if (st != LK_OK)
         return st;
     lk_buffer *freq = NULL, *keys = NULL, *part;
