@@ -40,10 +40,8 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
         qs[t] = lk_ld(q, q_off + b * qsb + (long)(hq0 + t / D) * qsh + (t % D) * qsd) * scale_log2;
     float acc[LK_DEC_NACC];
     lk_dec_begin(st, acc);
-    int t0, t1;
     const int ntiles = (int)((n + BLOCK_N - 1) / BLOCK_N);
-    t0 = lk_dec_split_first(ntiles, splits, split);
-    t1 = lk_dec_split_first(ntiles, splits, split + 1);
+    const int t0 = lk_dec_split_first(ntiles, splits, split), t1 = lk_dec_split_first(ntiles, splits, split + 1);
     lk_barrier();
 
     for (int tile = t0; tile < t1; tile++) {

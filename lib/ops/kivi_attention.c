@@ -72,16 +72,7 @@ static lk_status launch(lk_context *ctx, const lk_kivi_cache *c, const lk_tensor
     lk_params_set(&defs, "WG", wg);
     lk_args a = {0};
     lk_args_tensor(&a, q3, 3);
-    lk_args_buffer(&a, c->k_codes);
-    lk_args_buffer(&a, c->k_params);
-    lk_args_buffer(&a, c->k_res);
-    lk_args_buffer(&a, c->v_codes);
-    lk_args_buffer(&a, c->v_params);
-    lk_args_buffer(&a, c->v_res);
-    lk_args_long(&a, c->cap);
-    lk_args_long(&a, c->length);
-    lk_args_long(&a, lk_kivi_quantized_keys(&c->cfg, c->length));
-    lk_args_long(&a, lk_kivi_quantized_values(&c->cfg, c->length));
+    lk_kivi_args_cache(&a, c);
     lk_args_buffer(&a, part);
     lk_args_long(&a, nrec);
     lk_args_int(&a, Hq);

@@ -35,6 +35,20 @@ void lk_kivi_defines(const lk_kivi_cache *c, lk_dtype dtype, lk_params *out)
     lk_params_set(out, "BITS_V", c->cfg.v_bits);
 }
 
+void lk_kivi_args_cache(lk_args *a, const lk_kivi_cache *c)
+{
+    lk_args_buffer(a, c->k_codes);
+    lk_args_buffer(a, c->k_params);
+    lk_args_buffer(a, c->k_res);
+    lk_args_buffer(a, c->v_codes);
+    lk_args_buffer(a, c->v_params);
+    lk_args_buffer(a, c->v_res);
+    lk_args_long(a, c->cap);
+    lk_args_long(a, c->length);
+    lk_args_long(a, lk_kivi_quantized_keys(&c->cfg, c->length));
+    lk_args_long(a, lk_kivi_quantized_values(&c->cfg, c->length));
+}
+
 static int valid_bits(int b) { return b == 2 || b == 4 || b == 8; }
 
 lk_status lk_kivi_check_config(lk_context *ctx, const char *op, const lk_kivi_config *cfg)

@@ -26,6 +26,11 @@ int64_t lk_kivi_v_words(const lk_kivi_cache *c); /* cap * D / (32 / v_bits) */
 /* -D defines of the cache's programs: D, G, R, BITS_K, BITS_V (+ LK_F16 of the tensors). */
 void lk_kivi_defines(const lk_kivi_cache *c, lk_dtype dtype, lk_params *out);
 
+/* The cache's kernel arguments, in the order every decode kernel reads them: k codes, k params,
+ * k residual, v codes, v params, v residual, cap, length, quantized keys, quantized values. */
+struct lk_args;
+void lk_kivi_args_cache(struct lk_args *a, const lk_kivi_cache *c);
+
 /* Checks a configuration; op names the calling API in messages. */
 lk_status lk_kivi_check_config(lk_context *ctx, const char *op, const lk_kivi_config *cfg);
 

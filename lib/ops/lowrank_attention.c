@@ -121,16 +121,7 @@ static lk_status launch(lk_context *ctx, const lk_lowrank_cache *c, const lk_ten
     lk_args_tensor(&a, q3, 3);
     lk_args_buffer(&a, up_k->buffer);
     lk_args_long(&a, up_k->offset);
-    lk_args_buffer(&a, lat->k_codes);
-    lk_args_buffer(&a, lat->k_params);
-    lk_args_buffer(&a, lat->k_res);
-    lk_args_buffer(&a, lat->v_codes);
-    lk_args_buffer(&a, lat->v_params);
-    lk_args_buffer(&a, lat->v_res);
-    lk_args_long(&a, lat->cap);
-    lk_args_long(&a, lat->length);
-    lk_args_long(&a, lk_kivi_quantized_keys(&lat->cfg, lat->length));
-    lk_args_long(&a, lk_kivi_quantized_values(&lat->cfg, lat->length));
+    lk_kivi_args_cache(&a, lat);
     lk_args_buffer(&a, freq);
     lk_args_int(&a, rope ? (int)rope->layout : 0);
     lk_args_long(&a, rope ? rope->position_offset : 0);
