@@ -68,6 +68,9 @@ typedef struct tune_op {
     int (*bench)(lk_context *ctx, const bench_opts *o);
 } tune_op;
 
+/* The timed problem's batch: --batch, else 1. */
+int tune_batch(const tune_shape *shape);
+
 /* The registry (tuner/ops.c), NULL-terminated. */
 extern const tune_op *const tune_ops[];
 /* The op named name, or NULL. */

@@ -16,11 +16,6 @@ typedef struct bwd_state {
     bwd_check check;
 } bwd_state;
 
-static int batch_of(const tune_shape *shape)
-{
-    return shape->batch > 0 ? shape->batch : 1;
-}
-
 static void defaults(const lk_device_info *dev, const lk_tune_key *key, lk_params *out)
 {
     lk_attention_bwd_defaults(dev, key->head_dim, out);
@@ -29,7 +24,7 @@ static void defaults(const lk_device_info *dev, const lk_tune_key *key, lk_param
 static int fits(lk_context *ctx, const lk_tune_key *key, const tune_shape *shape)
 {
     int H = attn_heads(ctx, shape);
-    return bwd_problem_fits(ctx, key, batch_of(shape), H, H, key->length);
+    return bwd_problem_fits(ctx, key, tune_batch(shape), H, H, key->length);
 }
 
 static void teardown(void *state)
@@ -48,7 +43,7 @@ static lk_status setup(lk_context *ctx, const lk_tune_key *key, const tune_shape
     if (!s)
         return LK_ERR_OUT_OF_MEMORY;
     int H = attn_heads(ctx, shape);
-    lk_status st = bwd_problem_create(ctx, key, batch_of(shape), H, H, key->length, 1, 0, &s->timed);
+    lk_status st = bwd_problem_create(ctx, key, tune_batch(shape), H, H, key->length, 1, 0, &s->timed);
     if (st == LK_OK)
         st = bwd_check_init(ctx, key, &s->check);
     if (st != LK_OK) {

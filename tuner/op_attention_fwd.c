@@ -22,11 +22,6 @@ int attn_heads(lk_context *ctx, const tune_shape *shape)
     return shape->heads > 0 ? shape->heads : ctx->info.type == LK_DEVICE_CPU ? 1 : 16;
 }
 
-static int batch_of(const tune_shape *shape)
-{
-    return shape->batch > 0 ? shape->batch : 1;
-}
-
 static void defaults(const lk_device_info *dev, const lk_tune_key *key, lk_params *out)
 {
     lk_attention_fwd_defaults(dev, key->head_dim, out);
@@ -35,7 +30,7 @@ static void defaults(const lk_device_info *dev, const lk_tune_key *key, lk_param
 static int fits(lk_context *ctx, const lk_tune_key *key, const tune_shape *shape)
 {
     int H = attn_heads(ctx, shape);
-    return attn_problem_fits(ctx, key->dtype, batch_of(shape), H, H, key->length, key->head_dim);
+    return attn_problem_fits(ctx, key->dtype, tune_batch(shape), H, H, key->length, key->head_dim);
 }
 
 static void teardown(void *state)
@@ -56,7 +51,7 @@ static lk_status setup(lk_context *ctx, const lk_tune_key *key, const tune_shape
     s->rope = lk_rope_params_default();
     attn_params_for_key(key, &s->rope, &s->ap);
     int H = attn_heads(ctx, shape);
-    lk_status st = attn_problem_create(ctx, key->dtype, batch_of(shape), H, H, key->length, key->head_dim, 1, 0,
+    lk_status st = attn_problem_create(ctx, key->dtype, tune_batch(shape), H, H, key->length, key->head_dim, 1, 0,
                                        &s->timed);
     if (st == LK_OK)
         st = attn_check_init(ctx, key, &s->check);

@@ -28,8 +28,6 @@ int decode_kv_heads(lk_context *ctx, const tune_shape *shape)
     return shape->heads > 0 ? shape->heads : ctx->info.type == LK_DEVICE_CPU ? 4 : 8;
 }
 
-static int batch_of(const tune_shape *shape) { return shape->batch > 0 ? shape->batch : 1; }
-
 static int is_sparse(const lk_tune_key *key) { return !strcmp(key->op, "kv_sparse"); }
 
 static sparse_kind kind_of(const lk_tune_key *key) { return strcmp(key->family, "rotate") ? SPARSE_PLAIN : SPARSE_ROTATE; }
@@ -74,7 +72,7 @@ static void defaults(const lk_device_info *dev, const lk_tune_key *key, lk_param
 
 static int fits(lk_context *ctx, const lk_tune_key *key, const tune_shape *shape)
 {
-    return decode_problem_fits(ctx, key->dtype, batch_of(shape), decode_kv_heads(ctx, shape), key->length,
+    return decode_problem_fits(ctx, key->dtype, tune_batch(shape), decode_kv_heads(ctx, shape), key->length,
                                key->head_dim);
 }
 
@@ -95,7 +93,7 @@ static lk_status setup(lk_context *ctx, const lk_tune_key *key, const tune_shape
     if (!s)
         return LK_ERR_OUT_OF_MEMORY;
     int hkv = decode_kv_heads(ctx, shape);
-    lk_status st = decode_problem_create(ctx, key->dtype, batch_of(shape), 4 * hkv, hkv, key->length, key->head_dim,
+    lk_status st = decode_problem_create(ctx, key->dtype, tune_batch(shape), 4 * hkv, hkv, key->length, key->head_dim,
                                          1, &s->timed);
     if (st == LK_OK && is_sparse(key))
         st = decode_problem_sparse(&s->timed, kind_of(key), &s->cache);

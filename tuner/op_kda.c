@@ -22,11 +22,6 @@ int kda_heads(lk_context *ctx, const tune_shape *shape)
     return shape->heads > 0 ? shape->heads : ctx->info.type == LK_DEVICE_CPU ? 2 : 16;
 }
 
-static int batch_of(const tune_shape *shape)
-{
-    return shape->batch > 0 ? shape->batch : 1;
-}
-
 static int wg_multiple_of_bv(const lk_params *p, const void *user, char *why, size_t n)
 {
     int bv = lk_params_get(p, "BV", 1), wg = lk_params_get(p, "WG", 1);
@@ -81,7 +76,7 @@ static void defaults(const lk_device_info *dev, const lk_tune_key *key, lk_param
 
 static int fits(lk_context *ctx, const lk_tune_key *key, const tune_shape *shape)
 {
-    return kda_problem_fits(ctx, key->dtype, batch_of(shape), key->length, kda_heads(ctx, shape), key->head_dim);
+    return kda_problem_fits(ctx, key->dtype, tune_batch(shape), key->length, kda_heads(ctx, shape), key->head_dim);
 }
 
 static void teardown(void *state)
@@ -99,7 +94,7 @@ static lk_status setup(lk_context *ctx, const lk_tune_key *key, const tune_shape
     kda_state *s = calloc(1, sizeof *s);
     if (!s)
         return LK_ERR_OUT_OF_MEMORY;
-    lk_status st = kda_problem_create(ctx, key->dtype, batch_of(shape), key->length, kda_heads(ctx, shape),
+    lk_status st = kda_problem_create(ctx, key->dtype, tune_batch(shape), key->length, kda_heads(ctx, shape),
                                       key->head_dim, 1, 0, &s->timed);
     if (st == LK_OK)
         st = kda_check_init(ctx, key, &s->check);

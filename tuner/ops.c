@@ -35,6 +35,11 @@ void tune_op_names(char *buf, size_t n)
         k += (size_t)snprintf(buf + k, n - k, "%s%s", i ? ", " : "", tune_ops[i]->name);
 }
 
+int tune_batch(const tune_shape *shape)
+{
+    return shape->batch > 0 ? shape->batch : 1;
+}
+
 lk_status tune_call_run(lk_context *ctx, void *call)
 {
     (void)ctx;
