@@ -17,25 +17,12 @@
  * slots that the new tokens will reuse), then store the new residual tokens.
  */
 #include "portable.h"
-#include "quant.h"
 
 #ifndef D
 #define D 128
 #endif
-#ifndef G
-#define G 32
-#endif
-#ifndef R
-#define R 128
-#endif
-#ifndef BITS_K
-#define BITS_K 2
-#endif
-#ifndef BITS_V
-#define BITS_V 2
-#endif
-#define CPW_K (32 / BITS_K)
-#define CPW_V (32 / BITS_V)
+#define KD D
+#include "kivi_cache.h" /* G, R, BITS_K, BITS_V, codes per word, quant.h */
 
 /* An input tensor [B, H, S, D] as kernel arguments. */
 typedef struct input_view {
