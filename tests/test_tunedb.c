@@ -822,3 +822,64 @@ Test(tunedb, killed_writer_leaves_a_consistent_database_and_the_next_one_resumes
     cr_expect_eq(lk_db_check(db), LK_OK, "after resuming: %s", lk_db_error(db));
     lk_db_close(db);
 }
+
+Test(tunedb, ranking_at_the_nearest_tuned_length_seeds_the_next)
+{
+    lk_device_info a = gpu_a(), b = device(LK_BACKEND_OPENCL, "Acme", "Acme X200", "1.0", LK_DEVICE_GPU);
+    lk_db *db = open_writer(in_dir("rank.db"));
+    lk_tune_key k512 = key_at(512), k2k = key_at(2048), k1k = key_at(1024), k64k = key_at(65536);
+    record(db, &a, &k512, LK_DB_OK, "M=1", 3.0);
+    record(db, &a, &k512, LK_DB_OK, "M=2", 1.0);
+    record(db, &a, &k512, LK_DB_OK, "M=1", 2.0);        /* a repeat: ranked once, by its best */
+    record(db, &a, &k512, LK_DB_WRONG_RESULT, "M=9", 0.1); /* never a seed */
+    record(db, &a, &k2k, LK_DB_OK, "M=7", 1.0);
+    record(db, &b, &k1k, LK_DB_OK, "M=5", 0.5);          /* another device: ignored */
+    lk_params seeds[4];
+    int n = -1;
+    int64_t from = -1;
+    /* 1024 is one octave from 512 and from 2048: the tie goes to the smaller */
+    cr_assert_eq(lk_db_ranked_near(db, &a, &k1k, seeds, 4, &n, &from), LK_OK, "%s", lk_db_error(db));
+    cr_expect_eq(from, 512);
+    cr_assert_eq(n, 2);
+    cr_expect_eq(lk_params_get(&seeds[0], "M", -1), 2);
+    cr_expect_eq(lk_params_get(&seeds[1], "M", -1), 1);
+    cr_assert_eq(lk_db_ranked_near(db, &a, &k64k, seeds, 1, &n, &from), LK_OK);
+    cr_expect(from == 2048 && n == 1 && lk_params_get(&seeds[0], "M", -1) == 7, "from %lld n %d", (long long)from, n);
+    cr_assert_eq(lk_db_ranked_near(db, &a, &k512, seeds, 4, &n, &from), LK_OK); /* its own bucket never seeds */
+    cr_expect_eq(from, 2048);
+    cr_assert_eq(lk_db_ranked_near(db, &b, &k1k, seeds, 4, &n, &from), LK_OK);
+    cr_expect(n == 0 && from == 0, "only b's own bucket is tuned: n %d from %lld", n, (long long)from);
+    lk_db_close(db);
+}
+
+Test(tunedb, compare_judges_picks_by_the_reference_measurements)
+{
+    lk_device_info a = gpu_a();
+    const char *ref = in_dir("exhaustive.db"), *tuned = in_dir("budget.db");
+    lk_db *db = open_writer(ref);
+    lk_tune_key k1 = key_at(1024), k2 = key_at(4096), k3 = key_at(8192);
+    record(db, &a, &k1, LK_DB_OK, "M=1", 1.00);
+    record(db, &a, &k1, LK_DB_OK, "M=2", 1.04);
+    record(db, &a, &k2, LK_DB_OK, "M=1", 2.00);
+    record(db, &a, &k2, LK_DB_OK, "M=2", 2.50);
+    lk_db_close(db);
+    db = open_writer(tuned);
+    record(db, &a, &k1, LK_DB_OK, "M=2", 0.90); /* 1.04 in the reference: within 5% */
+    record(db, &a, &k2, LK_DB_OK, "M=2", 1.90); /* 2.50 / 2.00: beyond */
+    record(db, &a, &k3, LK_DB_OK, "M=2", 3.00); /* not in the reference: not compared */
+    lk_db_close(db);
+
+    cr_assert_eq(lk_db_open(ref, 0, &db, NULL, 0), LK_OK);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    int compared = -1, beyond = -1;
+    cr_assert_eq(lk_db_compare(db, tuned, 0.05, out, &compared, &beyond), LK_OK, "%s", lk_db_error(db));
+    fclose(out);
+    cr_expect_eq(compared, 2, "%s", text);
+    cr_expect_eq(beyond, 1, "%s", text);
+    cr_expect(strstr(text, "1.040") && strstr(text, "1.250"), "ratios in:\n%s", text);
+    free(text);
+    cr_expect_eq(lk_db_compare(db, in_dir("not-a-db.txt"), 0.05, stderr, &compared, &beyond), LK_ERR_DATABASE);
+    lk_db_close(db);
+}

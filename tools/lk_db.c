@@ -23,11 +23,15 @@ static int usage(FILE *out)
             "       lk-db export [--db PATH] [-o FILE]\n"
             "       lk-db show [--db PATH]\n"
             "       lk-db check [--db PATH]\n"
+            "       lk-db compare OTHER.db [--db PATH] [--tolerance 0.05]\n"
             "import: add the rows of exported CSV files (each file all or nothing); with no file,\n"
             "        create an empty database. --rollback-journal leaves no -wal/-shm files, for a\n"
             "        database installed where its readers cannot write.\n"
             "export: write the best row of every key as CSV (to stdout, or -o FILE).\n"
             "show:   devices, measurement counts, best rows.   check: integrity and consistency.\n"
+            "compare: judge OTHER.db's picks by this database's measurements (e.g. this one from\n"
+            "        --strategy exhaustive): pick median / best median per key; exit 1 when a pick\n"
+            "        is more than --tolerance slower than the best.\n"
             "The default database is $LK_TUNING_DB, else the user DB ($XDG_DATA_HOME/longkern/tuning.db\n"
             "or ~/.local/share/longkern/tuning.db).\n");
     return out == stderr ? 2 : 0;
@@ -92,6 +96,22 @@ static int cmd_export(const char *path, const char *out_path, int argc, char **a
     return rc;
 }
 
+static int cmd_compare(const char *path, const char *other, double tolerance)
+{
+    lk_db *db;
+    char err[1024];
+    if (lk_db_open(path, 0, &db, err, sizeof err) != LK_OK)
+        return fail(err);
+    int compared = 0, beyond = 0;
+    lk_status st = lk_db_compare(db, other, tolerance, stdout, &compared, &beyond);
+    int rc = st == LK_OK ? 0 : fail(lk_db_error(db));
+    if (st == LK_OK)
+        printf("%d keys compared, %d within %.0f%% of the best here, %d beyond\n", compared, compared - beyond,
+               100.0 * tolerance, beyond);
+    lk_db_close(db);
+    return rc ? rc : beyond > 0 || compared == 0;
+}
+
 static int cmd_inspect(const char *path, int check)
 {
     lk_db *db;
@@ -115,6 +135,7 @@ int main(int argc, char **argv)
         return usage(stdout);
     char **files = calloc((size_t)argc, sizeof *files);
     int nfiles = 0, rollback_journal = 0;
+    double tolerance = 0.05;
     if (!files)
         return fail("out of memory");
     for (int i = 2; i < argc; i++) {
@@ -122,9 +143,11 @@ int main(int argc, char **argv)
             path = argv[++i];
         else if (!strcmp(argv[i], "-o") && i + 1 < argc)
             out_path = argv[++i];
+        else if (!strcmp(argv[i], "--tolerance") && i + 1 < argc)
+            tolerance = atof(argv[++i]);
         else if (!strcmp(argv[i], "--rollback-journal"))
             rollback_journal = 1;
-        else if (argv[i][0] == '-' || strcmp(cmd, "import") != 0) {
+        else if (argv[i][0] == '-' || (strcmp(cmd, "import") && strcmp(cmd, "compare"))) {
             fprintf(stderr, "lk-db %s: unexpected argument '%s'\n", cmd, argv[i]);
             free(files);
             return usage(stderr);
@@ -143,6 +166,8 @@ int main(int argc, char **argv)
         rc = cmd_import(path, files, nfiles, rollback_journal);
     else if (!strcmp(cmd, "export"))
         rc = cmd_export(path, out_path, argc, argv);
+    else if (!strcmp(cmd, "compare"))
+        rc = nfiles == 1 ? cmd_compare(path, files[0], tolerance) : fail("compare takes one other database");
     else if (!strcmp(cmd, "show") || !strcmp(cmd, "check"))
         rc = cmd_inspect(path, !strcmp(cmd, "check"));
     else

@@ -1,5 +1,10 @@
 /* Device-event timing of one op call: a warm-up run, then adaptive repetitions (at least 3,
- * until about 0.3 s of device time or 50 runs); median, min and p80 of the timed runs. */
+ * until about 0.3 s of device time or 50 samples); median, min and p80 of the samples.
+ *
+ * A sample is `batch` back-to-back calls between one pair of events, divided by batch: calls
+ * shorter than BATCH_MS (from the warm-up) are batched up to that length, so that the event and
+ * launch latency around a single short call does not pass for kernel time. This is the
+ * throughput an engine issuing calls back to back sees. */
 #ifndef LK_TUNER_TIMING_H
 #define LK_TUNER_TIMING_H
 
@@ -8,12 +13,13 @@
 typedef lk_status (*timed_fn)(lk_context *ctx, void *arg);
 
 typedef struct timing {
-    double median_ms, min_ms, p80_ms;
-    int runs;
-    int timed_out; /* the first timed run exceeded the limit; only that run is in the stats */
+    double median_ms, min_ms, p80_ms; /* per call */
+    int runs;                         /* samples */
+    int batch;                        /* calls per sample */
+    int timed_out; /* the first sample exceeded the limit; only that sample is in the stats */
 } timing;
 
-/* Times fn(ctx, arg). limit_ms > 0: stop after the first timed run if it took longer. */
+/* Times fn(ctx, arg). limit_ms > 0: stop after the first sample if a call took longer. */
 lk_status time_op(lk_context *ctx, timed_fn fn, void *arg, double limit_ms, timing *out);
 
 #endif

@@ -12,6 +12,7 @@
 #define TUNER_VERSION "lk-tune 0.1.0"
 #define SHUFFLE_SEED 0x5eedULL
 #define TIMEOUT_FACTOR 10.0
+#define SEEDS 16 /* candidates taken from the nearest tuned length */
 
 static void key_name(const tune_op *op, const lk_tune_key *k, char *buf, size_t n)
 {
@@ -100,20 +101,48 @@ static void shuffle(lk_params *v, size_t n)
     }
 }
 
-/* Moves the built-in default (projected on the space) to the front when it is a candidate. */
-static void default_first(lk_context *ctx, const tune_op *op, const space *s, const lk_tune_key *key, lk_params *v,
-                          size_t n)
+typedef struct tuner {
+    lk_context *ctx;
+    lk_db *db;
+    const tune_opts *o;
+    const tune_op *op;
+    progress prog;
+    void *state;            /* the op's inputs for the key being tuned */
+} tuner;
+
+/* Moves candidate p to v[at] when it is among v[at..n); returns the next free position. */
+static size_t move_to(lk_params *v, size_t n, size_t at, const lk_params *p)
 {
-    lk_params def, proj;
-    op->defaults(&ctx->info, key, &def);
-    space_project(s, &def, &proj);
-    for (size_t i = 0; i < n; i++)
-        if (!memcmp(&v[i], &proj, sizeof proj)) {
-            lk_params t = v[0];
-            v[0] = v[i];
+    for (size_t i = at; i < n; i++)
+        if (!memcmp(&v[i], p, sizeof *p)) {
+            lk_params t = v[at];
+            v[at] = v[i];
             v[i] = t;
-            return;
+            return at + 1;
         }
+    return at;
+}
+
+/* Budget order: the ranking of the nearest tuned length first (what won at 8K is what to try
+ * first at 16K; a deadline then cuts the long keys short after their likely winners), then the
+ * built-in default (projected on the space), then the rest as shuffled. */
+static void seeded_order(tuner *t, const space *s, const lk_tune_key *key, lk_params *v, size_t n)
+{
+    lk_params seeds[SEEDS], def, proj;
+    int nseeds = 0;
+    int64_t from = 0;
+    if (lk_db_ranked_near(t->db, &t->ctx->info, key, seeds, SEEDS, &nseeds, &from) != LK_OK)
+        progress_line(&t->prog, "warning: %s", lk_db_error(t->db));
+    size_t at = 0;
+    for (int i = 0; i < nseeds; i++) {
+        space_project(s, &seeds[i], &proj);
+        at = move_to(v, n, at, &proj);
+    }
+    t->op->defaults(&t->ctx->info, key, &def);
+    space_project(s, &def, &proj);
+    move_to(v, n, at, &proj);
+    if (at)
+        progress_line(&t->prog, "  %zu candidates seeded from the ranking at length %lld", at, (long long)from);
 }
 
 /* How many of a key's n valid candidates the strategy measures (budget: all, time decides). */
@@ -125,14 +154,6 @@ static size_t planned(const tune_opts *o, size_t n)
     return m < 1 ? 1 : m > n ? n : m;
 }
 
-typedef struct tuner {
-    lk_context *ctx;
-    lk_db *db;
-    const tune_opts *o;
-    const tune_op *op;
-    progress prog;
-    void *state;            /* the op's inputs for the key being tuned */
-} tuner;
 
 static void record(tuner *t, const lk_tune_key *key, const lk_params *p, lk_db_outcome outcome,
                    const char *reason, const timing *tm)
@@ -233,7 +254,7 @@ static int tune_key(tuner *t, const lk_tune_key *key, double deadline)
     if (t->o->strategy != TUNE_EXHAUSTIVE)
         shuffle(cands, n);
     if (t->o->strategy == TUNE_BUDGET)
-        default_first(t->ctx, t->op, &s, key, cands, n);
+        seeded_order(t, &s, key, cands, n);
     size_t plan = planned(t->o, valid), before = valid - n;
     size_t todo = plan > before ? plan - before : 0;
     double best = -1.0;

@@ -73,6 +73,11 @@ lk_status lk_db_lookup(lk_db *db, const lk_device_info *dev, const lk_tune_key *
  * include every value in `must` (e.g. VARIANT=2): a variant's own best tiles. *found = 0 when none. */
 lk_status lk_db_best_with(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, const lk_params *must,
                           lk_params *params, double *median_ms, int *found);
+/* The ranking at the tuned length nearest to key's own (another bucket of the same key on dev,
+ * exact fingerprint, nearest in log2 space, the smaller on a tie): up to max distinct ok
+ * parameter sets, fastest first, into out[0..*n); *bucket gets that bucket (0: none tuned). */
+lk_status lk_db_ranked_near(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, lk_params *out, int max,
+                            int *n, int64_t *bucket);
 /* Write every best row with its device columns as CSV (format in db_csv.c). comment (may be
  * NULL, may span lines) is written first as '#' lines, then one "# device: ..." line per device. */
 lk_status lk_db_export_csv(lk_db *db, FILE *out, const char *comment);
@@ -89,6 +94,12 @@ lk_status lk_db_check(lk_db *db);
 
 /* Human-readable summary: devices, measurement counts by status, best rows. */
 lk_status lk_db_show(lk_db *db, FILE *out);
+
+/* Judges another database's picks (its best rows) by this database's measurements, typically an
+ * exhaustive run on the same device: per key both measured, the pick's median here over the best
+ * median here, printed as a table. *compared counts those keys, *beyond those whose ratio exceeds
+ * 1 + tolerance (or whose pick this database never measured). */
+lk_status lk_db_compare(lk_db *db, const char *other, double tolerance, FILE *out, int *compared, int *beyond);
 
 /* Leave the file in rollback-journal mode (no -wal/-shm files), so that it can be installed
  * where readers cannot write, as the system database is. Writers only. */

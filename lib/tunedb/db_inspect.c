@@ -1,5 +1,7 @@
 /* Looking at a tuning database as a whole: the consistency check (after a killed tuner, in
- * tests, `lk-db check`) and the summary that `lk-db show` prints. */
+ * tests, `lk-db check`), the summary that `lk-db show` prints, and the comparison of another
+ * database's picks against this one's measurements (`lk-db compare`). */
+#include <math.h>
 #include <string.h>
 
 #include "db_internal.h"
@@ -93,4 +95,56 @@ lk_status lk_db_show(lk_db *db, FILE *out)
                       " printf('%.4f ms  %s', median_ms, params) FROM best"
                       " ORDER BY device_id, op, family, dtype, head_dim, flag, bucket",
                       8, "  [%s] %s %s %s d=%s flag=%s bucket=%s: %s\n");
+}
+
+/* For every best row of the attached database `o` whose device and key this one measured: the
+ * key, o's pick, this database's best, and this database's median of o's pick. */
+static const char compare_sql[] =
+    "SELECT ob.op, ob.family, ob.dtype, ob.head_dim, ob.flag, ob.bucket, ob.params, rb.params, rb.median_ms,"
+    " (SELECT min(m.median_ms) FROM measurements m WHERE m.device_id = rb.device_id AND m.op = ob.op"
+    "  AND m.family = ob.family AND m.dtype = ob.dtype AND m.head_dim = ob.head_dim AND m.flag = ob.flag"
+    "  AND m.bucket = ob.bucket AND m.params = ob.params AND m.status = 'ok')"
+    " FROM o.best ob JOIN o.devices od ON od.id = ob.device_id"
+    " JOIN devices rd ON rd.fingerprint = od.fingerprint"
+    " JOIN best rb ON rb.device_id = rd.id AND rb.op = ob.op AND rb.family = ob.family AND rb.dtype = ob.dtype"
+    "  AND rb.head_dim = ob.head_dim AND rb.flag = ob.flag AND rb.bucket = ob.bucket"
+    " ORDER BY ob.op, ob.family, ob.dtype, ob.head_dim, ob.flag, ob.bucket";
+
+lk_status lk_db_compare(lk_db *db, const char *other, double tolerance, FILE *out, int *compared, int *beyond)
+{
+    *compared = *beyond = 0;
+    if (db->empty)
+        return lk_db_fail(db, "%s is empty: nothing to compare against", db->path);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->h, "ATTACH DATABASE ?1 AS o", -1, &st, NULL) != SQLITE_OK)
+        return lk_db_sql_fail(db, "attaching the other database");
+    sqlite3_bind_text(st, 1, other, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return lk_db_sql_fail(db, "attaching the other database");
+    lk_status s = LK_OK;
+    if (sqlite3_prepare_v2(db->h, compare_sql, -1, &st, NULL) != SQLITE_OK) {
+        s = lk_db_sql_fail(db, "comparing (is the other file a longkern tuning database?)");
+    } else {
+        fprintf(out, "%-40s %-44s %10s %10s %7s  %s\n", "key", "pick", "pick ms", "best ms", "ratio", "best");
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            char key[128];
+            snprintf(key, sizeof key, "%s %s %s hd%d flag=%d len=%lld", sqlite3_column_text(st, 0),
+                     sqlite3_column_text(st, 1), sqlite3_column_text(st, 2), sqlite3_column_int(st, 3),
+                     sqlite3_column_int(st, 4), (long long)sqlite3_column_int64(st, 5));
+            double best = sqlite3_column_double(st, 8);
+            int measured = sqlite3_column_type(st, 9) != SQLITE_NULL;
+            double pick = sqlite3_column_double(st, 9), ratio = measured && best > 0.0 ? pick / best : NAN;
+            (*compared)++;
+            *beyond += !(ratio <= 1.0 + tolerance);
+            fprintf(out, "%-40s %-44s %10.4f %10.4f %7.3f  %s%s\n", key, sqlite3_column_text(st, 6), pick, best,
+                    ratio, sqlite3_column_text(st, 7), measured ? "" : "  (pick not measured here)");
+        }
+        if (rc != SQLITE_DONE)
+            s = lk_db_sql_fail(db, "comparing");
+        sqlite3_finalize(st);
+    }
+    sqlite3_exec(db->h, "DETACH DATABASE o", NULL, NULL, NULL);
+    return s;
 }

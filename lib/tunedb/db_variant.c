@@ -1,6 +1,8 @@
-/* The fastest measured candidate of a key that has given parameter values (e.g. the best tiles of
- * one RoPE variant), for benchmarks that compare variants each at its own best. */
+/* Reading a key's measurements beyond its best row: the fastest candidate with given parameter
+ * values (the best tiles of one RoPE variant, for benchmarks that compare variants each at its
+ * own best), and the ranking at the nearest tuned length (the tuner's seed for the next one). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "db_internal.h"
@@ -42,6 +44,80 @@ lk_status lk_db_best_with(lk_db *db, const lk_device_info *dev, const lk_tune_ke
         }
     }
     lk_status s = *found || rc == SQLITE_DONE ? LK_OK : lk_db_sql_fail(db, "reading measurements");
+    sqlite3_finalize(st);
+    return s;
+}
+
+#define SELECT_BUCKETS                                                                              \
+    "SELECT DISTINCT m.bucket FROM measurements m JOIN devices d ON d.id = m.device_id"              \
+    " WHERE d.fingerprint = ?1 AND m.op = ?2 AND m.family = ?3 AND m.dtype = ?4 AND m.head_dim = ?5" \
+    " AND m.flag = ?6 AND m.bucket != ?7 AND m.status = 'ok'"
+
+#define SELECT_RANKED                                                                               \
+    "SELECT m.params, min(m.median_ms) AS t FROM measurements m JOIN devices d ON d.id = m.device_id" \
+    " WHERE d.fingerprint = ?1 AND m.op = ?2 AND m.family = ?3 AND m.dtype = ?4 AND m.head_dim = ?5" \
+    " AND m.flag = ?6 AND m.bucket = ?7 AND m.status = 'ok' GROUP BY m.params ORDER BY t LIMIT ?8"
+
+static int log2_floor(int64_t v)
+{
+    int l = 0;
+    while (v > 1) {
+        v >>= 1;
+        l++;
+    }
+    return l;
+}
+
+/* The tuned bucket other than key's own nearest to it in log2 space (a tie goes to the smaller),
+ * or 0 when there is none. */
+static lk_status nearest_other_bucket(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, int64_t *bucket)
+{
+    sqlite3_stmt *st;
+    *bucket = 0;
+    if (sqlite3_prepare_v2(db->h, SELECT_BUCKETS, -1, &st, NULL) != SQLITE_OK)
+        return lk_db_sql_fail(db, "preparing a bucket query");
+    int64_t own = lk_length_bucket(key->length);
+    sqlite3_bind_text(st, 1, dev->fingerprint, -1, SQLITE_STATIC);
+    lk_db_bind_key(st, 2, key);
+    sqlite3_bind_int64(st, 7, own);
+    int rc, best = -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t b = sqlite3_column_int64(st, 0);
+        int dist = abs(log2_floor(b) - log2_floor(own));
+        if (best < 0 || dist < best || (dist == best && b < *bucket)) {
+            best = dist;
+            *bucket = b;
+        }
+    }
+    lk_status s = rc == SQLITE_DONE ? LK_OK : lk_db_sql_fail(db, "reading buckets");
+    sqlite3_finalize(st);
+    return s;
+}
+
+lk_status lk_db_ranked_near(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, lk_params *out, int max,
+                            int *n, int64_t *bucket)
+{
+    *n = 0;
+    *bucket = 0;
+    if (db->empty || !dev->fingerprint[0] || max <= 0)
+        return LK_OK;
+    lk_status s = nearest_other_bucket(db, dev, key, bucket);
+    if (s != LK_OK || !*bucket)
+        return s;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->h, SELECT_RANKED, -1, &st, NULL) != SQLITE_OK)
+        return lk_db_sql_fail(db, "preparing a ranking query");
+    sqlite3_bind_text(st, 1, dev->fingerprint, -1, SQLITE_STATIC);
+    lk_db_bind_key(st, 2, key);
+    sqlite3_bind_int64(st, 7, *bucket);
+    sqlite3_bind_int(st, 8, max);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *text = sqlite3_column_text(st, 0);
+        if (text && lk_params_parse((const char *)text, &out[*n]) == LK_OK)
+            (*n)++;
+    }
+    s = rc == SQLITE_DONE ? LK_OK : lk_db_sql_fail(db, "reading a ranking");
     sqlite3_finalize(st);
     return s;
 }

@@ -1,0 +1,95 @@
+/* Compile-ahead worker processes (see warm.h). */
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "program.h"
+#include "progress.h"
+#include "space.h"
+#include "warm.h"
+
+#define MAX_WORKERS 16
+
+extern char **environ;
+
+/* 1 when keys a and b build the same kernels (equal up to length and flag). */
+static int same_class(const lk_tune_key *a, const lk_tune_key *b)
+{
+    return !strcmp(a->op, b->op) && !strcmp(a->family, b->family) && a->dtype == b->dtype &&
+           a->head_dim == b->head_dim;
+}
+
+/* 1 when keys[i] is the first of its class. */
+static int class_first(const lk_tune_key *keys, int i)
+{
+    for (int j = 0; j < i; j++)
+        if (same_class(&keys[j], &keys[i]))
+            return 0;
+    return 1;
+}
+
+int tune_warm_worker(lk_context *ctx, const tune_opts *o, const lk_tune_key *keys, int nkeys, int index, int count)
+{
+    const tune_shape tiny = {.batch = 1, .heads = 1};
+    size_t job = 0;
+    for (int k = 0; k < nkeys; k++) {
+        if (!class_first(keys, k))
+            continue;
+        tune_space_user u = {ctx, &keys[k]};
+        space s;
+        o->op->space(&u, &s);
+        size_t total = space_size(&s);
+        void *state = NULL;
+        int set_up = 0;
+        char why[512];
+        for (size_t c = 0; c < total; c++) {
+            lk_params p;
+            space_candidate(&s, c, &p);
+            if (space_verdict(&s, &p, why, sizeof why) || job++ % (size_t)count != (size_t)index)
+                continue;
+            if (!set_up && (set_up = 1, o->op->setup(ctx, &keys[k], &tiny, &state) != LK_OK))
+                state = NULL;
+            double err, tol;
+            if (state)
+                o->op->check(state, &p, &err, &tol); /* builds and caches; the verdict is the tuner's */
+        }
+        if (state)
+            o->op->teardown(state);
+    }
+    return 0;
+}
+
+void tune_warm(lk_context *ctx, const tune_opts *o, const lk_tune_key *keys, int nkeys, int argc, char **argv)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int count = cpus > MAX_WORKERS ? MAX_WORKERS : (int)cpus;
+    if (ctx->info.type == LK_DEVICE_CPU || count < 2 || !*lk_program_cache_dir() || nkeys == 0)
+        return;
+    char **args = calloc((size_t)argc + 3, sizeof *args);
+    pid_t pids[MAX_WORKERS];
+    char spec[MAX_WORKERS][32];
+    int started = 0;
+    double t0 = now_s();
+    for (int i = 0; args && i < argc; i++)
+        args[i] = argv[i];
+    for (int w = 0; args && w < count; w++) {
+        snprintf(spec[w], sizeof spec[w], "%d/%d", w, count);
+        args[argc] = "--warm-worker";
+        args[argc + 1] = spec[w];
+        if (posix_spawn(&pids[started], "/proc/self/exe", NULL, NULL, args, environ) == 0)
+            started++;
+    }
+    int ok = 0;
+    for (int w = 0; w < started; w++) {
+        int status = 0;
+        if (waitpid(pids[w], &status, 0) == pids[w] && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+            ok++;
+    }
+    free(args);
+    printf("compiled ahead with %d worker processes (%d finished cleanly) in %.1f s\n", started, ok, now_s() - t0);
+    fflush(stdout);
+}
