@@ -3,19 +3,32 @@
  * decode_split.h.
  *
  *   q     [B, Hq, D]      storage lk_t, element strides (qsb, qsh, qsd)
- *   k, v  [B, Hkv, S, D]  storage lk_t, element strides
+ *   k, v  [B, Hkv, S, D]  storage lk_t, element strides; VEC 1: channel stride 1 and rows
+ *                         16-byte aligned (the host checks), read as 16-byte chunks
  *   part  partial records (decode_split.h), nrec = B * Hq * splits
  *
  *   grid: dim 0 = splits, dim 1 = B * Hkv / KVH; work-group = WG work-items.
  *   Work-group (split, b*groups + g) owns kv heads hk0 = g*KVH .. hk0 + KVH and query heads
- *   hk0*QG .. (hk0 + KVH)*QG, and the BLOCK_N-token tiles lk_dec_split_tiles gives its split:
+ *   hk0*QG .. (hk0 + KVH)*QG, and the BLOCK_N-token tiles lk_dec_split_first gives its split:
  *
  *     tokens  0 ........................................................ S
  *             | tile | tile | ... split 0 ... | tile | ... split 1 ... | ...
  *     tile:   k, v rows j0 .. j0 + ntok of every owned kv head -> ks, vs (fp32, local)
+ *
+ *   VEC 1: work-item t holds chunks e = t + u*WG (u < CPT) of the next tile in registers
+ *   (chunk e: token e / (KVH*D/LK_VEC), channels (e % (KVH*D/LK_VEC)) * LK_VEC + 0..LK_VEC-1);
+ *   they are loaded before the current tile's math and stored to ks, vs after it, so the
+ *   global reads overlap the arithmetic.
  */
 #include "portable.h"
 #include "decode_split.h"
+
+#ifndef VEC
+#define VEC 0
+#endif
+
+#define ROW_CHUNKS (KVH * D / LK_VEC)
+#define CPT ((BLOCK_N * ROW_CHUNKS + WG - 1) / WG)
 
 LK_KERNEL LK_WG_SIZE(WG) void attention_decode(
     const LK_GLOBAL lk_t *q, long q_off, long qsb, long qsh, long qsd,
@@ -23,12 +36,7 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode(
     const LK_GLOBAL lk_t *v, long v_off, long vsb, long vsh, long vss, long vsd,
     LK_GLOBAL float *part, long nrec, int Hq, int Hkv, int S, float scale_log2)
 {
-    LK_SHARED float qs[LK_DEC_NQ * D];
-    LK_SHARED float ks[BLOCK_N * LK_DEC_KROW];
-    LK_SHARED float vs[BLOCK_N * LK_DEC_VROW];
-    LK_SHARED float sc[LK_DEC_NQ * BLOCK_N];
-    LK_SHARED float st[3 * LK_DEC_NQ];
-
+    LK_DEC_LOCALS;
     const int tid = get_local_id(0), split = get_group_id(0), splits = get_num_groups(0);
     const int groups = Hkv / KVH, b = get_group_id(1) / groups, hk0 = (get_group_id(1) % groups) * KVH;
     const int hq0 = hk0 * QG;
@@ -41,6 +49,40 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode(
     const int t0 = lk_dec_split_first(ntiles, splits, split), t1 = lk_dec_split_first(ntiles, splits, split + 1);
     lk_barrier();
 
+#if VEC
+    uint4 kr[CPT], vr[CPT];
+    for (int tile = t0 - 1; tile < t1; tile++) {
+        if (tile >= t0) { /* registers -> local */
+            int ntok = S - tile * BLOCK_N < BLOCK_N ? S - tile * BLOCK_N : BLOCK_N;
+            for (int u = 0; u < CPT; u++) {
+                int e = tid + u * WG, n = e / ROW_CHUNKS, c = (e % ROW_CHUNKS) * LK_VEC;
+                if (n >= ntok)
+                    continue;
+                float x[LK_VEC];
+                lk_unpack16(kr[u], x);
+                for (int i = 0; i < LK_VEC; i++)
+                    ks[n * LK_DEC_KROW + c + i] = x[i];
+                lk_unpack16(vr[u], x);
+                for (int i = 0; i < LK_VEC; i++)
+                    vs[n * LK_DEC_VROW + c + i] = x[i];
+            }
+            lk_barrier();
+        }
+        if (tile + 1 < t1) { /* the next tile -> registers */
+            int j0 = (tile + 1) * BLOCK_N, ntok = S - j0 < BLOCK_N ? S - j0 : BLOCK_N;
+            for (int u = 0; u < CPT; u++) {
+                int e = tid + u * WG, n = e / ROW_CHUNKS, c = (e % ROW_CHUNKS) * LK_VEC;
+                if (n >= ntok)
+                    continue;
+                long j = j0 + n, hk = hk0 + c / D;
+                kr[u] = lk_ld16(k + k_off + b * ksb + hk * ksh + j * kss + c % D);
+                vr[u] = lk_ld16(v + v_off + b * vsb + hk * vsh + j * vss + c % D);
+            }
+        }
+        if (tile >= t0)
+            lk_dec_attend_tile(qs, ks, vs, sc, st, S - tile * BLOCK_N < BLOCK_N ? S - tile * BLOCK_N : BLOCK_N, acc);
+    }
+#else
     for (int tile = t0; tile < t1; tile++) {
         int j0 = tile * BLOCK_N, ntok = S - j0 < BLOCK_N ? S - j0 : BLOCK_N;
         for (int e = tid; e < ntok * KVH * D; e += WG) {
@@ -52,5 +94,6 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode(
         lk_barrier();
         lk_dec_attend_tile(qs, ks, vs, sc, st, ntok, acc);
     }
-    lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, st, acc);
+#endif
+    lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);
 }

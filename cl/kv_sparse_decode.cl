@@ -26,8 +26,6 @@
 #define K_DENSE 0
 #endif
 
-#define KEY_ROW (KVH * D + 1)
-
 LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
     const LK_GLOBAL lk_t *q, long q_off, long qsb, long qsh, long qsd,
     const LK_GLOBAL ulong *kbm, const LK_GLOBAL half *kpar, const LK_GLOBAL uint *kwords,
@@ -38,11 +36,7 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
     const LK_GLOBAL int *perm, const LK_GLOBAL float *freq, int layout, long pos_offset,
     LK_GLOBAL float *part, long nrec, int Hq, float scale_log2)
 {
-    LK_SHARED float qs[LK_DEC_NQ * D];
-    LK_SHARED float ks[BLOCK_N * LK_DEC_KROW];
-    LK_SHARED float vs[BLOCK_N * LK_DEC_VROW];
-    LK_SHARED float sc[LK_DEC_NQ * BLOCK_N];
-    LK_SHARED float st[3 * LK_DEC_NQ];
+    LK_DEC_LOCALS;
 #if !K_DENSE
     LK_SHARED ulong bm[KVH * D];
     LK_SHARED int pre[KVH * D];
@@ -75,10 +69,10 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
         for (int e = get_local_id(0); e < tl.ntok * KVH * D; e += WG) {
             int n = e / (KVH * D), c = e % (KVH * D);
             long h = (long)b * Hkv + hk0 + c / D;
-            ks[n * KEY_ROW + c] = keys[(h * L + tl.p0 + n) * D + c % D];
+            ks[n * LK_DEC_KROW + c] = keys[(h * L + tl.p0 + n) * D + c % D];
         }
 #else
-        lk_sp_key_tile(ks, KEY_ROW, bm, pre, ksrc, g, b, hk0, tl, t == t0, perm, freq, layout, pos_offset);
+        lk_sp_key_tile(ks, LK_DEC_KROW, bm, pre, ksrc, g, b, hk0, tl, t == t0, perm, freq, layout, pos_offset);
 #endif
         if (tl.sparse)
             lk_sp_load_values(vs, LK_DEC_VROW, vsrc, g, b, hk0, tl);
@@ -87,5 +81,5 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
         lk_barrier();
         lk_dec_attend_tile(qs, ks, vs, sc, st, tl.ntok, acc);
     }
-    lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, st, acc);
+    lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);
 }

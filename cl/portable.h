@@ -16,6 +16,9 @@
  *   lk_exp2 lk_log2 lk_sqrt lk_fma lk_sin lk_cos lk_rint lk_fmax lk_fmin lk_fabs  fp32 math
  *   lk_popcount64(x)       set bits of a ulong;  lk_ctz64(x) its lowest set bit (x != 0)
  *   lk_atomic_or_local(p, v)  atomic or on a local uint
+ *   lk_ld16(p)             the 16 bytes at global p (16-byte aligned) as a uint4
+ *   lk_lds4(p)             the float4 at local p (16-byte aligned); .x .y .z .w only
+ *   lk_unpack16(u, out)    the LK_VEC lk_t elements of 16 raw bytes u as floats (out[LK_VEC])
  *   uint ushort ulong uchar  as in OpenCL
  */
 #ifndef LK_PORTABLE_H
@@ -46,6 +49,8 @@
 #define lk_ctz64(x) (63 - (int)clz((ulong)(x) & (0 - (ulong)(x)))) /* ctz is OpenCL 2.0 */
 #define lk_atomic_or_local(p, v) atomic_or((volatile __local uint *)(p), (v))
 #define lk_float_to_half(p, i, v) vstore_half_rte((v), (i), (p))
+#define lk_ld16(p) (*(const __global uint4 *)(p))
+#define lk_lds4(p) (*(const __local float4 *)(p))
 
 #else /* ------------------------------------------------------------ CUDA (NVRTC defines __CUDACC__) */
 
@@ -90,6 +95,13 @@ __device__ __forceinline__ float lk_half_to_float(const half *p, long i) {
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(p[i]));
     return f;
 }
+#define lk_ld16(p) (*(const uint4 *)(p))
+#define lk_lds4(p) (*(const float4 *)(p))
+__device__ __forceinline__ float lk_bits_to_float16(unsigned x) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"((unsigned short)x));
+    return f;
+}
 __device__ __forceinline__ void lk_float_to_half(half *p, long i, float v) {
     unsigned short h;
     asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
@@ -105,10 +117,37 @@ __device__ __forceinline__ void lk_float_to_half(half *p, long i, float v) {
 typedef half lk_t;
 #define lk_ld(p, i) lk_half_to_float((p), (i))
 #define lk_st(p, i, v) lk_float_to_half((p), (i), (v))
+#define LK_VEC 8
 #else
 typedef float lk_t;
 #define lk_ld(p, i) ((p)[i])
 #define lk_st(p, i, v) ((p)[i] = (v))
+#define LK_VEC 4
 #endif
+
+LK_INLINE void lk_unpack16(uint4 u, float *out)
+{
+#if LK_F16
+#ifdef __CUDACC__
+    const unsigned w[4] = {u.x, u.y, u.z, u.w};
+    for (int i = 0; i < 4; i++) {
+        out[2 * i] = lk_bits_to_float16(w[i] & 0xffffu);
+        out[2 * i + 1] = lk_bits_to_float16(w[i] >> 16);
+    }
+#else
+    float8 f = vload_half8(0, (const half *)&u);
+    out[0] = f.s0; out[1] = f.s1; out[2] = f.s2; out[3] = f.s3;
+    out[4] = f.s4; out[5] = f.s5; out[6] = f.s6; out[7] = f.s7;
+#endif
+#else
+#ifdef __CUDACC__
+    out[0] = __uint_as_float(u.x); out[1] = __uint_as_float(u.y);
+    out[2] = __uint_as_float(u.z); out[3] = __uint_as_float(u.w);
+#else
+    float4 f = as_float4(u);
+    out[0] = f.x; out[1] = f.y; out[2] = f.z; out[3] = f.w;
+#endif
+#endif
+}
 
 #endif

@@ -48,7 +48,7 @@ static int fits_device(const lk_params *p, const void *user, char *why, size_t n
 
 static void decode_space(const tune_space_user *u, space *s)
 {
-    static const int splits_gpu[] = {16, 32, 64, 128, 256}, splits_cpu[] = {1, 2, 4, 8};
+    static const int splits_gpu[] = {0, 32, 64, 128, 256}, splits_cpu[] = {1, 2, 4, 8};
     static const int bn_gpu[] = {4, 8, 16, 32}, bn_cpu[] = {8, 16, 32, 64};
     static const int wg_gpu[] = {64, 128, 256}, wg_cpu[] = {32, 64}, variants[] = {0, 1};
     int cpu = u->ctx->info.type == LK_DEVICE_CPU;

@@ -21,7 +21,7 @@ void lk_attention_decode_defaults(const lk_device_info *dev, int head_dim, lk_pa
 {
     memset(out, 0, sizeof *out);
     int gpu = dev->type == LK_DEVICE_GPU;
-    lk_params_set(out, "SPLITS", gpu ? 64 : 2 * (dev->compute_units > 0 ? dev->compute_units : 1));
+    lk_params_set(out, "SPLITS", 0); /* from the grid (lk_decode_splits) */
     lk_params_set(out, "BLOCK_N", head_dim > 128 ? 16 : 32);
     lk_params_set(out, "WG", gpu ? 128 : 64);
 }
@@ -80,7 +80,7 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_tensor *k
     lk_status st = lk_decode_check_tunables(ctx, OP, &fitted, lk_decode_local_bytes(D, qg, 1, bn));
     if (st != LK_OK)
         return st;
-    int splits = lk_decode_splits(lk_params_get(tuned, "SPLITS", 1), (S + bn - 1) / bn);
+    int splits = lk_decode_splits(ctx, lk_params_get(tuned, "SPLITS", 0), (S + bn - 1) / bn, (int64_t)B * Hkv);
     lk_buffer *part;
     int64_t nrec;
     if ((st = lk_decode_partials(ctx, (int64_t)B * Hq, splits, D, &part, &nrec)))
@@ -92,6 +92,7 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_tensor *k
     lk_params_set(&defs, "QG", qg);
     lk_params_set(&defs, "BLOCK_N", bn);
     lk_params_set(&defs, "WG", wg);
+    lk_params_set(&defs, "VEC", lk_decode_rows_vec(k) && lk_decode_rows_vec(v));
     lk_args a = {0};
     lk_args_tensor(&a, q3, 3);
     lk_args_tensor(&a, k, 4);

@@ -72,15 +72,15 @@ lk_status lk_decode_check_scale(lk_context *ctx, const char *op, double scale)
 size_t lk_decode_local_bytes(int head_dim, int query_group, int kv_heads, int block_n)
 {
     size_t nq = (size_t)query_group * (size_t)kv_heads, row = (size_t)kv_heads * (size_t)head_dim;
-    return sizeof(float) * (nq * (size_t)head_dim + (size_t)block_n * (2 * row + 1) + nq * (size_t)block_n + 3 * nq);
+    return sizeof(float) * (nq * (size_t)head_dim + (size_t)block_n * (2 * row + 4) + nq * (size_t)block_n + 3 * nq);
 }
 
 lk_status lk_decode_check_tunables(lk_context *ctx, const char *op, const lk_params *p, size_t local)
 {
     int splits = lk_params_get(p, "SPLITS", 0), bn = lk_params_get(p, "BLOCK_N", 0), wg = lk_params_get(p, "WG", 0);
-    if (splits < 1 || splits > 4096 || bn < 1 || bn > 64 || 64 % bn || wg < 1 || (size_t)wg > ctx->info.max_work_group)
+    if (splits < 0 || splits > 4096 || bn < 1 || bn > 64 || 64 % bn || wg < 1 || (size_t)wg > ctx->info.max_work_group)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT,
-                       "%s: parameters out of range (SPLITS %d in 1..4096, BLOCK_N %d dividing 64, WG %d up to %zu)",
+                       "%s: parameters out of range (SPLITS %d in 0..4096 (0: from the grid), BLOCK_N %d dividing 64, WG %d up to %zu)",
                        op, splits, bn, wg, ctx->info.max_work_group);
     if (local > ctx->info.local_mem_bytes)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: parameters need %zu bytes of local memory, device has %zu",
@@ -88,9 +88,15 @@ lk_status lk_decode_check_tunables(lk_context *ctx, const char *op, const lk_par
     return LK_OK;
 }
 
-int lk_decode_splits(int tuned_splits, int64_t ntiles)
+int lk_decode_splits(const lk_context *ctx, int tuned_splits, int64_t ntiles, int64_t groups)
 {
-    int64_t s = tuned_splits < 1 ? 1 : tuned_splits;
+    int64_t s = tuned_splits;
+    if (s < 1) { /* enough work-groups for LK_DEC_WG_PER_CU per compute unit, two tiles per split */
+        int64_t cus = ctx->info.compute_units > 0 ? ctx->info.compute_units : 1;
+        s = (LK_DEC_WG_PER_CU * cus + groups - 1) / (groups > 0 ? groups : 1);
+        if (s > (ntiles + 1) / 2)
+            s = (ntiles + 1) / 2;
+    }
     if (s > ntiles)
         s = ntiles;
     return s < 1 ? 1 : (int)s;
@@ -127,4 +133,15 @@ lk_status lk_decode_combine(lk_context *ctx, lk_buffer *part, int64_t nrec, int 
         snprintf(ctx->last_launch, sizeof ctx->last_launch, "%.*s + combine", (int)sizeof ctx->last_launch - 16,
                  kernel_launch);
     return st;
+}
+
+int lk_decode_rows_vec(const lk_tensor *t)
+{
+    int64_t per = t->dtype == LK_F16 ? 8 : 4;
+    if (t->strides[t->ndim - 1] != 1 || t->offset % per)
+        return 0;
+    for (int i = 0; i < t->ndim - 1; i++)
+        if (t->strides[i] % per)
+            return 0;
+    return 1;
 }

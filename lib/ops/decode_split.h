@@ -21,8 +21,16 @@ size_t lk_decode_local_bytes(int head_dim, int query_group, int kv_heads, int bl
 /* LK_OK if SPLITS, BLOCK_N (dividing 64) and WG are in range and `local` bytes fit. */
 lk_status lk_decode_check_tunables(lk_context *ctx, const char *op, const lk_params *p, size_t local);
 
-/* The split count a call runs with: the tuned SPLITS, at most one per tile, at least 1. */
-int lk_decode_splits(int tuned_splits, int64_t ntiles);
+/* Work-groups per compute unit that SPLITS = 0 aims for (several resident per unit and a few
+ * waves, so the last wave's tail stays small). */
+#define LK_DEC_WG_PER_CU 16
+/* The split count a call runs with: the tuned SPLITS, or for SPLITS = 0 enough splits that
+ * groups * splits work-groups reach LK_DEC_WG_PER_CU per compute unit with at least two tiles
+ * each; at most one per tile, at least 1. groups = work-groups per split (B * Hkv / KVH). */
+int lk_decode_splits(const lk_context *ctx, int tuned_splits, int64_t ntiles, int64_t groups);
+/* 1 if t's rows can be read as 16-byte chunks: unit channel stride, offset and other strides
+ * multiples of 16 bytes (buffers themselves are 16-byte aligned). */
+int lk_decode_rows_vec(const lk_tensor *t);
 
 /* Scratch for rows * splits partial records of head_dim D; *nrec gets rows * splits. */
 lk_status lk_decode_partials(lk_context *ctx, int64_t rows, int splits, int head_dim, lk_buffer **out,

@@ -59,7 +59,7 @@ static lk_status launch(lk_context *ctx, const lk_kivi_cache *c, const lk_tensor
     lk_status st = lk_decode_check_tunables(ctx, OP, tuned, lk_decode_local_bytes(D, Hq / Hkv, 1, bn));
     if (st != LK_OK)
         return st;
-    int splits = lk_decode_splits(lk_params_get(tuned, "SPLITS", 1), (c->length + bn - 1) / bn);
+    int splits = lk_decode_splits(ctx, lk_params_get(tuned, "SPLITS", 1), (c->length + bn - 1) / bn, (int64_t)B * Hkv);
     lk_buffer *part;
     int64_t nrec;
     if ((st = lk_decode_partials(ctx, (int64_t)B * Hq, splits, D, &part, &nrec)))

@@ -39,8 +39,8 @@ void lk_kv_sparse_decode_defaults(const lk_device_info *dev, int head_dim, int k
     memset(out, 0, sizeof *out);
     int gpu = dev->type == LK_DEVICE_GPU;
     lk_params_set(out, "VARIANT", LK_SPARSE_FUSED);
-    lk_params_set(out, "SPLITS", gpu ? 64 : 2 * (dev->compute_units > 0 ? dev->compute_units : 1));
-    lk_params_set(out, "BLOCK_N", fit_block_n(16, dev->local_mem_bytes, head_dim, query_group, kv_group, 1));
+    lk_params_set(out, "SPLITS", 0); /* from the grid (lk_decode_splits) */
+    lk_params_set(out, "BLOCK_N", fit_block_n(gpu ? 32 : 16, dev->local_mem_bytes, head_dim, query_group, kv_group, 1));
     lk_params_set(out, "WG", gpu ? 128 : 64);
 }
 
@@ -196,7 +196,7 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
         if ((st = unpack(ctx, c, 1, G > 0, freq, &kt)))
             return st;
     }
-    int splits = lk_decode_splits(lk_params_get(tuned, "SPLITS", 1), ntiles(c, bn));
+    int splits = lk_decode_splits(ctx, lk_params_get(tuned, "SPLITS", 0), ntiles(c, bn), c->heads / kvh);
     int64_t nrec;
     if ((st = lk_decode_partials(ctx, q3->shape[0] * Hq, splits, D, &part, &nrec)))
         return st;

@@ -101,7 +101,7 @@ static lk_status launch(lk_context *ctx, const lk_lowrank_cache *c, const lk_ten
     lk_status st = lk_decode_check_tunables(ctx, OP, tuned, lk_decode_local_bytes(dp, qg, 1, bn));
     if (st != LK_OK)
         return st;
-    int splits = lk_decode_splits(lk_params_get(tuned, "SPLITS", 1), (lat->length + bn - 1) / bn);
+    int splits = lk_decode_splits(ctx, lk_params_get(tuned, "SPLITS", 1), (lat->length + bn - 1) / bn, (int64_t)B * Hkv);
     lk_buffer *part, *freq = NULL, *olat;
     int64_t nrec;
     if ((st = lk_decode_partials(ctx, (int64_t)B * Hq, splits, dp, &part, &nrec)) ||
