@@ -13,25 +13,27 @@
  *   VARLEN: sequence n is tokens cu_seqlens[n] .. cu_seqlens[n+1] of batch 0; else n = batch, 0 .. T.
  *
  *   grid: dim 0 = HV * ceil(DV / BV) (head, V block), dim 1 = N; work-group = WG work-items,
- *   WG = KSPLIT * BV. Work-item (c = tid % BV, ks = tid / BV) holds S[d][c] for
- *   d = r * KSPLIT + ks (r < KR) in registers, and walks the chunks of its sequence:
+ *   WG = KSPLIT * BV. The K axis is walked in tiles of KT rows (KT a multiple of KSPLIT; NKT
+ *   tiles cover DK, rows past DK are zeros). Work-item (c = tid % BV, ks = tid / BV) holds S[d][c]
+ *   for d = t * KT + rr * KSPLIT + ks (tile t, rr < KT / KSPLIT) in registers.
  *
- *     local (fp32)   qs, ks, gs [CHUNK][DK + 1]   q, k, cumulative log2-decay gc of the chunk;
- *                                                 later q e^gc, k e^gc, k e^(gc_last - gc)
- *                    lmat, aqk [CHUNK][CHUNK]     strict L = beta_i A_ij, inclusive Aqk
- *                    vp  [CHUNK][BV]              pseudo-values (U - W S)
- *                    red [KSPLIT][CHUNK][BV]      partial sums over the K slices
+ *     local (fp32)  tq, tk, tg, tw [CHUNK][KT + 1]  one K tile of q, k, cumulative log2-decay gc,
+ *                                                   and 2^gc (then k_j 2^(gc_ref - gc_j));
+ *                   red [KSPLIT][CHUNK][BV]         partial sums over the K slices (shares the
+ *                                                   tiles' space: used only between the passes)
+ *                   amat [CHUNK][CHUNK + 1]         Aqk_ij (j <= i) at [i][j], A_ij (j < i) at [j][i+1]
+ *                   vp [CHUNK][BV]                  X, then the pseudo-values Vp = U - W S
  *
  *   per chunk (len <= CHUNK valid rows; padded rows have q = k = v = beta = 0 and g = 0):
- *     1. load q, k, g (log2 units), beta                               (L2 row norms, gate)
- *     2. gc = chunk-local cumsum of g; gc_last kept in gl[DK]
- *     3. A_ij  = sum_d k_id k_jd 2^(gc_id - gc_jd), j <  i  -> lmat (times beta_i)
- *        Aqk_ij = sum_d q_id k_jd 2^(gc_id - gc_jd), j <= i -> aqk
- *        pairwise exponents are <= 0: k 2^-gc over a chunk is never formed (it overflows for
- *        strong decay); entries outside the triangles are never read
- *     4. in place: qs = q 2^gc, ks = k 2^gc, gs = k 2^(gc_last - gc)
- *     5. X = beta (V - (k 2^gc) S); forward substitution (I + L) Vp = X per column
- *     6. O = (q 2^gc) S + Aqk Vp;  S = 2^gc_last S + (k 2^(gc_last - gc))^T Vp
+ *     pass A, per K tile: load q, k, g (log2 units, gate); gc = chunk-local cumsum; L2 sums;
+ *       A_ij = sum_d k_id k_jd 2^(gc_id - gc_jd) (j < i), Aqk_ij = sum_d q_id k_jd 2^(...) (j <= i):
+ *       pairs in one sub-chunk of SUB rows use their own exponent; a pair in sub-chunks I > J
+ *       uses the last row r of J: 2^(gc_i - gc_r) 2^(gc_r - gc_j), both factors <= 1, so
+ *       k 2^-gc (which overflows for strong decay) is never formed; entries outside the
+ *       triangles are never read. Private partials of (k 2^gc) S and (q 2^gc) S.
+ *     then: norms, scale A by beta and the norms; X = beta (V - k' S); forward substitution
+ *       (I + L) Vp = X per column; O = (q 2^gc) S + Aqk Vp.
+ *     pass B, per K tile (k and g loaded again): S = 2^gc_last S + (k 2^(gc_last - gc))^T Vp.
  */
 #include "portable.h"
 
@@ -42,13 +44,19 @@
 #define DV 128
 #endif
 #ifndef CHUNK
-#define CHUNK 16
+#define CHUNK 32
+#endif
+#ifndef SUB
+#define SUB 16
 #endif
 #ifndef BV
 #define BV 32
 #endif
 #ifndef WG
 #define WG 128
+#endif
+#ifndef KT
+#define KT 32
 #endif
 #ifndef L2NORM
 #define L2NORM 0
@@ -66,21 +74,28 @@
 #define VARLEN 0
 #endif
 
-/* Loops over the state slice s[KR] are unrolled on GPUs (so s stays in registers); on CPUs
- * (UNROLL 0) the unrolled body makes PoCL's compile take minutes. */
+/* Loops over the private arrays (state, partial sums) are unrolled on GPUs so that they stay in
+ * registers; on CPUs (UNROLL 0) the unrolled body makes PoCL's compile take minutes. */
 #ifndef UNROLL
 #define UNROLL 1
 #endif
 #if UNROLL
-#define STATE_LOOP _Pragma("unroll")
+#define REG_LOOP _Pragma("unroll")
 #else
-#define STATE_LOOP
+#define REG_LOOP
 #endif
 
 #define KSPLIT (WG / BV)
-#define KR ((DK + KSPLIT - 1) / KSPLIT)
-#define KP (DK + 1) /* local row stride: rows i and j of one column fall in different banks */
+#define KTS (KT / KSPLIT)          /* state rows of one work-item per tile */
+#define NKT ((DK + KT - 1) / KT)
+#define KR (NKT * KTS)
+#define KTP (KT + 1)               /* local row stride */
+#define CP (CHUNK + 1)
+#define NS (CHUNK / SUB)           /* sub-chunks */
 #define NVB ((DV + BV - 1) / BV)
+#define TILES (4 * CHUNK * KTP)
+#define RED (KSPLIT * CHUNK * BV)
+#define SCRATCH (TILES > RED ? TILES : RED)
 #define LOG2E 1.4426950408889634f
 #define L2_EPS 1e-6f
 
@@ -91,13 +106,21 @@ LK_INLINE float softplus_log2(float x)
     return lk_fmax(y, 0.0f) + lk_log2(1.0f + lk_exp2(-lk_fabs(y)));
 }
 
-/* 1 / |x| of row i of a local [CHUNK][KP] array (rsqrt(sum x^2 + eps), as fla's l2norm). */
-LK_INLINE float row_rnorm(const LK_LOCAL_PTR float *x, int i)
+/* Row i, column j <= i of the e-th element of a lower triangle (row-major, diagonal included). */
+LK_INLINE int tri_row(int e)
 {
-    float ss = 0.0f;
-    for (int d = 0; d < DK; d++)
-        ss = lk_fma(x[i * KP + d], x[i * KP + d], ss);
-    return 1.0f / lk_sqrt(ss + L2_EPS);
+    int i = (int)((lk_sqrt(8.0f * (float)e + 1.0f) - 1.0f) * 0.5f);
+    while (i * (i + 1) / 2 > e)
+        i--;
+    while ((i + 1) * (i + 2) / 2 <= e)
+        i++;
+    return i;
+}
+
+/* Add (first tile: store) x to a local accumulator. */
+LK_INLINE void accumulate(LK_LOCAL_PTR float *p, float x, int first)
+{
+    *p = first ? x : *p + x;
 }
 
 LK_KERNEL LK_WG_SIZE(WG) void kda_fwd(
@@ -114,17 +137,16 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_fwd(
     const LK_GLOBAL float *dt_bias, long dt_off, long dt_sh, long dt_sd,
     int T, int H, int HV, float scale)
 {
-    LK_SHARED float qs[CHUNK * KP];
-    LK_SHARED float ks[CHUNK * KP];
-    LK_SHARED float gs[CHUNK * KP];
-    LK_SHARED float lmat[CHUNK * CHUNK];
-    LK_SHARED float aqk[CHUNK * CHUNK];
+    LK_SHARED float scratch[SCRATCH];
+    LK_SHARED float amat[CHUNK * CP];
     LK_SHARED float vp[CHUNK * BV];
-    LK_SHARED float red[KSPLIT * CHUNK * BV];
     LK_SHARED float betas[CHUNK];
-    LK_SHARED float fq[CHUNK]; /* scale / |q_i| (L2NORM) or scale */
-    LK_SHARED float fk[CHUNK]; /* 1 / |k_i| (L2NORM) or 1 */
-    LK_SHARED float gl[DK];    /* gc of the chunk's last row */
+    LK_SHARED float fq[CHUNK]; /* sum q^2, then scale / |q_i| (L2NORM) or scale */
+    LK_SHARED float fk[CHUNK]; /* sum k^2, then 1 / |k_i| (L2NORM) or 1 */
+    LK_SHARED float gl[KT];    /* gc of the chunk's last row (pass B) */
+    LK_LOCAL_PTR float *tq = scratch, *tk = scratch + CHUNK * KTP;
+    LK_LOCAL_PTR float *tg = scratch + 2 * CHUNK * KTP, *tw = scratch + 3 * CHUNK * KTP;
+    LK_LOCAL_PTR float *red = scratch;
 
     const int tid = get_local_id(0);
     const int c = tid % BV, ksl = tid / BV;
@@ -146,9 +168,9 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_fwd(
 #endif
 
     float s[KR];
-    STATE_LOOP
+    REG_LOOP
     for (int r = 0; r < KR; r++) {
-        int d = r * KSPLIT + ksl;
+        int d = (r / KTS) * KT + (r % KTS) * KSPLIT + ksl;
         s[r] = 0.0f;
 #if HAS_H0
         if (d < DK && col_ok)
@@ -158,95 +180,153 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_fwd(
 
     for (int t0 = bos; t0 < eos; t0 += CHUNK) {
         const int len = eos - t0 < CHUNK ? eos - t0 : CHUNK;
-
-        /* 1. load (rows past len are zeros; g = 0 keeps gc at the last valid row) */
-        for (int idx = tid; idx < CHUNK * DK; idx += WG) {
-            int i = idx / DK, d = idx % DK;
-            long t = t0 + i;
-            int ok = i < len;
-            qs[i * KP + d] = ok ? lk_ld(q, qb + t * qst + d * qsd) : 0.0f;
-            ks[i * KP + d] = ok ? lk_ld(k, kb + t * kst + d * ksd) : 0.0f;
-            float gv = ok ? g[gb + t * gst + d * gsd] : 0.0f;
-#if GATE
-            float bias = dt_bias ? dt_bias[dt_off + hv * dt_sh + d * dt_sd] : 0.0f;
-            gv = ok ? decay_rate * softplus_log2(gv + bias) : 0.0f;
-#else
-            gv *= LOG2E;
-#endif
-            gs[i * KP + d] = gv;
-        }
+        float px[CHUNK], pq[CHUNK]; /* partial (k 2^gc) S and (q 2^gc) S of this work-item's rows */
+        REG_LOOP
+        for (int i = 0; i < CHUNK; i++)
+            px[i] = pq[i] = 0.0f;
         for (int i = tid; i < CHUNK; i += WG)
             betas[i] = i < len ? beta[bb + (long)(t0 + i) * bst] : 0.0f;
-        lk_barrier();
+        lk_barrier(); /* PoCL: one work-item-dependent loop per barrier interval */
 
-        /* 2. row norms and the chunk-local cumulative decay */
+        /* ---- pass A ---- */
+        REG_LOOP
+        for (int t = 0; t < NKT; t++) {
+            const int d0 = t * KT, first = t == 0;
+            for (int idx = tid; idx < CHUNK * KT; idx += WG) {
+                int i = idx / KT, dl = idx % KT, d = d0 + dl, ok = i < len && d < DK;
+                long tt = t0 + i;
+                tq[i * KTP + dl] = ok ? lk_ld(q, qb + tt * qst + d * qsd) : 0.0f;
+                tk[i * KTP + dl] = ok ? lk_ld(k, kb + tt * kst + d * ksd) : 0.0f;
+                float gv = ok ? g[gb + tt * gst + d * gsd] : 0.0f;
+#if GATE
+                float bias = dt_bias ? dt_bias[dt_off + hv * dt_sh + d * dt_sd] : 0.0f;
+                gv = ok ? decay_rate * softplus_log2(gv + bias) : 0.0f;
+#else
+                gv *= LOG2E;
+#endif
+                tg[i * KTP + dl] = gv;
+            }
+            lk_barrier();
+
+            for (int dl = tid; dl < KT; dl += WG) { /* cumulative decay and 2^gc per column */
+                float acc = 0.0f;
+                for (int i = 0; i < CHUNK; i++) {
+                    acc += tg[i * KTP + dl];
+                    tg[i * KTP + dl] = acc;
+                    tw[i * KTP + dl] = lk_exp2(acc);
+                }
+            }
+#if L2NORM
+            lk_barrier(); /* PoCL: one work-item-dependent loop per barrier interval (see below) */
+            for (int i = tid; i < CHUNK; i += WG) {
+                float sq = 0.0f, sk = 0.0f;
+                for (int dl = 0; dl < KT; dl++) {
+                    sq = lk_fma(tq[i * KTP + dl], tq[i * KTP + dl], sq);
+                    sk = lk_fma(tk[i * KTP + dl], tk[i * KTP + dl], sk);
+                }
+                accumulate(&fq[i], sq, first);
+                accumulate(&fk[i], sk, first);
+            }
+#endif
+            lk_barrier();
+
+            /* pairs inside one sub-chunk, each with its own exponent */
+            for (int e = tid; e < NS * SUB * (SUB + 1) / 2; e += WG) {
+                int blk = e / (SUB * (SUB + 1) / 2), el = e % (SUB * (SUB + 1) / 2);
+                int ii = tri_row(el), jj = el - ii * (ii + 1) / 2;
+                int i = blk * SUB + ii, j = blk * SUB + jj;
+                float sa = 0.0f, sq = 0.0f;
+                for (int dl = 0; dl < KT; dl++) {
+                    float kj = tk[j * KTP + dl] * lk_exp2(tg[i * KTP + dl] - tg[j * KTP + dl]);
+                    sa = lk_fma(tk[i * KTP + dl], kj, sa);
+                    sq = lk_fma(tq[i * KTP + dl], kj, sq);
+                }
+                accumulate(&amat[i * CP + j], sq, first);
+                if (j < i)
+                    accumulate(&amat[j * CP + i + 1], sa, first);
+            }
+            /* PoCL 3.1 (CPU) skipped the loop above for work-items whose element count is below WG
+             * when it shared a barrier interval with the loop below: such loops get an interval of
+             * their own throughout this kernel. */
+            lk_barrier();
+            /* this work-item's rows of (k 2^gc) S and (q 2^gc) S */
+            REG_LOOP
+            for (int i = 0; i < CHUNK; i++) {
+                REG_LOOP
+                for (int rr = 0; rr < KTS; rr++) {
+                    int at = i * KTP + rr * KSPLIT + ksl;
+                    float sw = tw[at] * s[t * KTS + rr];
+                    px[i] = lk_fma(tk[at], sw, px[i]);
+                    pq[i] = lk_fma(tq[at], sw, pq[i]);
+                }
+            }
+#if NS > 1
+            lk_barrier();
+            /* k_j 2^(gc_r - gc_j), r the last row of j's sub-chunk */
+            for (int idx = tid; idx < CHUNK * KT; idx += WG) {
+                int j = idx / KT, dl = idx % KT, r = (j / SUB) * SUB + SUB - 1;
+                tw[j * KTP + dl] = tk[j * KTP + dl] * lk_exp2(tg[r * KTP + dl] - tg[j * KTP + dl]);
+            }
+            lk_barrier();
+            /* pairs across sub-chunks: work-item strip (row i, earlier sub-chunk J), all j of J */
+            for (int e = tid; e < SUB * NS * (NS - 1) / 2; e += WG) {
+                int I = tri_row(e / SUB) + 1, J = e / SUB - (I - 1) * I / 2, i = I * SUB + e % SUB;
+                int r = J * SUB + SUB - 1;
+                float sa[SUB], sq[SUB];
+                REG_LOOP
+                for (int jj = 0; jj < SUB; jj++)
+                    sa[jj] = sq[jj] = 0.0f;
+                for (int dl = 0; dl < KT; dl++) {
+                    float a = lk_exp2(tg[i * KTP + dl] - tg[r * KTP + dl]);
+                    float qi = tq[i * KTP + dl] * a, ki = tk[i * KTP + dl] * a;
+                    REG_LOOP
+                    for (int jj = 0; jj < SUB; jj++) {
+                        float kj = tw[(J * SUB + jj) * KTP + dl];
+                        sa[jj] = lk_fma(ki, kj, sa[jj]);
+                        sq[jj] = lk_fma(qi, kj, sq[jj]);
+                    }
+                }
+                REG_LOOP
+                for (int jj = 0; jj < SUB; jj++) {
+                    int j = J * SUB + jj;
+                    accumulate(&amat[i * CP + j], sq[jj], first);
+                    accumulate(&amat[j * CP + i + 1], sa[jj], first);
+                }
+            }
+#endif
+            lk_barrier();
+        }
+
+        /* ---- between the passes: norms, X, forward substitution, output ---- */
         for (int i = tid; i < CHUNK; i += WG) {
 #if L2NORM
-            fq[i] = scale * row_rnorm(qs, i);
-            fk[i] = row_rnorm(ks, i);
+            fq[i] = scale / lk_sqrt(fq[i] + L2_EPS);
+            fk[i] = 1.0f / lk_sqrt(fk[i] + L2_EPS);
 #else
             fq[i] = scale;
             fk[i] = 1.0f;
 #endif
         }
-        for (int d = tid; d < DK; d += WG) {
-            float acc = 0.0f;
-            for (int i = 0; i < CHUNK; i++) {
-                acc += gs[i * KP + d];
-                gs[i * KP + d] = acc;
-            }
-            gl[d] = acc;
-        }
+        lk_barrier(); /* PoCL: one work-item-dependent loop per barrier interval */
+        REG_LOOP
+        for (int i = 0; i < CHUNK; i++)
+            red[(ksl * CHUNK + i) * BV + c] = px[i];
         lk_barrier();
 
-        /* 3. A (strict, times beta_i) and Aqk (inclusive) over the lower triangle */
         for (int e = tid; e < CHUNK * (CHUNK + 1) / 2; e += WG) {
-            int i = (int)((lk_sqrt(8.0f * (float)e + 1.0f) - 1.0f) * 0.5f);
-            while (i * (i + 1) / 2 > e)
-                i--;
-            while ((i + 1) * (i + 2) / 2 <= e)
-                i++;
-            int j = e - i * (i + 1) / 2;
-            float sa = 0.0f, sq = 0.0f;
-            for (int d = 0; d < DK; d++) {
-                float kj = ks[j * KP + d] * lk_exp2(gs[i * KP + d] - gs[j * KP + d]);
-                sa = lk_fma(ks[i * KP + d], kj, sa);
-                sq = lk_fma(qs[i * KP + d], kj, sq);
-            }
-            lmat[i * CHUNK + j] = j < i ? betas[i] * fk[i] * fk[j] * sa : 0.0f;
-            aqk[i * CHUNK + j] = fq[i] * fk[j] * sq;
+            int i = tri_row(e), j = e - i * (i + 1) / 2;
+            amat[i * CP + j] *= fq[i] * fk[j];
+            if (j < i)
+                amat[j * CP + i + 1] *= betas[i] * fk[i] * fk[j];
         }
-        lk_barrier();
-
-        /* 4. decayed rows, in place */
-        for (int idx = tid; idx < CHUNK * DK; idx += WG) {
-            int i = idx / DK, d = idx % DK, at = i * KP + d;
-            float gc = gs[at], kv = ks[at] * fk[i];
-            qs[at] = qs[at] * fq[i] * lk_exp2(gc);
-            ks[at] = kv * lk_exp2(gc);
-            gs[at] = kv * lk_exp2(gl[d] - gc);
-        }
-        lk_barrier();
-
-        /* 5. X = beta (V - (k 2^gc) S): partial sums over this work-item's K slice, then reduced */
-        for (int i = 0; i < CHUNK; i++) {
-            float px = 0.0f;
-            STATE_LOOP
-            for (int r = 0; r < KR; r++) {
-                int d = r * KSPLIT + ksl;
-                if (d < DK)
-                    px = lk_fma(ks[i * KP + d], s[r], px);
-            }
-            red[(ksl * CHUNK + i) * BV + c] = px;
-        }
-        lk_barrier();
+        lk_barrier(); /* PoCL: one work-item-dependent loop per barrier interval */
         for (int idx = tid; idx < CHUNK * BV; idx += WG) {
             int i = idx / BV, cc = idx % BV, vcol = vblk * BV + cc;
             float ws = 0.0f;
             for (int p = 0; p < KSPLIT; p++)
                 ws += red[(p * CHUNK + i) * BV + cc];
             float vv = i < len && vcol < DV ? lk_ld(v, vb + (long)(t0 + i) * vst + vcol * vsd) : 0.0f;
-            vp[i * BV + cc] = betas[i] * (vv - ws);
+            vp[i * BV + cc] = betas[i] * (vv - fk[i] * ws);
         }
         lk_barrier();
 
@@ -257,25 +337,15 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_fwd(
             for (int i = 1; i < CHUNK; i++) {
                 float x = vp[i * BV + c];
                 for (int j = 0; j < i; j++)
-                    x = lk_fma(-lmat[i * CHUNK + j], vp[j * BV + c], x);
+                    x = lk_fma(-amat[j * CP + i + 1], vp[j * BV + c], x);
                 vp[i * BV + c] = x;
             }
         lk_barrier();
-
-        /* partial (q 2^gc) S of this work-item's K slice */
-        for (int i = 0; i < CHUNK; i++) {
-            float po = 0.0f;
-            STATE_LOOP
-            for (int r = 0; r < KR; r++) {
-                int d = r * KSPLIT + ksl;
-                if (d < DK)
-                    po = lk_fma(qs[i * KP + d], s[r], po);
-            }
-            red[(ksl * CHUNK + i) * BV + c] = po;
-        }
+        REG_LOOP
+        for (int i = 0; i < CHUNK; i++)
+            red[(ksl * CHUNK + i) * BV + c] = pq[i];
         lk_barrier();
 
-        /* 6. output rows and the state carried to the next chunk */
         for (int idx = tid; idx < CHUNK * BV; idx += WG) {
             int i = idx / BV, cc = idx % BV, vcol = vblk * BV + cc;
             if (i >= len || vcol >= DV)
@@ -283,27 +353,58 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_fwd(
             float acc = 0.0f;
             for (int p = 0; p < KSPLIT; p++)
                 acc += red[(p * CHUNK + i) * BV + cc];
+            acc *= fq[i];
             for (int j = 0; j <= i; j++)
-                acc = lk_fma(aqk[i * CHUNK + j], vp[j * BV + cc], acc);
+                acc = lk_fma(amat[i * CP + j], vp[j * BV + cc], acc);
             lk_st(o, ob + (long)(t0 + i) * ost + vcol * osd, acc);
         }
-        STATE_LOOP
-        for (int r = 0; r < KR; r++) {
-            int d = r * KSPLIT + ksl;
-            if (d < DK) {
-                float acc = s[r] * lk_exp2(gl[d]);
-                for (int i = 0; i < CHUNK; i++)
-                    acc = lk_fma(gs[i * KP + d], vp[i * BV + c], acc);
-                s[r] = acc;
-            }
-        }
         lk_barrier();
+
+        /* ---- pass B: S = 2^gc_last S + (k 2^(gc_last - gc))^T Vp ---- */
+        REG_LOOP
+        for (int t = 0; t < NKT; t++) {
+            const int d0 = t * KT;
+            for (int idx = tid; idx < CHUNK * KT; idx += WG) {
+                int i = idx / KT, dl = idx % KT, d = d0 + dl, ok = i < len && d < DK;
+                long tt = t0 + i;
+                tk[i * KTP + dl] = ok ? lk_ld(k, kb + tt * kst + d * ksd) * fk[i] : 0.0f;
+                float gv = ok ? g[gb + tt * gst + d * gsd] : 0.0f;
+#if GATE
+                float bias = dt_bias ? dt_bias[dt_off + hv * dt_sh + d * dt_sd] : 0.0f;
+                gv = ok ? decay_rate * softplus_log2(gv + bias) : 0.0f;
+#else
+                gv *= LOG2E;
+#endif
+                tg[i * KTP + dl] = gv;
+            }
+            lk_barrier();
+            for (int dl = tid; dl < KT; dl += WG) {
+                float acc = 0.0f;
+                for (int i = 0; i < CHUNK; i++) {
+                    acc += tg[i * KTP + dl];
+                    tg[i * KTP + dl] = acc;
+                }
+                gl[dl] = acc;
+                for (int i = 0; i < CHUNK; i++)
+                    tk[i * KTP + dl] *= lk_exp2(acc - tg[i * KTP + dl]);
+            }
+            lk_barrier();
+            REG_LOOP
+            for (int rr = 0; rr < KTS; rr++) {
+                int dl = rr * KSPLIT + ksl;
+                float acc = s[t * KTS + rr] * lk_exp2(gl[dl]);
+                for (int i = 0; i < CHUNK; i++)
+                    acc = lk_fma(tk[i * KTP + dl], vp[i * BV + c], acc);
+                s[t * KTS + rr] = acc;
+            }
+            lk_barrier();
+        }
     }
 
 #if HAS_HT
-    STATE_LOOP
+    REG_LOOP
     for (int r = 0; r < KR; r++) {
-        int d = r * KSPLIT + ksl;
+        int d = (r / KTS) * KT + (r % KTS) * KSPLIT + ksl;
         if (d < DK && col_ok)
             ht[ht_off + n * htsn + hv * htsh + d * htsk + col * htsv] = s[r];
     }

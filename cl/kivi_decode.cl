@@ -7,18 +7,18 @@
  *   k_res; values t < nv from v_codes/v_params, later ones from the fp16 window v_res.
  *
  *   grid: dim 0 = splits, dim 1 = B * Hkv; work-group = WG work-items, one kv head and its QG
- *   query heads. Each tile of BLOCK_N tokens is dequantized into fp32 local memory:
+ *   query heads. Each tile of BLOCK_N tokens is dequantized into fp32 local memory by the word
+ *   loaders of kivi_tiles.h (one packed word per work-item):
  *
- *     ks[n][d]  key of token j0+n, channel d   filled channel-major (adjacent work-items take
- *                                              adjacent tokens: they share packed words)
- *     vs[n][d]  value of token j0+n            filled token-major (adjacent channels share words)
+ *     ks[n][d]  key of token j0+n, channel d   a word: up to 32/BITS_K tokens of one channel
+ *     vs[n][d]  value of token j0+n            a word: 32/BITS_V channels of one token
  *
  *   then lk_dec_attend_tile does q.k, the online softmax and p.v for the QG heads.
  */
 #include "portable.h"
 #include "decode_split.h"
 #define KD D /* the cache's channels are the head_dim */
-#include "kivi_cache.h"
+#include "kivi_tiles.h"
 
 
 LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
@@ -27,7 +27,11 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
     const LK_GLOBAL uint *v_codes, const LK_GLOBAL half *v_params, const LK_GLOBAL half *v_res,
     long cap, long n, long nk, long nv, LK_GLOBAL float *part, long nrec, int Hq, int Hkv, float scale_log2)
 {
-    LK_DEC_LOCALS;
+    LK_SHARED float qs[LK_DEC_NQ * D];
+    LK_SHARED float ks[BLOCK_N * LK_DEC_KROW];
+    LK_SHARED float vs[BLOCK_N * LK_DEC_VROW];
+    LK_SHARED float sc[LK_DEC_NQ * BLOCK_N];
+    LK_SHARED float st[3 * LK_DEC_NQ];
 
     const int tid = get_local_id(0), split = get_group_id(0), splits = get_num_groups(0);
     const int bh = get_group_id(1), b = bh / Hkv, hq0 = (bh % Hkv) * QG;
@@ -43,13 +47,10 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
     for (int tile = t0; tile < t1; tile++) {
         long j0 = (long)tile * BLOCK_N;
         int ntok = n - j0 < BLOCK_N ? (int)(n - j0) : BLOCK_N;
-        for (int e = tid; e < ntok * D; e += WG) {
-            int kn = e % ntok, kd = e / ntok, vn = e / D, vd = e % D;
-            ks[kn * LK_DEC_KROW + kd] = kivi_key(k_codes, k_params, k_res, cap, bh, j0 + kn, kd, nk);
-            vs[vn * LK_DEC_VROW + vd] = kivi_value(v_codes, v_params, v_res, cap, bh, j0 + vn, vd, nv);
-        }
+        kivi_load_keys(k_codes, k_params, k_res, cap, bh, j0, ntok, nk, ks, LK_DEC_KROW);
+        kivi_load_values(v_codes, v_params, v_res, cap, bh, j0, ntok, nv, vs, LK_DEC_VROW);
         lk_barrier();
         lk_dec_attend_tile(qs, ks, vs, sc, st, ntok, acc);
     }
-    lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);
+    lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, st, acc);
 }

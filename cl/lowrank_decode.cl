@@ -11,17 +11,17 @@
  *
  *   grid: dim 0 = splits, dim 1 = B * Hkv; work-group = WG work-items, kv head j and its QG
  *   query heads. Per tile of BLOCK_N tokens:
- *     1. vs[n][c]  <- key latent of token j0+n, channel c < RK   (dequantized)
+ *     1. vs[n][c]  <- key latent of token j0+n, channel c < RK   (kivi_tiles.h word loader)
  *     2. ks[n][d]  <- rope(sum_c vs[n][c] up_k[j][c][d]) for d < HD, 0 beyond  (one pair per
  *                     work-item step: both elements of a RoPE pair are rebuilt together)
- *     3. vs[n][c]  <- value latent of token j0+n (c < RK), 0 beyond
+ *     3. vs[n][c]  <- value latent of token j0+n (c < RK, word loader), 0 beyond
  *     4. lk_dec_attend_tile: scores (q rows are 0 beyond HD), softmax, p . vs
  */
 #include "portable.h"
 #include "rope_math.h"
 #include "decode_split.h"
 #define KD RK
-#include "kivi_cache.h"
+#include "kivi_tiles.h"
 
 #ifndef HD
 #define HD 128
@@ -37,7 +37,11 @@ LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
     long cap, long n, long nk, long nv, const LK_GLOBAL float *freq, int layout, long pos_offset,
     LK_GLOBAL float *part, long nrec, int Hq, int Hkv, int HPG, float scale_log2)
 {
-    LK_DEC_LOCALS;
+    LK_SHARED float qs[LK_DEC_NQ * D];
+    LK_SHARED float ks[BLOCK_N * LK_DEC_KROW];
+    LK_SHARED float vs[BLOCK_N * LK_DEC_VROW];
+    LK_SHARED float sc[LK_DEC_NQ * BLOCK_N];
+    LK_SHARED float st[3 * LK_DEC_NQ];
 
     const int tid = get_local_id(0), split = get_group_id(0), splits = get_num_groups(0);
     const int b = get_group_id(1) / Hkv, j = get_group_id(1) % Hkv, hq0 = j * QG;
@@ -57,10 +61,7 @@ LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
     for (int tile = t0; tile < t1; tile++) {
         long j0 = (long)tile * BLOCK_N;
         int ntok = n - j0 < BLOCK_N ? (int)(n - j0) : BLOCK_N;
-        for (int e = tid; e < ntok * RK; e += WG) {
-            int kn = e % ntok, c = e / ntok;
-            vs[kn * LK_DEC_VROW + c] = kivi_key(k_codes, k_params, k_res, cap, bh, j0 + kn, c, nk);
-        }
+        kivi_load_keys(k_codes, k_params, k_res, cap, bh, j0, ntok, nk, vs, LK_DEC_VROW);
         lk_barrier();
         for (int e = tid; e < ntok * (D - HD / 2); e += WG) {
             int kn = e / (D - HD / 2), i = e % (D - HD / 2);
@@ -85,12 +86,13 @@ LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
             krow[d2] = x2;
         }
         lk_barrier();
-        for (int e = tid; e < ntok * D; e += WG) {
-            int vn = e / D, c = e % D;
-            vs[vn * LK_DEC_VROW + c] = c < RK ? kivi_value(v_codes, v_params, v_res, cap, bh, j0 + vn, c, nv) : 0.0f;
-        }
+        kivi_load_values(v_codes, v_params, v_res, cap, bh, j0, ntok, nv, vs, LK_DEC_VROW);
+#if D > RK /* channels past the rank */
+        for (int e = tid; e < ntok * (D - RK); e += WG)
+            vs[e / (D - RK) * LK_DEC_VROW + RK + e % (D - RK)] = 0.0f;
+#endif
         lk_barrier();
         lk_dec_attend_tile(qs, ks, vs, sc, st, ntok, acc);
     }
-    lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);
+    lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, st, acc);
 }

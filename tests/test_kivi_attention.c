@@ -22,7 +22,8 @@ typedef struct {
     X(2, 2, 2, 128, 301, 4, 2, 32, 64, LK_F16, 0, 0)                   \
     X(1, 6, 3, 64, 150, 8, 4, 16, 48, LK_F32, 7, 8)                    \
     X(1, 8, 1, 128, 1000, 2, 2, 32, 128, LK_F16, 5, 32)                \
-    X(1, 2, 1, 256, 200, 4, 4, 128, 128, LK_F32, 1, 16)
+    X(1, 2, 1, 256, 200, 4, 4, 128, 128, LK_F32, 1, 16)                \
+    X(1, 4, 2, 64, 130, 2, 2, 32, 32, LK_F32, 4, 4)
 
 #define ROW(b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn)                  \
     {b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn, LKT_OPENCL}, {b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn, LKT_CUDA},

@@ -139,3 +139,30 @@ Test(kivi_cache, bad_configs_are_rejected)
     cr_expect_eq(lk_kivi_cache_create(ctx, NULL, &cache), LK_ERR_NULL_POINTER);
     lk_context_destroy(ctx);
 }
+
+/* The memory report per K, per V and for the quantized part: 2-bit, G = R = 32, D = 64, 320
+ * tokens (keys: 320 quantized; values: 288 quantized + 32 in the window; both residual buffers
+ * of 32 tokens counted in full). */
+Test(kivi_cache, memory_report_splits_k_and_v)
+{
+    lk_context *ctx = lkt_open(LKT_OPENCL);
+    const int64_t n = 320, D = 64;
+    lk_kivi_config cfg = {1, 1, D, 2, 2, 32, 32, n};
+    lk_kivi_cache *cache;
+    LKT_OK(ctx, lk_kivi_cache_create(ctx, &cfg, &cache));
+    float *zeros = calloc((size_t)(n * D), 4);
+    int64_t shape[4] = {1, 1, n, D};
+    lkt_tensor t = lkt_upload(ctx, LK_F32, LKT_CONTIGUOUS, shape, zeros);
+    LKT_OK(ctx, lk_kivi_cache_append(ctx, cache, &t.t, &t.t));
+    lk_kivi_memory m;
+    LKT_OK(ctx, lk_kivi_cache_memory(cache, &m));
+    cr_expect_float_eq(m.quantized_key_bits, 3.0, 1e-12);
+    cr_expect_float_eq(m.quantized_value_bits, 3.0, 1e-12);
+    cr_expect_float_eq(m.key_bits, (320 * 3.0 + 32 * 16.0) / 320, 1e-12);
+    cr_expect_float_eq(m.value_bits, (288 * 3.0 + 32 * 16.0) / 320, 1e-12);
+    cr_expect_float_eq(m.bits_per_element, (m.key_bits + m.value_bits) / 2, 1e-12);
+    lkt_free(&t);
+    free(zeros);
+    lk_kivi_cache_destroy(cache);
+    lk_context_destroy(ctx);
+}

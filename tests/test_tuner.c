@@ -1,6 +1,6 @@
 /* The tuner end to end on the OpenCL device: a tiny tuning run whose best row reaches the
- * runtime's launch, resume after a tuner killed with SIGKILL, and --dry-run. lk-tune runs as a
- * child process (build/tuner/lk-tune, found next to this test's executable). */
+ * runtime's launch, resume after a tuner killed with SIGKILL, and --dry-run; the same launch
+ * check and the spaces of the quantized-cache decode ops. lk-tune runs as a child process (build/tuner/lk-tune, found next to this test's executable). */
 #define _GNU_SOURCE
 #include <libgen.h>
 #include <signal.h>
@@ -227,4 +227,66 @@ Test(tuner, dry_run_prints_the_space, .timeout = 60)
     cr_expect(strstr(out, "rejected by table_only_fused"), "no constraint verdicts:\n%s", out);
     struct stat st;
     cr_expect_neq(stat(db_path, &st), 0, "--dry-run created %s", db_path);
+}
+
+/* The quantized-cache decode ops: both spaces print, and a tiny kivi_decode run's best row
+ * reaches lk_kivi_attention's launch for a cache of the tuned key (k2v2, G = 32, bucket 128). */
+Test(tuner, kivi_ops_reach_the_launch, .timeout = 180)
+{
+    char dir[64], db_path[128], out[65536];
+    temp_dir(dir);
+    snprintf(db_path, sizeof db_path, "%s/k.db", dir);
+    const char *dry[] = {"--op", "lowrank_decode", "--dtype", "f32", "--seq", "128:128", "--dry-run", NULL};
+    cr_assert_eq(run_tune(dry, out, sizeof out), 0, "%s", out);
+    cr_expect(strstr(out, "lowrank_decode k2v2 f32 hd128 rank=64 len=128:") &&
+                  strstr(out, "lowrank_decode k8v8 f32 hd128 rank=64 len=128:"),
+              "no per-family space:\n%s", out);
+    cr_expect(strstr(out, "SPLITS=1,BLOCK_N=8,WG=32") || strstr(out, "SPLITS=16,BLOCK_N=4,WG=64"), "%s", out);
+
+    const char *args[] = {"--op", "kivi_decode", "--family", "k2v2", "--dtype", "f32", "--head-dim", "64", "--seq",
+                          "128:128", "--strategy", "random", "--fraction", "0.1", "--db", db_path, NULL};
+    cr_assert_eq(run_tune(args, out, sizeof out), 0, "lk-tune failed:\n%s", out);
+    setenv("LK_TUNING_DB", db_path, 1);
+    setenv("LK_SYSTEM_DB", "", 1);
+    setenv("XDG_DATA_HOME", dir, 1);
+    lk_context *ctx = lkt_open(LKT_OPENCL);
+    lk_db *db = NULL;
+    char err[256];
+    cr_assert_eq(lk_db_open(db_path, 0, &db, err, sizeof err), LK_OK, "%s", err);
+    lk_tune_key key = {.op = "kivi_decode", .family = "k2v2", .dtype = LK_F32, .head_dim = 64, .flag = 32,
+                       .length = 100};
+    lk_params best = {0};
+    int64_t bucket = 0;
+    int found = 0;
+    cr_assert_eq(lk_db_lookup(db, lk_context_device(ctx), &key, LK_MATCH_EXACT, &best, &bucket, &found), LK_OK);
+    cr_assert(found && bucket == 128, "no best row for the tuned key:\n%s", out);
+    lk_db_close(db);
+
+    const int64_t H = 2, n = 100, D = 64;
+    lk_kivi_config cfg = lk_kivi_config_default(1, H, D, n);
+    lk_kivi_cache *cache;
+    LKT_OK(ctx, lk_kivi_cache_create(ctx, &cfg, &cache));
+    float *kv = calloc((size_t)(H * n * D), 4), *q = calloc((size_t)(4 * D), 4);
+    int64_t ks[4] = {1, H, n, D}, qs[4] = {1, 4, 1, D};
+    lkt_tensor tk = lkt_upload(ctx, LK_F32, LKT_CONTIGUOUS, ks, kv), tq = lkt_upload(ctx, LK_F32, LKT_CONTIGUOUS, qs, q);
+    lkt_tensor to = lkt_zeros(ctx, LK_F32, 4, qs);
+    LKT_OK(ctx, lk_kivi_cache_append(ctx, cache, &tk.t, &tk.t));
+    lk_decode_params p = lk_decode_params_default();
+    LKT_OK(ctx, lk_kivi_attention(ctx, cache, &tq.t, &to.t, NULL, &p));
+    LKT_OK(ctx, lk_sync(ctx));
+    const char *launch = lk_last_launch(ctx);
+    const char *names[] = {"BLOCK_N", "WG"};
+    for (int i = 0; i < 2; i++) {
+        char want[48];
+        snprintf(want, sizeof want, " %s=%d ", names[i], lk_params_get(&best, names[i], -1));
+        cr_expect(strstr(launch, want), "launch '%s' lacks '%s'", launch, want);
+    }
+    cr_expect(strstr(launch, "source=env-db"), "launch '%s' did not use the tuning DB", launch);
+    lkt_free(&tk);
+    lkt_free(&tq);
+    lkt_free(&to);
+    free(kv);
+    free(q);
+    lk_kivi_cache_destroy(cache);
+    lk_context_destroy(ctx);
 }

@@ -13,7 +13,5 @@
 
 int bench_attention_decode(lk_context *ctx, const bench_opts *o);
 int bench_kv_sparse(lk_context *ctx, const bench_opts *o);
-/* Kv heads of the timed decode problem: --heads, else 8 on GPUs and 4 on CPUs. */
-int decode_kv_heads(lk_context *ctx, const tune_shape *shape);
 
 #endif

@@ -36,7 +36,7 @@ static int bench_one(lk_context *ctx, const lk_tune_key *key, int batch, int hea
     }
     lk_params defaults, tuned;
     lk_lookup_result where;
-    lk_kda_defaults(lk_context_device(ctx), &defaults);
+    lk_kda_defaults(lk_context_device(ctx), key->head_dim, key->head_dim, &defaults);
     lk_tuned_params(ctx, key, &defaults, &tuned, &where);
     kda_call calls[NCALLS] = {{&pb, NULL}, {&pb, &defaults}};
     void *args[NCALLS] = {&calls[0], &calls[1]};

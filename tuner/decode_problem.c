@@ -6,9 +6,12 @@
 
 #include "check.h"
 #include "decode_problem.h"
+#include "kivi_problem.h"
 #include "kv_sparse_ref.h"
 #include "ops/attention_decode.h"
+#include "ops/kivi_attention.h"
 #include "ops/kv_sparse_decode.h"
+#include "ops/lowrank_attention.h"
 #include "ref.h"
 
 static uint64_t next(uint64_t *s)
@@ -19,10 +22,9 @@ static uint64_t next(uint64_t *s)
     return *s * 2685821657736338717ULL;
 }
 
-static float uniform(uint64_t *s) { return (float)((next(s) >> 40) * (2.0 / 16777216.0) - 1.0); }
+float decode_uniform(uint64_t *s) { return (float)((next(s) >> 40) * (2.0 / 16777216.0) - 1.0); }
 
-/* Fills n elements of buf with values in [-1, 1] (as dtype), written in pieces; host copy optional. */
-static lk_status fill(lk_context *ctx, lk_buffer *buf, lk_dtype dtype, size_t n, uint64_t seed, float *host)
+lk_status decode_fill(lk_context *ctx, lk_buffer *buf, lk_dtype dtype, size_t n, uint64_t seed, float *host)
 {
     const size_t piece = (size_t)1 << 22;
     size_t es = lk_dtype_size(dtype);
@@ -34,7 +36,7 @@ static lk_status fill(lk_context *ctx, lk_buffer *buf, lk_dtype dtype, size_t n,
     for (size_t at = 0; at < n && st == LK_OK; at += piece) {
         size_t m = n - at < piece ? n - at : piece;
         for (size_t i = 0; i < m; i++) {
-            float x = uniform(&s);
+            float x = decode_uniform(&s);
             if (dtype == LK_F16) {
                 uint16_t h = ref_f2h(x);
                 memcpy(tmp + i * 2, &h, 2);
@@ -70,33 +72,31 @@ void decode_problem_free(decode_problem *p)
     memset(p, 0, sizeof *p);
 }
 
-static lk_status make(decode_problem *p, uint64_t seed, float *hq, float *hk, float *hv)
+lk_status decode_problem_create_host(lk_context *ctx, lk_dtype dtype, int B, int Hq, int Hkv, int64_t L, int D,
+                                     uint64_t seed, float *hq, float *hk, float *hv, decode_problem *p)
 {
-    lk_context *ctx = p->ctx;
-    size_t es = lk_dtype_size(p->dtype), nq = (size_t)p->B * p->Hq * p->D, nk = (size_t)p->B * p->Hkv * p->L * p->D;
+    *p = (decode_problem){.ctx = ctx, .dtype = dtype, .B = B, .Hq = Hq, .Hkv = Hkv, .D = D, .L = L};
+    size_t es = lk_dtype_size(dtype), nq = (size_t)B * Hq * D, nk = (size_t)B * Hkv * L * D;
     lk_status st;
     if ((st = lk_buffer_alloc(ctx, nq * es, &p->bq)) || (st = lk_buffer_alloc(ctx, nq * es, &p->bo)) ||
         (st = lk_buffer_alloc(ctx, nk * es, &p->bk)) || (st = lk_buffer_alloc(ctx, nk * es, &p->bv)) ||
-        (st = fill(ctx, p->bq, p->dtype, nq, seed, hq)) || (st = fill(ctx, p->bk, p->dtype, nk, seed + 1, hk)) ||
-        (st = fill(ctx, p->bv, p->dtype, nk, seed + 2, hv)))
+        (st = decode_fill(ctx, p->bq, dtype, nq, seed, hq)) || (st = decode_fill(ctx, p->bk, dtype, nk, seed + 1, hk)) ||
+        (st = decode_fill(ctx, p->bv, dtype, nk, seed + 2, hv))) {
+        decode_problem_free(p);
         return st;
-    int64_t qs[3] = {p->B, p->Hq, p->D};
-    p->q = lk_tensor_make(p->bq, p->dtype, 3, qs);
-    p->o = lk_tensor_make(p->bo, p->dtype, 3, qs);
-    p->k = lk_tensor_bhsd(p->bk, p->dtype, p->B, p->Hkv, p->L, p->D);
-    p->v = lk_tensor_bhsd(p->bv, p->dtype, p->B, p->Hkv, p->L, p->D);
+    }
+    int64_t qs[3] = {B, Hq, D};
+    p->q = lk_tensor_make(p->bq, dtype, 3, qs);
+    p->o = lk_tensor_make(p->bo, dtype, 3, qs);
+    p->k = lk_tensor_bhsd(p->bk, dtype, B, Hkv, L, D);
+    p->v = lk_tensor_bhsd(p->bv, dtype, B, Hkv, L, D);
     return LK_OK;
 }
 
 lk_status decode_problem_create(lk_context *ctx, lk_dtype dtype, int B, int Hq, int Hkv, int64_t L, int D,
                                 uint64_t seed, decode_problem *out)
 {
-    memset(out, 0, sizeof *out);
-    *out = (decode_problem){.ctx = ctx, .dtype = dtype, .B = B, .Hq = Hq, .Hkv = Hkv, .D = D, .L = L};
-    lk_status st = make(out, seed, NULL, NULL, NULL);
-    if (st != LK_OK)
-        decode_problem_free(out);
-    return st;
+    return decode_problem_create_host(ctx, dtype, B, Hq, Hkv, L, D, seed, NULL, NULL, NULL, out);
 }
 
 const char *sparse_kind_name(sparse_kind kind)
@@ -141,6 +141,12 @@ lk_status decode_call_run(lk_context *ctx, void *call)
 {
     decode_call *c = call;
     lk_decode_params dp = lk_decode_params_default();
+    lowrank_problem *lr = c->lowrank;
+    if (lr)
+        return lk_lowrank_attention_run(ctx, lr->cache, &lr->q, &lr->up_k, &lr->up_v, &lr->rope, &lr->o, &dp,
+                                        c->tuned);
+    if (c->kivi)
+        return lk_kivi_attention_run(ctx, c->kivi, &c->pb->q, &c->pb->o, NULL, &dp, c->tuned);
     if (c->cache)
         return lk_attention_decode_sparse_run(ctx, &c->pb->q, c->cache, &c->pb->o, NULL, &dp, c->tuned);
     return lk_attention_decode_run(ctx, &c->pb->q, &c->pb->k, &c->pb->v, &c->pb->o, NULL, &dp, c->tuned);
@@ -158,8 +164,9 @@ lk_status decode_check_init(lk_context *ctx, const lk_tune_key *key, int sparse,
     c->ref = malloc(nq * sizeof(double));
     c->got = malloc(nq * 4);
     c->tol = key->dtype == LK_F16 ? 2e-3 : 1e-4;
-    c->pb = (decode_problem){.ctx = ctx, .dtype = key->dtype, .B = B, .Hq = Hq, .Hkv = Hkv, .D = D, .L = L};
-    lk_status st = q && k && v && c->ref && c->got ? make(&c->pb, 42, q, k, v) : LK_ERR_OUT_OF_MEMORY;
+    lk_status st = q && k && v && c->ref && c->got
+                       ? decode_problem_create_host(ctx, key->dtype, B, Hq, Hkv, L, D, 42, q, k, v, &c->pb)
+                       : LK_ERR_OUT_OF_MEMORY;
     lk_rope_params rope = lk_rope_params_default();
     lk_kv_sparse_config cfg = sparse_config(kind, B, Hkv, D, L, 0.7, &rope);
     if (st == LK_OK && sparse) {
@@ -201,21 +208,28 @@ lk_status decode_check_init(lk_context *ctx, const lk_tune_key *key, int sparse,
     return st;
 }
 
+lk_status decode_read_output(lk_context *ctx, const lk_tensor *o, float *host)
+{
+    size_t n = (size_t)(o->shape[0] * o->shape[1] * o->shape[2]);
+    lk_status st = lk_sync(ctx);
+    if (st == LK_OK)
+        st = lk_buffer_read(ctx, o->buffer, (size_t)o->offset * lk_dtype_size(o->dtype), host,
+                            n * lk_dtype_size(o->dtype));
+    if (st == LK_OK && o->dtype == LK_F16)
+        for (size_t i = n; i-- > 0;) {
+            uint16_t h;
+            memcpy(&h, (unsigned char *)host + i * 2, 2);
+            host[i] = ref_h2f(h);
+        }
+    return st;
+}
+
 lk_status decode_check_run(decode_check *c, const lk_params *p, double *rel_err)
 {
-    decode_call call = {&c->pb, c->cache, p};
+    decode_call call = {.pb = &c->pb, .cache = c->cache, .tuned = p};
     lk_status st = decode_call_run(c->pb.ctx, &call);
-    size_t n = (size_t)c->pb.B * c->pb.Hq * c->pb.D;
-    if (st == LK_OK && (st = lk_sync(c->pb.ctx)) == LK_OK &&
-        (st = lk_buffer_read(c->pb.ctx, c->pb.bo, 0, c->got, n * lk_dtype_size(c->pb.dtype))) == LK_OK) {
-        if (c->pb.dtype == LK_F16)
-            for (size_t i = n; i-- > 0;) {
-                uint16_t h;
-                memcpy(&h, (unsigned char *)c->got + i * 2, 2);
-                c->got[i] = ref_h2f(h);
-            }
-        *rel_err = attn_rel_error(c->got, c->ref, n);
-    }
+    if (st == LK_OK && (st = decode_read_output(c->pb.ctx, &c->pb.o, c->got)) == LK_OK)
+        *rel_err = attn_rel_error(c->got, c->ref, (size_t)c->pb.B * c->pb.Hq * c->pb.D);
     return st;
 }
 

@@ -12,7 +12,7 @@
 static int usage(const char *why)
 {
     char names[256];
-    tune_op_names(names, sizeof names);
+    tune_op_names(names, sizeof names, 1);
     fprintf(stderr,
             "%s%slk-bench [--op NAME] [--device SPEC] [--seq LO:HI] [--head-dim D] [--dtype f16|f32]\n"
             "         [--causal 0|1|both] [--heads H] [--batch B] [--out results] [--db PATH]\n"
@@ -56,7 +56,7 @@ int main(int argc, char **argv)
             return usage("unknown option");
         i++;
     }
-    const tune_op *op = tune_op_find(op_name);
+    const tune_op *op = tune_op_find(op_name, 1);
     lk_dtype dtypes[2];
     if (!op)
         return usage("unknown --op");

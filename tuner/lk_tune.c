@@ -1,12 +1,13 @@
 /* lk-tune: search an op's kernel parameters per device and length bucket and record every
  * candidate in the tuning database (see tune.h, op.h).
  *   lk-tune [--device SPEC] [--op NAME] [--family F|both] [--dtype f16|f32|both] [--head-dim D|both]
- *           [--causal 0|1|both] [--seq LO:HI] [--budget 10m] [--strategy exhaustive|random|budget]
+ *           [--causal|--flag F|both] [--seq LO:HI] [--budget 10m] [--strategy exhaustive|random|budget]
  *           [--fraction F] [--db PATH] [--force] [--dry-run] [--export FILE.csv] [--import FILE.csv]
  *           [--heads H] [--batch B]
  * Defaults come from the op: attention_fwd tunes families rope and plain, head_dim 128, causal
- * both, lengths 512:131072 on GPUs and 512:4096 on CPUs. --causal is the op's flag (--flag is
- * the same option). */
+ * both, lengths 512:131072 on GPUs and 512:4096 on CPUs. --family both: every family of the op.
+ * --causal is the op's flag (--flag is the same option): causal 0|1 for attention, the group G
+ * for kivi_decode, the rank for lowrank_decode; "both" is the op's two flag choices. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,10 @@
 static int usage(const char *why)
 {
     char names[256];
-    tune_op_names(names, sizeof names);
+    tune_op_names(names, sizeof names, 0);
     fprintf(stderr,
             "%s%slk-tune [--device SPEC] [--op NAME] [--family F|both] [--dtype f16|f32|both]\n"
-            "        [--head-dim D|both] [--causal 0|1|both] [--seq LO:HI] [--budget 10m]\n"
+            "        [--head-dim D|both] [--causal|--flag F|both] [--seq LO:HI] [--budget 10m]\n"
             "        [--strategy exhaustive|random|budget] [--fraction F] [--db PATH] [--force]\n"
             "        [--dry-run] [--export FILE.csv] [--import FILE.csv] [--heads H] [--batch B]\n"
             "ops: %s (default attention_fwd)\n",
@@ -68,7 +69,7 @@ int main(int argc, char **argv)
 {
     tune_opts o = {.fraction = 0.25, .budget_s = 600.0};
     const char *device = NULL, *db_path = NULL, *export_file = NULL, *import_file = NULL, *family = "both";
-    const char *dtype = "f16", *head_dim = NULL, *flag = "both", *seq = NULL, *strategy = "exhaustive";
+    const char *dtype = "f16", *head_dim = NULL, *flag = NULL, *seq = NULL, *strategy = "exhaustive";
     const char *op_name = "attention_fwd";
     int dry_run = 0;
     for (int i = 1; i < argc; i++) {
@@ -121,7 +122,7 @@ int main(int argc, char **argv)
     }
 
     int64_t lo, hi;
-    if (!(o.op = tune_op_find(op_name)))
+    if (!(o.op = tune_op_find(op_name, 0)))
         return usage("unknown --op");
     o.nfamilies = 0;
     for (int f = 0; f < o.op->nfamilies; f++)
@@ -132,7 +133,9 @@ int main(int argc, char **argv)
     const int *hd = o.op->head_dim_choices;
     if (!o.nfamilies || (int)o.strategy < 0 || !(o.ndtypes = cli_dtypes(dtype, o.dtypes)) ||
         !(o.nhead_dims = cli_pair(head_dim ? head_dim : o.op->head_dims, hd[0], hd[1], o.head_dims)) ||
-        !(o.nflags = o.op->flag_name ? cli_pair(flag, 0, 1, o.flags) : (o.flags[0] = 0, 1)) ||
+        !(o.nflags = o.op->flag_name ? cli_pair(flag ? flag : o.op->flags, o.op->flag_choices[0],
+                                                 o.op->flag_choices[1], o.flags)
+                                     : (o.flags[0] = 0, 1)) ||
         (seq && cli_range(seq, &lo, &hi)) || o.shape.batch < 0 || o.shape.heads < 0)
         return usage("bad option value");
 

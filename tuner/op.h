@@ -40,11 +40,16 @@ typedef struct bench_opts {
     char **argv;
 } bench_opts;
 
+#define TUNE_MAX_FAMILIES 4
+
 typedef struct tune_op {
     const char *name;            /* key.op and the --op value */
+    const char *bench_name;      /* lk-bench --op also takes this (a table shared by ops); NULL: none */
     int nfamilies;               /* families[0..n): "" when the op has none */
-    const char *families[2];
-    const char *flag_name;       /* what key.flag means ("causal"); NULL: always 0 */
+    const char *families[TUNE_MAX_FAMILIES];
+    const char *flag_name;       /* what key.flag means ("causal", "group"); NULL: always 0 */
+    const char *flags;           /* lk-tune's default --flag ("both", "32") */
+    int flag_choices[2];         /* the two values "both" stands for ({0, 1} for causal) */
     const char *head_dims;       /* lk-tune's default --head-dim ("128", "both") */
     int head_dim_choices[2];     /* the two values "both" stands for */
     const char *seq_gpu, *seq_cpu; /* default length ranges ("512:131072") */
@@ -73,10 +78,10 @@ int tune_batch(const tune_shape *shape);
 
 /* The registry (tuner/ops.c), NULL-terminated. */
 extern const tune_op *const tune_ops[];
-/* The op named name, or NULL. */
-const tune_op *tune_op_find(const char *name);
-/* "attention_fwd, kv_sparse, ..." for usage lines. */
-void tune_op_names(char *buf, size_t n);
+/* The op named name, or NULL; bench: the first op whose name or bench_name is name. */
+const tune_op *tune_op_find(const char *name, int bench);
+/* "attention_fwd, kv_sparse, ..." for usage lines; bench: lk-bench's names (bench names added). */
+void tune_op_names(char *buf, size_t n, int bench);
 
 /* A timed_fn (timing.h) argument: one run of an op's state with parameters p. */
 typedef struct tune_call {

@@ -15,7 +15,7 @@
 #include "ops/attention_decode.h"
 #include "ops/decode_split.h"
 #include "ops/kv_sparse_decode.h"
-#include "op.h"
+#include "op_decode.h"
 
 typedef struct dec_state {
     decode_problem timed;
@@ -46,19 +46,25 @@ static int fits_device(const lk_params *p, const void *user, char *why, size_t n
     return 0;
 }
 
-static void decode_space(const tune_space_user *u, space *s)
+void decode_space_tiles(const tune_space_user *u, space *s)
 {
     static const int splits_gpu[] = {0, 32, 64, 128, 256}, splits_cpu[] = {1, 2, 4, 8};
     static const int bn_gpu[] = {4, 8, 16, 32}, bn_cpu[] = {8, 16, 32, 64};
-    static const int wg_gpu[] = {64, 128, 256}, wg_cpu[] = {32, 64}, variants[] = {0, 1};
+    static const int wg_gpu[] = {64, 128, 256}, wg_cpu[] = {32, 64};
     int cpu = u->ctx->info.type == LK_DEVICE_CPU;
+    space_add_list(s, "SPLITS", cpu ? 4 : 5, cpu ? splits_cpu : splits_gpu);
+    space_add_list(s, "BLOCK_N", 4, cpu ? bn_cpu : bn_gpu);
+    space_add_list(s, "WG", cpu ? 2 : 3, cpu ? wg_cpu : wg_gpu);
+}
+
+static void decode_space(const tune_space_user *u, space *s)
+{
+    static const int variants[] = {0, 1};
     memset(s, 0, sizeof *s);
     s->user = u;
     if (is_sparse(u->key) && kind_of(u->key) == SPARSE_ROTATE)
         space_add_list(s, "VARIANT", 2, variants);
-    space_add_list(s, "SPLITS", cpu ? 4 : 5, cpu ? splits_cpu : splits_gpu);
-    space_add_list(s, "BLOCK_N", 4, cpu ? bn_cpu : bn_gpu);
-    space_add_list(s, "WG", cpu ? 2 : 3, cpu ? wg_cpu : wg_gpu);
+    decode_space_tiles(u, s);
     space_add_constraint(s, "fits_device", fits_device);
 }
 
@@ -117,7 +123,7 @@ static lk_status check(void *state, const lk_params *p, double *rel_err, double 
 static lk_status run(void *state, const lk_params *p)
 {
     dec_state *s = state;
-    decode_call call = {&s->timed, s->cache, p};
+    decode_call call = {.pb = &s->timed, .cache = s->cache, .tuned = p};
     return decode_call_run(s->timed.ctx, &call);
 }
 

@@ -1,4 +1,4 @@
-/* kda_fwd as a tunable op (see op.h): CHUNK x BV x WG, inputs and check of kda_problem.c, the
+/* kda_fwd as a tunable op (see op.h): CHUNK x SUB x BV x WG, inputs and check of kda_problem.c, the
  * table of bench_kda.c. Timed problem: B=1 (--batch), H = HV heads (--heads; 16 on GPUs, 2 on
  * CPUs), K = V = the key's head_dim, T = the key's length, L2 norm in the kernel, initial and
  * final state. */
@@ -36,8 +36,9 @@ static int fits_device(const lk_params *p, const void *user, char *why, size_t n
 {
     const tune_space_user *u = user;
     lk_params eff;
-    lk_kda_effective(p, u->key->head_dim, u->key->length, &eff);
-    if (lk_kda_check_params(u->ctx, &eff, u->key->head_dim) == LK_OK)
+    int64_t K = u->key->head_dim;
+    lk_kda_effective(p, K, K, u->key->length, u->ctx->info.local_mem_bytes, &eff);
+    if (lk_kda_check_params(u->ctx, &eff) == LK_OK)
         return 1;
     snprintf(why, n, "%s", lk_last_error(u->ctx));
     return 0;
@@ -54,24 +55,36 @@ static int chunk_within_length(const lk_params *p, const void *user, char *why, 
     return 0;
 }
 
+/* A sub-chunk as long as the chunk runs as SUB = CHUNK: tune it once. */
+static int sub_within_chunk(const lk_params *p, const void *user, char *why, size_t n)
+{
+    int chunk = lk_params_get(p, "CHUNK", 16), sub = lk_params_get(p, "SUB", 16);
+    if (sub <= chunk)
+        return 1;
+    snprintf(why, n, "SUB %d > CHUNK %d", sub, chunk);
+    return 0;
+}
+
 static void kda_space(const tune_space_user *u, space *s)
 {
-    static const int chunk[] = {16, 32, 64}, bv_gpu[] = {16, 32, 64, 128}, wg_gpu[] = {32, 64, 128, 256};
+    static const int chunk[] = {16, 32, 64}, sub[] = {8, 16, 32, 64}, bv_gpu[] = {16, 32, 64, 128}, wg_gpu[] = {32, 64, 128, 256};
     static const int bv_cpu[] = {32, 64, 128}, wg_cpu[] = {32, 64, 128};
     int cpu = u->ctx->info.type == LK_DEVICE_CPU;
     memset(s, 0, sizeof *s);
     s->user = u;
     space_add_list(s, "CHUNK", 3, chunk);
+    space_add_list(s, "SUB", 4, sub);
     space_add_list(s, "BV", cpu ? 3 : 4, cpu ? bv_cpu : bv_gpu);
     space_add_list(s, "WG", cpu ? 3 : 4, cpu ? wg_cpu : wg_gpu);
     space_add_constraint(s, "wg_multiple_of_bv", wg_multiple_of_bv);
     space_add_constraint(s, "chunk_within_length", chunk_within_length);
+    space_add_constraint(s, "sub_within_chunk", sub_within_chunk);
     space_add_constraint(s, "fits_device", fits_device);
 }
 
 static void defaults(const lk_device_info *dev, const lk_tune_key *key, lk_params *out)
 {
-    lk_kda_defaults(dev, out);
+    lk_kda_defaults(dev, key->head_dim, key->head_dim, out);
 }
 
 static int fits(lk_context *ctx, const lk_tune_key *key, const tune_shape *shape)

@@ -17,7 +17,7 @@ typedef struct tune_opts {
     int ndtypes, nhead_dims, nflags, nfamilies, nlengths;
     lk_dtype dtypes[2];
     int head_dims[2], flags[2];
-    const char *families[2];
+    const char *families[TUNE_MAX_FAMILIES];
     int64_t lengths[64];
     tune_strategy strategy;
     double fraction;  /* random */

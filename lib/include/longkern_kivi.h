@@ -51,6 +51,10 @@ typedef struct lk_kivi_memory {
     size_t code_bytes, param_bytes, residual_bytes;
     size_t allocated_bytes, fp16_bytes;
     double bits_per_element;
+    double key_bits, value_bits; /* the same for K alone and V alone (codes, parameters, residual) */
+    /* codes and parameters over the quantized elements alone, 0 when none (bits + 32 / G): what
+     * a cache without a residual would hold */
+    double quantized_key_bits, quantized_value_bits;
 } lk_kivi_memory;
 
 lk_status lk_kivi_cache_create(lk_context *ctx, const lk_kivi_config *config, lk_kivi_cache **out);
@@ -88,8 +92,8 @@ typedef struct lk_lowrank_cache lk_lowrank_cache;
 lk_status lk_lowrank_cache_create(lk_context *ctx, const lk_lowrank_config *config, lk_lowrank_cache **out);
 void lk_lowrank_cache_destroy(lk_lowrank_cache *cache); /* NULL is a no-op */
 int64_t lk_lowrank_cache_length(const lk_lowrank_cache *cache);
-/* The latent cache's memory; fp16_bytes and bits_per_element are against full fp16 K and V
- * (2 * batch * kv_heads * length * head_dim elements). */
+/* The latent cache's memory; fp16_bytes and every bits field are against full fp16 K and V
+ * (per element of batch * kv_heads * length * head_dim keys, and as many values). */
 lk_status lk_lowrank_cache_memory(const lk_lowrank_cache *cache, lk_kivi_memory *out);
 
 /* Appends S tokens: x [batch, S, hidden] (rows contiguous: stride 1 on the last dimension) and

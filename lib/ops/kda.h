@@ -1,8 +1,10 @@
 /* Internal entry points of the KDA op (cl/kda.cl), shared with the tuner and benchmarks: they
  * run the op with explicit kernel parameters instead of the database's.
  *
- * Tunables: CHUNK (tokens per chunk: 8, 16, 32, 64), BV (value columns per work-group), WG
- * (work-items; WG / BV work-items share one state column, each holding a K slice). */
+ * Tunables: CHUNK (tokens per chunk: a power of two up to 64), SUB (sub-chunk rows whose pairs use
+ * their own decay exponent; pairs across sub-chunks go through a reference row), BV (value
+ * columns per work-group), WG (work-items; WG / BV work-items share one state column, each
+ * holding a K slice). Derived: KT (rows of the K tiles in local memory). */
 #ifndef LK_KDA_H
 #define LK_KDA_H
 
@@ -19,15 +21,18 @@ typedef struct lk_kda_call {
     int64_t max_len;              /* longest sequence */
 } lk_kda_call;
 
-/* Built-in defaults for a device type (used when no database row applies). */
-void lk_kda_defaults(const lk_device_info *dev, lk_params *out);
+/* Built-in defaults (used when no database row applies): the first of a list of choices for the
+ * device type that fits the device's work-group and local-memory limits for K and V. */
+void lk_kda_defaults(const lk_device_info *dev, int64_t K, int64_t V, lk_params *out);
 /* The parameters a call of this shape actually runs: CHUNK capped at the longest sequence
- * (rounded up to a power of two; 1 for the decode step), BV at V. */
-void lk_kda_effective(const lk_params *tuned, int64_t V, int64_t max_len, lk_params *out);
+ * (rounded up to a power of two; 1 for the decode step, which runs WG = BV), SUB at CHUNK, BV at V, and KT the
+ * largest K tile (32, 16 or 8 rows, a multiple of WG / BV) within local_limit bytes. */
+void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_len, size_t local_limit,
+                      lk_params *out);
 /* Local memory the kernel needs for effective parameters p. */
-size_t lk_kda_local_bytes(const lk_params *p, int64_t K);
+size_t lk_kda_local_bytes(const lk_params *p);
 /* LK_OK if effective parameters p fit the device (ranges, work-group, local memory). */
-lk_status lk_kda_check_params(lk_context *ctx, const lk_params *p, int64_t K);
+lk_status lk_kda_check_params(lk_context *ctx, const lk_params *p);
 /* The tuning key of a call: op "kda_fwd", head_dim K, flag 0, length the longest sequence. */
 void lk_kda_key(const lk_kda_call *call, lk_tune_key *key);
 
@@ -39,7 +44,7 @@ lk_status lk_kda_fwd_prepare(lk_context *ctx, const lk_tensor *q, const lk_tenso
 lk_status lk_kda_decode_prepare(lk_context *ctx, const lk_tensor *q, const lk_tensor *k, const lk_tensor *v,
                                 const lk_tensor *g, const lk_tensor *beta, lk_tensor *state, lk_tensor *o,
                                 const lk_kda_params *params, lk_kda_call *call);
-/* Run a prepared call with `tuned` (CHUNK, BV, WG). */
+/* Run a prepared call with `tuned` (CHUNK, SUB, BV, WG). */
 lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *call, const lk_params *tuned);
 
 #endif

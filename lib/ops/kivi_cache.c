@@ -130,6 +130,9 @@ void lk_kivi_cache_destroy(lk_kivi_cache *c)
 
 int64_t lk_kivi_cache_length(const lk_kivi_cache *c) { return c ? c->length : 0; }
 
+/* Bits per element of `bytes` over `elements` (0 when there are none). */
+static double bits(size_t bytes, size_t elements) { return elements ? 8.0 * (double)bytes / (double)elements : 0.0; }
+
 lk_status lk_kivi_cache_memory(const lk_kivi_cache *c, lk_kivi_memory *out)
 {
     if (!c || !out)
@@ -141,16 +144,21 @@ lk_status lk_kivi_cache_memory(const lk_kivi_cache *c, lk_kivi_memory *out)
     out->quantized_keys = lk_kivi_quantized_keys(f, c->length);
     out->quantized_values = lk_kivi_quantized_values(f, c->length);
     size_t nk = (size_t)out->quantized_keys, nv = (size_t)out->quantized_values;
-    out->code_bytes = (bh * d * (nk / (size_t)(32 / f->k_bits)) + bh * nv * (d / (size_t)(32 / f->v_bits))) * 4;
-    out->param_bytes = bh * d * (nk + nv) / g * 4;
-    out->residual_bytes = 2 * bh * (size_t)f->residual * d * 2;
+    size_t k_codes = bh * d * (nk / (size_t)(32 / f->k_bits)) * 4, v_codes = bh * nv * (d / (size_t)(32 / f->v_bits)) * 4;
+    size_t k_params = bh * d * nk / g * 4, v_params = bh * d * nv / g * 4, res = bh * (size_t)f->residual * d * 2;
+    out->code_bytes = k_codes + v_codes;
+    out->param_bytes = k_params + v_params;
+    out->residual_bytes = 2 * res;
     out->fp16_bytes = 2 * bh * (size_t)c->length * d * 2;
     lk_buffer *bufs[6] = {c->k_codes, c->k_params, c->v_codes, c->v_params, c->k_res, c->v_res};
     for (int i = 0; i < 6; i++)
         out->allocated_bytes += bufs[i]->bytes;
-    size_t elements = 2 * bh * (size_t)c->length * d;
-    out->bits_per_element =
-        elements ? 8.0 * (double)(out->code_bytes + out->param_bytes + out->residual_bytes) / (double)elements : 0.0;
+    size_t tokens = bh * (size_t)c->length * d; /* elements of K (and of V) */
+    out->bits_per_element = bits(out->code_bytes + out->param_bytes + out->residual_bytes, 2 * tokens);
+    out->key_bits = bits(k_codes + k_params + res, tokens);
+    out->value_bits = bits(v_codes + v_params + res, tokens);
+    out->quantized_key_bits = bits(k_codes + k_params, bh * d * nk);
+    out->quantized_value_bits = bits(v_codes + v_params, bh * d * nv);
     return LK_OK;
 }
 

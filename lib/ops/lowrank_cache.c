@@ -67,10 +67,15 @@ lk_status lk_lowrank_cache_memory(const lk_lowrank_cache *c, lk_kivi_memory *out
     lk_status st = lk_kivi_cache_memory(c ? c->latents : NULL, out);
     if (st != LK_OK)
         return st;
-    size_t elements = 2 * (size_t)(c->cfg.batch * c->cfg.kv_heads * out->length * c->cfg.head_dim);
-    out->fp16_bytes = elements * 2;
-    out->bits_per_element =
-        elements ? 8.0 * (double)(out->code_bytes + out->param_bytes + out->residual_bytes) / (double)elements : 0.0;
+    /* the latents' figures are per latent element: rescale to elements of full K and V */
+    const lk_lowrank_config *f = &c->cfg;
+    double per = (double)(f->kv_heads / f->heads_per_group * f->rank) / (double)(f->kv_heads * f->head_dim);
+    out->fp16_bytes = 2 * (size_t)(f->batch * f->kv_heads * out->length * f->head_dim) * 2;
+    out->bits_per_element *= per;
+    out->key_bits *= per;
+    out->value_bits *= per;
+    out->quantized_key_bits *= per;
+    out->quantized_value_bits *= per;
     return LK_OK;
 }
 
