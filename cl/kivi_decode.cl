@@ -27,11 +27,7 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
     const LK_GLOBAL uint *v_codes, const LK_GLOBAL half *v_params, const LK_GLOBAL half *v_res,
     long cap, long n, long nk, long nv, LK_GLOBAL float *part, long nrec, int Hq, int Hkv, float scale_log2)
 {
-    LK_SHARED float qs[LK_DEC_NQ * D];
-    LK_SHARED float ks[BLOCK_N * LK_DEC_KROW];
-    LK_SHARED float vs[BLOCK_N * LK_DEC_VROW];
-    LK_SHARED float sc[LK_DEC_NQ * BLOCK_N];
-    LK_SHARED float st[3 * LK_DEC_NQ];
+    LK_DEC_LOCALS;
 
     const int tid = get_local_id(0), split = get_group_id(0), splits = get_num_groups(0);
     const int bh = get_group_id(1), b = bh / Hkv, hq0 = (bh % Hkv) * QG;
@@ -52,5 +48,5 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
         lk_barrier();
         lk_dec_attend_tile(qs, ks, vs, sc, st, ntok, acc);
     }
-    lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, st, acc);
+    lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);
 }

@@ -37,11 +37,7 @@ LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
     long cap, long n, long nk, long nv, const LK_GLOBAL float *freq, int layout, long pos_offset,
     LK_GLOBAL float *part, long nrec, int Hq, int Hkv, int HPG, float scale_log2)
 {
-    LK_SHARED float qs[LK_DEC_NQ * D];
-    LK_SHARED float ks[BLOCK_N * LK_DEC_KROW];
-    LK_SHARED float vs[BLOCK_N * LK_DEC_VROW];
-    LK_SHARED float sc[LK_DEC_NQ * BLOCK_N];
-    LK_SHARED float st[3 * LK_DEC_NQ];
+    LK_DEC_LOCALS;
 
     const int tid = get_local_id(0), split = get_group_id(0), splits = get_num_groups(0);
     const int b = get_group_id(1) / Hkv, j = get_group_id(1) % Hkv, hq0 = j * QG;
@@ -94,5 +90,5 @@ LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
         lk_barrier();
         lk_dec_attend_tile(qs, ks, vs, sc, st, ntok, acc);
     }
-    lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, st, acc);
+    lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);
 }
