@@ -17,7 +17,9 @@ void bench_variant_params(lk_context *ctx, lk_db *db, const lk_tune_key *key, co
 
 #define BENCH_MAX_CALLS 8
 
-/* Times fn(ctx, args[c]) for c < ncalls (<= BENCH_MAX_CALLS) in `rounds` (<= 9) interleaved rounds (call 0..n-1, then again);
+/* Times fn(ctx, args[c]) for c < ncalls (<= BENCH_MAX_CALLS) in `rounds` (<= 9) interleaved
+ * rounds; round r runs calls r, r+1, ... (mod n), so that no call always follows the same other
+ * one (a GPU warming up within a round would favour the earlier ones);
  * median_ms[c] gets the median over the rounds of each call's median. Returns -1 on success,
  * else the index of the call that failed. */
 int bench_interleaved(lk_context *ctx, timed_fn fn, void *const *args, int ncalls, int rounds, double *median_ms);

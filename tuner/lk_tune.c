@@ -4,6 +4,8 @@
  *           [--causal|--flag F|both] [--seq LO:HI] [--budget 10m] [--strategy exhaustive|random|budget]
  *           [--fraction F] [--db PATH] [--force] [--dry-run] [--export FILE.csv] [--import FILE.csv]
  *           [--heads H] [--batch B]
+ * Before timing on a GPU, worker copies of lk-tune (--warm-worker I/N, internal) build the
+ * candidates' kernels in parallel (warm.h); their time counts against --budget.
  * Defaults come from the op: attention_fwd tunes families rope and plain, head_dim 128, causal
  * both, lengths 512:131072 on GPUs and 512:4096 on CPUs. --family both: every family of the op.
  * --causal is the op's flag (--flag is the same option): causal 0|1 for attention, the group G
@@ -13,7 +15,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "tune.h"
+#include "warm.h"
 
 static int usage(const char *why)
 {
@@ -71,7 +75,7 @@ int main(int argc, char **argv)
     const char *device = NULL, *db_path = NULL, *export_file = NULL, *import_file = NULL, *family = "both";
     const char *dtype = "f16", *head_dim = NULL, *flag = NULL, *seq = NULL, *strategy = "exhaustive";
     const char *op_name = "attention_fwd";
-    int dry_run = 0;
+    int dry_run = 0, warm_index = -1, warm_count = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1;
@@ -112,7 +116,10 @@ int main(int argc, char **argv)
             export_file = v;
         else if (!strcmp(a, "--import"))
             import_file = v;
-        else if (!strcmp(a, "--heads"))
+        else if (!strcmp(a, "--warm-worker")) {
+            if (sscanf(v, "%d/%d", &warm_index, &warm_count) != 2 || warm_index < 0 || warm_index >= warm_count)
+                return usage("bad --warm-worker");
+        } else if (!strcmp(a, "--heads"))
             o.shape.heads = atoi(v);
         else if (!strcmp(a, "--batch"))
             o.shape.batch = atoi(v);
@@ -150,7 +157,9 @@ int main(int argc, char **argv)
     lk_tune_key *keys = malloc(TUNE_MAX_KEYS * sizeof *keys);
     o.nlengths = cli_lengths(lo, hi, o.lengths, 64);
     int nkeys = keys ? tune_keys(ctx, &o, keys, TUNE_MAX_KEYS) : 0;
-    if (dry_run) {
+    if (warm_index >= 0) {
+        rc = tune_warm_worker(ctx, &o, keys, nkeys, warm_index, warm_count);
+    } else if (dry_run) {
         tune_dry_run(ctx, o.op, keys, nkeys);
     } else {
         char path[1024], err[512];
@@ -166,6 +175,9 @@ int main(int argc, char **argv)
                 rc = export_csv(ctx, db, db_path, export_file, argc, argv);
         } else {
             printf("device: %s; database: %s\n", lk_context_device(ctx)->name, db_path);
+            double t0 = now_s();
+            tune_warm(ctx, &o, keys, nkeys, argc, argv);
+            o.budget_s -= now_s() - t0;
             rc = tune_run(ctx, db, &o, keys, nkeys);
         }
         lk_db_close(db);
