@@ -298,7 +298,16 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_fwd(
         }
 
         /* ---- between the passes: norms, X, forward substitution, output ---- */
-        for (int i = tid; i < CHUNK; i += WG) {
+        /* Every work-item runs the same trip count, the index checked inside. Written
+         * `for (int i = tid; i < CHUNK; i += WG)`, PoCL 3.1 (CPU, default work-group method) skipped
+         * this loop for CHUNK < WG (the decode step): clang hoists the guard tid < CHUNK, shared with
+         * the loops above, to the kernel entry, and PoCL branched into the loop on the last
+         * work-item's value of it (false) instead of each work-item's own, so fq and fk stayed the
+         * sums of squares. POCL_WORK_GROUP_METHOD=loops and the GPUs ran it correctly. */
+        for (int i0 = 0; i0 < CHUNK; i0 += WG) {
+            int i = i0 + tid;
+            if (i >= CHUNK)
+                continue;
 #if L2NORM
             fq[i] = scale / lk_sqrt(fq[i] + L2_EPS);
             fk[i] = 1.0f / lk_sqrt(fk[i] + L2_EPS);
