@@ -119,24 +119,43 @@ LK_INLINE void lk_sp_block_prefix(LK_LOCAL_PTR ulong *bm, LK_LOCAL_PTR int *pre,
     lk_barrier();
 }
 
-/* Code j of a block's stream (words from wbase on) as a value: fp16 (bits 16) or dequantized
- * with the tile's (min, scale) at params[2*ptile]. */
-LK_INLINE float lk_sp_code(const LK_GLOBAL uint *words, long wbase, int j, int bits, const LK_GLOBAL half *params,
-                           long ptile)
+/* Zeros for the ntok x KVH*D tile x (the loaders below write only the survivors). */
+LK_INLINE void lk_sp_zero_tile(LK_LOCAL_PTR float *x, int stride, int ntok)
 {
-    if (bits == 16)
-        return lk_half_to_float((const LK_GLOBAL half *)words, 2 * wbase + j);
+    for (int e = get_local_id(0); e < ntok * KVH * D; e += get_local_size(0))
+        x[(e / (KVH * D)) * stride + e % (KVH * D)] = 0.0f;
+    lk_barrier();
+}
+
+/* Writes the survivors of one tile to dst[(e - first) * step] for every set bit e of sel (the
+ * tile's bits inside the wanted element range), reading codes from stream position j on. One
+ * work-item walks the bits (lowest first), so consecutive codes come from the same word. */
+LK_INLINE void lk_sp_scatter(LK_LOCAL_PTR float *dst, int step, ulong sel, int first, const LK_GLOBAL uint *words,
+                             long wbase, int j, int bits, const LK_GLOBAL half *params, long ptile)
+{
+    float scale = 0.0f, min = 0.0f;
+    if (bits < 16 && sel) {
+        scale = lk_half_to_float(params, 2 * ptile + 1);
+        min = lk_half_to_float(params, 2 * ptile);
+    }
     const int per = 32 / bits;
-    return lk_quant_dequant(lk_quant_unpack(words[wbase + j / per], j % per, bits),
-                            lk_half_to_float(params, 2 * ptile + 1), lk_half_to_float(params, 2 * ptile));
+    while (sel) {
+        int e = lk_ctz64(sel);
+        sel &= sel - 1;
+        float v;
+        if (bits == 16)
+            v = lk_half_to_float((const LK_GLOBAL half *)words, 2 * wbase + j);
+        else
+            v = lk_quant_dequant(lk_quant_unpack(words[wbase + j / per], j % per, bits), scale, min);
+        dst[(e - first) * step] = v;
+        j++;
+    }
 }
 
 /* Keys of a compressed tile: bm[] and pre[] (KVH*D each, local) hold the block's bitmaps and the
  * tiles' first codes, (re)computed when `fresh` (the tile opens a block, or the caller has not
- * loaded this block before; uniform over the work-group). One work-item per element (adjacent
- * work-items: adjacent tokens of one channel, so they share a bitmap and read neighbouring
- * codes) writes its survivor, code pre[c] + the popcount of the bits below it, or 0. The
- * caller adds the barrier after x. */
+ * loaded this block before; uniform over the work-group). One work-item per stored channel walks
+ * its tile's survivors in the tile's token range. The caller adds the barrier after x. */
 LK_INLINE void lk_sp_load_keys(LK_LOCAL_PTR float *x, int stride, LK_LOCAL_PTR ulong *bm, LK_LOCAL_PTR int *pre,
                                lk_sp_stream s, lk_sp_geom g, int b, int hk0, lk_sp_tile tl,
                                const LK_GLOBAL int *perm, int fresh)
@@ -144,45 +163,41 @@ LK_INLINE void lk_sp_load_keys(LK_LOCAL_PTR float *x, int stride, LK_LOCAL_PTR u
     const int i = (int)((tl.p0 - lk_sp_sinks(g)) / LK_SP_BLOCK), r0 = (int)((tl.p0 - lk_sp_sinks(g)) % LK_SP_BLOCK);
     if (fresh)
         lk_sp_block_prefix(bm, pre, s, g, b, hk0, i);
-    for (int e0 = 0; e0 < tl.ntok * KVH * D; e0 += get_local_size(0)) {
-        int e = e0 + (int)get_local_id(0), c = e / tl.ntok, n = e % tl.ntok, r = r0 + n;
-        if (e >= tl.ntok * KVH * D)
+    lk_sp_zero_tile(x, stride, tl.ntok);
+    const ulong below = (((ulong)1) << r0) - 1;
+    const ulong range = (tl.ntok == 64 ? ~(ulong)0 : (((ulong)1) << tl.ntok) - 1) << r0;
+    for (int c0 = 0; c0 < KVH * D; c0 += get_local_size(0)) {
+        int c = c0 + (int)get_local_id(0);
+        if (c >= KVH * D)
             continue;
+        long h = (long)b * g.Hkv + hk0 + c / D;
         ulong m = bm[c];
-        float v = 0.0f;
-        if ((m >> r) & 1) {
-            long h = (long)b * g.Hkv + hk0 + c / D;
-            v = lk_sp_code(s.words, h * s.head_words + s.offsets[h * (g.nb_cap + 1) + i], pre[c] + lk_sp_rank(m, r),
-                           KBITS, s.params, (h * g.nb_cap + i) * D + c % D);
-        }
-        x[n * stride + (perm ? perm[c] : c)] = v;
+        lk_sp_scatter(x + (perm ? perm[c] : c), stride, m & range, r0, s.words,
+                      h * s.head_words + s.offsets[h * (g.nb_cap + 1) + i], pre[c] + lk_popcount64(m & below), KBITS,
+                      s.params, (h * g.nb_cap + i) * D + c % D);
     }
 }
 
-/* Values of a compressed tile: one work-item per element (token r, channel d of kv head j;
- * adjacent work-items take adjacent channels) writes its survivor or 0. Token r's survivors
- * start at r*keep in the block's stream; its tile d/64 at the popcounts of the row's earlier
- * tiles. */
+/* Values of a compressed tile: one work-item per (token, 64-channel tile) walks the tile's
+ * survivors (a token's survivors start at r*keep in the block's stream). */
 LK_INLINE void lk_sp_load_values(LK_LOCAL_PTR float *x, int stride, lk_sp_stream s, lk_sp_geom g, int b, int hk0,
                                  lk_sp_tile tl)
 {
     const int i = (int)((tl.p0 - lk_sp_sinks(g)) / LK_SP_BLOCK), r0 = (int)((tl.p0 - lk_sp_sinks(g)) % LK_SP_BLOCK);
-    for (int e0 = 0; e0 < tl.ntok * KVH * D; e0 += get_local_size(0)) {
-        int e = e0 + (int)get_local_id(0), n = e / (KVH * D), c = e % (KVH * D), d = c % D, r = r0 + n;
-        if (e >= tl.ntok * KVH * D)
+    const int per_row = KVH * (D / 64);
+    lk_sp_zero_tile(x, stride, tl.ntok);
+    for (int w0 = 0; w0 < tl.ntok * per_row; w0 += get_local_size(0)) {
+        int w = w0 + (int)get_local_id(0);
+        if (w >= tl.ntok * per_row)
             continue;
-        long h = (long)b * g.Hkv + hk0 + c / D;
-        long row = (h * g.nb_cap + i) * D + r * (D / 64);
-        ulong m = s.bitmap[row + d / 64];
-        float v = 0.0f;
-        if ((m >> (d % 64)) & 1) {
-            int j = r * g.keep + lk_sp_rank(m, d % 64);
-            for (int u = 0; u < d / 64; u++)
-                j += lk_popcount64(s.bitmap[row + u]);
-            v = lk_sp_code(s.words, h * s.head_words + s.offsets[h * (g.nb_cap + 1) + i], j, VBITS, s.params,
-                           row + d / 64);
-        }
-        x[n * stride + c] = v;
+        int n = w / per_row, j = (w % per_row) / (D / 64), cc = w % (D / 64), r = r0 + n;
+        long h = (long)b * g.Hkv + hk0 + j;
+        long tiles = (h * g.nb_cap + i) * D + r * (D / 64);
+        int first = r * g.keep;
+        for (int u = 0; u < cc; u++)
+            first += lk_popcount64(s.bitmap[tiles + u]);
+        lk_sp_scatter(x + n * stride + j * D + cc * 64, 1, s.bitmap[tiles + cc], 0, s.words,
+                      h * s.head_words + s.offsets[h * (g.nb_cap + 1) + i], first, VBITS, s.params, tiles + cc);
     }
 }
 
