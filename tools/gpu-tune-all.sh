@@ -5,8 +5,10 @@
 #   tools/gpu-tune-all.sh cuda|opencl tune   [BUDGET=9m]  every attention_fwd key: families rope
 #                                                          and plain, hd 64 and 128, causal both,
 #                                                          512..131072, f16, budget strategy
-#   tools/gpu-tune-all.sh cuda|opencl check               exhaustive search of a sample of keys
-#                                                          into another DB, then lk-db compare
+#   tools/gpu-tune-all.sh cuda|opencl check [LEN:CAUSAL,...]  exhaustive search of a sample of
+#                                                          rope hd128 keys (default
+#                                                          1024:0,4096:1,16384:0) into another
+#                                                          DB, then lk-db compare
 #   tools/gpu-tune-all.sh cuda|opencl bench  [SEQ]        lk-bench tables hd128 and hd64
 # The database is $DB (default $OUT/<backend>.db, so that it comes back and a later call resumes
 # it); tables go to $OUT/results/<device-slug>/, logs to $OUT/. $BUILD names the build (build).
@@ -32,10 +34,10 @@ tune)
   ;;
 check)
   ref="$out/$backend-exhaustive.db"
-  for spec in "1024 0" "4096 1" "16384 0"; do
-    set -- $spec
-    "${tune[@]}" --family rope --head-dim 128 --causal "$2" --seq "$1:$1" --strategy exhaustive --db "$ref" \
-      2>&1 | tail -2
+  for spec in $(echo "${arg:-1024:0,4096:1,16384:0}" | tr , ' '); do
+    len="${spec%%:*}"; causal="${spec##*:}"
+    "${tune[@]}" --family rope --head-dim 128 --causal "$causal" --seq "$len:$len" --strategy exhaustive \
+      --db "$ref" 2>&1 | tail -2
   done
   "$b"/lk-db compare "$db" --db "$ref" | tee "$out/compare-$backend.txt" || true
   ;;
