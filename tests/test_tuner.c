@@ -229,6 +229,46 @@ Test(tuner, dry_run_prints_the_space, .timeout = 60)
     cr_expect_neq(stat(db_path, &st), 0, "--dry-run created %s", db_path);
 }
 
+/* --strategy budget: the second length starts from the first length's ranking. */
+Test(tuner, budget_search_is_seeded_from_the_nearest_tuned_length, .timeout = 180)
+{
+    char dir[64], db_path[128], out[65536];
+    temp_dir(dir);
+    snprintf(db_path, sizeof db_path, "%s/b.db", dir);
+    const char *args[] = {"--dtype", "f32", "--head-dim", "64", "--causal", "0", "--family", "plain", "--seq",
+                          "64:128", "--strategy", "budget", "--budget", "40s", "--db", db_path, NULL};
+    cr_assert_eq(run_tune(args, out, sizeof out), 0, "%s", out);
+    char *second = strstr(out, "len=64: best");
+    cr_assert(second, "the first key found no best:\n%s", out);
+    cr_expect(strstr(second, "seeded from the ranking at length 64"), "the second key was not seeded:\n%s", out);
+}
+
+/* A compile-ahead worker (the GPU-only warm-up, run by hand here) builds its share of the
+ * candidates into the program cache and exits 0 without touching the database. */
+Test(tuner, compile_ahead_worker_fills_the_program_cache, .timeout = 180)
+{
+    char dir[64], cache[128], db_path[128], out[65536];
+    temp_dir(dir);
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    snprintf(db_path, sizeof db_path, "%s/w.db", dir);
+    setenv("LK_CACHE_DIR", cache, 1);
+    const char *args[] = {"--dtype", "f32", "--head-dim", "64", "--causal", "0", "--family", "plain", "--seq",
+                          "64:64", "--db", db_path, "--warm-worker", "0/6", NULL};
+    cr_assert_eq(run_tune(args, out, sizeof out), 0, "%s", out);
+    int files = 0;
+    char cmd[256], line[64];
+    snprintf(cmd, sizeof cmd, "ls %s | wc -l", cache);
+    FILE *ls = popen(cmd, "r");
+    cr_assert(ls && fgets(line, sizeof line, ls), "cannot list %s", cache);
+    pclose(ls);
+    files = atoi(line);
+    cr_expect_geq(files, 1, "no program in %s:\n%s", cache, out);
+    struct stat st;
+    cr_expect_neq(stat(db_path, &st), 0, "the worker created %s", db_path);
+    const char *bad[] = {"--warm-worker", "3/2", NULL};
+    cr_expect_eq(run_tune(bad, out, sizeof out), 2, "a bad --warm-worker was accepted:\n%s", out);
+}
+
 /* The quantized-cache decode ops: both spaces print, and a tiny kivi_decode run's best row
  * reaches lk_kivi_attention's launch for a cache of the tuned key (k2v2, G = 32, bucket 128). */
 Test(tuner, kivi_ops_reach_the_launch, .timeout = 180)
