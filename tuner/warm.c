@@ -1,4 +1,5 @@
 /* Compile-ahead worker processes (see warm.h). */
+#include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,15 +45,18 @@ int tune_warm_worker(lk_context *ctx, const tune_opts *o, const lk_tune_key *key
         o->op->space(&u, &s);
         size_t total = space_size(&s);
         void *state = NULL;
-        int set_up = 0;
+        int tried = 0; /* the class's inputs are set up at its first candidate of ours */
         char why[512];
         for (size_t c = 0; c < total; c++) {
             lk_params p;
             space_candidate(&s, c, &p);
             if (space_verdict(&s, &p, why, sizeof why) || job++ % (size_t)count != (size_t)index)
                 continue;
-            if (!set_up && (set_up = 1, o->op->setup(ctx, &keys[k], &tiny, &state) != LK_OK))
-                state = NULL;
+            if (!tried) {
+                tried = 1;
+                if (o->op->setup(ctx, &keys[k], &tiny, &state) != LK_OK)
+                    state = NULL;
+            }
             double err, tol;
             if (state)
                 o->op->check(state, &p, &err, &tol); /* builds and caches; the verdict is the tuner's */
@@ -76,13 +80,18 @@ void tune_warm(lk_context *ctx, const tune_opts *o, const lk_tune_key *keys, int
     double t0 = now_s();
     for (int i = 0; args && i < argc; i++)
         args[i] = argv[i];
+    posix_spawn_file_actions_t quiet; /* the workers' notes would repeat the parent's */
+    posix_spawn_file_actions_init(&quiet);
+    posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&quiet, 2, "/dev/null", O_WRONLY, 0);
     for (int w = 0; args && w < count; w++) {
         snprintf(spec[w], sizeof spec[w], "%d/%d", w, count);
         args[argc] = "--warm-worker";
         args[argc + 1] = spec[w];
-        if (posix_spawn(&pids[started], "/proc/self/exe", NULL, NULL, args, environ) == 0)
+        if (posix_spawn(&pids[started], "/proc/self/exe", &quiet, NULL, args, environ) == 0)
             started++;
     }
+    posix_spawn_file_actions_destroy(&quiet);
     int ok = 0;
     for (int w = 0; w < started; w++) {
         int status = 0;
