@@ -9,7 +9,9 @@
  *   A fragment of P V); softmax state m, l per row pair (g, g+8), reduced across the 4-lane quad.
  *
  *        K/V ring in shared memory (f16), STAGES slots, rows padded to ROW = D + 8 halves so that
- *        ldmatrix rows fall in distinct banks:
+ *        ldmatrix rows fall in distinct banks; one array ring[2][STAGES][BLOCK_N][ROW] (LK_DYN_SHARED:
+ *        dynamic shared memory in the CUDA build, up to the device's opt-in limit, e.g. 227 KB on
+ *        sm_90; a static __local array in OpenCL, at most 48 KB on NVIDIA):
  *          ks[slot][n][ROW]  key n of the tile, d contiguous      -> ldmatrix      (B of Q K^T)
  *          vs[slot][n][ROW]  value n of the tile, d contiguous    -> ldmatrix.trans (B of P V)
  *        tile t is copied by cp.async into slot t % STAGES, STAGES - 1 tiles ahead of the compute.
@@ -159,11 +161,11 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
     const LK_GLOBAL int *q_ids, long qi_off, long qi_sb, long qi_ss, long q_pos_offset,
     const LK_GLOBAL int *k_ids, long ki_off, long ki_sb, long ki_ss, long k_pos_offset)
 {
-    /* ushort storage: OpenCL C allows no half variables, only half pointers */
-    LK_SHARED ushort ks_raw[STAGES * BLOCK_N * ROW] __attribute__((aligned(16)));
-    LK_SHARED ushort vs_raw[STAGES * BLOCK_N * ROW] __attribute__((aligned(16)));
-    LK_LOCAL_PTR lk_t *ks = (LK_LOCAL_PTR lk_t *)ks_raw;
-    LK_LOCAL_PTR lk_t *vs = (LK_LOCAL_PTR lk_t *)vs_raw;
+    /* ushort storage: OpenCL C allows no half variables, only half pointers; the host passes the
+     * size (lk_attention_fwd_local_bytes) */
+    LK_DYN_SHARED(ushort, ring, 2 * STAGES * BLOCK_N * ROW);
+    LK_LOCAL_PTR lk_t *ks = (LK_LOCAL_PTR lk_t *)ring;
+    LK_LOCAL_PTR lk_t *vs = ks + STAGES * BLOCK_N * ROW;
 
     const int tid = get_local_id(0), warp = tid / 32, lane = tid % 32, g = lane >> 2, t4 = lane & 3;
     const int row0 = get_group_id(0) * BLOCK_M, wrow0 = row0 + warp * 16 * MT;

@@ -7,6 +7,11 @@
  *   LK_GLOBAL              global pointer qualifier(__global | nothing)
  *   LK_LOCAL_PTR           local pointer qualifier (__local  | nothing)
  *   LK_SHARED              local array declaration in kernel scope (__local | __shared__)
+ *   LK_DYN_SHARED(type, name, n)  a 16-byte aligned array of n elements in local memory, at most one
+ *                          per kernel: a static __local array in OpenCL (so within the device's local
+ *                          memory, 48 KB on NVIDIA); in CUDA the block's dynamic shared memory
+ *                          (extern __shared__), whose size the host passes at launch (lk_args.dyn_local),
+ *                          which may exceed the 48 KB of static shared memory up to the device's opt-in limit
  *   LK_WG_SIZE(n)          fixed work-group size hint (reqd_work_group_size | __launch_bounds__)
  *   lk_barrier()           work-group barrier on local memory
  *   get_group_id/get_local_id/get_local_size/get_num_groups(d)  as in OpenCL (CUDA: functions)
@@ -30,6 +35,7 @@
 #define LK_GLOBAL __global
 #define LK_LOCAL_PTR __local
 #define LK_SHARED __local
+#define LK_DYN_SHARED(type, name, n) __local type name[n] __attribute__((aligned(16)))
 #define LK_WG_SIZE(n) __attribute__((reqd_work_group_size(n, 1, 1)))
 #define lk_barrier() barrier(CLK_LOCAL_MEM_FENCE)
 #define LK_INLINE inline
@@ -58,6 +64,7 @@
 #define LK_GLOBAL
 #define LK_LOCAL_PTR
 #define LK_SHARED __shared__
+#define LK_DYN_SHARED(type, name, n) extern __shared__ __align__(16) type name[]
 #define LK_WG_SIZE(n) __launch_bounds__(n)
 #define lk_barrier() __syncthreads()
 #define LK_INLINE __device__ __forceinline__

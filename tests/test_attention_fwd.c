@@ -3,12 +3,14 @@
  * Table-driven: each case runs on OpenCL and on CUDA (skipped with the reason where no GPU).
  * Tolerance: relative error (harness.h) <= 1e-5 for f32, <= 2e-3 for f16, on o and lse.
  * The tensor_core cases force the mma kernel's tiles (MMA=1) by a tuning override; they run on
- * NVIDIA GPUs of compute capability 8+ and skip elsewhere. */
+ * NVIDIA GPUs of compute capability 8+ and skip elsewhere, and where their K/V ring exceeds the
+ * device's local memory (above 48 KB: only the CUDA build, by opt-in dynamic shared memory). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
+#include "ops/attention_fwd.h"
 #include "ref.h"
 
 typedef struct {
@@ -67,7 +69,8 @@ ParameterizedTestParameters(attention_fwd, matches_reference)
 
 
 /* B Hq Hkv Sq Sk D causal dtype rope variant layout table ids mem tiles: awkward lengths (partial
- * tiles, Sq != Sk, masked rows), every pipeline depth, 4 and 8 warps, all three RoPE variants */
+ * tiles, Sq != Sk, masked rows), every pipeline depth, 4 and 8 warps, all three RoPE variants; the
+ * last two need more than 48 KB (102 and 204 KB of K/V ring) */
 #define MMA_CASES(X)                                                                                               \
     X(1, 4, 2, 1000, 1000, 128, 1, LK_F16, 1, FUSED, HS, 0, 0, LKT_CONTIGUOUS,                                     \
       "MMA=1,WARPS=4,BLOCK_M=64,BLOCK_N=64,STAGES=1")                                                              \
@@ -77,7 +80,10 @@ ParameterizedTestParameters(attention_fwd, matches_reference)
       "MMA=1,WARPS=8,BLOCK_M=128,BLOCK_N=64,STAGES=1")                                                             \
     X(2, 4, 2, 64, 200, 64, 1, LK_F16, 2, FUSED, HS, 1, 0, LKT_CONTIGUOUS,                                          \
       "MMA=1,WARPS=4,BLOCK_M=64,BLOCK_N=128,STAGES=1,ROPE_TABLE=1")                                                \
-    X(1, 2, 1, 3, 555, 64, 0, LK_F16, 1, FUSED, IL, 0, 0, LKT_CONTIGUOUS, "MMA=1,WARPS=4,BLOCK_M=128,BLOCK_N=32,STAGES=3")
+    X(1, 2, 1, 3, 555, 64, 0, LK_F16, 1, FUSED, IL, 0, 0, LKT_CONTIGUOUS, "MMA=1,WARPS=4,BLOCK_M=128,BLOCK_N=32,STAGES=3") \
+    X(1, 4, 2, 1000, 1000, 128, 1, LK_F16, 1, FUSED, HS, 0, 0, LKT_CONTIGUOUS,                                     \
+      "MMA=1,WARPS=4,BLOCK_M=128,BLOCK_N=64,STAGES=3")                                                             \
+    X(1, 2, 2, 77, 1000, 128, 0, LK_F16, 0, AUTO, HS, 0, 0, LKT_BSHD, "MMA=1,WARPS=8,BLOCK_M=128,BLOCK_N=128,STAGES=3")
 
 #define MMA_ROW(b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, tiles)                                 \
     {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, LKT_OPENCL, tiles},                                \
@@ -107,6 +113,13 @@ static void run_case(const att_case *c)
     const lk_device_info *dev = lk_context_device(ctx);
     if (c->tiles[0] && !(dev->type == LK_DEVICE_GPU && dev->cc_major >= 8))
         cr_skip_test("tensor-core tiles need an NVIDIA GPU of compute capability 8+ (this device: %s)", dev->name);
+    lk_params tiles;
+    if (c->tiles[0] && lk_params_parse(c->tiles, &tiles) == LK_OK &&
+        lk_attention_fwd_local_bytes(&tiles, (int)c->D) > lk_attention_fwd_local_limit(dev, &tiles))
+        cr_skip_test("%s: the K/V ring needs %zu B of local memory, %s %s allows %zu B per work-group (above 48 KB"
+                     " only the CUDA build, by opt-in dynamic shared memory)",
+                     c->tiles, lk_attention_fwd_local_bytes(&tiles, (int)c->D), lkt_backend_name(c->backend),
+                     dev->name, lk_attention_fwd_local_limit(dev, &tiles));
     lkt_rng rng = lkt_rng_make(lkt_seed(), (uint64_t)(c->Sq * 131 + c->Sk * 7 + c->D + c->rope));
     int64_t qs[4] = {c->B, c->Hq, c->Sq, c->D}, ks[4] = {c->B, c->Hkv, c->Sk, c->D};
     size_t nq = (size_t)(c->B * c->Hq * c->Sq * c->D), nk = (size_t)(c->B * c->Hkv * c->Sk * c->D);

@@ -82,3 +82,22 @@ Test(backend_layer, list_devices)
     for (int i = 0; i < n && i < 16; i++)
         cr_expect(strchr(devs[i].fingerprint, '|') != NULL, "fingerprint '%s'", devs[i].fingerprint);
 }
+
+/* The per-work-group limit for local memory taken at launch reaches the device info: on CUDA the
+ * opt-in limit (CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, 227 KB on sm_90), above the
+ * 48 KB of static shared memory from compute capability 7.0 on; on OpenCL the static limit itself.
+ * Without an NVIDIA driver only OpenCL devices are listed: the CUDA query needs libcuda. */
+Test(backend_layer, local_mem_optin)
+{
+    lk_device_info devs[16];
+    int n = 0;
+    cr_assert_eq(lk_list_devices(devs, 16, &n), LK_OK);
+    for (int i = 0; i < n && i < 16; i++) {
+        const lk_device_info *d = &devs[i];
+        cr_log_info("%s: local mem %zu B, opt-in %zu B", d->name, d->local_mem_bytes, d->local_mem_optin_bytes);
+        if (d->backend == LK_BACKEND_CUDA && d->cc_major >= 7)
+            cr_expect_gt(d->local_mem_optin_bytes, d->local_mem_bytes, "%s: no opt-in shared memory", d->name);
+        else
+            cr_expect_eq(d->local_mem_optin_bytes, d->local_mem_bytes, "%s", d->name);
+    }
+}

@@ -33,6 +33,8 @@ int main(int argc, char **argv)
         printf("      driver %s, %d compute units, %d MHz, local mem %zu B, global mem %zu MiB, max work-group %zu",
                d->driver, d->compute_units, d->clock_mhz, d->local_mem_bytes, d->global_mem_bytes >> 20,
                d->max_work_group);
+        if (d->local_mem_optin_bytes > d->local_mem_bytes)
+            printf(", opt-in local mem %zu B", d->local_mem_optin_bytes);
         if (d->cc_major)
             printf(", compute capability %d.%d", d->cc_major, d->cc_minor);
         printf("\n      fingerprint %s\n", d->fingerprint);

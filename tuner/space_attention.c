@@ -87,7 +87,9 @@ int attn_fits_built(lk_context *ctx, const lk_tune_key *key, const lk_params *p,
     const char *kernel = mma ? "attention_fwd_mma" : "attention_fwd";
     void *prog = NULL;
     lk_kernel_limits lim = {0};
-    if (lk_program_get(ctx, kernel, &defs, &prog) != LK_OK || ctx->ops->kernel_limits(ctx, prog, kernel, &lim) != LK_OK) {
+    size_t limit = lk_attention_fwd_local_limit(&ctx->info, p);
+    if (lk_program_get(ctx, kernel, &defs, &prog) != LK_OK ||
+        ctx->ops->kernel_limits(ctx, prog, kernel, lk_attention_fwd_dyn_local(p, key->head_dim), &lim) != LK_OK) {
         snprintf(why, n, "kernel limits: %s", lk_last_error(ctx));
         return 0;
     }
@@ -95,9 +97,10 @@ int attn_fits_built(lk_context *ctx, const lk_tune_key *key, const lk_params *p,
         snprintf(why, n, "compiled kernel allows work-groups of %zu < %zu", lim.max_work_group, local);
         return 0;
     }
-    if (lim.local_mem_bytes > ctx->info.local_mem_bytes) {
-        snprintf(why, n, "compiled kernel uses %zu B of local memory > %zu", lim.local_mem_bytes,
-                 ctx->info.local_mem_bytes);
+    /* within the per-block limit a block fits on an SM: the opt-in limit is the SM's shared memory
+     * less the 1 KB the driver reserves per block, and __launch_bounds__ keeps its registers in the file */
+    if (lim.local_mem_bytes > limit) {
+        snprintf(why, n, "compiled kernel uses %zu B of local memory > %zu", lim.local_mem_bytes, limit);
         return 0;
     }
     return 1;

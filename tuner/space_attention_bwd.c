@@ -58,7 +58,7 @@ int attn_bwd_fits_built(lk_context *ctx, const lk_tune_key *key, const lk_params
     }
     for (int i = 0; i < 2; i++) {
         lk_kernel_limits lim = {0};
-        if (ctx->ops->kernel_limits(ctx, prog, kernels[i], &lim) != LK_OK) {
+        if (ctx->ops->kernel_limits(ctx, prog, kernels[i], 0, &lim) != LK_OK) {
             snprintf(why, n, "kernel limits of %s: %s", kernels[i], lk_last_error(ctx));
             return 0;
         }

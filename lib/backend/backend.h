@@ -25,7 +25,7 @@ typedef struct lk_kernel_arg {
 /* Limits of a compiled kernel, re-checked after building (the tuner rejects what does not fit). */
 typedef struct lk_kernel_limits {
     size_t max_work_group; /* for this kernel */
-    size_t local_mem_bytes;/* static local/shared memory the kernel uses */
+    size_t local_mem_bytes;/* local/shared memory one work-group uses when launched with dyn_local */
     int registers;         /* per work-item where the runtime says (CUDA), else 0 */
 } lk_kernel_limits;
 
@@ -69,11 +69,15 @@ typedef struct lk_backend_ops {
                                const void *binary, size_t binary_size, void **program,
                                void **binary_out, size_t *binary_size_out);
     void (*program_free)(lk_context *ctx, void *program);
-    lk_status (*kernel_limits)(lk_context *ctx, void *program, const char *kernel,
+    /* dyn_local as for launch. */
+    lk_status (*kernel_limits)(lk_context *ctx, void *program, const char *kernel, size_t dyn_local,
                                lk_kernel_limits *out);
 
+    /* dyn_local: bytes of the kernel's LK_DYN_SHARED array (cl/portable.h), 0 if it has none.
+     * CUDA passes them as dynamic shared memory (up to info.local_mem_optin_bytes); OpenCL ignores
+     * them, the array being a static __local one there. */
     lk_status (*launch)(lk_context *ctx, void *program, const char *kernel, int dims,
-                        const size_t global[3], const size_t local[3], int nargs,
+                        const size_t global[3], const size_t local[3], size_t dyn_local, int nargs,
                         const lk_kernel_arg *args);
     lk_status (*sync)(lk_context *ctx);
 

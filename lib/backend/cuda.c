@@ -16,6 +16,11 @@
  *    device's sm_XY (returned to the core for the disk cache), or to PTX for the newest virtual
  *    architecture NVRTC knows when it is older than the device. A program holds the CUmodule and
  *    a small cache of CUfunction by kernel name.
+ *  - A launch's dyn_local bytes (the kernel's LK_DYN_SHARED array) are cuLaunchKernel's dynamic
+ *    shared memory. Beyond 48 KB a function must opt in with CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+ *    (at most the device's ..._MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, info.local_mem_optin_bytes). One
+ *    rule: the attribute is set on a function's first launch with dynamic shared memory (harmless
+ *    below 48 KB) and raised only if a later launch needs more, so once per function in practice.
  *  - Every CUresult error becomes lk_fail(ctx, ...) with the call and the error's name. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -63,6 +68,7 @@ static struct {
     CUresult (*p_cuModuleUnload)(CUmodule module);
     CUresult (*p_cuModuleGetFunction)(CUfunction *fn, CUmodule module, const char *name);
     CUresult (*p_cuFuncGetAttribute)(int *value, CUfunction_attribute attr, CUfunction fn);
+    CUresult (*p_cuFuncSetAttribute)(CUfunction fn, CUfunction_attribute attr, int value);
     CUresult (*p_cuLaunchKernel)(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
                                  unsigned by, unsigned bz, unsigned shared_bytes, CUstream stream,
                                  void **params, void **extra);
@@ -123,6 +129,7 @@ static const char *resolve_cuda(void *lib) {
     RESOLVE(lib, p_cuModuleUnload, "cuModuleUnload");
     RESOLVE(lib, p_cuModuleGetFunction, "cuModuleGetFunction");
     RESOLVE(lib, p_cuFuncGetAttribute, "cuFuncGetAttribute");
+    RESOLVE(lib, p_cuFuncSetAttribute, "cuFuncSetAttribute");
     RESOLVE(lib, p_cuLaunchKernel, "cuLaunchKernel");
     RESOLVE(lib, p_cuStreamSynchronize, "cuStreamSynchronize");
     RESOLVE(lib, p_cuEventCreate, "cuEventCreate");
@@ -308,6 +315,9 @@ static CUresult describe_device(int ordinal, lk_device_info *info) {
     driver_text(info->driver, sizeof info->driver);
     info->compute_units = device_attr(dev, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
     info->local_mem_bytes = (size_t)device_attr(dev, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK);
+    info->local_mem_optin_bytes = (size_t)device_attr(dev, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
+    if (info->local_mem_optin_bytes < info->local_mem_bytes) /* no opt-in (before sm_70) */
+        info->local_mem_optin_bytes = info->local_mem_bytes;
     info->global_mem_bytes = total;
     info->max_work_group = (size_t)device_attr(dev, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK);
     info->clock_mhz = device_attr(dev, CU_DEVICE_ATTRIBUTE_CLOCK_RATE) / 1000;
@@ -449,13 +459,16 @@ static lk_status cuda_buffer_copy(lk_context *ctx, void *dst, size_t dst_off, vo
 
 /* ---- programs ---------------------------------------------------------------------------------- */
 
+typedef struct cu_function {
+    char name[64];
+    CUfunction fn;
+    size_t dyn_allowed; /* CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES as set by us, 0 if never */
+} cu_function;
+
 typedef struct cu_program {
     CUmodule module;
     int nkernels;
-    struct {
-        char name[64];
-        CUfunction fn;
-    } kernels[LK_CU_KERNEL_CACHE];
+    cu_function kernels[LK_CU_KERNEL_CACHE];
 } cu_program;
 
 /* "--gpu-architecture=sm_XY" and 1 (CUBIN) when NVRTC supports the device's architecture;
@@ -627,48 +640,54 @@ static void cuda_program_free(lk_context *ctx, void *program) {
     free(p);
 }
 
-/* The kernel's CUfunction, cached in the program. Call with the context pushed. */
-static lk_status get_function(lk_context *ctx, cu_program *p, const char *kernel, CUfunction *fn) {
+/* The kernel's entry in the program's cache (*out), made on first use; when the cache is full
+ * or the name too long, *uncached is filled and used instead. Call with the context pushed. */
+static lk_status get_function(lk_context *ctx, cu_program *p, const char *kernel, cu_function *uncached,
+                              cu_function **out) {
     for (int i = 0; i < p->nkernels; i++) {
         if (strcmp(p->kernels[i].name, kernel) == 0) {
-            *fn = p->kernels[i].fn;
+            *out = &p->kernels[i];
             return LK_OK;
         }
     }
-    CUresult r = api.p_cuModuleGetFunction(fn, p->module, kernel);
+    CUfunction fn;
+    CUresult r = api.p_cuModuleGetFunction(&fn, p->module, kernel);
     if (r == CUDA_ERROR_NOT_FOUND)
         return lk_fail(ctx, LK_ERR_LAUNCH, "cuda: no kernel named %s in the program", kernel);
     if (r != CUDA_SUCCESS)
         return lk_fail(ctx, LK_ERR_LAUNCH, "cuModuleGetFunction(%s): %s", kernel, cu_name(r));
-    if (p->nkernels < LK_CU_KERNEL_CACHE && strlen(kernel) < sizeof p->kernels[0].name) {
-        strcpy(p->kernels[p->nkernels].name, kernel);
-        p->kernels[p->nkernels++].fn = *fn;
-    }
+    cu_function *f = uncached;
+    if (p->nkernels < LK_CU_KERNEL_CACHE && strlen(kernel) < sizeof f->name)
+        f = &p->kernels[p->nkernels++];
+    memset(f, 0, sizeof *f);
+    snprintf(f->name, sizeof f->name, "%s", kernel);
+    f->fn = fn;
+    *out = f;
     return LK_OK;
 }
 
-static lk_status cuda_kernel_limits(lk_context *ctx, void *program, const char *kernel,
+static lk_status cuda_kernel_limits(lk_context *ctx, void *program, const char *kernel, size_t dyn_local,
                                     lk_kernel_limits *out) {
-    CUfunction fn;
+    cu_function uncached, *f;
     int threads = 0, shared = 0, regs = 0;
     lk_status st = cu_push(ctx);
     if (st != LK_OK)
         return st;
-    st = get_function(ctx, program, kernel, &fn);
+    st = get_function(ctx, program, kernel, &uncached, &f);
     CUresult r = CUDA_SUCCESS;
     if (st == LK_OK)
-        r = api.p_cuFuncGetAttribute(&threads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, fn);
+        r = api.p_cuFuncGetAttribute(&threads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, f->fn);
     if (st == LK_OK && r == CUDA_SUCCESS)
-        r = api.p_cuFuncGetAttribute(&shared, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, fn);
+        r = api.p_cuFuncGetAttribute(&shared, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, f->fn);
     if (st == LK_OK && r == CUDA_SUCCESS)
-        r = api.p_cuFuncGetAttribute(&regs, CU_FUNC_ATTRIBUTE_NUM_REGS, fn);
+        r = api.p_cuFuncGetAttribute(&regs, CU_FUNC_ATTRIBUTE_NUM_REGS, f->fn);
     cu_pop();
     if (st != LK_OK)
         return st;
     if (r != CUDA_SUCCESS)
         return cu_fail(ctx, r, "cuFuncGetAttribute");
     out->max_work_group = (size_t)threads;
-    out->local_mem_bytes = (size_t)shared;
+    out->local_mem_bytes = (size_t)shared + dyn_local; /* static + dynamic */
     out->registers = regs;
     return LK_OK;
 }
@@ -697,16 +716,20 @@ static lk_status launch_geometry(lk_context *ctx, const char *kernel, int dims,
 }
 
 static lk_status cuda_launch(lk_context *ctx, void *program, const char *kernel, int dims,
-                             const size_t global[3], const size_t local[3], int nargs,
-                             const lk_kernel_arg *args) {
+                             const size_t global[3], const size_t local[3], size_t dyn_local,
+                             int nargs, const lk_kernel_arg *args) {
     unsigned grid[3], block[3];
     CUdeviceptr ptrs[LK_CU_MAX_ARGS];
     void *params[LK_CU_MAX_ARGS];
-    CUfunction fn;
+    cu_function uncached, *f;
 
     if (nargs < 0 || nargs > LK_CU_MAX_ARGS)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "cuda: %s: %d arguments (at most %d)", kernel,
                        nargs, LK_CU_MAX_ARGS);
+    if (dyn_local > ctx->info.local_mem_optin_bytes)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT,
+                       "cuda: %s: %zu B of dynamic shared memory > %zu B per block on this device", kernel,
+                       dyn_local, ctx->info.local_mem_optin_bytes);
     lk_status st = launch_geometry(ctx, kernel, dims, global, local, grid, block);
     if (st != LK_OK)
         return st;
@@ -721,10 +744,19 @@ static lk_status cuda_launch(lk_context *ctx, void *program, const char *kernel,
 
     if ((st = cu_push(ctx)) != LK_OK)
         return st;
-    st = get_function(ctx, program, kernel, &fn);
+    st = get_function(ctx, program, kernel, &uncached, &f);
+    if (st == LK_OK && dyn_local > f->dyn_allowed) {
+        CUresult r = api.p_cuFuncSetAttribute(f->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                              (int)dyn_local);
+        if (r == CUDA_SUCCESS)
+            f->dyn_allowed = dyn_local;
+        else
+            st = lk_fail(ctx, LK_ERR_LAUNCH, "cuFuncSetAttribute(%s, %zu B dynamic shared memory): %s",
+                         kernel, dyn_local, cu_name(r));
+    }
     if (st == LK_OK) {
-        CUresult r = api.p_cuLaunchKernel(fn, grid[0], grid[1], grid[2], block[0], block[1],
-                                          block[2], 0, NULL, params, NULL);
+        CUresult r = api.p_cuLaunchKernel(f->fn, grid[0], grid[1], grid[2], block[0], block[1],
+                                          block[2], (unsigned)dyn_local, NULL, params, NULL);
         if (r != CUDA_SUCCESS)
             st = lk_fail(ctx, LK_ERR_LAUNCH, "cuLaunchKernel(%s): %s", kernel, cu_name(r));
     }

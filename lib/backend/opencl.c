@@ -111,6 +111,7 @@ static void describe(cl_platform_id p, cl_device_id d, int pi, int di, lk_device
     info->compute_units = (int)cus;
     info->clock_mhz = (int)clock;
     info->local_mem_bytes = (size_t)local;
+    info->local_mem_optin_bytes = (size_t)local; /* no dynamic local memory beyond the static limit */
     info->global_mem_bytes = (size_t)global;
     info->max_work_group = wg;
     if (clGetDeviceInfo(d, CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV, sizeof cc, &cc, NULL) == CL_SUCCESS) {
@@ -342,7 +343,9 @@ static lk_status get_kernel(lk_context *ctx, cl_prog *cp, const char *name, cl_k
     return LK_OK;
 }
 
-static lk_status cl_kernel_limits(lk_context *ctx, void *program, const char *name, lk_kernel_limits *out)
+/* dyn_local is ignored here and in cl_launch: LK_DYN_SHARED arrays are static in OpenCL C. */
+static lk_status cl_kernel_limits(lk_context *ctx, void *program, const char *name, size_t dyn_local,
+                                  lk_kernel_limits *out)
 {
     cl_kernel k;
     lk_status st = get_kernel(ctx, program, name, &k);
@@ -358,7 +361,7 @@ static lk_status cl_kernel_limits(lk_context *ctx, void *program, const char *na
 }
 
 static lk_status cl_launch(lk_context *ctx, void *program, const char *name, int dims, const size_t global[3],
-                           const size_t local[3], int nargs, const lk_kernel_arg *args)
+                           const size_t local[3], size_t dyn_local, int nargs, const lk_kernel_arg *args)
 {
     cl_state *s = state(ctx);
     cl_kernel k;

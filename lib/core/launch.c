@@ -44,7 +44,7 @@ lk_status lk_launch(lk_context *ctx, const char *program, const lk_params *defin
         return st;
     size_t global[3] = {groups0 * local, groups1 ? groups1 : 1, 1};
     size_t loc[3] = {local, 1, 1};
-    st = ctx->ops->launch(ctx, prog, kernel, 2, global, loc, args->n, args->a);
+    st = ctx->ops->launch(ctx, prog, kernel, 2, global, loc, args->dyn_local, args->n, args->a);
     if (st == LK_OK) {
         int n = snprintf(ctx->last_launch, sizeof ctx->last_launch, "%s ", kernel);
         lk_params_format(defines, "", " ", ctx->last_launch + n, sizeof ctx->last_launch - (size_t)n);

@@ -10,6 +10,7 @@
  * not copy it between adding arguments and launching. */
 typedef struct lk_args {
     int n;
+    size_t dyn_local; /* bytes of the kernel's LK_DYN_SHARED array (backend.h's launch), 0 if none */
     lk_kernel_arg a[LK_MAX_ARGS];
     union { int64_t l; int32_t i; float f; } val[LK_MAX_ARGS];
 } lk_args;

@@ -93,6 +93,8 @@ typedef struct lk_device_info {
     char driver[64];
     int compute_units;
     size_t local_mem_bytes;    /* per work-group (shared memory per block) */
+    size_t local_mem_optin_bytes; /* per work-group for kernels that take it at launch: CUDA's opt-in
+                                     dynamic shared memory per block (227 KB on sm_90); OpenCL: local_mem_bytes */
     size_t global_mem_bytes;
     size_t max_work_group;
     int clock_mhz;

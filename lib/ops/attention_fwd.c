@@ -71,6 +71,16 @@ size_t lk_attention_fwd_local_bytes(const lk_params *p, int head_dim)
            (size_t)head_dim;
 }
 
+size_t lk_attention_fwd_dyn_local(const lk_params *p, int head_dim)
+{
+    return lk_params_get(p, "MMA", 0) ? lk_attention_fwd_local_bytes(p, head_dim) : 0;
+}
+
+size_t lk_attention_fwd_local_limit(const lk_device_info *dev, const lk_params *p)
+{
+    return lk_params_get(p, "MMA", 0) ? dev->local_mem_optin_bytes : dev->local_mem_bytes;
+}
+
 lk_status lk_attention_fwd_check_params(lk_context *ctx, const lk_params *p, int head_dim)
 {
     int bm = lk_params_get(p, "BLOCK_M", 0), bn = lk_params_get(p, "BLOCK_N", 0);
@@ -90,10 +100,10 @@ lk_status lk_attention_fwd_check_params(lk_context *ctx, const lk_params *p, int
                            " of 16 up to 128 (%d)",
                            ctx->info.cc_major, ctx->info.cc_minor, head_dim, warps, bm, bn);
     }
-    size_t local = lk_attention_fwd_local_bytes(p, head_dim);
-    if (local > ctx->info.local_mem_bytes)
+    size_t local = lk_attention_fwd_local_bytes(p, head_dim), limit = lk_attention_fwd_local_limit(&ctx->info, p);
+    if (local > limit)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": parameters need %zu bytes of local memory, device has %zu",
-                       local, ctx->info.local_mem_bytes);
+                       local, limit);
     return LK_OK;
 }
 
@@ -125,7 +135,7 @@ static lk_status launch_kernel(lk_context *ctx, const lk_tensor *q, const lk_ten
         local = 32u * (size_t)lk_params_get(tuned, "WARPS", 4);
     }
 
-    lk_args a = {0};
+    lk_args a = {.dyn_local = lk_attention_fwd_dyn_local(tuned, D)};
     lk_args_tensor(&a, q, 4);
     lk_args_tensor(&a, k, 4);
     lk_args_tensor(&a, v, 4);

@@ -12,8 +12,14 @@ int lk_attention_fwd_has_mma(const lk_device_info *dev, int head_dim);
 /* Built-in defaults for a device type (used when no database row applies): MMA=1 with its
  * tiles where lk_attention_fwd_has_mma (f16 calls; f32 calls fall back to the generic tiles). */
 void lk_attention_fwd_defaults(const lk_device_info *dev, int head_dim, lk_params *out);
-/* Local memory the generic kernel needs for these parameters. */
+/* Local memory the kernel (generic or MMA=1) needs for these parameters. */
 size_t lk_attention_fwd_local_bytes(const lk_params *p, int head_dim);
+/* The part of it a launch passes as dynamic local memory: the tensor-core kernel's K/V ring
+ * (its LK_DYN_SHARED array), 0 for the generic kernel. */
+size_t lk_attention_fwd_dyn_local(const lk_params *p, int head_dim);
+/* Most local memory one work-group of the kernel may use on dev: local_mem_optin_bytes for the
+ * tensor-core kernel (above 48 KB on CUDA only), local_mem_bytes for the generic one. */
+size_t lk_attention_fwd_local_limit(const lk_device_info *dev, const lk_params *p);
 /* LK_OK if p fits the device (work-group, local memory, ranges). */
 lk_status lk_attention_fwd_check_params(lk_context *ctx, const lk_params *p, int head_dim);
 /* The tuning key of a call. */
