@@ -48,7 +48,8 @@ static int bench_one(lk_context *ctx, lk_db *db, lk_tune_key key, int batch, int
     }
     *row = (bench_row){.seq_len = key.length, .causal = key.flag, .head_dim = key.head_dim, .dtype = key.dtype,
                        .fused_ms = med[CALL_FUSED], .unfused_ms = med[CALL_UNFUSED],
-                       .dispatch_ms = med[CALL_DISPATCH], .default_ms = med[CALL_DEFAULT]};
+                       .dispatch_ms = med[CALL_DISPATCH], .default_ms = med[CALL_DEFAULT],
+                       .dispatch_variant = lk_params_get(&tuned, "VARIANT", -1)};
     double S = (double)key.length;
     row->flops = 2.5 * 4.0 * (double)batch * heads * S * S * key.head_dim * (key.flag ? 0.5 : 1.0);
     *prepass_ms = med[CALL_PREPASS];

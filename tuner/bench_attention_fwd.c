@@ -48,7 +48,8 @@ static int bench_one(lk_context *ctx, lk_db *db, attn_problem *pb, int causal, b
     double v0 = med[CALL_V0], v1 = med[CALL_V1];
     *row = (bench_row){.seq_len = pb->S, .causal = causal, .head_dim = key.head_dim, .dtype = pb->dtype,
                        .fused_ms = v0 < v1 ? v0 : v1, .unfused_ms = med[CALL_UNFUSED],
-                       .dispatch_ms = med[CALL_DISPATCH], .default_ms = med[CALL_DEFAULT]};
+                       .dispatch_ms = med[CALL_DISPATCH], .default_ms = med[CALL_DEFAULT],
+                       .dispatch_variant = lk_params_get(&tuned, "VARIANT", -1)};
     row->flops = 4.0 * (double)(pb->B * pb->Hq) * (double)pb->S * (double)pb->S * (double)pb->D * (causal ? 0.5 : 1.0);
     fprintf(stderr,
             "len %lld causal %d: fused %.3f (v0 %.3f, v1 %.3f) unfused %.3f dispatch %.3f default %.3f ms"

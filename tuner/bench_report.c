@@ -7,7 +7,7 @@
 #include "cli.h"
 
 #define COLUMNS "seq_len,causal,head_dim,dtype,fused_ms,unfused_ms,dispatch_ms,default_ms,speedup_fused_vs_unfused," \
-                "dispatch_vs_unfused,tflops"
+                "dispatch_vs_unfused,tflops,dispatch_variant"
 
 void bench_prefixed(FILE *f, const char *prefix, const char *text)
 {
@@ -24,17 +24,23 @@ static double tflops(const bench_row *r)
     return r->flops / (r->dispatch_ms * 1e-3) / 1e12;
 }
 
+static const char *variant_name(int v)
+{
+    static const char *names[] = {"fused", "K pre-pass", "unfused"};
+    return v >= 0 && v < 3 ? names[v] : "?";
+}
+
 static void write_markdown(FILE *f, const bench_row *rows, int n)
 {
     fprintf(f, "| seq_len | causal | head_dim | dtype | fused ms | unfused ms | dispatch ms | default ms | "
-               "fused/unfused | dispatch/unfused | TFLOP/s |\n");
-    fprintf(f, "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+               "fused/unfused | dispatch/unfused | TFLOP/s | dispatch runs |\n");
+    fprintf(f, "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (int i = 0; i < n; i++) {
         const bench_row *r = &rows[i];
-        fprintf(f, "| %lld | %d | %d | %s | %.3f | %.3f | %.3f | %.3f | %.2fx | %.2fx | %.4f |\n",
+        fprintf(f, "| %lld | %d | %d | %s | %.3f | %.3f | %.3f | %.3f | %.2fx | %.2fx | %.4f | %s |\n",
                 (long long)r->seq_len, r->causal, r->head_dim, lk_dtype_name(r->dtype), r->fused_ms, r->unfused_ms,
                 r->dispatch_ms, r->default_ms, r->unfused_ms / r->fused_ms, r->unfused_ms / r->dispatch_ms,
-                tflops(r));
+                tflops(r), variant_name(r->dispatch_variant));
     }
 }
 
@@ -43,9 +49,9 @@ static void write_csv(FILE *f, const bench_row *rows, int n)
     fprintf(f, COLUMNS "\n");
     for (int i = 0; i < n; i++) {
         const bench_row *r = &rows[i];
-        fprintf(f, "%lld,%d,%d,%s,%.6f,%.6f,%.6f,%.6f,%.4f,%.4f,%.6f\n", (long long)r->seq_len, r->causal,
+        fprintf(f, "%lld,%d,%d,%s,%.6f,%.6f,%.6f,%.6f,%.4f,%.4f,%.6f,%d\n", (long long)r->seq_len, r->causal,
                 r->head_dim, lk_dtype_name(r->dtype), r->fused_ms, r->unfused_ms, r->dispatch_ms, r->default_ms,
-                r->unfused_ms / r->fused_ms, r->unfused_ms / r->dispatch_ms, tflops(r));
+                r->unfused_ms / r->fused_ms, r->unfused_ms / r->dispatch_ms, tflops(r), r->dispatch_variant);
     }
 }
 
@@ -105,7 +111,9 @@ int bench_report(const char *dir, const char *name, const char *device, const ch
     }
     fprintf(md, "# %s: fused RoPE vs unfused, tuned dispatch, untuned default\n\n", name);
     bench_prefixed(md, "    ", header);
-    fprintf(md, "\nTimes are medians of device-event runs; speedups are unfused / fused and unfused / dispatch.\n\n");
+    fprintf(md, "\nTimes are medians of device-event runs; speedups are unfused / fused and unfused / dispatch; "
+                "\"dispatch runs\" is the variant the tuned dispatch chose (when it is the unfused one, the "
+                "two columns run the same kernels).\n\n");
     write_markdown(md, rows, n);
     bench_prefixed(csv, "# ", header);
     write_csv(csv, rows, n);

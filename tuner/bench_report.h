@@ -14,6 +14,7 @@ typedef struct bench_row {
     int causal, head_dim;
     lk_dtype dtype;
     double fused_ms, unfused_ms, dispatch_ms, default_ms;
+    int dispatch_variant; /* the RoPE variant (lk_rope_variant) the dispatch ran; -1: unknown */
     double flops; /* of one call: forward 4·B·H·Sq·Sk·D, halved when causal; backward 2.5x that */
 } bench_row;
 
