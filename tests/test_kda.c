@@ -206,7 +206,8 @@ static void fwd_or_skip(lk_context *ctx, kda_dev *d, const lk_tensor *h0, const 
     X(1, 200, 1, 1, 128, 128, F16, 1, 0, 1, 0, LKT_CONTIGUOUS, "CHUNK=64,SUB=8,BV=16,WG=64")                  \
     X(1, 37, 1, 2, 100, 60, F32, 1, 1, 1, 0, LKT_PADDED, "CHUNK=16,SUB=4,BV=32,WG=96")     /* gate, odd dims */ \
     X(1, 1, 2, 2, 16, 8, F32, 1, 0, 1, 0, LKT_CONTIGUOUS, "")                              /* T = 1 */       \
-    X(1, 40, 1, 1, 256, 256, F32, 1, 0, 1, 0, LKT_CONTIGUOUS, "CHUNK=16,SUB=16,BV=64,WG=256")
+    X(1, 40, 1, 1, 256, 256, F32, 1, 0, 1, 0, LKT_CONTIGUOUS, "CHUNK=16,SUB=16,BV=32,WG=256")                 \
+    X(1, 200, 2, 2, 128, 128, F32, 1, 0, 1, 1, LKT_BSHD, "CHUNK=64,SUB=16,BV=16,WG=128")   /* GPU default */
 
 #define ROW(b, t, h, hv, k, v, dt, l2, gate, h0, strong, mem, tune)                                         \
     {b, t, h, hv, k, v, dt, l2, gate, h0, strong, mem, tune, LKT_OPENCL},                                    \
@@ -365,12 +366,14 @@ ParameterizedTestParameters(kda, variable_length)
     return cr_make_param_array(lkt_backend, backends, 2);
 }
 
-/* Sequences of 17, 0, 63 and 70 tokens packed along T, each with its own initial state. */
+/* Sequences of 15, 1, 0, 65 and 69 tokens packed along T, each with its own initial state. The
+ * first two chunks start at rows 0 and 15: one scratch chunk slot each only through the + n of
+ * the slot index (cl/kda_common.h). */
 ParameterizedTest(lkt_backend *be, kda, variable_length)
 {
     lk_context *ctx = lkt_open(*be);
-    static const int32_t cu[] = {0, 17, 17, 80, 150};
-    const int64_t N = 4;
+    static const int32_t cu[] = {0, 15, 16, 16, 81, 150};
+    const int64_t N = 5;
     kda_case c = {1, 150, 2, 2, 48, 32, LK_F32, 1, 0, 1, 0, LKT_PADDED, "CHUNK=16,SUB=8,BV=32,WG=64", *be};
     kda_host h = make_host(&c, N, 13);
     kda_dev d = make_dev(ctx, &c, &h, N);

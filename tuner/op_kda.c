@@ -38,7 +38,7 @@ static int fits_device(const lk_params *p, const void *user, char *why, size_t n
     lk_params eff;
     int64_t K = u->key->head_dim;
     lk_kda_effective(p, K, K, u->key->length, u->ctx->info.local_mem_bytes, &eff);
-    if (lk_kda_check_params(u->ctx, &eff) == LK_OK)
+    if (lk_kda_check_params(u->ctx, &eff, K) == LK_OK)
         return 1;
     snprintf(why, n, "%s", lk_last_error(u->ctx));
     return 0;
@@ -67,7 +67,7 @@ static int sub_within_chunk(const lk_params *p, const void *user, char *why, siz
 
 static void kda_space(const tune_space_user *u, space *s)
 {
-    static const int chunk[] = {16, 32, 64}, sub[] = {8, 16, 32, 64}, bv_gpu[] = {16, 32, 64, 128}, wg_gpu[] = {32, 64, 128, 256};
+    static const int chunk[] = {16, 32, 64}, sub[] = {8, 16, 32, 64}, bv_gpu[] = {8, 16, 32, 64}, wg_gpu[] = {32, 64, 128, 256};
     static const int bv_cpu[] = {32, 64, 128}, wg_cpu[] = {32, 64, 128};
     int cpu = u->ctx->info.type == LK_DEVICE_CPU;
     memset(s, 0, sizeof *s);

@@ -15,6 +15,7 @@ typedef enum lk_scratch_slot {
     LK_SCRATCH_DECODE_KEYS,  /* keys rebuilt by a two-stage decode (decompress, rotate, RoPE) */
     LK_SCRATCH_HADAMARD_PERM, /* lk_hadamard's channel permutation */
     LK_SCRATCH_LATENTS,      /* low-rank cache: latents of an append, p.latent of a decode */
+    LK_SCRATCH_KDA,          /* KDA: per-chunk W, U, qg, kg, Aqk, decay (cl/kda_common.h) */
     LK_SCRATCH_SLOTS
 } lk_scratch_slot;
 

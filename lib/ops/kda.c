@@ -1,11 +1,13 @@
-/* lk_kda_fwd and lk_kda_decode_step: tuned-parameter lookup and the launch of cl/kda.cl (one
- * work-group per sequence, value head and V block, walking the chunks; the decode step is the
- * same kernel with CHUNK = 1). Argument checks live in kda_args.c. */
+/* lk_kda_fwd and lk_kda_decode_step: tuned-parameter lookup and the two launches: cl/kda_chunk.cl
+ * (the per-chunk matrices of every chunk in parallel, into scratch) and cl/kda_state.cl (one
+ * work-group per sequence, value head and V block, walking the chunks with the state). The decode
+ * step is the same pair with CHUNK = 1. Argument checks live in kda_args.c. */
 #include <math.h>
 #include <string.h>
 
 #include "kda.h"
 #include "../core/launch.h"
+#include "../core/scratch.h"
 
 #define OP "lk_kda"
 
@@ -29,45 +31,39 @@ static int64_t min64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
-size_t lk_kda_local_bytes(const lk_params *p)
+size_t lk_kda_local_bytes(const lk_params *p, int64_t K)
 {
-    size_t C = (size_t)lk_params_get(p, "CHUNK", 32), bv = (size_t)lk_params_get(p, "BV", 32);
-    size_t wg = (size_t)lk_params_get(p, "WG", 128), kt = (size_t)lk_params_get(p, "KT", 32);
-    size_t tiles = 4 * C * (kt + 1), red = wg * C; /* tq, tk, tg, tw | red (one space) */
-    /* scratch; amat; vp; betas, fq, fk; gl */
-    return sizeof(float) * ((tiles > red ? tiles : red) + C * (C + 1) + C * bv + 3 * C + kt);
+    size_t C = (size_t)lk_params_get(p, "CHUNK", 64), bv = (size_t)lk_params_get(p, "BV", 16);
+    size_t wg = (size_t)lk_params_get(p, "WG", 128), kt = (size_t)lk_params_get(p, "KT", 16);
+    size_t srows = ((size_t)K + kt - 1) / kt * kt, nrg = bv && wg > bv ? wg / bv : 1;
+    size_t ri = ((C + nrg - 1) / nrg + 3) / 4 * 4;
+    size_t tiles = 2 * kt * (nrg * ri + 4) > C * (kt + 1) ? 2 * kt * (nrg * ri + 4) : C * (kt + 1);
+    size_t chunk = 4 * C * (kt + 1) + C * (C + 1) + 3 * C; /* kda_chunk: tq tk tg tw; amat; betas fq fk */
+    size_t state = srows * bv + C * bv + tiles;          /* kda_state: st; vn; tw tq | tk */
+    return sizeof(float) * (chunk > state ? chunk : state);
 }
 
 void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_len, size_t local_limit,
                       lk_params *out)
 {
     *out = *tuned;
-    int64_t chunk = min64(lk_params_get(tuned, "CHUNK", 32), pow2_at_least(max_len));
-    int64_t sub = min64(lk_params_get(tuned, "SUB", 16), chunk);
-    int64_t bv = min64(lk_params_get(tuned, "BV", 32), pow2_at_least(V)), wg = lk_params_get(tuned, "WG", 128);
-    if (chunk == 1 && bv > 0) /* the decode step: one work-item per column (PoCL 3.1 computed wrong states
-                                  for CHUNK = 1 with WG / BV > 1) */
-        wg = bv;
-    int64_t ksplit = bv > 0 && wg >= bv ? wg / bv : 1;
+    int64_t chunk = min64(lk_params_get(tuned, "CHUNK", 64), pow2_at_least(max_len));
     lk_params_set(out, "CHUNK", (int)chunk);
-    lk_params_set(out, "WG", (int)wg);
-    lk_params_set(out, "SUB", (int)sub);
-    lk_params_set(out, "BV", (int)bv);
-    /* K tile: the largest of 32, 16, 8 rows (a multiple of KSPLIT, at most K rounded up) that fits */
-    int64_t k_cap = (K + ksplit - 1) / ksplit * ksplit;
-    for (int64_t kt0 = 32; kt0 >= 8; kt0 /= 2) {
-        int64_t kt = min64((kt0 + ksplit - 1) / ksplit * ksplit, k_cap);
-        lk_params_set(out, "KT", (int)kt);
-        if (lk_kda_local_bytes(out) <= local_limit)
+    lk_params_set(out, "SUB", (int)min64(lk_params_get(tuned, "SUB", 16), chunk));
+    lk_params_set(out, "BV", (int)min64(lk_params_get(tuned, "BV", 16), pow2_at_least(V)));
+    /* K tile: the largest of 32, 16, 8 rows (at most K rounded up to a power of two) that fits */
+    for (int64_t kt = 32; kt >= 8; kt /= 2) {
+        lk_params_set(out, "KT", (int)min64(kt, pow2_at_least(K)));
+        if (lk_kda_local_bytes(out, K) <= local_limit)
             break;
     }
 }
 
 /* Built-in choices (CHUNK, SUB, BV, WG), best first; the default is the first that the device
- * runs for the call's K and V. The GPU ones keep the private arrays (state, two CHUNK partials)
- * within about 128 registers for K = 128. */
-static const int prefs_gpu[][4] = {{32, 16, 32, 128}, {32, 16, 16, 64}, {16, 16, 32, 128},
-                                   {16, 16, 16, 64},  {16, 16, 16, 32}, {8, 8, 16, 32}};
+ * runs for the call's K and V. GPU: BV 16 gives B·HV·V/16 state work-groups (128 for H = 16,
+ * V = 128), and with CHUNK 64 both kernels fit 48 KiB of local memory for K up to 256. */
+static const int prefs_gpu[][4] = {{64, 16, 16, 128}, {32, 16, 16, 128}, {32, 16, 16, 64},
+                                   {16, 16, 16, 64},  {16, 16, 16, 32},  {8, 8, 16, 32}};
 static const int prefs_cpu[][4] = {{32, 16, 64, 64}, {32, 16, 32, 32}, {16, 16, 32, 32}, {8, 8, 16, 16}};
 
 void lk_kda_defaults(const lk_device_info *dev, int64_t K, int64_t V, lk_params *out)
@@ -83,7 +79,7 @@ void lk_kda_defaults(const lk_device_info *dev, int64_t K, int64_t V, lk_params 
         lk_params_set(out, "WG", prefs[i][3]);
         lk_params eff;
         lk_kda_effective(out, K, V, 1 << 30, dev->local_mem_bytes, &eff);
-        if ((size_t)prefs[i][3] <= dev->max_work_group && lk_kda_local_bytes(&eff) <= dev->local_mem_bytes)
+        if ((size_t)prefs[i][3] <= dev->max_work_group && lk_kda_local_bytes(&eff, K) <= dev->local_mem_bytes)
             return;
     }
 }
@@ -93,7 +89,7 @@ static int is_pow2(int x)
     return x > 0 && (x & (x - 1)) == 0;
 }
 
-lk_status lk_kda_check_params(lk_context *ctx, const lk_params *p)
+lk_status lk_kda_check_params(lk_context *ctx, const lk_params *p, int64_t K)
 {
     int chunk = lk_params_get(p, "CHUNK", 0), sub = lk_params_get(p, "SUB", 0), bv = lk_params_get(p, "BV", 0);
     int wg = lk_params_get(p, "WG", 0);
@@ -103,7 +99,7 @@ lk_status lk_kda_check_params(lk_context *ctx, const lk_params *p)
                        OP ": parameters out of range (CHUNK %d a power of two up to 64, SUB %d a power of two up "
                           "to CHUNK, BV %d in 1..256, WG %d a multiple of BV up to %zu)",
                        chunk, sub, bv, wg, ctx->info.max_work_group);
-    size_t local = lk_kda_local_bytes(p);
+    size_t local = lk_kda_local_bytes(p, K);
     if (local > ctx->info.local_mem_bytes)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": parameters need %zu bytes of local memory, device has %zu",
                        local, ctx->info.local_mem_bytes);
@@ -120,23 +116,32 @@ void lk_kda_key(const lk_kda_call *call, lk_tune_key *key)
     key->length = call->max_len;
 }
 
+size_t lk_kda_scratch_floats(int64_t B, int64_t T, int64_t HV, int64_t K, int64_t V, int64_t n_seqs, int chunk,
+                             int64_t *n_slots)
+{
+    int64_t BT = B * T;
+    *n_slots = (BT + chunk - 1) / chunk + n_seqs;
+    return (size_t)(HV * BT * (3 * K + V + chunk) + HV * *n_slots * K);
+}
+
 lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tuned)
 {
     int64_t K = c->q.shape[3], V = c->v.shape[3], H = c->q.shape[2], HV = c->v.shape[2];
+    int64_t B = c->q.shape[0], T = c->q.shape[1];
     lk_params eff;
     lk_kda_effective(tuned, K, V, c->max_len, ctx->info.local_mem_bytes, &eff);
-    lk_status st = lk_kda_check_params(ctx, &eff);
+    lk_status st = lk_kda_check_params(ctx, &eff, K);
     if (st != LK_OK)
         return st;
-    int bv = lk_params_get(&eff, "BV", 32), wg = lk_params_get(&eff, "WG", 128);
+    int chunk = lk_params_get(&eff, "CHUNK", 64), bv = lk_params_get(&eff, "BV", 16), wg = lk_params_get(&eff, "WG", 128);
     const lk_kda_params *p = c->p;
     lk_params defs = {0};
     lk_params_set(&defs, "LK_F16", c->q.dtype == LK_F16);
     lk_params_set(&defs, "DK", (int)K);
     lk_params_set(&defs, "DV", (int)V);
-    lk_params_set(&defs, "CHUNK", lk_params_get(&eff, "CHUNK", 32));
+    lk_params_set(&defs, "CHUNK", chunk);
     lk_params_set(&defs, "SUB", lk_params_get(&eff, "SUB", 16));
-    lk_params_set(&defs, "KT", lk_params_get(&eff, "KT", 32));
+    lk_params_set(&defs, "KT", lk_params_get(&eff, "KT", 16));
     lk_params_set(&defs, "BV", bv);
     lk_params_set(&defs, "WG", wg);
     lk_params_set(&defs, "L2NORM", p->l2norm_qk != 0);
@@ -146,24 +151,45 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     lk_params_set(&defs, "VARLEN", p->cu_seqlens != NULL);
     lk_params_set(&defs, "UNROLL", ctx->info.type == LK_DEVICE_GPU);
 
-    lk_args a = {0};
+    int64_t n_slots;
+    size_t floats = lk_kda_scratch_floats(B, T, HV, K, V, c->n_seqs, chunk, &n_slots);
+    lk_buffer *scr;
+    if ((st = lk_scratch_get(ctx, LK_SCRATCH_KDA, sizeof(float) * floats, &scr)))
+        return st;
+
+    lk_args a = {0}; /* kda_chunk */
     lk_args_tensor(&a, &c->q, 4);
     lk_args_tensor(&a, &c->k, 4);
     lk_args_tensor(&a, &c->v, 4);
     lk_args_tensor(&a, &c->g, 4);
     lk_args_tensor(&a, &c->beta, 3);
-    lk_args_tensor(&a, &c->o, 4);
-    lk_args_tensor(&a, c->h0, 4);
-    lk_args_tensor(&a, c->ht, 4);
     lk_args_tensor(&a, p->cu_seqlens, 1);
     lk_args_tensor(&a, p->a_log, 1);
     lk_args_tensor(&a, p->dt_bias, 2);
-    lk_args_int(&a, (int32_t)c->q.shape[1]);
+    lk_args_buffer(&a, scr);
+    lk_args_int(&a, (int32_t)T);
     lk_args_int(&a, (int32_t)H);
     lk_args_int(&a, (int32_t)HV);
+    lk_args_long(&a, B * T);
+    lk_args_long(&a, n_slots);
     lk_args_float(&a, (float)(p->scale > 0.0 ? p->scale : 1.0 / sqrt((double)K)));
+    size_t chunks = (size_t)((c->max_len + chunk - 1) / chunk);
+    if ((st = lk_launch(ctx, "kda_chunk", &defs, "kda_chunk", (size_t)HV * (chunks ? chunks : 1), (size_t)c->n_seqs,
+                        (size_t)wg, &a)))
+        return st;
+
+    lk_args b = {0}; /* kda_state */
+    lk_args_buffer(&b, scr);
+    lk_args_tensor(&b, &c->o, 4);
+    lk_args_tensor(&b, c->h0, 4);
+    lk_args_tensor(&b, c->ht, 4);
+    lk_args_tensor(&b, p->cu_seqlens, 1);
+    lk_args_int(&b, (int32_t)T);
+    lk_args_int(&b, (int32_t)HV);
+    lk_args_long(&b, B * T);
+    lk_args_long(&b, n_slots);
     size_t v_blocks = (size_t)((V + bv - 1) / bv);
-    return lk_launch(ctx, "kda", &defs, "kda_fwd", (size_t)HV * v_blocks, (size_t)c->n_seqs, (size_t)wg, &a);
+    return lk_launch(ctx, "kda_state", &defs, "kda_state", (size_t)HV * v_blocks, (size_t)c->n_seqs, (size_t)wg, &b);
 }
 
 /* Look the parameters up for a prepared call and run it. */

@@ -1,10 +1,10 @@
-/* Internal entry points of the KDA op (cl/kda.cl), shared with the tuner and benchmarks: they
- * run the op with explicit kernel parameters instead of the database's.
+/* Internal entry points of the KDA op (cl/kda_chunk.cl, then cl/kda_state.cl), shared with the
+ * tuner and benchmarks: they run the op with explicit kernel parameters instead of the database's.
  *
  * Tunables: CHUNK (tokens per chunk: a power of two up to 64), SUB (sub-chunk rows whose pairs use
  * their own decay exponent; pairs across sub-chunks go through a reference row), BV (value
- * columns per work-group), WG (work-items; WG / BV work-items share one state column, each
- * holding a K slice). Derived: KT (rows of the K tiles in local memory). */
+ * columns per state work-group), WG (work-items of both kernels; in the state kernel WG / BV
+ * row groups share one column). Derived: KT (rows of the K tiles in local memory). */
 #ifndef LK_KDA_H
 #define LK_KDA_H
 
@@ -25,14 +25,17 @@ typedef struct lk_kda_call {
  * device type that fits the device's work-group and local-memory limits for K and V. */
 void lk_kda_defaults(const lk_device_info *dev, int64_t K, int64_t V, lk_params *out);
 /* The parameters a call of this shape actually runs: CHUNK capped at the longest sequence
- * (rounded up to a power of two; 1 for the decode step, which runs WG = BV), SUB at CHUNK, BV at V, and KT the
- * largest K tile (32, 16 or 8 rows, a multiple of WG / BV) within local_limit bytes. */
+ * (rounded up to a power of two; 1 for the decode step), SUB at CHUNK, BV at V, and KT the largest
+ * K tile (32, 16 or 8 rows) with which both kernels fit local_limit bytes. */
 void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_len, size_t local_limit,
                       lk_params *out);
-/* Local memory the kernel needs for effective parameters p. */
-size_t lk_kda_local_bytes(const lk_params *p);
+/* Local memory the larger of the two kernels needs for effective parameters p and key dim K. */
+size_t lk_kda_local_bytes(const lk_params *p, int64_t K);
 /* LK_OK if effective parameters p fit the device (ranges, work-group, local memory). */
-lk_status lk_kda_check_params(lk_context *ctx, const lk_params *p);
+lk_status lk_kda_check_params(lk_context *ctx, const lk_params *p, int64_t K);
+/* Floats of scratch for a call (layout in cl/kda_common.h); *n_slots = NCH, the chunk slots. */
+size_t lk_kda_scratch_floats(int64_t B, int64_t T, int64_t HV, int64_t K, int64_t V, int64_t n_seqs, int chunk,
+                             int64_t *n_slots);
 /* The tuning key of a call: op "kda_fwd", head_dim K, flag 0, length the longest sequence. */
 void lk_kda_key(const lk_kda_call *call, lk_tune_key *key);
 

@@ -1,0 +1,156 @@
+/* kda_common.h: what the two KDA kernels share (kda_chunk.cl computes the per-chunk matrices into
+ * scratch, kda_state.cl walks the chunks with the state): build parameters, the gate, the sequence
+ * bounds of a work-group and the scratch layout.
+ *
+ * Tensors, per (sequence, value head), fp32 state S [DK, DV] (the K axis is decayed):
+ *   S_t = Diag(exp g_t) S_{t-1};  S_t += beta_t k_t (v_t - S_t^T k_t)^T;  o_t = S_t^T (scale q_t)
+ *
+ *   q, k  [B, T, H,  DK]  lk_t   (head h = hv / (HV / H))      o    [B, T, HV, DV]  lk_t
+ *   v     [B, T, HV, DV]  lk_t                                  beta [B, T, HV]      f32
+ *   g     [B, T, HV, DK]  f32: the log-decay, or with GATE the gate input f, and then
+ *                         g = -exp(a_log[hv]) * softplus(f + dt_bias[hv, d])
+ *   h0, ht [N, HV, DK, DV] f32 (HAS_H0 / HAS_HT; ht may be h0 itself)
+ *   VARLEN: sequence n is tokens cu_seqlens[n] .. cu_seqlens[n+1] of batch 0; else n = batch, 0 .. T.
+ *
+ * Scratch (fp32, one buffer). Token t of batch row bt is row r = bt * T + t of BT = B * T rows;
+ * a chunk is CHUNK consecutive rows of one sequence starting at row r0 (the last one may be
+ * shorter: rows past its end belong to the next sequence or to nobody and are never written).
+ *
+ *   offset (floats)                       array                  row i of the chunk at r0 + i
+ *   0                                     w   [HV][BT][DK]       W = (I + L)^-1 beta (k 2^gc)
+ *   HV BT DK                              qg  [HV][BT][DK]       scale q 2^gc
+ *   2 HV BT DK                            kg  [HV][BT][DK]       k 2^(gc_last - gc)
+ *   3 HV BT DK                            u   [HV][BT][DV]       U = (I + L)^-1 beta v
+ *   HV BT (3 DK + DV)                     aqk [HV][BT][CHUNK]    Aqk_ij (j <= i; 0 for j > i)
+ *   HV BT (3 DK + DV + CHUNK)             gl  [HV][NCH][DK]      2^gc_last of chunk slot r0 / CHUNK + n
+ *
+ * q and k are the L2-normalised rows when L2NORM; gc is the chunk-local cumulative log2-decay.
+ * Chunk slots: within a sequence the chunk starts grow by CHUNK, and the first chunk of sequence
+ * n + 1 starts after the last one of sequence n, so r0 / CHUNK + n is distinct for every chunk
+ * and below NCH = ceil(BT / CHUNK) + N (lk_kda_scratch_floats on the host uses the same sizes).
+ */
+#ifndef LK_KDA_COMMON_H
+#define LK_KDA_COMMON_H
+
+#include "portable.h"
+
+#ifndef DK
+#define DK 128
+#endif
+#ifndef DV
+#define DV 128
+#endif
+#ifndef CHUNK
+#define CHUNK 64
+#endif
+#ifndef SUB
+#define SUB 16
+#endif
+#ifndef BV
+#define BV 16
+#endif
+#ifndef WG
+#define WG 128
+#endif
+#ifndef KT
+#define KT 16
+#endif
+#ifndef L2NORM
+#define L2NORM 0
+#endif
+#ifndef GATE
+#define GATE 0
+#endif
+#ifndef HAS_H0
+#define HAS_H0 0
+#endif
+#ifndef HAS_HT
+#define HAS_HT 0
+#endif
+#ifndef VARLEN
+#define VARLEN 0
+#endif
+
+/* Loops over private arrays are unrolled on GPUs so that the arrays stay in registers; on CPUs
+ * (UNROLL 0) the unrolled bodies make PoCL's compile take minutes. */
+#ifndef UNROLL
+#define UNROLL 1
+#endif
+#if UNROLL
+#define REG_LOOP _Pragma("unroll")
+#else
+#define REG_LOOP
+#endif
+
+#define KTP (KT + 1)               /* row stride of the K tiles in local memory */
+#define NKT ((DK + KT - 1) / KT)   /* K tiles; rows past DK are zeros */
+#define LOG2E 1.4426950408889634f
+#define L2_EPS 1e-6f
+
+/* Work-item loop over e = 0 .. n - 1:
+ *     KDA_ITEMS(e, n) { KDA_ITEM(e, n); ... }
+ * Every work-item runs the same trip count and checks its index inside, read afresh through a
+ * volatile. Written `for (e = tid; e < n; e += WG)` (see decode_split.h), or with a plain
+ * get_local_id(0) index check, PoCL 3.1 (CPU, default work-group method) skipped some of these
+ * loops for work-item 0 when n < WG (e.g. the scaling of A with CHUNK = 1 and WG = 16): clang
+ * shares the guard tid < n between the barrier regions and PoCL evaluated it for one work-item
+ * only. POCL_WORK_GROUP_METHOD=loops and the GPUs ran every variant correctly. */
+#define KDA_ITEMS(e, n) for (int e##_base = 0; e##_base < (n); e##_base += WG)
+#define KDA_ITEM(e, n)                                                                             \
+    volatile int e##_lid = (int)get_local_id(0);                                                   \
+    const int e = e##_base + e##_lid;                                                              \
+    if (e >= (n))                                                                                  \
+    continue
+
+/* log2 of softplus(x): log2(1 + 2^y) with y = x log2 e, without overflow. */
+LK_INLINE float kda_softplus_log2(float x)
+{
+    float y = x * LOG2E;
+    return lk_fmax(y, 0.0f) + lk_log2(1.0f + lk_exp2(-lk_fabs(y)));
+}
+
+/* The log2-decay of one element from the g input: the gate (rate = -exp(a_log), bias = dt_bias)
+ * or g itself in log2 units. */
+LK_INLINE float kda_log2_decay(float gin, float rate, float bias)
+{
+#if GATE
+    return rate * kda_softplus_log2(gin + bias);
+#else
+    return gin * LOG2E;
+#endif
+}
+
+/* Tokens bos .. eos - 1 of batch row bt hold sequence n. */
+LK_INLINE void kda_sequence(const LK_GLOBAL int *cu_seqlens, long cu_off, long cu_s, int n, int T, int *bos,
+                            int *eos, int *bt)
+{
+#if VARLEN
+    *bos = cu_seqlens[cu_off + n * cu_s];
+    *eos = cu_seqlens[cu_off + (n + 1) * cu_s];
+    *bt = 0;
+#else
+    *bos = 0;
+    *eos = T;
+    *bt = n;
+#endif
+}
+
+/* Offsets (floats) of one chunk's rows in the scratch arrays. */
+typedef struct kda_scratch {
+    long w, qg, kg, u, a, gl;
+} kda_scratch;
+
+LK_INLINE kda_scratch kda_scratch_at(int HV, long BT, long NCH, int hv, long r0, int n)
+{
+    kda_scratch s;
+    long hr = (long)hv * BT + r0, plane = (long)HV * BT;
+    s.w = hr * DK;
+    s.qg = plane * DK + hr * DK;
+    s.kg = 2 * plane * DK + hr * DK;
+    s.u = 3 * plane * DK + hr * DV;
+    s.a = plane * (3 * DK + DV) + hr * CHUNK;
+    s.gl = plane * (3 * DK + DV + CHUNK) + ((long)hv * NCH + r0 / CHUNK + n) * DK;
+    return s;
+}
+
+#endif

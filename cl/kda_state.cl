@@ -1,0 +1,166 @@
+/* kda_state.cl: KDA chunkwise forward, part 2 of 2: the state recurrence. One work-group per
+ * (sequence, value head, V block of BV columns) walks the chunks of its sequence in order and
+ * does only what depends on the carried state, from the scratch that kda_chunk.cl wrote (layout
+ * and tensors: kda_common.h):
+ *
+ *   Vn = U - W S;   O = qg S + Aqk Vn;   S = Diag(2^gc_last) S + kg^T Vn
+ *
+ *   grid: dim 0 = HV * ceil(DV / BV) (head, V block), dim 1 = N; work-group = WG work-items,
+ *   work-item (c = tid % BV, rg = tid / BV) of NRG = WG / BV row groups owns column c of the
+ *   block, the RI consecutive chunk rows i = rg RI + m (RI a multiple of 4, rows past CHUNK
+ *   unused) for W S, qg S, Vn and O, and the state rows d0 + rg + NRG m (m < RK) of each K tile
+ *   for the update.
+ *
+ *     local (fp32)  st [NKT KT][BV]         the state block (rows past DK zeros)
+ *                   vn [CHUNK][BV]          the pseudo-values Vn (rows past the chunk's end zeros)
+ *                   tiles: tw, tq [KT][CPS]  one K tile of W and qg, transposed (row i at column
+ *                                            i), read as float4 of 4 rows; then
+ *                          tk [CHUNK][KT+1]  one K tile of kg (the same space)
+ *   private         pw, pq [RI]             rows of W S and qg S
+ */
+#include "kda_common.h"
+
+#define NVB ((DV + BV - 1) / BV)
+#define NRG (WG / BV)
+#define RI (((CHUNK + NRG - 1) / NRG + 3) / 4 * 4)
+#define RK ((KT + NRG - 1) / NRG)
+#define SROWS (NKT * KT)
+#define CPS (NRG * RI + 4) /* row stride of tw and tq (16-byte rows; + 4 spreads the stores' banks) */
+#define TILES (2 * KT * CPS > CHUNK * KTP ? 2 * KT * CPS : CHUNK * KTP)
+
+LK_KERNEL LK_WG_SIZE(WG) void kda_state(
+    const LK_GLOBAL float *scr,
+    LK_GLOBAL lk_t *o, long o_off, long osb, long ost, long osh, long osd,
+    const LK_GLOBAL float *h0, long h0_off, long h0sn, long h0sh, long h0sk, long h0sv,
+    LK_GLOBAL float *ht, long ht_off, long htsn, long htsh, long htsk, long htsv,
+    const LK_GLOBAL int *cu_seqlens, long cu_off, long cu_s,
+    int T, int HV, long BT, long NCH)
+{
+    LK_SHARED float st[SROWS * BV];
+    LK_SHARED float vn[CHUNK * BV];
+    LK_SHARED float tiles[TILES] __attribute__((aligned(16)));
+    LK_LOCAL_PTR float *tw = tiles, *tq = tiles + KT * CPS, *tk = tiles;
+
+    const int tid = get_local_id(0);
+    const int c = tid % BV, rg = tid / BV;
+    const int hv = get_group_id(0) / NVB, vblk = get_group_id(0) % NVB;
+    const int n = get_group_id(1);
+    const int col = vblk * BV + c;
+    int bos, eos, bt;
+    kda_sequence(cu_seqlens, cu_off, cu_s, n, T, &bos, &eos, &bt);
+    const long ob = o_off + bt * osb + hv * osh;
+
+    /* h0 and ht: element (d, cc) is read and written by the same work-item (ht may be h0) */
+    KDA_ITEMS(e, SROWS * BV) {
+        KDA_ITEM(e, SROWS * BV);
+        int d = e / BV, vc = vblk * BV + e % BV;
+        float x = 0.0f;
+#if HAS_H0
+        if (d < DK && vc < DV)
+            x = h0[h0_off + n * h0sn + hv * h0sh + d * h0sk + vc * h0sv];
+#endif
+        st[e] = x;
+    }
+    lk_barrier();
+
+    for (int t0 = bos; t0 < eos; t0 += CHUNK) {
+        const int len = eos - t0 < CHUNK ? eos - t0 : CHUNK;
+        const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, (long)bt * T + t0, n);
+
+        /* W S and qg S, K tile by K tile */
+        float pw[RI], pq[RI];
+        REG_LOOP
+        for (int m = 0; m < RI; m++)
+            pw[m] = pq[m] = 0.0f;
+        for (int t = 0; t < NKT; t++) {
+            const int d0 = t * KT;
+            KDA_ITEMS(idx, CHUNK * KT) {
+                KDA_ITEM(idx, CHUNK * KT);
+                int i = idx / KT, dl = idx % KT, d = d0 + dl, ok = i < len && d < DK;
+                tw[dl * CPS + i] = ok ? scr[s.w + i * DK + d] : 0.0f;
+                tq[dl * CPS + i] = ok ? scr[s.qg + i * DK + d] : 0.0f;
+            }
+            lk_barrier();
+            for (int dl = 0; dl < KT; dl++) {
+                const float sd = st[(d0 + dl) * BV + c];
+                LK_LOCAL_PTR const float *wr = tw + dl * CPS + rg * RI, *qr = tq + dl * CPS + rg * RI;
+                REG_LOOP
+                for (int m = 0; m < RI; m += 4) {
+                    float4 w4 = lk_lds4(wr + m), q4 = lk_lds4(qr + m);
+                    pw[m] = lk_fma(w4.x, sd, pw[m]);
+                    pw[m + 1] = lk_fma(w4.y, sd, pw[m + 1]);
+                    pw[m + 2] = lk_fma(w4.z, sd, pw[m + 2]);
+                    pw[m + 3] = lk_fma(w4.w, sd, pw[m + 3]);
+                    pq[m] = lk_fma(q4.x, sd, pq[m]);
+                    pq[m + 1] = lk_fma(q4.y, sd, pq[m + 1]);
+                    pq[m + 2] = lk_fma(q4.z, sd, pq[m + 2]);
+                    pq[m + 3] = lk_fma(q4.w, sd, pq[m + 3]);
+                }
+            }
+            lk_barrier();
+        }
+
+        /* Vn = U - W S (zero past the chunk's end), then O = qg S + Aqk Vn */
+        REG_LOOP
+        for (int m = 0; m < RI; m++) {
+            int i = rg * RI + m;
+            if (i < CHUNK) {
+                float u = i < len && col < DV ? scr[s.u + i * DV + col] : 0.0f;
+                vn[i * BV + c] = i < len ? u - pw[m] : 0.0f;
+            }
+        }
+        lk_barrier();
+        REG_LOOP
+        for (int m = 0; m < RI; m++) {
+            int i = rg * RI + m;
+            if (i < len && col < DV) {
+                float acc = pq[m];
+                for (int j = 0; j <= i; j++)
+                    acc = lk_fma(scr[s.a + i * CHUNK + j], vn[j * BV + c], acc);
+                lk_st(o, ob + (long)(t0 + i) * ost + col * osd, acc);
+            }
+        }
+
+        /* S = Diag(2^gc_last) S + kg^T Vn, K tile by K tile */
+        for (int t = 0; t < NKT; t++) {
+            const int d0 = t * KT;
+            KDA_ITEMS(idx, CHUNK * KT) {
+                KDA_ITEM(idx, CHUNK * KT);
+                int i = idx / KT, dl = idx % KT, d = d0 + dl;
+                tk[i * KTP + dl] = i < len && d < DK ? scr[s.kg + i * DK + d] : 0.0f;
+            }
+            lk_barrier();
+            float acc[RK];
+            REG_LOOP
+            for (int m = 0; m < RK; m++) {
+                int dl = rg + NRG * m, d = d0 + dl;
+                acc[m] = dl < KT && d < DK ? st[d * BV + c] * scr[s.gl + d] : 0.0f;
+            }
+            for (int i = 0; i < CHUNK; i++) {
+                float x = vn[i * BV + c];
+                REG_LOOP
+                for (int m = 0; m < RK; m++) {
+                    int dl = rg + NRG * m;
+                    if (dl < KT)
+                        acc[m] = lk_fma(tk[i * KTP + dl], x, acc[m]);
+                }
+            }
+            REG_LOOP
+            for (int m = 0; m < RK; m++) {
+                int dl = rg + NRG * m;
+                if (dl < KT)
+                    st[(d0 + dl) * BV + c] = acc[m];
+            }
+            lk_barrier();
+        }
+    }
+
+#if HAS_HT
+    KDA_ITEMS(e, SROWS * BV) {
+        KDA_ITEM(e, SROWS * BV);
+        int d = e / BV, vc = vblk * BV + e % BV;
+        if (d < DK && vc < DV)
+            ht[ht_off + n * htsn + hv * htsh + d * htsk + vc * htsv] = st[e];
+    }
+#endif
+}
