@@ -27,6 +27,8 @@
  */
 #include "kda_common.h"
 
+#define KTP (KT + 1)             /* row stride of the K tiles */
+#define NKT ((DK + KT - 1) / KT) /* K tiles; rows past DK are zeros */
 #define CP (CHUNK + 1)
 #define NS (CHUNK / SUB) /* sub-chunks */
 

@@ -53,7 +53,10 @@
 #define WG 128
 #endif
 #ifndef KT
-#define KT 16
+#define KT 16 /* K tile rows of kda_chunk */
+#endif
+#ifndef KS
+#define KS 32 /* K tile rows of kda_state */
 #endif
 #ifndef L2NORM
 #define L2NORM 0
@@ -82,8 +85,6 @@
 #define REG_LOOP
 #endif
 
-#define KTP (KT + 1)               /* row stride of the K tiles in local memory */
-#define NKT ((DK + KT - 1) / KT)   /* K tiles; rows past DK are zeros */
 #define LOG2E 1.4426950408889634f
 #define L2_EPS 1e-6f
 

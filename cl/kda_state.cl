@@ -7,26 +7,28 @@
  *
  *   grid: dim 0 = HV * ceil(DV / BV) (head, V block), dim 1 = N; work-group = WG work-items,
  *   work-item (c = tid % BV, rg = tid / BV) of NRG = WG / BV row groups owns column c of the
- *   block, the RI consecutive chunk rows i = rg RI + m (RI a multiple of 4, rows past CHUNK
- *   unused) for W S, qg S, Vn and O, and the state rows d0 + rg + NRG m (m < RK) of each K tile
- *   for the update.
+ *   block, the RI consecutive chunk rows i = rg RI + m for W S, qg S, Vn and O, and the RK
+ *   consecutive state rows d0 + rg RK + m of each K tile of KS rows for the update (RI and RK
+ *   multiples of 4, read as float4; rows past CHUNK or KS are computed on garbage and dropped).
  *
- *     local (fp32)  st [NKT KT][BV]         the state block (rows past DK zeros)
- *                   vn [CHUNK][BV]          the pseudo-values Vn (rows past the chunk's end zeros)
- *                   tiles: tw, tq [KT][CPS]  one K tile of W and qg, transposed (row i at column
- *                                            i), read as float4 of 4 rows; then
- *                          tk [CHUNK][KT+1]  one K tile of kg (the same space)
- *   private         pw, pq [RI]             rows of W S and qg S
+ *     local (fp32)  st [NKS KS][BV]           the state block (rows past DK zeros)
+ *                   vn [CHUNK][BV]            the pseudo-values Vn (rows past the chunk's end zeros)
+ *                   tiles: tw, tq [KS][CPS]    one K tile of W and qg, transposed (chunk row i at
+ *                                              column i); then
+ *                          tk [CHUNK][KSP]     one K tile of kg (the same space)
+ *   private         pw, pq [RI]               rows of W S and qg S;  acc [RK] rows of the new S
  */
 #include "kda_common.h"
 
 #define NVB ((DV + BV - 1) / BV)
 #define NRG (WG / BV)
 #define RI (((CHUNK + NRG - 1) / NRG + 3) / 4 * 4)
-#define RK ((KT + NRG - 1) / NRG)
-#define SROWS (NKT * KT)
-#define CPS (NRG * RI + 4) /* row stride of tw and tq (16-byte rows; + 4 spreads the stores' banks) */
-#define TILES (2 * KT * CPS > CHUNK * KTP ? 2 * KT * CPS : CHUNK * KTP)
+#define RK (((KS + NRG - 1) / NRG + 3) / 4 * 4)
+#define NKS ((DK + KS - 1) / KS)
+#define SROWS (NKS * KS)
+#define CPS (NRG * RI + 4) /* row strides of tw, tq and tk (16-byte rows; + 4 spreads the */
+#define KSP (NRG * RK + 4) /* banks of the stores) */
+#define TILES (2 * KS * CPS > CHUNK * KSP ? 2 * KS * CPS : CHUNK * KSP)
 
 LK_KERNEL LK_WG_SIZE(WG) void kda_state(
     const LK_GLOBAL float *scr,
@@ -39,7 +41,7 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_state(
     LK_SHARED float st[SROWS * BV];
     LK_SHARED float vn[CHUNK * BV];
     LK_SHARED float tiles[TILES] __attribute__((aligned(16)));
-    LK_LOCAL_PTR float *tw = tiles, *tq = tiles + KT * CPS, *tk = tiles;
+    LK_LOCAL_PTR float *tw = tiles, *tq = tiles + KS * CPS, *tk = tiles;
 
     const int tid = get_local_id(0);
     const int c = tid % BV, rg = tid / BV;
@@ -72,16 +74,16 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_state(
         REG_LOOP
         for (int m = 0; m < RI; m++)
             pw[m] = pq[m] = 0.0f;
-        for (int t = 0; t < NKT; t++) {
-            const int d0 = t * KT;
-            KDA_ITEMS(idx, CHUNK * KT) {
-                KDA_ITEM(idx, CHUNK * KT);
-                int i = idx / KT, dl = idx % KT, d = d0 + dl, ok = i < len && d < DK;
+        for (int t = 0; t < NKS; t++) {
+            const int d0 = t * KS;
+            KDA_ITEMS(idx, CHUNK * KS) {
+                KDA_ITEM(idx, CHUNK * KS);
+                int i = idx / KS, dl = idx % KS, d = d0 + dl, ok = i < len && d < DK;
                 tw[dl * CPS + i] = ok ? scr[s.w + i * DK + d] : 0.0f;
                 tq[dl * CPS + i] = ok ? scr[s.qg + i * DK + d] : 0.0f;
             }
             lk_barrier();
-            for (int dl = 0; dl < KT; dl++) {
+            for (int dl = 0; dl < KS; dl++) {
                 const float sd = st[(d0 + dl) * BV + c];
                 LK_LOCAL_PTR const float *wr = tw + dl * CPS + rg * RI, *qr = tq + dl * CPS + rg * RI;
                 REG_LOOP
@@ -122,33 +124,36 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_state(
         }
 
         /* S = Diag(2^gc_last) S + kg^T Vn, K tile by K tile */
-        for (int t = 0; t < NKT; t++) {
-            const int d0 = t * KT;
-            KDA_ITEMS(idx, CHUNK * KT) {
-                KDA_ITEM(idx, CHUNK * KT);
-                int i = idx / KT, dl = idx % KT, d = d0 + dl;
-                tk[i * KTP + dl] = i < len && d < DK ? scr[s.kg + i * DK + d] : 0.0f;
+        for (int t = 0; t < NKS; t++) {
+            const int d0 = t * KS;
+            KDA_ITEMS(idx, CHUNK * KS) {
+                KDA_ITEM(idx, CHUNK * KS);
+                int i = idx / KS, dl = idx % KS, d = d0 + dl;
+                tk[i * KSP + dl] = i < len && d < DK ? scr[s.kg + i * DK + d] : 0.0f;
             }
             lk_barrier();
             float acc[RK];
             REG_LOOP
             for (int m = 0; m < RK; m++) {
-                int dl = rg + NRG * m, d = d0 + dl;
-                acc[m] = dl < KT && d < DK ? st[d * BV + c] * scr[s.gl + d] : 0.0f;
+                int dl = rg * RK + m, d = d0 + dl;
+                acc[m] = dl < KS && d < DK ? st[d * BV + c] * scr[s.gl + d] : 0.0f;
             }
             for (int i = 0; i < CHUNK; i++) {
-                float x = vn[i * BV + c];
+                const float x = vn[i * BV + c];
+                LK_LOCAL_PTR const float *kr = tk + i * KSP + rg * RK;
                 REG_LOOP
-                for (int m = 0; m < RK; m++) {
-                    int dl = rg + NRG * m;
-                    if (dl < KT)
-                        acc[m] = lk_fma(tk[i * KTP + dl], x, acc[m]);
+                for (int m = 0; m < RK; m += 4) {
+                    float4 k4 = lk_lds4(kr + m);
+                    acc[m] = lk_fma(k4.x, x, acc[m]);
+                    acc[m + 1] = lk_fma(k4.y, x, acc[m + 1]);
+                    acc[m + 2] = lk_fma(k4.z, x, acc[m + 2]);
+                    acc[m + 3] = lk_fma(k4.w, x, acc[m + 3]);
                 }
             }
             REG_LOOP
             for (int m = 0; m < RK; m++) {
-                int dl = rg + NRG * m;
-                if (dl < KT)
+                int dl = rg * RK + m;
+                if (dl < KS)
                     st[(d0 + dl) * BV + c] = acc[m];
             }
             lk_barrier();

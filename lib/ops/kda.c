@@ -31,16 +31,27 @@ static int64_t min64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
+/* Local memory of kda_chunk: tq tk tg tw; amat; betas fq fk. */
+static size_t chunk_local_bytes(size_t C, size_t kt)
+{
+    return sizeof(float) * (4 * C * (kt + 1) + C * (C + 1) + 3 * C);
+}
+
+/* Local memory of kda_state: st; vn; tw tq | tk (rows of RI and RK rounded up to 4, strides + 4). */
+static size_t state_local_bytes(size_t C, size_t bv, size_t wg, size_t ks, int64_t K)
+{
+    size_t nrg = bv && wg > bv ? wg / bv : 1, ri = ((C + nrg - 1) / nrg + 3) / 4 * 4;
+    size_t rk = ((ks + nrg - 1) / nrg + 3) / 4 * 4, wq = 2 * ks * (nrg * ri + 4), kg = C * (nrg * rk + 4);
+    return sizeof(float) * (((size_t)K + ks - 1) / ks * ks * bv + C * bv + (wq > kg ? wq : kg));
+}
+
 size_t lk_kda_local_bytes(const lk_params *p, int64_t K)
 {
     size_t C = (size_t)lk_params_get(p, "CHUNK", 64), bv = (size_t)lk_params_get(p, "BV", 16);
-    size_t wg = (size_t)lk_params_get(p, "WG", 128), kt = (size_t)lk_params_get(p, "KT", 16);
-    size_t srows = ((size_t)K + kt - 1) / kt * kt, nrg = bv && wg > bv ? wg / bv : 1;
-    size_t ri = ((C + nrg - 1) / nrg + 3) / 4 * 4;
-    size_t tiles = 2 * kt * (nrg * ri + 4) > C * (kt + 1) ? 2 * kt * (nrg * ri + 4) : C * (kt + 1);
-    size_t chunk = 4 * C * (kt + 1) + C * (C + 1) + 3 * C; /* kda_chunk: tq tk tg tw; amat; betas fq fk */
-    size_t state = srows * bv + C * bv + tiles;          /* kda_state: st; vn; tw tq | tk */
-    return sizeof(float) * (chunk > state ? chunk : state);
+    size_t wg = (size_t)lk_params_get(p, "WG", 128);
+    size_t chunk = chunk_local_bytes(C, (size_t)lk_params_get(p, "KT", 16));
+    size_t state = state_local_bytes(C, bv, wg, (size_t)lk_params_get(p, "KS", 32), K);
+    return chunk > state ? chunk : state;
 }
 
 void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_len, size_t local_limit,
@@ -48,15 +59,20 @@ void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_
 {
     *out = *tuned;
     int64_t chunk = min64(lk_params_get(tuned, "CHUNK", 64), pow2_at_least(max_len));
+    int64_t bv = min64(lk_params_get(tuned, "BV", 16), pow2_at_least(V)), wg = lk_params_get(tuned, "WG", 128);
     lk_params_set(out, "CHUNK", (int)chunk);
     lk_params_set(out, "SUB", (int)min64(lk_params_get(tuned, "SUB", 16), chunk));
-    lk_params_set(out, "BV", (int)min64(lk_params_get(tuned, "BV", 16), pow2_at_least(V)));
-    /* K tile: the largest of 32, 16, 8 rows (at most K rounded up to a power of two) that fits */
-    for (int64_t kt = 32; kt >= 8; kt /= 2) {
-        lk_params_set(out, "KT", (int)min64(kt, pow2_at_least(K)));
-        if (lk_kda_local_bytes(out, K) <= local_limit)
-            break;
-    }
+    lk_params_set(out, "BV", (int)bv);
+    /* K tiles: for each kernel the largest of 64 (kda_state) or 32, 16, 8 rows, at most K rounded
+     * up to a power of two, that fits */
+    int64_t kt = 32, ks = 64;
+    while (kt > 8 && chunk_local_bytes((size_t)chunk, (size_t)min64(kt, pow2_at_least(K))) > local_limit)
+        kt /= 2;
+    while (ks > 8 && state_local_bytes((size_t)chunk, (size_t)bv, (size_t)wg, (size_t)min64(ks, pow2_at_least(K)), K) >
+                         local_limit)
+        ks /= 2;
+    lk_params_set(out, "KT", (int)min64(kt, pow2_at_least(K)));
+    lk_params_set(out, "KS", (int)min64(ks, pow2_at_least(K)));
 }
 
 /* Built-in choices (CHUNK, SUB, BV, WG), best first; the default is the first that the device
@@ -142,6 +158,7 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     lk_params_set(&defs, "CHUNK", chunk);
     lk_params_set(&defs, "SUB", lk_params_get(&eff, "SUB", 16));
     lk_params_set(&defs, "KT", lk_params_get(&eff, "KT", 16));
+    lk_params_set(&defs, "KS", lk_params_get(&eff, "KS", 32));
     lk_params_set(&defs, "BV", bv);
     lk_params_set(&defs, "WG", wg);
     lk_params_set(&defs, "L2NORM", p->l2norm_qk != 0);

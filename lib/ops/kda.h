@@ -4,7 +4,8 @@
  * Tunables: CHUNK (tokens per chunk: a power of two up to 64), SUB (sub-chunk rows whose pairs use
  * their own decay exponent; pairs across sub-chunks go through a reference row), BV (value
  * columns per state work-group), WG (work-items of both kernels; in the state kernel WG / BV
- * row groups share one column). Derived: KT (rows of the K tiles in local memory). */
+ * row groups share one column). Derived: KT and KS (rows of the K tiles in local memory of
+ * kda_chunk and kda_state). */
 #ifndef LK_KDA_H
 #define LK_KDA_H
 
@@ -25,8 +26,9 @@ typedef struct lk_kda_call {
  * device type that fits the device's work-group and local-memory limits for K and V. */
 void lk_kda_defaults(const lk_device_info *dev, int64_t K, int64_t V, lk_params *out);
 /* The parameters a call of this shape actually runs: CHUNK capped at the longest sequence
- * (rounded up to a power of two; 1 for the decode step), SUB at CHUNK, BV at V, and KT the largest
- * K tile (32, 16 or 8 rows) with which both kernels fit local_limit bytes. */
+ * (rounded up to a power of two; 1 for the decode step), SUB at CHUNK, BV at V, and the largest
+ * K tiles that fit local_limit bytes: KT of kda_chunk (32, 16 or 8 rows), KS of kda_state (64 .. 8),
+ * both at most K rounded up to a power of two. */
 void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_len, size_t local_limit,
                       lk_params *out);
 /* Local memory the larger of the two kernels needs for effective parameters p and key dim K. */
