@@ -15,6 +15,7 @@
  *                   vn [CHUNK][BV]            the pseudo-values Vn (rows past the chunk's end zeros)
  *                   tiles: tw, tq [KS][CPS]    one K tile of W and qg, transposed (chunk row i at
  *                                              column i); then
+ *                          ta [CHUNK][CHUNK]   Aqk of the chunk (the same space)
  *                          tk [CHUNK][KSP]     one K tile of kg (the same space)
  *   private         pw, pq [RI]               rows of W S and qg S;  acc [RK] rows of the new S
  */
@@ -28,7 +29,8 @@
 #define SROWS (NKS * KS)
 #define CPS (NRG * RI + 4) /* row strides of tw, tq and tk (16-byte rows; + 4 spreads the */
 #define KSP (NRG * RK + 4) /* banks of the stores) */
-#define TILES (2 * KS * CPS > CHUNK * KSP ? 2 * KS * CPS : CHUNK * KSP)
+#define KDA_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define TILES KDA_MAX(KDA_MAX(2 * KS * CPS, CHUNK * KSP), CHUNK * CHUNK)
 
 LK_KERNEL LK_WG_SIZE(WG) void kda_state(
     const LK_GLOBAL float *scr,
@@ -41,7 +43,7 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_state(
     LK_SHARED float st[SROWS * BV];
     LK_SHARED float vn[CHUNK * BV];
     LK_SHARED float tiles[TILES] __attribute__((aligned(16)));
-    LK_LOCAL_PTR float *tw = tiles, *tq = tiles + KS * CPS, *tk = tiles;
+    LK_LOCAL_PTR float *tw = tiles, *tq = tiles + KS * CPS, *ta = tiles, *tk = tiles;
 
     const int tid = get_local_id(0);
     const int c = tid % BV, rg = tid / BV;
@@ -102,7 +104,7 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_state(
             lk_barrier();
         }
 
-        /* Vn = U - W S (zero past the chunk's end), then O = qg S + Aqk Vn */
+        /* Vn = U - W S (zero past the chunk's end) and Aqk into local memory, then O = qg S + Aqk Vn */
         REG_LOOP
         for (int m = 0; m < RI; m++) {
             int i = rg * RI + m;
@@ -111,6 +113,10 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_state(
                 vn[i * BV + c] = i < len ? u - pw[m] : 0.0f;
             }
         }
+        KDA_ITEMS(e, CHUNK * CHUNK) {
+            KDA_ITEM(e, CHUNK * CHUNK);
+            ta[e] = e / CHUNK < len ? scr[s.a + e] : 0.0f;
+        }
         lk_barrier();
         REG_LOOP
         for (int m = 0; m < RI; m++) {
@@ -118,10 +124,11 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_state(
             if (i < len && col < DV) {
                 float acc = pq[m];
                 for (int j = 0; j <= i; j++)
-                    acc = lk_fma(scr[s.a + i * CHUNK + j], vn[j * BV + c], acc);
+                    acc = lk_fma(ta[i * CHUNK + j], vn[j * BV + c], acc);
                 lk_st(o, ob + (long)(t0 + i) * ost + col * osd, acc);
             }
         }
+        lk_barrier(); /* ta and tk share space */
 
         /* S = Diag(2^gc_last) S + kg^T Vn, K tile by K tile */
         for (int t = 0; t < NKS; t++) {

@@ -37,12 +37,18 @@ static size_t chunk_local_bytes(size_t C, size_t kt)
     return sizeof(float) * (4 * C * (kt + 1) + C * (C + 1) + 3 * C);
 }
 
-/* Local memory of kda_state: st; vn; tw tq | tk (rows of RI and RK rounded up to 4, strides + 4). */
+static size_t max_size(size_t a, size_t b)
+{
+    return a > b ? a : b;
+}
+
+/* Local memory of kda_state: st; vn; tw tq | ta | tk (rows of RI and RK rounded up to 4, strides + 4). */
 static size_t state_local_bytes(size_t C, size_t bv, size_t wg, size_t ks, int64_t K)
 {
     size_t nrg = bv && wg > bv ? wg / bv : 1, ri = ((C + nrg - 1) / nrg + 3) / 4 * 4;
-    size_t rk = ((ks + nrg - 1) / nrg + 3) / 4 * 4, wq = 2 * ks * (nrg * ri + 4), kg = C * (nrg * rk + 4);
-    return sizeof(float) * (((size_t)K + ks - 1) / ks * ks * bv + C * bv + (wq > kg ? wq : kg));
+    size_t rk = ((ks + nrg - 1) / nrg + 3) / 4 * 4;
+    size_t tiles = max_size(max_size(2 * ks * (nrg * ri + 4), C * (nrg * rk + 4)), C * C);
+    return sizeof(float) * (((size_t)K + ks - 1) / ks * ks * bv + C * bv + tiles);
 }
 
 size_t lk_kda_local_bytes(const lk_params *p, int64_t K)
@@ -51,7 +57,7 @@ size_t lk_kda_local_bytes(const lk_params *p, int64_t K)
     size_t wg = (size_t)lk_params_get(p, "WG", 128);
     size_t chunk = chunk_local_bytes(C, (size_t)lk_params_get(p, "KT", 16));
     size_t state = state_local_bytes(C, bv, wg, (size_t)lk_params_get(p, "KS", 32), K);
-    return chunk > state ? chunk : state;
+    return max_size(chunk, state);
 }
 
 void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_len, size_t local_limit,
