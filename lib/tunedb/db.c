@@ -110,6 +110,16 @@ int lk_db_is_bucket(int64_t b)
     return b >= 1 && (b & (b - 1)) == 0;
 }
 
+int lk_db_bucket_log2(int64_t b)
+{
+    int e = 0;
+    while (b > 1) {
+        b >>= 1;
+        e++;
+    }
+    return e;
+}
+
 void lk_db_bind_key(sqlite3_stmt *st, int first, const lk_tune_key *key)
 {
     sqlite3_bind_text(st, first, key->op, -1, SQLITE_TRANSIENT);

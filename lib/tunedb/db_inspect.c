@@ -6,11 +6,12 @@
 
 #include "db_internal.h"
 
-/* The condition "these two aliases name the same key". */
-#define SAME_KEY(a, b)                                                                             \
-    a ".device_id = " b ".device_id AND " a ".op = " b ".op AND " a ".family = " b ".family AND " a \
-    ".dtype = " b ".dtype AND " a ".head_dim = " b ".head_dim AND " a ".flag = " b ".flag AND " a    \
-    ".bucket = " b ".bucket"
+/* The condition "these two aliases name the same key and bucket", on any device (KEY_EQ) or on
+ * the same device (SAME_KEY). */
+#define KEY_EQ(a, b)                                                                                 \
+    a ".op = " b ".op AND " a ".family = " b ".family AND " a ".dtype = " b ".dtype AND " a           \
+    ".head_dim = " b ".head_dim AND " a ".flag = " b ".flag AND " a ".bucket = " b ".bucket"
+#define SAME_KEY(a, b) a ".device_id = " b ".device_id AND " KEY_EQ(a, b)
 
 /* Best rows that are not the lowest-median ok measurement of their key, plus keys with an ok
  * measurement and no best row. */
@@ -101,13 +102,11 @@ lk_status lk_db_show(lk_db *db, FILE *out)
  * key, o's pick, this database's best, and this database's median of o's pick. */
 static const char compare_sql[] =
     "SELECT ob.op, ob.family, ob.dtype, ob.head_dim, ob.flag, ob.bucket, ob.params, rb.params, rb.median_ms,"
-    " (SELECT min(m.median_ms) FROM measurements m WHERE m.device_id = rb.device_id AND m.op = ob.op"
-    "  AND m.family = ob.family AND m.dtype = ob.dtype AND m.head_dim = ob.head_dim AND m.flag = ob.flag"
-    "  AND m.bucket = ob.bucket AND m.params = ob.params AND m.status = 'ok')"
+    " (SELECT min(m.median_ms) FROM measurements m WHERE " SAME_KEY("m", "rb")
+    "  AND m.params = ob.params AND m.status = 'ok')"
     " FROM o.best ob JOIN o.devices od ON od.id = ob.device_id"
     " JOIN devices rd ON rd.fingerprint = od.fingerprint"
-    " JOIN best rb ON rb.device_id = rd.id AND rb.op = ob.op AND rb.family = ob.family AND rb.dtype = ob.dtype"
-    "  AND rb.head_dim = ob.head_dim AND rb.flag = ob.flag AND rb.bucket = ob.bucket"
+    " JOIN best rb ON rb.device_id = rd.id AND " KEY_EQ("rb", "ob")
     " ORDER BY ob.op, ob.family, ob.dtype, ob.head_dim, ob.flag, ob.bucket";
 
 lk_status lk_db_compare(lk_db *db, const char *other, double tolerance, FILE *out, int *compared, int *beyond)

@@ -35,6 +35,8 @@ void lk_db_bind_key(sqlite3_stmt *st, int first, const lk_tune_key *key);
 
 /* 1 when b is a power of two >= 1. */
 int lk_db_is_bucket(int64_t b);
+/* floor(log2 b) for b >= 1: where a bucket sits when buckets are compared in log space. */
+int lk_db_bucket_log2(int64_t b);
 
 /* The body of lk_db_record, for a caller that already holds a write transaction. */
 lk_status lk_db_record_in_tx(lk_db *db, const lk_device_info *dev, const lk_tune_key *key,

@@ -19,16 +19,6 @@ static const char *const level_sql[3] = {
     [LK_MATCH_VENDOR_TYPE] = SELECT_BEST "d.backend = ?2 AND d.vendor = ?4 AND d.device_type = ?5" KEY_AND_ORDER,
 };
 
-static int log2_of_bucket(int64_t b)
-{
-    int e = 0;
-    while (b > 1) {
-        b >>= 1;
-        e++;
-    }
-    return e;
-}
-
 lk_status lk_db_lookup(lk_db *db, const lk_device_info *dev, const lk_tune_key *key,
                        lk_device_match level, lk_params *params, int64_t *bucket, int *found)
 {
@@ -49,7 +39,7 @@ lk_status lk_db_lookup(lk_db *db, const lk_device_info *dev, const lk_tune_key *
     sqlite3_bind_text(st, 5, lk_db_device_type_name(dev->type), -1, SQLITE_STATIC);
     lk_db_bind_key(st, 6, key);
 
-    int target = log2_of_bucket(lk_length_bucket(key->length));
+    int target = lk_db_bucket_log2(lk_length_bucket(key->length));
     int best_dist = INT_MAX;
     char text[1024] = "";
     int rc;
@@ -57,7 +47,7 @@ lk_status lk_db_lookup(lk_db *db, const lk_device_info *dev, const lk_tune_key *
         int64_t b = sqlite3_column_int64(st, 0);
         if (!lk_db_is_bucket(b))
             continue;
-        int dist = abs(log2_of_bucket(b) - target);
+        int dist = abs(lk_db_bucket_log2(b) - target);
         if (dist < best_dist || (dist == best_dist && b > *bucket)) {
             best_dist = dist;
             *bucket = b;

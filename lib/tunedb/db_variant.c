@@ -7,10 +7,13 @@
 
 #include "db_internal.h"
 
-#define SELECT_MEASURED                                                                             \
-    "SELECT m.params, m.median_ms FROM measurements m JOIN devices d ON d.id = m.device_id"          \
+/* The ok measurements of a key (?2..?6) on the device with fingerprint ?1. */
+#define OK_OF_KEY                                                                                   \
+    " FROM measurements m JOIN devices d ON d.id = m.device_id"                                     \
     " WHERE d.fingerprint = ?1 AND m.op = ?2 AND m.family = ?3 AND m.dtype = ?4 AND m.head_dim = ?5" \
-    " AND m.flag = ?6 AND m.bucket = ?7 AND m.status = 'ok' ORDER BY m.median_ms"
+    " AND m.flag = ?6 AND m.status = 'ok'"
+
+#define SELECT_MEASURED "SELECT m.params, m.median_ms" OK_OF_KEY " AND m.bucket = ?7 ORDER BY m.median_ms"
 
 /* 1 when every parameter of `must` has the same value in p. */
 static int has_all(const lk_params *p, const lk_params *must)
@@ -48,25 +51,10 @@ lk_status lk_db_best_with(lk_db *db, const lk_device_info *dev, const lk_tune_ke
     return s;
 }
 
-#define SELECT_BUCKETS                                                                              \
-    "SELECT DISTINCT m.bucket FROM measurements m JOIN devices d ON d.id = m.device_id"              \
-    " WHERE d.fingerprint = ?1 AND m.op = ?2 AND m.family = ?3 AND m.dtype = ?4 AND m.head_dim = ?5" \
-    " AND m.flag = ?6 AND m.bucket != ?7 AND m.status = 'ok'"
+#define SELECT_BUCKETS "SELECT DISTINCT m.bucket" OK_OF_KEY " AND m.bucket != ?7"
 
 #define SELECT_RANKED                                                                               \
-    "SELECT m.params, min(m.median_ms) AS t FROM measurements m JOIN devices d ON d.id = m.device_id" \
-    " WHERE d.fingerprint = ?1 AND m.op = ?2 AND m.family = ?3 AND m.dtype = ?4 AND m.head_dim = ?5" \
-    " AND m.flag = ?6 AND m.bucket = ?7 AND m.status = 'ok' GROUP BY m.params ORDER BY t LIMIT ?8"
-
-static int log2_floor(int64_t v)
-{
-    int l = 0;
-    while (v > 1) {
-        v >>= 1;
-        l++;
-    }
-    return l;
-}
+    "SELECT m.params, min(m.median_ms) AS t" OK_OF_KEY " AND m.bucket = ?7 GROUP BY m.params ORDER BY t LIMIT ?8"
 
 /* The tuned bucket other than key's own nearest to it in log2 space (a tie goes to the smaller),
  * or 0 when there is none. */
@@ -83,7 +71,7 @@ static lk_status nearest_other_bucket(lk_db *db, const lk_device_info *dev, cons
     int rc, best = -1;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t b = sqlite3_column_int64(st, 0);
-        int dist = abs(log2_floor(b) - log2_floor(own));
+        int dist = abs(lk_db_bucket_log2(b) - lk_db_bucket_log2(own));
         if (best < 0 || dist < best || (dist == best && b < *bucket)) {
             best = dist;
             *bucket = b;
