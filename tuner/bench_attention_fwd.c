@@ -62,15 +62,11 @@ static int bench_one(lk_context *ctx, lk_db *db, attn_problem *pb, int causal, b
 int bench_attention_fwd(lk_context *ctx, const bench_opts *o)
 {
     int cpu = lk_context_device(ctx)->type == LK_DEVICE_CPU, head_dim = o->head_dim ? o->head_dim : 128;
-    int heads = attn_heads(ctx, &o->shape), batch = o->shape.batch > 0 ? o->shape.batch : 1;
+    int heads = attn_heads(ctx, &o->shape), batch = tune_batch(&o->shape);
     int64_t lo = o->lo, hi = o->hi, lengths[MAX_LENGTHS];
     if (!lo && cli_range(cpu ? "512:4096" : "512:131072", &lo, &hi) == 0)
         printf("note: default --seq %lld:%lld on this %s device\n", (long long)lo, (long long)hi, cpu ? "CPU" : "GPU");
-    char path[1024], err[512];
-    const char *db_path = o->db ? o->db : lk_tunedb_default_path(path, sizeof path);
-    lk_db *db = NULL;
-    if (db_path[0] && lk_db_open(db_path, 0, &db, err, sizeof err) != LK_OK)
-        fprintf(stderr, "note: no per-variant tiles (%s): %s\n", db_path, err);
+    lk_db *db = bench_open_db(o);
     int nlen = cli_lengths(lo, hi, lengths, MAX_LENGTHS), nrows = 0, fails = 0;
     bench_row rows[2 * MAX_LENGTHS];
     for (int l = 0; l < nlen; l++) {

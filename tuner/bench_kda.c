@@ -115,7 +115,7 @@ static int write_files(const char *dir, const char *header, const kda_row *rows,
 int bench_kda(lk_context *ctx, const bench_opts *o)
 {
     int cpu = lk_context_device(ctx)->type == LK_DEVICE_CPU, head_dim = o->head_dim ? o->head_dim : 128;
-    int heads = kda_heads(ctx, &o->shape), batch = o->shape.batch > 0 ? o->shape.batch : 1;
+    int heads = kda_heads(ctx, &o->shape), batch = tune_batch(&o->shape);
     int64_t lo = o->lo, hi = o->hi, lengths[MAX_LENGTHS];
     if (!lo && cli_range(cpu ? "256:4096" : "1024:65536", &lo, &hi) == 0)
         printf("note: default --seq %lld:%lld on this %s device\n", (long long)lo, (long long)hi, cpu ? "CPU" : "GPU");

@@ -12,6 +12,16 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+lk_db *bench_open_db(const bench_opts *o)
+{
+    char path[1024], err[512];
+    const char *db_path = o->db ? o->db : lk_tunedb_default_path(path, sizeof path);
+    lk_db *db = NULL;
+    if (db_path[0] && lk_db_open(db_path, 0, &db, err, sizeof err) != LK_OK)
+        fprintf(stderr, "note: no per-variant tiles (%s): %s\n", db_path, err);
+    return db;
+}
+
 void bench_variant_params(lk_context *ctx, lk_db *db, const lk_tune_key *key, const lk_params *tuned, int v,
                           lk_params *out, int *own)
 {

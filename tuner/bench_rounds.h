@@ -5,10 +5,15 @@
 #define LK_TUNER_BENCH_ROUNDS_H
 
 #include "longkern.h"
+#include "op.h"
 #include "params.h"
 #include "timing.h"
 #include "tunedb/db.h"
 #include "tunedb/tunedb.h"
+
+/* The tuning database whose measurements give each variant its own tiles: --db, else the
+ * tuner's default database; NULL (after a note on stderr) when there is none. */
+lk_db *bench_open_db(const bench_opts *o);
 
 /* The tiles variant v runs with: its best measurement on this device in db (when db is not
  * NULL; *own = 1), else the dispatch's `tuned` with VARIANT = v (*own = 0). */
