@@ -102,6 +102,30 @@ static long count_measurements(lk_db *db)
     return total;
 }
 
+/* Runs lk-tune with args into db_path, points the runtime at that database (and nothing else),
+ * opens the OpenCL test context and reads the best row of key from the file: it must exist at
+ * bucket 128 and the file must be consistent. Returns the context; *best gets the row. */
+static lk_context *tune_then_open(const char *const *args, const char *dir, const char *db_path,
+                                  const lk_tune_key *key, lk_params *best, char *out, size_t n)
+{
+    cr_assert_eq(run_tune(args, out, n), 0, "lk-tune failed:\n%s", out);
+    setenv("LK_TUNING_DB", db_path, 1);
+    setenv("LK_SYSTEM_DB", "", 1);
+    setenv("XDG_DATA_HOME", dir, 1);
+    lk_context *ctx = lkt_open(LKT_OPENCL);
+    lk_db *db = NULL;
+    char err[256];
+    cr_assert_eq(lk_db_open(db_path, 0, &db, err, sizeof err), LK_OK, "%s", err);
+    int64_t bucket = 0;
+    int found = 0;
+    *best = (lk_params){0};
+    cr_assert_eq(lk_db_lookup(db, lk_context_device(ctx), key, LK_MATCH_EXACT, best, &bucket, &found), LK_OK);
+    cr_assert(found && bucket == 128, "no best row for the tuned key:\n%s", out);
+    cr_assert_eq(lk_db_check(db), LK_OK, "%s", lk_db_error(db));
+    lk_db_close(db);
+    return ctx;
+}
+
 Test(tuner, tiny_run_reaches_the_launch, .timeout = 120)
 {
     char dir[64], db_path[128], out[65536];
@@ -111,26 +135,10 @@ Test(tuner, tiny_run_reaches_the_launch, .timeout = 120)
     const char *device = getenv("LK_TEST_OPENCL") ? getenv("LK_TEST_OPENCL") : "opencl";
     const char *args[] = {"--device", device, "--dtype", "f32", "--head-dim", "64", "--causal", "1", "--family", "rope",
                           "--seq", "128:128", "--strategy", "random", "--fraction", "0.1", "--db", db_path, NULL};
-    cr_assert_eq(run_tune(args, out, sizeof out), 0, "lk-tune failed:\n%s", out);
-
-    setenv("LK_TUNING_DB", db_path, 1);
-    setenv("LK_SYSTEM_DB", "", 1);
-    setenv("XDG_DATA_HOME", dir, 1);
-    lk_context *ctx = lkt_open(LKT_OPENCL);
-
-    /* the best row, read straight from the file */
-    lk_db *db = NULL;
-    char err[256];
-    cr_assert_eq(lk_db_open(db_path, 0, &db, err, sizeof err), LK_OK, "%s", err);
     lk_tune_key key = {.op = "attention_fwd", .family = "rope", .dtype = LK_F32, .head_dim = 64, .flag = 1,
                        .length = 100};
-    lk_params best = {0};
-    int64_t bucket = 0;
-    int found = 0;
-    cr_assert_eq(lk_db_lookup(db, lk_context_device(ctx), &key, LK_MATCH_EXACT, &best, &bucket, &found), LK_OK);
-    cr_assert(found && bucket == 128, "no best row for the tuned key:\n%s", out);
-    cr_assert_eq(lk_db_check(db), LK_OK, "%s", lk_db_error(db));
-    lk_db_close(db);
+    lk_params best;
+    lk_context *ctx = tune_then_open(args, dir, db_path, &key, &best, out, sizeof out);
 
     /* the runtime uses it for S = 100 (bucket 128) */
     int64_t qs[4] = {1, 2, 100, 64}, ks[4] = {1, 1, 100, 64};
@@ -285,22 +293,10 @@ Test(tuner, kivi_ops_reach_the_launch, .timeout = 180)
 
     const char *args[] = {"--op", "kivi_decode", "--family", "k2v2", "--dtype", "f32", "--head-dim", "64", "--seq",
                           "128:128", "--strategy", "random", "--fraction", "0.1", "--db", db_path, NULL};
-    cr_assert_eq(run_tune(args, out, sizeof out), 0, "lk-tune failed:\n%s", out);
-    setenv("LK_TUNING_DB", db_path, 1);
-    setenv("LK_SYSTEM_DB", "", 1);
-    setenv("XDG_DATA_HOME", dir, 1);
-    lk_context *ctx = lkt_open(LKT_OPENCL);
-    lk_db *db = NULL;
-    char err[256];
-    cr_assert_eq(lk_db_open(db_path, 0, &db, err, sizeof err), LK_OK, "%s", err);
     lk_tune_key key = {.op = "kivi_decode", .family = "k2v2", .dtype = LK_F32, .head_dim = 64, .flag = 32,
                        .length = 100};
-    lk_params best = {0};
-    int64_t bucket = 0;
-    int found = 0;
-    cr_assert_eq(lk_db_lookup(db, lk_context_device(ctx), &key, LK_MATCH_EXACT, &best, &bucket, &found), LK_OK);
-    cr_assert(found && bucket == 128, "no best row for the tuned key:\n%s", out);
-    lk_db_close(db);
+    lk_params best;
+    lk_context *ctx = tune_then_open(args, dir, db_path, &key, &best, out, sizeof out);
 
     const int64_t H = 2, n = 100, D = 64;
     lk_kivi_config cfg = lk_kivi_config_default(1, H, D, n);
