@@ -4,12 +4,7 @@
 # Output goes to stdout and, when $OUT is set, to $OUT/gpu-check.log.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export LD_LIBRARY_PATH="$PWD/.dev/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export LK_CACHE_DIR="${LK_CACHE_DIR:-/tmp/longkern-cache}"
-export LK_SYSTEM_DB=""
-if [ -w /etc ] && [ ! -f /etc/OpenCL/vendors/nvidia.icd ]; then
-  mkdir -p /etc/OpenCL/vendors && echo libnvidia-opencl.so.1 > /etc/OpenCL/vendors/nvidia.icd
-fi
+source tools/gpu-env.sh
 log="${OUT:-/tmp}/gpu-check.log"
 {
   nvidia-smi --query-gpu=name,driver_version --format=csv,noheader

@@ -8,11 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ops="${1:-kv_sparse attention_decode kda_fwd}"
 suites="${2:-kda kivi_cache kivi_attention lowrank kv_sparse kv_sparse_decode attention_decode hadamard}"
-export LD_LIBRARY_PATH="$PWD/.dev/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export LK_CACHE_DIR="${LK_CACHE_DIR:-/tmp/longkern-cache}" LK_SYSTEM_DB=""
-if [ -w /etc ] && [ ! -f /etc/OpenCL/vendors/nvidia.icd ]; then
-  mkdir -p /etc/OpenCL/vendors && echo libnvidia-opencl.so.1 > /etc/OpenCL/vendors/nvidia.icd
-fi
+source tools/gpu-env.sh
 out="${OUT:-.}"
 {
   nvidia-smi --query-gpu=name,driver_version --format=csv,noheader

@@ -15,11 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backend="$1"; step="$2"; arg="${3:-}"
-export LD_LIBRARY_PATH="$PWD/.dev/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export LK_CACHE_DIR="${LK_CACHE_DIR:-/tmp/longkern-cache}" LK_SYSTEM_DB=""
-if [ -w /etc ] && [ ! -f /etc/OpenCL/vendors/nvidia.icd ]; then
-  mkdir -p /etc/OpenCL/vendors && echo libnvidia-opencl.so.1 > /etc/OpenCL/vendors/nvidia.icd
-fi
+source tools/gpu-env.sh
 out="${OUT:-.}"
 b="${BUILD:-build}"
 db="${DB:-$out/$backend.db}"
