@@ -1,6 +1,7 @@
-/* kda_common.h: what the two KDA kernels share (kda_chunk.cl computes the per-chunk matrices into
- * scratch, kda_state.cl walks the chunks with the state): build parameters, the gate, the sequence
- * bounds of a work-group and the scratch layout.
+/* kda_common.h: what the three KDA kernels share (kda_chunk.cl computes the per-chunk matrices into
+ * scratch, kda_state.cl walks the chunks with the state, kda_out.cl forms the output of every chunk
+ * in parallel): build parameters, the gate, the sequence bounds of a work-group and the scratch
+ * layout.
  *
  * Tensors, per (sequence, value head), fp32 state S [DK, DV] (the K axis is decayed):
  *   S_t = Diag(exp g_t) S_{t-1};  S_t += beta_t k_t (v_t - S_t^T k_t)^T;  o_t = S_t^T (scale q_t)
@@ -23,7 +24,10 @@
  *   3 HV BT DK                            u   [HV][BT][DV]       U = (I + L)^-1 beta v
  *   HV BT (3 DK + DV)                     aqk [HV][BT][CHUNK]    Aqk_ij (j <= i; 0 for j > i)
  *   HV BT (3 DK + DV + CHUNK)             gl  [HV][NCH][DK]      2^gc_last of chunk slot r0 / CHUNK + n
+ *   HV BT (3 DK + DV + CHUNK) + HV NCH DK h   [HV][NCH][DK][DV]  the state entering that chunk (kda_state)
  *
+ * kda_state overwrites U with the pseudo-values Vn = U - W h (same rows and columns), which
+ * kda_out reads with h and qg, Aqk.
  * q and k are the L2-normalised rows when L2NORM; gc is the chunk-local cumulative log2-decay.
  * Chunk slots: within a sequence the chunk starts grow by CHUNK, and the first chunk of sequence
  * n + 1 starts after the last one of sequence n, so r0 / CHUNK + n is distinct for every chunk
@@ -57,6 +61,9 @@
 #endif
 #ifndef KS
 #define KS 32 /* K tile rows of kda_state */
+#endif
+#ifndef OBV
+#define OBV 64 /* value columns per kda_out work-group */
 #endif
 #ifndef L2NORM
 #define L2NORM 0
@@ -96,7 +103,8 @@
  * loops for work-item 0 when n < WG (e.g. the scaling of A with CHUNK = 1 and WG = 16): clang
  * shares the guard tid < n between the barrier regions and PoCL evaluated it for one work-item
  * only. POCL_WORK_GROUP_METHOD=loops and the GPUs ran every variant correctly. */
-#define KDA_ITEMS(e, n) for (int e##_base = 0; e##_base < (n); e##_base += WG)
+#define KDA_ITEMS(e, n) KDA_ITEMS_OF(e, n, WG)
+#define KDA_ITEMS_OF(e, n, wg) for (int e##_base = 0; e##_base < (n); e##_base += (wg))
 #define KDA_ITEM(e, n)                                                                             \
     volatile int e##_lid = (int)get_local_id(0);                                                   \
     const int e = e##_base + e##_lid;                                                              \
@@ -138,7 +146,7 @@ LK_INLINE void kda_sequence(const LK_GLOBAL int *cu_seqlens, long cu_off, long c
 
 /* Offsets (floats) of one chunk's rows in the scratch arrays. */
 typedef struct kda_scratch {
-    long w, qg, kg, u, a, gl;
+    long w, qg, kg, u, a, gl, h;
 } kda_scratch;
 
 LK_INLINE kda_scratch kda_scratch_at(int HV, long BT, long NCH, int hv, long r0, int n)
@@ -151,6 +159,7 @@ LK_INLINE kda_scratch kda_scratch_at(int HV, long BT, long NCH, int hv, long r0,
     s.u = 3 * plane * DK + hr * DV;
     s.a = plane * (3 * DK + DV) + hr * CHUNK;
     s.gl = plane * (3 * DK + DV + CHUNK) + ((long)hv * NCH + r0 / CHUNK + n) * DK;
+    s.h = plane * (3 * DK + DV + CHUNK) + (long)HV * NCH * DK + ((long)hv * NCH + r0 / CHUNK + n) * DK * DV;
     return s;
 }
 

@@ -1,178 +1,218 @@
-/* kda_state.cl: KDA chunkwise forward, part 2 of 2: the state recurrence. One work-group per
- * (sequence, value head, V block of BV columns) walks the chunks of its sequence in order and
- * does only what depends on the carried state, from the scratch that kda_chunk.cl wrote (layout
- * and tensors: kda_common.h):
+/* kda_state.cl: KDA chunkwise forward, part 2 of 3: the state recurrence alone. One work-group per
+ * (sequence, value head, V block of BV columns) walks the chunks of its sequence in order, from
+ * the scratch that kda_chunk.cl wrote (layout and tensors: kda_common.h), and does only
  *
- *   Vn = U - W S;   O = qg S + Aqk Vn;   S = Diag(2^gc_last) S + kg^T Vn
+ *   h_j = S (stored for kda_out.cl);   Vn = U - W S (stored over U);   S = Diag(2^gc_last) S + kg^T Vn
+ *
+ * The output O = qg h_j + Aqk Vn is left to kda_out.cl, parallel over chunks.
  *
  *   grid: dim 0 = HV * ceil(DV / BV) (head, V block), dim 1 = N; work-group = WG work-items,
- *   work-item (c = tid % BV, rg = tid / BV) of NRG = WG / BV row groups owns column c of the
- *   block, the RI consecutive chunk rows i = rg RI + m for W S, qg S, Vn and O, and the RK
- *   consecutive state rows d0 + rg RK + m of each K tile of KS rows for the update (RI and RK
- *   multiples of 4, read as float4; rows past CHUNK or KS are computed on garbage and dropped).
+ *   work-item (c = tid % BV, rg = tid / BV) of NRG = WG / BV row groups owns column c of the block
+ *   and, of every K tile of KS rows, the RK consecutive state rows d0 + rg RK + m: the state lives
+ *   in registers (sreg), never in local memory.
  *
- *     local (fp32)  st [NKS KS][BV]           the state block (rows past DK zeros)
- *                   vn [CHUNK][BV]            the pseudo-values Vn (rows past the chunk's end zeros)
- *                   tiles: tw, tq [KS][CPS]    one K tile of W and qg, transposed (chunk row i at
- *                                              column i); then
- *                          ta [CHUNK][CHUNK]   Aqk of the chunk (the same space)
- *                          tk [CHUNK][KSP]     one K tile of kg (the same space)
- *   private         pw, pq [RI]               rows of W S and qg S;  acc [RK] rows of the new S
+ *   W S: each work-item forms the partial products of its own state rows for every chunk row
+ *   (p[CHUNK], read W as float4 along its rows), the NRG partials of a column meet in local memory
+ *   (red), and work-item (c, rg) sums the RI chunk rows rg RI .. into Vn. The update reads kg the
+ *   same way and Vn from local memory.
+ *
+ *   The W and kg tiles stream through one local tile; the next tile (the next chunk's first W
+ *   tile after the last kg tile) is loaded into registers (stage, PF floats per work-item) while
+ *   the current one is used, so global latency overlaps the arithmetic.
+ *
+ *     local (fp32)  tile [CHUNK][KSP]       one K tile of W or kg (row i, state row dl at i KSP + dl)
+ *                   red  [NRG][CHUNK][BV]    the partials of W S (the same space as tile)
+ *                   vn   [CHUNK][BV]         Vn (rows past the chunk's end zeros)
  */
 #include "kda_common.h"
 
 #define NVB ((DV + BV - 1) / BV)
 #define NRG (WG / BV)
-#define RI (((CHUNK + NRG - 1) / NRG + 3) / 4 * 4)
-#define RK (((KS + NRG - 1) / NRG + 3) / 4 * 4)
+#define RK (((KS + NRG - 1) / NRG + 3) / 4 * 4) /* state rows per work-item and K tile (float4s) */
+#define RI ((CHUNK + NRG - 1) / NRG)             /* chunk rows per work-item for Vn */
 #define NKS ((DK + KS - 1) / KS)
-#define SROWS (NKS * KS)
-#define CPS (NRG * RI + 4) /* row strides of tw, tq and tk (16-byte rows; + 4 spreads the */
-#define KSP (NRG * RK + 4) /* banks of the stores) */
+#define KSP (NRG * RK + 4)
+#define TILE_N (CHUNK * KS)
+#define PF ((TILE_N + WG - 1) / WG)
 #define KDA_MAX(a, b) ((a) > (b) ? (a) : (b))
-#define TILES KDA_MAX(KDA_MAX(2 * KS * CPS, CHUNK * KSP), CHUNK * CHUNK)
+#define SPACE KDA_MAX(CHUNK * KSP, NRG * CHUNK * BV)
+
+/* Tile d0 .. d0 + KS - 1 of the chunk rows at src (row stride DK) into registers; rows past len
+ * and columns past DK are zeros. Element e = m WG + tid is (row e / KS, column e % KS). */
+LK_INLINE void stage_load(float *stage, const LK_GLOBAL float *scr, long src, int d0, int len, int tid)
+{
+    REG_LOOP
+    for (int m = 0; m < PF; m++) {
+        int e = m * WG + tid, i = e / KS, dl = e % KS;
+        int ok = e < TILE_N && i < len && d0 + dl < DK;
+        stage[m] = ok ? scr[src + (long)i * DK + d0 + dl] : 0.0f;
+    }
+}
+
+LK_INLINE void stage_store(const float *stage, LK_LOCAL_PTR float *tile, int tid)
+{
+    REG_LOOP
+    for (int m = 0; m < PF; m++) {
+        int e = m * WG + tid;
+        if (TILE_N % WG == 0 || e < TILE_N)
+            tile[(e / KS) * KSP + e % KS] = stage[m];
+    }
+}
 
 LK_KERNEL LK_WG_SIZE(WG) void kda_state(
-    const LK_GLOBAL float *scr,
-    LK_GLOBAL lk_t *o, long o_off, long osb, long ost, long osh, long osd,
+    LK_GLOBAL float *scr,
     const LK_GLOBAL float *h0, long h0_off, long h0sn, long h0sh, long h0sk, long h0sv,
     LK_GLOBAL float *ht, long ht_off, long htsn, long htsh, long htsk, long htsv,
     const LK_GLOBAL int *cu_seqlens, long cu_off, long cu_s,
     int T, int HV, long BT, long NCH)
 {
-    LK_SHARED float st[SROWS * BV];
+    LK_SHARED float space[SPACE] __attribute__((aligned(16)));
     LK_SHARED float vn[CHUNK * BV];
-    LK_SHARED float tiles[TILES] __attribute__((aligned(16)));
-    LK_LOCAL_PTR float *tw = tiles, *tq = tiles + KS * CPS, *ta = tiles, *tk = tiles;
+    LK_LOCAL_PTR float *tile = space, *red = space;
 
     const int tid = get_local_id(0);
     const int c = tid % BV, rg = tid / BV;
     const int hv = get_group_id(0) / NVB, vblk = get_group_id(0) % NVB;
     const int n = get_group_id(1);
-    const int col = vblk * BV + c;
+    const int col = vblk * BV + c, colok = col < DV;
     int bos, eos, bt;
     kda_sequence(cu_seqlens, cu_off, cu_s, n, T, &bos, &eos, &bt);
-    const long ob = o_off + bt * osb + hv * osh;
 
-    /* h0 and ht: element (d, cc) is read and written by the same work-item (ht may be h0) */
-    KDA_ITEMS(e, SROWS * BV) {
-        KDA_ITEM(e, SROWS * BV);
-        int d = e / BV, vc = vblk * BV + e % BV;
-        float x = 0.0f;
-#if HAS_H0
-        if (d < DK && vc < DV)
-            x = h0[h0_off + n * h0sn + hv * h0sh + d * h0sk + vc * h0sv];
-#endif
-        st[e] = x;
+    /* the tile's padding columns (KS .. KSP) are read with zero state rows: keep them finite */
+    KDA_ITEMS(e, SPACE) {
+        KDA_ITEM(e, SPACE);
+        space[e] = 0.0f;
     }
-    lk_barrier();
+
+    /* the state rows of this work-item: element (t, m) is row t KS + rg RK + m, column col */
+    float sreg[NKS * RK];
+    REG_LOOP
+    for (int t = 0; t < NKS; t++) {
+        REG_LOOP
+        for (int m = 0; m < RK; m++) {
+            int dl = rg * RK + m, d = t * KS + dl;
+            float x = 0.0f;
+#if HAS_H0
+            if (dl < KS && d < DK && colok)
+                x = h0[h0_off + n * h0sn + hv * h0sh + d * h0sk + col * h0sv];
+#endif
+            sreg[t * RK + m] = x;
+        }
+    }
+
+    float stage[PF];
+    if (bos < eos) {
+        const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, (long)bt * T + bos, n);
+        stage_load(stage, scr, s.w, 0, eos - bos < CHUNK ? eos - bos : CHUNK, tid);
+    }
 
     for (int t0 = bos; t0 < eos; t0 += CHUNK) {
         const int len = eos - t0 < CHUNK ? eos - t0 : CHUNK;
         const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, (long)bt * T + t0, n);
+        const int nlen = eos - t0 - CHUNK < CHUNK ? eos - t0 - CHUNK : CHUNK; /* next chunk's rows */
 
-        /* W S and qg S, K tile by K tile */
-        float pw[RI], pq[RI];
+        /* h_j = S, for the output kernel */
         REG_LOOP
-        for (int m = 0; m < RI; m++)
-            pw[m] = pq[m] = 0.0f;
         for (int t = 0; t < NKS; t++) {
-            const int d0 = t * KS;
-            KDA_ITEMS(idx, CHUNK * KS) {
-                KDA_ITEM(idx, CHUNK * KS);
-                int i = idx / KS, dl = idx % KS, d = d0 + dl, ok = i < len && d < DK;
-                tw[dl * CPS + i] = ok ? scr[s.w + i * DK + d] : 0.0f;
-                tq[dl * CPS + i] = ok ? scr[s.qg + i * DK + d] : 0.0f;
+            REG_LOOP
+            for (int m = 0; m < RK; m++) {
+                int dl = rg * RK + m, d = t * KS + dl;
+                if (dl < KS && d < DK && colok)
+                    scr[s.h + (long)d * DV + col] = sreg[t * RK + m];
             }
-            lk_barrier();
-            for (int dl = 0; dl < KS; dl++) {
-                const float sd = st[(d0 + dl) * BV + c];
-                LK_LOCAL_PTR const float *wr = tw + dl * CPS + rg * RI, *qr = tq + dl * CPS + rg * RI;
-                REG_LOOP
-                for (int m = 0; m < RI; m += 4) {
-                    float4 w4 = lk_lds4(wr + m), q4 = lk_lds4(qr + m);
-                    pw[m] = lk_fma(w4.x, sd, pw[m]);
-                    pw[m + 1] = lk_fma(w4.y, sd, pw[m + 1]);
-                    pw[m + 2] = lk_fma(w4.z, sd, pw[m + 2]);
-                    pw[m + 3] = lk_fma(w4.w, sd, pw[m + 3]);
-                    pq[m] = lk_fma(q4.x, sd, pq[m]);
-                    pq[m + 1] = lk_fma(q4.y, sd, pq[m + 1]);
-                    pq[m + 2] = lk_fma(q4.z, sd, pq[m + 2]);
-                    pq[m + 3] = lk_fma(q4.w, sd, pq[m + 3]);
-                }
-            }
-            lk_barrier();
         }
 
-        /* Vn = U - W S (zero past the chunk's end) and Aqk into local memory, then O = qg S + Aqk Vn */
+        /* partials of W S over this work-item's state rows */
+        float p[CHUNK];
+        REG_LOOP
+        for (int i = 0; i < CHUNK; i++)
+            p[i] = 0.0f;
+        for (int t = 0; t < NKS; t++) {
+            lk_barrier(); /* the tile (or red, vn) is free */
+            stage_store(stage, tile, tid);
+            lk_barrier();
+            if (t + 1 < NKS)
+                stage_load(stage, scr, s.w, (t + 1) * KS, len, tid);
+            else
+                stage_load(stage, scr, s.kg, 0, len, tid);
+            LK_LOCAL_PTR const float *tr = tile + rg * RK;
+            REG_LOOP
+            for (int i = 0; i < CHUNK; i++) {
+                REG_LOOP
+                for (int m = 0; m < RK; m += 4) {
+                    float4 w4 = lk_lds4(tr + i * KSP + m);
+                    p[i] = lk_fma(w4.x, sreg[t * RK + m], p[i]);
+                    p[i] = lk_fma(w4.y, sreg[t * RK + m + 1], p[i]);
+                    p[i] = lk_fma(w4.z, sreg[t * RK + m + 2], p[i]);
+                    p[i] = lk_fma(w4.w, sreg[t * RK + m + 3], p[i]);
+                }
+            }
+        }
+        lk_barrier(); /* the last W tile is read: red takes its space */
+        REG_LOOP
+        for (int i = 0; i < CHUNK; i++)
+            red[(rg * CHUNK + i) * BV + c] = p[i];
+        lk_barrier();
+        /* Vn = U - W S for rows rg RI .. (zeros past the chunk's end), over U in the scratch */
         REG_LOOP
         for (int m = 0; m < RI; m++) {
             int i = rg * RI + m;
             if (i < CHUNK) {
-                float u = i < len && col < DV ? scr[s.u + i * DV + col] : 0.0f;
-                vn[i * BV + c] = i < len ? u - pw[m] : 0.0f;
+                float acc = 0.0f;
+                for (int r = 0; r < NRG; r++)
+                    acc += red[(r * CHUNK + i) * BV + c];
+                float x = 0.0f;
+                if (i < len && colok) {
+                    x = scr[s.u + (long)i * DV + col] - acc;
+                    scr[s.u + (long)i * DV + col] = x;
+                }
+                vn[i * BV + c] = x;
             }
         }
-        KDA_ITEMS(e, CHUNK * CHUNK) {
-            KDA_ITEM(e, CHUNK * CHUNK);
-            ta[e] = e / CHUNK < len ? scr[s.a + e] : 0.0f;
-        }
-        lk_barrier();
-        REG_LOOP
-        for (int m = 0; m < RI; m++) {
-            int i = rg * RI + m;
-            if (i < len && col < DV) {
-                float acc = pq[m];
-                for (int j = 0; j <= i; j++)
-                    acc = lk_fma(ta[i * CHUNK + j], vn[j * BV + c], acc);
-                lk_st(o, ob + (long)(t0 + i) * ost + col * osd, acc);
-            }
-        }
-        lk_barrier(); /* ta and tk share space */
 
         /* S = Diag(2^gc_last) S + kg^T Vn, K tile by K tile */
         for (int t = 0; t < NKS; t++) {
-            const int d0 = t * KS;
-            KDA_ITEMS(idx, CHUNK * KS) {
-                KDA_ITEM(idx, CHUNK * KS);
-                int i = idx / KS, dl = idx % KS, d = d0 + dl;
-                tk[i * KSP + dl] = i < len && d < DK ? scr[s.kg + i * DK + d] : 0.0f;
-            }
+            lk_barrier(); /* red (or the previous kg tile) is read, vn is written */
+            stage_store(stage, tile, tid);
             lk_barrier();
-            float acc[RK];
+            if (t + 1 < NKS)
+                stage_load(stage, scr, s.kg, (t + 1) * KS, len, tid);
+            else if (nlen > 0)
+                stage_load(stage, scr, s.w + (long)CHUNK * DK, 0, nlen, tid);
             REG_LOOP
             for (int m = 0; m < RK; m++) {
-                int dl = rg * RK + m, d = d0 + dl;
-                acc[m] = dl < KS && d < DK ? st[d * BV + c] * scr[s.gl + d] : 0.0f;
+                int dl = rg * RK + m, d = t * KS + dl;
+                sreg[t * RK + m] *= dl < KS && d < DK ? scr[s.gl + d] : 0.0f;
             }
+            LK_LOCAL_PTR const float *tr = tile + rg * RK;
             for (int i = 0; i < CHUNK; i++) {
                 const float x = vn[i * BV + c];
-                LK_LOCAL_PTR const float *kr = tk + i * KSP + rg * RK;
                 REG_LOOP
                 for (int m = 0; m < RK; m += 4) {
-                    float4 k4 = lk_lds4(kr + m);
-                    acc[m] = lk_fma(k4.x, x, acc[m]);
-                    acc[m + 1] = lk_fma(k4.y, x, acc[m + 1]);
-                    acc[m + 2] = lk_fma(k4.z, x, acc[m + 2]);
-                    acc[m + 3] = lk_fma(k4.w, x, acc[m + 3]);
+                    float4 k4 = lk_lds4(tr + i * KSP + m);
+                    sreg[t * RK + m] = lk_fma(k4.x, x, sreg[t * RK + m]);
+                    sreg[t * RK + m + 1] = lk_fma(k4.y, x, sreg[t * RK + m + 1]);
+                    sreg[t * RK + m + 2] = lk_fma(k4.z, x, sreg[t * RK + m + 2]);
+                    sreg[t * RK + m + 3] = lk_fma(k4.w, x, sreg[t * RK + m + 3]);
                 }
             }
             REG_LOOP
-            for (int m = 0; m < RK; m++) {
-                int dl = rg * RK + m;
-                if (dl < KS)
-                    st[(d0 + dl) * BV + c] = acc[m];
+            for (int m = 0; m < RK; m++) { /* padding rows read red's values from the tile: back to 0 */
+                int dl = rg * RK + m, d = t * KS + dl;
+                sreg[t * RK + m] = dl < KS && d < DK ? sreg[t * RK + m] : 0.0f;
             }
-            lk_barrier();
         }
     }
 
 #if HAS_HT
-    KDA_ITEMS(e, SROWS * BV) {
-        KDA_ITEM(e, SROWS * BV);
-        int d = e / BV, vc = vblk * BV + e % BV;
-        if (d < DK && vc < DV)
-            ht[ht_off + n * htsn + hv * htsh + d * htsk + vc * htsv] = st[e];
+    REG_LOOP
+    for (int t = 0; t < NKS; t++) {
+        REG_LOOP
+        for (int m = 0; m < RK; m++) {
+            int dl = rg * RK + m, d = t * KS + dl;
+            if (dl < KS && d < DK && colok)
+                ht[ht_off + n * htsn + hv * htsh + d * htsk + col * htsv] = sreg[t * RK + m];
+        }
     }
 #endif
 }

@@ -42,22 +42,34 @@ static size_t max_size(size_t a, size_t b)
     return a > b ? a : b;
 }
 
-/* Local memory of kda_state: st; vn; tw tq | ta | tk (rows of RI and RK rounded up to 4, strides + 4). */
-static size_t state_local_bytes(size_t C, size_t bv, size_t wg, size_t ks, int64_t K)
+/* Local memory of kda_state: the tile of W or kg | the partials of W S; vn. */
+static size_t state_local_bytes(size_t C, size_t bv, size_t wg, size_t ks)
 {
-    size_t nrg = bv && wg > bv ? wg / bv : 1, ri = ((C + nrg - 1) / nrg + 3) / 4 * 4;
-    size_t rk = ((ks + nrg - 1) / nrg + 3) / 4 * 4;
-    size_t tiles = max_size(max_size(2 * ks * (nrg * ri + 4), C * (nrg * rk + 4)), C * C);
-    return sizeof(float) * (((size_t)K + ks - 1) / ks * ks * bv + C * bv + tiles);
+    size_t nrg = bv && wg > bv ? wg / bv : 1, rk = ((ks + nrg - 1) / nrg + 3) / 4 * 4;
+    return sizeof(float) * (max_size(C * (nrg * rk + 4), nrg * C * bv) + C * bv);
+}
+
+/* Work-items of kda_out: 4 x 4 outputs each over CHUNK rows and OBV columns. */
+static size_t out_wg(size_t C, size_t obv)
+{
+    return (C + 3) / 4 * (obv / 4);
+}
+
+/* Local memory of kda_out: 16 reduction rows of qg^T | Aqk^T and of h | Vn. */
+static size_t out_local_bytes(size_t C, size_t obv)
+{
+    return sizeof(float) * 16 * (((C + 3) / 4 * 4 + 4) + obv + 4);
 }
 
 size_t lk_kda_local_bytes(const lk_params *p, int64_t K)
 {
+    (void)K;
     size_t C = (size_t)lk_params_get(p, "CHUNK", 64), bv = (size_t)lk_params_get(p, "BV", 16);
     size_t wg = (size_t)lk_params_get(p, "WG", 128);
     size_t chunk = chunk_local_bytes(C, (size_t)lk_params_get(p, "KT", 16));
-    size_t state = state_local_bytes(C, bv, wg, (size_t)lk_params_get(p, "KS", 32), K);
-    return max_size(chunk, state);
+    size_t state = state_local_bytes(C, bv, wg, (size_t)lk_params_get(p, "KS", 32));
+    size_t out = out_local_bytes(C, (size_t)lk_params_get(p, "OBV", 64));
+    return max_size(max_size(chunk, state), out);
 }
 
 void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_len, size_t local_limit,
@@ -69,13 +81,17 @@ void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_
     lk_params_set(out, "CHUNK", (int)chunk);
     lk_params_set(out, "SUB", (int)min64(lk_params_get(tuned, "SUB", 16), chunk));
     lk_params_set(out, "BV", (int)bv);
-    /* K tiles: for each kernel the largest of 64 (kda_state) or 32, 16, 8 rows, at most K rounded
-     * up to a power of two, that fits */
-    int64_t kt = 32, ks = 64;
+    /* kda_out's V block: a multiple of 4, at most V rounded up to a power of two (>= 4) */
+    int64_t obv = min64(lk_params_get(tuned, "OBV", 64), pow2_at_least(V < 4 ? 4 : V));
+    lk_params_set(out, "OBV", (int)(obv < 4 ? 4 : obv / 4 * 4));
+    /* K tiles: for kda_chunk the largest of 32, 16, 8 rows, for kda_state of 128 .. 8 rows with at
+     * most 64 staged floats per work-item, each at most K rounded up to a power of two, that fits */
+    int64_t kt = 32, ks = 128;
     while (kt > 8 && chunk_local_bytes((size_t)chunk, (size_t)min64(kt, pow2_at_least(K))) > local_limit)
         kt /= 2;
-    while (ks > 8 && state_local_bytes((size_t)chunk, (size_t)bv, (size_t)wg, (size_t)min64(ks, pow2_at_least(K)), K) >
-                         local_limit)
+    while (ks > 8 && (state_local_bytes((size_t)chunk, (size_t)bv, (size_t)wg, (size_t)min64(ks, pow2_at_least(K))) >
+                          local_limit ||
+                      chunk * min64(ks, pow2_at_least(K)) > 64 * wg))
         ks /= 2;
     lk_params_set(out, "KT", (int)min64(kt, pow2_at_least(K)));
     lk_params_set(out, "KS", (int)min64(ks, pow2_at_least(K)));
@@ -84,14 +100,14 @@ void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_
 /* Built-in choices (CHUNK, SUB, BV, WG), best first; the default is the first that the device
  * runs for the call's K and V. GPU: BV 16 gives B·HV·V/16 state work-groups (128 for H = 16,
  * V = 128), and with CHUNK 64 both kernels fit 48 KiB of local memory for K up to 256. */
-static const int prefs_gpu[][4] = {{64, 16, 16, 128}, {32, 16, 16, 128}, {32, 16, 16, 64},
-                                   {16, 16, 16, 64},  {16, 16, 16, 32},  {8, 8, 16, 32}};
-static const int prefs_cpu[][4] = {{32, 16, 64, 64}, {32, 16, 32, 32}, {16, 16, 32, 32}, {8, 8, 16, 16}};
+static const int prefs_gpu[][5] = {{64, 16, 16, 128, 64}, {32, 16, 16, 128, 64}, {32, 16, 16, 64, 32},
+                                   {16, 16, 16, 64, 32},  {16, 16, 16, 32, 16},  {8, 8, 16, 32, 16}};
+static const int prefs_cpu[][5] = {{32, 16, 64, 64, 64}, {32, 16, 32, 32, 32}, {16, 16, 32, 32, 32}, {8, 8, 16, 16, 16}};
 
 void lk_kda_defaults(const lk_device_info *dev, int64_t K, int64_t V, lk_params *out)
 {
     int gpu = dev->type == LK_DEVICE_GPU;
-    const int(*prefs)[4] = gpu ? prefs_gpu : prefs_cpu;
+    const int(*prefs)[5] = gpu ? prefs_gpu : prefs_cpu;
     int n = gpu ? (int)(sizeof prefs_gpu / sizeof prefs_gpu[0]) : (int)(sizeof prefs_cpu / sizeof prefs_cpu[0]);
     for (int i = 0; i < n; i++) {
         memset(out, 0, sizeof *out);
@@ -99,9 +115,12 @@ void lk_kda_defaults(const lk_device_info *dev, int64_t K, int64_t V, lk_params 
         lk_params_set(out, "SUB", prefs[i][1]);
         lk_params_set(out, "BV", prefs[i][2]);
         lk_params_set(out, "WG", prefs[i][3]);
+        lk_params_set(out, "OBV", prefs[i][4]);
         lk_params eff;
         lk_kda_effective(out, K, V, 1 << 30, dev->local_mem_bytes, &eff);
-        if ((size_t)prefs[i][3] <= dev->max_work_group && lk_kda_local_bytes(&eff, K) <= dev->local_mem_bytes)
+        if ((size_t)prefs[i][3] <= dev->max_work_group &&
+            out_wg(64, (size_t)lk_params_get(&eff, "OBV", 64)) <= dev->max_work_group &&
+            lk_kda_local_bytes(&eff, K) <= dev->local_mem_bytes)
             return;
     }
 }
@@ -114,13 +133,15 @@ static int is_pow2(int x)
 lk_status lk_kda_check_params(lk_context *ctx, const lk_params *p, int64_t K)
 {
     int chunk = lk_params_get(p, "CHUNK", 0), sub = lk_params_get(p, "SUB", 0), bv = lk_params_get(p, "BV", 0);
-    int wg = lk_params_get(p, "WG", 0);
+    int wg = lk_params_get(p, "WG", 0), obv = lk_params_get(p, "OBV", 64);
     if (!is_pow2(chunk) || chunk > 64 || !is_pow2(sub) || sub > chunk || bv < 1 || bv > 256 || wg < bv ||
-        wg % bv || (size_t)wg > ctx->info.max_work_group)
+        wg % bv || (size_t)wg > ctx->info.max_work_group || obv < 4 || obv > 256 || obv % 4 ||
+        out_wg((size_t)chunk, (size_t)obv) > ctx->info.max_work_group)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT,
                        OP ": parameters out of range (CHUNK %d a power of two up to 64, SUB %d a power of two up "
-                          "to CHUNK, BV %d in 1..256, WG %d a multiple of BV up to %zu)",
-                       chunk, sub, bv, wg, ctx->info.max_work_group);
+                          "to CHUNK, BV %d in 1..256, WG %d a multiple of BV up to %zu, OBV %d a multiple of 4 up "
+                          "to 256 with CHUNK/4 * OBV/4 work-items at most that)",
+                       chunk, sub, bv, wg, ctx->info.max_work_group, obv);
     size_t local = lk_kda_local_bytes(p, K);
     if (local > ctx->info.local_mem_bytes)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": parameters need %zu bytes of local memory, device has %zu",
@@ -143,7 +164,7 @@ size_t lk_kda_scratch_floats(int64_t B, int64_t T, int64_t HV, int64_t K, int64_
 {
     int64_t BT = B * T;
     *n_slots = (BT + chunk - 1) / chunk + n_seqs;
-    return (size_t)(HV * BT * (3 * K + V + chunk) + HV * *n_slots * K);
+    return (size_t)(HV * BT * (3 * K + V + chunk) + HV * *n_slots * K * (1 + V));
 }
 
 lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tuned)
@@ -167,6 +188,8 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     lk_params_set(&defs, "KS", lk_params_get(&eff, "KS", 32));
     lk_params_set(&defs, "BV", bv);
     lk_params_set(&defs, "WG", wg);
+    int obv = lk_params_get(&eff, "OBV", 64);
+    lk_params_set(&defs, "OBV", obv);
     lk_params_set(&defs, "L2NORM", p->l2norm_qk != 0);
     lk_params_set(&defs, "GATE", p->a_log != NULL);
     lk_params_set(&defs, "HAS_H0", c->h0 != NULL);
@@ -196,14 +219,16 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     lk_args_long(&a, B * T);
     lk_args_long(&a, n_slots);
     lk_args_float(&a, (float)(p->scale > 0.0 ? p->scale : 1.0 / sqrt((double)K)));
+    /* STAGES (not tuned; for the benchmark's breakdown): bit 0 kda_chunk, 1 kda_state, 2 kda_out */
+    int stages = lk_params_get(tuned, "STAGES", 7);
     size_t chunks = (size_t)((c->max_len + chunk - 1) / chunk);
-    if ((st = lk_launch(ctx, "kda_chunk", &defs, "kda_chunk", (size_t)HV * (chunks ? chunks : 1), (size_t)c->n_seqs,
-                        (size_t)wg, &a)))
+    chunks = chunks ? chunks : 1;
+    if ((stages & 1) && (st = lk_launch(ctx, "kda_chunk", &defs, "kda_chunk", (size_t)HV * chunks,
+                                        (size_t)c->n_seqs, (size_t)wg, &a)))
         return st;
 
     lk_args b = {0}; /* kda_state */
     lk_args_buffer(&b, scr);
-    lk_args_tensor(&b, &c->o, 4);
     lk_args_tensor(&b, c->h0, 4);
     lk_args_tensor(&b, c->ht, 4);
     lk_args_tensor(&b, p->cu_seqlens, 1);
@@ -212,7 +237,23 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     lk_args_long(&b, B * T);
     lk_args_long(&b, n_slots);
     size_t v_blocks = (size_t)((V + bv - 1) / bv);
-    return lk_launch(ctx, "kda_state", &defs, "kda_state", (size_t)HV * v_blocks, (size_t)c->n_seqs, (size_t)wg, &b);
+    if ((stages & 2) &&
+        (st = lk_launch(ctx, "kda_state", &defs, "kda_state", (size_t)HV * v_blocks, (size_t)c->n_seqs, (size_t)wg, &b)))
+        return st;
+
+    lk_args d = {0}; /* kda_out */
+    lk_args_buffer(&d, scr);
+    lk_args_tensor(&d, &c->o, 4);
+    lk_args_tensor(&d, p->cu_seqlens, 1);
+    lk_args_int(&d, (int32_t)T);
+    lk_args_int(&d, (int32_t)HV);
+    lk_args_long(&d, B * T);
+    lk_args_long(&d, n_slots);
+    size_t o_blocks = (size_t)((V + obv - 1) / obv);
+    if ((stages & 4) && (st = lk_launch(ctx, "kda_out", &defs, "kda_out", (size_t)HV * o_blocks * chunks,
+                                        (size_t)c->n_seqs, out_wg((size_t)chunk, (size_t)obv), &d)))
+        return st;
+    return LK_OK;
 }
 
 /* Look the parameters up for a prepared call and run it. */
