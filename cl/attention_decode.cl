@@ -13,7 +13,8 @@
  *
  *     tokens  0 ........................................................ S
  *             | tile | tile | ... split 0 ... | tile | ... split 1 ... | ...
- *     tile:   k, v rows j0 .. j0 + ntok of every owned kv head -> ks, vs (fp32, local)
+ *     tile:   k, v rows j0 .. j0 + ntok of every owned kv head -> ks, vs (local; fp16 bits for
+ *             f16, fp32 for f32)
  *
  *   VEC 1: work-item t holds chunks e = t + u*WG (u < CPT) of the next tile in registers
  *   (chunk e: token e / (KVH*D/LK_VEC), channels (e % (KVH*D/LK_VEC)) * LK_VEC + 0..LK_VEC-1);
@@ -21,6 +22,7 @@
  *   global reads overlap the arithmetic.
  */
 #include "portable.h"
+#define LK_DEC_HALF LK_F16 /* f16 tiles stay fp16 bits in local memory (decode_split.h) */
 #include "decode_split.h"
 
 #ifndef VEC
@@ -58,13 +60,9 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode(
                 int e = tid + u * WG, n = e / ROW_CHUNKS, c = (e % ROW_CHUNKS) * LK_VEC;
                 if (n >= ntok)
                     continue;
-                float x[LK_VEC];
-                lk_unpack16(kr[u], x);
-                for (int i = 0; i < LK_VEC; i++)
-                    ks[n * LK_DEC_KROW + c + i] = x[i];
-                lk_unpack16(vr[u], x);
-                for (int i = 0; i < LK_VEC; i++)
-                    vs[n * LK_DEC_VROW + c + i] = x[i];
+                /* raw 16 bytes: fp16 tiles for f16, fp32 tiles for f32 (LK_DEC_HALF = LK_F16) */
+                *(LK_LOCAL_PTR uint4 *)(ks + n * LK_DEC_KROW + c) = kr[u];
+                *(LK_LOCAL_PTR uint4 *)(vs + n * LK_DEC_VROW + c) = vr[u];
             }
             lk_barrier();
         }
@@ -80,7 +78,7 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode(
             }
         }
         if (tile >= t0)
-            lk_dec_attend_tile(qs, ks, vs, sc, st, S - tile * BLOCK_N < BLOCK_N ? S - tile * BLOCK_N : BLOCK_N, acc);
+            lk_dec_attend_tile(qs, ks, vs, sc, sp, st, S - tile * BLOCK_N < BLOCK_N ? S - tile * BLOCK_N : BLOCK_N, acc);
     }
 #else
     for (int tile = t0; tile < t1; tile++) {
@@ -88,11 +86,11 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode(
         for (int e = tid; e < ntok * KVH * D; e += WG) {
             int n = e / (KVH * D), c = e % (KVH * D), hk = hk0 + c / D, d = c % D;
             long j = j0 + n;
-            ks[n * LK_DEC_KROW + c] = lk_ld(k, k_off + b * ksb + hk * ksh + j * kss + d * ksd);
-            vs[n * LK_DEC_VROW + c] = lk_ld(v, v_off + b * vsb + hk * vsh + j * vss + d * vsd);
+            lk_dec_put(ks, n * LK_DEC_KROW + c, lk_ld(k, k_off + b * ksb + hk * ksh + j * kss + d * ksd));
+            lk_dec_put(vs, n * LK_DEC_VROW + c, lk_ld(v, v_off + b * vsb + hk * vsh + j * vss + d * vsd));
         }
         lk_barrier();
-        lk_dec_attend_tile(qs, ks, vs, sc, st, ntok, acc);
+        lk_dec_attend_tile(qs, ks, vs, sc, sp, st, ntok, acc);
     }
 #endif
     lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);

@@ -51,22 +51,50 @@
 #ifndef WG
 #define WG 128
 #endif
+/* Tile element type: 0 fp32 (loaders that dequantize write floats), 1 fp16 bits (ushort; the
+ * dense f16 kernel stores its 16-byte global chunks unconverted, half the local bytes and one
+ * store per chunk). */
+#ifndef LK_DEC_HALF
+#define LK_DEC_HALF 0
+#endif
+#if LK_DEC_HALF
+typedef ushort lk_dec_el;
+#define LK_DEC_PAD 8
+#else
+typedef float lk_dec_el;
+#define LK_DEC_PAD 4
+#endif
 
 #define LK_DEC_NQ (KVH * QG)
-#define LK_DEC_KROW (KVH * D + 4)
+#define LK_DEC_KROW (KVH * D + LK_DEC_PAD) /* padded by 16 bytes: rows fall in distinct banks */
 #define LK_DEC_VROW (KVH * D)
 #define LK_DEC_NQUAD (KVH * D / 4)
 #define LK_DEC_TG (WG >= LK_DEC_NQUAD ? WG / LK_DEC_NQUAD : 1)
 #define LK_DEC_QPT ((LK_DEC_NQUAD + WG - 1) / WG)
-#define LK_DEC_NACC (LK_DEC_QPT * QG * 4)
+/* Score phase: DQ slices of D/DQ channels (a multiple of 8) per (token, kv head), about 128
+ * work-items in all, so the q.k chain is short and every warp has work. */
+#define LK_DEC_DQR (128 / (KVH * BLOCK_N))
+#define LK_DEC_DQP (LK_DEC_DQR >= 16 ? 16 : LK_DEC_DQR >= 8 ? 8 : LK_DEC_DQR >= 4 ? 4 : LK_DEC_DQR >= 2 ? 2 : 1)
+#define LK_DEC_DQ (LK_DEC_DQP > D / 8 ? D / 8 : LK_DEC_DQP)
+#define LK_DEC_DSL (D / LK_DEC_DQ)
+#define LK_DEC_NS (KVH * BLOCK_N * LK_DEC_DQ)
+/* Softmax phase: one (token, query head) pair per work-item step. */
+#define LK_DEC_NPAIR (BLOCK_N * LK_DEC_NQ)
+#define LK_DEC_PPT ((LK_DEC_NPAIR + WG - 1) / WG)
+/* Private state (acc): [QPT quads][QG heads][4] accumulators, [QPT][QG] running sums of p,
+ * [PPT] running maxima of the pairs' heads. */
+#define LK_DEC_ACC_L (LK_DEC_QPT * QG * 4)
+#define LK_DEC_ACC_M (LK_DEC_ACC_L + LK_DEC_QPT * QG)
+#define LK_DEC_NACC (LK_DEC_ACC_M + LK_DEC_PPT)
 #define LK_DEC_NEG_INF (-INFINITY)
 
 /* The local arrays of lk_dec_attend_tile, declared in the kernel body (16-byte aligned). */
 #define LK_DEC_LOCALS                                                               \
     LK_SHARED float qs[LK_DEC_NQ * D] __attribute__((aligned(16)));                 \
-    LK_SHARED float ks[BLOCK_N * LK_DEC_KROW] __attribute__((aligned(16)));         \
-    LK_SHARED float vs[BLOCK_N * LK_DEC_VROW] __attribute__((aligned(16)));         \
+    LK_SHARED lk_dec_el ks[BLOCK_N * LK_DEC_KROW] __attribute__((aligned(16)));     \
+    LK_SHARED lk_dec_el vs[BLOCK_N * LK_DEC_VROW] __attribute__((aligned(16)));     \
     LK_SHARED float sc[BLOCK_N * LK_DEC_NQ] __attribute__((aligned(16)));           \
+    LK_SHARED float sp[LK_DEC_DQ * BLOCK_N * LK_DEC_NQ] __attribute__((aligned(16))); \
     LK_SHARED float st[3 * LK_DEC_NQ]
 
 /* The work-item index, queried afresh at every use. PoCL 3.1 (LLVM 15) skipped the per-head
@@ -74,6 +102,64 @@
  * inner loop (the body never ran); the same loop with a uniform trip count and an index check
  * inside, and the index queried directly, runs on every backend. */
 #define LK_DEC_TID ((int)get_local_id(0))
+
+/* fp16 bits -> floats (independent of the op's storage type lk_t). */
+LK_INLINE void lk_dec_h8(uint4 u, float *o)
+{
+#ifdef __CUDACC__
+    const unsigned w[4] = {u.x, u.y, u.z, u.w};
+    for (int i = 0; i < 4; i++) {
+        o[2 * i] = lk_bits_to_float16(w[i] & 0xffffu);
+        o[2 * i + 1] = lk_bits_to_float16(w[i] >> 16);
+    }
+#else
+    float8 f = vload_half8(0, (const half *)&u);
+    o[0] = f.s0; o[1] = f.s1; o[2] = f.s2; o[3] = f.s3;
+    o[4] = f.s4; o[5] = f.s5; o[6] = f.s6; o[7] = f.s7;
+#endif
+}
+
+LK_INLINE void lk_dec_h4(uint2 u, float *o)
+{
+#ifdef __CUDACC__
+    o[0] = lk_bits_to_float16(u.x & 0xffffu);
+    o[1] = lk_bits_to_float16(u.x >> 16);
+    o[2] = lk_bits_to_float16(u.y & 0xffffu);
+    o[3] = lk_bits_to_float16(u.y >> 16);
+#else
+    float4 f = vload_half4(0, (const half *)&u);
+    o[0] = f.x; o[1] = f.y; o[2] = f.z; o[3] = f.w;
+#endif
+}
+
+/* Eight (p 16-byte aligned) and four (8-byte aligned) tile elements as floats. */
+LK_INLINE void lk_dec_ld8(const LK_LOCAL_PTR lk_dec_el *p, float *o)
+{
+#if LK_DEC_HALF
+    lk_dec_h8(*(const LK_LOCAL_PTR uint4 *)p, o);
+#else
+    float4 a = lk_lds4(p), b = lk_lds4(p + 4);
+    o[0] = a.x; o[1] = a.y; o[2] = a.z; o[3] = a.w;
+    o[4] = b.x; o[5] = b.y; o[6] = b.z; o[7] = b.w;
+#endif
+}
+
+LK_INLINE void lk_dec_ld4(const LK_LOCAL_PTR lk_dec_el *p, float *o)
+{
+#if LK_DEC_HALF
+    lk_dec_h4(*(const LK_LOCAL_PTR uint2 *)p, o);
+#else
+    float4 a = lk_lds4(p);
+    o[0] = a.x; o[1] = a.y; o[2] = a.z; o[3] = a.w;
+#endif
+}
+
+/* One tile element from a float. */
+#if LK_DEC_HALF
+#define lk_dec_put(p, i, v) lk_float_to_half((LK_LOCAL_PTR half *)(p), (i), (v))
+#else
+#define lk_dec_put(p, i, v) ((p)[i] = (v))
+#endif
 
 /* Split `split` of `splits` covers tiles [lk_dec_split_first(split), lk_dec_split_first(split + 1))
  * of ntiles (possibly none). */
@@ -90,55 +176,82 @@ LK_INLINE void lk_dec_begin(LK_LOCAL_PTR float *st, float *acc)
         st[i] = LK_DEC_NEG_INF;
         st[LK_DEC_NQ + i] = 0.0f;
     }
-    for (int k = 0; k < LK_DEC_NACC; k++)
+    for (int k = 0; k < LK_DEC_ACC_M; k++)
         acc[k] = 0.0f;
+    for (int k = 0; k < LK_DEC_PPT; k++)
+        acc[LK_DEC_ACC_M + k] = LK_DEC_NEG_INF;
 }
 
 /* One tile of ntok >= 1 tokens (ks, vs filled, a barrier passed). Ends with a barrier after
- * which the caller may refill ks, vs. */
-LK_INLINE void lk_dec_attend_tile(const LK_LOCAL_PTR float *qs, const LK_LOCAL_PTR float *ks,
-                                  const LK_LOCAL_PTR float *vs, LK_LOCAL_PTR float *sc, LK_LOCAL_PTR float *st,
-                                  int ntok, float *acc)
+ * which the caller may refill ks, vs. Four phases, every work-item busy in each:
+ *   scores   work-item (n, j, slice): QG partial dot products over D/DQ channels -> sp
+ *   sum      pair (n, i): s = sum of the DQ partials -> sc[i][n] (-inf past ntok)
+ *   softmax  pair (n, i): tile max of head i (its running max m is private: every pair of head
+ *            i computes the same value), alpha = 2^(m_old - m), p = 2^(s - m) -> sp[n][i]
+ *   p.V      work-item (quad c, token group g): acc = acc*alpha + sum_n p v, and the running sum
+ *            of p (so l needs no serial pass); groups merged in lk_dec_store_partial */
+LK_INLINE void lk_dec_attend_tile(const LK_LOCAL_PTR float *qs, const LK_LOCAL_PTR lk_dec_el *ks,
+                                  const LK_LOCAL_PTR lk_dec_el *vs, LK_LOCAL_PTR float *sc, LK_LOCAL_PTR float *sp,
+                                  LK_LOCAL_PTR float *st, int ntok, float *acc)
 {
-    for (int t0 = 0; t0 < KVH * BLOCK_N; t0 += WG) {
-        int t = t0 + LK_DEC_TID, n = t % BLOCK_N, j = t / BLOCK_N;
-        if (t >= KVH * BLOCK_N)
+    for (int t0 = 0; t0 < LK_DEC_NS; t0 += WG) {
+        int t = t0 + LK_DEC_TID, n = t % BLOCK_N, jq = t / BLOCK_N, j = jq / LK_DEC_DQ, qq = jq % LK_DEC_DQ;
+        if (t >= LK_DEC_NS || n >= ntok)
             continue;
         float s[QG];
         for (int h = 0; h < QG; h++)
             s[h] = 0.0f;
-        if (n < ntok) {
-            const LK_LOCAL_PTR float *kr = ks + n * LK_DEC_KROW + j * D;
-            const LK_LOCAL_PTR float *qr = qs + j * QG * D;
-            for (int d = 0; d < D; d += 4) {
-                float4 k4 = lk_lds4(kr + d);
-                for (int h = 0; h < QG; h++) {
-                    float4 q4 = lk_lds4(qr + h * D + d);
-                    s[h] = lk_fma(q4.x, k4.x, lk_fma(q4.y, k4.y, lk_fma(q4.z, k4.z, lk_fma(q4.w, k4.w, s[h]))));
-                }
+        const LK_LOCAL_PTR lk_dec_el *kr = ks + n * LK_DEC_KROW + j * D + qq * LK_DEC_DSL;
+        const LK_LOCAL_PTR float *qr = qs + j * QG * D + qq * LK_DEC_DSL;
+        for (int d = 0; d < LK_DEC_DSL; d += 8) {
+            float k8[8];
+            lk_dec_ld8(kr + d, k8);
+            for (int h = 0; h < QG; h++) {
+                float4 qa = lk_lds4(qr + h * D + d), qb = lk_lds4(qr + h * D + d + 4);
+                s[h] = lk_fma(qa.x, k8[0], lk_fma(qa.y, k8[1], lk_fma(qa.z, k8[2], lk_fma(qa.w, k8[3], s[h]))));
+                s[h] = lk_fma(qb.x, k8[4], lk_fma(qb.y, k8[5], lk_fma(qb.z, k8[6], lk_fma(qb.w, k8[7], s[h]))));
             }
         }
         for (int h = 0; h < QG; h++)
-            sc[n * LK_DEC_NQ + j * QG + h] = n < ntok ? s[h] : LK_DEC_NEG_INF;
+            sp[(qq * BLOCK_N + n) * LK_DEC_NQ + j * QG + h] = s[h];
     }
     lk_barrier();
-    for (int i0 = 0; i0 < LK_DEC_NQ; i0 += WG) {
-        int i = i0 + LK_DEC_TID;
-        if (i >= LK_DEC_NQ)
+    float sv[LK_DEC_PPT];
+    for (int k = 0; k < LK_DEC_PPT; k++) {
+        int p = LK_DEC_TID + k * WG, n = p / LK_DEC_NQ, i = p % LK_DEC_NQ;
+        sv[k] = LK_DEC_NEG_INF;
+        if (p >= LK_DEC_NPAIR)
             continue;
-        float m_old = st[i], mx = m_old;
-        for (int n = 0; n < ntok; n++)
-            mx = lk_fmax(mx, sc[n * LK_DEC_NQ + i]);
-        float alpha = lk_exp2(m_old - mx); /* m_old = -inf: 0 */
-        float l = st[LK_DEC_NQ + i] * alpha;
-        for (int n = 0; n < ntok; n++) {
-            float p = lk_exp2(sc[n * LK_DEC_NQ + i] - mx);
-            sc[n * LK_DEC_NQ + i] = p;
-            l += p;
+        if (n < ntok) {
+            float s = 0.0f;
+            for (int qq = 0; qq < LK_DEC_DQ; qq++)
+                s += sp[(qq * BLOCK_N + n) * LK_DEC_NQ + i];
+            sv[k] = s;
         }
-        st[i] = mx;
-        st[LK_DEC_NQ + i] = l;
-        st[2 * LK_DEC_NQ + i] = alpha;
+        sc[i * BLOCK_N + n] = sv[k];
+    }
+    lk_barrier();
+    for (int k = 0; k < LK_DEC_PPT; k++) {
+        int p = LK_DEC_TID + k * WG, n = p / LK_DEC_NQ, i = p % LK_DEC_NQ;
+        if (p >= LK_DEC_NPAIR)
+            continue;
+        float m_old = acc[LK_DEC_ACC_M + k], mx = m_old;
+        const LK_LOCAL_PTR float *row = sc + i * BLOCK_N;
+#if BLOCK_N % 4 == 0
+        for (int u = 0; u < BLOCK_N; u += 4) {
+            float4 x = lk_lds4(row + u);
+            mx = lk_fmax(mx, lk_fmax(lk_fmax(x.x, x.y), lk_fmax(x.z, x.w)));
+        }
+#else
+        for (int u = 0; u < BLOCK_N; u++)
+            mx = lk_fmax(mx, row[u]);
+#endif
+        acc[LK_DEC_ACC_M + k] = mx;
+        sp[n * LK_DEC_NQ + i] = lk_exp2(sv[k] - mx); /* -inf past ntok: 0 */
+        if (n == 0) {
+            st[i] = mx;
+            st[2 * LK_DEC_NQ + i] = lk_exp2(m_old - mx); /* m_old = -inf: 0 */
+        }
     }
     lk_barrier();
     const int g = LK_DEC_TID / LK_DEC_NQUAD;
@@ -146,21 +259,24 @@ LK_INLINE void lk_dec_attend_tile(const LK_LOCAL_PTR float *qs, const LK_LOCAL_P
         int c = LK_DEC_TID % LK_DEC_NQUAD + k * WG, j = c / (D / 4);
         if (g >= LK_DEC_TG || c >= LK_DEC_NQUAD)
             continue;
-        float *a = acc + k * QG * 4;
+        float *a = acc + k * QG * 4, *la = acc + LK_DEC_ACC_L + k * QG;
         for (int h = 0; h < QG; h++) {
             float alpha = st[2 * LK_DEC_NQ + j * QG + h];
             for (int e = 0; e < 4; e++)
                 a[h * 4 + e] *= alpha;
+            la[h] *= alpha;
         }
         for (int n = g; n < ntok; n += LK_DEC_TG) {
-            float4 v4 = lk_lds4(vs + n * LK_DEC_VROW + 4 * c);
-            const LK_LOCAL_PTR float *p = sc + n * LK_DEC_NQ + j * QG;
+            float v4[4];
+            lk_dec_ld4(vs + n * LK_DEC_VROW + 4 * c, v4);
+            const LK_LOCAL_PTR float *p = sp + n * LK_DEC_NQ + j * QG;
             for (int h = 0; h < QG; h++) {
                 float ph = p[h];
-                a[h * 4 + 0] = lk_fma(ph, v4.x, a[h * 4 + 0]);
-                a[h * 4 + 1] = lk_fma(ph, v4.y, a[h * 4 + 1]);
-                a[h * 4 + 2] = lk_fma(ph, v4.z, a[h * 4 + 2]);
-                a[h * 4 + 3] = lk_fma(ph, v4.w, a[h * 4 + 3]);
+                a[h * 4 + 0] = lk_fma(ph, v4[0], a[h * 4 + 0]);
+                a[h * 4 + 1] = lk_fma(ph, v4[1], a[h * 4 + 1]);
+                a[h * 4 + 2] = lk_fma(ph, v4[2], a[h * 4 + 2]);
+                a[h * 4 + 3] = lk_fma(ph, v4[3], a[h * 4 + 3]);
+                la[h] += ph;
             }
         }
     }
@@ -168,10 +284,10 @@ LK_INLINE void lk_dec_attend_tile(const LK_LOCAL_PTR float *qs, const LK_LOCAL_P
 }
 
 /* Writes this work-group's partial results: query heads hq0 .. hq0 + NQ of batch row b. The
- * token groups' accumulators are summed in qs (free after the last tile's barrier), one group
- * per step. */
+ * token groups' accumulators are summed in qs (free after the last tile's barrier) and their
+ * sums of p in st[NQ..], one group per step (the work-item of a kv head's first quad adds l). */
 LK_INLINE void lk_dec_store_partial(LK_GLOBAL float *part, long nrec, int Hq, int b, int hq0, int splits,
-                                    int split, LK_LOCAL_PTR float *qs, const LK_LOCAL_PTR float *st,
+                                    int split, LK_LOCAL_PTR float *qs, LK_LOCAL_PTR float *st,
                                     const float *acc)
 {
     const int g = LK_DEC_TID / LK_DEC_NQUAD;
@@ -180,11 +296,16 @@ LK_INLINE void lk_dec_store_partial(LK_GLOBAL float *part, long nrec, int Hq, in
             int c = LK_DEC_TID % LK_DEC_NQUAD + k * WG, j = c / (D / 4), d0 = 4 * (c % (D / 4));
             if (g != step || c >= LK_DEC_NQUAD)
                 continue;
-            for (int h = 0; h < QG; h++)
+            for (int h = 0; h < QG; h++) {
                 for (int e = 0; e < 4; e++) {
                     LK_LOCAL_PTR float *r = qs + (j * QG + h) * D + d0 + e;
                     *r = (step ? *r : 0.0f) + acc[(k * QG + h) * 4 + e];
                 }
+                if (d0 == 0) {
+                    LK_LOCAL_PTR float *l = st + LK_DEC_NQ + j * QG + h;
+                    *l = (step ? *l : 0.0f) + acc[LK_DEC_ACC_L + k * QG + h];
+                }
+            }
         }
         lk_barrier();
     }
@@ -200,32 +321,14 @@ LK_INLINE void lk_dec_store_partial(LK_GLOBAL float *part, long nrec, int Hq, in
     }
 }
 
-/* The merged max M and sum L of query row r's splits (M = -inf when every split is empty). */
-LK_INLINE void lk_dec_combine_stats(const LK_GLOBAL float *part, long nrec, long r, int splits, float *M, float *L)
+/* (m, l) <- the merge of (m, l) and (m2, l2): the larger max, sums rescaled to it. */
+LK_INLINE void lk_dec_merge_ml(float *m, float *l, float m2, float l2)
 {
-    const LK_GLOBAL float *ml = part + nrec * D + 2 * r * splits;
-    float mx = LK_DEC_NEG_INF, l = 0.0f;
-    for (int s = 0; s < splits; s++)
-        mx = lk_fmax(mx, ml[2 * s]);
-    if (mx != LK_DEC_NEG_INF)
-        for (int s = 0; s < splits; s++)
-            l += ml[2 * s + 1] * lk_exp2(ml[2 * s] - mx);
-    *M = mx;
-    *L = l;
-}
-
-/* Output channel d of query row r: sum_s acc_s[d] 2^(m_s - M) / L (0 for an empty row). */
-LK_INLINE float lk_dec_combine_channel(const LK_GLOBAL float *part, long nrec, long r, int splits, float M, float L,
-                                       int d)
-{
-    if (!(L > 0.0f))
-        return 0.0f;
-    const LK_GLOBAL float *ml = part + nrec * D + 2 * r * splits;
-    float o = 0.0f;
-    for (int s = 0; s < splits; s++)
-        if (ml[2 * s] != LK_DEC_NEG_INF)
-            o = lk_fma(part[(r * splits + s) * D + d], lk_exp2(ml[2 * s] - M), o);
-    return o / L;
+    float mx = lk_fmax(*m, m2);
+    if (mx == LK_DEC_NEG_INF)
+        return;
+    *l = (*m == LK_DEC_NEG_INF ? 0.0f : *l * lk_exp2(*m - mx)) + (m2 == LK_DEC_NEG_INF ? 0.0f : l2 * lk_exp2(m2 - mx));
+    *m = mx;
 }
 
 #endif

@@ -46,7 +46,7 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
         kivi_load_keys(k_codes, k_params, k_res, cap, bh, j0, ntok, nk, ks, LK_DEC_KROW);
         kivi_load_values(v_codes, v_params, v_res, cap, bh, j0, ntok, nv, vs, LK_DEC_VROW);
         lk_barrier();
-        lk_dec_attend_tile(qs, ks, vs, sc, st, ntok, acc);
+        lk_dec_attend_tile(qs, ks, vs, sc, sp, st, ntok, acc);
     }
     lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);
 }

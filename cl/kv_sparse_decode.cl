@@ -79,7 +79,7 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
         else
             lk_sp_load_dense(vs, LK_DEC_VROW, vsrc, g, b, hk0, tl, 0);
         lk_barrier();
-        lk_dec_attend_tile(qs, ks, vs, sc, st, tl.ntok, acc);
+        lk_dec_attend_tile(qs, ks, vs, sc, sp, st, tl.ntok, acc);
     }
     lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);
 }

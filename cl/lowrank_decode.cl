@@ -88,7 +88,7 @@ LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
             vs[e / (D - RK) * LK_DEC_VROW + RK + e % (D - RK)] = 0.0f;
 #endif
         lk_barrier();
-        lk_dec_attend_tile(qs, ks, vs, sc, st, ntok, acc);
+        lk_dec_attend_tile(qs, ks, vs, sc, sp, st, ntok, acc);
     }
     lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);
 }

@@ -72,7 +72,12 @@ lk_status lk_decode_check_scale(lk_context *ctx, const char *op, double scale)
 size_t lk_decode_local_bytes(int head_dim, int query_group, int kv_heads, int block_n)
 {
     size_t nq = (size_t)query_group * (size_t)kv_heads, row = (size_t)kv_heads * (size_t)head_dim;
-    return sizeof(float) * (nq * (size_t)head_dim + (size_t)block_n * (2 * row + 4) + nq * (size_t)block_n + 3 * nq);
+    /* the score phase's D slices (cl/decode_split.h LK_DEC_DQ): about 128 work-items, at most D / 8 */
+    size_t dq = 1;
+    while (dq * 2 * (size_t)kv_heads * (size_t)block_n <= 128 && dq * 2 <= (size_t)head_dim / 8 && dq < 16)
+        dq *= 2;
+    return sizeof(float) * (nq * (size_t)head_dim + (size_t)block_n * (2 * row + 4) + (1 + dq) * nq * (size_t)block_n +
+                            3 * nq);
 }
 
 lk_status lk_decode_check_tunables(lk_context *ctx, const char *op, const lk_params *p, size_t local)
@@ -117,6 +122,10 @@ lk_status lk_decode_combine(lk_context *ctx, lk_buffer *part, int64_t nrec, int 
     lk_params defs = {0};
     lk_params_set(&defs, "LK_F16", o3->dtype == LK_F16);
     lk_params_set(&defs, "D", D);
+    size_t cwg = 256; /* a power of two, at least D / 4 quads */
+    while (cwg > (size_t)D / 4 && cwg > ctx->info.max_work_group)
+        cwg /= 2;
+    lk_params_set(&defs, "CWG", (int)cwg);
     lk_args a = {0};
     lk_args_buffer(&a, part);
     lk_args_int(&a, splits);
@@ -124,11 +133,10 @@ lk_status lk_decode_combine(lk_context *ctx, lk_buffer *part, int64_t nrec, int 
     lk_args_long(&a, nrec);
     lk_args_tensor(&a, o3, 3);
     lk_args_tensor(&a, lse2, 2);
-    size_t local = (size_t)D < ctx->info.max_work_group ? (size_t)D : ctx->info.max_work_group;
     char kernel_launch[sizeof ctx->last_launch];
     memcpy(kernel_launch, ctx->last_launch, sizeof kernel_launch);
     lk_status st = lk_launch(ctx, "decode_combine", &defs, "decode_combine", (size_t)(o3->shape[0] * o3->shape[1]), 1,
-                             local, &a);
+                             cwg, &a);
     if (st == LK_OK)
         snprintf(ctx->last_launch, sizeof ctx->last_launch, "%.*s + combine", (int)sizeof ctx->last_launch - 16,
                  kernel_launch);
