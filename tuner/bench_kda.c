@@ -12,11 +12,12 @@
 #define MAX_LENGTHS 32
 #define ROUNDS 3
 
-enum { CALL_DISPATCH, CALL_DEFAULT, NCALLS };
+enum { CALL_DISPATCH, CALL_DEFAULT, CALL_CHUNK, CALL_STATE, CALL_OUT, NCALLS };
 
 typedef struct kda_row {
     int64_t T;
     double dispatch_ms, default_ms;
+    double stage_ms[3];  /* the defaults' kda_chunk, kda_state, kda_out alone (STAGES = 1, 2, 4) */
     double tokens;       /* B * T per call */
     double model_flops;  /* paper Eq. 13 with C = 64: (6 T d^2 + 3 T C d + T C^2) per head */
     char params[96];     /* the dispatch's parameters */
@@ -38,8 +39,13 @@ static int bench_one(lk_context *ctx, const lk_tune_key *key, int batch, int hea
     lk_lookup_result where;
     lk_kda_defaults(lk_context_device(ctx), key->head_dim, key->head_dim, &defaults);
     lk_tuned_params(ctx, key, &defaults, &tuned, &where);
-    kda_call calls[NCALLS] = {{&pb, NULL}, {&pb, &defaults}};
-    void *args[NCALLS] = {&calls[0], &calls[1]};
+    lk_params stage[3];
+    for (int i = 0; i < 3; i++) {
+        stage[i] = defaults;
+        lk_params_set(&stage[i], "STAGES", 1 << i);
+    }
+    kda_call calls[NCALLS] = {{&pb, NULL}, {&pb, &defaults}, {&pb, &stage[0]}, {&pb, &stage[1]}, {&pb, &stage[2]}};
+    void *args[NCALLS] = {&calls[0], &calls[1], &calls[2], &calls[3], &calls[4]};
     double med[NCALLS];
     int failed = bench_interleaved(ctx, kda_call_run, args, NCALLS, ROUNDS, med);
     kda_problem_free(&pb);
@@ -50,35 +56,40 @@ static int bench_one(lk_context *ctx, const lk_tune_key *key, int batch, int hea
     double T = (double)key->length, d = key->head_dim, C = 64.0;
     *row = (kda_row){.T = key->length, .dispatch_ms = med[CALL_DISPATCH], .default_ms = med[CALL_DEFAULT],
                      .tokens = (double)batch * T,
+                     .stage_ms = {med[CALL_CHUNK], med[CALL_STATE], med[CALL_OUT]},
                      .model_flops = (double)batch * heads * (6 * T * d * d + 3 * T * C * d + T * C * C)};
     lk_params_format(&tuned, "", ",", row->params, sizeof row->params);
-    fprintf(stderr, "T %lld: dispatch %.3f ms (%.0f tok/s, %s from %s), default %.3f ms\n", (long long)key->length,
+    fprintf(stderr, "T %lld: dispatch %.3f ms (%.0f tok/s, %s from %s), default %.3f ms (chunk %.3f, state %.3f, "
+                    "out %.3f)\n", (long long)key->length,
             row->dispatch_ms, tok_per_s(row->tokens, row->dispatch_ms), row->params,
-            lk_param_source_name(where.source), row->default_ms);
+            lk_param_source_name(where.source), row->default_ms, row->stage_ms[0], row->stage_ms[1], row->stage_ms[2]);
     return 0;
 }
 
 static void write_markdown(FILE *f, const kda_row *rows, int n, lk_dtype dtype, int head_dim)
 {
     fprintf(f, "| T | dtype | K=V | dispatch ms | default ms | tok/s (dispatch) | tok/s (default) | "
-               "model TFLOP/s | dispatch params |\n|---:|---|---:|---:|---:|---:|---:|---:|---|\n");
+               "model TFLOP/s | chunk ms | state ms | out ms | dispatch params |\n"
+               "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (int i = 0; i < n; i++) {
         const kda_row *r = &rows[i];
-        fprintf(f, "| %lld | %s | %d | %.3f | %.3f | %.0f | %.0f | %.4f | %s |\n", (long long)r->T,
+        fprintf(f, "| %lld | %s | %d | %.3f | %.3f | %.0f | %.0f | %.4f | %.3f | %.3f | %.3f | %s |\n", (long long)r->T,
                 lk_dtype_name(dtype), head_dim, r->dispatch_ms, r->default_ms, tok_per_s(r->tokens, r->dispatch_ms),
-                tok_per_s(r->tokens, r->default_ms), r->model_flops / (r->dispatch_ms * 1e-3) / 1e12, r->params);
+                tok_per_s(r->tokens, r->default_ms), r->model_flops / (r->dispatch_ms * 1e-3) / 1e12,
+                r->stage_ms[0], r->stage_ms[1], r->stage_ms[2], r->params);
     }
 }
 
 static void write_csv(FILE *f, const kda_row *rows, int n, lk_dtype dtype, int head_dim)
 {
     fprintf(f, "T,dtype,head_dim,dispatch_ms,default_ms,tokens_per_s_dispatch,tokens_per_s_default,model_tflops,"
-               "dispatch_params\n");
+               "chunk_ms,state_ms,out_ms,dispatch_params\n");
     for (int i = 0; i < n; i++) {
         const kda_row *r = &rows[i];
-        fprintf(f, "%lld,%s,%d,%.6f,%.6f,%.1f,%.1f,%.6f,\"%s\"\n", (long long)r->T, lk_dtype_name(dtype), head_dim,
-                r->dispatch_ms, r->default_ms, tok_per_s(r->tokens, r->dispatch_ms),
-                tok_per_s(r->tokens, r->default_ms), r->model_flops / (r->dispatch_ms * 1e-3) / 1e12, r->params);
+        fprintf(f, "%lld,%s,%d,%.6f,%.6f,%.1f,%.1f,%.6f,%.6f,%.6f,%.6f,\"%s\"\n", (long long)r->T, lk_dtype_name(dtype),
+                head_dim, r->dispatch_ms, r->default_ms, tok_per_s(r->tokens, r->dispatch_ms),
+                tok_per_s(r->tokens, r->default_ms), r->model_flops / (r->dispatch_ms * 1e-3) / 1e12,
+                r->stage_ms[0], r->stage_ms[1], r->stage_ms[2], r->params);
     }
 }
 
@@ -102,7 +113,8 @@ static int write_files(const char *dir, const char *header, const kda_row *rows,
     }
     fprintf(md, "# kda: lk_kda_fwd throughput, tuned dispatch and untuned defaults\n\n");
     bench_prefixed(md, "    ", header);
-    fprintf(md, "\nTimes are medians of device-event runs (%d interleaved rounds); tok/s = B*T / time.\n\n", ROUNDS);
+    fprintf(md, "\nTimes are medians of device-event runs (%d interleaved rounds); tok/s = B*T / time. chunk, state,"
+                " out: the default parameters' kda_chunk, kda_state and kda_out launched alone.\n\n", ROUNDS);
     write_markdown(md, rows, n, dtype, head_dim);
     bench_prefixed(csv, "# ", header);
     write_csv(csv, rows, n, dtype, head_dim);

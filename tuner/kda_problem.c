@@ -88,11 +88,15 @@ static lk_status fill(kda_problem *p, int which, uint64_t *seed, float *host)
 int kda_problem_fits(lk_context *ctx, lk_dtype dtype, int64_t B, int64_t T, int64_t H, int64_t K)
 {
     size_t es = lk_dtype_size(dtype);
-    size_t bytes = (size_t)(B * T * H * K) * (4 * es + 4) + (size_t)(B * T * H) * 4 + (size_t)(2 * B * H * K * K) * 4;
+    int64_t slots;
+    size_t scratch = sizeof(float) * lk_kda_scratch_floats(B, T, H, K, K, B, 16, &slots); /* CHUNK 16: the most */
+    size_t bytes = (size_t)(B * T * H * K) * (4 * es + 4) + (size_t)(B * T * H) * 4 + (size_t)(2 * B * H * K * K) * 4 +
+                   scratch;
     size_t mem = lk_context_device(ctx)->global_mem_bytes;
     if (bytes <= mem / 2)
         return 1;
-    fprintf(stderr, "note: skipping kda %s K=%lld T=%lld: %zu MiB of tensors > half of %zu MiB of device memory\n",
+    fprintf(stderr, "note: skipping kda %s K=%lld T=%lld: %zu MiB of tensors and scratch > half of %zu MiB of device "
+                    "memory\n",
             lk_dtype_name(dtype), (long long)K, (long long)T, bytes >> 20, mem >> 20);
     return 0;
 }

@@ -1,4 +1,4 @@
-/* kda_fwd as a tunable op (see op.h): CHUNK x SUB x BV x WG, inputs and check of kda_problem.c, the
+/* kda_fwd as a tunable op (see op.h): CHUNK x SUB x BV x WG x OBV, inputs and check of kda_problem.c, the
  * table of bench_kda.c. Timed problem: B=1 (--batch), H = HV heads (--heads; 16 on GPUs, 2 on
  * CPUs), K = V = the key's head_dim, T = the key's length, L2 norm in the kernel, initial and
  * final state. */
@@ -68,7 +68,7 @@ static int sub_within_chunk(const lk_params *p, const void *user, char *why, siz
 static void kda_space(const tune_space_user *u, space *s)
 {
     static const int chunk[] = {16, 32, 64}, sub[] = {8, 16, 32, 64}, bv_gpu[] = {8, 16, 32, 64}, wg_gpu[] = {32, 64, 128, 256};
-    static const int bv_cpu[] = {32, 64, 128}, wg_cpu[] = {32, 64, 128};
+    static const int bv_cpu[] = {32, 64, 128}, wg_cpu[] = {32, 64, 128}, obv[] = {32, 64, 128};
     int cpu = u->ctx->info.type == LK_DEVICE_CPU;
     memset(s, 0, sizeof *s);
     s->user = u;
@@ -76,6 +76,7 @@ static void kda_space(const tune_space_user *u, space *s)
     space_add_list(s, "SUB", 4, sub);
     space_add_list(s, "BV", cpu ? 3 : 4, cpu ? bv_cpu : bv_gpu);
     space_add_list(s, "WG", cpu ? 3 : 4, cpu ? wg_cpu : wg_gpu);
+    space_add_list(s, "OBV", 3, obv);
     space_add_constraint(s, "wg_multiple_of_bv", wg_multiple_of_bv);
     space_add_constraint(s, "chunk_within_length", chunk_within_length);
     space_add_constraint(s, "sub_within_chunk", sub_within_chunk);
