@@ -84,4 +84,25 @@ LK_INLINE uint lk_pack_half2(float lo, float hi)
     return r;
 }
 
+
+/* ---- attention backward (attention_bwd_mma.cl) ---- */
+
+/* *p += v in global memory without a return value (red.global.add.f32; relaxed, gpu scope). */
+LK_INLINE void lk_red_add_f32(LK_GLOBAL float *p, float v)
+{
+    asm volatile("red.global.add.f32 [%0], %1;" ::"l"(LK_GLOBAL_ADDR(p)), "f"(v));
+}
+
+/* p[0] += a, p[1] += b (p 8-byte aligned): one vector red on sm_90+ in the CUDA build (PTX 8.1),
+ * two scalar ones elsewhere (NVIDIA OpenCL's PTX version is not ours to choose). */
+LK_INLINE void lk_red_add_f32x2(LK_GLOBAL float *p, float a, float b)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("red.global.add.v2.f32 [%0], {%1, %2};" ::"l"(LK_GLOBAL_ADDR(p)), "f"(a), "f"(b));
+#else
+    lk_red_add_f32(p, a);
+    lk_red_add_f32(p + 1, b);
+#endif
+}
+
 #endif

@@ -4,7 +4,12 @@
  *
  * Tolerances (relative error of harness.h, per gradient tensor, against the fp64 reference on
  * the same rounded inputs): the harness's 1e-5 for f32 and 2e-3 for f16 (measured worst: 7e-7
- * and 7e-4; o and the gradients are stored as half). Variants against each other: 1e-5 (f32). */
+ * and 7e-4; o and the gradients are stored as half). Variants against each other: 1e-5 (f32).
+ *
+ * The tensor_core cases force the tensor-core kernels' tiles (MMA=1) by a tuning override; they run
+ * on NVIDIA GPUs of compute capability 8+ (CUDA and NVIDIA OpenCL) and skip elsewhere, and where
+ * the tiles' shared memory exceeds the backend's limit (48 KB in OpenCL). Same f16 tolerance: P and
+ * dS are rounded to f16 for the products, as in FlashAttention-2. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +17,7 @@
 
 #include "harness.h"
 #include "attention_bwd_ref.h"
+#include "ops/attention_bwd.h"
 
 typedef struct {
     int64_t B, Hq, Hkv, Sq, Sk, D;
@@ -23,6 +29,7 @@ typedef struct {
     int pos_ids;         /* explicit per-batch position ids */
     lkt_layout mem;      /* layout of every [B, H, S, D] tensor in memory */
     lkt_backend backend;
+    char tiles[80];      /* tuning override for the call, or "" (an array: cases are copied) */
 } bwd_case;
 
 #define AUTO LK_ROPE_VARIANT_AUTO
@@ -48,8 +55,8 @@ typedef struct {
     X(1, 2, 1, 17, 64, 64, 0, LK_F16, 1, AUTO, IL, 0, LKT_PADDED)
 
 #define ROW(b, hq, hkv, sq, sk, d, c, dt, r, var, lay, ids, mem)                                                   \
-    {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, ids, mem, LKT_OPENCL},                                             \
-        {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, ids, mem, LKT_CUDA},
+    {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, ids, mem, LKT_OPENCL, ""},                                         \
+        {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, ids, mem, LKT_CUDA, ""},
 
 static lk_rope_params rope_of(int kind, lk_rope_layout layout)
 {
@@ -255,6 +262,77 @@ ParameterizedTest(bwd_case *c, attention_bwd, matches_reference)
     lk_context_destroy(ctx);
 }
 
+/* Tensor-core cases: B Hq Hkv Sq Sk D causal dtype rope variant layout ids mem, tiles. The hd128
+ * "WARPS=4,BLOCK_N=64,BLOCK_M=16,STAGES=1" and hd64 tiles of at most 48 KB also run on NVIDIA OpenCL. */
+#define T128_CL "MMA=1,WARPS=4,BLOCK_N=64,BLOCK_M=16,STAGES=1"
+#define MMA_CASES(X)                                                                                               \
+    X(1, 2, 2, 130, 130, 128, 0, LK_F16, 0, AUTO, HS, 0, LKT_CONTIGUOUS, "MMA=1,WARPS=8,BLOCK_N=128,BLOCK_M=32,STAGES=2") \
+    X(1, 2, 2, 130, 130, 128, 0, LK_F16, 0, AUTO, HS, 0, LKT_CONTIGUOUS, T128_CL)                                 \
+    X(2, 4, 2, 200, 200, 128, 1, LK_F16, 0, AUTO, HS, 0, LKT_CONTIGUOUS, T128_CL)          /* GQA, causal */        \
+    X(2, 4, 2, 200, 200, 128, 1, LK_F16, 0, AUTO, HS, 0, LKT_BSHD, "MMA=1,WARPS=8,BLOCK_N=128,BLOCK_M=64,STAGES=3") \
+    X(1, 4, 1, 77, 300, 64, 1, LK_F16, 0, AUTO, HS, 0, LKT_BSHD, "MMA=1,WARPS=8,BLOCK_N=128,BLOCK_M=64,STAGES=3")   \
+    X(1, 4, 1, 77, 300, 64, 0, LK_F16, 0, AUTO, HS, 0, LKT_CONTIGUOUS, "MMA=1,WARPS=4,BLOCK_N=64,BLOCK_M=32,STAGES=2") \
+    X(1, 2, 1, 300, 77, 64, 1, LK_F16, 0, AUTO, HS, 0, LKT_CONTIGUOUS, "MMA=1,WARPS=4,BLOCK_N=128,BLOCK_M=16,STAGES=1") \
+    X(1, 4, 2, 130, 150, 128, 1, LK_F16, 1, FUSED, HS, 0, LKT_CONTIGUOUS, "MMA=1,WARPS=8,BLOCK_N=128,BLOCK_M=32,STAGES=2") \
+    X(1, 4, 2, 130, 150, 128, 1, LK_F16, 1, FUSED, IL, 0, LKT_CONTIGUOUS, T128_CL)                                 \
+    X(2, 4, 2, 100, 100, 128, 1, LK_F16, 2, KPRE, IL, 1, LKT_CONTIGUOUS, "MMA=1,WARPS=4,BLOCK_N=64,BLOCK_M=32,STAGES=2") \
+    X(2, 4, 2, 100, 100, 128, 0, LK_F16, 2, UNF, HS, 1, LKT_BSHD, T128_CL)                                         \
+    X(1, 2, 2, 64, 64, 64, 0, LK_F16, 1, UNF, HS, 0, LKT_BSHD, "MMA=1,WARPS=4,BLOCK_N=64,BLOCK_M=32,STAGES=2")      \
+    X(1, 2, 2, 64, 64, 64, 1, LK_F16, 1, FUSED, IL, 0, LKT_CONTIGUOUS, "MMA=1,WARPS=4,BLOCK_N=64,BLOCK_M=32,STAGES=2") \
+    X(1, 2, 1, 1, 37, 128, 1, LK_F16, 1, FUSED, IL, 0, LKT_CONTIGUOUS, T128_CL)            /* one query row */      \
+    X(1, 4, 1, 700, 700, 128, 1, LK_F16, 1, FUSED, HS, 0, LKT_CONTIGUOUS, "MMA=1,WARPS=8,BLOCK_N=128,BLOCK_M=64,STAGES=2") \
+    X(1, 2, 2, 513, 513, 128, 0, LK_F16, 0, AUTO, HS, 0, LKT_CONTIGUOUS, "MMA=1,WARPS=8,BLOCK_N=128,BLOCK_M=16,STAGES=3") \
+    X(1, 2, 2, 61, 61, 128, 1, LK_F32, 0, AUTO, HS, 0, LKT_PADDED, "MMA=1,WARPS=8,BLOCK_N=128,BLOCK_M=32,STAGES=2") /* f32: generic */
+
+#define MMA_ROW(b, hq, hkv, sq, sk, d, c, dt, r, var, lay, ids, mem, tiles)                                        \
+    {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, ids, mem, LKT_OPENCL, tiles},                                      \
+        {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, ids, mem, LKT_CUDA, tiles},
+
+ParameterizedTestParameters(attention_bwd, tensor_core)
+{
+    static bwd_case cases[] = {MMA_CASES(MMA_ROW)};
+    return cr_make_param_array(bwd_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(bwd_case *c, attention_bwd, tensor_core)
+{
+    lk_context *ctx = lkt_open(c->backend);
+    const lk_device_info *dev = lk_context_device(ctx);
+    if (!lk_attention_bwd_has_mma(dev, (int)c->D))
+        cr_skip_test("tensor-core tiles need an NVIDIA GPU of compute capability 8+ (this device: %s)", dev->name);
+    lk_params tiles;
+    cr_assert_eq(lk_params_parse(c->tiles, &tiles), LK_OK, "tiles %s", c->tiles);
+    if (lk_attention_bwd_local_bytes(&tiles, (int)c->D) > lk_attention_bwd_local_limit(dev, &tiles))
+        cr_skip_test("%s: needs %zu B of shared memory, %s %s allows %zu B per work-group (above 48 KB only the CUDA"
+                     " build, by opt-in dynamic shared memory)",
+                     c->tiles, lk_attention_bwd_local_bytes(&tiles, (int)c->D), lkt_backend_name(c->backend),
+                     dev->name, lk_attention_bwd_local_limit(dev, &tiles));
+    LKT_OK(ctx, lk_tuning_override(ctx, "attention_bwd", c->dtype, (int)c->D, c->causal, 0, c->tiles));
+    problem pb;
+    problem_make(&pb, c, (uint64_t)(c->Sq * 131 + c->Sk * 7 + c->D + c->rope));
+    device_problem dp;
+    device_make(ctx, &pb, &dp);
+    LKT_OK(ctx, device_backward(ctx, &dp));
+    int want_mma = c->dtype == LK_F16; /* f32: the generic kernels, whatever the tuned set says */
+    const char *launch = lk_last_launch(ctx);
+    cr_expect((strstr(launch, "attention_bwd_mma") != NULL) == want_mma, "%s: launch %s", c->tiles, launch);
+    float *dq = malloc(pb.nq * sizeof(float)), *dk = malloc(pb.nk * sizeof(float)), *dv = malloc(pb.nk * sizeof(float));
+    device_gradients(ctx, &dp, dq, dk, dv);
+    double tol = c->dtype == LK_F16 ? LKT_TOL_F16 : LKT_TOL_F32, scale = max_abs(pb.dv, pb.nk);
+    cr_log_info("%s: %s; relative errors dq %.2g dk %.2g dv %.2g", lkt_backend_name(c->backend), launch,
+                lkt_rel_error(dq, pb.dq, pb.nq, NULL), lkt_rel_error(dk, pb.dk, pb.nk, NULL),
+                lkt_rel_error(dv, pb.dv, pb.nk, NULL));
+    expect_gradient("dq", dq, pb.dq, pb.nq, tol, scale);
+    expect_gradient("dk", dk, pb.dk, pb.nk, tol, scale);
+    lkt_expect_close("dv", dv, pb.dv, pb.nk, tol);
+    free(dq);
+    free(dk);
+    free(dv);
+    device_free(&dp);
+    problem_free(&pb);
+    lk_context_destroy(ctx);
+}
+
 /* The three RoPE variants give the same gradients, from o and lse of the device's own forward. */
 ParameterizedTestParameters(attention_bwd, variants_agree_after_device_forward)
 {
@@ -265,7 +343,7 @@ ParameterizedTestParameters(attention_bwd, variants_agree_after_device_forward)
 ParameterizedTest(lkt_backend *b, attention_bwd, variants_agree_after_device_forward)
 {
     lk_context *ctx = lkt_open(*b);
-    bwd_case c = {2, 4, 2, 77, 100, 64, 1, LK_F32, 1, FUSED, HS, 0, LKT_CONTIGUOUS, *b};
+    bwd_case c = {2, 4, 2, 77, 100, 64, 1, LK_F32, 1, FUSED, HS, 0, LKT_CONTIGUOUS, *b, ""};
     problem pb;
     problem_make(&pb, &c, 7);
     device_problem dp;
@@ -345,9 +423,9 @@ static void numeric_gradient(const ref_attention_args *a, float *x, size_t n, co
 Test(attention_bwd_ref, finite_differences)
 {
     static const bwd_case tiny[] = {
-        {1, 2, 1, 3, 5, 8, 1, LK_F32, 2, AUTO, IL, 0, LKT_CONTIGUOUS, LKT_OPENCL},
-        {1, 2, 2, 4, 2, 4, 1, LK_F32, 0, AUTO, HS, 0, LKT_CONTIGUOUS, LKT_OPENCL},
-        {2, 2, 1, 3, 4, 6, 0, LK_F32, 1, AUTO, HS, 1, LKT_CONTIGUOUS, LKT_OPENCL},
+        {1, 2, 1, 3, 5, 8, 1, LK_F32, 2, AUTO, IL, 0, LKT_CONTIGUOUS, LKT_OPENCL, ""},
+        {1, 2, 2, 4, 2, 4, 1, LK_F32, 0, AUTO, HS, 0, LKT_CONTIGUOUS, LKT_OPENCL, ""},
+        {2, 2, 1, 3, 4, 6, 0, LK_F32, 1, AUTO, HS, 1, LKT_CONTIGUOUS, LKT_OPENCL, ""},
     };
     for (size_t t = 0; t < sizeof tiny / sizeof tiny[0]; t++) {
         problem pb;
@@ -391,7 +469,7 @@ static void expect_status(lk_context *ctx, lk_status got, lk_status want, const 
 ParameterizedTest(lkt_backend *b, attention_bwd, bad_input)
 {
     lk_context *c = lkt_open(*b);
-    bwd_case bc = {1, 4, 2, 8, 8, 64, 1, LK_F32, 0, AUTO, HS, 0, LKT_CONTIGUOUS, *b};
+    bwd_case bc = {1, 4, 2, 8, 8, 64, 1, LK_F32, 0, AUTO, HS, 0, LKT_CONTIGUOUS, *b, ""};
     problem pb;
     problem_make(&pb, &bc, 3);
     device_problem d;
