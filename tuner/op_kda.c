@@ -1,4 +1,4 @@
-/* kda_fwd as a tunable op (see op.h): CHUNK x SUB x BV x WG x OBV, inputs and check of kda_problem.c, the
+/* kda_fwd as a tunable op (see op.h): CHUNK x SUB x BV x WG x OBV x MMA, inputs and check of kda_problem.c, the
  * table of bench_kda.c. Timed problem: B=1 (--batch), H = HV heads (--heads; 16 on GPUs, 2 on
  * CPUs), K = V = the key's head_dim, T = the key's length, L2 norm in the kernel, initial and
  * final state. */
@@ -77,6 +77,9 @@ static void kda_space(const tune_space_user *u, space *s)
     space_add_list(s, "BV", cpu ? 3 : 4, cpu ? bv_cpu : bv_gpu);
     space_add_list(s, "WG", cpu ? 3 : 4, cpu ? wg_cpu : wg_gpu);
     space_add_list(s, "OBV", 3, obv);
+    static const int mma_on[] = {0, 1}, mma_off[] = {0};
+    int mma = !cpu && u->ctx->info.cc_major >= 8 && u->key->dtype == LK_F16;
+    space_add_list(s, "MMA", mma ? 2 : 1, mma ? mma_on : mma_off);
     space_add_constraint(s, "wg_multiple_of_bv", wg_multiple_of_bv);
     space_add_constraint(s, "chunk_within_length", chunk_within_length);
     space_add_constraint(s, "sub_within_chunk", sub_within_chunk);

@@ -84,6 +84,7 @@ void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_
     /* kda_out's V block: a multiple of 4, at most V rounded up to a power of two (>= 4) */
     int64_t obv = min64(lk_params_get(tuned, "OBV", 64), pow2_at_least(V < 4 ? 4 : V));
     lk_params_set(out, "OBV", (int)(obv < 4 ? 4 : obv / 4 * 4));
+    lk_params_set(out, "MMA", lk_params_get(tuned, "MMA", 0) != 0);
     /* K tiles: for kda_chunk the largest of 32, 16, 8 rows, for kda_state of 128 .. 8 rows with at
      * most 64 staged floats per work-item, each at most K rounded up to a power of two, that fits */
     int64_t kt = 32, ks = 128;
@@ -116,6 +117,8 @@ void lk_kda_defaults(const lk_device_info *dev, int64_t K, int64_t V, lk_params 
         lk_params_set(out, "BV", prefs[i][2]);
         lk_params_set(out, "WG", prefs[i][3]);
         lk_params_set(out, "OBV", prefs[i][4]);
+        if (gpu && dev->cc_major >= 8)
+            lk_params_set(out, "MMA", 1);
         lk_params eff;
         lk_kda_effective(out, K, V, 1 << 30, dev->local_mem_bytes, &eff);
         if ((size_t)prefs[i][3] <= dev->max_work_group &&
@@ -250,8 +253,12 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     lk_args_long(&d, B * T);
     lk_args_long(&d, n_slots);
     size_t o_blocks = (size_t)((V + obv - 1) / obv);
-    if ((stages & 4) && (st = lk_launch(ctx, "kda_out", &defs, "kda_out", (size_t)HV * o_blocks * chunks,
-                                        (size_t)c->n_seqs, out_wg((size_t)chunk, (size_t)obv), &d)))
+    /* tensor-core output (cl/kda_out_mma.cl): f16, NVIDIA cc 8+, CHUNK 16..64, OBV a multiple of 16 */
+    int mma = lk_params_get(&eff, "MMA", 0) && c->q.dtype == LK_F16 && ctx->info.type == LK_DEVICE_GPU &&
+              ctx->info.cc_major >= 8 && chunk >= 16 && obv % 16 == 0;
+    if ((stages & 4) && (st = lk_launch(ctx, mma ? "kda_out_mma" : "kda_out", &defs, "kda_out",
+                                        (size_t)HV * o_blocks * chunks, (size_t)c->n_seqs,
+                                        mma ? (size_t)chunk / 16 * 32 : out_wg((size_t)chunk, (size_t)obv), &d)))
         return st;
     return LK_OK;
 }
