@@ -243,50 +243,42 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_bwd_mma(
 #endif
         const int masked = keys_partial || r0 + BLOCK_M > Sq || (causal && r0 < causal_clear);
 
-        /* S^T = K Q^T, dP^T = V dO^T */
-        float sc[MT][NQ8][4], dp[MT][NQ8][4];
+        /* S^T = K Q^T */
+        float sc[MT][NQ8][4];
         #pragma unroll
         for (int mt = 0; mt < MT; mt++)
             #pragma unroll
             for (int nt8 = 0; nt8 < NQ8; nt8++)
                 #pragma unroll
-                for (int e = 0; e < 4; e++) {
+                for (int e = 0; e < 4; e++)
                     sc[mt][nt8][e] = 0.0f;
-                    dp[mt][nt8][e] = 0.0f;
-                }
         #pragma unroll
         for (int kc = 0; kc < KC; kc++) {
-            uint ka[MT][4], va[MT][4];
+            uint ka[MT][4];
             #pragma unroll
-            for (int mt = 0; mt < MT; mt++) {
-                int off = (krow0 + mt * 16 + (mi & 1) * 8 + r8) * ROW + kc * 16 + (mi >> 1) * 8;
-                lk_ldmatrix_x4(ka[mt], LK_SMEM_ADDR(ks + off));
-                lk_ldmatrix_x4(va[mt], LK_SMEM_ADDR(vs + off));
-            }
+            for (int mt = 0; mt < MT; mt++)
+                lk_ldmatrix_x4(ka[mt], LK_SMEM_ADDR(ks + (krow0 + mt * 16 + (mi & 1) * 8 + r8) * ROW + kc * 16 +
+                                                    (mi >> 1) * 8));
             #pragma unroll
             for (int np = 0; np < NQ8 / 2; np++) {
-                int off = (np * 16 + (mi >> 1) * 8 + r8) * ROW + kc * 16 + (mi & 1) * 8;
-                uint qb[4], ob[4];
-                lk_ldmatrix_x4(qb, LK_SMEM_ADDR(qt + off));
-                lk_ldmatrix_x4(ob, LK_SMEM_ADDR(dot + off));
+                uint qb[4];
+                lk_ldmatrix_x4(qb, LK_SMEM_ADDR(qt + (np * 16 + (mi >> 1) * 8 + r8) * ROW + kc * 16 + (mi & 1) * 8));
                 #pragma unroll
                 for (int mt = 0; mt < MT; mt++) {
                     lk_mma16816(sc[mt][2 * np], ka[mt], qb[0], qb[1]);
                     lk_mma16816(sc[mt][2 * np + 1], ka[mt], qb[2], qb[3]);
-                    lk_mma16816(dp[mt][2 * np], va[mt], ob[0], ob[1]);
-                    lk_mma16816(dp[mt][2 * np + 1], va[mt], ob[2], ob[3]);
                 }
             }
         }
 
-        /* P^T and dS^T; both packed as A fragments (keys x queries), dS^T also into dst */
-        uint pa[MT][QC][4], da[MT][QC][4];
+        /* P^T = exp2(S^T scale log2e - lse2) (masked pairs 0), packed as A fragments (keys x queries) */
+        uint pa[MT][QC][4];
         #pragma unroll
         for (int nt8 = 0; nt8 < NQ8; nt8++)
             #pragma unroll
             for (int e1 = 0; e1 < 2; e1++) {
                 int ql = nt8 * 8 + 2 * t4 + e1, i = r0 + ql;
-                float lse2 = st[2 * ql], delta = st[2 * ql + 1];
+                float lse2 = st[2 * ql];
                 #pragma unroll
                 for (int mt = 0; mt < MT; mt++)
                     #pragma unroll
@@ -299,7 +291,6 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_bwd_mma(
                                 p = 0.0f;
                         }
                         sc[mt][nt8][e] = p;
-                        dp[mt][nt8][e] = p * (dp[mt][nt8][e] - delta);
                     }
             }
         #pragma unroll
@@ -310,26 +301,80 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_bwd_mma(
                 for (int h = 0; h < 2; h++) {
                     pa[mt][pc][h] = lk_pack_half2(sc[mt][2 * pc][2 * h], sc[mt][2 * pc][2 * h + 1]);
                     pa[mt][pc][2 + h] = lk_pack_half2(sc[mt][2 * pc + 1][2 * h], sc[mt][2 * pc + 1][2 * h + 1]);
-                    da[mt][pc][h] = lk_pack_half2(dp[mt][2 * pc][2 * h], dp[mt][2 * pc][2 * h + 1]);
-                    da[mt][pc][2 + h] = lk_pack_half2(dp[mt][2 * pc + 1][2 * h], dp[mt][2 * pc + 1][2 * h + 1]);
-                    int row = krow0 + mt * 16 + g + 8 * h;
-                    *(LK_LOCAL_PTR uint *)(dst + row * SROW + pc * 16 + 2 * t4) = da[mt][pc][h];
-                    *(LK_LOCAL_PTR uint *)(dst + row * SROW + pc * 16 + 8 + 2 * t4) = da[mt][pc][2 + h];
                 }
 
-        /* dV += P^T dO, dK += dS^T Q */
+        /* dV += P^T dO */
         #pragma unroll
         for (int pc = 0; pc < QC; pc++)
             #pragma unroll
             for (int dp2 = 0; dp2 < DT / 2; dp2++) {
-                int off = (pc * 16 + (mi & 1) * 8 + r8) * ROW + dp2 * 16 + (mi >> 1) * 8;
-                uint ob[4], qb[4];
-                lk_ldmatrix_x4_trans(ob, LK_SMEM_ADDR(dot + off));
-                lk_ldmatrix_x4_trans(qb, LK_SMEM_ADDR(qt + off));
+                uint ob[4];
+                lk_ldmatrix_x4_trans(ob, LK_SMEM_ADDR(dot + (pc * 16 + (mi & 1) * 8 + r8) * ROW + dp2 * 16 +
+                                                      (mi >> 1) * 8));
                 #pragma unroll
                 for (int mt = 0; mt < MT; mt++) {
                     lk_mma16816(dva[mt][2 * dp2], pa[mt][pc], ob[0], ob[1]);
                     lk_mma16816(dva[mt][2 * dp2 + 1], pa[mt][pc], ob[2], ob[3]);
+                }
+            }
+
+        /* dP^T = V dO^T */
+        float dp[MT][NQ8][4];
+        #pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+            #pragma unroll
+            for (int nt8 = 0; nt8 < NQ8; nt8++)
+                #pragma unroll
+                for (int e = 0; e < 4; e++)
+                    dp[mt][nt8][e] = 0.0f;
+        #pragma unroll
+        for (int kc = 0; kc < KC; kc++) {
+            uint va[MT][4];
+            #pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+                lk_ldmatrix_x4(va[mt], LK_SMEM_ADDR(vs + (krow0 + mt * 16 + (mi & 1) * 8 + r8) * ROW + kc * 16 +
+                                                    (mi >> 1) * 8));
+            #pragma unroll
+            for (int np = 0; np < NQ8 / 2; np++) {
+                uint ob[4];
+                lk_ldmatrix_x4(ob, LK_SMEM_ADDR(dot + (np * 16 + (mi >> 1) * 8 + r8) * ROW + kc * 16 + (mi & 1) * 8));
+                #pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+                    lk_mma16816(dp[mt][2 * np], va[mt], ob[0], ob[1]);
+                    lk_mma16816(dp[mt][2 * np + 1], va[mt], ob[2], ob[3]);
+                }
+            }
+        }
+
+        /* dS^T = P^T (dP^T - Delta) with P^T from its f16 fragments (it enters dV as f16 too), packed as
+         * A fragments and stored into dst */
+        uint da[MT][QC][4];
+        #pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+            #pragma unroll
+            for (int pc = 0; pc < QC; pc++)
+                #pragma unroll
+                for (int x = 0; x < 4; x++) { /* x = h + 2 half: tile 2 pc + half, row g + 8 h */
+                    int h = x & 1, nt8 = 2 * pc + (x >> 1), ql = nt8 * 8 + 2 * t4;
+                    float p0, p1;
+                    lk_unpack_half2(pa[mt][pc][x], &p0, &p1);
+                    float ds0 = p0 * (dp[mt][nt8][2 * h] - st[2 * ql + 1]);
+                    float ds1 = p1 * (dp[mt][nt8][2 * h + 1] - st[2 * ql + 3]);
+                    da[mt][pc][x] = lk_pack_half2(ds0, ds1);
+                    int row = krow0 + mt * 16 + g + 8 * h;
+                    *(LK_LOCAL_PTR uint *)(dst + row * SROW + ql) = da[mt][pc][x];
+                }
+
+        /* dK += dS^T Q */
+        #pragma unroll
+        for (int pc = 0; pc < QC; pc++)
+            #pragma unroll
+            for (int dp2 = 0; dp2 < DT / 2; dp2++) {
+                uint qb[4];
+                lk_ldmatrix_x4_trans(qb, LK_SMEM_ADDR(qt + (pc * 16 + (mi & 1) * 8 + r8) * ROW + dp2 * 16 +
+                                                      (mi >> 1) * 8));
+                #pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
                     lk_mma16816(dka[mt][2 * dp2], da[mt][pc], qb[0], qb[1]);
                     lk_mma16816(dka[mt][2 * dp2 + 1], da[mt][pc], qb[2], qb[3]);
                 }

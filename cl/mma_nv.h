@@ -105,4 +105,16 @@ LK_INLINE void lk_red_add_f32x2(LK_GLOBAL float *p, float a, float b)
 #endif
 }
 
+
+/* The two halves of an f16x2 register (lo: bits 0..15) as floats. */
+LK_INLINE void lk_unpack_half2(uint r, float *lo, float *hi)
+{
+    float a, b;
+    asm("{\n\t.reg .f16 l, h;\n\tmov.b32 {l, h}, %2;\n\tcvt.f32.f16 %0, l;\n\tcvt.f32.f16 %1, h;\n\t}"
+        : "=f"(a), "=f"(b)
+        : "r"(r));
+    *lo = a;
+    *hi = b;
+}
+
 #endif

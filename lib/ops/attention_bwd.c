@@ -58,9 +58,10 @@ void lk_attention_bwd_defaults(const lk_device_info *dev, int head_dim, lk_param
     if (!lk_attention_bwd_has_mma(dev, head_dim))
         return;
     /* the generic tiles stay in the set for calls the tensor-core kernels cannot take (f32, strides);
+     * the tensor-core tiles: the best of an exhaustive H200 run at hd128, 8K (docs/perf-notes.md 6), or
      * the first of these that fits the device's shared memory (227 KB CUDA opt-in, 48 KB OpenCL) */
     static const int cand[][4] = {/* WARPS, BLOCK_N, BLOCK_M, STAGES */
-                                  {8, 128, 32, 2}, {4, 64, 32, 2}, {4, 64, 16, 1}};
+                                  {8, 128, 64, 2}, {4, 64, 32, 2}, {4, 64, 16, 1}};
     int c = 0;
     for (;; c++) {
         if (c == 3)
