@@ -15,6 +15,9 @@
  *          ks[slot][n][ROW]  key n of the tile, d contiguous      -> ldmatrix      (B of Q K^T)
  *          vs[slot][n][ROW]  value n of the tile, d contiguous    -> ldmatrix.trans (B of P V)
  *        tile t is copied by cp.async into slot t % STAGES, STAGES - 1 tiles ahead of the compute.
+ *        QSMEM 1 appends the work-group's Q tile qs[BLOCK_M][ROW] (rotated, f16): each warp writes its
+ *        own rows once and reloads its A fragments by ldmatrix in every tile, as FlashAttention-2
+ *        does, instead of holding them in 16 * MT * D / 8 registers per lane.
  *
  *   ROPE_K rotates each K tile in shared memory after it lands (the fully fused variant), with
  *   cos/sin computed from freq (ROPE_TABLE 0) or read from table[j][i] (ROPE_TABLE 1).
@@ -48,6 +51,9 @@
 #endif
 #ifndef ROPE_TABLE
 #define ROPE_TABLE 0
+#endif
+#ifndef QSMEM
+#define QSMEM 0
 #endif
 
 #define THREADS (WARPS * 32)
@@ -163,7 +169,7 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
 {
     /* ushort storage: OpenCL C allows no half variables, only half pointers; the host passes the
      * size (lk_attention_fwd_local_bytes) */
-    LK_DYN_SHARED(ushort, ring, 2 * STAGES * BLOCK_N * ROW);
+    LK_DYN_SHARED(ushort, ring, (2 * STAGES * BLOCK_N + QSMEM * BLOCK_M) * ROW);
     LK_LOCAL_PTR lk_t *ks = (LK_LOCAL_PTR lk_t *)ring;
     LK_LOCAL_PTR lk_t *vs = ks + STAGES * BLOCK_N * ROW;
 
@@ -172,8 +178,12 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
     const int bh = get_group_id(1), b = bh / Hq, hq = bh % Hq, hk = hq / (Hq / Hkv);
     const int shift = Sk - Sq; /* causal: row r sees keys j <= r + shift */
 
-    /* Q as A fragments: qa[mt][kc] */
+    /* Q as A fragments: qa[mt][kc] in registers, or (QSMEM) the warp's rows of qs */
+#if QSMEM
+    LK_LOCAL_PTR uint *qs = (LK_LOCAL_PTR uint *)(vs + STAGES * BLOCK_N * ROW); /* [BLOCK_M][ROW / 2] */
+#else
     uint qa[MT][KC][4];
+#endif
     const long q_base = q_off + b * qsb + hq * qsh;
     #pragma unroll
     for (int mt = 0; mt < MT; mt++)
@@ -185,8 +195,14 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
                        qi_off, qi_sb, qi_ss, q_pos_offset);
             #pragma unroll
             for (int kc = 0; kc < KC; kc++) {
+#if QSMEM
+                LK_LOCAL_PTR uint *dst = qs + (row - row0) * (ROW / 2) + kc * 8 + t4;
+                dst[0] = lk_pack_half2(x[kc][0], x[kc][1]);
+                dst[4] = lk_pack_half2(x[kc][2], x[kc][3]);
+#else
                 qa[mt][kc][h] = lk_pack_half2(x[kc][0], x[kc][1]);
                 qa[mt][kc][2 + h] = lk_pack_half2(x[kc][2], x[kc][3]);
+#endif
             }
         }
 
@@ -251,20 +267,31 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
                 for (int e = 0; e < 4; e++)
                     sc[mt][nt][e] = 0.0f;
         #pragma unroll
-        for (int kc = 0; kc < KC; kc++)
+        for (int kc = 0; kc < KC; kc++) {
+#if QSMEM
+            uint qa_kc[MT][4]; /* the warp's own rows: written by it, so no barrier before the first read */
+            #pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+                lk_ldmatrix_x4(qa_kc[mt], LK_SMEM_ADDR(qs + (warp * 16 * MT + mt * 16 + (mi & 1) * 8 + r8) * (ROW / 2) +
+                                                        kc * 8 + (mi >> 1) * 4));
+#define QA(mt) qa_kc[mt]
+#else
+#define QA(mt) qa[mt][kc]
+#endif
             #pragma unroll
             for (int np = 0; np < NT / 2; np++) {
                 uint kb[4]; /* b0 b1 of key tile 2np, then of 2np + 1 */
                 lk_ldmatrix_x4(kb, LK_SMEM_ADDR(kt + (np * 16 + (mi >> 1) * 8 + r8) * ROW + kc * 16 + (mi & 1) * 8));
                 #pragma unroll
                 for (int mt = 0; mt < MT; mt++) {
-                    lk_mma16816(sc[mt][2 * np], qa[mt][kc], kb[0], kb[1]);
-                    lk_mma16816(sc[mt][2 * np + 1], qa[mt][kc], kb[2], kb[3]);
+                    lk_mma16816(sc[mt][2 * np], QA(mt), kb[0], kb[1]);
+                    lk_mma16816(sc[mt][2 * np + 1], QA(mt), kb[2], kb[3]);
                 }
             }
+#undef QA
+        }
 
-        /* online softmax; P packed as A fragments of P V */
-        uint pa[MT][PC][4];
+        /* online softmax: P in place of S */
         const int masked = t >= first_masked;
         #pragma unroll
         for (int mt = 0; mt < MT; mt++)
@@ -273,56 +300,64 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
                 int row = wrow0 + mt * 16 + g + 8 * h;
                 int row_end = causal ? row + shift + 1 : Sk;
                 row_end = row_end < Sk ? row_end : Sk;
-                float mx = m[mt][h];
+                /* the max of the raw scores (scale_log2 > 0 keeps the order); m is in the scaled domain */
+                float raw = NEG_INF;
                 #pragma unroll
                 for (int nt = 0; nt < NT; nt++)
                     #pragma unroll
                     for (int e = 0; e < 2; e++) {
-                        float s = sc[mt][nt][2 * h + e] * scale_log2;
                         if (masked && t * BLOCK_N + nt * 8 + 2 * t4 + e >= row_end)
-                            s = NEG_INF;
-                        sc[mt][nt][2 * h + e] = s;
-                        mx = lk_fmax(mx, s);
+                            sc[mt][nt][2 * h + e] = NEG_INF;
+                        raw = lk_fmax(raw, sc[mt][nt][2 * h + e]);
                     }
-                mx = lk_fmax(mx, lk_shfl_xor(mx, 1));
-                mx = lk_fmax(mx, lk_shfl_xor(mx, 2));
+                raw = lk_fmax(raw, lk_shfl_xor(raw, 1));
+                raw = lk_fmax(raw, lk_shfl_xor(raw, 2));
+                float mx = lk_fmax(m[mt][h], raw * scale_log2);
                 float base = mx == NEG_INF ? 0.0f : mx; /* a row with nothing visible yet stays at zero */
-                float alpha = lk_exp2_approx(m[mt][h] - base), sum = 0.0f;
+                float sum = 0.0f;
                 #pragma unroll
                 for (int nt = 0; nt < NT; nt++)
                     #pragma unroll
                     for (int e = 0; e < 2; e++) {
-                        float p = lk_exp2_approx(sc[mt][nt][2 * h + e] - base);
+                        float p = lk_exp2_approx(lk_fma(sc[mt][nt][2 * h + e], scale_log2, -base));
                         sc[mt][nt][2 * h + e] = p;
                         sum += p;
                     }
-                l[mt][h] = l[mt][h] * alpha + sum;
-                m[mt][h] = mx;
-                #pragma unroll
-                for (int dt = 0; dt < DT; dt++) {
-                    acc[mt][dt][2 * h] *= alpha;
-                    acc[mt][dt][2 * h + 1] *= alpha;
+                if (mx != m[mt][h]) { /* rescale only when the running max moved (rarely, after the first tiles) */
+                    float alpha = lk_exp2_approx(m[mt][h] - base);
+                    l[mt][h] *= alpha;
+                    #pragma unroll
+                    for (int dt = 0; dt < DT; dt++) {
+                        acc[mt][dt][2 * h] *= alpha;
+                        acc[mt][dt][2 * h + 1] *= alpha;
+                    }
+                    m[mt][h] = mx;
                 }
-                #pragma unroll
-                for (int pc = 0; pc < PC; pc++) {
-                    pa[mt][pc][h] = lk_pack_half2(sc[mt][2 * pc][2 * h], sc[mt][2 * pc][2 * h + 1]);
-                    pa[mt][pc][2 + h] = lk_pack_half2(sc[mt][2 * pc + 1][2 * h], sc[mt][2 * pc + 1][2 * h + 1]);
-                }
+                l[mt][h] += sum;
             }
 
-        /* O += P V */
+        /* O += P V, P packed chunk by chunk as A fragments (short-lived registers) */
         #pragma unroll
-        for (int pc = 0; pc < PC; pc++)
+        for (int pc = 0; pc < PC; pc++) {
+            uint pa[MT][4];
+            #pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+                #pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    pa[mt][h] = lk_pack_half2(sc[mt][2 * pc][2 * h], sc[mt][2 * pc][2 * h + 1]);
+                    pa[mt][2 + h] = lk_pack_half2(sc[mt][2 * pc + 1][2 * h], sc[mt][2 * pc + 1][2 * h + 1]);
+                }
             #pragma unroll
             for (int dp = 0; dp < DT / 2; dp++) {
                 uint vb[4]; /* b0 b1 of d tile 2dp, then of 2dp + 1 */
                 lk_ldmatrix_x4_trans(vb, LK_SMEM_ADDR(vt + (pc * 16 + (mi & 1) * 8 + r8) * ROW + dp * 16 + (mi >> 1) * 8));
                 #pragma unroll
                 for (int mt = 0; mt < MT; mt++) {
-                    lk_mma16816(acc[mt][2 * dp], pa[mt][pc], vb[0], vb[1]);
-                    lk_mma16816(acc[mt][2 * dp + 1], pa[mt][pc], vb[2], vb[3]);
+                    lk_mma16816(acc[mt][2 * dp], pa[mt], vb[0], vb[1]);
+                    lk_mma16816(acc[mt][2 * dp + 1], pa[mt], vb[2], vb[3]);
                 }
             }
+        }
         lk_barrier();
     }
 

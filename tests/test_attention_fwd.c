@@ -69,8 +69,9 @@ ParameterizedTestParameters(attention_fwd, matches_reference)
 
 
 /* B Hq Hkv Sq Sk D causal dtype rope variant layout table ids mem tiles: awkward lengths (partial
- * tiles, Sq != Sk, masked rows), every pipeline depth, 4 and 8 warps, all three RoPE variants; the
- * last two need more than 48 KB (102 and 204 KB of K/V ring) */
+ * tiles, Sq != Sk, masked rows), every pipeline depth, 4 and 8 warps, all three RoPE variants, Q
+ * in registers and (QSMEM=1) in shared memory; the cases of more than 48 KB (the ring's 102 and
+ * 204 KB, 136 KB of ring and Q tile) run on the CUDA build only */
 #define MMA_CASES(X)                                                                                               \
     X(1, 4, 2, 1000, 1000, 128, 1, LK_F16, 1, FUSED, HS, 0, 0, LKT_CONTIGUOUS,                                     \
       "MMA=1,WARPS=4,BLOCK_M=64,BLOCK_N=64,STAGES=1")                                                              \
@@ -83,7 +84,13 @@ ParameterizedTestParameters(attention_fwd, matches_reference)
     X(1, 2, 1, 3, 555, 64, 0, LK_F16, 1, FUSED, IL, 0, 0, LKT_CONTIGUOUS, "MMA=1,WARPS=4,BLOCK_M=128,BLOCK_N=32,STAGES=3") \
     X(1, 4, 2, 1000, 1000, 128, 1, LK_F16, 1, FUSED, HS, 0, 0, LKT_CONTIGUOUS,                                     \
       "MMA=1,WARPS=4,BLOCK_M=128,BLOCK_N=64,STAGES=3")                                                             \
-    X(1, 2, 2, 77, 1000, 128, 0, LK_F16, 0, AUTO, HS, 0, 0, LKT_BSHD, "MMA=1,WARPS=8,BLOCK_M=128,BLOCK_N=128,STAGES=3")
+    X(1, 2, 2, 77, 1000, 128, 0, LK_F16, 0, AUTO, HS, 0, 0, LKT_BSHD, "MMA=1,WARPS=8,BLOCK_M=128,BLOCK_N=128,STAGES=3") \
+    X(2, 2, 1, 130, 333, 64, 0, LK_F16, 1, UNF, IL, 0, 0, LKT_BSHD,                                                 \
+      "MMA=1,WARPS=4,BLOCK_M=128,BLOCK_N=32,STAGES=2,QSMEM=1")                                                     \
+    X(1, 4, 2, 1000, 1000, 128, 1, LK_F16, 1, FUSED, HS, 0, 0, LKT_CONTIGUOUS,                                     \
+      "MMA=1,WARPS=4,BLOCK_M=128,BLOCK_N=64,STAGES=2,QSMEM=1")                                                     \
+    X(1, 2, 2, 300, 1000, 128, 1, LK_F16, 1, KPRE, IL, 0, 0, LKT_PADDED,                                           \
+      "MMA=1,WARPS=4,BLOCK_M=128,BLOCK_N=128,STAGES=1,QSMEM=1")
 
 #define MMA_ROW(b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, tiles)                                 \
     {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, LKT_OPENCL, tiles},                                \

@@ -34,12 +34,22 @@ static int table_only_fused(const lk_params *p, const void *user, char *why, siz
     return 0;
 }
 
+static int qsmem_only_two_tiles(const lk_params *p, const void *user, char *why, size_t n)
+{
+    (void)user;
+    if (!lk_params_get(p, "QSMEM", 0) || lk_params_get(p, "BLOCK_M", 0) == 32 * lk_params_get(p, "WARPS", 0))
+        return 1;
+    snprintf(why, n, "QSMEM pays only with two m16 tiles per warp (BLOCK_M = 32 * WARPS)");
+    return 0;
+}
+
 void attn_space(const tune_space_user *u, space *s)
 {
     static const int variants[] = {0, 1, 2}, table[] = {0, 1}, one[] = {1};
     static const int bm_gpu[] = {16, 32, 64, 128}, bn_gpu[] = {8, 16, 32, 64}, st_gpu[] = {1, 2, 3};
     static const int bm_cpu[] = {16, 32, 64}, bn_cpu[] = {8, 16, 32}, st_cpu[] = {1, 2};
     static const int bm_mma[] = {64, 128}, bn_mma[] = {32, 64, 128}, st_mma[] = {1, 2, 3, 4}, warps[] = {4, 8};
+    static const int qsmem[] = {0, 1};
     int cpu = u->ctx->info.type == LK_DEVICE_CPU;
     int mma = u->key->dtype == LK_F16 && lk_attention_fwd_has_mma(&u->ctx->info, u->key->head_dim);
     memset(s, 0, sizeof *s);
@@ -54,6 +64,8 @@ void attn_space(const tune_space_user *u, space *s)
         space_add_list(s, "BLOCK_M", 2, bm_mma);
         space_add_list(s, "BLOCK_N", 3, bn_mma);
         space_add_list(s, "STAGES", 4, st_mma);
+        space_add_list(s, "QSMEM", 2, qsmem);
+        space_add_constraint(s, "qsmem_only_two_tiles", qsmem_only_two_tiles);
     } else {
         space_add_list(s, "BLOCK_M", cpu ? 3 : 4, cpu ? bm_cpu : bm_gpu);
         space_add_list(s, "BLOCK_N", cpu ? 3 : 4, cpu ? bn_cpu : bn_gpu);
@@ -66,25 +78,12 @@ void attn_space(const tune_space_user *u, space *s)
 
 int attn_fits_built(lk_context *ctx, const lk_tune_key *key, const lk_params *p, char *why, size_t n)
 {
-    /* the defines lk_attention_fwd_run's launch uses, in the same order (same cache entry) */
     int rope = !strcmp(key->family, "rope"), variant = lk_params_get(p, "VARIANT", 1);
-    int bm = lk_params_get(p, "BLOCK_M", 32);
-    lk_params defs = {0};
-    lk_params_set(&defs, "LK_F16", key->dtype == LK_F16);
-    lk_params_set(&defs, "D", key->head_dim);
-    lk_params_set(&defs, "BLOCK_M", bm);
-    lk_params_set(&defs, "BLOCK_N", lk_params_get(p, "BLOCK_N", 16));
-    lk_params_set(&defs, "STAGES", lk_params_get(p, "STAGES", 1));
-    lk_params_set(&defs, "ROPE_Q", rope && variant != 2);
-    lk_params_set(&defs, "ROPE_K", rope && variant == 0);
-    lk_params_set(&defs, "ROPE_TABLE", rope && variant == 0 && lk_params_get(p, "ROPE_TABLE", 0));
-    int mma = lk_params_get(p, "MMA", 0);
-    size_t local = (size_t)bm;
-    if (mma) {
-        lk_params_set(&defs, "WARPS", lk_params_get(p, "WARPS", 4));
-        local = 32u * (size_t)lk_params_get(p, "WARPS", 4);
-    }
-    const char *kernel = mma ? "attention_fwd_mma" : "attention_fwd";
+    lk_params defs;
+    size_t local;
+    const char *kernel = lk_attention_fwd_kernel(key->dtype == LK_F16, key->head_dim, p, rope && variant != 2,
+                                                 rope && variant == 0,
+                                                 rope && variant == 0 && lk_params_get(p, "ROPE_TABLE", 0), &defs, &local);
     void *prog = NULL;
     lk_kernel_limits lim = {0};
     size_t limit = lk_attention_fwd_local_limit(&ctx->info, p);

@@ -64,8 +64,9 @@ void lk_attention_fwd_defaults(const lk_device_info *dev, int head_dim, lk_param
 
 size_t lk_attention_fwd_local_bytes(const lk_params *p, int head_dim)
 {
-    if (lk_params_get(p, "MMA", 0)) /* f16 K and V tiles, rows padded by 8 */
-        return 2u * 2u * (size_t)lk_params_get(p, "STAGES", 1) * (size_t)lk_params_get(p, "BLOCK_N", 16) *
+    if (lk_params_get(p, "MMA", 0)) /* f16 K and V tiles (and the Q tile with QSMEM), rows padded by 8 */
+        return 2u * (2u * (size_t)lk_params_get(p, "STAGES", 1) * (size_t)lk_params_get(p, "BLOCK_N", 16) +
+                     (lk_params_get(p, "QSMEM", 0) ? (size_t)lk_params_get(p, "BLOCK_M", 16) : 0u)) *
                (size_t)(head_dim + 8);
     return 2u * sizeof(float) * (size_t)lk_params_get(p, "STAGES", 1) * (size_t)lk_params_get(p, "BLOCK_N", 16) *
            (size_t)head_dim;
@@ -92,13 +93,14 @@ lk_status lk_attention_fwd_check_params(lk_context *ctx, const lk_params *p, int
                        stages, variant);
     if (lk_params_get(p, "MMA", 0)) {
         int warps = lk_params_get(p, "WARPS", 0);
+        int qsmem = lk_params_get(p, "QSMEM", 0);
         if (!lk_attention_fwd_has_mma(&ctx->info, head_dim) || (warps != 4 && warps != 8) || bm % (16 * warps) ||
-            bm > 32 * warps || bn % 16 || bn > 128)
+            bm > 32 * warps || bn % 16 || bn > 128 || (qsmem != 0 && qsmem != 1))
             return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT,
                            OP ": MMA=1 needs an NVIDIA GPU of compute capability 8+ (this: %d.%d), head_dim 64 or"
                            " 128 (%d), WARPS 4 or 8 (%d), BLOCK_M 16*WARPS or 32*WARPS (%d), BLOCK_N a multiple"
-                           " of 16 up to 128 (%d)",
-                           ctx->info.cc_major, ctx->info.cc_minor, head_dim, warps, bm, bn);
+                           " of 16 up to 128 (%d), QSMEM 0 or 1 (%d)",
+                           ctx->info.cc_major, ctx->info.cc_minor, head_dim, warps, bm, bn, qsmem);
     }
     size_t local = lk_attention_fwd_local_bytes(p, head_dim), limit = lk_attention_fwd_local_limit(&ctx->info, p);
     if (local > limit)
@@ -114,26 +116,37 @@ typedef struct rope_inputs {
     lk_attention_positions pos;
 } rope_inputs;
 
+const char *lk_attention_fwd_kernel(int f16, int head_dim, const lk_params *tuned, int rope_q, int rope_k, int table,
+                                   lk_params *defs, size_t *local)
+{
+    memset(defs, 0, sizeof *defs);
+    lk_params_set(defs, "LK_F16", f16);
+    lk_params_set(defs, "D", head_dim);
+    lk_params_set(defs, "BLOCK_M", lk_params_get(tuned, "BLOCK_M", 32));
+    lk_params_set(defs, "BLOCK_N", lk_params_get(tuned, "BLOCK_N", 16));
+    lk_params_set(defs, "STAGES", lk_params_get(tuned, "STAGES", 1));
+    lk_params_set(defs, "ROPE_Q", rope_q);
+    lk_params_set(defs, "ROPE_K", rope_k);
+    lk_params_set(defs, "ROPE_TABLE", table);
+    if (!lk_params_get(tuned, "MMA", 0)) {
+        *local = (size_t)lk_params_get(defs, "BLOCK_M", 32);
+        return "attention_fwd";
+    }
+    lk_params_set(defs, "WARPS", lk_params_get(tuned, "WARPS", 4));
+    lk_params_set(defs, "QSMEM", lk_params_get(tuned, "QSMEM", 0));
+    *local = 32u * (size_t)lk_params_get(tuned, "WARPS", 4);
+    return "attention_fwd_mma";
+}
+
 static lk_status launch_kernel(lk_context *ctx, const lk_tensor *q, const lk_tensor *k, const lk_tensor *v,
                                const lk_tensor *o, const lk_tensor *lse, double scale, int causal,
                                const lk_params *tuned, const rope_inputs *ri)
 {
-    int D = (int)q->shape[3];
-    lk_params defs = {0};
-    lk_params_set(&defs, "LK_F16", q->dtype == LK_F16);
-    lk_params_set(&defs, "D", D);
-    lk_params_set(&defs, "BLOCK_M", lk_params_get(tuned, "BLOCK_M", 32));
-    lk_params_set(&defs, "BLOCK_N", lk_params_get(tuned, "BLOCK_N", 16));
-    lk_params_set(&defs, "STAGES", lk_params_get(tuned, "STAGES", 1));
-    lk_params_set(&defs, "ROPE_Q", ri->rope_q);
-    lk_params_set(&defs, "ROPE_K", ri->rope_k);
-    lk_params_set(&defs, "ROPE_TABLE", ri->table);
-    int bm = lk_params_get(&defs, "BLOCK_M", 32), mma = lk_params_get(tuned, "MMA", 0);
-    size_t local = (size_t)bm;
-    if (mma) {
-        lk_params_set(&defs, "WARPS", lk_params_get(tuned, "WARPS", 4));
-        local = 32u * (size_t)lk_params_get(tuned, "WARPS", 4);
-    }
+    int D = (int)q->shape[3], bm = lk_params_get(tuned, "BLOCK_M", 32);
+    lk_params defs;
+    size_t local;
+    const char *kernel =
+        lk_attention_fwd_kernel(q->dtype == LK_F16, D, tuned, ri->rope_q, ri->rope_k, ri->table, &defs, &local);
 
     lk_args a = {.dyn_local = lk_attention_fwd_dyn_local(tuned, D)};
     lk_args_tensor(&a, q, 4);
@@ -153,7 +166,6 @@ static lk_status launch_kernel(lk_context *ctx, const lk_tensor *q, const lk_ten
     lk_rope_args_positions(&a, ri->pos.q_ids, ri->pos.q_off, 1);
     lk_rope_args_positions(&a, ri->pos.k_ids, ri->pos.k_off, 1);
     size_t groups = (size_t)((q->shape[2] + bm - 1) / bm);
-    const char *kernel = mma ? "attention_fwd_mma" : "attention_fwd";
     return lk_launch(ctx, kernel, &defs, kernel, groups, (size_t)(q->shape[0] * q->shape[1]), local, &a);
 }
 

@@ -20,11 +20,16 @@ size_t lk_attention_fwd_dyn_local(const lk_params *p, int head_dim);
 /* Most local memory one work-group of the kernel may use on dev: local_mem_optin_bytes for the
  * tensor-core kernel (above 48 KB on CUDA only), local_mem_bytes for the generic one. */
 size_t lk_attention_fwd_local_limit(const lk_device_info *dev, const lk_params *p);
+/* The kernel one launch with `tuned` runs (generic or tensor-core), its compile-time defines in
+ * launch order (one program-cache entry for the op and the tuner's compile check) and its
+ * work-group size. */
+const char *lk_attention_fwd_kernel(int f16, int head_dim, const lk_params *tuned, int rope_q, int rope_k, int table,
+                                   lk_params *defs, size_t *local);
 /* LK_OK if p fits the device (work-group, local memory, ranges). */
 lk_status lk_attention_fwd_check_params(lk_context *ctx, const lk_params *p, int head_dim);
 /* The tuning key of a call. */
 void lk_attention_fwd_key(const lk_tensor *q, const lk_tensor *k, const lk_attention_params *p, lk_tune_key *key);
-/* Run with `tuned` (VARIANT, BLOCK_M, BLOCK_N, STAGES, ROPE_TABLE; MMA, WARPS). Arguments must be
+/* Run with `tuned` (VARIANT, BLOCK_M, BLOCK_N, STAGES, ROPE_TABLE; MMA, WARPS, QSMEM). Arguments must be
  * valid. MMA=1 on tensors the tensor-core kernel cannot read (not f16, strided rows, unaligned)
  * runs the generic kernel with its default tiles. */
 lk_status lk_attention_fwd_run(lk_context *ctx, const lk_tensor *q, const lk_tensor *k, const lk_tensor *v,
