@@ -627,6 +627,40 @@ Test(tunedb, record_validates_and_best_is_the_lowest_ok_median)
     cr_expect_eq(lk_db_open(in_dir("missing.db"), 0, &db, NULL, 0), LK_ERR_IO);
 }
 
+Test(tunedb, a_candidate_timed_again_counts_at_its_latest_time)
+{
+    lk_device_info a = gpu_a();
+    lk_db *db = open_writer(in_dir("t.db"));
+    lk_tune_key k = key_at(4096);
+    record(db, &a, &k, LK_DB_OK, "M=1,VARIANT=0", 1.0); /* a lucky first run */
+    record(db, &a, &k, LK_DB_OK, "M=2,VARIANT=2", 1.1);
+    record(db, &a, &k, LK_DB_OK, "M=3,VARIANT=2", 1.5);
+    record(db, &a, &k, LK_DB_OK, "M=1,VARIANT=0", 1.3); /* the final round's side-by-side times */
+    record(db, &a, &k, LK_DB_OK, "M=2,VARIANT=2", 1.2);
+    lk_params p, must = {0};
+    int64_t bucket;
+    int found;
+    double ms;
+    cr_assert_eq(lk_db_lookup(db, &a, &k, LK_MATCH_EXACT, &p, &bucket, &found), LK_OK);
+    cr_expect(found && lk_params_get(&p, "M", -1) == 2, "best M=%d", lk_params_get(&p, "M", -1));
+    lk_params_set(&must, "VARIANT", 0);
+    cr_assert_eq(lk_db_best_with(db, &a, &k, &must, &p, &ms, &found), LK_OK);
+    cr_expect(found && ms == 1.3, "variant 0 at %g ms, not its latest 1.3", ms);
+    record(db, &a, &k, LK_DB_WRONG_RESULT, "M=2,VARIANT=2", 0.1); /* only ok rows supersede */
+    cr_assert_eq(lk_db_lookup(db, &a, &k, LK_MATCH_EXACT, &p, &bucket, &found), LK_OK);
+    cr_expect(found && lk_params_get(&p, "M", -1) == 2, "best M=%d", lk_params_get(&p, "M", -1));
+    cr_expect_eq(lk_db_check(db), LK_OK, "%s", lk_db_error(db));
+    lk_params ranked[4];
+    int n = 0;
+    lk_tune_key near = key_at(1024);
+    record(db, &a, &near, LK_DB_OK, "M=9", 1.0);
+    cr_assert_eq(lk_db_ranked_near(db, &a, &near, ranked, 4, &n, &bucket), LK_OK);
+    cr_expect(n == 3 && lk_params_get(&ranked[0], "M", -1) == 2 && lk_params_get(&ranked[1], "M", -1) == 1,
+              "ranking at 4096 by latest times: n %d, first M=%d, second M=%d", n, lk_params_get(&ranked[0], "M", -1),
+              lk_params_get(&ranked[1], "M", -1));
+    lk_db_close(db);
+}
+
 Test(tunedb, check_detects_a_best_row_that_disagrees)
 {
     lk_device_info a = gpu_a();

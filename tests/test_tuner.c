@@ -139,6 +139,10 @@ Test(tuner, tiny_run_reaches_the_launch, .timeout = 120)
                        .length = 100};
     lk_params best;
     lk_context *ctx = tune_then_open(args, dir, db_path, &key, &best, out, sizeof out);
+    /* the RoPE paths' leaders were timed again side by side, and the best row is one of them */
+    char *fin = strstr(out, "final round"), want[32];
+    snprintf(want, sizeof want, "VARIANT=%d ", lk_params_get(&best, "VARIANT", -1));
+    cr_expect(fin && strstr(fin, want), "no final round with the best's VARIANT:\n%s", out);
 
     /* the runtime uses it for S = 100 (bucket 128) */
     int64_t qs[4] = {1, 2, 100, 64}, ks[4] = {1, 1, 100, 64};

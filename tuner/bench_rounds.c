@@ -1,4 +1,5 @@
 /* Variant tiles and interleaved timing rounds (see bench_rounds.h). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -37,22 +38,39 @@ void bench_variant_params(lk_context *ctx, lk_db *db, const lk_tune_key *key, co
     }
 }
 
-int bench_interleaved(lk_context *ctx, timed_fn fn, void *const *args, int ncalls, int rounds, double *median_ms)
+int bench_interleaved_timings(lk_context *ctx, timed_fn fn, void *const *args, int ncalls, int rounds, timing *out)
 {
-    double ms[BENCH_MAX_CALLS][MAX_ROUNDS];
+    double med[BENCH_MAX_CALLS][MAX_ROUNDS], p80[BENCH_MAX_CALLS][MAX_ROUNDS];
     rounds = rounds < 1 ? 1 : rounds > MAX_ROUNDS ? MAX_ROUNDS : rounds;
     ncalls = ncalls > BENCH_MAX_CALLS ? BENCH_MAX_CALLS : ncalls;
+    for (int c = 0; c < ncalls; c++)
+        out[c] = (timing){.min_ms = INFINITY};
     for (int r = 0; r < rounds; r++)
         for (int i = 0; i < ncalls; i++) {
             int c = (i + r) % ncalls; /* each round starts one call later: no call always follows another */
             timing tm;
             if (time_op(ctx, fn, args[c], 0.0, &tm) != LK_OK)
                 return c;
-            ms[c][r] = tm.median_ms;
+            med[c][r] = tm.median_ms;
+            p80[c][r] = tm.p80_ms;
+            out[c].min_ms = fmin(out[c].min_ms, tm.min_ms);
+            out[c].runs += tm.runs;
+            out[c].batch = tm.batch;
         }
     for (int c = 0; c < ncalls; c++) {
-        qsort(ms[c], (size_t)rounds, sizeof ms[c][0], cmp_double);
-        median_ms[c] = ms[c][rounds / 2];
+        qsort(med[c], (size_t)rounds, sizeof med[c][0], cmp_double);
+        qsort(p80[c], (size_t)rounds, sizeof p80[c][0], cmp_double);
+        out[c].median_ms = med[c][rounds / 2];
+        out[c].p80_ms = p80[c][rounds / 2];
     }
     return -1;
+}
+
+int bench_interleaved(lk_context *ctx, timed_fn fn, void *const *args, int ncalls, int rounds, double *median_ms)
+{
+    timing t[BENCH_MAX_CALLS];
+    int failed = bench_interleaved_timings(ctx, fn, args, ncalls, rounds, t);
+    for (int c = 0; failed < 0 && c < ncalls && c < BENCH_MAX_CALLS; c++)
+        median_ms[c] = t[c].median_ms;
+    return failed;
 }

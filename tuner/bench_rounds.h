@@ -1,6 +1,6 @@
 /* Pieces every RoPE-variant benchmark table uses (bench_attention_fwd.c, bench_attention_bwd.c):
  * the tiles a variant runs with, and interleaved timing rounds so that clock drift between the
- * calls of one row does not pass for a speedup. */
+ * calls of one row does not pass for a speedup (also the tuner's final round, tune.c). */
 #ifndef LK_TUNER_BENCH_ROUNDS_H
 #define LK_TUNER_BENCH_ROUNDS_H
 
@@ -28,5 +28,8 @@ void bench_variant_params(lk_context *ctx, lk_db *db, const lk_tune_key *key, co
  * median_ms[c] gets the median over the rounds of each call's median. Returns -1 on success,
  * else the index of the call that failed. */
 int bench_interleaved(lk_context *ctx, timed_fn fn, void *const *args, int ncalls, int rounds, double *median_ms);
+/* The same with each call's whole timing: median and p80 are the medians over the rounds of the
+ * rounds' median and p80, min the least sample, runs the samples of all rounds. */
+int bench_interleaved_timings(lk_context *ctx, timed_fn fn, void *const *args, int ncalls, int rounds, timing *out);
 
 #endif

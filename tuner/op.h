@@ -53,6 +53,8 @@ typedef struct tune_op {
     const char *head_dims;       /* lk-tune's default --head-dim ("128", "both") */
     int head_dim_choices[2];     /* the two values "both" stands for */
     const char *seq_gpu, *seq_cpu; /* default length ranges ("512:131072") */
+    const char *decisive;        /* a parameter whose values are paths the tuner's final round times
+                                    side by side, each at its best ("VARIANT"); NULL: none */
 
     /* Fills s (s->user = u) with the key's named value lists and constraints. */
     void (*space)(const tune_space_user *u, space *s);

@@ -88,6 +88,7 @@ const tune_op tune_op_attention_fwd = {
     .head_dim_choices = {64, 128},
     .seq_gpu = "512:131072",
     .seq_cpu = "512:4096",
+    .decisive = "VARIANT",
     .space = attn_space,
     .defaults = defaults,
     .fits = fits,

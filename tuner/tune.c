@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_rounds.h"
 #include "internal.h"
 #include "progress.h"
 #include "timing.h"
@@ -12,6 +13,7 @@
 #define TUNER_VERSION "lk-tune 0.1.0"
 #define SHUFFLE_SEED 0x5eedULL
 #define TIMEOUT_FACTOR 10.0
+#define FINAL_ROUNDS 3 /* interleaved rounds of the final round */
 #define SEEDS 16 /* candidates taken from the nearest tuned length */
 
 static void key_name(const tune_op *op, const lk_tune_key *k, char *buf, size_t n)
@@ -221,6 +223,64 @@ static void drop_measured(const tuner *t, const lk_tune_key *key, lk_params *c, 
     *n = kept;
 }
 
+/* The final round of a key whose op names a decisive parameter (the RoPE path, say): the fastest
+ * candidate of each of its values (a value the search did not reach runs with the leader's other
+ * parameters, checked and timed first) is timed again, the finalists interleaved in FINAL_ROUNDS
+ * rounds as lk-bench times them, and recorded; their latest times then decide the best row
+ * (LK_DB_CURRENT). A choice between paths within a few per cent of each other thus rests on one
+ * side-by-side measurement, not on single runs minutes apart. */
+static void final_round(tuner *t, const lk_tune_key *key, const space *s)
+{
+    const space_list *decisive = NULL;
+    for (int i = 0; t->op->decisive && i < s->nlists; i++)
+        if (!strcmp(s->lists[i].name, t->op->decisive))
+            decisive = &s->lists[i];
+    if (!decisive || decisive->n < 2)
+        return;
+    lk_params fin[SPACE_MAX_VALUES], leader, none = {0};
+    tune_call calls[SPACE_MAX_VALUES];
+    void *args[SPACE_MAX_VALUES];
+    int n = 0, has_leader = 0;
+    double ms;
+    char why[256];
+    if (lk_db_best_with(t->db, &t->ctx->info, key, &none, &leader, &ms, &has_leader) != LK_OK)
+        progress_line(&t->prog, "warning: %s", lk_db_error(t->db));
+    for (int v = 0; has_leader && v < decisive->n && n < BENCH_MAX_CALLS; v++) {
+        lk_params must = {0};
+        int found = 0;
+        lk_params_set(&must, decisive->name, decisive->values[v]);
+        if (lk_db_best_with(t->db, &t->ctx->info, key, &must, &fin[n], &ms, &found) != LK_OK)
+            progress_line(&t->prog, "warning: %s", lk_db_error(t->db));
+        if (!found) { /* a path the budget left unmeasured: the leader's tiles on it, checked first */
+            fin[n] = leader;
+            lk_params_set(&fin[n], decisive->name, decisive->values[v]);
+            found = !space_verdict(s, &fin[n], why, sizeof why) && measure(t, key, &fin[n], -1.0) >= 0.0;
+        }
+        if (found) {
+            calls[n] = (tune_call){t->op, t->state, &fin[n]};
+            args[n] = &calls[n];
+            n++;
+        }
+    }
+    if (n < 2)
+        return;
+    timing tm[BENCH_MAX_CALLS];
+    int failed = bench_interleaved_timings(t->ctx, tune_call_run, args, n, FINAL_ROUNDS, tm);
+    if (failed >= 0) {
+        progress_line(&t->prog, "warning: final round: %s", lk_last_error(t->ctx));
+        return;
+    }
+    char line[512];
+    int len = snprintf(line, sizeof line, "final round (%d interleaved rounds):", FINAL_ROUNDS);
+    for (int i = 0; i < n; i++) {
+        record(t, key, &fin[i], LK_DB_OK, NULL, &tm[i]);
+        if (len > 0 && (size_t)len < sizeof line)
+            len += snprintf(line + len, sizeof line - (size_t)len, " %s=%d %.3f ms%s", decisive->name,
+                            lk_params_get(&fin[i], decisive->name, -1), tm[i].median_ms, i + 1 < n ? "," : "");
+    }
+    progress_line(&t->prog, "%s", line);
+}
+
 /* Tunes one key until its candidates or its deadline (> 0) run out. Returns 0 or 1 (setup failed). */
 static int tune_key(tuner *t, const lk_tune_key *key, double deadline)
 {
@@ -274,6 +334,13 @@ static int tune_key(tuner *t, const lk_tune_key *key, double deadline)
             }
         }
         progress_draw(&t->prog);
+    }
+    if (ok > 0) { /* the best row after the final round (which may re-rank the leaders) */
+        lk_params any = {0};
+        int found = 0;
+        final_round(t, key, &s);
+        if (lk_db_best_with(t->db, &t->ctx->info, key, &any, &best_p, &best, &found) != LK_OK || !found)
+            progress_line(&t->prog, "warning: reading the best row: %s", lk_db_error(t->db));
     }
     lk_params_format(&best_p, "", ",", text, sizeof text);
     if (best >= 0.0)

@@ -48,7 +48,8 @@ void lk_db_close(lk_db *db); /* NULL is a no-op */
 const char *lk_db_error(const lk_db *db); /* message of the last failed call on db */
 
 /* Insert one measurement for (dev, key, bucket of key->length) and, when it is ok, re-derive that
- * key's best row (lowest median among ok measurements) in the same transaction. The device row
+ * key's best row (lowest median among the current measurements, LK_DB_CURRENT in db_internal.h:
+ * each candidate at its latest ok time) in the same transaction. The device row
  * is created on first use. */
 lk_status lk_db_record(lk_db *db, const lk_device_info *dev, const lk_tune_key *key,
                        const lk_db_measurement *m);
@@ -69,7 +70,7 @@ lk_status lk_db_measured(lk_db *db, const lk_device_info *dev, const lk_tune_key
 lk_status lk_db_lookup(lk_db *db, const lk_device_info *dev, const lk_tune_key *key,
                        lk_device_match level, lk_params *params, int64_t *bucket, int *found);
 
-/* The lowest-median ok measurement of key's bucket on dev (exact fingerprint) whose parameters
+/* The lowest-median current measurement of key's bucket on dev (exact fingerprint) whose parameters
  * include every value in `must` (e.g. VARIANT=2): a variant's own best tiles. *found = 0 when none. */
 lk_status lk_db_best_with(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, const lk_params *must,
                           lk_params *params, double *median_ms, int *found);
@@ -88,7 +89,7 @@ lk_status lk_db_export_csv(lk_db *db, FILE *out, const char *comment);
  * NULL) receives the number of rows imported. */
 lk_status lk_db_import_csv(lk_db *db, FILE *in, const char *source, int *rows);
 
-/* PRAGMA integrity_check, then that every best row is the lowest-median ok measurement of its
+/* PRAGMA integrity_check, then that every best row is the lowest-median current measurement of its
  * key and that every key with an ok measurement has a best row. */
 lk_status lk_db_check(lk_db *db);
 

@@ -6,24 +6,17 @@
 
 #include "db_internal.h"
 
-/* The condition "these two aliases name the same key and bucket", on any device (KEY_EQ) or on
- * the same device (SAME_KEY). */
-#define KEY_EQ(a, b)                                                                                 \
-    a ".op = " b ".op AND " a ".family = " b ".family AND " a ".dtype = " b ".dtype AND " a           \
-    ".head_dim = " b ".head_dim AND " a ".flag = " b ".flag AND " a ".bucket = " b ".bucket"
-#define SAME_KEY(a, b) a ".device_id = " b ".device_id AND " KEY_EQ(a, b)
-
-/* Best rows that are not the lowest-median ok measurement of their key, plus keys with an ok
- * measurement and no best row. */
+/* Best rows that are not the lowest-median current measurement of their key, plus keys with an
+ * ok measurement and no best row. */
 static const char consistency_sql[] =
     "SELECT (SELECT count(*) FROM best b WHERE NOT ("
-    "  b.median_ms = (SELECT min(m.median_ms) FROM measurements m WHERE " SAME_KEY("m", "b")
-    "                 AND m.status = 'ok')"
-    "  AND EXISTS (SELECT 1 FROM measurements m WHERE " SAME_KEY("m", "b")
-    "              AND m.status = 'ok' AND m.params = b.params AND m.median_ms = b.median_ms))),"
+    "  b.median_ms = (SELECT min(m.median_ms) FROM measurements m WHERE " LK_DB_SAME_KEY("m", "b")
+    "                 AND " LK_DB_CURRENT("m") ")"
+    "  AND EXISTS (SELECT 1 FROM measurements m WHERE " LK_DB_SAME_KEY("m", "b")
+    "              AND " LK_DB_CURRENT("m") " AND m.params = b.params AND m.median_ms = b.median_ms))),"
     " (SELECT count(*) FROM (SELECT DISTINCT device_id, op, family, dtype, head_dim, flag, bucket"
     "  FROM measurements WHERE status = 'ok') k"
-    "  WHERE NOT EXISTS (SELECT 1 FROM best b WHERE " SAME_KEY("b", "k") "))";
+    "  WHERE NOT EXISTS (SELECT 1 FROM best b WHERE " LK_DB_SAME_KEY("b", "k") "))";
 
 lk_status lk_db_check(lk_db *db)
 {
@@ -102,11 +95,11 @@ lk_status lk_db_show(lk_db *db, FILE *out)
  * key, o's pick, this database's best, and this database's median of o's pick. */
 static const char compare_sql[] =
     "SELECT ob.op, ob.family, ob.dtype, ob.head_dim, ob.flag, ob.bucket, ob.params, rb.params, rb.median_ms,"
-    " (SELECT min(m.median_ms) FROM measurements m WHERE " SAME_KEY("m", "rb")
-    "  AND m.params = ob.params AND m.status = 'ok')"
+    " (SELECT min(m.median_ms) FROM measurements m WHERE " LK_DB_SAME_KEY("m", "rb")
+    "  AND m.params = ob.params AND " LK_DB_CURRENT("m") ")"
     " FROM o.best ob JOIN o.devices od ON od.id = ob.device_id"
     " JOIN devices rd ON rd.fingerprint = od.fingerprint"
-    " JOIN best rb ON rb.device_id = rd.id AND " KEY_EQ("rb", "ob")
+    " JOIN best rb ON rb.device_id = rd.id AND " LK_DB_KEY_EQ("rb", "ob")
     " ORDER BY ob.op, ob.family, ob.dtype, ob.head_dim, ob.flag, ob.bucket";
 
 lk_status lk_db_compare(lk_db *db, const char *other, double tolerance, FILE *out, int *compared, int *beyond)

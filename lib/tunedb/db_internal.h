@@ -38,6 +38,21 @@ int lk_db_is_bucket(int64_t b);
 /* floor(log2 b) for b >= 1: where a bucket sits when buckets are compared in log space. */
 int lk_db_bucket_log2(int64_t b);
 
+/* SQL conditions: aliases a and b name the same key and bucket, on any device (LK_DB_KEY_EQ) or
+ * on the same device (LK_DB_SAME_KEY). */
+#define LK_DB_KEY_EQ(a, b)                                                                           \
+    a ".op = " b ".op AND " a ".family = " b ".family AND " a ".dtype = " b ".dtype AND " a           \
+    ".head_dim = " b ".head_dim AND " a ".flag = " b ".flag AND " a ".bucket = " b ".bucket"
+#define LK_DB_SAME_KEY(a, b) a ".device_id = " b ".device_id AND " LK_DB_KEY_EQ(a, b)
+
+/* SQL condition: measurement m is its candidate's current time, that is an ok measurement with no
+ * later ok one of the same parameters for its device and key. A candidate timed again (the
+ * tuner's final round, lk-tune --force) counts at its latest time; the earlier rows stay as
+ * history. Every reader of times (best row, variant tiles, ranking, check, compare) uses it. */
+#define LK_DB_CURRENT(m)                                                                             \
+    m ".status = 'ok' AND NOT EXISTS (SELECT 1 FROM measurements later WHERE " LK_DB_SAME_KEY("later", m) \
+    " AND later.params = " m ".params AND later.status = 'ok' AND later.id > " m ".id)"
+
 /* The body of lk_db_record, for a caller that already holds a write transaction. */
 lk_status lk_db_record_in_tx(lk_db *db, const lk_device_info *dev, const lk_tune_key *key,
                              const lk_db_measurement *m);

@@ -125,10 +125,11 @@ lk_status lk_db_record_in_tx(lk_db *db, const lk_device_info *dev, const lk_tune
         return s;
 
     if (sqlite3_prepare_v2(db->h,
-                           "INSERT OR REPLACE INTO best SELECT device_id, op, family, dtype, head_dim, flag,"
-                           " bucket, params, median_ms, min_ms, p80_ms FROM measurements"
-                           " WHERE device_id = ? AND op = ? AND family = ? AND dtype = ? AND head_dim = ?"
-                           " AND flag = ? AND bucket = ? AND status = 'ok' ORDER BY median_ms, id LIMIT 1",
+                           "INSERT OR REPLACE INTO best SELECT m.device_id, m.op, m.family, m.dtype,"
+                           " m.head_dim, m.flag, m.bucket, m.params, m.median_ms, m.min_ms, m.p80_ms"
+                           " FROM measurements m WHERE m.device_id = ? AND m.op = ? AND m.family = ?"
+                           " AND m.dtype = ? AND m.head_dim = ? AND m.flag = ? AND m.bucket = ? AND "
+                           LK_DB_CURRENT("m") " ORDER BY m.median_ms, m.id LIMIT 1",
                            -1, &st, NULL) != SQLITE_OK)
         return lk_db_sql_fail(db, "updating the best row");
     bind_device_key(st, dev_id, key);

@@ -7,11 +7,11 @@
 
 #include "db_internal.h"
 
-/* The ok measurements of a key (?2..?6) on the device with fingerprint ?1. */
+/* The current measurements (LK_DB_CURRENT) of a key (?2..?6) on the device with fingerprint ?1. */
 #define OK_OF_KEY                                                                                   \
     " FROM measurements m JOIN devices d ON d.id = m.device_id"                                     \
     " WHERE d.fingerprint = ?1 AND m.op = ?2 AND m.family = ?3 AND m.dtype = ?4 AND m.head_dim = ?5" \
-    " AND m.flag = ?6 AND m.status = 'ok'"
+    " AND m.flag = ?6 AND " LK_DB_CURRENT("m")
 
 #define SELECT_MEASURED "SELECT m.params, m.median_ms" OK_OF_KEY " AND m.bucket = ?7 ORDER BY m.median_ms"
 
