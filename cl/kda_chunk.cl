@@ -20,9 +20,9 @@
  *      triangles are never computed; aqk is written with a select (0 above the diagonal).
  *   2. norms; Aqk *= fq_i fk_j, A *= beta_i fk_i fk_j (L = strict lower triangle of beta A).
  *   3. one column per work-item (DK key columns, then DV value columns), the column in registers:
- *      key column d: gc by a running sum down the chunk, qg = fq q 2^gc, x = beta fk k 2^gc,
- *      then a running sum up the chunk for kg = fk k 2^(gc_last - gc) (exponents <= 0 only),
- *      2^gc_last; value column: x = beta v. Forward substitution (I + L) y = x gives W (key
+ *      key column d: gc by a running sum down the chunk, then qg = fq q 2^gc, x = beta fk k 2^gc
+ *      and kg = fk k 2^(gc_last - gc) (one exponent <= 0 per row), 2^gc_last; value column:
+ *      x = beta v. Forward substitution (I + L) y = x gives W (key
  *      columns) or U (value columns).
  */
 #include "kda_common.h"
@@ -214,20 +214,23 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_chunk(
             float bias = GATE && dt_bias ? dt_bias[dt_off + hv * dt_sh + d * dt_sd] : 0.0f;
             float gc = 0.0f;
             REG_LOOP
-            for (int i = 0; i < CHUNK; i++) {
-                int ok = i < len;
-                gc += ok ? kda_log2_decay(g[gb + (long)i * gst + d * gsd], rate, bias) : 0.0f;
-                float e = lk_exp2(gc);
-                float kv = ok ? lk_ld(k, kb + (long)i * kst + d * ksd) : 0.0f;
-                x[i] = betas[i] * fk[i] * kv * e;
-                if (ok)
-                    scr[s.qg + i * DK + d] = fq[i] * lk_ld(q, qb + (long)i * qst + d * qsd) * e;
+            for (int i = 0; i < CHUNK; i++) { /* x = gc first (rows past len add nothing) */
+                gc += i < len ? kda_log2_decay(g[gb + (long)i * gst + d * gsd], rate, bias) : 0.0f;
+                x[i] = gc;
             }
             scr[s.gl + d] = lk_exp2(gc);
-            float after = 0.0f; /* gc_last - gc_i, summed from the end */
-            for (int i = len - 1; i >= 0; i--) {
-                scr[s.kg + i * DK + d] = fk[i] * lk_ld(k, kb + (long)i * kst + d * ksd) * lk_exp2(after);
-                after += kda_log2_decay(g[gb + (long)i * gst + d * gsd], rate, bias);
+            /* kg = fk k 2^(gc_last - gc): one exponent <= 0 per row (k 2^-gc is never formed) */
+            REG_LOOP
+            for (int i = 0; i < CHUNK; i++) {
+                int ok = i < len;
+                float kv = ok ? lk_ld(k, kb + (long)i * kst + d * ksd) : 0.0f;
+                float qv = ok ? lk_ld(q, qb + (long)i * qst + d * qsd) : 0.0f;
+                float e = lk_exp2(x[i]);
+                if (ok) {
+                    scr[s.qg + i * DK + d] = fq[i] * qv * e;
+                    scr[s.kg + i * DK + d] = fk[i] * kv * lk_exp2(gc - x[i]);
+                }
+                x[i] = betas[i] * fk[i] * kv * e;
             }
         } else {
             const int c = col - DK;

@@ -102,14 +102,23 @@
  * get_local_id(0) index check, PoCL 3.1 (CPU, default work-group method) skipped some of these
  * loops for work-item 0 when n < WG (e.g. the scaling of A with CHUNK = 1 and WG = 16): clang
  * shares the guard tid < n between the barrier regions and PoCL evaluated it for one work-item
- * only. POCL_WORK_GROUP_METHOD=loops and the GPUs ran every variant correctly. */
+ * only. POCL_WORK_GROUP_METHOD=loops and the GPUs ran every variant correctly. GPU builds (UNROLL)
+ * use the plain index: through the volatile, every iteration's global loads waited for the
+ * previous iteration's (one memory latency per iteration). */
 #define KDA_ITEMS(e, n) KDA_ITEMS_OF(e, n, WG)
 #define KDA_ITEMS_OF(e, n, wg) for (int e##_base = 0; e##_base < (n); e##_base += (wg))
+#if UNROLL /* GPUs: a plain index, so that the compiler unrolls the loop and overlaps its loads */
+#define KDA_ITEM(e, n)                                                                             \
+    const int e = e##_base + (int)get_local_id(0);                                                 \
+    if (e >= (n))                                                                                  \
+    continue
+#else
 #define KDA_ITEM(e, n)                                                                             \
     volatile int e##_lid = (int)get_local_id(0);                                                   \
     const int e = e##_base + e##_lid;                                                              \
     if (e >= (n))                                                                                  \
     continue
+#endif
 
 /* log2 of softplus(x): log2(1 + 2^y) with y = x log2 e, without overflow. */
 LK_INLINE float kda_softplus_log2(float x)

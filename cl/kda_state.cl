@@ -152,6 +152,22 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_state(
         REG_LOOP
         for (int i = 0; i < CHUNK; i++)
             red[(rg * CHUNK + i) * BV + c] = p[i];
+        /* U of this work-item's Vn rows and 2^gc_last of its state rows: issued before the barrier
+         * (their latency overlaps it and the sums of red; p is dead, so they cost no registers) */
+        float ureg[RI], glreg[NKS * RK];
+        REG_LOOP
+        for (int m = 0; m < RI; m++) {
+            int i = rg * RI + m;
+            ureg[m] = i < len && colok ? scr[s.u + (long)i * DV + col] : 0.0f;
+        }
+        REG_LOOP
+        for (int t = 0; t < NKS; t++) {
+            REG_LOOP
+            for (int m = 0; m < RK; m++) {
+                int dl = rg * RK + m, d = t * KS + dl;
+                glreg[t * RK + m] = dl < KS && d < DK ? scr[s.gl + d] : 0.0f;
+            }
+        }
         lk_barrier();
         /* Vn = U - W S for rows rg RI .. (zeros past the chunk's end), over U in the scratch */
         REG_LOOP
@@ -163,7 +179,7 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_state(
                     acc += red[(r * CHUNK + i) * BV + c];
                 float x = 0.0f;
                 if (i < len && colok) {
-                    x = scr[s.u + (long)i * DV + col] - acc;
+                    x = ureg[m] - acc;
                     scr[s.u + (long)i * DV + col] = x;
                 }
                 vn[i * BV + c] = x;
@@ -182,7 +198,7 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_state(
             REG_LOOP
             for (int m = 0; m < RK; m++) {
                 int dl = rg * RK + m, d = t * KS + dl;
-                sreg[t * RK + m] *= dl < KS && d < DK ? scr[s.gl + d] : 0.0f;
+                sreg[t * RK + m] *= glreg[t * RK + m];
             }
             LK_LOCAL_PTR const float *tr = tile + rg * RK;
             for (int i = 0; i < CHUNK; i++) {
