@@ -1,7 +1,8 @@
-/* lk_kda_fwd and lk_kda_decode_step: tuned-parameter lookup and the two launches: cl/kda_chunk.cl
- * (the per-chunk matrices of every chunk in parallel, into scratch) and cl/kda_state.cl (one
- * work-group per sequence, value head and V block, walking the chunks with the state). The decode
- * step is the same pair with CHUNK = 1. Argument checks live in kda_args.c. */
+/* lk_kda_fwd and lk_kda_decode_step: tuned-parameter lookup and the three launches: cl/kda_chunk.cl
+ * (the per-chunk matrices of every chunk in parallel, into scratch), cl/kda_state.cl (one
+ * work-group per sequence, value head and V block, walking the chunks with the state, storing the
+ * per-chunk states and Vn) and cl/kda_out.cl or cl/kda_out_mma.cl (the output of every chunk in
+ * parallel). The decode step is the same sequence with CHUNK = 1. Argument checks live in kda_args.c. */
 #include <math.h>
 #include <string.h>
 

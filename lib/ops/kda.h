@@ -1,11 +1,14 @@
-/* Internal entry points of the KDA op (cl/kda_chunk.cl, then cl/kda_state.cl), shared with the
- * tuner and benchmarks: they run the op with explicit kernel parameters instead of the database's.
+/* Internal entry points of the KDA op (cl/kda_chunk.cl, cl/kda_state.cl, then cl/kda_out.cl or
+ * cl/kda_out_mma.cl), shared with the tuner and benchmarks: they run the op with explicit kernel
+ * parameters instead of the database's.
  *
  * Tunables: CHUNK (tokens per chunk: a power of two up to 64), SUB (sub-chunk rows whose pairs use
  * their own decay exponent; pairs across sub-chunks go through a reference row), BV (value
- * columns per state work-group), WG (work-items of both kernels; in the state kernel WG / BV
- * row groups share one column). Derived: KT and KS (rows of the K tiles in local memory of
- * kda_chunk and kda_state). */
+ * columns per state work-group), WG (work-items of kda_chunk and kda_state; in the state kernel
+ * WG / BV row groups share one column), OBV (value columns per output work-group), MMA (the
+ * tensor-core output kernel where it applies: f16, NVIDIA cc 8+). Derived: KT and KS (rows of the
+ * K tiles in local memory of kda_chunk and kda_state). Not tuned: STAGES (bit mask of the kernels
+ * to launch, default all; the benchmark's per-kernel times). */
 #ifndef LK_KDA_H
 #define LK_KDA_H
 
@@ -27,11 +30,11 @@ typedef struct lk_kda_call {
 void lk_kda_defaults(const lk_device_info *dev, int64_t K, int64_t V, lk_params *out);
 /* The parameters a call of this shape actually runs: CHUNK capped at the longest sequence
  * (rounded up to a power of two; 1 for the decode step), SUB at CHUNK, BV at V, and the largest
- * K tiles that fit local_limit bytes: KT of kda_chunk (32, 16 or 8 rows), KS of kda_state (64 .. 8),
+ * K tiles that fit local_limit bytes: KT of kda_chunk (32, 16 or 8 rows), KS of kda_state (128 .. 8),
  * both at most K rounded up to a power of two. */
 void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_len, size_t local_limit,
                       lk_params *out);
-/* Local memory the larger of the two kernels needs for effective parameters p and key dim K. */
+/* Local memory the largest of the three kernels needs for effective parameters p and key dim K. */
 size_t lk_kda_local_bytes(const lk_params *p, int64_t K);
 /* LK_OK if effective parameters p fit the device (ranges, work-group, local memory). */
 lk_status lk_kda_check_params(lk_context *ctx, const lk_params *p, int64_t K);
@@ -49,7 +52,7 @@ lk_status lk_kda_fwd_prepare(lk_context *ctx, const lk_tensor *q, const lk_tenso
 lk_status lk_kda_decode_prepare(lk_context *ctx, const lk_tensor *q, const lk_tensor *k, const lk_tensor *v,
                                 const lk_tensor *g, const lk_tensor *beta, lk_tensor *state, lk_tensor *o,
                                 const lk_kda_params *params, lk_kda_call *call);
-/* Run a prepared call with `tuned` (CHUNK, SUB, BV, WG). */
+/* Run a prepared call with `tuned` (CHUNK, SUB, BV, WG, OBV, MMA; STAGES). */
 lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *call, const lk_params *tuned);
 
 #endif
