@@ -41,8 +41,6 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
     LK_SHARED ulong bm[KVH * D];
     LK_SHARED int pre[KVH * D];
 #endif
-    LK_SHARED ulong vbml[KVH * D];
-    LK_SHARED int vprel[KVH * D];
 
     const int split = get_group_id(0), splits = get_num_groups(0);
     const int groups = Hkv / KVH, b = get_group_id(1) / groups, hk0 = (get_group_id(1) % groups) * KVH;
@@ -77,8 +75,7 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
         lk_sp_key_tile(ks, LK_DEC_KROW, bm, pre, ksrc, g, b, hk0, tl, t == t0, perm, freq, layout, pos_offset);
 #endif
         if (tl.sparse)
-            lk_sp_load_values(vs, LK_DEC_VROW, vbml, vprel, vsrc, g, b, hk0, tl,
-                              t == t0 || (tl.p0 - lk_sp_sinks(g)) % LK_SP_BLOCK == 0);
+            lk_sp_load_values(vs, LK_DEC_VROW, vsrc, g, b, hk0, tl);
         else
             lk_sp_load_dense(vs, LK_DEC_VROW, vsrc, g, b, hk0, tl, 0);
         lk_barrier();

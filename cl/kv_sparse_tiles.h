@@ -119,45 +119,43 @@ LK_INLINE void lk_sp_block_prefix(LK_LOCAL_PTR ulong *bm, LK_LOCAL_PTR int *pre,
     lk_barrier();
 }
 
-/* The value bitmaps of block i (KVH heads; tile u = r*(D/64) + cc of head j at vbm[j*D + u]) and
- * each value tile's first code in the block's stream (row r starts at r*keep), in local memory. */
-LK_INLINE void lk_sp_vblock_prefix(LK_LOCAL_PTR ulong *vbm, LK_LOCAL_PTR int *vpre, lk_sp_stream s, lk_sp_geom g,
-                                   int b, int hk0, int i)
+/* Zeros for the ntok x KVH*D tile x (the loaders below write only the survivors). */
+LK_INLINE void lk_sp_zero_tile(LK_LOCAL_PTR float *x, int stride, int ntok)
 {
-    for (int u = get_local_id(0); u < KVH * D; u += get_local_size(0)) {
-        long h = (long)b * g.Hkv + hk0 + u / D;
-        vbm[u] = s.bitmap[(h * g.nb_cap + i) * D + u % D];
-    }
-    lk_barrier();
-    for (int u0 = 0; u0 < KVH * D; u0 += get_local_size(0)) {
-        int u = u0 + (int)get_local_id(0);
-        if (u >= KVH * D)
-            continue;
-        int cc = u % (D / 64), first = ((u % D) / (D / 64)) * g.keep;
-        for (int w = 0; w < cc; w++)
-            first += lk_popcount64(vbm[u - cc + w]);
-        vpre[u] = first;
-    }
+    for (int e = get_local_id(0); e < ntok * KVH * D; e += get_local_size(0))
+        x[(e / (KVH * D)) * stride + e % (KVH * D)] = 0.0f;
     lk_barrier();
 }
 
-/* Code j of a block's stream (bits 16: the fp16 value; else dequantized with the tile's
- * (min, scale) at params[2*ptile]). */
-LK_INLINE float lk_sp_code(const LK_GLOBAL uint *words, long wbase, int j, int bits, const LK_GLOBAL half *params,
-                           long ptile)
+/* Writes the survivors of one tile to dst[(e - first) * step] for every set bit e of sel (the
+ * tile's bits inside the wanted element range), reading codes from stream position j on. One
+ * work-item walks the bits (lowest first), so consecutive codes come from the same word. */
+LK_INLINE void lk_sp_scatter(LK_LOCAL_PTR float *dst, int step, ulong sel, int first, const LK_GLOBAL uint *words,
+                             long wbase, int j, int bits, const LK_GLOBAL half *params, long ptile)
 {
-    if (bits == 16)
-        return lk_half_to_float((const LK_GLOBAL half *)words, 2 * wbase + j);
+    float scale = 0.0f, min = 0.0f;
+    if (bits < 16 && sel) {
+        scale = lk_half_to_float(params, 2 * ptile + 1);
+        min = lk_half_to_float(params, 2 * ptile);
+    }
     const int per = 32 / bits;
-    return lk_quant_dequant(lk_quant_unpack(words[wbase + j / per], j % per, bits),
-                            lk_half_to_float(params, 2 * ptile + 1), lk_half_to_float(params, 2 * ptile));
+    while (sel) {
+        int e = lk_ctz64(sel);
+        sel &= sel - 1;
+        float v;
+        if (bits == 16)
+            v = lk_half_to_float((const LK_GLOBAL half *)words, 2 * wbase + j);
+        else
+            v = lk_quant_dequant(lk_quant_unpack(words[wbase + j / per], j % per, bits), scale, min);
+        dst[(e - first) * step] = v;
+        j++;
+    }
 }
 
-/* Keys of a compressed tile, one element per work-item step (no zeroing pass, no serial walk):
- * bm[] and pre[] (KVH*D each, local) hold the block's bitmaps and the tiles' first codes,
- * (re)computed when `fresh` (uniform over the work-group). Adjacent work-items take adjacent
- * channels of one token: element (n, c) survives when bit r0 + n of bm[c] is set, and its code
- * is pre[c] + the set bits below it. The caller adds the barrier after x. */
+/* Keys of a compressed tile: bm[] and pre[] (KVH*D each, local) hold the block's bitmaps and the
+ * tiles' first codes, (re)computed when `fresh` (the tile opens a block, or the caller has not
+ * loaded this block before; uniform over the work-group). One work-item per stored channel walks
+ * its tile's survivors in the tile's token range. The caller adds the barrier after x. */
 LK_INLINE void lk_sp_load_keys(LK_LOCAL_PTR float *x, int stride, LK_LOCAL_PTR ulong *bm, LK_LOCAL_PTR int *pre,
                                lk_sp_stream s, lk_sp_geom g, int b, int hk0, lk_sp_tile tl,
                                const LK_GLOBAL int *perm, int fresh)
@@ -165,49 +163,41 @@ LK_INLINE void lk_sp_load_keys(LK_LOCAL_PTR float *x, int stride, LK_LOCAL_PTR u
     const int i = (int)((tl.p0 - lk_sp_sinks(g)) / LK_SP_BLOCK), r0 = (int)((tl.p0 - lk_sp_sinks(g)) % LK_SP_BLOCK);
     if (fresh)
         lk_sp_block_prefix(bm, pre, s, g, b, hk0, i);
-    const int total = tl.ntok * KVH * D;
-    for (int e0 = 0; e0 < BLOCK_N * KVH * D; e0 += get_local_size(0)) {
-        int e = e0 + (int)get_local_id(0);
-        if (e >= total)
+    lk_sp_zero_tile(x, stride, tl.ntok);
+    const ulong below = (((ulong)1) << r0) - 1;
+    const ulong range = (tl.ntok == 64 ? ~(ulong)0 : (((ulong)1) << tl.ntok) - 1) << r0;
+    for (int c0 = 0; c0 < KVH * D; c0 += get_local_size(0)) {
+        int c = c0 + (int)get_local_id(0);
+        if (c >= KVH * D)
             continue;
-        int n = e / (KVH * D), c = e % (KVH * D), r = r0 + n;
+        long h = (long)b * g.Hkv + hk0 + c / D;
         ulong m = bm[c];
-        float v = 0.0f;
-        if ((m >> r) & 1) {
-            long h = (long)b * g.Hkv + hk0 + c / D;
-            v = lk_sp_code(s.words, h * s.head_words + s.offsets[h * (g.nb_cap + 1) + i],
-                           pre[c] + lk_popcount64(m & ((((ulong)1) << r) - 1)), KBITS, s.params,
-                           (h * g.nb_cap + i) * D + c % D);
-        }
-        x[n * stride + (perm ? perm[c] : c)] = v;
+        lk_sp_scatter(x + (perm ? perm[c] : c), stride, m & range, r0, s.words,
+                      h * s.head_words + s.offsets[h * (g.nb_cap + 1) + i], pre[c] + lk_popcount64(m & below), KBITS,
+                      s.params, (h * g.nb_cap + i) * D + c % D);
     }
 }
 
-/* Values of a compressed tile, one element per work-item step, adjacent work-items on adjacent
- * channels of a token (so their codes are adjacent in the stream): vbm[], vpre[] as
- * lk_sp_vblock_prefix leaves them, (re)computed when `fresh`. */
-LK_INLINE void lk_sp_load_values(LK_LOCAL_PTR float *x, int stride, LK_LOCAL_PTR ulong *vbm, LK_LOCAL_PTR int *vpre,
-                                 lk_sp_stream s, lk_sp_geom g, int b, int hk0, lk_sp_tile tl, int fresh)
+/* Values of a compressed tile: one work-item per (token, 64-channel tile) walks the tile's
+ * survivors (a token's survivors start at r*keep in the block's stream). */
+LK_INLINE void lk_sp_load_values(LK_LOCAL_PTR float *x, int stride, lk_sp_stream s, lk_sp_geom g, int b, int hk0,
+                                 lk_sp_tile tl)
 {
     const int i = (int)((tl.p0 - lk_sp_sinks(g)) / LK_SP_BLOCK), r0 = (int)((tl.p0 - lk_sp_sinks(g)) % LK_SP_BLOCK);
-    if (fresh)
-        lk_sp_vblock_prefix(vbm, vpre, s, g, b, hk0, i);
-    const int total = tl.ntok * KVH * D;
-    for (int e0 = 0; e0 < BLOCK_N * KVH * D; e0 += get_local_size(0)) {
-        int e = e0 + (int)get_local_id(0);
-        if (e >= total)
+    const int per_row = KVH * (D / 64);
+    lk_sp_zero_tile(x, stride, tl.ntok);
+    for (int w0 = 0; w0 < tl.ntok * per_row; w0 += get_local_size(0)) {
+        int w = w0 + (int)get_local_id(0);
+        if (w >= tl.ntok * per_row)
             continue;
-        int n = e / (KVH * D), c = e % (KVH * D), j = c / D, d = c % D;
-        int u = j * D + (r0 + n) * (D / 64) + d / 64, bit = d % 64;
-        ulong m = vbm[u];
-        float v = 0.0f;
-        if ((m >> bit) & 1) {
-            long h = (long)b * g.Hkv + hk0 + j;
-            v = lk_sp_code(s.words, h * s.head_words + s.offsets[h * (g.nb_cap + 1) + i],
-                           vpre[u] + lk_popcount64(m & ((((ulong)1) << bit) - 1)), VBITS, s.params,
-                           (h * g.nb_cap + i) * D + u % D);
-        }
-        x[n * stride + c] = v;
+        int n = w / per_row, j = (w % per_row) / (D / 64), cc = w % (D / 64), r = r0 + n;
+        long h = (long)b * g.Hkv + hk0 + j;
+        long tiles = (h * g.nb_cap + i) * D + r * (D / 64);
+        int first = r * g.keep;
+        for (int u = 0; u < cc; u++)
+            first += lk_popcount64(s.bitmap[tiles + u]);
+        lk_sp_scatter(x + n * stride + j * D + cc * 64, 1, s.bitmap[tiles + cc], 0, s.words,
+                      h * s.head_words + s.offsets[h * (g.nb_cap + 1) + i], first, VBITS, s.params, tiles + cc);
     }
 }
 

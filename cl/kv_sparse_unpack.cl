@@ -33,9 +33,6 @@ LK_KERNEL void kv_sparse_unpack(
 #if STREAM_K
     LK_SHARED ulong bm[KVH * D];
     LK_SHARED int pre[KVH * D];
-#else
-    LK_SHARED ulong vbm[KVH * D];
-    LK_SHARED int vpre[KVH * D];
 #endif
     const int groups = Hkv / KVH, b = get_group_id(1) / groups, hk0 = (get_group_id(1) % groups) * KVH;
     lk_sp_stream src = {sbm, spar, swords, soffs, sdense, head_words};
@@ -45,7 +42,7 @@ LK_KERNEL void kv_sparse_unpack(
     lk_sp_key_tile(x, KEY_ROW, bm, pre, src, g, b, hk0, tl, 1, perm, freq, layout, pos_offset);
 #else
     if (tl.sparse)
-        lk_sp_load_values(x, KEY_ROW, vbm, vpre, src, g, b, hk0, tl, 1);
+        lk_sp_load_values(x, KEY_ROW, src, g, b, hk0, tl);
     else
         lk_sp_load_dense(x, KEY_ROW, src, g, b, hk0, tl, 0);
     lk_barrier();

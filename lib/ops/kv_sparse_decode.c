@@ -13,10 +13,10 @@
 #define OP "lk_attention_decode_sparse"
 
 /* Local memory of the decode kernel's tile arrays beyond lk_decode_local_bytes: the block's
- * value bitmaps and tile starts, and its key ones (fused path only). */
+ * key bitmaps and tile starts (fused path only). */
 static size_t decode_local(int D, int qg, int kvh, int bn, int fused)
 {
-    return lk_decode_local_bytes(D, qg, kvh, bn) + (size_t)kvh * D * 12 + (fused ? (size_t)kvh * D * 12 : 0);
+    return lk_decode_local_bytes(D, qg, kvh, bn) + (fused ? (size_t)kvh * D * 12 : 0);
 }
 
 static size_t unpack_local(int D, int kvh, int bn)
