@@ -146,6 +146,39 @@ LK_INLINE void rotate_rows(LK_LOCAL_PTR lk_t *x, int rows, int r0, int limit, in
 }
 #endif
 
+/* c = A B^T over d on tensor cores, for this warp's keys: A rows arow0 .. arow0 + 16 MT of a
+ * [BLOCK_N][ROW] shared tile (K or V; A fragments), B rows 0 .. BLOCK_M of a [BLOCK_M][ROW] shared
+ * tile (Q or dO; B fragments). c[mt][n8][] is the C fragment of keys mt*16.., queries n8*8... */
+LK_INLINE void rows_times_rows(float c[MT][NQ8][4], const LK_LOCAL_PTR lk_t *a, const LK_LOCAL_PTR lk_t *bt,
+                               int arow0, int lane)
+{
+    const int mi = lane >> 3, r8 = lane & 7;
+    #pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+        #pragma unroll
+        for (int n8 = 0; n8 < NQ8; n8++)
+            #pragma unroll
+            for (int e = 0; e < 4; e++)
+                c[mt][n8][e] = 0.0f;
+    #pragma unroll
+    for (int kc = 0; kc < KC; kc++) {
+        uint af[MT][4];
+        #pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+            lk_ldmatrix_x4(af[mt], LK_SMEM_ADDR(a + (arow0 + mt * 16 + (mi & 1) * 8 + r8) * ROW + kc * 16 + (mi >> 1) * 8));
+        #pragma unroll
+        for (int np = 0; np < NQ8 / 2; np++) {
+            uint bf[4]; /* b0 b1 of query tile 2np, then of 2np + 1 */
+            lk_ldmatrix_x4(bf, LK_SMEM_ADDR(bt + (np * 16 + (mi >> 1) * 8 + r8) * ROW + kc * 16 + (mi & 1) * 8));
+            #pragma unroll
+            for (int mt = 0; mt < MT; mt++) {
+                lk_mma16816(c[mt][2 * np], af[mt], bf[0], bf[1]);
+                lk_mma16816(c[mt][2 * np + 1], af[mt], bf[2], bf[3]);
+            }
+        }
+    }
+}
+
 LK_KERNEL LK_WG_SIZE(THREADS) void attention_bwd_mma(
     const LK_GLOBAL lk_t *q, long q_off, long qsb, long qsh, long qss, long qsd,
     const LK_GLOBAL lk_t *k, long k_off, long ksb, long ksh, long kss, long ksd,
@@ -245,31 +278,7 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_bwd_mma(
 
         /* S^T = K Q^T */
         float sc[MT][NQ8][4];
-        #pragma unroll
-        for (int mt = 0; mt < MT; mt++)
-            #pragma unroll
-            for (int nt8 = 0; nt8 < NQ8; nt8++)
-                #pragma unroll
-                for (int e = 0; e < 4; e++)
-                    sc[mt][nt8][e] = 0.0f;
-        #pragma unroll
-        for (int kc = 0; kc < KC; kc++) {
-            uint ka[MT][4];
-            #pragma unroll
-            for (int mt = 0; mt < MT; mt++)
-                lk_ldmatrix_x4(ka[mt], LK_SMEM_ADDR(ks + (krow0 + mt * 16 + (mi & 1) * 8 + r8) * ROW + kc * 16 +
-                                                    (mi >> 1) * 8));
-            #pragma unroll
-            for (int np = 0; np < NQ8 / 2; np++) {
-                uint qb[4];
-                lk_ldmatrix_x4(qb, LK_SMEM_ADDR(qt + (np * 16 + (mi >> 1) * 8 + r8) * ROW + kc * 16 + (mi & 1) * 8));
-                #pragma unroll
-                for (int mt = 0; mt < MT; mt++) {
-                    lk_mma16816(sc[mt][2 * np], ka[mt], qb[0], qb[1]);
-                    lk_mma16816(sc[mt][2 * np + 1], ka[mt], qb[2], qb[3]);
-                }
-            }
-        }
+        rows_times_rows(sc, ks, qt, krow0, lane);
 
         /* P^T = exp2(S^T scale log2e - lse2) (masked pairs 0), packed as A fragments (keys x queries) */
         uint pa[MT][QC][4];
@@ -320,31 +329,7 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_bwd_mma(
 
         /* dP^T = V dO^T */
         float dp[MT][NQ8][4];
-        #pragma unroll
-        for (int mt = 0; mt < MT; mt++)
-            #pragma unroll
-            for (int nt8 = 0; nt8 < NQ8; nt8++)
-                #pragma unroll
-                for (int e = 0; e < 4; e++)
-                    dp[mt][nt8][e] = 0.0f;
-        #pragma unroll
-        for (int kc = 0; kc < KC; kc++) {
-            uint va[MT][4];
-            #pragma unroll
-            for (int mt = 0; mt < MT; mt++)
-                lk_ldmatrix_x4(va[mt], LK_SMEM_ADDR(vs + (krow0 + mt * 16 + (mi & 1) * 8 + r8) * ROW + kc * 16 +
-                                                    (mi >> 1) * 8));
-            #pragma unroll
-            for (int np = 0; np < NQ8 / 2; np++) {
-                uint ob[4];
-                lk_ldmatrix_x4(ob, LK_SMEM_ADDR(dot + (np * 16 + (mi >> 1) * 8 + r8) * ROW + kc * 16 + (mi & 1) * 8));
-                #pragma unroll
-                for (int mt = 0; mt < MT; mt++) {
-                    lk_mma16816(dp[mt][2 * np], va[mt], ob[0], ob[1]);
-                    lk_mma16816(dp[mt][2 * np + 1], va[mt], ob[2], ob[3]);
-                }
-            }
-        }
+        rows_times_rows(dp, vs, dot, krow0, lane);
 
         /* dS^T = P^T (dP^T - Delta) with P^T from its f16 fragments (it enters dV as f16 too), packed as
          * A fragments and stored into dst */

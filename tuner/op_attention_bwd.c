@@ -79,6 +79,7 @@ const tune_op tune_op_attention_bwd = {
     .head_dim_choices = {64, 128},
     .seq_gpu = "512:131072",
     .seq_cpu = "512:2048",
+    .decisive = "VARIANT",
     .space = attn_bwd_space,
     .defaults = defaults,
     .fits = fits,
