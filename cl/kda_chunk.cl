@@ -67,12 +67,9 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_chunk(
     const int hv = get_group_id(0) % HV, j0 = (get_group_id(0) / HV) * CHUNK;
     const int n = get_group_id(1);
     const int h = hv / (HV / H);
-    int bos, eos, bt;
-    kda_sequence(cu_seqlens, cu_off, cu_s, n, T, &bos, &eos, &bt);
-    const int t0 = bos + j0;
-    if (t0 >= eos)
+    int t0, len, bt;
+    if (!kda_chunk_span(cu_seqlens, cu_off, cu_s, n, T, j0, &t0, &len, &bt))
         return;
-    const int len = eos - t0 < CHUNK ? eos - t0 : CHUNK;
     const long qb = q_off + bt * qsb + h * qsh + t0 * qst, kb = k_off + bt * ksb + h * ksh + t0 * kst;
     const long vb = v_off + bt * vsb + hv * vsh + t0 * vst, gb = g_off + bt * gsb + hv * gsh + t0 * gst;
     const long bb = b_off + bt * bsb + hv * bsh + t0 * bst;

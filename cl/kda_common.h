@@ -153,6 +153,18 @@ LK_INLINE void kda_sequence(const LK_GLOBAL int *cu_seqlens, long cu_off, long c
 #endif
 }
 
+/* The chunk j0 tokens into sequence n: first token t0 (of batch row bt), length len <= CHUNK.
+ * 0 when the sequence ends before it (the same for the whole work-group). */
+LK_INLINE int kda_chunk_span(const LK_GLOBAL int *cu_seqlens, long cu_off, long cu_s, int n, int T, int j0, int *t0,
+                             int *len, int *bt)
+{
+    int bos, eos;
+    kda_sequence(cu_seqlens, cu_off, cu_s, n, T, &bos, &eos, bt);
+    *t0 = bos + j0;
+    *len = eos - *t0 < CHUNK ? eos - *t0 : CHUNK;
+    return *t0 < eos;
+}
+
 /* Offsets (floats) of one chunk's rows in the scratch arrays. */
 typedef struct kda_scratch {
     long w, qg, kg, u, a, gl, h;

@@ -38,12 +38,9 @@ LK_KERNEL LK_WG_SIZE(OWG) void kda_out(
     const int hv = get_group_id(0) % HV, rest = get_group_id(0) / HV;
     const int vo = rest % NVO, j0 = (rest / NVO) * CHUNK;
     const int n = get_group_id(1);
-    int bos, eos, bt;
-    kda_sequence(cu_seqlens, cu_off, cu_s, n, T, &bos, &eos, &bt);
-    const int t0 = bos + j0;
-    if (t0 >= eos)
+    int t0, len, bt;
+    if (!kda_chunk_span(cu_seqlens, cu_off, cu_s, n, T, j0, &t0, &len, &bt))
         return;
-    const int len = eos - t0 < CHUNK ? eos - t0 : CHUNK;
     const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, (long)bt * T + t0, n);
     const int cb = vo * OBV;
 
