@@ -128,13 +128,15 @@ static lk_context *tune_then_open(const char *const *args, const char *dir, cons
 
 Test(tuner, tiny_run_reaches_the_launch, .timeout = 120)
 {
-    char dir[64], db_path[128], out[65536];
+    char dir[64], db_path[128], csv_path[128], out[65536];
     temp_dir(dir);
     snprintf(db_path, sizeof db_path, "%s/t.db", dir);
+    snprintf(csv_path, sizeof csv_path, "%s/t.csv", dir);
     /* the OpenCL device the test's context opens (the default device may be a CUDA one) */
     const char *device = getenv("LK_TEST_OPENCL") ? getenv("LK_TEST_OPENCL") : "opencl";
     const char *args[] = {"--device", device, "--dtype", "f32", "--head-dim", "64", "--causal", "1", "--family", "rope",
-                          "--seq", "128:128", "--strategy", "random", "--fraction", "0.1", "--db", db_path, NULL};
+                          "--seq", "128:128", "--strategy", "random", "--fraction", "0.1", "--db", db_path,
+                          "--export", csv_path, NULL};
     lk_tune_key key = {.op = "attention_fwd", .family = "rope", .dtype = LK_F32, .head_dim = 64, .flag = 1,
                        .length = 100};
     lk_params best;
@@ -143,6 +145,15 @@ Test(tuner, tiny_run_reaches_the_launch, .timeout = 120)
     char *fin = strstr(out, "final round"), want[32];
     snprintf(want, sizeof want, "VARIANT=%d ", lk_params_get(&best, "VARIANT", -1));
     cr_expect(fin && strstr(fin, want), "no final round with the best's VARIANT:\n%s", out);
+    /* --export with a search: searched first, then exported */
+    FILE *csv = fopen(csv_path, "r");
+    char line[1024];
+    int rows = 0;
+    while (csv && fgets(line, sizeof line, csv))
+        rows += strstr(line, ",attention_fwd,rope,f32,64,1,128,") != NULL;
+    if (csv)
+        fclose(csv);
+    cr_expect_eq(rows, 1, "the export after the search holds %d rows of the tuned key:\n%s", rows, out);
 
     /* the runtime uses it for S = 100 (bucket 128) */
     int64_t qs[4] = {1, 2, 100, 64}, ks[4] = {1, 1, 100, 64};

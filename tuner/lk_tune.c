@@ -9,7 +9,9 @@
  * Defaults come from the op: attention_fwd tunes families rope and plain, head_dim 128, causal
  * both, lengths 512:131072 on GPUs and 512:4096 on CPUs. --family both: every family of the op.
  * --causal is the op's flag (--flag is the same option): causal 0|1 for attention, the group G
- * for kivi_decode, the rank for lowrank_decode; "both" is the op's two flag choices. */
+ * for kivi_decode, the rank for lowrank_decode; "both" is the op's two flag choices.
+ * --import runs before the search and --export after it; given alone (no --seq, --strategy,
+ * --budget, --fraction or --force) they only import or export. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@ static int usage(const char *why)
             "        [--head-dim D|both] [--causal|--flag F|both] [--seq LO:HI] [--budget 10m]\n"
             "        [--strategy exhaustive|random|budget] [--fraction F] [--db PATH] [--force]\n"
             "        [--dry-run] [--export FILE.csv] [--import FILE.csv] [--heads H] [--batch B]\n"
+            "--import runs before the search, --export after it; alone, they only import/export\n"
             "ops: %s (default attention_fwd)\n",
             why ? why : "", why ? "\n" : "", names);
     return 2;
@@ -75,12 +78,12 @@ int main(int argc, char **argv)
     const char *device = NULL, *db_path = NULL, *export_file = NULL, *import_file = NULL, *family = "both";
     const char *dtype = "f16", *head_dim = NULL, *flag = NULL, *seq = NULL, *strategy = "exhaustive";
     const char *op_name = "attention_fwd";
-    int dry_run = 0, warm_index = -1, warm_count = 0;
+    int dry_run = 0, warm_index = -1, warm_count = 0, search_asked = 0; /* --seq/--strategy/... given */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1;
         if (!strcmp(a, "--force"))
-            o.force = 1, takes = 0;
+            o.force = 1, takes = 0, search_asked = 1;
         else if (!strcmp(a, "--dry-run"))
             dry_run = 1, takes = 0;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
@@ -100,13 +103,15 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--causal") || !strcmp(a, "--flag"))
             flag = v;
         else if (!strcmp(a, "--seq"))
-            seq = v;
+            seq = v, search_asked = 1;
         else if (!strcmp(a, "--budget")) {
+            search_asked = 1;
             if ((o.budget_s = cli_duration(v)) < 0)
                 return usage("bad --budget (90s, 10m, 1h)");
         } else if (!strcmp(a, "--strategy"))
-            strategy = v;
+            strategy = v, search_asked = 1;
         else if (!strcmp(a, "--fraction")) {
+            search_asked = 1;
             o.fraction = atof(v);
             if (!(o.fraction > 0.0 && o.fraction <= 1.0))
                 return usage("--fraction must be in (0, 1]");
@@ -169,16 +174,18 @@ int main(int argc, char **argv)
         if (!db_path[0] || lk_db_open(db_path, 1, &db, err, sizeof err) != LK_OK) {
             fprintf(stderr, "cannot open the tuning database '%s': %s\n", db_path, db_path[0] ? err : "no path");
             rc = 1;
-        } else if (import_file || export_file) {
+        } else {
+            /* --import first, the search (unless only --import/--export was asked), --export last */
             rc = import_file ? import_csv(db, db_path, import_file) : 0;
+            if (!rc && (search_asked || !(import_file || export_file))) {
+                printf("device: %s; database: %s\n", lk_context_device(ctx)->name, db_path);
+                double t0 = now_s();
+                tune_warm(ctx, &o, keys, nkeys, argc, argv);
+                o.budget_s -= now_s() - t0;
+                rc = tune_run(ctx, db, &o, keys, nkeys);
+            }
             if (!rc && export_file)
                 rc = export_csv(ctx, db, db_path, export_file, argc, argv);
-        } else {
-            printf("device: %s; database: %s\n", lk_context_device(ctx)->name, db_path);
-            double t0 = now_s();
-            tune_warm(ctx, &o, keys, nkeys, argc, argv);
-            o.budget_s -= now_s() - t0;
-            rc = tune_run(ctx, db, &o, keys, nkeys);
         }
         lk_db_close(db);
     }
