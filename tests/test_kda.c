@@ -5,6 +5,7 @@
  * Tolerances: 1e-5 with f32 inputs, 5e-3 with f16 inputs (the reference sees the same rounded
  * inputs; o is stored as half). The state is f32 in both cases. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +23,7 @@ typedef struct {
     int h0;              /* initial state given */
     int strong;          /* log-decay near -5 per step and channel */
     lkt_layout mem;      /* layout of q, k, v, g, o */
-    char tune[40];       /* kernel parameters forced for this case, or "" (an array: parameters are
+    char tune[64];       /* kernel parameters forced for this case, or "" (an array: parameters are
                             copied into the test process, where pointers would not be valid) */
     lkt_backend backend;
 } kda_case;
@@ -219,9 +220,42 @@ ParameterizedTestParameters(kda, matches_recurrence)
     return cr_make_param_array(kda_case, cases, sizeof cases / sizeof cases[0]);
 }
 
+static void run_matches(const kda_case *c);
+
 ParameterizedTest(kda_case *c, kda, matches_recurrence)
 {
+    run_matches(c);
+}
+
+/* The tensor-core state pass (cl/kda_state_mma.cl, SMMA = 1; with the tensor-core output, MMA = 1)
+ * forced by a tuning override, f16 only: the GPU default's shape, CHUNK 32 / BV 32 with strong
+ * decay, CHUNK 16 with odd K and V (zero-padded K tile, V not a multiple of BV, gate), GVA with
+ * two sequences. Skipped on devices without an NVIDIA GPU of compute capability 8+. */
+#define TC_CASES(X)                                                                                          \
+    X(1, 200, 1, 1, 128, 128, F16, 1, 0, 1, 0, LKT_BSHD, "CHUNK=64,SUB=16,BV=16,WG=128,OBV=64,MMA=1,SMMA=1") \
+    X(1, 150, 2, 2, 128, 128, F16, 1, 0, 1, 1, LKT_CONTIGUOUS, "CHUNK=32,SUB=16,BV=32,WG=128,OBV=64,MMA=1,SMMA=1") \
+    X(1, 37, 1, 2, 100, 60, F16, 1, 1, 1, 0, LKT_PADDED, "CHUNK=16,SUB=8,BV=16,WG=64,OBV=32,MMA=1,SMMA=1")     \
+    X(2, 100, 2, 4, 64, 48, F16, 0, 0, 1, 0, LKT_BSHD, "CHUNK=64,SUB=16,BV=16,WG=64,OBV=32,SMMA=1")
+
+ParameterizedTestParameters(kda, tensor_core)
+{
+    static kda_case cases[] = {TC_CASES(ROW)};
+    return cr_make_param_array(kda_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(kda_case *c, kda, tensor_core)
+{
+    run_matches(c);
+}
+
+static void run_matches(const kda_case *c)
+{
     lk_context *ctx = lkt_open(c->backend);
+    int smma = strstr(c->tune, "SMMA=1") != NULL;
+    const lk_device_info *dev = lk_context_device(ctx);
+    if (smma && !(dev->type == LK_DEVICE_GPU && dev->cc_major >= 8))
+        cr_skip_test("the tensor-core state pass needs an NVIDIA GPU of compute capability 8+ (this device: %s)",
+                     dev->name);
     kda_host h = make_host(c, c->B, (uint64_t)(c->T * 131 + c->K * 7 + c->V + c->dtype));
     kda_dev d = make_dev(ctx, c, &h, c->B);
     lk_kda_params p = params_of(c, &d);
@@ -239,6 +273,14 @@ ParameterizedTest(kda_case *c, kda, matches_recurrence)
     double tol = c->dtype == LK_F16 ? TOL_F16 : TOL_F32;
     expect_rms("o", o, ro, no, tol);
     expect_rms("final state", ht, rht, ns, tol);
+    if (smma) { /* the state kernel alone (STAGES 3: chunk and state), so that it is the last launch */
+        char tune[96];
+        snprintf(tune, sizeof tune, "%s,STAGES=3", c->tune);
+        LKT_OK(ctx, lk_tuning_override(ctx, "kda_fwd", c->dtype, (int)c->K, 0, 0, tune));
+        fwd_or_skip(ctx, &d, c->h0 ? &d.h0.t : NULL, &p);
+        cr_expect(strstr(lk_last_launch(ctx), "kda_state_mma ") == lk_last_launch(ctx),
+                  "the tensor-core state pass did not run: %s", lk_last_launch(ctx));
+    }
 
     free(o); free(ht); free(ro); free(rht);
     free_host(&h);

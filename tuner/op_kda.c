@@ -1,4 +1,4 @@
-/* kda_fwd as a tunable op (see op.h): CHUNK x SUB x BV x WG x OBV x MMA, inputs and check of kda_problem.c, the
+/* kda_fwd as a tunable op (see op.h): CHUNK x SUB x BV x WG x OBV x MMA x SMMA, inputs and check of kda_problem.c, the
  * table of bench_kda.c. Timed problem: B=1 (--batch), H = HV heads (--heads; 16 on GPUs, 2 on
  * CPUs), K = V = the key's head_dim, T = the key's length, L2 norm in the kernel, initial and
  * final state. */
@@ -44,6 +44,21 @@ static int fits_device(const lk_params *p, const void *user, char *why, size_t n
     return 0;
 }
 
+/* SMMA = 1 only where the tensor-core state pass runs (else it would time kda_state.cl twice). */
+static int smma_applies(const lk_params *p, const void *user, char *why, size_t n)
+{
+    const tune_space_user *u = user;
+    if (!lk_params_get(p, "SMMA", 0))
+        return 1;
+    lk_params eff;
+    int64_t K = u->key->head_dim;
+    lk_kda_effective(p, K, K, u->key->length, u->ctx->info.local_mem_bytes, &eff);
+    if (lk_kda_state_mma_ok(&u->ctx->info, u->key->dtype, &eff, K))
+        return 1;
+    snprintf(why, n, "SMMA: kda_state_mma.cl does not apply (CHUNK >= 16, BV a multiple of 16, K <= 128, local memory)");
+    return 0;
+}
+
 /* A chunk longer than the sequence runs as the shorter one: tune it once. */
 static int chunk_within_length(const lk_params *p, const void *user, char *why, size_t n)
 {
@@ -80,10 +95,12 @@ static void kda_space(const tune_space_user *u, space *s)
     static const int mma_on[] = {0, 1}, mma_off[] = {0};
     int mma = !cpu && u->ctx->info.cc_major >= 8 && u->key->dtype == LK_F16;
     space_add_list(s, "MMA", mma ? 2 : 1, mma ? mma_on : mma_off);
+    space_add_list(s, "SMMA", mma ? 2 : 1, mma ? mma_on : mma_off);
     space_add_constraint(s, "wg_multiple_of_bv", wg_multiple_of_bv);
     space_add_constraint(s, "chunk_within_length", chunk_within_length);
     space_add_constraint(s, "sub_within_chunk", sub_within_chunk);
     space_add_constraint(s, "fits_device", fits_device);
+    space_add_constraint(s, "smma_applies", smma_applies);
 }
 
 static void defaults(const lk_device_info *dev, const lk_tune_key *key, lk_params *out)

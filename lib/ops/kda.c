@@ -1,8 +1,8 @@
 /* lk_kda_fwd and lk_kda_decode_step: tuned-parameter lookup and the three launches: cl/kda_chunk.cl
  * (the per-chunk matrices of every chunk in parallel, into scratch), cl/kda_state.cl (one
  * work-group per sequence, value head and V block, walking the chunks with the state, storing the
- * per-chunk states and Vn) and cl/kda_out.cl or cl/kda_out_mma.cl (the output of every chunk in
- * parallel). The decode step is the same sequence with CHUNK = 1. Argument checks live in kda_args.c. */
+ * per-chunk states and Vn; cl/kda_state_mma.cl on tensor cores with SMMA = 1) and cl/kda_out.cl
+ * or cl/kda_out_mma.cl (the output of every chunk in parallel). The decode step is the same sequence with CHUNK = 1. Argument checks live in kda_args.c. */
 #include <math.h>
 #include <string.h>
 
@@ -50,6 +50,21 @@ static size_t state_local_bytes(size_t C, size_t bv, size_t wg, size_t ks)
     return sizeof(float) * (max_size(C * (nrg * rk + 4), nrg * C * bv) + C * bv);
 }
 
+/* Local memory of kda_state_mma: W and kg [C][16 ceil(K/16) + 8] and S [16 ceil(K/16)][BV + 8], Vn
+ * [C][BV + 8], all f16. */
+size_t lk_kda_state_mma_local_bytes(size_t C, size_t bv, size_t K)
+{
+    size_t kp = (K + 15) / 16 * 16;
+    return 2 * (2 * C * (kp + 8) + (kp + C) * (bv + 8));
+}
+
+int lk_kda_state_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K)
+{
+    size_t C = (size_t)lk_params_get(eff, "CHUNK", 64), bv = (size_t)lk_params_get(eff, "BV", 16);
+    return lk_params_get(eff, "SMMA", 0) && dtype == LK_F16 && dev->type == LK_DEVICE_GPU && dev->cc_major >= 8 &&
+           C >= 16 && bv % 16 == 0 && K <= 128 && lk_kda_state_mma_local_bytes(C, bv, (size_t)K) <= dev->local_mem_bytes;
+}
+
 /* Work-items of kda_out: 4 x 4 outputs each over CHUNK rows and OBV columns. */
 static size_t out_wg(size_t C, size_t obv)
 {
@@ -86,6 +101,7 @@ void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_
     int64_t obv = min64(lk_params_get(tuned, "OBV", 64), pow2_at_least(V < 4 ? 4 : V));
     lk_params_set(out, "OBV", (int)(obv < 4 ? 4 : obv / 4 * 4));
     lk_params_set(out, "MMA", lk_params_get(tuned, "MMA", 0) != 0);
+    lk_params_set(out, "SMMA", lk_params_get(tuned, "SMMA", 0) != 0);
     /* K tiles: for kda_chunk the largest of 32, 16, 8 rows, for kda_state of 128 .. 8 rows with at
      * most 64 staged floats per work-item, each at most K rounded up to a power of two, that fits */
     int64_t kt = 32, ks = 128;
@@ -194,6 +210,10 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     lk_params_set(&defs, "WG", wg);
     int obv = lk_params_get(&eff, "OBV", 64);
     lk_params_set(&defs, "OBV", obv);
+    /* tensor-core state pass (cl/kda_state_mma.cl, kernel kda_state_mma): f16, NVIDIA cc 8+, CHUNK
+     * 16..64, BV a multiple of 16, K <= 128, its local memory within the device's; CHUNK / 16 warps.
+     * (defs holds LK_MAX_PARAMS already: no define marks it.) */
+    int smma = lk_kda_state_mma_ok(&ctx->info, c->q.dtype, &eff, K);
     lk_params_set(&defs, "L2NORM", p->l2norm_qk != 0);
     lk_params_set(&defs, "GATE", p->a_log != NULL);
     lk_params_set(&defs, "HAS_H0", c->h0 != NULL);
@@ -241,8 +261,10 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     lk_args_long(&b, B * T);
     lk_args_long(&b, n_slots);
     size_t v_blocks = (size_t)((V + bv - 1) / bv);
-    if ((stages & 2) &&
-        (st = lk_launch(ctx, "kda_state", &defs, "kda_state", (size_t)HV * v_blocks, (size_t)c->n_seqs, (size_t)wg, &b)))
+    if ((stages & 2) && (st = lk_launch(ctx, smma ? "kda_state_mma" : "kda_state", &defs,
+                                        smma ? "kda_state_mma" : "kda_state",
+                                        (size_t)HV * v_blocks, (size_t)c->n_seqs,
+                                        smma ? (size_t)chunk / 16 * 32 : (size_t)wg, &b)))
         return st;
 
     lk_args d = {0}; /* kda_out */

@@ -6,7 +6,8 @@
  * their own decay exponent; pairs across sub-chunks go through a reference row), BV (value
  * columns per state work-group), WG (work-items of kda_chunk and kda_state; in the state kernel
  * WG / BV row groups share one column), OBV (value columns per output work-group), MMA (the
- * tensor-core output kernel where it applies: f16, NVIDIA cc 8+). Derived: KT and KS (rows of the
+ * tensor-core output kernel where it applies: f16, NVIDIA cc 8+), SMMA (the tensor-core state pass
+ * cl/kda_state_mma.cl where it applies, lk_kda_state_mma_ok; not in the built-in defaults). Derived: KT and KS (rows of the
  * K tiles in local memory of kda_chunk and kda_state). Not tuned: STAGES (bit mask of the kernels
  * to launch, default all; the benchmark's per-kernel times). */
 #ifndef LK_KDA_H
@@ -36,6 +37,11 @@ void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_
                       lk_params *out);
 /* Local memory the largest of the three kernels needs for effective parameters p and key dim K. */
 size_t lk_kda_local_bytes(const lk_params *p, int64_t K);
+/* Whether effective parameters eff run the tensor-core state pass (cl/kda_state_mma.cl): SMMA set,
+ * f16, NVIDIA GPU of compute capability 8+, CHUNK >= 16, BV a multiple of 16, K <= 128 and its
+ * local memory (lk_kda_state_mma_local_bytes) within the device's; else kda_state.cl runs. */
+int lk_kda_state_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K);
+size_t lk_kda_state_mma_local_bytes(size_t C, size_t bv, size_t K);
 /* LK_OK if effective parameters p fit the device (ranges, work-group, local memory). */
 lk_status lk_kda_check_params(lk_context *ctx, const lk_params *p, int64_t K);
 /* Floats of scratch for a call (layout in cl/kda_common.h); *n_slots = NCH, the chunk slots. */
@@ -52,7 +58,7 @@ lk_status lk_kda_fwd_prepare(lk_context *ctx, const lk_tensor *q, const lk_tenso
 lk_status lk_kda_decode_prepare(lk_context *ctx, const lk_tensor *q, const lk_tensor *k, const lk_tensor *v,
                                 const lk_tensor *g, const lk_tensor *beta, lk_tensor *state, lk_tensor *o,
                                 const lk_kda_params *params, lk_kda_call *call);
-/* Run a prepared call with `tuned` (CHUNK, SUB, BV, WG, OBV, MMA; STAGES). */
+/* Run a prepared call with `tuned` (CHUNK, SUB, BV, WG, OBV, MMA, SMMA; STAGES). */
 lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *call, const lk_params *tuned);
 
 #endif
