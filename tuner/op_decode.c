@@ -127,42 +127,34 @@ static lk_status run(void *state, const lk_params *p)
     return decode_call_run(s->timed.ctx, &call);
 }
 
+/* What both decode descriptors share: the space, the timed problem and the check. */
+#define DECODE_OP_FIELDS \
+    .flag_name = NULL, \
+    .head_dims = "128", \
+    .head_dim_choices = {64, 128}, \
+    .seq_gpu = "4096:131072", \
+    .seq_cpu = "1024:8192", \
+    .space = decode_space, \
+    .defaults = defaults, \
+    .fits = fits, \
+    .setup = setup, \
+    .check = check, \
+    .run = run, \
+    .fits_built = NULL, \
+    .teardown = teardown,
+
 const tune_op tune_op_attention_decode = {
     .name = "attention_decode",
     .nfamilies = 1,
     .families = {""},
-    .flag_name = NULL,
-    .head_dims = "128",
-    .head_dim_choices = {64, 128},
-    .seq_gpu = "4096:131072",
-    .seq_cpu = "1024:8192",
-    .space = decode_space,
-    .defaults = defaults,
-    .fits = fits,
-    .setup = setup,
-    .check = check,
-    .run = run,
-    .fits_built = NULL,
-    .teardown = teardown,
     .bench = bench_attention_decode,
+    DECODE_OP_FIELDS
 };
 
 const tune_op tune_op_kv_sparse = {
     .name = "kv_sparse",
     .nfamilies = 2,
     .families = {"plain", "rotate"},
-    .flag_name = NULL,
-    .head_dims = "128",
-    .head_dim_choices = {64, 128},
-    .seq_gpu = "4096:131072",
-    .seq_cpu = "1024:8192",
-    .space = decode_space,
-    .defaults = defaults,
-    .fits = fits,
-    .setup = setup,
-    .check = check,
-    .run = run,
-    .fits_built = NULL,
-    .teardown = teardown,
     .bench = bench_kv_sparse,
+    DECODE_OP_FIELDS
 };

@@ -117,48 +117,37 @@ static lk_status run(void *state, const lk_params *p)
     return decode_call_run(s->lowrank.cache ? s->lowrank.ctx : s->timed.ctx, &call);
 }
 
+/* What the KIVI and low-rank descriptors share (one table, lk-bench --op kivi). */
+#define KIVI_OP_FIELDS \
+    .bench_name = "kivi", \
+    .nfamilies = 3, \
+    .families = {"k2v2", "k4v4", "k8v8"}, \
+    .head_dims = "128", \
+    .head_dim_choices = {64, 128}, \
+    .seq_gpu = "4096:131072", \
+    .seq_cpu = "1024:8192", \
+    .space = kivi_space, \
+    .defaults = defaults, \
+    .fits = fits, \
+    .setup = setup, \
+    .check = check, \
+    .run = run, \
+    .fits_built = NULL, \
+    .teardown = teardown, \
+    .bench = bench_kivi,
+
 const tune_op tune_op_kivi_decode = {
     .name = "kivi_decode",
-    .bench_name = "kivi",
-    .nfamilies = 3,
-    .families = {"k2v2", "k4v4", "k8v8"},
     .flag_name = "group",
     .flags = "32",
     .flag_choices = {32, 64},
-    .head_dims = "128",
-    .head_dim_choices = {64, 128},
-    .seq_gpu = "4096:131072",
-    .seq_cpu = "1024:8192",
-    .space = kivi_space,
-    .defaults = defaults,
-    .fits = fits,
-    .setup = setup,
-    .check = check,
-    .run = run,
-    .fits_built = NULL,
-    .teardown = teardown,
-    .bench = bench_kivi,
+    KIVI_OP_FIELDS
 };
 
 const tune_op tune_op_lowrank_decode = {
     .name = "lowrank_decode",
-    .bench_name = "kivi",
-    .nfamilies = 3,
-    .families = {"k2v2", "k4v4", "k8v8"},
     .flag_name = "rank",
     .flags = "64",
     .flag_choices = {64, 128},
-    .head_dims = "128",
-    .head_dim_choices = {64, 128},
-    .seq_gpu = "4096:131072",
-    .seq_cpu = "1024:8192",
-    .space = kivi_space,
-    .defaults = defaults,
-    .fits = fits,
-    .setup = setup,
-    .check = check,
-    .run = run,
-    .fits_built = NULL,
-    .teardown = teardown,
-    .bench = bench_kivi,
+    KIVI_OP_FIELDS
 };
