@@ -103,40 +103,11 @@ typedef float lk_dec_el;
  * inside, and the index queried directly, runs on every backend. */
 #define LK_DEC_TID ((int)get_local_id(0))
 
-/* fp16 bits -> floats (independent of the op's storage type lk_t). */
-LK_INLINE void lk_dec_h8(uint4 u, float *o)
-{
-#ifdef __CUDACC__
-    const unsigned w[4] = {u.x, u.y, u.z, u.w};
-    for (int i = 0; i < 4; i++) {
-        o[2 * i] = lk_bits_to_float16(w[i] & 0xffffu);
-        o[2 * i + 1] = lk_bits_to_float16(w[i] >> 16);
-    }
-#else
-    float8 f = vload_half8(0, (const half *)&u);
-    o[0] = f.s0; o[1] = f.s1; o[2] = f.s2; o[3] = f.s3;
-    o[4] = f.s4; o[5] = f.s5; o[6] = f.s6; o[7] = f.s7;
-#endif
-}
-
-LK_INLINE void lk_dec_h4(uint2 u, float *o)
-{
-#ifdef __CUDACC__
-    o[0] = lk_bits_to_float16(u.x & 0xffffu);
-    o[1] = lk_bits_to_float16(u.x >> 16);
-    o[2] = lk_bits_to_float16(u.y & 0xffffu);
-    o[3] = lk_bits_to_float16(u.y >> 16);
-#else
-    float4 f = vload_half4(0, (const half *)&u);
-    o[0] = f.x; o[1] = f.y; o[2] = f.z; o[3] = f.w;
-#endif
-}
-
 /* Eight (p 16-byte aligned) and four (8-byte aligned) tile elements as floats. */
 LK_INLINE void lk_dec_ld8(const LK_LOCAL_PTR lk_dec_el *p, float *o)
 {
 #if LK_DEC_HALF
-    lk_dec_h8(*(const LK_LOCAL_PTR uint4 *)p, o);
+    lk_half8_bits_to_float(*(const LK_LOCAL_PTR uint4 *)p, o);
 #else
     float4 a = lk_lds4(p), b = lk_lds4(p + 4);
     o[0] = a.x; o[1] = a.y; o[2] = a.z; o[3] = a.w;
@@ -147,7 +118,7 @@ LK_INLINE void lk_dec_ld8(const LK_LOCAL_PTR lk_dec_el *p, float *o)
 LK_INLINE void lk_dec_ld4(const LK_LOCAL_PTR lk_dec_el *p, float *o)
 {
 #if LK_DEC_HALF
-    lk_dec_h4(*(const LK_LOCAL_PTR uint2 *)p, o);
+    lk_half4_bits_to_float(*(const LK_LOCAL_PTR uint2 *)p, o);
 #else
     float4 a = lk_lds4(p);
     o[0] = a.x; o[1] = a.y; o[2] = a.z; o[3] = a.w;

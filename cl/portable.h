@@ -24,6 +24,8 @@
  *   lk_ld16(p)             the 16 bytes at global p (16-byte aligned) as a uint4
  *   lk_lds4(p)             the float4 at local p (16-byte aligned); .x .y .z .w only
  *   lk_unpack16(u, out)    the LK_VEC lk_t elements of 16 raw bytes u as floats (out[LK_VEC])
+ *   lk_half8_bits_to_float / lk_half4_bits_to_float  8 / 4 fp16 values (uint4 / uint2 bits) as floats,
+ *                          whatever lk_t is
  *   uint ushort ulong uchar  as in OpenCL
  */
 #ifndef LK_PORTABLE_H
@@ -132,9 +134,9 @@ typedef float lk_t;
 #define LK_VEC 4
 #endif
 
-LK_INLINE void lk_unpack16(uint4 u, float *out)
+/* Eight and four fp16 values (as raw bits, whatever the op's storage type lk_t) -> floats. */
+LK_INLINE void lk_half8_bits_to_float(uint4 u, float *out)
 {
-#if LK_F16
 #ifdef __CUDACC__
     const unsigned w[4] = {u.x, u.y, u.z, u.w};
     for (int i = 0; i < 4; i++) {
@@ -146,6 +148,26 @@ LK_INLINE void lk_unpack16(uint4 u, float *out)
     out[0] = f.s0; out[1] = f.s1; out[2] = f.s2; out[3] = f.s3;
     out[4] = f.s4; out[5] = f.s5; out[6] = f.s6; out[7] = f.s7;
 #endif
+}
+
+LK_INLINE void lk_half4_bits_to_float(uint2 u, float *out)
+{
+#ifdef __CUDACC__
+    out[0] = lk_bits_to_float16(u.x & 0xffffu);
+    out[1] = lk_bits_to_float16(u.x >> 16);
+    out[2] = lk_bits_to_float16(u.y & 0xffffu);
+    out[3] = lk_bits_to_float16(u.y >> 16);
+#else
+    float4 f = vload_half4(0, (const half *)&u);
+    out[0] = f.x; out[1] = f.y; out[2] = f.z; out[3] = f.w;
+#endif
+}
+
+/* One 16-byte chunk of lk_t elements (8 halves or 4 floats) -> floats. */
+LK_INLINE void lk_unpack16(uint4 u, float *out)
+{
+#if LK_F16
+    lk_half8_bits_to_float(u, out);
 #else
 #ifdef __CUDACC__
     out[0] = __uint_as_float(u.x); out[1] = __uint_as_float(u.y);
