@@ -127,21 +127,8 @@ static lk_status run(void *state, const lk_params *p)
     return decode_call_run(s->timed.ctx, &call);
 }
 
-/* What both decode descriptors share: the space, the timed problem and the check. */
-#define DECODE_OP_FIELDS \
-    .flag_name = NULL, \
-    .head_dims = "128", \
-    .head_dim_choices = {64, 128}, \
-    .seq_gpu = "4096:131072", \
-    .seq_cpu = "1024:8192", \
-    .space = decode_space, \
-    .defaults = defaults, \
-    .fits = fits, \
-    .setup = setup, \
-    .check = check, \
-    .run = run, \
-    .fits_built = NULL, \
-    .teardown = teardown,
+/* What both decode descriptors share: the space and the common decode fields. */
+#define DECODE_OP_FIELDS .flag_name = NULL, .space = decode_space, DECODE_OP_COMMON
 
 const tune_op tune_op_attention_decode = {
     .name = "attention_decode",

@@ -10,4 +10,11 @@ int decode_kv_heads(lk_context *ctx, const tune_shape *shape);
 /* Adds the split-decode tile lists SPLITS, BLOCK_N and WG (per device type) to s. */
 void decode_space_tiles(const tune_space_user *u, space *s);
 
+/* The descriptor fields every decode op shares: head dims, default context ranges, and the hooks,
+ * which each op file defines as its own static defaults, fits, setup, check, run and teardown. */
+#define DECODE_OP_COMMON                                                                            \
+    .head_dims = "128", .head_dim_choices = {64, 128}, .seq_gpu = "4096:131072", .seq_cpu = "1024:8192", \
+    .defaults = defaults, .fits = fits, .setup = setup, .check = check, .run = run, .fits_built = NULL,   \
+    .teardown = teardown
+
 #endif

@@ -118,23 +118,9 @@ static lk_status run(void *state, const lk_params *p)
 }
 
 /* What the KIVI and low-rank descriptors share (one table, lk-bench --op kivi). */
-#define KIVI_OP_FIELDS \
-    .bench_name = "kivi", \
-    .nfamilies = 3, \
-    .families = {"k2v2", "k4v4", "k8v8"}, \
-    .head_dims = "128", \
-    .head_dim_choices = {64, 128}, \
-    .seq_gpu = "4096:131072", \
-    .seq_cpu = "1024:8192", \
-    .space = kivi_space, \
-    .defaults = defaults, \
-    .fits = fits, \
-    .setup = setup, \
-    .check = check, \
-    .run = run, \
-    .fits_built = NULL, \
-    .teardown = teardown, \
-    .bench = bench_kivi,
+#define KIVI_OP_FIELDS                                                                              \
+    .bench_name = "kivi", .nfamilies = 3, .families = {"k2v2", "k4v4", "k8v8"}, .space = kivi_space, \
+    .bench = bench_kivi, DECODE_OP_COMMON
 
 const tune_op tune_op_kivi_decode = {
     .name = "kivi_decode",
