@@ -105,6 +105,8 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
 
     /* the state: tile (j, nt) is rows 16 (warp + SW j) .., columns cb + 8 nt ..; element r of a
      * tile is row + g + 8 (r / 2), column + 2 t4 + r % 2 */
+#define STATE_ROW(j, r) ((warp + SW * (j)) * 16 + g + 8 * ((r) / 2))
+#define STATE_COL(nt, r) (cb + (nt) * 8 + 2 * t4 + (r) % 2)
     float S[MPW][NB][4];
 #pragma unroll
     for (int j = 0; j < MPW; j++) {
@@ -112,7 +114,7 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
         for (int nt = 0; nt < NB; nt++) {
 #pragma unroll
             for (int r = 0; r < 4; r++) {
-                int d = (warp + SW * j) * 16 + g + 8 * (r / 2), col = cb + nt * 8 + 2 * t4 + r % 2;
+                int d = STATE_ROW(j, r), col = STATE_COL(nt, r);
                 float x = 0.0f;
 #if HAS_H0
                 if (d < DK && col < DV)
@@ -257,7 +259,7 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
         for (int nt = 0; nt < NB; nt++) {
 #pragma unroll
             for (int r = 0; r < 4; r++) {
-                int d = (warp + SW * j) * 16 + g + 8 * (r / 2), col = cb + nt * 8 + 2 * t4 + r % 2;
+                int d = STATE_ROW(j, r), col = STATE_COL(nt, r);
                 if (warp + SW * j < MT && d < DK && col < DV)
                     ht[ht_off + n * htsn + hv * htsh + d * htsk + col * htsv] = S[j][nt][r];
             }

@@ -224,6 +224,17 @@ static void expect_gradient(const char *label, const float *got, const double *r
         cr_expect(got_max <= tol * scale, "%s vanishes (max |ref| %g) but max |got| is %g", label, ref_max, got_max);
 }
 
+/* The three gradients against pb's reference (dv never vanishes; dq and dk may), then frees them. */
+static void expect_gradients_and_free(const problem *pb, float *dq, float *dk, float *dv, double tol, double scale)
+{
+    expect_gradient("dq", dq, pb->dq, pb->nq, tol, scale);
+    expect_gradient("dk", dk, pb->dk, pb->nk, tol, scale);
+    lkt_expect_close("dv", dv, pb->dv, pb->nk, tol);
+    free(dq);
+    free(dk);
+    free(dv);
+}
+
 static double max_abs(const double *x, size_t n)
 {
     double m = 0;
@@ -251,12 +262,7 @@ ParameterizedTest(bwd_case *c, attention_bwd, matches_reference)
     device_gradients(ctx, &dp, dq, dk, dv);
     double tol = c->dtype == LK_F16 ? LKT_TOL_F16 : LKT_TOL_F32;
     double scale = max_abs(pb.dv, pb.nk); /* dv never vanishes */
-    expect_gradient("dq", dq, pb.dq, pb.nq, tol, scale);
-    expect_gradient("dk", dk, pb.dk, pb.nk, tol, scale);
-    lkt_expect_close("dv", dv, pb.dv, pb.nk, tol);
-    free(dq);
-    free(dk);
-    free(dv);
+    expect_gradients_and_free(&pb, dq, dk, dv, tol, scale);
     device_free(&dp);
     problem_free(&pb);
     lk_context_destroy(ctx);
@@ -322,12 +328,7 @@ ParameterizedTest(bwd_case *c, attention_bwd, tensor_core)
     cr_log_info("%s: %s; relative errors dq %.2g dk %.2g dv %.2g", lkt_backend_name(c->backend), launch,
                 lkt_rel_error(dq, pb.dq, pb.nq, NULL), lkt_rel_error(dk, pb.dk, pb.nk, NULL),
                 lkt_rel_error(dv, pb.dv, pb.nk, NULL));
-    expect_gradient("dq", dq, pb.dq, pb.nq, tol, scale);
-    expect_gradient("dk", dk, pb.dk, pb.nk, tol, scale);
-    lkt_expect_close("dv", dv, pb.dv, pb.nk, tol);
-    free(dq);
-    free(dk);
-    free(dv);
+    expect_gradients_and_free(&pb, dq, dk, dv, tol, scale);
     device_free(&dp);
     problem_free(&pb);
     lk_context_destroy(ctx);
