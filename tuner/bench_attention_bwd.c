@@ -46,18 +46,20 @@ static int bench_one(lk_context *ctx, lk_db *db, lk_tune_key key, int batch, int
                 lk_last_error(ctx));
         return 1;
     }
+    int same = bench_same_launch(&defaults, &tuned, p, CALL_UNFUSED + 1);
     *row = (bench_row){.seq_len = key.length, .causal = key.flag, .head_dim = key.head_dim, .dtype = key.dtype,
                        .fused_ms = med[CALL_FUSED], .unfused_ms = med[CALL_UNFUSED],
-                       .dispatch_ms = med[CALL_DISPATCH], .default_ms = med[CALL_DEFAULT],
+                       .dispatch_ms = med[same >= 0 ? same : CALL_DISPATCH], .dispatch_timed_ms = med[CALL_DISPATCH],
+                       .default_ms = med[CALL_DEFAULT],
                        .dispatch_variant = lk_params_get(&tuned, "VARIANT", -1)};
     double S = (double)key.length;
     row->flops = 2.5 * 4.0 * (double)batch * heads * S * S * key.head_dim * (key.flag ? 0.5 : 1.0);
     *prepass_ms = med[CALL_PREPASS];
     fprintf(stderr,
-            "len %lld causal %d: fused %.3f pre-pass %.3f unfused %.3f dispatch %.3f default %.3f ms"
-            " [dispatch from %s; own best tiles: v0 %s, v1 %s, v2 %s]\n",
+            "len %lld causal %d: fused %.3f pre-pass %.3f unfused %.3f dispatch %.3f (timed %.3f) default %.3f ms"
+            " [dispatch from %s, same launch as v%d; own best tiles: v0 %s, v1 %s, v2 %s]\n",
             (long long)key.length, key.flag, row->fused_ms, *prepass_ms, row->unfused_ms, row->dispatch_ms,
-            row->default_ms, lk_param_source_name(where.source), own[0] ? "yes" : "no", own[1] ? "yes" : "no",
+            row->dispatch_timed_ms, row->default_ms, lk_param_source_name(where.source), same, own[0] ? "yes" : "no", own[1] ? "yes" : "no",
             own[2] ? "yes" : "no");
     return 0;
 }

@@ -46,16 +46,17 @@ static int bench_one(lk_context *ctx, lk_db *db, attn_problem *pb, int causal, b
         return 1;
     }
     double v0 = med[CALL_V0], v1 = med[CALL_V1];
+    int same = bench_same_launch(&defaults, &tuned, p, CALL_UNFUSED + 1);
     *row = (bench_row){.seq_len = pb->S, .causal = causal, .head_dim = key.head_dim, .dtype = pb->dtype,
                        .fused_ms = v0 < v1 ? v0 : v1, .unfused_ms = med[CALL_UNFUSED],
-                       .dispatch_ms = med[CALL_DISPATCH], .default_ms = med[CALL_DEFAULT],
-                       .dispatch_variant = lk_params_get(&tuned, "VARIANT", -1)};
+                       .dispatch_ms = med[same >= 0 ? same : CALL_DISPATCH], .dispatch_timed_ms = med[CALL_DISPATCH],
+                       .default_ms = med[CALL_DEFAULT], .dispatch_variant = lk_params_get(&tuned, "VARIANT", -1)};
     row->flops = 4.0 * (double)(pb->B * pb->Hq) * (double)pb->S * (double)pb->S * (double)pb->D * (causal ? 0.5 : 1.0);
     fprintf(stderr,
-            "len %lld causal %d: fused %.3f (v0 %.3f, v1 %.3f) unfused %.3f dispatch %.3f default %.3f ms"
-            " [dispatch from %s; own best tiles: v0 %s, v1 %s, v2 %s]\n",
-            (long long)pb->S, causal, row->fused_ms, v0, v1, row->unfused_ms, row->dispatch_ms, row->default_ms,
-            lk_param_source_name(where.source), own[0] ? "yes" : "no", own[1] ? "yes" : "no", own[2] ? "yes" : "no");
+            "len %lld causal %d: fused %.3f (v0 %.3f, v1 %.3f) unfused %.3f dispatch %.3f (timed %.3f) default %.3f ms"
+            " [dispatch from %s, same launch as v%d; own best tiles: v0 %s, v1 %s, v2 %s]\n",
+            (long long)pb->S, causal, row->fused_ms, v0, v1, row->unfused_ms, row->dispatch_ms, row->dispatch_timed_ms,
+            row->default_ms, lk_param_source_name(where.source), same, own[0] ? "yes" : "no", own[1] ? "yes" : "no", own[2] ? "yes" : "no");
     return 0;
 }
 

@@ -13,7 +13,11 @@ typedef struct bench_row {
     int64_t seq_len;
     int causal, head_dim;
     lk_dtype dtype;
-    double fused_ms, unfused_ms, dispatch_ms, default_ms;
+    double fused_ms, unfused_ms, default_ms;
+    /* dispatch_ms: the time of the dispatch's launch, which is that of the variant column running
+     * the same parameters when there is one (bench_same_launch); dispatch_timed_ms: the dispatch
+     * call's own timing in the same rounds */
+    double dispatch_ms, dispatch_timed_ms;
     int dispatch_variant; /* the RoPE variant (lk_rope_variant) the dispatch ran; -1: unknown */
     double flops; /* of one call: forward 4·B·H·Sq·Sk·D, halved when causal; backward 2.5x that */
 } bench_row;

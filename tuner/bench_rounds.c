@@ -38,6 +38,25 @@ void bench_variant_params(lk_context *ctx, lk_db *db, const lk_tune_key *key, co
     }
 }
 
+static lk_params laid_over(const lk_params *defaults, const lk_params *p)
+{
+    lk_params out = *defaults;
+    for (int i = 0; i < p->n; i++)
+        lk_params_set(&out, p->v[i].name, p->v[i].value);
+    return out;
+}
+
+int bench_same_launch(const lk_params *defaults, const lk_params *tuned, const lk_params *p, int n)
+{
+    lk_params dispatch = laid_over(defaults, tuned);
+    for (int c = 0; c < n; c++) {
+        lk_params call = laid_over(defaults, &p[c]);
+        if (lk_params_equal(&dispatch, &call))
+            return c;
+    }
+    return -1;
+}
+
 int bench_interleaved_timings(lk_context *ctx, timed_fn fn, void *const *args, int ncalls, int rounds, timing *out)
 {
     double med[BENCH_MAX_CALLS][MAX_ROUNDS], p80[BENCH_MAX_CALLS][MAX_ROUNDS];

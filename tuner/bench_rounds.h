@@ -20,6 +20,11 @@ lk_db *bench_open_db(const bench_opts *o);
 void bench_variant_params(lk_context *ctx, lk_db *db, const lk_tune_key *key, const lk_params *tuned, int v,
                           lk_params *out, int *own);
 
+/* The call among p[0..n) that runs the dispatch's launch: its parameters laid over `defaults`
+ * equal `tuned` (the dispatch's, laid over the same defaults). -1 when none does. The table then
+ * reports that call's time for the dispatch, as two timings of one launch differ only by noise. */
+int bench_same_launch(const lk_params *defaults, const lk_params *tuned, const lk_params *p, int n);
+
 #define BENCH_MAX_CALLS 8
 
 /* Times fn(ctx, args[c]) for c < ncalls (<= BENCH_MAX_CALLS) in `rounds` (<= 9) interleaved

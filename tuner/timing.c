@@ -28,6 +28,12 @@ static lk_status timed_run(lk_context *ctx, timed_fn fn, void *arg, int batch, d
     return st != LK_OK ? st : end;
 }
 
+double time_op_cost_s(double call_ms)
+{
+    double samples = MIN_RUNS * call_ms > TARGET_MS ? MIN_RUNS * call_ms : TARGET_MS;
+    return (call_ms + samples) * 1e-3;
+}
+
 lk_status time_op(lk_context *ctx, timed_fn fn, void *arg, double limit_ms, timing *out)
 {
     *out = (timing){0};

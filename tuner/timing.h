@@ -19,6 +19,9 @@ typedef struct timing {
     int timed_out; /* the first sample exceeded the limit; only that sample is in the stats */
 } timing;
 
+/* About how long (seconds) time_op takes for a call of call_ms: the warm-up plus the samples. */
+double time_op_cost_s(double call_ms);
+
 /* Times fn(ctx, arg). limit_ms > 0: stop after the first sample if a call took longer. */
 lk_status time_op(lk_context *ctx, timed_fn fn, void *arg, double limit_ms, timing *out);
 

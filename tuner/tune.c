@@ -281,7 +281,19 @@ static void final_round(tuner *t, const lk_tune_key *key, const space *s)
     progress_line(&t->prog, "%s", line);
 }
 
-/* Tunes one key until its candidates or its deadline (> 0) run out. Returns 0 or 1 (setup failed). */
+/* The time (s) that final_round will take for a key whose best call takes best_ms: every value of
+ * the decisive parameter timed FINAL_ROUNDS times, plus a first measurement of one the search
+ * did not reach. 0 when the op has no final round. */
+static double final_round_cost_s(const tuner *t, const space *s, double best_ms)
+{
+    for (int i = 0; t->op->decisive && i < s->nlists; i++)
+        if (!strcmp(s->lists[i].name, t->op->decisive))
+            return s->lists[i].n < 2 ? 0.0 : s->lists[i].n * (FINAL_ROUNDS + 1) * time_op_cost_s(best_ms);
+    return 0.0;
+}
+
+/* Tunes one key until its candidates or its deadline (> 0) run out; the search stops early
+ * enough for the final round to end by the deadline too. Returns 0 or 1 (setup failed). */
 static int tune_key(tuner *t, const lk_tune_key *key, double deadline)
 {
     char name[96], text[256];
@@ -320,7 +332,7 @@ static int tune_key(tuner *t, const lk_tune_key *key, double deadline)
     double best = -1.0;
     lk_params best_p = {0};
     for (size_t i = 0; i < todo; i++) {
-        if (deadline > 0.0 && i > 0 && now_s() >= deadline)
+        if (deadline > 0.0 && i > 0 && now_s() + (best >= 0.0 ? final_round_cost_s(t, &s, best) : 0.0) >= deadline)
             break;
         double ms = measure(t, key, &cands[i], best);
         t->prog.done++;

@@ -37,6 +37,18 @@ void lk_params_set(lk_params *p, const char *name, int value)
     p->v[i].value = value;
 }
 
+int lk_params_equal(const lk_params *a, const lk_params *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (int i = 0; i < a->n; i++) {
+        int j = find(b, a->v[i].name);
+        if (j < 0 || b->v[j].value != a->v[i].value)
+            return 0;
+    }
+    return 1;
+}
+
 int lk_params_format(const lk_params *p, const char *prefix, const char *sep, char *buf, size_t n)
 {
     int used = 0;

@@ -18,6 +18,8 @@ typedef struct lk_params {
 int lk_params_get(const lk_params *p, const char *name, int fallback);
 int lk_params_has(const lk_params *p, const char *name);
 void lk_params_set(lk_params *p, const char *name, int value); /* adds or replaces */
+/* 1 when a and b hold the same names with the same values, in any order. */
+int lk_params_equal(const lk_params *a, const lk_params *b);
 /* "A=1,B=2" (sep ","), or "-DA=1 -DB=2" with prefix "-D" and sep " ". Returns chars needed. */
 int lk_params_format(const lk_params *p, const char *prefix, const char *sep, char *buf, size_t n);
 /* Parses "A=1,B=2" (commas, semicolons or spaces between pairs). */
