@@ -252,18 +252,24 @@ Test(tuner, dry_run_prints_the_space, .timeout = 60)
     cr_expect_neq(stat(db_path, &st), 0, "--dry-run created %s", db_path);
 }
 
-/* --strategy budget: the second length starts from the first length's ranking. */
-Test(tuner, budget_search_is_seeded_from_the_nearest_tuned_length, .timeout = 180)
+/* --strategy budget: the rope key starts from the plain family's best at its own length (tuned
+ * just before it), and the second length from the first length's ranking. */
+Test(tuner, budget_search_is_seeded_from_the_sibling_family_and_the_nearest_tuned_length, .timeout = 180)
 {
     char dir[64], db_path[128], out[65536];
     temp_dir(dir);
     snprintf(db_path, sizeof db_path, "%s/b.db", dir);
-    const char *args[] = {"--dtype", "f32", "--head-dim", "64", "--causal", "0", "--family", "plain", "--seq",
-                          "64:128", "--strategy", "budget", "--budget", "40s", "--db", db_path, NULL};
+    const char *args[] = {"--dtype", "f32", "--head-dim", "64", "--causal", "0", "--family", "both", "--seq",
+                          "64:128", "--strategy", "budget", "--budget", "60s", "--db", db_path, NULL};
     cr_assert_eq(run_tune(args, out, sizeof out), 0, "%s", out);
-    char *second = strstr(out, "len=64: best");
-    cr_assert(second, "the first key found no best:\n%s", out);
-    cr_expect(strstr(second, "seeded from the ranking at length 64"), "the second key was not seeded:\n%s", out);
+    char *plain64 = strstr(out, "plain f32 hd64 causal=0 len=64: best");
+    cr_assert(plain64, "the plain key at 64 found no best:\n%s", out);
+    /* one candidate per RoPE path: plain's tiles on VARIANT 0, 1 and 2 */
+    cr_expect(strstr(plain64, "3 candidates seeded from family plain's best at length 64"),
+              "the rope key was not seeded from plain:\n%s", out);
+    char *rope64 = strstr(plain64, "rope f32 hd64 causal=0 len=64: best");
+    cr_assert(rope64, "the rope key at 64 found no best:\n%s", out);
+    cr_expect(strstr(rope64, "seeded from the ranking at length 64"), "the second length was not seeded:\n%s", out);
 }
 
 /* A compile-ahead worker (the GPU-only warm-up, run by hand here) builds its share of the

@@ -24,7 +24,7 @@ out="${OUT:-.}"
   done
   if [[ " $ops " == *" kda_fwd "* ]]; then
     echo "== kda peers ($(date +%T))"
-    PYTHONPATH=.dev/fla_site python3 tuner/peers/kda_peers.py --lib build/liblongkern.so --seq 1024:65536 \
+    PYTHONPATH=.dev/fla_site python3 -u tuner/peers/kda_peers.py --lib build/liblongkern.so --seq 1024:65536 \
       --out "$out/results" 2>&1 | tail -30
   fi
   echo "== done ($(date +%T))"

@@ -116,3 +116,8 @@ int cli_mkdirs(const char *path)
         }
     }
 }
+
+void cli_line_buffered(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+}

@@ -26,5 +26,8 @@ void cli_describe(lk_context *ctx, int argc, char **argv, char *buf, size_t n);
 void cli_device_slug(lk_context *ctx, char *buf, size_t n);
 /* mkdir -p. 0 on success. */
 int cli_mkdirs(const char *path);
+/* stdout line by line, also into a file or pipe: a run killed by a timeout leaves every line it
+ * finished in its log. Call first in main. */
+void cli_line_buffered(void);
 
 #endif

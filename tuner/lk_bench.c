@@ -25,6 +25,7 @@ int main(int argc, char **argv)
 {
     const char *device = NULL, *seq = NULL, *dtype = "f16", *flags = "both", *op_name = "attention_fwd";
     bench_opts o = {.out = "results", .argc = argc, .argv = argv};
+    cli_line_buffered();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help"))

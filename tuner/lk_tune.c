@@ -6,8 +6,9 @@
  *           [--heads H] [--batch B]
  * Before timing on a GPU, worker copies of lk-tune (--warm-worker I/N, internal) build the
  * candidates' kernels in parallel (warm.h); their time counts against --budget.
- * Defaults come from the op: attention_fwd tunes families rope and plain, head_dim 128, causal
- * both, lengths 512:131072 on GPUs and 512:4096 on CPUs. --family both: every family of the op.
+ * Defaults come from the op: attention_fwd tunes families plain and rope (in that order: plain's
+ * best at a length seeds rope's search there), head_dim 128, causal both, lengths 512:131072 on
+ * GPUs and 512:4096 on CPUs. --family both: every family of the op.
  * --causal is the op's flag (--flag is the same option): causal 0|1 for attention, the group G
  * for kivi_decode, the rank for lowrank_decode; "both" is the op's two flag choices.
  * --import runs before the search and --export after it; given alone (no --seq, --strategy,
@@ -75,6 +76,7 @@ static int import_csv(lk_db *db, const char *db_path, const char *file)
 int main(int argc, char **argv)
 {
     tune_opts o = {.fraction = 0.25, .budget_s = 600.0};
+    cli_line_buffered();
     const char *device = NULL, *db_path = NULL, *export_file = NULL, *import_file = NULL, *family = "both";
     const char *dtype = "f16", *head_dim = NULL, *flag = NULL, *seq = NULL, *strategy = "exhaustive";
     const char *op_name = "attention_fwd";

@@ -52,3 +52,11 @@ void space_project(const space *s, const lk_params *p, lk_params *out)
     for (int i = 0; i < s->nlists; i++)
         lk_params_set(out, s->lists[i].name, lk_params_get(p, s->lists[i].name, s->lists[i].values[0]));
 }
+
+const space_list *space_find_list(const space *s, const char *name)
+{
+    for (int i = 0; name && i < s->nlists; i++)
+        if (!strcmp(s->lists[i].name, name))
+            return &s->lists[i];
+    return NULL;
+}

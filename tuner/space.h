@@ -42,5 +42,7 @@ void space_candidate(const space *s, size_t idx, lk_params *out);
 const char *space_verdict(const space *s, const lk_params *p, char *why, size_t n);
 /* p restricted to the space's list names (values of names p lacks: the list's first value). */
 void space_project(const space *s, const lk_params *p, lk_params *out);
+/* The list named name, or NULL (also when name is NULL). */
+const space_list *space_find_list(const space *s, const char *name);
 
 #endif

@@ -125,17 +125,53 @@ static size_t move_to(lk_params *v, size_t n, size_t at, const lk_params *p)
     return at;
 }
 
-/* Budget order: the ranking of the nearest tuned length first (what won at 8K is what to try
- * first at 16K; a deadline then cuts the long keys short after their likely winners), then the
- * built-in default (projected on the space), then the rest as shuffled. */
+/* Seeds v[at..n) with the best tiles of the op's other families at key's own length, each on
+ * every value of the op's decisive parameter when that family has none (the unfused RoPE path
+ * runs the plain kernel and the K pre-pass its loop: plain's winner is rope's likely winner on
+ * every path). Returns the next free position. */
+static size_t seed_from_siblings(tuner *t, const space *s, const lk_tune_key *key, lk_params *v, size_t n,
+                                 size_t at)
+{
+    const space_list *decisive = space_find_list(s, t->op->decisive);
+    for (int f = 0; f < t->op->nfamilies; f++) {
+        lk_tune_key sibling = *key;
+        lk_params best, none = {0}, proj;
+        double ms;
+        int found = 0;
+        if (!strcmp(t->op->families[f], key->family))
+            continue;
+        snprintf(sibling.family, sizeof sibling.family, "%s", t->op->families[f]);
+        if (lk_db_best_with(t->db, &t->ctx->info, &sibling, &none, &best, &ms, &found) != LK_OK)
+            progress_line(&t->prog, "warning: %s", lk_db_error(t->db));
+        if (!found)
+            continue;
+        size_t before = at;
+        int paths = decisive && !lk_params_has(&best, decisive->name) ? decisive->n : 1;
+        for (int i = 0; i < paths; i++) {
+            space_project(s, &best, &proj);
+            if (paths > 1)
+                lk_params_set(&proj, decisive->name, decisive->values[i]);
+            at = move_to(v, n, at, &proj);
+        }
+        if (at > before)
+            progress_line(&t->prog, "  %zu candidates seeded from family %s's best at length %lld", at - before,
+                          sibling.family, (long long)key->length);
+    }
+    return at;
+}
+
+/* Budget order: the sibling families' best at this length (seed_from_siblings), then the
+ * ranking of the nearest tuned length (what won at 8K is what to try first at 16K; a deadline
+ * then cuts the long keys short after their likely winners), then the built-in default
+ * (projected on the space), then the rest as shuffled. */
 static void seeded_order(tuner *t, const space *s, const lk_tune_key *key, lk_params *v, size_t n)
 {
     lk_params seeds[SEEDS], def, proj;
     int nseeds = 0;
     int64_t from = 0;
+    size_t at = seed_from_siblings(t, s, key, v, n, 0), siblings = at;
     if (lk_db_ranked_near(t->db, &t->ctx->info, key, seeds, SEEDS, &nseeds, &from) != LK_OK)
         progress_line(&t->prog, "warning: %s", lk_db_error(t->db));
-    size_t at = 0;
     for (int i = 0; i < nseeds; i++) {
         space_project(s, &seeds[i], &proj);
         at = move_to(v, n, at, &proj);
@@ -143,8 +179,9 @@ static void seeded_order(tuner *t, const space *s, const lk_tune_key *key, lk_pa
     t->op->defaults(&t->ctx->info, key, &def);
     space_project(s, &def, &proj);
     move_to(v, n, at, &proj);
-    if (at)
-        progress_line(&t->prog, "  %zu candidates seeded from the ranking at length %lld", at, (long long)from);
+    if (at > siblings)
+        progress_line(&t->prog, "  %zu candidates seeded from the ranking at length %lld", at - siblings,
+                      (long long)from);
 }
 
 /* How many of a key's n valid candidates the strategy measures (budget: all, time decides). */
@@ -231,10 +268,7 @@ static void drop_measured(const tuner *t, const lk_tune_key *key, lk_params *c, 
  * side-by-side measurement, not on single runs minutes apart. */
 static void final_round(tuner *t, const lk_tune_key *key, const space *s)
 {
-    const space_list *decisive = NULL;
-    for (int i = 0; t->op->decisive && i < s->nlists; i++)
-        if (!strcmp(s->lists[i].name, t->op->decisive))
-            decisive = &s->lists[i];
+    const space_list *decisive = space_find_list(s, t->op->decisive);
     if (!decisive || decisive->n < 2)
         return;
     lk_params fin[SPACE_MAX_VALUES], leader, none = {0};
@@ -286,10 +320,8 @@ static void final_round(tuner *t, const lk_tune_key *key, const space *s)
  * did not reach. 0 when the op has no final round. */
 static double final_round_cost_s(const tuner *t, const space *s, double best_ms)
 {
-    for (int i = 0; t->op->decisive && i < s->nlists; i++)
-        if (!strcmp(s->lists[i].name, t->op->decisive))
-            return s->lists[i].n < 2 ? 0.0 : s->lists[i].n * (FINAL_ROUNDS + 1) * time_op_cost_s(best_ms);
-    return 0.0;
+    const space_list *decisive = space_find_list(s, t->op->decisive);
+    return !decisive || decisive->n < 2 ? 0.0 : decisive->n * (FINAL_ROUNDS + 1) * time_op_cost_s(best_ms);
 }
 
 /* Tunes one key until its candidates or its deadline (> 0) run out; the search stops early
