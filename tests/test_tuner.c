@@ -2,6 +2,7 @@
  * runtime's launch, resume after a tuner killed with SIGKILL, and --dry-run; the same launch
  * check and the spaces of the quantized-cache decode ops. lk-tune runs as a child process (build/tuner/lk-tune, found next to this test's executable). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,14 +17,15 @@
 #include "params.h"
 #include "tunedb/db.h"
 
-static const char *tune_path(void)
+/* build/tuner/TOOL (lk-tune or lk-bench), beside this test's executable. */
+static const char *tool_path(const char *tool)
 {
     static char path[4096];
     char exe[4000];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     cr_assert(n > 0);
     exe[n] = '\0';
-    snprintf(path, sizeof path, "%s/tuner/lk-tune", dirname(exe));
+    snprintf(path, sizeof path, "%s/tuner/%s", dirname(exe), tool);
     if (access(path, X_OK) != 0)
         cr_skip_test("%s not built", path);
     return path;
@@ -35,11 +37,11 @@ static const char *device_spec(void)
     return s && *s ? s : "opencl";
 }
 
-/* Starts lk-tune with args (NULL-terminated, after the device); its stdout and stderr go to
- * the returned pipe's read end (*fd). */
-static pid_t start_tune(const char *const *args, int *fd)
+/* Starts tool (lk-tune or lk-bench) with args (NULL-terminated, after the device); its stdout and
+ * stderr go to the returned pipe's read end (*fd). */
+static pid_t start_tool(const char *tool, const char *const *args, int *fd)
 {
-    const char *argv[64] = {tune_path(), "--device", device_spec()};
+    const char *argv[64] = {tool_path(tool), "--device", device_spec()};
     int n = 3;
     for (int i = 0; args[i] && n < 63; i++)
         argv[n++] = args[i];
@@ -61,11 +63,11 @@ static pid_t start_tune(const char *const *args, int *fd)
     return pid;
 }
 
-/* Runs lk-tune to the end; returns its exit status with its output in out. */
-static int run_tune(const char *const *args, char *out, size_t n)
+/* Runs tool to the end; returns its exit status with its output in out. */
+static int run_tool(const char *tool, const char *const *args, char *out, size_t n)
 {
     int fd;
-    pid_t pid = start_tune(args, &fd);
+    pid_t pid = start_tool(tool, args, &fd);
     size_t k = 0;
     for (ssize_t r; k + 1 < n && (r = read(fd, out + k, n - 1 - k)) > 0;)
         k += (size_t)r;
@@ -74,6 +76,11 @@ static int run_tune(const char *const *args, char *out, size_t n)
     int status;
     waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int run_tune(const char *const *args, char *out, size_t n)
+{
+    return run_tool("lk-tune", args, out, n);
 }
 
 static void temp_dir(char *dir)
@@ -198,7 +205,7 @@ Test(tuner, resumes_after_sigkill, .timeout = 180)
     const char *args[] = {"--dtype", "f32", "--head-dim", "both", "--causal", "both", "--family", "plain", "--seq",
                           "128:128", "--strategy", "random", "--fraction", "0.15", "--db", db_path, NULL};
     int fd;
-    pid_t pid = start_tune(args, &fd);
+    pid_t pid = start_tool("lk-tune", args, &fd);
     /* wait for the first key's result line, then kill the tuner inside the second key: the
      * resumed run must skip the first key (its planned candidates are all measured) */
     FILE *f = fdopen(fd, "r");
@@ -346,4 +353,81 @@ Test(tuner, kivi_ops_reach_the_launch, .timeout = 180)
     free(q);
     lk_kivi_cache_destroy(cache);
     lk_context_destroy(ctx);
+}
+
+/* The text of dir/<the one device folder>/name (malloc'ed), or NULL when it is missing. */
+static char *read_result(const char *dir, const char *name)
+{
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "no output folder %s", dir);
+    char path[1024] = "";
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.')
+            snprintf(path, sizeof path, "%s/%s/%s", dir, e->d_name, name);
+    closedir(d);
+    FILE *f = path[0] ? fopen(path, "r") : NULL;
+    if (!f)
+        return NULL;
+    char *text = calloc(1, 1 << 16);
+    cr_assert_not_null(text);
+    fread(text, 1, (1 << 16) - 1, f);
+    fclose(f);
+    return text;
+}
+
+static int count_of(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, what)); p += strlen(what))
+        n++;
+    return n;
+}
+
+/* lk-bench rewrites its table after every row: killed after its second row, the table holds
+ * the rows measured and says it is partial; a finished run holds every row and no partial mark,
+ * with no temporary file left beside it. */
+Test(tuner, bench_keeps_the_rows_of_a_killed_run, .timeout = 240)
+{
+    char dir[64], out_dir[128], db_path[128], out[65536];
+    temp_dir(dir);
+    snprintf(out_dir, sizeof out_dir, "%s/results", dir);
+    snprintf(db_path, sizeof db_path, "%s/none.db", dir);
+    const char *args[] = {"--dtype", "f32", "--head-dim", "64", "--heads", "1", "--causal", "both", "--seq",
+                          "64:256", "--db", db_path, "--out", out_dir, NULL};
+    int fd;
+    pid_t pid = start_tool("lk-bench", args, &fd);
+    FILE *f = fdopen(fd, "r");
+    char line[1024];
+    int rows = 0;
+    while (rows < 2 && fgets(line, sizeof line, f))
+        rows += !strncmp(line, "len ", 4);
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    fclose(f);
+    cr_assert_eq(rows, 2, "lk-bench printed %d rows before it ended", rows);
+    cr_expect(WIFSIGNALED(status), "lk-bench finished before the kill; the test did not interrupt it");
+    char *md = read_result(out_dir, "attention_fwd_hd64.md");
+    cr_assert_not_null(md, "a killed run left no table");
+    cr_expect(strstr(md, "status: partial"), "the table does not say it is partial:\n%s", md);
+    cr_expect(strstr(md, "| 64 | 0 | 64 | f32 |"), "the first row is missing:\n%s", md);
+    free(md);
+
+    cr_assert_eq(run_tool("lk-bench", args, out, sizeof out), 0, "lk-bench failed:\n%s", out);
+    md = read_result(out_dir, "attention_fwd_hd64.md");
+    char *csv = read_result(out_dir, "attention_fwd_hd64.csv");
+    cr_assert(md && csv, "a finished run left no table:\n%s", out);
+    cr_expect(!strstr(md, "partial") && !strstr(csv, "partial"), "a finished table says it is partial:\n%s", md);
+    cr_expect_eq(count_of(md, " | f32 | "), 6, "not 3 lengths x 2 causal rows:\n%s", md);
+    cr_expect_eq(count_of(csv, ",f32,"), 6, "not 6 CSV rows:\n%s", csv);
+    free(md);
+    free(csv);
+    char cmd[256], found[64] = "";
+    snprintf(cmd, sizeof cmd, "find %s -name '*.tmp' | head -1", out_dir);
+    FILE *ls = popen(cmd, "r");
+    cr_assert_not_null(ls);
+    if (!fgets(found, sizeof found, ls))
+        found[0] = '\0';
+    pclose(ls);
+    cr_expect_eq(found[0], '\0', "a temporary file was left: %s", found);
 }

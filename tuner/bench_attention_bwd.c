@@ -64,6 +64,17 @@ static int bench_one(lk_context *ctx, lk_db *db, lk_tune_key key, int batch, int
     return 0;
 }
 
+/* The run header: run (device, date, command), problem and the pre-pass times measured so far. */
+static void bwd_header(const char *run, const bench_opts *o, int batch, int heads, int head_dim, const char *prepass,
+                       char *header, size_t n)
+{
+    snprintf(header, n,
+             "%s\nproblem: B=%d H=%d (Hkv=H), D=%d, %s, RoPE theta 10000; o and lse from one forward call;"
+             " fused = VARIANT 0, unfused = VARIANT 2, each with its own best tiles; median of %d interleaved"
+             " rounds; TFLOP/s of the dispatch with bwd = 2.5x fwd FLOPs\n%s",
+             run, batch, heads, head_dim, lk_dtype_name(o->dtype), ROUNDS, prepass);
+}
+
 int bench_attention_bwd(lk_context *ctx, const bench_opts *o)
 {
     int cpu = lk_context_device(ctx)->type == LK_DEVICE_CPU, head_dim = o->head_dim ? o->head_dim : 128;
@@ -71,6 +82,11 @@ int bench_attention_bwd(lk_context *ctx, const bench_opts *o)
     int64_t lo = o->lo, hi = o->hi, lengths[MAX_LENGTHS];
     if (!lo && cli_range(cpu ? "512:2048" : "512:131072", &lo, &hi) == 0)
         printf("note: default --seq %lld:%lld on this %s device\n", (long long)lo, (long long)hi, cpu ? "CPU" : "GPU");
+    char run[2048], header[3072], slug[256], dir[1024];
+    cli_describe(ctx, o->argc, o->argv, run, sizeof run);
+    cli_device_slug(ctx, slug, sizeof slug);
+    snprintf(dir, sizeof dir, "%s/%s", o->out, slug);
+    const char *device = lk_context_device(ctx)->name;
     lk_db *db = bench_open_db(o);
     int nlen = cli_lengths(lo, hi, lengths, MAX_LENGTHS), nrows = 0, fails = 0;
     bench_row rows[2 * MAX_LENGTHS];
@@ -89,19 +105,11 @@ int bench_attention_bwd(lk_context *ctx, const bench_opts *o)
             }
             size_t k = strlen(prepass);
             snprintf(prepass + k, sizeof prepass - k, " %lld/%d %.3f", (long long)lengths[l], key.flag, ms);
-            nrows++;
+            bwd_header(run, o, batch, heads, head_dim, prepass, header, sizeof header);
+            bench_report_files(dir, "attention_bwd", device, header, rows, ++nrows, nlen * o->nflags);
         }
     }
     lk_db_close(db);
-    char header[3072], slug[256], dir[1024];
-    cli_describe(ctx, o->argc, o->argv, header, sizeof header);
-    size_t k = strlen(header);
-    snprintf(header + k, sizeof header - k,
-             "\nproblem: B=%d H=%d (Hkv=H), D=%d, %s, RoPE theta 10000; o and lse from one forward call;"
-             " fused = VARIANT 0, unfused = VARIANT 2, each with its own best tiles; median of %d interleaved"
-             " rounds; TFLOP/s of the dispatch with bwd = 2.5x fwd FLOPs\n%s",
-             batch, heads, head_dim, lk_dtype_name(o->dtype), ROUNDS, prepass);
-    cli_device_slug(ctx, slug, sizeof slug);
-    snprintf(dir, sizeof dir, "%s/%s", o->out, slug);
-    return bench_report(dir, "attention_bwd", lk_context_device(ctx)->name, header, rows, nrows) || fails;
+    bwd_header(run, o, batch, heads, head_dim, prepass, header, sizeof header);
+    return bench_report(dir, "attention_bwd", device, header, rows, nrows) || fails;
 }

@@ -67,6 +67,18 @@ int bench_attention_fwd(lk_context *ctx, const bench_opts *o)
     int64_t lo = o->lo, hi = o->hi, lengths[MAX_LENGTHS];
     if (!lo && cli_range(cpu ? "512:4096" : "512:131072", &lo, &hi) == 0)
         printf("note: default --seq %lld:%lld on this %s device\n", (long long)lo, (long long)hi, cpu ? "CPU" : "GPU");
+    char header[2048], slug[256], dir[1024], name[64];
+    cli_describe(ctx, o->argc, o->argv, header, sizeof header);
+    size_t k = strlen(header);
+    snprintf(header + k, sizeof header - k,
+             "\nproblem: B=%d H=%d (Hkv=H), D=%d, %s, RoPE theta 10000; each variant with its own best tiles;"
+             " median of %d interleaved rounds",
+             batch, heads, head_dim, lk_dtype_name(o->dtype), ROUNDS);
+    cli_device_slug(ctx, slug, sizeof slug);
+    snprintf(dir, sizeof dir, "%s/%s", o->out, slug);
+    /* the hd128 table is the notes' table; other head dims get their own files */
+    snprintf(name, sizeof name, head_dim == 128 ? "attention_fwd" : "attention_fwd_hd%d", head_dim);
+    const char *device = lk_context_device(ctx)->name;
     lk_db *db = bench_open_db(o);
     int nlen = cli_lengths(lo, hi, lengths, MAX_LENGTHS), nrows = 0, fails = 0;
     bench_row rows[2 * MAX_LENGTHS];
@@ -81,22 +93,11 @@ int bench_attention_fwd(lk_context *ctx, const bench_opts *o)
         }
         for (int c = 0; c < o->nflags; c++)
             if (bench_one(ctx, db, &pb, o->flags[c], &rows[nrows]) == 0)
-                nrows++;
+                bench_report_files(dir, name, device, header, rows, ++nrows, nlen * o->nflags);
             else
                 fails++;
         attn_problem_free(&pb);
     }
     lk_db_close(db);
-    char header[2048], slug[256], dir[1024], name[64];
-    cli_describe(ctx, o->argc, o->argv, header, sizeof header);
-    size_t k = strlen(header);
-    snprintf(header + k, sizeof header - k,
-             "\nproblem: B=%d H=%d (Hkv=H), D=%d, %s, RoPE theta 10000; each variant with its own best tiles;"
-             " median of %d interleaved rounds",
-             batch, heads, head_dim, lk_dtype_name(o->dtype), ROUNDS);
-    cli_device_slug(ctx, slug, sizeof slug);
-    snprintf(dir, sizeof dir, "%s/%s", o->out, slug);
-    /* the hd128 table is the notes' table; other head dims get their own files */
-    snprintf(name, sizeof name, head_dim == 128 ? "attention_fwd" : "attention_fwd_hd%d", head_dim);
-    return bench_report(dir, name, lk_context_device(ctx)->name, header, rows, nrows) || fails;
+    return bench_report(dir, name, device, header, rows, nrows) || fails;
 }

@@ -80,59 +80,83 @@ static void write_plot(FILE *f, const char *name, const char *device, const benc
             name, name, device);
 }
 
-static FILE *open_in(const char *dir, const char *name, char *path, size_t n)
+
+/* The three output files: written as NAME.EXT.tmp, then renamed over NAME.EXT. */
+enum { OUT_MD, OUT_CSV, OUT_GP, NOUT };
+static const char *const out_ext[NOUT] = {"md", "csv", "gp"};
+
+static int close_and_publish(FILE *f[NOUT], const char *dir, const char *name, int ok)
 {
-    snprintf(path, n, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        perror(path);
-    return f;
+    char tmp[1200], path[1200];
+    int bad = !ok;
+    for (int i = 0; i < NOUT; i++) {
+        if (!f[i])
+            continue;
+        bad |= fclose(f[i]) != 0;
+        snprintf(tmp, sizeof tmp, "%s/%s.%s.tmp", dir, name, out_ext[i]);
+        snprintf(path, sizeof path, "%s/%s.%s", dir, name, out_ext[i]);
+        if (bad ? remove(tmp) != 0 : rename(tmp, path) != 0) {
+            perror(bad ? tmp : path);
+            bad = 1;
+        }
+    }
+    return bad;
+}
+
+int bench_report_files(const char *dir, const char *name, const char *device, const char *header,
+                       const bench_row *rows, int n, int planned)
+{
+    char tmp[1200], status[160] = "";
+    FILE *f[NOUT] = {0};
+    int ok = cli_mkdirs(dir) == 0;
+    if (!ok)
+        perror(dir);
+    for (int i = 0; ok && i < NOUT; i++) {
+        snprintf(tmp, sizeof tmp, "%s/%s.%s.tmp", dir, name, out_ext[i]);
+        if (!(f[i] = fopen(tmp, "w"))) {
+            perror(tmp);
+            ok = 0;
+        }
+    }
+    if (!ok)
+        return close_and_publish(f, dir, name, 0);
+    if (n < planned)
+        snprintf(status, sizeof status, "status: partial, %d of %d rows (the run was stopped or is still going; "
+                 "a finished run rewrites this file)", n, planned);
+    fprintf(f[OUT_MD], "# %s: fused RoPE vs unfused, tuned dispatch, untuned default\n\n", name);
+    bench_prefixed(f[OUT_MD], "    ", header);
+    if (status[0])
+        bench_prefixed(f[OUT_MD], "    ", status);
+    fprintf(f[OUT_MD], "\nTimes are medians of device-event runs; speedups are unfused / fused and unfused / dispatch; "
+                "\"dispatch runs\" is the variant the tuned dispatch chose. When the dispatch's parameters equal "
+                "those of a variant column (same kernels, same tiles: one launch), \"dispatch ms\" is that "
+                "column's time; \"dispatch timed ms\" is always the dispatch call's own timing in the same rounds, "
+                "and the two differ only by the noise of timing one launch twice.\n\n");
+    write_markdown(f[OUT_MD], rows, n);
+    bench_prefixed(f[OUT_CSV], "# ", header);
+    if (status[0])
+        bench_prefixed(f[OUT_CSV], "# ", status);
+    write_csv(f[OUT_CSV], rows, n);
+    write_plot(f[OUT_GP], name, device, rows, n);
+    return close_and_publish(f, dir, name, 1);
 }
 
 int bench_report(const char *dir, const char *name, const char *device, const char *header, const bench_row *rows,
                  int n)
 {
-    char path[1200], file[256];
-    if (cli_mkdirs(dir) != 0) {
-        perror(dir);
+    if (bench_report_files(dir, name, device, header, rows, n, n))
         return 1;
-    }
-    snprintf(file, sizeof file, "%s.md", name);
-    FILE *md = open_in(dir, file, path, sizeof path);
-    snprintf(file, sizeof file, "%s.csv", name);
-    FILE *csv = md ? open_in(dir, file, path, sizeof path) : NULL;
-    snprintf(file, sizeof file, "%s.gp", name);
-    FILE *gp = csv ? open_in(dir, file, path, sizeof path) : NULL;
-    if (!gp) {
-        if (md)
-            fclose(md);
-        if (csv)
-            fclose(csv);
-        return 1;
-    }
-    fprintf(md, "# %s: fused RoPE vs unfused, tuned dispatch, untuned default\n\n", name);
-    bench_prefixed(md, "    ", header);
-    fprintf(md, "\nTimes are medians of device-event runs; speedups are unfused / fused and unfused / dispatch; "
-                "\"dispatch runs\" is the variant the tuned dispatch chose. When the dispatch's parameters equal "
-                "those of a variant column (same kernels, same tiles: one launch), \"dispatch ms\" is that "
-                "column's time; \"dispatch timed ms\" is always the dispatch call's own timing in the same rounds, "
-                "and the two differ only by the noise of timing one launch twice.\n\n");
-    write_markdown(md, rows, n);
-    bench_prefixed(csv, "# ", header);
-    write_csv(csv, rows, n);
-    write_plot(gp, name, device, rows, n);
-    int bad = fclose(md) | fclose(csv) | fclose(gp);
     write_markdown(stdout, rows, n);
     if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
         printf("note: gnuplot is not on PATH; run 'cd %s && gnuplot %s.gp' later for the PNG\n", dir, name);
-        return bad ? 1 : 0;
+        return 0;
     }
     char cmd[1400];
     snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot %s.gp", dir, name);
     if (system(cmd) != 0) {
-        fprintf(stderr, "gnuplot failed on %s\n", path);
+        fprintf(stderr, "gnuplot failed on %s/%s.gp\n", dir, name);
         return 1;
     }
     printf("wrote %s/%s.{md,csv,gp,png}\n", dir, name);
-    return bad ? 1 : 0;
+    return 0;
 }
