@@ -383,6 +383,37 @@ static int count_of(const char *text, const char *what)
     return n;
 }
 
+/* Starts lk-bench with args, reads its output until `lines` lines starting with prefix (each
+ * printed after a row or step was measured, before its table is rewritten), then kills it with
+ * SIGKILL. Returns how many such lines it saw; *killed: whether the kill interrupted it. */
+static int bench_killed_after(const char *const *args, const char *prefix, int lines, int *killed)
+{
+    int fd, seen = 0, status;
+    pid_t pid = start_tool("lk-bench", args, &fd);
+    FILE *f = fdopen(fd, "r");
+    char line[1024];
+    while (seen < lines && fgets(line, sizeof line, f))
+        seen += !strncmp(line, prefix, strlen(prefix));
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    fclose(f);
+    *killed = WIFSIGNALED(status);
+    return seen;
+}
+
+/* No *.tmp file anywhere under dir. */
+static void expect_no_temporary(const char *dir)
+{
+    char cmd[256], found[256] = "";
+    snprintf(cmd, sizeof cmd, "find %s -name '*.tmp' | head -1", dir);
+    FILE *ls = popen(cmd, "r");
+    cr_assert_not_null(ls);
+    if (!fgets(found, sizeof found, ls))
+        found[0] = '\0';
+    pclose(ls);
+    cr_expect_eq(found[0], '\0', "a temporary file was left: %s", found);
+}
+
 /* lk-bench rewrites its table after every row: killed after its second row, the table holds
  * the rows measured and says it is partial; a finished run holds every row and no partial mark,
  * with no temporary file left beside it. */
@@ -394,19 +425,9 @@ Test(tuner, bench_keeps_the_rows_of_a_killed_run, .timeout = 240)
     snprintf(db_path, sizeof db_path, "%s/none.db", dir);
     const char *args[] = {"--dtype", "f32", "--head-dim", "64", "--heads", "1", "--causal", "both", "--seq",
                           "64:256", "--db", db_path, "--out", out_dir, NULL};
-    int fd;
-    pid_t pid = start_tool("lk-bench", args, &fd);
-    FILE *f = fdopen(fd, "r");
-    char line[1024];
-    int rows = 0;
-    while (rows < 2 && fgets(line, sizeof line, f))
-        rows += !strncmp(line, "len ", 4);
-    kill(pid, SIGKILL);
-    int status;
-    waitpid(pid, &status, 0);
-    fclose(f);
-    cr_assert_eq(rows, 2, "lk-bench printed %d rows before it ended", rows);
-    cr_expect(WIFSIGNALED(status), "lk-bench finished before the kill; the test did not interrupt it");
+    int killed;
+    cr_assert_eq(bench_killed_after(args, "len ", 2, &killed), 2, "lk-bench ended before its second row");
+    cr_expect(killed, "lk-bench finished before the kill; the test did not interrupt it");
     char *md = read_result(out_dir, "attention_fwd_hd64.md");
     cr_assert_not_null(md, "a killed run left no table");
     cr_expect(strstr(md, "status: partial"), "the table does not say it is partial:\n%s", md);
@@ -422,12 +443,25 @@ Test(tuner, bench_keeps_the_rows_of_a_killed_run, .timeout = 240)
     cr_expect_eq(count_of(csv, ",f32,"), 6, "not 6 CSV rows:\n%s", csv);
     free(md);
     free(csv);
-    char cmd[256], found[64] = "";
-    snprintf(cmd, sizeof cmd, "find %s -name '*.tmp' | head -1", out_dir);
-    FILE *ls = popen(cmd, "r");
-    cr_assert_not_null(ls);
-    if (!fgets(found, sizeof found, ls))
-        found[0] = '\0';
-    pclose(ls);
-    cr_expect_eq(found[0], '\0', "a temporary file was left: %s", found);
+    expect_no_temporary(out_dir);
+}
+
+/* The decode tables likewise: killed after its first (length, batch) step, attention_decode's
+ * table holds that step's row and says it is partial. */
+Test(tuner, decode_bench_keeps_the_rows_of_a_killed_run, .timeout = 240)
+{
+    char dir[64], out_dir[128], db_path[128];
+    temp_dir(dir);
+    snprintf(out_dir, sizeof out_dir, "%s/results", dir);
+    snprintf(db_path, sizeof db_path, "%s/none.db", dir);
+    const char *args[] = {"--op", "attention_decode", "--dtype", "f32", "--head-dim", "64", "--batch", "1", "--seq",
+                          "256:1024", "--db", db_path, "--out", out_dir, NULL};
+    int killed;
+    cr_assert_eq(bench_killed_after(args, "L ", 2, &killed), 2, "lk-bench ended before its second step");
+    cr_expect(killed, "lk-bench finished before the kill; the test did not interrupt it");
+    char *md = read_result(out_dir, "attention_decode.md");
+    cr_assert_not_null(md, "a killed run left no table");
+    cr_expect(strstr(md, "status: partial"), "the table does not say it is partial:\n%s", md);
+    cr_expect(strstr(md, "| 256 | 1 | dense"), "the first step's row is missing:\n%s", md);
+    free(md);
 }

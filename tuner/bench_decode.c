@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "bench_decode.h"
-#include "bench_report.h"
 #include "decode_table.h"
 #include "ops/attention_decode.h"
 #include "ops/kv_sparse_decode.h"
@@ -17,9 +16,14 @@ int bench_attention_decode(lk_context *ctx, const bench_opts *o)
     dec_table b;
     if (dec_table_setup(ctx, o, "1024:8192", "4096:131072", 0, &b))
         return 1;
+    char intro[256];
+    snprintf(intro, sizeof intro, "\"ms\" is the tuned dispatch, \"dense ms\" the built-in defaults; bytes = K and V "
+             "read once. Medians of %d interleaved rounds.\n\n", DEC_ROUNDS);
+    dec_doc doc = {.name = "attention_decode", .title = "attention_decode: dense decode attention (split over "
+                   "tokens + combine)", .intro = intro};
     dec_row *rows = calloc(DEC_MAX_ROWS, sizeof *rows);
     int n = 0, fails = 0;
-    for (int l = 0; l < b.nlen; l++)
+    for (int l = 0; rows && l < b.nlen; l++)
         for (int bi = 0; bi < b.nb; bi++) {
             int B = b.batches[bi];
             decode_problem pb;
@@ -49,22 +53,11 @@ int bench_attention_decode(lk_context *ctx, const bench_opts *o)
                 fails++;
             }
             decode_problem_free(&pb);
+            dec_table_write(&b, &doc, rows, n, l * b.nb + bi + 1, b.nlen * b.nb);
         }
-    FILE *md = dec_table_open(&b, "attention_decode", "md"), *csv = dec_table_open(&b, "attention_decode", "csv");
-    if (!md || !csv)
-        return 1;
-    fprintf(md, "# attention_decode: dense decode attention (split over tokens + combine)\n\n");
-    bench_prefixed(md, "    ", b.header);
-    fprintf(md, "\n\"ms\" is the tuned dispatch, \"dense ms\" the built-in defaults; bytes = K and V read once. "
-                "Medians of %d interleaved rounds.\n\n", DEC_ROUNDS);
-    bench_prefixed(csv, "# ", b.header);
-    dec_table_rows(md, csv, &b, rows, n, 0);
-    dec_table_rows(stdout, NULL, &b, rows, n, 0);
-    fclose(md);
-    fclose(csv);
-    printf("wrote %s/attention_decode.{md,csv}\n", b.dir);
+    int bad = dec_table_finish(&b, &doc, rows, n);
     free(rows);
-    return fails != 0;
+    return bad || fails != 0;
 }
 
 /* ---- sparse cache ----------------------------------------------------------------------------- */
@@ -125,12 +118,29 @@ int bench_kv_sparse(lk_context *ctx, const bench_opts *o)
     dec_table b;
     if (dec_table_setup(ctx, o, "1024:4096", "4096:131072", 0, &b))
         return 1;
+    char intro[512];
+    snprintf(intro, sizeof intro, "## Decode attention against the dense decode\n\nBytes read: the compressed cache "
+             "(bitmaps, parameters, packed words, offsets, dense sinks and window) or dense K and V. Targets: GB/s >= "
+             "70%% of copy at L >= 32K, speedup ÷ byte ratio >= 0.8. Medians of %d interleaved rounds.\n\n",
+             DEC_ROUNDS);
+    dec_doc doc = {.name = "kv_sparse", .title = "kv_sparse: Mustafar sparse KV cache (70% sparsity) and RotateKV, "
+                   "decode against dense", .intro = intro};
+    size_t len;
+    FILE *pre_md = open_memstream(&doc.pre_md, &len), *pre_csv = open_memstream(&doc.pre_csv, &len);
+    if (pre_md && pre_csv) {
+        bytes_table(&b, pre_md, pre_csv);
+        fprintf(pre_csv, "# decode\n");
+    }
+    if (pre_md)
+        fclose(pre_md);
+    if (pre_csv)
+        fclose(pre_csv);
     dec_row *rows = calloc(DEC_MAX_ROWS, sizeof *rows);
     int n = 0, fails = 0;
     enum { C_DENSE, C_PLAIN, C_2BIT, C_ROT, C_ROT_FUSED, C_ROT_TWO, NC };
     static const char *names[NC] = {"dense", "mustafar-fp16", "sparse-2bit", "rotatekv-2bit", "rotatekv-2bit fused",
                                     "rotatekv-2bit two-stage"};
-    for (int l = 0; l < b.nlen; l++)
+    for (int l = 0; rows && l < b.nlen; l++)
         for (int bi = 0; bi < b.nb; bi++) {
             int B = b.batches[bi];
             decode_problem pb;
@@ -178,24 +188,11 @@ int bench_kv_sparse(lk_context *ctx, const bench_opts *o)
             for (int k = 0; k < SPARSE_CONFIGS; k++)
                 lk_kv_sparse_destroy(cache[k]);
             decode_problem_free(&pb);
+            dec_table_write(&b, &doc, rows, n, l * b.nb + bi + 1, b.nlen * b.nb);
         }
-    FILE *md = dec_table_open(&b, "kv_sparse", "md"), *csv = dec_table_open(&b, "kv_sparse", "csv");
-    if (!md || !csv)
-        return 1;
-    fprintf(md, "# kv_sparse: Mustafar sparse KV cache (70%% sparsity) and RotateKV, decode against dense\n\n");
-    bench_prefixed(md, "    ", b.header);
-    fprintf(md, "\n");
-    bench_prefixed(csv, "# ", b.header);
-    bytes_table(&b, md, csv);
-    fprintf(md, "## Decode attention against the dense decode\n\nBytes read: the compressed cache (bitmaps, "
-                "parameters, packed words, offsets, dense sinks and window) or dense K and V. Targets: GB/s >= 70%% "
-                "of copy at L >= 32K, speedup ÷ byte ratio >= 0.8. Medians of %d interleaved rounds.\n\n", DEC_ROUNDS);
-    fprintf(csv, "# decode\n");
-    dec_table_rows(md, csv, &b, rows, n, 0);
-    dec_table_rows(stdout, NULL, &b, rows, n, 0);
-    fclose(md);
-    fclose(csv);
-    printf("wrote %s/kv_sparse.{md,csv}\n", b.dir);
+    int bad = dec_table_finish(&b, &doc, rows, n);
     free(rows);
-    return fails != 0;
+    free(doc.pre_md);
+    free(doc.pre_csv);
+    return bad || fails != 0;
 }

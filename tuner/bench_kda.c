@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "bench_kda.h"
-#include "bench_report.h"
+#include "bench_files.h"
 #include "bench_rounds.h"
 #include "cli.h"
 #include "kda_problem.h"
@@ -93,35 +93,25 @@ static void write_csv(FILE *f, const kda_row *rows, int n, lk_dtype dtype, int h
     }
 }
 
-static int write_files(const char *dir, const char *header, const kda_row *rows, int n, lk_dtype dtype,
+/* Writes kda.md and kda.csv into dir (bench_files.h): rows[0..n) of the planned rows. */
+static int write_files(const char *dir, const char *header, const kda_row *rows, int n, int planned, lk_dtype dtype,
                        int head_dim)
 {
-    char path[1200];
-    if (cli_mkdirs(dir) != 0) {
-        perror(dir);
-        return 1;
+    bench_file md, csv;
+    int ok = bench_file_open(&md, dir, "kda.md") != NULL;
+    ok = bench_file_open(&csv, dir, "kda.csv") && ok;
+    if (ok) {
+        fprintf(md.f, "# kda: lk_kda_fwd throughput, tuned dispatch and untuned defaults\n\n");
+        bench_header(md.f, "    ", header, n, planned);
+        fprintf(md.f, "\nTimes are medians of device-event runs (%d interleaved rounds); tok/s = B*T / time. chunk, "
+                      "state, out: the default parameters' kda_chunk, kda_state and kda_out launched alone.\n\n",
+                ROUNDS);
+        write_markdown(md.f, rows, n, dtype, head_dim);
+        bench_header(csv.f, "# ", header, n, planned);
+        write_csv(csv.f, rows, n, dtype, head_dim);
     }
-    snprintf(path, sizeof path, "%s/kda.md", dir);
-    FILE *md = fopen(path, "w");
-    snprintf(path, sizeof path, "%s/kda.csv", dir);
-    FILE *csv = md ? fopen(path, "w") : NULL;
-    if (!csv) {
-        perror(path);
-        if (md)
-            fclose(md);
-        return 1;
-    }
-    fprintf(md, "# kda: lk_kda_fwd throughput, tuned dispatch and untuned defaults\n\n");
-    bench_prefixed(md, "    ", header);
-    fprintf(md, "\nTimes are medians of device-event runs (%d interleaved rounds); tok/s = B*T / time. chunk, state,"
-                " out: the default parameters' kda_chunk, kda_state and kda_out launched alone.\n\n", ROUNDS);
-    write_markdown(md, rows, n, dtype, head_dim);
-    bench_prefixed(csv, "# ", header);
-    write_csv(csv, rows, n, dtype, head_dim);
-    int bad = fclose(md) | fclose(csv);
-    write_markdown(stdout, rows, n, dtype, head_dim);
-    printf("wrote %s/kda.{md,csv}\n", dir);
-    return bad ? 1 : 0;
+    int bad = bench_file_close(&md, ok);
+    return bench_file_close(&csv, ok) | bad;
 }
 
 int bench_kda(lk_context *ctx, const bench_opts *o)
@@ -131,17 +121,6 @@ int bench_kda(lk_context *ctx, const bench_opts *o)
     int64_t lo = o->lo, hi = o->hi, lengths[MAX_LENGTHS];
     if (!lo && cli_range(cpu ? "256:4096" : "1024:65536", &lo, &hi) == 0)
         printf("note: default --seq %lld:%lld on this %s device\n", (long long)lo, (long long)hi, cpu ? "CPU" : "GPU");
-    int nlen = cli_lengths(lo, hi, lengths, MAX_LENGTHS), nrows = 0, fails = 0;
-    kda_row rows[MAX_LENGTHS];
-    for (int l = 0; l < nlen; l++) {
-        lk_tune_key key = {.op = "kda_fwd", .dtype = o->dtype, .head_dim = head_dim, .length = lengths[l]};
-        if (!kda_problem_fits(ctx, o->dtype, batch, lengths[l], heads, head_dim))
-            continue;
-        if (bench_one(ctx, &key, batch, heads, &rows[nrows]) != 0)
-            fails++;
-        else
-            nrows++;
-    }
     char header[3072], slug[256], dir[1024];
     cli_describe(ctx, o->argc, o->argv, header, sizeof header);
     size_t k = strlen(header);
@@ -151,5 +130,20 @@ int bench_kda(lk_context *ctx, const bench_opts *o)
              batch, heads, head_dim, lk_dtype_name(o->dtype));
     cli_device_slug(ctx, slug, sizeof slug);
     snprintf(dir, sizeof dir, "%s/%s", o->out, slug);
-    return write_files(dir, header, rows, nrows, o->dtype, head_dim) || fails;
+    int nlen = cli_lengths(lo, hi, lengths, MAX_LENGTHS), nrows = 0, fails = 0;
+    kda_row rows[MAX_LENGTHS];
+    for (int l = 0; l < nlen; l++) {
+        lk_tune_key key = {.op = "kda_fwd", .dtype = o->dtype, .head_dim = head_dim, .length = lengths[l]};
+        if (!kda_problem_fits(ctx, o->dtype, batch, lengths[l], heads, head_dim))
+            continue;
+        if (bench_one(ctx, &key, batch, heads, &rows[nrows]) != 0)
+            fails++;
+        else
+            write_files(dir, header, rows, ++nrows, nlen, o->dtype, head_dim);
+    }
+    if (write_files(dir, header, rows, nrows, nrows, o->dtype, head_dim))
+        return 1;
+    write_markdown(stdout, rows, nrows, o->dtype, head_dim);
+    printf("wrote %s/kda.{md,csv}\n", dir);
+    return fails != 0;
 }

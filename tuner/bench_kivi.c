@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "bench_kivi.h"
-#include "bench_report.h"
 #include "check.h"
 #include "decode_table.h"
 #include "kivi_problem.h"
@@ -210,14 +209,21 @@ int bench_kivi(lk_context *ctx, const bench_opts *o)
     dec_table t;
     if (dec_table_setup(ctx, o, "4096:32768", "4096:131072", 1, &t))
         return 1;
-    FILE *md = dec_table_open(&t, "kivi", "md"), *csv = dec_table_open(&t, "kivi", "csv");
+    char intro[1024];
+    snprintf(intro, sizeof intro, "## Decode attention against the dense decode\n\n"
+             "Configurations: KIVI with G = %d, R = %d (keys per channel, values per token); low rank: rank %d "
+             "of %d, 2-bit latents, RoPE in the kernel, then the up projection GEMM. Bytes read: codes, "
+             "parameters and the fp16 residual tokens held (low rank: of the latents, plus up_k and up_v); dense: "
+             "K and V. rel err: max |o - o_dense| / max |o_dense| against the dense decode of the fp16 cache "
+             "(inputs uniform in [-1, 1]). params: what the dispatch picked (tuning layer). Medians of %d "
+             "interleaved rounds.\n\n", G, R, t.D / 2, t.D, DEC_ROUNDS);
+    dec_doc doc = {.name = "kivi", .title = "kivi: KIVI and low-rank latent KV caches (issue 6) against fp16",
+                   .intro = intro, .with_err = 1};
+    size_t len;
+    FILE *md = open_memstream(&doc.pre_md, &len), *csv = open_memstream(&doc.pre_csv, &len);
     dec_row *rows = calloc(DEC_MAX_ROWS, sizeof *rows);
     if (!md || !csv || !rows)
         return 1;
-    fprintf(md, "# kivi: KIVI and low-rank latent KV caches (issue 6) against fp16\n\n");
-    bench_prefixed(md, "    ", t.header);
-    fprintf(md, "\n");
-    bench_prefixed(csv, "# ", t.header);
     int64_t first = memory_table(&t, md, csv);
     char when[64];
     if (first)
@@ -227,23 +233,18 @@ int bench_kivi(lk_context *ctx, const bench_opts *o)
     fprintf(md, "2-bit, G = %d: the quantized part is the R = 0 row; with R = %d the residual adds on top, so "
                 "<= 3.0 bits all in is never met with a residual, and >= 5.3x is met %s (lengths measured: "
                 "%d..%d, powers of two).\n\n", G, R, when, MEM_LO, MEM_HI);
-    int n = 0, fails = 0;
-    for (int l = 0; l < t.nlen; l++)
-        for (int bi = 0; bi < t.nb; bi++)
-            fails += decode_rows(&t, t.lengths[l], t.batches[bi], rows, &n);
-    fprintf(md, "## Decode attention against the dense decode\n\n"
-                "Configurations: KIVI with G = %d, R = %d (keys per channel, values per token); low rank: rank %d "
-                "of %d, 2-bit latents, RoPE in the kernel, then the up projection GEMM. Bytes read: codes, "
-                "parameters and the fp16 residual tokens held (low rank: of the latents, plus up_k and up_v); dense: "
-                "K and V. rel err: max |o - o_dense| / max |o_dense| against the dense decode of the fp16 cache "
-                "(inputs uniform in [-1, 1]). params: what the dispatch picked (tuning layer). Medians of %d "
-                "interleaved rounds.\n\n", G, R, t.D / 2, t.D, DEC_ROUNDS);
     fprintf(csv, "# decode\n");
-    dec_table_rows(md, csv, &t, rows, n, 1);
-    dec_table_rows(stdout, NULL, &t, rows, n, 1);
     fclose(md);
     fclose(csv);
-    printf("wrote %s/kivi.{md,csv}\n", t.dir);
+    int n = 0, fails = 0;
+    for (int l = 0; l < t.nlen; l++)
+        for (int bi = 0; bi < t.nb; bi++) {
+            fails += decode_rows(&t, t.lengths[l], t.batches[bi], rows, &n);
+            dec_table_write(&t, &doc, rows, n, l * t.nb + bi + 1, t.nlen * t.nb);
+        }
+    int bad = dec_table_finish(&t, &doc, rows, n);
     free(rows);
-    return fails != 0;
+    free(doc.pre_md);
+    free(doc.pre_csv);
+    return bad || fails != 0;
 }

@@ -4,20 +4,9 @@
 #include <string.h>
 
 #include "bench_report.h"
-#include "cli.h"
 
 #define COLUMNS "seq_len,causal,head_dim,dtype,fused_ms,unfused_ms,dispatch_ms,default_ms,speedup_fused_vs_unfused," \
                 "dispatch_vs_unfused,tflops,dispatch_variant,dispatch_timed_ms"
-
-void bench_prefixed(FILE *f, const char *prefix, const char *text)
-{
-    for (const char *p = text; *p;) {
-        const char *e = strchr(p, '\n');
-        int len = e ? (int)(e - p) : (int)strlen(p);
-        fprintf(f, "%s%.*s\n", prefix, len, p);
-        p += len + (e != NULL);
-    }
-}
 
 static double tflops(const bench_row *r)
 {
@@ -81,64 +70,35 @@ static void write_plot(FILE *f, const char *name, const char *device, const benc
 }
 
 
-/* The three output files: written as NAME.EXT.tmp, then renamed over NAME.EXT. */
-enum { OUT_MD, OUT_CSV, OUT_GP, NOUT };
-static const char *const out_ext[NOUT] = {"md", "csv", "gp"};
-
-static int close_and_publish(FILE *f[NOUT], const char *dir, const char *name, int ok)
-{
-    char tmp[1200], path[1200];
-    int bad = !ok;
-    for (int i = 0; i < NOUT; i++) {
-        if (!f[i])
-            continue;
-        bad |= fclose(f[i]) != 0;
-        snprintf(tmp, sizeof tmp, "%s/%s.%s.tmp", dir, name, out_ext[i]);
-        snprintf(path, sizeof path, "%s/%s.%s", dir, name, out_ext[i]);
-        if (bad ? remove(tmp) != 0 : rename(tmp, path) != 0) {
-            perror(bad ? tmp : path);
-            bad = 1;
-        }
-    }
-    return bad;
-}
-
 int bench_report_files(const char *dir, const char *name, const char *device, const char *header,
                        const bench_row *rows, int n, int planned)
 {
-    char tmp[1200], status[160] = "";
-    FILE *f[NOUT] = {0};
-    int ok = cli_mkdirs(dir) == 0;
-    if (!ok)
-        perror(dir);
-    for (int i = 0; ok && i < NOUT; i++) {
-        snprintf(tmp, sizeof tmp, "%s/%s.%s.tmp", dir, name, out_ext[i]);
-        if (!(f[i] = fopen(tmp, "w"))) {
-            perror(tmp);
-            ok = 0;
-        }
+    char file[256];
+    bench_file md, csv, gp;
+    snprintf(file, sizeof file, "%s.md", name);
+    int ok = bench_file_open(&md, dir, file) != NULL;
+    snprintf(file, sizeof file, "%s.csv", name);
+    ok = bench_file_open(&csv, dir, file) && ok;
+    snprintf(file, sizeof file, "%s.gp", name);
+    ok = bench_file_open(&gp, dir, file) && ok;
+    if (ok) {
+        fprintf(md.f, "# %s: fused RoPE vs unfused, tuned dispatch, untuned default\n\n", name);
+        bench_header(md.f, "    ", header, n, planned);
+        fprintf(md.f, "\nTimes are medians of device-event runs; speedups are unfused / fused and unfused / "
+                      "dispatch; \"dispatch runs\" is the variant the tuned dispatch chose. When the dispatch's "
+                      "parameters equal those of a variant column (same kernels, same tiles: one launch), "
+                      "\"dispatch ms\" is that column's time; \"dispatch timed ms\" is always the dispatch call's "
+                      "own timing in the same rounds, and the two differ only by the noise of timing one launch "
+                      "twice.\n\n");
+        write_markdown(md.f, rows, n);
+        bench_header(csv.f, "# ", header, n, planned);
+        write_csv(csv.f, rows, n);
+        write_plot(gp.f, name, device, rows, n);
     }
-    if (!ok)
-        return close_and_publish(f, dir, name, 0);
-    if (n < planned)
-        snprintf(status, sizeof status, "status: partial, %d of %d rows (the run was stopped or is still going; "
-                 "a finished run rewrites this file)", n, planned);
-    fprintf(f[OUT_MD], "# %s: fused RoPE vs unfused, tuned dispatch, untuned default\n\n", name);
-    bench_prefixed(f[OUT_MD], "    ", header);
-    if (status[0])
-        bench_prefixed(f[OUT_MD], "    ", status);
-    fprintf(f[OUT_MD], "\nTimes are medians of device-event runs; speedups are unfused / fused and unfused / dispatch; "
-                "\"dispatch runs\" is the variant the tuned dispatch chose. When the dispatch's parameters equal "
-                "those of a variant column (same kernels, same tiles: one launch), \"dispatch ms\" is that "
-                "column's time; \"dispatch timed ms\" is always the dispatch call's own timing in the same rounds, "
-                "and the two differ only by the noise of timing one launch twice.\n\n");
-    write_markdown(f[OUT_MD], rows, n);
-    bench_prefixed(f[OUT_CSV], "# ", header);
-    if (status[0])
-        bench_prefixed(f[OUT_CSV], "# ", status);
-    write_csv(f[OUT_CSV], rows, n);
-    write_plot(f[OUT_GP], name, device, rows, n);
-    return close_and_publish(f, dir, name, 1);
+    int bad = bench_file_close(&md, ok);
+    bad |= bench_file_close(&csv, ok);
+    bad |= bench_file_close(&gp, ok);
+    return bad;
 }
 
 int bench_report(const char *dir, const char *name, const char *device, const char *header, const bench_row *rows,

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bench_files.h"
 #include "longkern.h"
 
 typedef struct bench_row {
@@ -22,14 +23,9 @@ typedef struct bench_row {
     double flops; /* of one call: forward 4·B·H·Sq·Sk·D, halved when causal; backward 2.5x that */
 } bench_row;
 
-/* Writes each line of text to f with prefix in front (the run header of every output file). */
-void bench_prefixed(FILE *f, const char *prefix, const char *text);
-
-/* Writes the md, csv and gp files of op `name` into dir (created if needed), each as a temporary
- * file renamed into place, so a run killed meanwhile leaves the last complete version. device:
- * the plot's title; header: lines without '#'; rows[0..n) of the `planned` rows of the run
- * (n < planned: the files say they are partial). lk-bench calls it after every row, so a run
- * stopped by a timeout keeps the rows it measured. 0 on success. */
+/* Writes the md, csv and gp files of op `name` into dir (bench_files.h: after every row, so a
+ * stopped run keeps its rows). device: the plot's title; header: lines without '#'; rows[0..n)
+ * of the `planned` rows of the run. 0 on success. */
 int bench_report_files(const char *dir, const char *name, const char *device, const char *header,
                        const bench_row *rows, int n, int planned);
 /* The finished run: bench_report_files with every row, the table on stdout and the PNG (when

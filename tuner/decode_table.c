@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bandwidth.h"
+#include "bench_files.h"
 #include "bench_rounds.h"
 #include "cli.h"
 #include "decode_table.h"
@@ -55,17 +56,8 @@ int dec_table_time(const dec_table *t, decode_call *calls, int n, double *ms)
     return failed >= 0;
 }
 
-FILE *dec_table_open(const dec_table *t, const char *name, const char *ext)
-{
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s.%s", t->dir, name, ext);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        perror(path);
-    return f;
-}
-
-void dec_table_rows(FILE *md, FILE *csv, const dec_table *t, const dec_row *rows, int n, int with_err)
+/* The rows as a markdown table (md) and csv (NULL: none); with_err adds the error column. */
+static void rows_out(FILE *md, FILE *csv, const dec_table *t, const dec_row *rows, int n, int with_err)
 {
     fprintf(md, "| L | B | config | ms | dense ms | speedup | bytes read (MB) | dense/bytes | speedup ÷ byte ratio "
                 "| GB/s | %% of copy |%s params |\n|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|%s---|\n",
@@ -90,4 +82,33 @@ void dec_table_rows(FILE *md, FILE *csv, const dec_table *t, const dec_row *rows
                     bw / t->copy_gbps, err, r->params);
         }
     }
+}
+
+int dec_table_write(const dec_table *t, const dec_doc *doc, const dec_row *rows, int n, int done, int planned)
+{
+    char file[256];
+    bench_file md, csv;
+    snprintf(file, sizeof file, "%s.md", doc->name);
+    int ok = bench_file_open(&md, t->dir, file) != NULL;
+    snprintf(file, sizeof file, "%s.csv", doc->name);
+    ok = bench_file_open(&csv, t->dir, file) && ok;
+    if (ok) {
+        fprintf(md.f, "# %s\n\n", doc->title);
+        bench_header(md.f, "    ", t->header, done, planned);
+        fprintf(md.f, "\n%s%s", doc->pre_md ? doc->pre_md : "", doc->intro);
+        bench_header(csv.f, "# ", t->header, done, planned);
+        fputs(doc->pre_csv ? doc->pre_csv : "", csv.f);
+        rows_out(md.f, csv.f, t, rows, n, doc->with_err);
+    }
+    int bad = bench_file_close(&md, ok);
+    return bench_file_close(&csv, ok) | bad;
+}
+
+int dec_table_finish(const dec_table *t, const dec_doc *doc, const dec_row *rows, int n)
+{
+    if (dec_table_write(t, doc, rows, n, 1, 1))
+        return 1;
+    rows_out(stdout, NULL, t, rows, n, doc->with_err);
+    printf("wrote %s/%s.{md,csv}\n", t->dir, doc->name);
+    return 0;
 }

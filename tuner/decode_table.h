@@ -41,9 +41,20 @@ int dec_table_setup(lk_context *ctx, const bench_opts *o, const char *cpu_range,
                     int cpu_batch1, dec_table *t);
 /* Times calls[0..n) (decode_call_run) in interleaved rounds: medians into ms. 0 on success. */
 int dec_table_time(const dec_table *t, decode_call *calls, int n, double *ms);
-/* <dir>/<name>.<ext> opened for writing, or NULL after perror. */
-FILE *dec_table_open(const dec_table *t, const char *name, const char *ext);
-/* The rows as a markdown table (md) and csv (NULL: none); with_err adds the error column. */
-void dec_table_rows(FILE *md, FILE *csv, const dec_table *t, const dec_row *rows, int n, int with_err);
+/* One table's files, <dir>/<name>.md and .csv:
+ *   md:  # title, the run header, then pre_md (sections measured before the rows, NULL: none),
+ *        intro (the paragraph above the rows), the rows
+ *   csv: the run header as '#' lines, pre_csv (NULL: none), the rows
+ * with_err adds the error column. */
+typedef struct dec_doc {
+    const char *name, *title, *intro;
+    char *pre_md, *pre_csv;
+    int with_err;
+} dec_doc;
+/* Writes doc's files with rows[0..n) after `done` of the run's `planned` (length, batch) steps
+ * (bench_files.h: called after every step, so a stopped run keeps its rows). 0 on success. */
+int dec_table_write(const dec_table *t, const dec_doc *doc, const dec_row *rows, int n, int done, int planned);
+/* The finished table: written with every step done, the rows on stdout. 0 on success. */
+int dec_table_finish(const dec_table *t, const dec_doc *doc, const dec_row *rows, int n);
 
 #endif

@@ -1,0 +1,28 @@
+/* lk-bench's output files. Each is written to PATH.tmp and renamed over PATH once complete, so a
+ * run stopped while writing leaves the last complete version. Every table is rewritten after
+ * each row it gains, so a run stopped by a timeout keeps the rows it measured; until the run
+ * ends, the file's header says how many of its planned steps it holds (bench_header). */
+#ifndef LK_TUNER_BENCH_FILES_H
+#define LK_TUNER_BENCH_FILES_H
+
+#include <stdio.h>
+
+typedef struct bench_file {
+    FILE *f;
+    char path[1200], tmp[1210];
+} bench_file;
+
+/* Opens dir/name.tmp for writing (dir created if needed): bf->f, or NULL after perror. */
+FILE *bench_file_open(bench_file *bf, const char *dir, const char *name);
+/* Closes bf->f (when open); when ok and the close succeeds, renames the temporary over
+ * dir/name, else removes it. 0 when the file was published. */
+int bench_file_close(bench_file *bf, int ok);
+
+/* Writes each line of text to f with prefix in front. */
+void bench_prefixed(FILE *f, const char *prefix, const char *text);
+/* The run header (device, driver, date, command, problem: lines without '#') with prefix in
+ * front of each line, and, while the run has done n < planned of its steps (a step: a table row,
+ * or a length and batch of a decode table), the line that says so. */
+void bench_header(FILE *f, const char *prefix, const char *header, int n, int planned);
+
+#endif
