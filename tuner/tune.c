@@ -14,6 +14,7 @@
 #define SHUFFLE_SEED 0x5eedULL
 #define TIMEOUT_FACTOR 10.0
 #define FINAL_ROUNDS 3 /* interleaved rounds of the final round */
+#define FINALIST_FACTOR 1.25 /* a path this much slower than the leader has lost: not in the final round */
 #define SEEDS 16 /* candidates taken from the nearest tuned length */
 
 static void key_name(const tune_op *op, const lk_tune_key *k, char *buf, size_t n)
@@ -210,8 +211,10 @@ static void record(tuner *t, const lk_tune_key *key, const lk_params *p, lk_db_o
         progress_line(&t->prog, "warning: recording %s: %s", text, lk_db_error(t->db));
 }
 
-/* Checks, re-checks and times one candidate; records it. Returns its median (ms) or -1. */
-static double measure(tuner *t, const lk_tune_key *key, const lk_params *p, double best_ms)
+/* Checks, re-checks and times one candidate; records it (a first run longer than limit_ms > 0
+ * stops the timing: outcome timeout). Returns the outcome; *ms gets the median (of the runs
+ * timed, for a timeout too) or -1. */
+static lk_db_outcome measure(tuner *t, const lk_tune_key *key, const lk_params *p, double limit_ms, double *ms)
 {
     char reason[1024] = "";
     double err = 0.0, tol = 0.0;
@@ -229,18 +232,18 @@ static double measure(tuner *t, const lk_tune_key *key, const lk_params *p, doub
         out = LK_DB_REJECTED;
     } else {
         tune_call call = {t->op, t->state, p};
-        double limit = best_ms > 0.0 ? TIMEOUT_FACTOR * best_ms : 0.0;
-        if ((st = time_op(t->ctx, tune_call_run, &call, limit, &tm)) != LK_OK) {
+        if ((st = time_op(t->ctx, tune_call_run, &call, limit_ms, &tm)) != LK_OK) {
             out = LK_DB_LAUNCH_FAILED;
             snprintf(reason, sizeof reason, "%s: %s", lk_status_str(st), lk_last_error(t->ctx));
         } else if (tm.timed_out) {
             out = LK_DB_TIMEOUT;
-            snprintf(reason, sizeof reason, "first run %.3f ms > %gx the best median %.3f ms", tm.median_ms,
-                     TIMEOUT_FACTOR, best_ms);
+            snprintf(reason, sizeof reason, "first run %.3f ms > the limit %.3f ms", tm.median_ms, limit_ms);
         }
     }
-    record(t, key, p, out, out == LK_DB_OK ? NULL : reason, out == LK_DB_OK || out == LK_DB_TIMEOUT ? &tm : NULL);
-    return out == LK_DB_OK ? tm.median_ms : -1.0;
+    int timed = out == LK_DB_OK || out == LK_DB_TIMEOUT;
+    record(t, key, p, out, out == LK_DB_OK ? NULL : reason, timed ? &tm : NULL);
+    *ms = timed ? tm.median_ms : -1.0;
+    return out;
 }
 
 /* Resume: removes the candidates that this device already measured for key, unless --force.
@@ -262,10 +265,12 @@ static void drop_measured(const tuner *t, const lk_tune_key *key, lk_params *c, 
 
 /* The final round of a key whose op names a decisive parameter (the RoPE path, say): the fastest
  * candidate of each of its values (a value the search did not reach runs with the leader's other
- * parameters, checked and timed first) is timed again, the finalists interleaved in FINAL_ROUNDS
- * rounds as lk-bench times them, and recorded; their latest times then decide the best row
- * (LK_DB_CURRENT). A choice between paths within a few per cent of each other thus rests on one
- * side-by-side measurement, not on single runs minutes apart. */
+ * parameters, checked and timed first, its timing cut short past FINALIST_FACTOR x the leader)
+ * is timed again, the finalists interleaved in FINAL_ROUNDS rounds as lk-bench times them, and
+ * recorded; their latest times then decide the best row (LK_DB_CURRENT). A choice between paths
+ * within a few per cent of each other thus rests on one side-by-side measurement, not on single
+ * runs minutes apart. A path more than FINALIST_FACTOR x slower than the leader has lost already
+ * and is left out (at 128K the fully fused path alone would cost a long key's final round 20 s). */
 static void final_round(tuner *t, const lk_tune_key *key, const space *s)
 {
     const space_list *decisive = space_find_list(s, t->op->decisive);
@@ -275,9 +280,9 @@ static void final_round(tuner *t, const lk_tune_key *key, const space *s)
     tune_call calls[SPACE_MAX_VALUES];
     void *args[SPACE_MAX_VALUES];
     int n = 0, has_leader = 0;
-    double ms;
-    char why[256];
-    if (lk_db_best_with(t->db, &t->ctx->info, key, &none, &leader, &ms, &has_leader) != LK_OK)
+    double lead_ms = 0.0, ms = 0.0;
+    char why[256], out[256] = "";
+    if (lk_db_best_with(t->db, &t->ctx->info, key, &none, &leader, &lead_ms, &has_leader) != LK_OK)
         progress_line(&t->prog, "warning: %s", lk_db_error(t->db));
     for (int v = 0; has_leader && v < decisive->n && n < BENCH_MAX_CALLS; v++) {
         lk_params must = {0};
@@ -288,31 +293,41 @@ static void final_round(tuner *t, const lk_tune_key *key, const space *s)
         if (!found) { /* a path the budget left unmeasured: the leader's tiles on it, checked first */
             fin[n] = leader;
             lk_params_set(&fin[n], decisive->name, decisive->values[v]);
-            found = !space_verdict(s, &fin[n], why, sizeof why) && measure(t, key, &fin[n], -1.0) >= 0.0;
+            if (!space_verdict(s, &fin[n], why, sizeof why)) {
+                lk_db_outcome o = measure(t, key, &fin[n], FINALIST_FACTOR * lead_ms, &ms);
+                found = o == LK_DB_OK || o == LK_DB_TIMEOUT;
+            }
         }
-        if (found) {
+        size_t len = strlen(out);
+        if (found && ms > FINALIST_FACTOR * lead_ms)
+            snprintf(out + len, sizeof out - len, "; %s=%d out at %.2fx the leader", decisive->name,
+                     decisive->values[v], ms / lead_ms);
+        else if (found) {
             calls[n] = (tune_call){t->op, t->state, &fin[n]};
             args[n] = &calls[n];
             n++;
         }
     }
-    if (n < 2)
-        return;
+    char line[512];
+    int len = snprintf(line, sizeof line, "final round (%d interleaved rounds):", FINAL_ROUNDS);
     timing tm[BENCH_MAX_CALLS];
-    int failed = bench_interleaved_timings(t->ctx, tune_call_run, args, n, FINAL_ROUNDS, tm);
-    if (failed >= 0) {
+    if (n < 2) {
+        if (out[0] && n == 1)
+            progress_line(&t->prog, "final round: %s=%d alone%s", decisive->name,
+                          lk_params_get(&fin[0], decisive->name, -1), out);
+        return;
+    }
+    if (bench_interleaved_timings(t->ctx, tune_call_run, args, n, FINAL_ROUNDS, tm) >= 0) {
         progress_line(&t->prog, "warning: final round: %s", lk_last_error(t->ctx));
         return;
     }
-    char line[512];
-    int len = snprintf(line, sizeof line, "final round (%d interleaved rounds):", FINAL_ROUNDS);
     for (int i = 0; i < n; i++) {
         record(t, key, &fin[i], LK_DB_OK, NULL, &tm[i]);
         if (len > 0 && (size_t)len < sizeof line)
             len += snprintf(line + len, sizeof line - (size_t)len, " %s=%d %.3f ms%s", decisive->name,
                             lk_params_get(&fin[i], decisive->name, -1), tm[i].median_ms, i + 1 < n ? "," : "");
     }
-    progress_line(&t->prog, "%s", line);
+    progress_line(&t->prog, "%s%s", line, out);
 }
 
 /* The time (s) that final_round will take for a key whose best call takes best_ms: every value of
@@ -366,9 +381,10 @@ static int tune_key(tuner *t, const lk_tune_key *key, double deadline)
     for (size_t i = 0; i < todo; i++) {
         if (deadline > 0.0 && i > 0 && now_s() + (best >= 0.0 ? final_round_cost_s(t, &s, best) : 0.0) >= deadline)
             break;
-        double ms = measure(t, key, &cands[i], best);
+        double ms;
+        lk_db_outcome o = measure(t, key, &cands[i], best > 0.0 ? TIMEOUT_FACTOR * best : 0.0, &ms);
         t->prog.done++;
-        if (ms >= 0.0) {
+        if (o == LK_DB_OK) {
             ok++;
             if (best < 0.0 || ms < best) {
                 best = ms;
