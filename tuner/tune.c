@@ -129,9 +129,11 @@ static size_t move_to(lk_params *v, size_t n, size_t at, const lk_params *p)
 /* Seeds v[at..n) with the best tiles of the op's other families at key's own length, each on
  * every value of the op's decisive parameter when that family has none (the unfused RoPE path
  * runs the plain kernel and the K pre-pass its loop: plain's winner is rope's likely winner on
- * every path). Returns the next free position. */
+ * every path), the value `first` (the path that won the nearest tuned length; -1: none) first,
+ * so a long key whose budget allows one candidate does not spend it on a losing path. Returns
+ * the next free position. */
 static size_t seed_from_siblings(tuner *t, const space *s, const lk_tune_key *key, lk_params *v, size_t n,
-                                 size_t at)
+                                 size_t at, int first)
 {
     const space_list *decisive = space_find_list(s, t->op->decisive);
     for (int f = 0; f < t->op->nfamilies; f++) {
@@ -148,12 +150,17 @@ static size_t seed_from_siblings(tuner *t, const space *s, const lk_tune_key *ke
             continue;
         size_t before = at;
         int paths = decisive && !lk_params_has(&best, decisive->name) ? decisive->n : 1;
-        for (int i = 0; i < paths; i++) {
-            space_project(s, &best, &proj);
-            if (paths > 1)
-                lk_params_set(&proj, decisive->name, decisive->values[i]);
-            at = move_to(v, n, at, &proj);
-        }
+        for (int pass = 0; pass < 2; pass++) /* pass 0: the value `first`; pass 1: the others */
+            for (int i = 0; i < paths; i++) {
+                if (paths > 1 && (decisive->values[i] == first) != (pass == 0))
+                    continue;
+                if (paths == 1 && pass == 1)
+                    break;
+                space_project(s, &best, &proj);
+                if (paths > 1)
+                    lk_params_set(&proj, decisive->name, decisive->values[i]);
+                at = move_to(v, n, at, &proj);
+            }
         if (at > before)
             progress_line(&t->prog, "  %zu candidates seeded from family %s's best at length %lld", at - before,
                           sibling.family, (long long)key->length);
@@ -170,9 +177,11 @@ static void seeded_order(tuner *t, const space *s, const lk_tune_key *key, lk_pa
     lk_params seeds[SEEDS], def, proj;
     int nseeds = 0;
     int64_t from = 0;
-    size_t at = seed_from_siblings(t, s, key, v, n, 0), siblings = at;
     if (lk_db_ranked_near(t->db, &t->ctx->info, key, seeds, SEEDS, &nseeds, &from) != LK_OK)
         progress_line(&t->prog, "warning: %s", lk_db_error(t->db));
+    const char *path = t->op->decisive;
+    int first = nseeds && path ? lk_params_get(&seeds[0], path, -1) : -1;
+    size_t at = seed_from_siblings(t, s, key, v, n, 0, first), siblings = at;
     for (int i = 0; i < nseeds; i++) {
         space_project(s, &seeds[i], &proj);
         at = move_to(v, n, at, &proj);
