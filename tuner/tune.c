@@ -149,18 +149,16 @@ static size_t seed_from_siblings(tuner *t, const space *s, const lk_tune_key *ke
         if (!found)
             continue;
         size_t before = at;
-        int paths = decisive && !lk_params_has(&best, decisive->name) ? decisive->n : 1;
-        for (int pass = 0; pass < 2; pass++) /* pass 0: the value `first`; pass 1: the others */
-            for (int i = 0; i < paths; i++) {
-                if (paths > 1 && (decisive->values[i] == first) != (pass == 0))
-                    continue;
-                if (paths == 1 && pass == 1)
-                    break;
-                space_project(s, &best, &proj);
-                if (paths > 1)
+        int paths = decisive && !lk_params_has(&best, decisive->name) ? decisive->n : 0;
+        space_project(s, &best, &proj);
+        if (!paths)
+            at = move_to(v, n, at, &proj);
+        for (int pass = 0; pass < 2; pass++) /* the path `first`, then the others */
+            for (int i = 0; i < paths; i++)
+                if ((decisive->values[i] == first) == (pass == 0)) {
                     lk_params_set(&proj, decisive->name, decisive->values[i]);
-                at = move_to(v, n, at, &proj);
-            }
+                    at = move_to(v, n, at, &proj);
+                }
         if (at > before)
             progress_line(&t->prog, "  %zu candidates seeded from family %s's best at length %lld", at - before,
                           sibling.family, (long long)key->length);
