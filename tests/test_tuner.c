@@ -414,54 +414,65 @@ static void expect_no_temporary(const char *dir)
     cr_expect_eq(found[0], '\0', "a temporary file was left: %s", found);
 }
 
+/* A benchmark test's paths: a temporary folder, its results folder, and a database that does
+ * not exist (no tuned tiles: every call runs the built-in defaults). */
+typedef struct bench_paths {
+    char dir[64], out[128], db[128];
+} bench_paths;
+
+static void bench_paths_make(bench_paths *p)
+{
+    temp_dir(p->dir);
+    snprintf(p->out, sizeof p->out, "%s/results", p->dir);
+    snprintf(p->db, sizeof p->db, "%s/none.db", p->dir);
+}
+
+/* Kills lk-bench (args) after its second progress line (prefix: printed after a row or step
+ * is measured, before the table is rewritten) and expects out/<device>/file to hold first_row
+ * and to say it is partial. */
+static void expect_rows_kept_after_kill(const char *const *args, const char *prefix, const char *out,
+                                        const char *file, const char *first_row)
+{
+    int killed;
+    cr_assert_eq(bench_killed_after(args, prefix, 2, &killed), 2, "lk-bench ended before its second step");
+    cr_expect(killed, "lk-bench finished before the kill; the test did not interrupt it");
+    char *md = read_result(out, file);
+    cr_assert_not_null(md, "a killed run left no %s", file);
+    cr_expect(strstr(md, "status: partial"), "the table does not say it is partial:\n%s", md);
+    cr_expect(strstr(md, first_row), "the first row is missing:\n%s", md);
+    free(md);
+}
+
 /* lk-bench rewrites its table after every row: killed after its second row, the table holds
  * the rows measured and says it is partial; a finished run holds every row and no partial mark,
  * with no temporary file left beside it. */
 Test(tuner, bench_keeps_the_rows_of_a_killed_run, .timeout = 240)
 {
-    char dir[64], out_dir[128], db_path[128], out[65536];
-    temp_dir(dir);
-    snprintf(out_dir, sizeof out_dir, "%s/results", dir);
-    snprintf(db_path, sizeof db_path, "%s/none.db", dir);
+    bench_paths p;
+    char out[65536];
+    bench_paths_make(&p);
     const char *args[] = {"--dtype", "f32", "--head-dim", "64", "--heads", "1", "--causal", "both", "--seq",
-                          "64:256", "--db", db_path, "--out", out_dir, NULL};
-    int killed;
-    cr_assert_eq(bench_killed_after(args, "len ", 2, &killed), 2, "lk-bench ended before its second row");
-    cr_expect(killed, "lk-bench finished before the kill; the test did not interrupt it");
-    char *md = read_result(out_dir, "attention_fwd_hd64.md");
-    cr_assert_not_null(md, "a killed run left no table");
-    cr_expect(strstr(md, "status: partial"), "the table does not say it is partial:\n%s", md);
-    cr_expect(strstr(md, "| 64 | 0 | 64 | f32 |"), "the first row is missing:\n%s", md);
-    free(md);
+                          "64:256", "--db", p.db, "--out", p.out, NULL};
+    expect_rows_kept_after_kill(args, "len ", p.out, "attention_fwd_hd64.md", "| 64 | 0 | 64 | f32 |");
 
     cr_assert_eq(run_tool("lk-bench", args, out, sizeof out), 0, "lk-bench failed:\n%s", out);
-    md = read_result(out_dir, "attention_fwd_hd64.md");
-    char *csv = read_result(out_dir, "attention_fwd_hd64.csv");
+    char *md = read_result(p.out, "attention_fwd_hd64.md"), *csv = read_result(p.out, "attention_fwd_hd64.csv");
     cr_assert(md && csv, "a finished run left no table:\n%s", out);
     cr_expect(!strstr(md, "partial") && !strstr(csv, "partial"), "a finished table says it is partial:\n%s", md);
     cr_expect_eq(count_of(md, " | f32 | "), 6, "not 3 lengths x 2 causal rows:\n%s", md);
     cr_expect_eq(count_of(csv, ",f32,"), 6, "not 6 CSV rows:\n%s", csv);
     free(md);
     free(csv);
-    expect_no_temporary(out_dir);
+    expect_no_temporary(p.out);
 }
 
 /* The decode tables likewise: killed after its first (length, batch) step, attention_decode's
  * table holds that step's row and says it is partial. */
 Test(tuner, decode_bench_keeps_the_rows_of_a_killed_run, .timeout = 240)
 {
-    char dir[64], out_dir[128], db_path[128];
-    temp_dir(dir);
-    snprintf(out_dir, sizeof out_dir, "%s/results", dir);
-    snprintf(db_path, sizeof db_path, "%s/none.db", dir);
+    bench_paths p;
+    bench_paths_make(&p);
     const char *args[] = {"--op", "attention_decode", "--dtype", "f32", "--head-dim", "64", "--batch", "1", "--seq",
-                          "256:1024", "--db", db_path, "--out", out_dir, NULL};
-    int killed;
-    cr_assert_eq(bench_killed_after(args, "L ", 2, &killed), 2, "lk-bench ended before its second step");
-    cr_expect(killed, "lk-bench finished before the kill; the test did not interrupt it");
-    char *md = read_result(out_dir, "attention_decode.md");
-    cr_assert_not_null(md, "a killed run left no table");
-    cr_expect(strstr(md, "status: partial"), "the table does not say it is partial:\n%s", md);
-    cr_expect(strstr(md, "| 256 | 1 | dense"), "the first step's row is missing:\n%s", md);
-    free(md);
+                          "256:1024", "--db", p.db, "--out", p.out, NULL};
+    expect_rows_kept_after_kill(args, "L ", p.out, "attention_decode.md", "| 256 | 1 | dense");
 }
