@@ -5,30 +5,41 @@
 #include "bench_files.h"
 #include "cli.h"
 
-FILE *bench_file_open(bench_file *bf, const char *dir, const char *name)
+int bench_files_open(bench_file *bf, int n, const char *dir, const char *name, const char *const *ext)
 {
-    snprintf(bf->path, sizeof bf->path, "%s/%s", dir, name);
-    snprintf(bf->tmp, sizeof bf->tmp, "%s.tmp", bf->path);
-    bf->f = NULL;
-    if (cli_mkdirs(dir) != 0)
+    int ok = cli_mkdirs(dir) == 0;
+    if (!ok)
         perror(dir);
-    else if (!(bf->f = fopen(bf->tmp, "w")))
-        perror(bf->tmp);
-    return bf->f;
+    for (int i = 0; i < n; i++) {
+        snprintf(bf[i].path, sizeof bf[i].path, "%s/%s.%s", dir, name, ext[i]);
+        snprintf(bf[i].tmp, sizeof bf[i].tmp, "%s.tmp", bf[i].path);
+        bf[i].f = ok ? fopen(bf[i].tmp, "w") : NULL;
+        if (ok && !bf[i].f) {
+            perror(bf[i].tmp);
+            ok = 0;
+        }
+    }
+    return ok;
 }
 
-int bench_file_close(bench_file *bf, int ok)
+int bench_files_close(bench_file *bf, int n, int ok)
 {
-    if (!bf->f)
-        return 1;
-    ok = fclose(bf->f) == 0 && ok;
-    bf->f = NULL;
-    if (ok && rename(bf->tmp, bf->path) == 0)
-        return 0;
-    if (ok)
-        perror(bf->path);
-    remove(bf->tmp);
-    return 1;
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        if (!bf[i].f) {
+            bad = 1;
+            continue;
+        }
+        int kept = fclose(bf[i].f) == 0 && ok;
+        bf[i].f = NULL;
+        if (kept && rename(bf[i].tmp, bf[i].path) == 0)
+            continue;
+        if (kept)
+            perror(bf[i].path);
+        remove(bf[i].tmp);
+        bad = 1;
+    }
+    return bad;
 }
 
 void bench_prefixed(FILE *f, const char *prefix, const char *text)

@@ -12,11 +12,12 @@ typedef struct bench_file {
     char path[1200], tmp[1210];
 } bench_file;
 
-/* Opens dir/name.tmp for writing (dir created if needed): bf->f, or NULL after perror. */
-FILE *bench_file_open(bench_file *bf, const char *dir, const char *name);
-/* Closes bf->f (when open); when ok and the close succeeds, renames the temporary over
- * dir/name, else removes it. 0 when the file was published. */
-int bench_file_close(bench_file *bf, int ok);
+/* One table's n files dir/name.ext[i]: bf[i].f opened on the temporary dir/name.ext[i].tmp (dir
+ * created if needed). 1 when all opened, else 0 after perror. */
+int bench_files_open(bench_file *bf, int n, const char *dir, const char *name, const char *const *ext);
+/* Closes the n files (those open); when ok and its close succeeds, each temporary is renamed
+ * over its file, else removed. 0 when every file was published. */
+int bench_files_close(bench_file *bf, int n, int ok);
 
 /* Writes each line of text to f with prefix in front. */
 void bench_prefixed(FILE *f, const char *prefix, const char *text);

@@ -97,21 +97,21 @@ static void write_csv(FILE *f, const kda_row *rows, int n, lk_dtype dtype, int h
 static int write_files(const char *dir, const char *header, const kda_row *rows, int n, int planned, lk_dtype dtype,
                        int head_dim)
 {
-    bench_file md, csv;
-    int ok = bench_file_open(&md, dir, "kda.md") != NULL;
-    ok = bench_file_open(&csv, dir, "kda.csv") && ok;
+    static const char *const ext[] = {"md", "csv"};
+    bench_file f[2];
+    int ok = bench_files_open(f, 2, dir, "kda", ext);
     if (ok) {
-        fprintf(md.f, "# kda: lk_kda_fwd throughput, tuned dispatch and untuned defaults\n\n");
-        bench_header(md.f, "    ", header, n, planned);
-        fprintf(md.f, "\nTimes are medians of device-event runs (%d interleaved rounds); tok/s = B*T / time. chunk, "
-                      "state, out: the default parameters' kda_chunk, kda_state and kda_out launched alone.\n\n",
+        FILE *md = f[0].f, *csv = f[1].f;
+        fprintf(md, "# kda: lk_kda_fwd throughput, tuned dispatch and untuned defaults\n\n");
+        bench_header(md, "    ", header, n, planned);
+        fprintf(md, "\nTimes are medians of device-event runs (%d interleaved rounds); tok/s = B*T / time. chunk, "
+                    "state, out: the default parameters' kda_chunk, kda_state and kda_out launched alone.\n\n",
                 ROUNDS);
-        write_markdown(md.f, rows, n, dtype, head_dim);
-        bench_header(csv.f, "# ", header, n, planned);
-        write_csv(csv.f, rows, n, dtype, head_dim);
+        write_markdown(md, rows, n, dtype, head_dim);
+        bench_header(csv, "# ", header, n, planned);
+        write_csv(csv, rows, n, dtype, head_dim);
     }
-    int bad = bench_file_close(&md, ok);
-    return bench_file_close(&csv, ok) | bad;
+    return bench_files_close(f, 2, ok);
 }
 
 int bench_kda(lk_context *ctx, const bench_opts *o)

@@ -69,36 +69,28 @@ static void write_plot(FILE *f, const char *name, const char *device, const benc
             name, name, device);
 }
 
-
 int bench_report_files(const char *dir, const char *name, const char *device, const char *header,
                        const bench_row *rows, int n, int planned)
 {
-    char file[256];
-    bench_file md, csv, gp;
-    snprintf(file, sizeof file, "%s.md", name);
-    int ok = bench_file_open(&md, dir, file) != NULL;
-    snprintf(file, sizeof file, "%s.csv", name);
-    ok = bench_file_open(&csv, dir, file) && ok;
-    snprintf(file, sizeof file, "%s.gp", name);
-    ok = bench_file_open(&gp, dir, file) && ok;
+    static const char *const ext[] = {"md", "csv", "gp"};
+    bench_file f[3];
+    int ok = bench_files_open(f, 3, dir, name, ext);
     if (ok) {
-        fprintf(md.f, "# %s: fused RoPE vs unfused, tuned dispatch, untuned default\n\n", name);
-        bench_header(md.f, "    ", header, n, planned);
-        fprintf(md.f, "\nTimes are medians of device-event runs; speedups are unfused / fused and unfused / "
-                      "dispatch; \"dispatch runs\" is the variant the tuned dispatch chose. When the dispatch's "
-                      "parameters equal those of a variant column (same kernels, same tiles: one launch), "
-                      "\"dispatch ms\" is that column's time; \"dispatch timed ms\" is always the dispatch call's "
-                      "own timing in the same rounds, and the two differ only by the noise of timing one launch "
-                      "twice.\n\n");
-        write_markdown(md.f, rows, n);
-        bench_header(csv.f, "# ", header, n, planned);
-        write_csv(csv.f, rows, n);
-        write_plot(gp.f, name, device, rows, n);
+        FILE *md = f[0].f, *csv = f[1].f;
+        fprintf(md, "# %s: fused RoPE vs unfused, tuned dispatch, untuned default\n\n", name);
+        bench_header(md, "    ", header, n, planned);
+        fprintf(md, "\nTimes are medians of device-event runs; speedups are unfused / fused and unfused / "
+                    "dispatch; \"dispatch runs\" is the variant the tuned dispatch chose. When the dispatch's "
+                    "parameters equal those of a variant column (same kernels, same tiles: one launch), "
+                    "\"dispatch ms\" is that column's time; \"dispatch timed ms\" is always the dispatch call's "
+                    "own timing in the same rounds, and the two differ only by the noise of timing one launch "
+                    "twice.\n\n");
+        write_markdown(md, rows, n);
+        bench_header(csv, "# ", header, n, planned);
+        write_csv(csv, rows, n);
+        write_plot(f[2].f, name, device, rows, n);
     }
-    int bad = bench_file_close(&md, ok);
-    bad |= bench_file_close(&csv, ok);
-    bad |= bench_file_close(&gp, ok);
-    return bad;
+    return bench_files_close(f, 3, ok);
 }
 
 int bench_report(const char *dir, const char *name, const char *device, const char *header, const bench_row *rows,

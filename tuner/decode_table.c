@@ -86,22 +86,19 @@ static void rows_out(FILE *md, FILE *csv, const dec_table *t, const dec_row *row
 
 int dec_table_write(const dec_table *t, const dec_doc *doc, const dec_row *rows, int n, int done, int planned)
 {
-    char file[256];
-    bench_file md, csv;
-    snprintf(file, sizeof file, "%s.md", doc->name);
-    int ok = bench_file_open(&md, t->dir, file) != NULL;
-    snprintf(file, sizeof file, "%s.csv", doc->name);
-    ok = bench_file_open(&csv, t->dir, file) && ok;
+    static const char *const ext[] = {"md", "csv"};
+    bench_file f[2];
+    int ok = bench_files_open(f, 2, t->dir, doc->name, ext);
     if (ok) {
-        fprintf(md.f, "# %s\n\n", doc->title);
-        bench_header(md.f, "    ", t->header, done, planned);
-        fprintf(md.f, "\n%s%s", doc->pre_md ? doc->pre_md : "", doc->intro);
-        bench_header(csv.f, "# ", t->header, done, planned);
-        fputs(doc->pre_csv ? doc->pre_csv : "", csv.f);
-        rows_out(md.f, csv.f, t, rows, n, doc->with_err);
+        FILE *md = f[0].f, *csv = f[1].f;
+        fprintf(md, "# %s\n\n", doc->title);
+        bench_header(md, "    ", t->header, done, planned);
+        fprintf(md, "\n%s%s", doc->pre_md ? doc->pre_md : "", doc->intro);
+        bench_header(csv, "# ", t->header, done, planned);
+        fputs(doc->pre_csv ? doc->pre_csv : "", csv);
+        rows_out(md, csv, t, rows, n, doc->with_err);
     }
-    int bad = bench_file_close(&md, ok);
-    return bench_file_close(&csv, ok) | bad;
+    return bench_files_close(f, 2, ok);
 }
 
 int dec_table_finish(const dec_table *t, const dec_doc *doc, const dec_row *rows, int n)
