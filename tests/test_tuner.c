@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "ops/attention_fwd.h"
 #include "params.h"
 #include "tunedb/db.h"
 
@@ -277,6 +278,42 @@ Test(tuner, budget_search_is_seeded_from_the_sibling_family_and_the_nearest_tune
     char *rope64 = strstr(plain64, "rope f32 hd64 causal=0 len=64: best");
     cr_assert(rope64, "the rope key at 64 found no best:\n%s", out);
     cr_expect(strstr(rope64, "seeded from the ranking at length 64"), "the second length was not seeded:\n%s", out);
+}
+
+/* --strategy budget with less time than a key's space needs: the built-in default is seeded second,
+ * right after the nearest tuned length's winner, so a key cut short after two candidates or more
+ * has measured it (a pick is then never slower than an untuned call). */
+Test(tuner, a_budget_search_cut_short_has_measured_the_default, .timeout = 180)
+{
+    char dir[64], db_path[128], out[65536];
+    temp_dir(dir);
+    snprintf(db_path, sizeof db_path, "%s/d.db", dir);
+    const char *args[] = {"--dtype", "f32", "--head-dim", "64", "--causal", "0", "--family", "plain", "--seq",
+                          "256:512", "--strategy", "budget", "--budget", "1s", "--db", db_path, NULL};
+    lk_tune_key key = {.op = "attention_fwd", .family = "plain", .dtype = LK_F32, .head_dim = 64, .length = 512};
+    lk_params best = {0}, def, projected = {0};
+    cr_assert_eq(run_tune(args, out, sizeof out), 0, "lk-tune failed:\n%s", out);
+    lk_context *ctx = lkt_open(LKT_OPENCL);
+    lk_db *db = NULL;
+    char err[256];
+    int has = 0, found = 0;
+    double ms;
+    cr_assert_eq(lk_db_open(db_path, 0, &db, err, sizeof err), LK_OK, "%s", err);
+    cr_assert_eq(lk_db_best_with(db, lk_context_device(ctx), &key, &projected, &best, &ms, &found), LK_OK);
+    cr_assert(found, "no best row at length 512:\n%s", out);
+    char *line = strstr(out, "plain f32 hd64 causal=0 len=512: best");
+    int ok = 0, valid = 0;
+    cr_assert(line && sscanf(strchr(line, '(') ? strchr(line, '(') : "", "(%d ok of %d valid", &ok, &valid) == 2,
+              "no result line for length 512:\n%s", out);
+    cr_assert(strstr(out, "seeded from the ranking at length 256 and the default"), "not seeded:\n%s", out);
+    lk_attention_fwd_defaults(lk_context_device(ctx), 64, &def);
+    for (int i = 0; i < best.n; i++) /* the default on the space's lists, which the best row names */
+        lk_params_set(&projected, best.v[i].name, lk_params_get(&def, best.v[i].name, best.v[i].value));
+    cr_assert_eq(lk_db_measured(db, lk_context_device(ctx), &key, &projected, &has), LK_OK);
+    lk_db_close(db);
+    lk_context_destroy(ctx);
+    cr_log_info("length 512: %d of %d valid candidates measured in the budget", ok, valid);
+    cr_expect(ok < 2 || has, "%d candidates measured at length 512, the default not among them:\n%s", ok, out);
 }
 
 /* A compile-ahead worker (the GPU-only warm-up, run by hand here) builds its share of the

@@ -55,6 +55,10 @@ typedef struct tune_op {
     const char *seq_gpu, *seq_cpu; /* default length ranges ("512:131072") */
     const char *decisive;        /* a parameter whose values are paths the tuner's final round times
                                     side by side, each at its best ("VARIANT"); NULL: none */
+    /* A key's work relative to the other keys of its class (equal up to length and flag): its time
+       is about proportional, so the budget strategy predicts one key's time from another's. NULL:
+       proportional to the length (a decode over a context, a chunked scan). */
+    double (*work)(const lk_tune_key *key);
 
     /* Fills s (s->user = u) with the key's named value lists and constraints. */
     void (*space)(const tune_space_user *u, space *s);

@@ -9,6 +9,7 @@
 #include "bwd_problem.h"
 #include "ops/attention_bwd.h"
 #include "op.h"
+#include "tune.h"
 #include "space_attention_bwd.h"
 
 typedef struct bwd_state {
@@ -80,6 +81,7 @@ const tune_op tune_op_attention_bwd = {
     .seq_gpu = "512:131072",
     .seq_cpu = "512:2048",
     .decisive = "VARIANT",
+    .work = tune_work_attention,
     .space = attn_bwd_space,
     .defaults = defaults,
     .fits = fits,

@@ -8,6 +8,7 @@
 #include "internal.h"
 #include "ops/attention_fwd.h"
 #include "op.h"
+#include "tune.h"
 #include "space_attention.h"
 
 typedef struct attn_state {
@@ -89,6 +90,7 @@ const tune_op tune_op_attention_fwd = {
     .seq_gpu = "512:131072",
     .seq_cpu = "512:4096",
     .decisive = "VARIANT",
+    .work = tune_work_attention,
     .space = attn_space,
     .defaults = defaults,
     .fits = fits,

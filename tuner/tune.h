@@ -26,6 +26,11 @@ typedef struct tune_opts {
     tune_shape shape; /* the timed problem (0: the op's default) */
 } tune_opts;
 
+/* 1 when keys a and b build the same kernels: equal up to length and flag (a compile class). */
+int tune_same_class(const lk_tune_key *a, const lk_tune_key *b);
+/* An attention key's work (tune_op.work): length squared, halved when causal (flag 1). */
+double tune_work_attention(const lk_tune_key *key);
+
 /* The keys to tune, in loop order; lengths whose problem does not fit the device are left out
  * with a note on stderr. Returns the count. */
 int tune_keys(lk_context *ctx, const tune_opts *o, lk_tune_key *keys, int max);

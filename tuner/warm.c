@@ -17,18 +17,11 @@
 
 extern char **environ;
 
-/* 1 when keys a and b build the same kernels (equal up to length and flag). */
-static int same_class(const lk_tune_key *a, const lk_tune_key *b)
-{
-    return !strcmp(a->op, b->op) && !strcmp(a->family, b->family) && a->dtype == b->dtype &&
-           a->head_dim == b->head_dim;
-}
-
 /* 1 when keys[i] is the first of its class. */
 static int class_first(const lk_tune_key *keys, int i)
 {
     for (int j = 0; j < i; j++)
-        if (same_class(&keys[j], &keys[i]))
+        if (tune_same_class(&keys[j], &keys[i]))
             return 0;
     return 1;
 }
