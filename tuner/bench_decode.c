@@ -64,8 +64,9 @@ int bench_attention_decode(lk_context *ctx, const bench_opts *o)
 
 /* Bytes of a cache at each sparsity and bit width, measured on a 1088-token cache (16 blocks
  * compressed), against dense fp16 of the compressed tokens. */
-static void bytes_table(dec_table *b, FILE *md, FILE *csv)
+static void bytes_table(dec_table *b, FILE *md, FILE *csv, void *unused)
 {
+    (void)unused;
     static const double sparsity[] = {0.5, 0.7, 0.9};
     static const int bits[] = {16, 4, 2};
     fprintf(md, "## Bytes against dense fp16 (compressed blocks; K and V; D = %d)\n\n"
@@ -125,16 +126,8 @@ int bench_kv_sparse(lk_context *ctx, const bench_opts *o)
              DEC_ROUNDS);
     dec_doc doc = {.name = "kv_sparse", .title = "kv_sparse: Mustafar sparse KV cache (70% sparsity) and RotateKV, "
                    "decode against dense", .intro = intro};
-    size_t len;
-    FILE *pre_md = open_memstream(&doc.pre_md, &len), *pre_csv = open_memstream(&doc.pre_csv, &len);
-    if (pre_md && pre_csv) {
-        bytes_table(&b, pre_md, pre_csv);
-        fprintf(pre_csv, "# decode\n");
-    }
-    if (pre_md)
-        fclose(pre_md);
-    if (pre_csv)
-        fclose(pre_csv);
+    if (dec_doc_pre(&doc, &b, bytes_table, NULL))
+        return 1;
     dec_row *rows = calloc(DEC_MAX_ROWS, sizeof *rows);
     int n = 0, fails = 0;
     enum { C_DENSE, C_PLAIN, C_2BIT, C_ROT, C_ROT_FUSED, C_ROT_TWO, NC };
@@ -192,7 +185,6 @@ int bench_kv_sparse(lk_context *ctx, const bench_opts *o)
         }
     int bad = dec_table_finish(&b, &doc, rows, n);
     free(rows);
-    free(doc.pre_md);
-    free(doc.pre_csv);
+    dec_doc_free(&doc);
     return bad || fails != 0;
 }

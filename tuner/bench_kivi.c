@@ -204,6 +204,21 @@ static int decode_rows(const dec_table *t, int64_t L, int B, dec_row *rows, int 
     return fail;
 }
 
+/* The sections above the rows (dec_pre_fn): the memory table and what it says about the target. */
+static void memory_sections(dec_table *t, FILE *md, FILE *csv, void *unused)
+{
+    (void)unused;
+    int64_t first = memory_table(t, md, csv);
+    char when[64];
+    if (first)
+        snprintf(when, sizeof when, "from L = %lld on", (long long)first);
+    else
+        snprintf(when, sizeof when, "at none of the measured lengths");
+    fprintf(md, "2-bit, G = %d: the quantized part is the R = 0 row; with R = %d the residual adds on top, so "
+                "<= 3.0 bits all in is never met with a residual, and >= 5.3x is met %s (lengths measured: "
+                "%d..%d, powers of two).\n\n", G, R, when, MEM_LO, MEM_HI);
+}
+
 int bench_kivi(lk_context *ctx, const bench_opts *o)
 {
     dec_table t;
@@ -219,23 +234,11 @@ int bench_kivi(lk_context *ctx, const bench_opts *o)
              "interleaved rounds.\n\n", G, R, t.D / 2, t.D, DEC_ROUNDS);
     dec_doc doc = {.name = "kivi", .title = "kivi: KIVI and low-rank latent KV caches (issue 6) against fp16",
                    .intro = intro, .with_err = 1};
-    size_t len;
-    FILE *md = open_memstream(&doc.pre_md, &len), *csv = open_memstream(&doc.pre_csv, &len);
     dec_row *rows = calloc(DEC_MAX_ROWS, sizeof *rows);
-    if (!md || !csv || !rows)
+    if (!rows || dec_doc_pre(&doc, &t, memory_sections, NULL)) {
+        free(rows);
         return 1;
-    int64_t first = memory_table(&t, md, csv);
-    char when[64];
-    if (first)
-        snprintf(when, sizeof when, "from L = %lld on", (long long)first);
-    else
-        snprintf(when, sizeof when, "at none of the measured lengths");
-    fprintf(md, "2-bit, G = %d: the quantized part is the R = 0 row; with R = %d the residual adds on top, so "
-                "<= 3.0 bits all in is never met with a residual, and >= 5.3x is met %s (lengths measured: "
-                "%d..%d, powers of two).\n\n", G, R, when, MEM_LO, MEM_HI);
-    fprintf(csv, "# decode\n");
-    fclose(md);
-    fclose(csv);
+    }
     int n = 0, fails = 0;
     for (int l = 0; l < t.nlen; l++)
         for (int bi = 0; bi < t.nb; bi++) {
@@ -244,7 +247,6 @@ int bench_kivi(lk_context *ctx, const bench_opts *o)
         }
     int bad = dec_table_finish(&t, &doc, rows, n);
     free(rows);
-    free(doc.pre_md);
-    free(doc.pre_csv);
+    dec_doc_free(&doc);
     return bad || fails != 0;
 }

@@ -1,6 +1,7 @@
 /* Shared parts of the decode benchmark tables (see decode_table.h). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bandwidth.h"
@@ -82,6 +83,32 @@ static void rows_out(FILE *md, FILE *csv, const dec_table *t, const dec_row *row
                     bw / t->copy_gbps, err, r->params);
         }
     }
+}
+
+int dec_doc_pre(dec_doc *doc, dec_table *t, dec_pre_fn fn, void *arg)
+{
+    size_t md_len = 0, csv_len = 0;
+    FILE *md = open_memstream(&doc->pre_md, &md_len), *csv = open_memstream(&doc->pre_csv, &csv_len);
+    if (md && csv) {
+        fn(t, md, csv, arg);
+        fprintf(csv, "# decode\n");
+    }
+    if (md)
+        fclose(md);
+    if (csv)
+        fclose(csv);
+    if (md && csv)
+        return 0;
+    dec_doc_free(doc);
+    fprintf(stderr, "lk-bench: out of memory\n");
+    return 1;
+}
+
+void dec_doc_free(dec_doc *doc)
+{
+    free(doc->pre_md);
+    free(doc->pre_csv);
+    doc->pre_md = doc->pre_csv = NULL;
 }
 
 int dec_table_write(const dec_table *t, const dec_doc *doc, const dec_row *rows, int n, int done, int planned)

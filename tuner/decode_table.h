@@ -51,6 +51,13 @@ typedef struct dec_doc {
     char *pre_md, *pre_csv;
     int with_err;
 } dec_doc;
+/* What a table measures before its rows: fn writes its sections to both streams. */
+typedef void (*dec_pre_fn)(dec_table *t, FILE *md, FILE *csv, void *arg);
+/* Fills doc->pre_md and doc->pre_csv through fn (memory streams), the csv part ending in the
+ * "# decode" line above the rows. 0 on success; 1 when out of memory (both then NULL). */
+int dec_doc_pre(dec_doc *doc, dec_table *t, dec_pre_fn fn, void *arg);
+/* Frees what dec_doc_pre filled in. */
+void dec_doc_free(dec_doc *doc);
 /* Writes doc's files with rows[0..n) after `done` of the run's `planned` (length, batch) steps
  * (bench_files.h: called after every step, so a stopped run keeps its rows). 0 on success. */
 int dec_table_write(const dec_table *t, const dec_doc *doc, const dec_row *rows, int n, int done, int planned);
