@@ -39,7 +39,7 @@ static int bench_one(lk_context *ctx, lk_db *db, lk_tune_key key, int batch, int
         args[c] = &calls[c];
     }
     double med[NCALLS];
-    int failed = bench_interleaved(ctx, bwd_call_run, args, NCALLS, ROUNDS, med);
+    int failed = bench_interleaved(ctx, bwd_call_run, args, NCALLS, ROUNDS, NULL, med);
     bwd_problem_free(&pb);
     if (failed >= 0) {
         fprintf(stderr, "len %lld causal %d: call %d failed: %s\n", (long long)key.length, key.flag, failed,

@@ -47,7 +47,7 @@ static int bench_one(lk_context *ctx, const lk_tune_key *key, int batch, int hea
     kda_call calls[NCALLS] = {{&pb, NULL}, {&pb, &defaults}, {&pb, &stage[0]}, {&pb, &stage[1]}, {&pb, &stage[2]}};
     void *args[NCALLS] = {&calls[0], &calls[1], &calls[2], &calls[3], &calls[4]};
     double med[NCALLS];
-    int failed = bench_interleaved(ctx, kda_call_run, args, NCALLS, ROUNDS, med);
+    int failed = bench_interleaved(ctx, kda_call_run, args, NCALLS, ROUNDS, NULL, med);
     kda_problem_free(&pb);
     if (failed >= 0) {
         fprintf(stderr, "T %lld: call %d failed: %s\n", (long long)key->length, failed, lk_last_error(ctx));

@@ -57,9 +57,11 @@ int bench_same_launch(const lk_params *defaults, const lk_params *tuned, const l
     return -1;
 }
 
-int bench_interleaved_timings(lk_context *ctx, timed_fn fn, void *const *args, int ncalls, int rounds, timing *out)
+int bench_interleaved_timings(lk_context *ctx, timed_fn fn, void *const *args, int ncalls, int rounds,
+                              const int *rival, timing *out)
 {
     double med[BENCH_MAX_CALLS][MAX_ROUNDS], p80[BENCH_MAX_CALLS][MAX_ROUNDS];
+    int done[BENCH_MAX_CALLS] = {0}; /* rounds each call ran */
     rounds = rounds < 1 ? 1 : rounds > MAX_ROUNDS ? MAX_ROUNDS : rounds;
     ncalls = ncalls > BENCH_MAX_CALLS ? BENCH_MAX_CALLS : ncalls;
     for (int c = 0; c < ncalls; c++)
@@ -67,28 +69,31 @@ int bench_interleaved_timings(lk_context *ctx, timed_fn fn, void *const *args, i
     for (int r = 0; r < rounds; r++)
         for (int i = 0; i < ncalls; i++) {
             int c = (i + r) % ncalls; /* each round starts one call later: no call always follows another */
+            if (r > 0 && rival && rival[c] >= 0 && med[c][0] > BENCH_RETIRE_FACTOR * med[rival[c]][0])
+                continue;
             timing tm;
             if (time_op(ctx, fn, args[c], 0.0, &tm) != LK_OK)
                 return c;
-            med[c][r] = tm.median_ms;
-            p80[c][r] = tm.p80_ms;
+            med[c][done[c]] = tm.median_ms;
+            p80[c][done[c]++] = tm.p80_ms;
             out[c].min_ms = fmin(out[c].min_ms, tm.min_ms);
             out[c].runs += tm.runs;
             out[c].batch = tm.batch;
         }
     for (int c = 0; c < ncalls; c++) {
-        qsort(med[c], (size_t)rounds, sizeof med[c][0], cmp_double);
-        qsort(p80[c], (size_t)rounds, sizeof p80[c][0], cmp_double);
-        out[c].median_ms = med[c][rounds / 2];
-        out[c].p80_ms = p80[c][rounds / 2];
+        qsort(med[c], (size_t)done[c], sizeof med[c][0], cmp_double);
+        qsort(p80[c], (size_t)done[c], sizeof p80[c][0], cmp_double);
+        out[c].median_ms = med[c][done[c] / 2];
+        out[c].p80_ms = p80[c][done[c] / 2];
     }
     return -1;
 }
 
-int bench_interleaved(lk_context *ctx, timed_fn fn, void *const *args, int ncalls, int rounds, double *median_ms)
+int bench_interleaved(lk_context *ctx, timed_fn fn, void *const *args, int ncalls, int rounds, const int *rival,
+                      double *median_ms)
 {
     timing t[BENCH_MAX_CALLS];
-    int failed = bench_interleaved_timings(ctx, fn, args, ncalls, rounds, t);
+    int failed = bench_interleaved_timings(ctx, fn, args, ncalls, rounds, rival, t);
     for (int c = 0; failed < 0 && c < ncalls && c < BENCH_MAX_CALLS; c++)
         median_ms[c] = t[c].median_ms;
     return failed;

@@ -27,14 +27,22 @@ int bench_same_launch(const lk_params *defaults, const lk_params *tuned, const l
 
 #define BENCH_MAX_CALLS 8
 
+#define BENCH_RETIRE_FACTOR 1.25
+
 /* Times fn(ctx, args[c]) for c < ncalls (<= BENCH_MAX_CALLS) in `rounds` (<= 9) interleaved
  * rounds; round r runs calls r, r+1, ... (mod n), so that no call always follows the same other
  * one (a GPU warming up within a round would favour the earlier ones);
- * median_ms[c] gets the median over the rounds of each call's median. Returns -1 on success,
- * else the index of the call that failed. */
-int bench_interleaved(lk_context *ctx, timed_fn fn, void *const *args, int ncalls, int rounds, double *median_ms);
+ * median_ms[c] gets the median over the rounds of each call's median. rival (NULL: none) pairs
+ * calls of which a table reports the faster: a call c with rival[c] >= 0 that the first round
+ * timed more than BENCH_RETIRE_FACTOR x slower than call rival[c] sits out the other rounds (its
+ * median is that round's), as it cannot be the faster one (at 128K the fully fused forward, 3x
+ * slower than the K pre-pass, would take a third of the row). Returns -1 on success, else the
+ * index of the call that failed. */
+int bench_interleaved(lk_context *ctx, timed_fn fn, void *const *args, int ncalls, int rounds, const int *rival,
+                      double *median_ms);
 /* The same with each call's whole timing: median and p80 are the medians over the rounds of the
  * rounds' median and p80, min the least sample, runs the samples of all rounds. */
-int bench_interleaved_timings(lk_context *ctx, timed_fn fn, void *const *args, int ncalls, int rounds, timing *out);
+int bench_interleaved_timings(lk_context *ctx, timed_fn fn, void *const *args, int ncalls, int rounds,
+                              const int *rival, timing *out);
 
 #endif

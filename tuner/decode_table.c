@@ -51,7 +51,7 @@ int dec_table_time(const dec_table *t, decode_call *calls, int n, double *ms)
     void *args[BENCH_MAX_CALLS];
     for (int i = 0; i < n; i++)
         args[i] = &calls[i];
-    int failed = bench_interleaved(t->ctx, decode_call_run, args, n, DEC_ROUNDS, ms);
+    int failed = bench_interleaved(t->ctx, decode_call_run, args, n, DEC_ROUNDS, NULL, ms);
     if (failed >= 0)
         fprintf(stderr, "call %d failed: %s\n", failed, lk_last_error(t->ctx));
     return failed >= 0;

@@ -329,7 +329,7 @@ static void final_round(tuner *t, const lk_tune_key *key, const space *s)
                           lk_params_get(&fin[0], decisive->name, -1), out);
         return;
     }
-    if (bench_interleaved_timings(t->ctx, tune_call_run, args, n, FINAL_ROUNDS, tm) >= 0) {
+    if (bench_interleaved_timings(t->ctx, tune_call_run, args, n, FINAL_ROUNDS, NULL, tm) >= 0) {
         progress_line(&t->prog, "warning: final round: %s", lk_last_error(t->ctx));
         return;
     }
