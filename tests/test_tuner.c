@@ -260,16 +260,24 @@ Test(tuner, dry_run_prints_the_space, .timeout = 60)
     cr_expect_neq(stat(db_path, &st), 0, "--dry-run created %s", db_path);
 }
 
+/* lk-tune --strategy budget over f32 hd64 non-causal attention_fwd keys into a new database
+ * (its path in db_path); the output in out. */
+static void budget_run(const char *family, const char *seq, const char *budget, char *db_path, char *out, size_t n)
+{
+    char dir[64];
+    temp_dir(dir);
+    snprintf(db_path, 128, "%s/b.db", dir);
+    const char *args[] = {"--dtype", "f32", "--head-dim", "64", "--causal", "0", "--family", family, "--seq",
+                          seq, "--strategy", "budget", "--budget", budget, "--db", db_path, NULL};
+    cr_assert_eq(run_tune(args, out, n), 0, "lk-tune failed:\n%s", out);
+}
+
 /* --strategy budget: the rope key starts from the plain family's best at its own length (tuned
  * just before it), and the second length from the first length's ranking. */
 Test(tuner, budget_search_is_seeded_from_the_sibling_family_and_the_nearest_tuned_length, .timeout = 180)
 {
-    char dir[64], db_path[128], out[65536];
-    temp_dir(dir);
-    snprintf(db_path, sizeof db_path, "%s/b.db", dir);
-    const char *args[] = {"--dtype", "f32", "--head-dim", "64", "--causal", "0", "--family", "both", "--seq",
-                          "64:128", "--strategy", "budget", "--budget", "60s", "--db", db_path, NULL};
-    cr_assert_eq(run_tune(args, out, sizeof out), 0, "%s", out);
+    char db_path[128], out[65536];
+    budget_run("both", "64:128", "60s", db_path, out, sizeof out);
     char *plain64 = strstr(out, "plain f32 hd64 causal=0 len=64: best");
     cr_assert(plain64, "the plain key at 64 found no best:\n%s", out);
     /* one candidate per RoPE path: plain's tiles on VARIANT 0, 1 and 2 */
@@ -285,14 +293,10 @@ Test(tuner, budget_search_is_seeded_from_the_sibling_family_and_the_nearest_tune
  * has measured it (a pick is then never slower than an untuned call). */
 Test(tuner, a_budget_search_cut_short_has_measured_the_default, .timeout = 180)
 {
-    char dir[64], db_path[128], out[65536];
-    temp_dir(dir);
-    snprintf(db_path, sizeof db_path, "%s/d.db", dir);
-    const char *args[] = {"--dtype", "f32", "--head-dim", "64", "--causal", "0", "--family", "plain", "--seq",
-                          "256:512", "--strategy", "budget", "--budget", "1s", "--db", db_path, NULL};
+    char db_path[128], out[65536];
+    budget_run("plain", "256:512", "1s", db_path, out, sizeof out);
     lk_tune_key key = {.op = "attention_fwd", .family = "plain", .dtype = LK_F32, .head_dim = 64, .length = 512};
     lk_params best = {0}, def, projected = {0};
-    cr_assert_eq(run_tune(args, out, sizeof out), 0, "lk-tune failed:\n%s", out);
     lk_context *ctx = lkt_open(LKT_OPENCL);
     lk_db *db = NULL;
     char err[256];
