@@ -166,6 +166,14 @@ static size_t seed_from_siblings(tuner *t, const space *s, const lk_tune_key *ke
     return at;
 }
 
+/* The op's built-in default for key, projected on its space s (what the tuner measures of it). */
+static void default_on_space(const tuner *t, const space *s, const lk_tune_key *key, lk_params *out)
+{
+    lk_params def;
+    t->op->defaults(&t->ctx->info, key, &def);
+    space_project(s, &def, out);
+}
+
 /* Budget order: the sibling families' best at this length (seed_from_siblings), then the
  * ranking of the nearest tuned length (what won at 8K is what to try first at 16K; a deadline
  * then cuts the long keys short after their likely winners) with the built-in default (projected
@@ -174,7 +182,7 @@ static size_t seed_from_siblings(tuner *t, const space *s, const lk_tune_key *ke
  * which a chain of short-budget keys seeding each other could not promise. */
 static void seeded_order(tuner *t, const space *s, const lk_tune_key *key, lk_params *v, size_t n)
 {
-    lk_params seeds[SEEDS], def, def_proj, proj;
+    lk_params seeds[SEEDS], def_proj, proj;
     int nseeds = 0;
     int64_t from = 0;
     if (lk_db_ranked_near(t->db, &t->ctx->info, key, seeds, SEEDS, &nseeds, &from) != LK_OK)
@@ -182,8 +190,7 @@ static void seeded_order(tuner *t, const space *s, const lk_tune_key *key, lk_pa
     const char *path = t->op->decisive;
     int first = nseeds && path ? lk_params_get(&seeds[0], path, -1) : -1;
     size_t at = seed_from_siblings(t, s, key, v, n, 0, first), siblings = at;
-    t->op->defaults(&t->ctx->info, key, &def);
-    space_project(s, &def, &def_proj);
+    default_on_space(t, s, key, &def_proj);
     for (int i = 0; i < nseeds; i++) {
         space_project(s, &seeds[i], &proj);
         at = move_to(v, n, at, &proj);
@@ -448,9 +455,12 @@ static double default_call_ms(tuner *t, const lk_tune_key *key)
     lk_params def;
     timing tm;
     void *state = NULL;
+    tune_space_user u = {t->ctx, key};
+    space s;
+    t->op->space(&u, &s);
     if (t->op->setup(t->ctx, key, &t->o->shape, &state) != LK_OK)
         return -1.0;
-    t->op->defaults(&t->ctx->info, key, &def);
+    default_on_space(t, &s, key, &def); /* a candidate: compiled ahead on a GPU */
     tune_call call = {t->op, state, &def};
     /* a limit below any call: the warm-up (which builds) and one timed call */
     lk_status st = time_op(t->ctx, tune_call_run, &call, 1e-9, &tm);
