@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bench_rounds.h"
+#include "budget.h"
 #include "internal.h"
 #include "progress.h"
 #include "timing.h"
@@ -166,11 +167,10 @@ static size_t seed_from_siblings(tuner *t, const space *s, const lk_tune_key *ke
     return at;
 }
 
-/* The op's built-in default for key, projected on its space s (what the tuner measures of it). */
-static void default_on_space(const tuner *t, const space *s, const lk_tune_key *key, lk_params *out)
+void tune_default_on_space(lk_context *ctx, const tune_op *op, const space *s, const lk_tune_key *key, lk_params *out)
 {
     lk_params def;
-    t->op->defaults(&t->ctx->info, key, &def);
+    op->defaults(&ctx->info, key, &def);
     space_project(s, &def, out);
 }
 
@@ -190,7 +190,7 @@ static void seeded_order(tuner *t, const space *s, const lk_tune_key *key, lk_pa
     const char *path = t->op->decisive;
     int first = nseeds && path ? lk_params_get(&seeds[0], path, -1) : -1;
     size_t at = seed_from_siblings(t, s, key, v, n, 0, first), siblings = at;
-    default_on_space(t, s, key, &def_proj);
+    tune_default_on_space(t->ctx, t->op, s, key, &def_proj);
     for (int i = 0; i < nseeds; i++) {
         space_project(s, &seeds[i], &proj);
         at = move_to(v, n, at, &proj);
@@ -349,12 +349,9 @@ static void final_round(tuner *t, const lk_tune_key *key, const space *s)
     progress_line(&t->prog, "%s%s", line, out);
 }
 
-/* The time (s) that final_round will take for a key whose best call takes best_ms: every value of
- * the decisive parameter timed FINAL_ROUNDS times, plus a first measurement of one the search
- * did not reach. 0 when the op has no final round. */
-static double final_round_cost_s(const tuner *t, const space *s, double best_ms)
+double tune_final_round_cost_s(const tune_op *op, const space *s, double best_ms)
 {
-    const space_list *decisive = space_find_list(s, t->op->decisive);
+    const space_list *decisive = space_find_list(s, op->decisive);
     return !decisive || decisive->n < 2 ? 0.0 : decisive->n * (FINAL_ROUNDS + 1) * time_op_cost_s(best_ms);
 }
 
@@ -398,7 +395,7 @@ static int tune_key(tuner *t, const lk_tune_key *key, double deadline)
     double best = -1.0;
     lk_params best_p = {0};
     for (size_t i = 0; i < todo; i++) {
-        if (deadline > 0.0 && i > 0 && now_s() + (best >= 0.0 ? final_round_cost_s(t, &s, best) : 0.0) >= deadline)
+        if (deadline > 0.0 && i > 0 && now_s() + (best >= 0.0 ? tune_final_round_cost_s(t->op, &s, best) : 0.0) >= deadline)
             break;
         double ms;
         lk_db_outcome o = measure(t, key, &cands[i], best > 0.0 ? TIMEOUT_FACTOR * best : 0.0, &ms);
@@ -439,89 +436,6 @@ int tune_same_class(const lk_tune_key *a, const lk_tune_key *b)
            a->head_dim == b->head_dim;
 }
 
-double tune_work_attention(const lk_tune_key *key)
-{
-    return (double)key->length * (double)key->length * (key->flag ? 0.5 : 1.0);
-}
-
-static double key_work(const tune_op *op, const lk_tune_key *key)
-{
-    return op->work ? op->work(key) : (double)key->length;
-}
-
-/* The time (ms) of one call of the built-in default on key, or -1 when it cannot run. */
-static double default_call_ms(tuner *t, const lk_tune_key *key)
-{
-    lk_params def;
-    timing tm;
-    void *state = NULL;
-    tune_space_user u = {t->ctx, key};
-    space s;
-    t->op->space(&u, &s);
-    if (t->op->setup(t->ctx, key, &t->o->shape, &state) != LK_OK)
-        return -1.0;
-    default_on_space(t, &s, key, &def); /* a candidate: compiled ahead on a GPU */
-    tune_call call = {t->op, state, &def};
-    /* a limit below any call: the warm-up (which builds) and one timed call */
-    lk_status st = time_op(t->ctx, tune_call_run, &call, 1e-9, &tm);
-    t->op->teardown(state);
-    return st == LK_OK ? tm.median_ms : -1.0;
-}
-
-/* The key of todo[from..n) in the class of keys[todo[from]] to time for least_costs: the one whose
- * work is largest at most a sixteenth of the class's largest (past the launch-bound short lengths,
- * yet cheap), else the smallest; its work in *work. */
-static int class_probe(const tune_op *op, const lk_tune_key *keys, const int *todo, int from, int n, double *work)
-{
-    const lk_tune_key *first = &keys[todo[from]];
-    double top = 0.0;
-    int probe = -1;
-    for (int j = from; j < n; j++)
-        if (tune_same_class(&keys[todo[j]], first))
-            top = fmax(top, key_work(op, &keys[todo[j]]));
-    for (int pass = 0; pass < 2 && probe < 0; pass++)
-        for (int j = from; j < n; j++) {
-            double w = key_work(op, &keys[todo[j]]);
-            if (!tune_same_class(&keys[todo[j]], first) || (pass == 0 && w > top / 16.0))
-                continue;
-            if (probe < 0 || (pass == 0 ? w > *work : w < *work)) {
-                probe = j;
-                *work = w;
-            }
-        }
-    return probe;
-}
-
-/* Budget: the least time (s) each key to tune should have, its first two candidates timed (the
- * nearest length's winner and the default, seeded_order) and its final round, into least_s[0..n).
- * One call of the default per class (tune_same_class) is timed on its class_probe key and scaled
- * to each key of the class by the op's work ratio; 0 for a class whose default cannot run.
- * Returns the time spent measuring (s). */
-static double least_costs(tuner *t, const lk_tune_key *keys, const int *todo, int n, double *least_s)
-{
-    double start = now_s();
-    for (int i = 0; i < n; i++)
-        least_s[i] = -1.0;
-    for (int i = 0; i < n; i++) {
-        if (least_s[i] >= 0.0)
-            continue;
-        double probe_work = 0.0;
-        int probe = class_probe(t->op, keys, todo, i, n, &probe_work);
-        double ms = default_call_ms(t, &keys[todo[probe]]);
-        for (int j = i; j < n; j++) {
-            const lk_tune_key *k = &keys[todo[j]];
-            if (!tune_same_class(k, &keys[todo[i]]))
-                continue;
-            double call_ms = ms > 0.0 ? ms * key_work(t->op, k) / probe_work : 0.0;
-            tune_space_user u = {t->ctx, k};
-            space s;
-            t->op->space(&u, &s);
-            least_s[j] = ms > 0.0 ? 2.0 * time_op_cost_s(call_ms) + final_round_cost_s(t, &s, call_ms) : 0.0;
-        }
-    }
-    return now_s() - start;
-}
-
 int tune_run(lk_context *ctx, lk_db *db, const tune_opts *o, const lk_tune_key *keys, int nkeys)
 {
     tuner t = {.ctx = ctx, .db = db, .o = o, .op = o->op};
@@ -549,29 +463,12 @@ int tune_run(lk_context *ctx, lk_db *db, const tune_opts *o, const lk_tune_key *
         todo[ntodo++] = i;
     }
     double start = now_s(), end = o->strategy == TUNE_BUDGET ? start + o->budget_s : 0.0;
-    double least_s[TUNE_MAX_KEYS] = {0}, later_s = 0.0; /* later_s: the least of the keys after this one */
-    if (end > 0.0) {
-        double spent = least_costs(&t, keys, todo, ntodo, least_s);
-        for (int i = 1; i < ntodo; i++)
-            later_s += least_s[i];
-        double least = later_s + (ntodo ? least_s[0] : 0.0), left = end - now_s();
-        printf("budget: the %d keys take at least %.0f s of the %.0f s left (predicted from one call per class, "
-               "measured in %.1f s)%s\n", ntodo, least, left, spent,
-               least > left ? "; the budget is too small: equal shares, and the run ends late" : "");
-    }
+    tune_budget plan;
+    if (end > 0.0)
+        tune_budget_plan(&plan, ctx, o, keys, todo, ntodo, end);
     progress_init(&t.prog, total, end);
-    for (int i = 0; i < ntodo; i++) {
-        /* budget: each key gets its least cost and an equal share of the time the keys leave over;
-         * a budget below the least costs gets equal shares (each at least its key's least cost) */
-        double deadline = 0.0;
-        if (end > 0.0) {
-            double left = end - now_s(), spare = left - later_s - least_s[i];
-            double share = spare > 0.0 ? least_s[i] + spare / (double)(ntodo - i) : left / (double)(ntodo - i);
-            deadline = now_s() + fmax(share, least_s[i]);
-            later_s -= i + 1 < ntodo ? least_s[i + 1] : 0.0;
-        }
-        fails += tune_key(&t, &keys[todo[i]], deadline);
-    }
+    for (int i = 0; i < ntodo; i++)
+        fails += tune_key(&t, &keys[todo[i]], end > 0.0 ? tune_budget_deadline(&plan, i) : 0.0);
     progress_end(&t.prog);
     printf("tuned %d keys (%d skipped) in %.1f s\n", ntodo - fails, nkeys - ntodo, now_s() - start);
     return fails ? 1 : 0;

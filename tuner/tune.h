@@ -30,6 +30,12 @@ typedef struct tune_opts {
 int tune_same_class(const lk_tune_key *a, const lk_tune_key *b);
 /* An attention key's work (tune_op.work): length squared, halved when causal (flag 1). */
 double tune_work_attention(const lk_tune_key *key);
+/* The op's built-in default for key, projected on its space s (what the search measures of it). */
+void tune_default_on_space(lk_context *ctx, const tune_op *op, const space *s, const lk_tune_key *key, lk_params *out);
+/* The time (s) the final round takes for a key whose best call takes best_ms: every value of the
+ * decisive parameter timed FINAL_ROUNDS times, plus a first measurement of one the search did
+ * not reach. 0 when the op has no final round. */
+double tune_final_round_cost_s(const tune_op *op, const space *s, double best_ms);
 
 /* The keys to tune, in loop order; lengths whose problem does not fit the device are left out
  * with a note on stderr. Returns the count. */
