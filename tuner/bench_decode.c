@@ -21,9 +21,11 @@ int bench_attention_decode(lk_context *ctx, const bench_opts *o)
              "read once. Medians of %d interleaved rounds.\n\n", DEC_ROUNDS);
     dec_doc doc = {.name = "attention_decode", .title = "attention_decode: dense decode attention (split over "
                    "tokens + combine)", .intro = intro};
-    dec_row *rows = calloc(DEC_MAX_ROWS, sizeof *rows);
+    dec_row *rows;
+    if (dec_table_begin(&b, &doc, NULL, &rows))
+        return 1;
     int n = 0, fails = 0;
-    for (int l = 0; rows && l < b.nlen; l++)
+    for (int l = 0; l < b.nlen; l++)
         for (int bi = 0; bi < b.nb; bi++) {
             int B = b.batches[bi];
             decode_problem pb;
@@ -55,18 +57,15 @@ int bench_attention_decode(lk_context *ctx, const bench_opts *o)
             decode_problem_free(&pb);
             dec_table_write(&b, &doc, rows, n, l * b.nb + bi + 1, b.nlen * b.nb);
         }
-    int bad = dec_table_finish(&b, &doc, rows, n);
-    free(rows);
-    return bad || fails != 0;
+    return dec_table_end(&b, &doc, rows, n) || fails != 0;
 }
 
 /* ---- sparse cache ----------------------------------------------------------------------------- */
 
 /* Bytes of a cache at each sparsity and bit width, measured on a 1088-token cache (16 blocks
  * compressed), against dense fp16 of the compressed tokens. */
-static void bytes_table(dec_table *b, FILE *md, FILE *csv, void *unused)
+static void bytes_table(dec_table *b, FILE *md, FILE *csv)
 {
-    (void)unused;
     static const double sparsity[] = {0.5, 0.7, 0.9};
     static const int bits[] = {16, 4, 2};
     fprintf(md, "## Bytes against dense fp16 (compressed blocks; K and V; D = %d)\n\n"
@@ -126,14 +125,14 @@ int bench_kv_sparse(lk_context *ctx, const bench_opts *o)
              DEC_ROUNDS);
     dec_doc doc = {.name = "kv_sparse", .title = "kv_sparse: Mustafar sparse KV cache (70% sparsity) and RotateKV, "
                    "decode against dense", .intro = intro};
-    if (dec_doc_pre(&doc, &b, bytes_table, NULL))
+    dec_row *rows;
+    if (dec_table_begin(&b, &doc, bytes_table, &rows))
         return 1;
-    dec_row *rows = calloc(DEC_MAX_ROWS, sizeof *rows);
     int n = 0, fails = 0;
     enum { C_DENSE, C_PLAIN, C_2BIT, C_ROT, C_ROT_FUSED, C_ROT_TWO, NC };
     static const char *names[NC] = {"dense", "mustafar-fp16", "sparse-2bit", "rotatekv-2bit", "rotatekv-2bit fused",
                                     "rotatekv-2bit two-stage"};
-    for (int l = 0; rows && l < b.nlen; l++)
+    for (int l = 0; l < b.nlen; l++)
         for (int bi = 0; bi < b.nb; bi++) {
             int B = b.batches[bi];
             decode_problem pb;
@@ -183,8 +182,5 @@ int bench_kv_sparse(lk_context *ctx, const bench_opts *o)
             decode_problem_free(&pb);
             dec_table_write(&b, &doc, rows, n, l * b.nb + bi + 1, b.nlen * b.nb);
         }
-    int bad = dec_table_finish(&b, &doc, rows, n);
-    free(rows);
-    dec_doc_free(&doc);
-    return bad || fails != 0;
+    return dec_table_end(&b, &doc, rows, n) || fails != 0;
 }

@@ -205,9 +205,8 @@ static int decode_rows(const dec_table *t, int64_t L, int B, dec_row *rows, int 
 }
 
 /* The sections above the rows (dec_pre_fn): the memory table and what it says about the target. */
-static void memory_sections(dec_table *t, FILE *md, FILE *csv, void *unused)
+static void memory_sections(dec_table *t, FILE *md, FILE *csv)
 {
-    (void)unused;
     int64_t first = memory_table(t, md, csv);
     char when[64];
     if (first)
@@ -234,19 +233,14 @@ int bench_kivi(lk_context *ctx, const bench_opts *o)
              "interleaved rounds.\n\n", G, R, t.D / 2, t.D, DEC_ROUNDS);
     dec_doc doc = {.name = "kivi", .title = "kivi: KIVI and low-rank latent KV caches (issue 6) against fp16",
                    .intro = intro, .with_err = 1};
-    dec_row *rows = calloc(DEC_MAX_ROWS, sizeof *rows);
-    if (!rows || dec_doc_pre(&doc, &t, memory_sections, NULL)) {
-        free(rows);
+    dec_row *rows;
+    if (dec_table_begin(&t, &doc, memory_sections, &rows))
         return 1;
-    }
     int n = 0, fails = 0;
     for (int l = 0; l < t.nlen; l++)
         for (int bi = 0; bi < t.nb; bi++) {
             fails += decode_rows(&t, t.lengths[l], t.batches[bi], rows, &n);
             dec_table_write(&t, &doc, rows, n, l * t.nb + bi + 1, t.nlen * t.nb);
         }
-    int bad = dec_table_finish(&t, &doc, rows, n);
-    free(rows);
-    dec_doc_free(&doc);
-    return bad || fails != 0;
+    return dec_table_end(&t, &doc, rows, n) || fails != 0;
 }

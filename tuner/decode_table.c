@@ -85,30 +85,31 @@ static void rows_out(FILE *md, FILE *csv, const dec_table *t, const dec_row *row
     }
 }
 
-int dec_doc_pre(dec_doc *doc, dec_table *t, dec_pre_fn fn, void *arg)
+static void doc_free(dec_doc *doc)
+{
+    free(doc->pre_md);
+    free(doc->pre_csv);
+    doc->pre_md = doc->pre_csv = NULL;
+}
+
+int dec_table_begin(dec_table *t, dec_doc *doc, dec_pre_fn pre, dec_row **rows)
 {
     size_t md_len = 0, csv_len = 0;
     FILE *md = open_memstream(&doc->pre_md, &md_len), *csv = open_memstream(&doc->pre_csv, &csv_len);
-    if (md && csv) {
-        fn(t, md, csv, arg);
+    if (md && csv && pre) {
+        pre(t, md, csv);
         fprintf(csv, "# decode\n");
     }
     if (md)
         fclose(md);
     if (csv)
         fclose(csv);
-    if (md && csv)
+    *rows = md && csv ? calloc(DEC_MAX_ROWS, sizeof **rows) : NULL;
+    if (*rows)
         return 0;
-    dec_doc_free(doc);
+    doc_free(doc);
     fprintf(stderr, "lk-bench: out of memory\n");
     return 1;
-}
-
-void dec_doc_free(dec_doc *doc)
-{
-    free(doc->pre_md);
-    free(doc->pre_csv);
-    doc->pre_md = doc->pre_csv = NULL;
 }
 
 int dec_table_write(const dec_table *t, const dec_doc *doc, const dec_row *rows, int n, int done, int planned)
@@ -128,11 +129,19 @@ int dec_table_write(const dec_table *t, const dec_doc *doc, const dec_row *rows,
     return bench_files_close(f, 2, ok);
 }
 
-int dec_table_finish(const dec_table *t, const dec_doc *doc, const dec_row *rows, int n)
+static int finish(const dec_table *t, const dec_doc *doc, const dec_row *rows, int n)
 {
     if (dec_table_write(t, doc, rows, n, 1, 1))
         return 1;
     rows_out(stdout, NULL, t, rows, n, doc->with_err);
     printf("wrote %s/%s.{md,csv}\n", t->dir, doc->name);
     return 0;
+}
+
+int dec_table_end(const dec_table *t, dec_doc *doc, dec_row *rows, int n)
+{
+    int bad = finish(t, doc, rows, n);
+    free(rows);
+    doc_free(doc);
+    return bad;
 }

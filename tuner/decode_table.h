@@ -51,17 +51,17 @@ typedef struct dec_doc {
     char *pre_md, *pre_csv;
     int with_err;
 } dec_doc;
-/* What a table measures before its rows: fn writes its sections to both streams. */
-typedef void (*dec_pre_fn)(dec_table *t, FILE *md, FILE *csv, void *arg);
-/* Fills doc->pre_md and doc->pre_csv through fn (memory streams), the csv part ending in the
- * "# decode" line above the rows. 0 on success; 1 when out of memory (both then NULL). */
-int dec_doc_pre(dec_doc *doc, dec_table *t, dec_pre_fn fn, void *arg);
-/* Frees what dec_doc_pre filled in. */
-void dec_doc_free(dec_doc *doc);
+/* What a table measures before its rows: writes its sections to both streams. */
+typedef void (*dec_pre_fn)(dec_table *t, FILE *md, FILE *csv);
+/* A table's start: doc->pre_md and doc->pre_csv filled through pre (memory streams; NULL: no
+ * sections), the csv part then ending in a "# decode" line above the rows, and room for
+ * DEC_MAX_ROWS rows in *rows. 0 on success; 1 when out of memory (nothing then held). */
+int dec_table_begin(dec_table *t, dec_doc *doc, dec_pre_fn pre, dec_row **rows);
+/* A table's end: the files written with every step done and the rows on stdout, then what
+ * dec_table_begin allocated freed. 0 on success. */
+int dec_table_end(const dec_table *t, dec_doc *doc, dec_row *rows, int n);
 /* Writes doc's files with rows[0..n) after `done` of the run's `planned` (length, batch) steps
  * (bench_files.h: called after every step, so a stopped run keeps its rows). 0 on success. */
 int dec_table_write(const dec_table *t, const dec_doc *doc, const dec_row *rows, int n, int done, int planned);
-/* The finished table: written with every step done, the rows on stdout. 0 on success. */
-int dec_table_finish(const dec_table *t, const dec_doc *doc, const dec_row *rows, int n);
 
 #endif
