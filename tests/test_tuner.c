@@ -261,12 +261,13 @@ Test(tuner, dry_run_prints_the_space, .timeout = 60)
 }
 
 /* lk-tune --strategy budget over f32 hd64 non-causal attention_fwd keys into a new database
- * (its path in db_path); the output in out. */
-static void budget_run(const char *family, const char *seq, const char *budget, char *db_path, char *out, size_t n)
+ * (its path in db_path, of db_size bytes); the output in out. */
+static void budget_run(const char *family, const char *seq, const char *budget, char *db_path, size_t db_size,
+                       char *out, size_t n)
 {
     char dir[64];
     temp_dir(dir);
-    snprintf(db_path, 128, "%s/b.db", dir);
+    snprintf(db_path, db_size, "%s/b.db", dir);
     const char *args[] = {"--dtype", "f32", "--head-dim", "64", "--causal", "0", "--family", family, "--seq",
                           seq, "--strategy", "budget", "--budget", budget, "--db", db_path, NULL};
     cr_assert_eq(run_tune(args, out, n), 0, "lk-tune failed:\n%s", out);
@@ -277,7 +278,7 @@ static void budget_run(const char *family, const char *seq, const char *budget, 
 Test(tuner, budget_search_is_seeded_from_the_sibling_family_and_the_nearest_tuned_length, .timeout = 180)
 {
     char db_path[128], out[65536];
-    budget_run("both", "64:128", "60s", db_path, out, sizeof out);
+    budget_run("both", "64:128", "60s", db_path, sizeof db_path, out, sizeof out);
     char *plain64 = strstr(out, "plain f32 hd64 causal=0 len=64: best");
     cr_assert(plain64, "the plain key at 64 found no best:\n%s", out);
     /* one candidate per RoPE path: plain's tiles on VARIANT 0, 1 and 2 */
@@ -294,7 +295,7 @@ Test(tuner, budget_search_is_seeded_from_the_sibling_family_and_the_nearest_tune
 Test(tuner, a_budget_search_cut_short_has_measured_the_default, .timeout = 180)
 {
     char db_path[128], out[65536];
-    budget_run("plain", "256:512", "1s", db_path, out, sizeof out);
+    budget_run("plain", "256:512", "1s", db_path, sizeof db_path, out, sizeof out);
     lk_tune_key key = {.op = "attention_fwd", .family = "plain", .dtype = LK_F32, .head_dim = 64, .length = 512};
     lk_params best = {0}, def, projected = {0};
     lk_context *ctx = lkt_open(LKT_OPENCL);
@@ -507,8 +508,8 @@ Test(tuner, bench_keeps_the_rows_of_a_killed_run, .timeout = 240)
     expect_no_temporary(p.out);
 }
 
-/* The decode tables likewise: killed after its first (length, batch) step, attention_decode's
- * table holds that step's row and says it is partial. */
+/* The decode tables likewise: killed after its second (length, batch) step, attention_decode's
+ * table holds the first step's row and says it is partial. */
 Test(tuner, decode_bench_keeps_the_rows_of_a_killed_run, .timeout = 240)
 {
     bench_paths p;
