@@ -18,8 +18,8 @@ static double key_work(const tune_op *op, const lk_tune_key *key)
 }
 
 /* The time (ms) of one call of the op's default (on the space, as the search measures it) on
- * key, or -1 when it cannot run. */
-static double default_call_ms(lk_context *ctx, const tune_opts *o, const lk_tune_key *key)
+ * key, or -1 when it cannot run; *setup_s gets the time its inputs took to set up. */
+static double default_call_ms(lk_context *ctx, const tune_opts *o, const lk_tune_key *key, double *setup_s)
 {
     lk_params def;
     timing tm;
@@ -27,8 +27,10 @@ static double default_call_ms(lk_context *ctx, const tune_opts *o, const lk_tune
     tune_space_user u = {ctx, key};
     space s;
     o->op->space(&u, &s);
+    double start = now_s();
     if (o->op->setup(ctx, key, &o->shape, &state) != LK_OK)
         return -1.0;
+    *setup_s = now_s() - start;
     tune_default_on_space(ctx, o->op, &s, key, &def); /* a candidate: compiled ahead on a GPU */
     tune_call call = {o->op, state, &def};
     /* a limit below any call: the warm-up (which builds) and one timed call */
@@ -60,8 +62,8 @@ static int class_probe(const tune_op *op, const lk_tune_key *keys, const int *to
     return probe;
 }
 
-/* Fills b->least_s[0..n): per class, the probe's default call scaled by work (0 for a class
- * whose default cannot run). */
+/* Fills b->least_s[0..n): per class, the probe's default call scaled by work and its inputs'
+ * setup scaled by length (0 for a class whose default cannot run). */
 static void least_costs(tune_budget *b, lk_context *ctx, const tune_opts *o, const lk_tune_key *keys,
                         const int *todo)
 {
@@ -70,9 +72,10 @@ static void least_costs(tune_budget *b, lk_context *ctx, const tune_opts *o, con
     for (int i = 0; i < b->n; i++) {
         if (b->least_s[i] >= 0.0)
             continue;
-        double probe_work = 0.0;
+        double probe_work = 0.0, setup_s = 0.0;
         int probe = class_probe(o->op, keys, todo, i, b->n, &probe_work);
-        double ms = default_call_ms(ctx, o, &keys[todo[probe]]);
+        const lk_tune_key *pk = &keys[todo[probe]];
+        double ms = default_call_ms(ctx, o, pk, &setup_s);
         for (int j = i; j < b->n; j++) {
             const lk_tune_key *k = &keys[todo[j]];
             if (!tune_same_class(k, &keys[todo[i]]))
@@ -81,7 +84,9 @@ static void least_costs(tune_budget *b, lk_context *ctx, const tune_opts *o, con
             tune_space_user u = {ctx, k};
             space s;
             o->op->space(&u, &s);
-            b->least_s[j] = ms > 0.0 ? 2.0 * time_op_cost_s(call_ms) + tune_final_round_cost_s(o->op, &s, call_ms) : 0.0;
+            double setup = setup_s * (double)k->length / (double)pk->length;
+            b->least_s[j] = ms > 0.0 ? setup + 2.0 * time_op_cost_s(call_ms) + tune_final_round_cost_s(o->op, &s, call_ms)
+                                     : 0.0;
         }
     }
 }

@@ -1,9 +1,9 @@
 /* The time plan of lk-tune --strategy budget. Before the search, each key's least cost is
- * predicted: two candidates timed (the nearest tuned length's winner and the default, which the
- * seeding puts first) and its final round. One call of the default per compile class
- * (tune_same_class) is timed on the class's key whose work is nearest below a sixteenth of its
- * largest (past the launch-bound short lengths, yet cheap) and scaled to every key of the class
- * by the op's work (tune_op.work). Each key then gets its least cost plus an equal share of what
+ * predicted: its inputs' setup, two candidates timed (the nearest tuned length's winner and the
+ * default, which the seeding puts first) and its final round. One call of the default per
+ * compile class (tune_same_class) is timed on the class's key whose work is nearest below a
+ * sixteenth of its largest (past the launch-bound short lengths, yet cheap) and scaled to every
+ * key of the class by the op's work (tune_op.work); the setup time is scaled by length. Each key then gets its least cost plus an equal share of what
  * the least costs of all the keys leave over, so the long keys at the end of a run still fit;
  * a budget below the sum gets equal shares (each at least its key's least cost) and ends late. */
 #ifndef LK_TUNER_BUDGET_H

@@ -1,6 +1,6 @@
 /* Attention inputs on the device for the tuner and the benchmark: q [B, Hq, S, D], k and v
- * [B, Hkv, S, D], o like q, filled from a fixed-seed generator (uniform in [-1, 1]). A problem
- * can keep the host copies (rounded to half for F16, i.e. what the device sees) for ref/. */
+ * [B, Hkv, S, D], o like q, filled from a fixed-seed generator (uniform on the grid k/1024 in
+ * [-1, 1), exact in fp16). A problem can keep the host copies (what the device sees) for ref/. */
 #ifndef LK_TUNER_PROBLEM_H
 #define LK_TUNER_PROBLEM_H
 
