@@ -79,12 +79,11 @@ int lk_attention_rope_variant(const lk_attention_params *p, const lk_params *tun
     return p->rope_variant != LK_ROPE_VARIANT_AUTO ? (int)p->rope_variant : lk_params_get(tuned, "VARIANT", 1);
 }
 
-void lk_attention_note_launch(lk_context *ctx, const lk_attention_params *p, const lk_params *tuned,
-                              const lk_lookup_result *where)
+void lk_attention_note_variant(lk_context *ctx, const lk_attention_params *p, const lk_params *tuned)
 {
     size_t n = strlen(ctx->last_launch);
-    snprintf(ctx->last_launch + n, sizeof ctx->last_launch - n, " VARIANT=%d [source=%s]",
-             p->rope ? lk_attention_rope_variant(p, tuned) : -1, lk_param_source_name(where->source));
+    snprintf(ctx->last_launch + n, sizeof ctx->last_launch - n, " VARIANT=%d",
+             p->rope ? lk_attention_rope_variant(p, tuned) : -1);
 }
 
 lk_attention_positions lk_attention_positions_of(const lk_tensor *q, const lk_tensor *k,

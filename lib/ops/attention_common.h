@@ -8,6 +8,7 @@
 #include "../core/params.h"
 #include "../core/scratch.h"
 #include "../tunedb/tunedb.h"
+#include "op_params.h"
 
 /* q [B, Hq, Sq, D], k and v [B, Hkv, Sk, D], o like q, lse (optional) F32 [B, Hq, Sq]; one float
  * dtype; D in {64, 128, 256}; o and lse overlap nothing; scale, variant and RoPE params valid.
@@ -24,9 +25,9 @@ void lk_attention_key(const char *op, const lk_tensor *q, const lk_tensor *k, co
 /* The RoPE variant a call runs: forced by the caller, else the tuned VARIANT. */
 int lk_attention_rope_variant(const lk_attention_params *p, const lk_params *tuned);
 
-/* Appends " VARIANT=v [source=s]" (v = -1 without RoPE) to ctx->last_launch after a call. */
-void lk_attention_note_launch(lk_context *ctx, const lk_attention_params *p, const lk_params *tuned,
-                              const lk_lookup_result *where);
+/* Appends " VARIANT=v" (v = -1 without RoPE) to ctx->last_launch after a call (lk_op_params_finish
+ * then adds the parameters' source). */
+void lk_attention_note_variant(lk_context *ctx, const lk_attention_params *p, const lk_params *tuned);
 
 /* Where the RoPE positions of Q and K come from: ids (NULL for offset + s) and the offsets. K starts
  * at rope->position_offset, Q at that plus Sk - Sq (bottom-right aligned). */

@@ -5,6 +5,7 @@
 
 #include "attention_decode.h"
 #include "decode_split.h"
+#include "op_params.h"
 #include "../core/launch.h"
 #include "../core/tensor.h"
 
@@ -123,26 +124,13 @@ lk_status lk_attention_decode_run(lk_context *ctx, const lk_tensor *q, const lk_
         return st;
     int D = (int)q3.shape[2];
     double scale = p->scale > 0.0 ? p->scale : 1.0 / sqrt((double)D);
-    lk_params chosen;
-    lk_lookup_result where;
-    const int looked_up = !tuned;
-    if (looked_up) {
-        lk_tune_key key;
-        lk_params defaults;
-        lk_attention_decode_key(q, k, &key);
-        lk_attention_decode_defaults(&ctx->info, D, &defaults);
-        lk_tuned_params(ctx, &key, &defaults, &chosen, &where);
-        tuned = &chosen;
-    }
-    st = launch(ctx, &q3, k, v, &o3, lse ? &lse2 : NULL, scale, tuned);
-    if (st == LK_OK) {
-        size_t n = strlen(ctx->last_launch);
-        if (looked_up)
-            snprintf(ctx->last_launch + n, sizeof ctx->last_launch - n, " [source=%s]",
-                     lk_param_source_name(where.source));
-        lk_clear_error(ctx);
-    }
-    return st;
+    lk_tune_key key;
+    lk_params defaults;
+    lk_op_params how;
+    lk_attention_decode_key(q, k, &key);
+    lk_attention_decode_defaults(&ctx->info, D, &defaults);
+    tuned = lk_op_params_choose(ctx, tuned, &key, &defaults, &how);
+    return lk_op_params_finish(ctx, &how, launch(ctx, &q3, k, v, &o3, lse ? &lse2 : NULL, scale, tuned));
 }
 
 lk_status lk_attention_decode(lk_context *ctx, const lk_tensor *q, const lk_tensor *k, const lk_tensor *v,

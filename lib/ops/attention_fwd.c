@@ -239,15 +239,13 @@ lk_status lk_attention_fwd(lk_context *ctx, const lk_tensor *q, const lk_tensor 
     if (st != LK_OK)
         return st;
     lk_tune_key key;
+    lk_params defaults;
+    lk_op_params how;
     lk_attention_fwd_key(q, k, params, &key);
-    lk_params defaults, tuned;
-    lk_lookup_result where;
     lk_attention_fwd_defaults(&ctx->info, key.head_dim, &defaults);
-    lk_tuned_params(ctx, &key, &defaults, &tuned, &where);
-    st = lk_attention_fwd_run(ctx, q, k, v, o, lse, params, &tuned);
-    if (st == LK_OK) {
-        lk_attention_note_launch(ctx, params, &tuned, &where);
-        lk_clear_error(ctx);
-    }
-    return st;
+    const lk_params *tuned = lk_op_params_choose(ctx, NULL, &key, &defaults, &how);
+    st = lk_attention_fwd_run(ctx, q, k, v, o, lse, params, tuned);
+    if (st == LK_OK)
+        lk_attention_note_variant(ctx, params, tuned);
+    return lk_op_params_finish(ctx, &how, st);
 }

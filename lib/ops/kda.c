@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kda.h"
+#include "op_params.h"
 #include "../core/launch.h"
 #include "../core/scratch.h"
 
@@ -290,19 +291,12 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
 static lk_status tuned_run(lk_context *ctx, const lk_kda_call *call)
 {
     lk_tune_key key;
+    lk_params defaults;
+    lk_op_params how;
     lk_kda_key(call, &key);
-    lk_params defaults, tuned;
-    lk_lookup_result where;
     lk_kda_defaults(&ctx->info, call->q.shape[3], call->v.shape[3], &defaults);
-    lk_tuned_params(ctx, &key, &defaults, &tuned, &where);
-    lk_status st = lk_kda_run(ctx, call, &tuned);
-    if (st == LK_OK) {
-        size_t n = strlen(ctx->last_launch);
-        snprintf(ctx->last_launch + n, sizeof ctx->last_launch - n, " [source=%s]",
-                 lk_param_source_name(where.source));
-        lk_clear_error(ctx);
-    }
-    return st;
+    const lk_params *tuned = lk_op_params_choose(ctx, NULL, &key, &defaults, &how);
+    return lk_op_params_finish(ctx, &how, lk_kda_run(ctx, call, tuned));
 }
 
 lk_status lk_kda_fwd(lk_context *ctx, const lk_tensor *q, const lk_tensor *k, const lk_tensor *v,

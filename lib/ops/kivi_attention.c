@@ -5,6 +5,7 @@
 
 #include "kivi_attention.h"
 #include "decode_split.h"
+#include "op_params.h"
 #include "../core/launch.h"
 #include "../core/tensor.h"
 
@@ -96,26 +97,13 @@ lk_status lk_kivi_attention_run(lk_context *ctx, const lk_kivi_cache *c, const l
     if (st != LK_OK)
         return st;
     double scale = p->scale > 0.0 ? p->scale : 1.0 / sqrt((double)c->cfg.head_dim);
-    lk_params chosen;
-    lk_lookup_result where;
-    const int looked_up = !tuned;
-    if (looked_up) {
-        lk_tune_key key;
-        lk_params defaults;
-        lk_kivi_attention_key(c, q->dtype, &key);
-        lk_kivi_attention_defaults(&ctx->info, (int)c->cfg.head_dim, &defaults);
-        lk_tuned_params(ctx, &key, &defaults, &chosen, &where);
-        tuned = &chosen;
-    }
-    st = launch(ctx, c, &q3, &o3, lse ? &lse2 : NULL, scale, tuned);
-    if (st == LK_OK) {
-        size_t n = strlen(ctx->last_launch);
-        if (looked_up)
-            snprintf(ctx->last_launch + n, sizeof ctx->last_launch - n, " [source=%s]",
-                     lk_param_source_name(where.source));
-        lk_clear_error(ctx);
-    }
-    return st;
+    lk_tune_key key;
+    lk_params defaults;
+    lk_op_params how;
+    lk_kivi_attention_key(c, q->dtype, &key);
+    lk_kivi_attention_defaults(&ctx->info, (int)c->cfg.head_dim, &defaults);
+    tuned = lk_op_params_choose(ctx, tuned, &key, &defaults, &how);
+    return lk_op_params_finish(ctx, &how, launch(ctx, c, &q3, &o3, lse ? &lse2 : NULL, scale, tuned));
 }
 
 lk_status lk_kivi_attention(lk_context *ctx, const lk_kivi_cache *cache, const lk_tensor *q, lk_tensor *o,

@@ -6,6 +6,7 @@
 #include "kv_sparse.h"
 #include "kv_sparse_decode.h"
 #include "decode_split.h"
+#include "op_params.h"
 #include "rope_host.h"
 #include "../core/scratch.h"
 #include "../core/tensor.h"
@@ -251,27 +252,14 @@ lk_status lk_attention_decode_sparse_run(lk_context *ctx, const lk_tensor *q, co
         return st;
     int D = c->cfg.head_dim;
     double scale = p->scale > 0.0 ? p->scale : 1.0 / sqrt((double)D);
-    lk_params chosen;
-    lk_lookup_result where;
-    const int looked_up = !tuned;
-    if (looked_up) {
-        lk_tune_key key;
-        lk_params defaults;
-        lk_kv_sparse_decode_key(q, c, &key);
-        int G = c->cfg.rotate_group;
-        lk_kv_sparse_decode_defaults(&ctx->info, D, G > 0 ? G : 1, (int)(q3.shape[1] / c->cfg.kv_heads), &defaults);
-        lk_tuned_params(ctx, &key, &defaults, &chosen, &where);
-        tuned = &chosen;
-    }
-    st = launch(ctx, &q3, c, &o3, lse ? &lse2 : NULL, scale, tuned);
-    if (st == LK_OK) {
-        size_t n = strlen(ctx->last_launch);
-        if (looked_up)
-            snprintf(ctx->last_launch + n, sizeof ctx->last_launch - n, " [source=%s]",
-                     lk_param_source_name(where.source));
-        lk_clear_error(ctx);
-    }
-    return st;
+    lk_tune_key key;
+    lk_params defaults;
+    lk_op_params how;
+    lk_kv_sparse_decode_key(q, c, &key);
+    int G = c->cfg.rotate_group;
+    lk_kv_sparse_decode_defaults(&ctx->info, D, G > 0 ? G : 1, (int)(q3.shape[1] / c->cfg.kv_heads), &defaults);
+    tuned = lk_op_params_choose(ctx, tuned, &key, &defaults, &how);
+    return lk_op_params_finish(ctx, &how, launch(ctx, &q3, c, &o3, lse ? &lse2 : NULL, scale, tuned));
 }
 
 lk_status lk_attention_decode_sparse(lk_context *ctx, const lk_tensor *q, const lk_kv_sparse_cache *cache,

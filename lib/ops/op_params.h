@@ -1,0 +1,25 @@
+/* The parameters an op's call launches with, shared by every op's entry: the caller's own (lk-tune's
+ * candidate, an lk-bench column) as given, or else the tuning database's answer for the call's key
+ * laid over the op's defaults; after the launch, where they came from goes into the context's
+ * last-launch line (" [source=system-db]"), which LK_LOG and the tests read. */
+#ifndef LK_OP_PARAMS_H
+#define LK_OP_PARAMS_H
+
+#include "../core/internal.h"
+#include "../tunedb/tunedb.h"
+
+typedef struct lk_op_params {
+    lk_params looked;       /* the database's answer, when looked up */
+    lk_lookup_result where; /* its source */
+    int looked_up;          /* 0: the caller's parameters */
+} lk_op_params;
+
+/* given, or (given NULL) the tuned parameters for key over defaults, held in *how. */
+const lk_params *lk_op_params_choose(lk_context *ctx, const lk_params *given, const lk_tune_key *key,
+                                     const lk_params *defaults, lk_op_params *how);
+
+/* The end of an op's call whose launch returned st: on success the source of looked-up parameters
+ * is appended to ctx->last_launch and the error cleared. Returns st. */
+lk_status lk_op_params_finish(lk_context *ctx, const lk_op_params *how, lk_status st);
+
+#endif
