@@ -9,6 +9,14 @@
  *
  * Keys may carry a channel permutation (RotateKV's reorder): stored channel c lands at perm[c],
  * which undoes the reorder on the way in. RoPE on tiles: lk_sp_rope.
+ *
+ * Two loaders of compressed tiles (LOADER, tuned):
+ *   0  walk: one work-item per tile walks its bitmap's set bits and scatters the survivors
+ *      (consecutive codes from one word), after a pass that zeroes the tile
+ *   1  rank: one work-item per element ranks its bit among the tile's survivors (a popcount of
+ *      the bitmap below it) and reads its own code, or writes 0; consecutive work-items take
+ *      consecutive survivors of one tile (keys: the tokens of a channel; values: the channels
+ *      of a token), so their codes come from the same words
  */
 #ifndef LK_KV_SPARSE_TILES_H
 #define LK_KV_SPARSE_TILES_H
@@ -31,6 +39,9 @@
 #endif
 #ifndef VBITS
 #define VBITS 16
+#endif
+#ifndef LOADER
+#define LOADER 0
 #endif
 
 typedef struct lk_sp_stream {
@@ -119,12 +130,29 @@ LK_INLINE void lk_sp_block_prefix(LK_LOCAL_PTR ulong *bm, LK_LOCAL_PTR int *pre,
     lk_barrier();
 }
 
-/* Zeros for the ntok x KVH*D tile x (the loaders below write only the survivors). */
+/* Zeros for the ntok x KVH*D tile x (the walking loaders write only the survivors). */
 LK_INLINE void lk_sp_zero_tile(LK_LOCAL_PTR float *x, int stride, int ntok)
 {
     for (int e = get_local_id(0); e < ntok * KVH * D; e += get_local_size(0))
         x[(e / (KVH * D)) * stride + e % (KVH * D)] = 0.0f;
     lk_barrier();
+}
+
+/* Code j of a block's stream (words from wbase on) as a float: an fp16 survivor (bits 16) or a
+ * quantized one with its tile's scale and minimum. */
+LK_INLINE float lk_sp_code(const LK_GLOBAL uint *words, long wbase, int j, int bits, float scale, float min)
+{
+    if (bits == 16)
+        return lk_half_to_float((const LK_GLOBAL half *)words, 2 * wbase + j);
+    const int per = 32 / bits;
+    return lk_quant_dequant(lk_quant_unpack(words[wbase + j / per], j % per, bits), scale, min);
+}
+
+/* Scale and minimum of quantized tile ptile (0 for fp16 survivors, which have none). */
+LK_INLINE void lk_sp_tile_params(const LK_GLOBAL half *params, long ptile, int bits, float *scale, float *min)
+{
+    *scale = bits < 16 ? lk_half_to_float(params, 2 * ptile + 1) : 0.0f;
+    *min = bits < 16 ? lk_half_to_float(params, 2 * ptile) : 0.0f;
 }
 
 /* Writes the survivors of one tile to dst[(e - first) * step] for every set bit e of sel (the
@@ -134,28 +162,20 @@ LK_INLINE void lk_sp_scatter(LK_LOCAL_PTR float *dst, int step, ulong sel, int f
                              long wbase, int j, int bits, const LK_GLOBAL half *params, long ptile)
 {
     float scale = 0.0f, min = 0.0f;
-    if (bits < 16 && sel) {
-        scale = lk_half_to_float(params, 2 * ptile + 1);
-        min = lk_half_to_float(params, 2 * ptile);
-    }
-    const int per = 32 / bits;
+    if (sel)
+        lk_sp_tile_params(params, ptile, bits, &scale, &min);
     while (sel) {
         int e = lk_ctz64(sel);
         sel &= sel - 1;
-        float v;
-        if (bits == 16)
-            v = lk_half_to_float((const LK_GLOBAL half *)words, 2 * wbase + j);
-        else
-            v = lk_quant_dequant(lk_quant_unpack(words[wbase + j / per], j % per, bits), scale, min);
-        dst[(e - first) * step] = v;
-        j++;
+        dst[(e - first) * step] = lk_sp_code(words, wbase, j++, bits, scale, min);
     }
 }
 
 /* Keys of a compressed tile: bm[] and pre[] (KVH*D each, local) hold the block's bitmaps and the
  * tiles' first codes, (re)computed when `fresh` (the tile opens a block, or the caller has not
- * loaded this block before; uniform over the work-group). One work-item per stored channel walks
- * its tile's survivors in the tile's token range. The caller adds the barrier after x. */
+ * loaded this block before; uniform over the work-group). LOADER 0: one work-item per stored
+ * channel walks its tile's survivors in the tile's token range; 1: one work-item per element,
+ * tokens of a channel on consecutive work-items. The caller adds the barrier after x. */
 LK_INLINE void lk_sp_load_keys(LK_LOCAL_PTR float *x, int stride, LK_LOCAL_PTR ulong *bm, LK_LOCAL_PTR int *pre,
                                lk_sp_stream s, lk_sp_geom g, int b, int hk0, lk_sp_tile tl,
                                const LK_GLOBAL int *perm, int fresh)
@@ -163,6 +183,21 @@ LK_INLINE void lk_sp_load_keys(LK_LOCAL_PTR float *x, int stride, LK_LOCAL_PTR u
     const int i = (int)((tl.p0 - lk_sp_sinks(g)) / LK_SP_BLOCK), r0 = (int)((tl.p0 - lk_sp_sinks(g)) % LK_SP_BLOCK);
     if (fresh)
         lk_sp_block_prefix(bm, pre, s, g, b, hk0, i);
+#if LOADER
+    for (int e = get_local_id(0); e < tl.ntok * KVH * D; e += get_local_size(0)) {
+        int n = e % tl.ntok, c = e / tl.ntok, r = r0 + n;
+        long h = (long)b * g.Hkv + hk0 + c / D;
+        ulong m = bm[c];
+        float v = 0.0f;
+        if ((m >> r) & 1) {
+            float scale, min;
+            lk_sp_tile_params(s.params, (h * g.nb_cap + i) * D + c % D, KBITS, &scale, &min);
+            v = lk_sp_code(s.words, h * s.head_words + s.offsets[h * (g.nb_cap + 1) + i], pre[c] + lk_sp_rank(m, r),
+                           KBITS, scale, min);
+        }
+        x[n * stride + (perm ? perm[c] : c)] = v;
+    }
+#else
     lk_sp_zero_tile(x, stride, tl.ntok);
     const ulong below = (((ulong)1) << r0) - 1;
     const ulong range = (tl.ntok == 64 ? ~(ulong)0 : (((ulong)1) << tl.ntok) - 1) << r0;
@@ -176,14 +211,34 @@ LK_INLINE void lk_sp_load_keys(LK_LOCAL_PTR float *x, int stride, LK_LOCAL_PTR u
                       h * s.head_words + s.offsets[h * (g.nb_cap + 1) + i], pre[c] + lk_popcount64(m & below), KBITS,
                       s.params, (h * g.nb_cap + i) * D + c % D);
     }
+#endif
 }
 
-/* Values of a compressed tile: one work-item per (token, 64-channel tile) walks the tile's
- * survivors (a token's survivors start at r*keep in the block's stream). */
+/* Values of a compressed tile (a token's survivors start at r*keep in the block's stream).
+ * LOADER 0: one work-item per (token, 64-channel tile) walks the tile's survivors; 1: one
+ * work-item per element, channels of a token on consecutive work-items. */
 LK_INLINE void lk_sp_load_values(LK_LOCAL_PTR float *x, int stride, lk_sp_stream s, lk_sp_geom g, int b, int hk0,
                                  lk_sp_tile tl)
 {
     const int i = (int)((tl.p0 - lk_sp_sinks(g)) / LK_SP_BLOCK), r0 = (int)((tl.p0 - lk_sp_sinks(g)) % LK_SP_BLOCK);
+#if LOADER
+    for (int e = get_local_id(0); e < tl.ntok * KVH * D; e += get_local_size(0)) {
+        int n = e / (KVH * D), c = e % (KVH * D), d = c % D, r = r0 + n;
+        long h = (long)b * g.Hkv + hk0 + c / D;
+        long tiles = (h * g.nb_cap + i) * D + r * (D / 64);
+        ulong m = s.bitmap[tiles + d / 64];
+        float v = 0.0f;
+        if ((m >> (d % 64)) & 1) {
+            int j = r * g.keep + lk_sp_rank(m, d % 64);
+            for (int u = 0; u < d / 64; u++)
+                j += lk_popcount64(s.bitmap[tiles + u]);
+            float scale, min;
+            lk_sp_tile_params(s.params, tiles + d / 64, VBITS, &scale, &min);
+            v = lk_sp_code(s.words, h * s.head_words + s.offsets[h * (g.nb_cap + 1) + i], j, VBITS, scale, min);
+        }
+        x[n * stride + c] = v;
+    }
+#else
     const int per_row = KVH * (D / 64);
     lk_sp_zero_tile(x, stride, tl.ntok);
     for (int w0 = 0; w0 < tl.ntok * per_row; w0 += get_local_size(0)) {
@@ -199,6 +254,7 @@ LK_INLINE void lk_sp_load_values(LK_LOCAL_PTR float *x, int stride, lk_sp_stream
         lk_sp_scatter(x + n * stride + j * D + cc * 64, 1, s.bitmap[tiles + cc], 0, s.words,
                       h * s.head_words + s.offsets[h * (g.nb_cap + 1) + i], first, VBITS, s.params, tiles + cc);
     }
+#endif
 }
 
 /* RoPE on rows of `heads` head vectors (x[r*stride + j*D + d]); row r at position pos0 + r*step.

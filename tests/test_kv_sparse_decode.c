@@ -1,7 +1,8 @@
 /* lk_attention_decode_sparse against ref_attention_fwd (Sq = 1) on the tokens the cache
  * restores, on every compiled backend: GQA, sinks, the dense window, contexts that are not a
- * multiple of 64, 16/8/4/2-bit survivors, and the RotateKV key path (stored rotated keys ->
- * inverse Hadamard -> RoPE) both fused and two-stage. The reference takes the cache's own
+ * multiple of 64, 16/8/4/2-bit survivors, the RotateKV key path (stored rotated keys ->
+ * inverse Hadamard -> RoPE) both fused and two-stage, and both tile loaders (LOADER 0 walks a
+ * tile's bitmap, 1 ranks each element). The reference takes the cache's own
  * decompression (checked bit-exact in test_kv_sparse.c), rotates keys back with ref_hadamard
  * and lets ref_attention_fwd apply RoPE. Tolerance (harness.h's relative error): 1e-5 f32
  * (1e-4 with rotation: a 512-term fp32 transform), 2e-3 f16. */
@@ -26,11 +27,11 @@ typedef struct {
 /* B Hkv QG D keep kbits vbits sinks window L G perm rope variant dtype tunables */
 #define CASES(X)                                                                                          \
     X(1, 2, 4, 128, 39, 16, 16, 0, 32, 300, 0, 0, 0, -1, LK_F32, "")                                        \
-    X(2, 1, 1, 64, 20, 2, 2, 3, 0, 200, 0, 0, 0, -1, LK_F16, "SPLITS=7,BLOCK_N=8,WG=32")                    \
+    X(2, 1, 1, 64, 20, 2, 2, 3, 0, 200, 0, 0, 0, -1, LK_F16, "SPLITS=7,BLOCK_N=8,WG=32,LOADER=1")           \
     X(1, 4, 2, 128, 60, 8, 4, 5, 16, 157, 0, 0, 1, 0, LK_F32, "SPLITS=3,BLOCK_N=16,WG=64")                  \
-    X(1, 4, 2, 128, 39, 16, 2, 2, 8, 222, 4, 1, 1, 0, LK_F32, "SPLITS=5,BLOCK_N=4,WG=64")                   \
-    X(1, 4, 2, 128, 39, 16, 2, 2, 8, 222, 4, 1, 1, 1, LK_F32, "SPLITS=5,BLOCK_N=16,WG=64")                  \
-    X(1, 2, 8, 256, 100, 4, 16, 0, 64, 140, 2, 0, 0, 0, LK_F16, "SPLITS=2,BLOCK_N=2,WG=128")                \
+    X(1, 4, 2, 128, 39, 16, 2, 2, 8, 222, 4, 1, 1, 0, LK_F32, "SPLITS=5,BLOCK_N=4,WG=64,LOADER=1")          \
+    X(1, 4, 2, 128, 39, 16, 2, 2, 8, 222, 4, 1, 1, 1, LK_F32, "SPLITS=5,BLOCK_N=16,WG=64,LOADER=1")         \
+    X(1, 2, 8, 256, 100, 4, 16, 0, 64, 140, 2, 0, 0, 0, LK_F16, "SPLITS=2,BLOCK_N=2,WG=128,LOADER=1")       \
     X(1, 2, 3, 64, 64, 2, 8, 1, 1, 70, 2, 1, 1, 1, LK_F16, "")
 
 #define ROW(b, h, qg, d, k, kb, vb, s, w, l, g, pm, rp, var, dt, tun)                                    \
@@ -94,6 +95,8 @@ ParameterizedTest(dec_case *c, kv_sparse_decode, matches_reference)
         snprintf(want, sizeof want, "VARIANT=%d", c->G > 0 || c->rope ? c->variant : 0);
         cr_expect(strstr(lk_last_launch(ctx), want) != NULL, "override did not reach the launch: %s", lk_last_launch(ctx));
     }
+    const char *loader = strstr(c->tunables, "LOADER=1") ? "LOADER=1" : "LOADER=0";
+    cr_expect(strstr(lk_last_launch(ctx), loader) != NULL, "%s did not reach the launch: %s", loader, lk_last_launch(ctx));
     lkt_download(ctx, &to, o);
     lkt_download(ctx, &tl, lse);
 

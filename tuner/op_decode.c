@@ -59,11 +59,13 @@ void decode_space_tiles(const tune_space_user *u, space *s)
 
 static void decode_space(const tune_space_user *u, space *s)
 {
-    static const int variants[] = {0, 1};
+    static const int variants[] = {0, 1}, loaders[] = {0, 1};
     memset(s, 0, sizeof *s);
     s->user = u;
     if (is_sparse(u->key) && kind_of(u->key) == SPARSE_ROTATE)
         space_add_list(s, "VARIANT", 2, variants);
+    if (is_sparse(u->key))
+        space_add_list(s, "LOADER", 2, loaders);
     decode_space_tiles(u, s);
     space_add_constraint(s, "fits_device", fits_device);
 }

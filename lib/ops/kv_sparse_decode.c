@@ -43,6 +43,7 @@ void lk_kv_sparse_decode_defaults(const lk_device_info *dev, int head_dim, int k
     lk_params_set(out, "SPLITS", 0); /* from the grid (lk_decode_splits) */
     lk_params_set(out, "BLOCK_N", fit_block_n(gpu ? 32 : 16, dev->local_mem_bytes, head_dim, query_group, kv_group, 1));
     lk_params_set(out, "WG", gpu ? 128 : 64);
+    lk_params_set(out, "LOADER", 0);
 }
 
 void lk_kv_sparse_decode_key(const lk_tensor *q, const lk_kv_sparse_cache *c, lk_tune_key *key)
@@ -70,8 +71,9 @@ static int64_t ntiles(const lk_kv_sparse_cache *c, int bn)
     return (ns + bn - 1) / bn + c->nb * (LK_SP_BLOCK / bn) + (win + bn - 1) / bn;
 }
 
-static void cache_defines(lk_params *defs, const lk_kv_sparse_cache *c, int kvh, int bn)
+static void cache_defines(lk_params *defs, const lk_kv_sparse_cache *c, int kvh, int bn, int loader)
 {
+    lk_params_set(defs, "LOADER", loader);
     lk_params_set(defs, "D", c->cfg.head_dim);
     lk_params_set(defs, "KVH", kvh);
     lk_params_set(defs, "BLOCK_N", bn);
@@ -87,8 +89,9 @@ static void rope_args(lk_args *a, const lk_kv_sparse_cache *c, lk_buffer *freq, 
     lk_args_long(a, c->has_rope ? c->rope.position_offset : 0);
 }
 
-/* Rebuilds one stream into out [B, Hkv, L, D]: keys optionally rotated back (rot) and RoPE'd. */
-static lk_status unpack(lk_context *ctx, const lk_kv_sparse_cache *c, int keys, int rot, lk_buffer *freq,
+/* Rebuilds one stream into out [B, Hkv, L, D]: keys optionally rotated back (rot) and RoPE'd;
+ * loader: cl/kv_sparse_tiles.h's LOADER. */
+static lk_status unpack(lk_context *ctx, const lk_kv_sparse_cache *c, int keys, int rot, lk_buffer *freq, int loader,
                         const lk_tensor *out)
 {
     int D = c->cfg.head_dim, kvh = rot ? c->cfg.rotate_group : 1, bn = 16;
@@ -96,7 +99,7 @@ static lk_status unpack(lk_context *ctx, const lk_kv_sparse_cache *c, int keys, 
         bn /= 2;
     lk_params defs = {0};
     lk_params_set(&defs, "LK_F16", out->dtype == LK_F16);
-    cache_defines(&defs, c, kvh, bn);
+    cache_defines(&defs, c, kvh, bn, loader);
     lk_params_set(&defs, "STREAM_K", keys);
     lk_params_set(&defs, "ROT", rot);
     lk_params_set(&defs, "ROPE", keys && freq != NULL);
@@ -143,7 +146,7 @@ lk_status lk_kv_sparse_decompress(lk_context *ctx, const lk_kv_sparse_cache *c, 
                            (long long)want[1], (long long)want[2], (long long)want[3]);
     if (lk_tensors_overlap(k, v))
         return lk_fail(ctx, LK_ERR_ALIAS, "%s: k and v overlap", op);
-    if ((st = unpack(ctx, c, 1, 0, NULL, k)) || (st = unpack(ctx, c, 0, 0, NULL, v)))
+    if ((st = unpack(ctx, c, 1, 0, NULL, 0, k)) || (st = unpack(ctx, c, 0, 0, NULL, 0, v)))
         return st;
     lk_clear_error(ctx);
     return LK_OK;
@@ -180,7 +183,9 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
     /* BLOCK_N is an upper bound: a group too large for it (more query heads than tuned) runs
      * with the largest tile that fits local memory */
     int bn = fit_block_n(lk_params_get(tuned, "BLOCK_N", 16), ctx->info.local_mem_bytes, D, qg, kvh, fused);
-    int wg = lk_params_get(tuned, "WG", 64);
+    int wg = lk_params_get(tuned, "WG", 64), loader = lk_params_get(tuned, "LOADER", 0);
+    if (loader != 0 && loader != 1)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": LOADER %d (0 walk, 1 rank)", loader);
     lk_params fitted = *tuned;
     lk_params_set(&fitted, "BLOCK_N", bn);
     lk_status st = lk_decode_check_tunables(ctx, OP, &fitted, decode_local(D, qg, kvh, bn, fused));
@@ -194,7 +199,7 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
         if ((st = lk_scratch_get(ctx, LK_SCRATCH_DECODE_KEYS, bytes, &keys)))
             return st;
         lk_tensor kt = lk_tensor_bhsd(keys, LK_F32, c->cfg.batch, c->cfg.kv_heads, c->length, D);
-        if ((st = unpack(ctx, c, 1, G > 0, freq, &kt)))
+        if ((st = unpack(ctx, c, 1, G > 0, freq, loader, &kt)))
             return st;
     }
     int splits = lk_decode_splits(ctx, lk_params_get(tuned, "SPLITS", 0), ntiles(c, bn), c->heads / kvh);
@@ -205,7 +210,7 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
 
     lk_params defs = {0};
     lk_params_set(&defs, "LK_F16", q3->dtype == LK_F16);
-    cache_defines(&defs, c, kvh, bn);
+    cache_defines(&defs, c, kvh, bn, loader);
     lk_params_set(&defs, "QG", qg);
     lk_params_set(&defs, "WG", wg);
     lk_params_set(&defs, "ROT", fused && G > 0);
@@ -226,7 +231,8 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
                         (size_t)(c->heads / kvh), (size_t)wg, &a)))
         return st;
     size_t n = strlen(ctx->last_launch);
-    snprintf(ctx->last_launch + n, sizeof ctx->last_launch - n, " SPLITS=%d VARIANT=%d", splits, variant);
+    snprintf(ctx->last_launch + n, sizeof ctx->last_launch - n, " SPLITS=%d VARIANT=%d LOADER=%d", splits, variant,
+             loader);
     return lk_decode_combine(ctx, part, nrec, splits, o3, lse2);
 }
 
