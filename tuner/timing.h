@@ -1,5 +1,6 @@
 /* Device-event timing of one op call: a warm-up run, then adaptive repetitions (at least 3,
- * until about 0.3 s of device time or 50 samples); median, min and p80 of the samples.
+ * until about 0.3 s of device time or 50 samples); median, min and p80 of the samples. Later
+ * rounds of an interleaved comparison (bench_rounds.h) skip the warm-up and need one sample.
  *
  * A sample is `batch` back-to-back calls between one pair of events, divided by batch: calls
  * shorter than BATCH_MS (from the warm-up) are batched up to that length, so that the event and
@@ -21,8 +22,15 @@ typedef struct timing {
 
 /* About how long (seconds) time_op takes for a call of call_ms: the warm-up plus the samples. */
 double time_op_cost_s(double call_ms);
+/* About how long `rounds` interleaved rounds take for one call of call_ms: time_op in the first,
+ * time_op_again in the others. */
+double time_rounds_cost_s(double call_ms, int rounds);
 
 /* Times fn(ctx, arg). limit_ms > 0: stop after the first sample if a call took longer. */
 lk_status time_op(lk_context *ctx, timed_fn fn, void *arg, double limit_ms, timing *out);
+/* Times fn(ctx, arg) again, warm from an earlier time_op in this process (a later interleaved
+ * round): no warm-up, `batch` calls per sample (the earlier timing's), at least one sample and
+ * then up to about 0.3 s of them, so a call longer than that is timed once a round. */
+lk_status time_op_again(lk_context *ctx, timed_fn fn, void *arg, int batch, timing *out);
 
 #endif

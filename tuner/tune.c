@@ -352,7 +352,9 @@ static void final_round(tuner *t, const lk_tune_key *key, const space *s)
 double tune_final_round_cost_s(const tune_op *op, const space *s, double best_ms)
 {
     const space_list *decisive = space_find_list(s, op->decisive);
-    return !decisive || decisive->n < 2 ? 0.0 : decisive->n * (FINAL_ROUNDS + 1) * time_op_cost_s(best_ms);
+    /* per path: a measurement if the search missed it, then the rounds */
+    return !decisive || decisive->n < 2 ? 0.0
+                                         : decisive->n * (time_op_cost_s(best_ms) + time_rounds_cost_s(best_ms, FINAL_ROUNDS));
 }
 
 /* Tunes one key until its candidates or its deadline (> 0) run out; the search stops early
