@@ -231,8 +231,7 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
                         (size_t)(c->heads / kvh), (size_t)wg, &a)))
         return st;
     size_t n = strlen(ctx->last_launch);
-    snprintf(ctx->last_launch + n, sizeof ctx->last_launch - n, " SPLITS=%d VARIANT=%d LOADER=%d", splits, variant,
-             loader);
+    snprintf(ctx->last_launch + n, sizeof ctx->last_launch - n, " SPLITS=%d VARIANT=%d", splits, variant);
     return lk_decode_combine(ctx, part, nrec, splits, o3, lse2);
 }
 
