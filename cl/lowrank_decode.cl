@@ -20,6 +20,9 @@
 #include "portable.h"
 #include "rope_math.h"
 #include "decode_split.h"
+#ifndef RK
+#define RK 64 /* latent rank */
+#endif
 #define KD RK
 #include "kivi_tiles.h"
 
