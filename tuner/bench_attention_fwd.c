@@ -68,7 +68,7 @@ int bench_attention_fwd(lk_context *ctx, const bench_opts *o)
     int cpu = lk_context_device(ctx)->type == LK_DEVICE_CPU, head_dim = o->head_dim ? o->head_dim : 128;
     int heads = attn_heads(ctx, &o->shape), batch = tune_batch(&o->shape);
     int64_t lo = o->lo, hi = o->hi, lengths[MAX_LENGTHS];
-    if (!lo && cli_range(cpu ? "512:4096" : "512:131072", &lo, &hi) == 0)
+    if (!lo && cli_range(cpu ? "512:16384" : "512:131072", &lo, &hi) == 0)
         printf("note: default --seq %lld:%lld on this %s device\n", (long long)lo, (long long)hi, cpu ? "CPU" : "GPU");
     char header[2048], slug[256], dir[1024], name[64];
     cli_describe(ctx, o->argc, o->argv, header, sizeof header);
