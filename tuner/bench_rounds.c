@@ -82,6 +82,7 @@ int bench_interleaved_timings(lk_context *ctx, timed_fn fn, void *const *args, i
             out[c].batch = tm.batch;
         }
     for (int c = 0; c < ncalls; c++) {
+        out[c].rounds = done[c];
         qsort(med[c], (size_t)done[c], sizeof med[c][0], cmp_double);
         qsort(p80[c], (size_t)done[c], sizeof p80[c][0], cmp_double);
         out[c].median_ms = med[c][done[c] / 2];

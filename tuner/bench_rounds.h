@@ -41,7 +41,8 @@ int bench_same_launch(const lk_params *defaults, const lk_params *tuned, const l
 int bench_interleaved(lk_context *ctx, timed_fn fn, void *const *args, int ncalls, int rounds, const int *rival,
                       double *median_ms);
 /* The same with each call's whole timing: median and p80 are the medians over the rounds of the
- * rounds' median and p80, min the least sample, runs the samples of all rounds. */
+ * rounds' median and p80, min the least sample, runs the samples of all rounds, rounds the
+ * rounds the call ran in (1 for a call that sat out the others). */
 int bench_interleaved_timings(lk_context *ctx, timed_fn fn, void *const *args, int ncalls, int rounds,
                               const int *rival, timing *out);
 

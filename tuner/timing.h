@@ -18,6 +18,7 @@ typedef struct timing {
     int runs;                         /* samples */
     int batch;                        /* calls per sample */
     int timed_out; /* the first sample exceeded the limit; only that sample is in the stats */
+    int rounds;    /* bench_interleaved_timings: the rounds the call ran in */
 } timing;
 
 /* About how long (seconds) time_op takes for a call of call_ms: the warm-up plus the samples. */
