@@ -138,6 +138,22 @@ LK_INLINE void lk_sp_zero_tile(LK_LOCAL_PTR float *x, int stride, int ntok)
     lk_barrier();
 }
 
+/* The first word of block i's stream of head h. */
+LK_INLINE long lk_sp_block_words(lk_sp_stream s, lk_sp_geom g, long h, int i)
+{
+    return h * s.head_words + s.offsets[h * (g.nb_cap + 1) + i];
+}
+
+/* The first code of value tile cc of row r in its block's stream: r*keep plus the survivors of
+ * the row's earlier tiles (tiles: the row's first tile). */
+LK_INLINE int lk_sp_value_first(lk_sp_stream s, lk_sp_geom g, long tiles, int r, int cc)
+{
+    int first = r * g.keep;
+    for (int u = 0; u < cc; u++)
+        first += lk_popcount64(s.bitmap[tiles + u]);
+    return first;
+}
+
 /* Code j of a block's stream (words from wbase on) as a float: an fp16 survivor (bits 16) or a
  * quantized one with its tile's scale and minimum. */
 LK_INLINE float lk_sp_code(const LK_GLOBAL uint *words, long wbase, int j, int bits, float scale, float min)
@@ -192,8 +208,7 @@ LK_INLINE void lk_sp_load_keys(LK_LOCAL_PTR float *x, int stride, LK_LOCAL_PTR u
         if ((m >> r) & 1) {
             float scale, min;
             lk_sp_tile_params(s.params, (h * g.nb_cap + i) * D + c % D, KBITS, &scale, &min);
-            v = lk_sp_code(s.words, h * s.head_words + s.offsets[h * (g.nb_cap + 1) + i], pre[c] + lk_sp_rank(m, r),
-                           KBITS, scale, min);
+            v = lk_sp_code(s.words, lk_sp_block_words(s, g, h, i), pre[c] + lk_sp_rank(m, r), KBITS, scale, min);
         }
         x[n * stride + (perm ? perm[c] : c)] = v;
     }
@@ -208,8 +223,8 @@ LK_INLINE void lk_sp_load_keys(LK_LOCAL_PTR float *x, int stride, LK_LOCAL_PTR u
         long h = (long)b * g.Hkv + hk0 + c / D;
         ulong m = bm[c];
         lk_sp_scatter(x + (perm ? perm[c] : c), stride, m & range, r0, s.words,
-                      h * s.head_words + s.offsets[h * (g.nb_cap + 1) + i], pre[c] + lk_popcount64(m & below), KBITS,
-                      s.params, (h * g.nb_cap + i) * D + c % D);
+                      lk_sp_block_words(s, g, h, i), pre[c] + lk_popcount64(m & below), KBITS, s.params,
+                      (h * g.nb_cap + i) * D + c % D);
     }
 #endif
 }
@@ -229,12 +244,10 @@ LK_INLINE void lk_sp_load_values(LK_LOCAL_PTR float *x, int stride, lk_sp_stream
         ulong m = s.bitmap[tiles + d / 64];
         float v = 0.0f;
         if ((m >> (d % 64)) & 1) {
-            int j = r * g.keep + lk_sp_rank(m, d % 64);
-            for (int u = 0; u < d / 64; u++)
-                j += lk_popcount64(s.bitmap[tiles + u]);
             float scale, min;
             lk_sp_tile_params(s.params, tiles + d / 64, VBITS, &scale, &min);
-            v = lk_sp_code(s.words, h * s.head_words + s.offsets[h * (g.nb_cap + 1) + i], j, VBITS, scale, min);
+            v = lk_sp_code(s.words, lk_sp_block_words(s, g, h, i),
+                           lk_sp_value_first(s, g, tiles, r, d / 64) + lk_sp_rank(m, d % 64), VBITS, scale, min);
         }
         x[n * stride + c] = v;
     }
@@ -248,11 +261,8 @@ LK_INLINE void lk_sp_load_values(LK_LOCAL_PTR float *x, int stride, lk_sp_stream
         int n = w / per_row, j = (w % per_row) / (D / 64), cc = w % (D / 64), r = r0 + n;
         long h = (long)b * g.Hkv + hk0 + j;
         long tiles = (h * g.nb_cap + i) * D + r * (D / 64);
-        int first = r * g.keep;
-        for (int u = 0; u < cc; u++)
-            first += lk_popcount64(s.bitmap[tiles + u]);
         lk_sp_scatter(x + n * stride + j * D + cc * 64, 1, s.bitmap[tiles + cc], 0, s.words,
-                      h * s.head_words + s.offsets[h * (g.nb_cap + 1) + i], first, VBITS, s.params, tiles + cc);
+                      lk_sp_block_words(s, g, h, i), lk_sp_value_first(s, g, tiles, r, cc), VBITS, s.params, tiles + cc);
     }
 #endif
 }

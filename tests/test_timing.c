@@ -39,9 +39,10 @@ static void counted_free(counted *c)
     lkt_free(&c->out);
 }
 
+static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
+
 ParameterizedTestParameters(timing, warm_up_once)
 {
-    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
     return cr_make_param_array(lkt_backend, backends, 2);
 }
 
@@ -82,7 +83,6 @@ ParameterizedTest(lkt_backend *b, timing, warm_up_once)
  * runs in that round only; the rival runs in every round. */
 ParameterizedTestParameters(timing, a_call_far_behind_its_rival_sits_out)
 {
-    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
     return cr_make_param_array(lkt_backend, backends, 2);
 }
 
