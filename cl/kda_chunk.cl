@@ -43,12 +43,6 @@ LK_INLINE int tri_row(int e)
     return i;
 }
 
-/* Add (first tile: store) x to a local accumulator. */
-LK_INLINE void accumulate(LK_LOCAL_PTR float *p, float x, int first)
-{
-    *p = first ? x : *p + x;
-}
-
 LK_KERNEL LK_WG_SIZE(WG) void kda_chunk(
     const LK_GLOBAL lk_t *q, long q_off, long qsb, long qst, long qsh, long qsd,
     const LK_GLOBAL lk_t *k, long k_off, long ksb, long kst, long ksh, long ksd,

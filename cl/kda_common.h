@@ -120,6 +120,12 @@
     continue
 #endif
 
+/* Add (first K tile: store) x to a local accumulator (kda_chunk.cl, kda_chunk_mma.cl). */
+LK_INLINE void accumulate(LK_LOCAL_PTR float *p, float x, int first)
+{
+    *p = first ? x : *p + x;
+}
+
 /* log2 of softplus(x): log2(1 + 2^y) with y = x log2 e, without overflow. */
 LK_INLINE float kda_softplus_log2(float x)
 {

@@ -14,6 +14,8 @@
  *                          which may exceed the 48 KB of static shared memory up to the device's opt-in limit
  *   LK_WG_SIZE(n)          fixed work-group size hint (reqd_work_group_size | __launch_bounds__)
  *   lk_barrier()           work-group barrier on local memory
+ *   lk_barrier_global()    work-group barrier on local and global memory (a work-group reads back
+ *                          what its own work-items stored to global memory)
  *   get_group_id/get_local_id/get_local_size/get_num_groups(d)  as in OpenCL (CUDA: functions)
  *   lk_t, lk_ld(p,i), lk_st(p,i,v)  storage type of the op's tensors and fp32 load/store;
  *                          half when the program is built with -DLK_F16=1 (vload_half /
@@ -40,6 +42,7 @@
 #define LK_DYN_SHARED(type, name, n) __local type name[n] __attribute__((aligned(16)))
 #define LK_WG_SIZE(n) __attribute__((reqd_work_group_size(n, 1, 1)))
 #define lk_barrier() barrier(CLK_LOCAL_MEM_FENCE)
+#define lk_barrier_global() barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE)
 #define LK_INLINE inline
 
 #define lk_exp2(x) exp2(x)
@@ -69,6 +72,7 @@
 #define LK_DYN_SHARED(type, name, n) extern __shared__ __align__(16) type name[]
 #define LK_WG_SIZE(n) __launch_bounds__(n)
 #define lk_barrier() __syncthreads()
+#define lk_barrier_global() __syncthreads()
 #define LK_INLINE __device__ __forceinline__
 #define restrict __restrict__
 

@@ -227,15 +227,21 @@ ParameterizedTest(kda_case *c, kda, matches_recurrence)
     run_matches(c);
 }
 
-/* The tensor-core state pass (cl/kda_state_mma.cl, SMMA = 1; with the tensor-core output, MMA = 1)
- * forced by a tuning override, f16 only: the GPU default's shape, CHUNK 32 / BV 32 with strong
- * decay, CHUNK 16 with odd K and V (zero-padded K tile, V not a multiple of BV, gate), GVA with
- * two sequences. Skipped on devices without an NVIDIA GPU of compute capability 8+. */
+/* The tensor-core kernels forced by a tuning override, f16 only: the state pass
+ * (cl/kda_state_mma.cl, SMMA = 1; with the tensor-core output, MMA = 1) and the chunk kernel
+ * (cl/kda_chunk_mma.cl, CMMA = 1): the GPU default's shape (also all three together), CHUNK 32 /
+ * BV 32 with strong decay, CHUNK 16 with odd K and V (zero-padded K tiles, V not a multiple of BV
+ * or of the column tile, gate), GVA with two sequences without L2 norm. Skipped on devices
+ * without an NVIDIA GPU of compute capability 8+. */
 #define TC_CASES(X)                                                                                          \
     X(1, 200, 1, 1, 128, 128, F16, 1, 0, 1, 0, LKT_BSHD, "CHUNK=64,SUB=16,BV=16,WG=128,OBV=64,MMA=1,SMMA=1") \
     X(1, 150, 2, 2, 128, 128, F16, 1, 0, 1, 1, LKT_CONTIGUOUS, "CHUNK=32,SUB=16,BV=32,WG=128,OBV=64,MMA=1,SMMA=1") \
     X(1, 37, 1, 2, 100, 60, F16, 1, 1, 1, 0, LKT_PADDED, "CHUNK=16,SUB=8,BV=16,WG=64,OBV=32,MMA=1,SMMA=1")     \
-    X(2, 100, 2, 4, 64, 48, F16, 0, 0, 1, 0, LKT_BSHD, "CHUNK=64,SUB=16,BV=16,WG=64,OBV=32,SMMA=1")
+    X(2, 100, 2, 4, 64, 48, F16, 0, 0, 1, 0, LKT_BSHD, "CHUNK=64,SUB=16,BV=16,WG=64,OBV=32,SMMA=1")             \
+    X(1, 200, 1, 1, 128, 128, F16, 1, 0, 1, 0, LKT_BSHD, "CHUNK=64,SUB=16,BV=16,WG=128,OBV=64,MMA=1,SMMA=1,CMMA=1") \
+    X(1, 150, 2, 2, 128, 128, F16, 1, 0, 1, 1, LKT_CONTIGUOUS, "CHUNK=32,SUB=16,BV=32,WG=128,OBV=64,CMMA=1")   \
+    X(1, 37, 1, 2, 100, 60, F16, 1, 1, 1, 0, LKT_PADDED, "CHUNK=16,SUB=8,BV=16,WG=64,OBV=32,CMMA=1")            \
+    X(2, 100, 2, 4, 64, 48, F16, 0, 0, 1, 0, LKT_BSHD, "CHUNK=64,SUB=16,BV=16,WG=64,OBV=32,CMMA=1")
 
 ParameterizedTestParameters(kda, tensor_core)
 {
@@ -248,13 +254,28 @@ ParameterizedTest(kda_case *c, kda, tensor_core)
     run_matches(c);
 }
 
+/* Where the case forces `flag`, runs the kernels of bit mask `stages` alone (STAGES) and expects
+ * `kernel` to be the last launch: the forced tensor-core kernel ran, not its fallback. */
+static void expect_last_kernel(lk_context *ctx, const kda_case *c, kda_dev *d, const lk_kda_params *p,
+                               const char *flag, int stages, const char *kernel)
+{
+    if (!strstr(c->tune, flag))
+        return;
+    char tune[128], launch[64];
+    snprintf(tune, sizeof tune, "%s,STAGES=%d", c->tune, stages);
+    LKT_OK(ctx, lk_tuning_override(ctx, "kda_fwd", c->dtype, (int)c->K, 0, 0, tune));
+    fwd_or_skip(ctx, d, c->h0 ? &d->h0.t : NULL, p);
+    snprintf(launch, sizeof launch, "%s ", kernel);
+    cr_expect(strstr(lk_last_launch(ctx), launch) == lk_last_launch(ctx), "%s did not run: %s", kernel,
+              lk_last_launch(ctx));
+}
+
 static void run_matches(const kda_case *c)
 {
     lk_context *ctx = lkt_open(c->backend);
-    int smma = strstr(c->tune, "SMMA=1") != NULL;
     const lk_device_info *dev = lk_context_device(ctx);
-    if (smma && !(dev->type == LK_DEVICE_GPU && dev->cc_major >= 8))
-        cr_skip_test("the tensor-core state pass needs an NVIDIA GPU of compute capability 8+ (this device: %s)",
+    if (strstr(c->tune, "MMA=1") && !(dev->type == LK_DEVICE_GPU && dev->cc_major >= 8))
+        cr_skip_test("the tensor-core kernels need an NVIDIA GPU of compute capability 8+ (this device: %s)",
                      dev->name);
     kda_host h = make_host(c, c->B, (uint64_t)(c->T * 131 + c->K * 7 + c->V + c->dtype));
     kda_dev d = make_dev(ctx, c, &h, c->B);
@@ -273,14 +294,8 @@ static void run_matches(const kda_case *c)
     double tol = c->dtype == LK_F16 ? TOL_F16 : TOL_F32;
     expect_rms("o", o, ro, no, tol);
     expect_rms("final state", ht, rht, ns, tol);
-    if (smma) { /* the state kernel alone (STAGES 3: chunk and state), so that it is the last launch */
-        char tune[96];
-        snprintf(tune, sizeof tune, "%s,STAGES=3", c->tune);
-        LKT_OK(ctx, lk_tuning_override(ctx, "kda_fwd", c->dtype, (int)c->K, 0, 0, tune));
-        fwd_or_skip(ctx, &d, c->h0 ? &d.h0.t : NULL, &p);
-        cr_expect(strstr(lk_last_launch(ctx), "kda_state_mma ") == lk_last_launch(ctx),
-                  "the tensor-core state pass did not run: %s", lk_last_launch(ctx));
-    }
+    expect_last_kernel(ctx, c, &d, &p, "SMMA=1", 3, "kda_state_mma");
+    expect_last_kernel(ctx, c, &d, &p, "CMMA=1", 1, "kda_chunk_mma");
 
     free(o); free(ht); free(ro); free(rht);
     free_host(&h);

@@ -1,4 +1,4 @@
-/* kda_fwd as a tunable op (see op.h): CHUNK x SUB x BV x WG x OBV x MMA x SMMA, inputs and check of kda_problem.c, the
+/* kda_fwd as a tunable op (see op.h): CHUNK x SUB x BV x WG x OBV x MMA x SMMA x CMMA, inputs and check of kda_problem.c, the
  * table of bench_kda.c. Timed problem: B=1 (--batch), H = HV heads (--heads; 16 on GPUs, 2 on
  * CPUs), K = V = the key's head_dim, T = the key's length, L2 norm in the kernel, initial and
  * final state. */
@@ -59,6 +59,22 @@ static int smma_applies(const lk_params *p, const void *user, char *why, size_t 
     return 0;
 }
 
+/* CMMA = 1 only where the tensor-core chunk kernel runs, and with SUB 16 (its sub-chunks whatever
+ * SUB: the other values would time the same launch again). */
+static int cmma_applies(const lk_params *p, const void *user, char *why, size_t n)
+{
+    const tune_space_user *u = user;
+    if (!lk_params_get(p, "CMMA", 0))
+        return 1;
+    lk_params eff;
+    int64_t K = u->key->head_dim;
+    lk_kda_effective(p, K, K, u->key->length, u->ctx->info.local_mem_bytes, &eff);
+    if (lk_kda_chunk_mma_ok(&u->ctx->info, u->key->dtype, &eff) && lk_params_get(&eff, "SUB", 16) == 16)
+        return 1;
+    snprintf(why, n, "CMMA: kda_chunk_mma.cl does not apply (CHUNK >= 16, SUB 16, local memory)");
+    return 0;
+}
+
 /* A chunk longer than the sequence runs as the shorter one: tune it once. */
 static int chunk_within_length(const lk_params *p, const void *user, char *why, size_t n)
 {
@@ -96,11 +112,13 @@ static void kda_space(const tune_space_user *u, space *s)
     int mma = !cpu && u->ctx->info.cc_major >= 8 && u->key->dtype == LK_F16;
     space_add_list(s, "MMA", mma ? 2 : 1, mma ? mma_on : mma_off);
     space_add_list(s, "SMMA", mma ? 2 : 1, mma ? mma_on : mma_off);
+    space_add_list(s, "CMMA", mma ? 2 : 1, mma ? mma_on : mma_off);
     space_add_constraint(s, "wg_multiple_of_bv", wg_multiple_of_bv);
     space_add_constraint(s, "chunk_within_length", chunk_within_length);
     space_add_constraint(s, "sub_within_chunk", sub_within_chunk);
     space_add_constraint(s, "fits_device", fits_device);
     space_add_constraint(s, "smma_applies", smma_applies);
+    space_add_constraint(s, "cmma_applies", cmma_applies);
 }
 
 static void defaults(const lk_device_info *dev, const lk_tune_key *key, lk_params *out)

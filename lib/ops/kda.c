@@ -1,5 +1,6 @@
 /* lk_kda_fwd and lk_kda_decode_step: tuned-parameter lookup and the three launches: cl/kda_chunk.cl
- * (the per-chunk matrices of every chunk in parallel, into scratch), cl/kda_state.cl (one
+ * (the per-chunk matrices of every chunk in parallel, into scratch; cl/kda_chunk_mma.cl on tensor
+ * cores with CMMA = 1), cl/kda_state.cl (one
  * work-group per sequence, value head and V block, walking the chunks with the state, storing the
  * per-chunk states and Vn; cl/kda_state_mma.cl on tensor cores with SMMA = 1) and cl/kda_out.cl
  * or cl/kda_out_mma.cl (the output of every chunk in parallel). The decode step is the same sequence with CHUNK = 1. Argument checks live in kda_args.c. */
@@ -59,11 +60,30 @@ size_t lk_kda_state_mma_local_bytes(size_t C, size_t bv, size_t K)
     return 2 * (2 * C * (kp + 8) + (kp + C) * (bv + 8));
 }
 
+/* f16 tensors on an NVIDIA GPU of compute capability 8+: where the mma.sync kernels run. */
+static int tensor_cores(const lk_device_info *dev, lk_dtype dtype)
+{
+    return dtype == LK_F16 && dev->type == LK_DEVICE_GPU && dev->cc_major >= 8;
+}
+
 int lk_kda_state_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K)
 {
     size_t C = (size_t)lk_params_get(eff, "CHUNK", 64), bv = (size_t)lk_params_get(eff, "BV", 16);
-    return lk_params_get(eff, "SMMA", 0) && dtype == LK_F16 && dev->type == LK_DEVICE_GPU && dev->cc_major >= 8 &&
-           C >= 16 && bv % 16 == 0 && K <= 128 && lk_kda_state_mma_local_bytes(C, bv, (size_t)K) <= dev->local_mem_bytes;
+    return lk_params_get(eff, "SMMA", 0) && tensor_cores(dev, dtype) && C >= 16 && bv % 16 == 0 && K <= 128 &&
+           lk_kda_state_mma_local_bytes(C, bv, (size_t)K) <= dev->local_mem_bytes;
+}
+
+/* Local memory of kda_chunk_mma: buf [3][C][36]; amat [C][C + 1]; betas fq fk; segtot [C / 16][32]. */
+static size_t chunk_mma_local_bytes(size_t C)
+{
+    return sizeof(float) * (3 * C * 36 + C * (C + 1) + 3 * C + C / 16 * 32);
+}
+
+int lk_kda_chunk_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff)
+{
+    size_t C = (size_t)lk_params_get(eff, "CHUNK", 64);
+    return lk_params_get(eff, "CMMA", 0) && tensor_cores(dev, dtype) && C >= 16 &&
+           chunk_mma_local_bytes(C) <= dev->local_mem_bytes;
 }
 
 /* Work-items of kda_out: 4 x 4 outputs each over CHUNK rows and OBV columns. */
@@ -103,6 +123,7 @@ void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_
     lk_params_set(out, "OBV", (int)(obv < 4 ? 4 : obv / 4 * 4));
     lk_params_set(out, "MMA", lk_params_get(tuned, "MMA", 0) != 0);
     lk_params_set(out, "SMMA", lk_params_get(tuned, "SMMA", 0) != 0);
+    lk_params_set(out, "CMMA", lk_params_get(tuned, "CMMA", 0) != 0);
     /* K tiles: for kda_chunk the largest of 32, 16, 8 rows, for kda_state of 128 .. 8 rows with at
      * most 64 staged floats per work-item, each at most K rounded up to a power of two, that fits */
     int64_t kt = 32, ks = 128;
@@ -215,6 +236,7 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
      * 16..64, BV a multiple of 16, K <= 128, its local memory within the device's; CHUNK / 16 warps.
      * (defs holds LK_MAX_PARAMS already: no define marks it.) */
     int smma = lk_kda_state_mma_ok(&ctx->info, c->q.dtype, &eff, K);
+    int cmma = lk_kda_chunk_mma_ok(&ctx->info, c->q.dtype, &eff); /* cl/kda_chunk_mma.cl, CHUNK / 16 warps */
     lk_params_set(&defs, "L2NORM", p->l2norm_qk != 0);
     lk_params_set(&defs, "GATE", p->a_log != NULL);
     lk_params_set(&defs, "HAS_H0", c->h0 != NULL);
@@ -248,8 +270,9 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     int stages = lk_params_get(tuned, "STAGES", 7);
     size_t chunks = (size_t)((c->max_len + chunk - 1) / chunk);
     chunks = chunks ? chunks : 1;
-    if ((stages & 1) && (st = lk_launch(ctx, "kda_chunk", &defs, "kda_chunk", (size_t)HV * chunks,
-                                        (size_t)c->n_seqs, (size_t)wg, &a)))
+    if ((stages & 1) && (st = lk_launch(ctx, cmma ? "kda_chunk_mma" : "kda_chunk", &defs,
+                                        cmma ? "kda_chunk_mma" : "kda_chunk", (size_t)HV * chunks, (size_t)c->n_seqs,
+                                        cmma ? (size_t)chunk / 16 * 32 : (size_t)wg, &a)))
         return st;
 
     lk_args b = {0}; /* kda_state */
@@ -278,8 +301,7 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     lk_args_long(&d, n_slots);
     size_t o_blocks = (size_t)((V + obv - 1) / obv);
     /* tensor-core output (cl/kda_out_mma.cl): f16, NVIDIA cc 8+, CHUNK 16..64, OBV a multiple of 16 */
-    int mma = lk_params_get(&eff, "MMA", 0) && c->q.dtype == LK_F16 && ctx->info.type == LK_DEVICE_GPU &&
-              ctx->info.cc_major >= 8 && chunk >= 16 && obv % 16 == 0;
+    int mma = lk_params_get(&eff, "MMA", 0) && tensor_cores(&ctx->info, c->q.dtype) && chunk >= 16 && obv % 16 == 0;
     if ((stages & 4) && (st = lk_launch(ctx, mma ? "kda_out_mma" : "kda_out", &defs, "kda_out",
                                         (size_t)HV * o_blocks * chunks, (size_t)c->n_seqs,
                                         mma ? (size_t)chunk / 16 * 32 : out_wg((size_t)chunk, (size_t)obv), &d)))
