@@ -22,6 +22,8 @@
 #define LK_GLOBAL_ADDR(p) ((ulong)(p))
 #endif
 
+#ifndef LK_WARP_EMU /* tests/emu/warp_emu.h supplies the primitives on the host */
+
 /* d += a b on one m16n8k16 tile. */
 LK_INLINE void lk_mma16816(float *d, const uint *a, uint b0, uint b1)
 {
@@ -117,4 +119,5 @@ LK_INLINE void lk_unpack_half2(uint r, float *lo, float *hi)
     *hi = b;
 }
 
+#endif /* LK_WARP_EMU */
 #endif

@@ -103,13 +103,14 @@ __device__ __forceinline__ unsigned get_global_id(int d) { return get_group_id(d
 #define lk_ctz64(x) (__ffsll((long long)(x)) - 1)
 #define lk_atomic_or_local(p, v) atomicOr((unsigned int *)(p), (v))
 
+#define lk_ld16(p) (*(const uint4 *)(p))
+#define lk_lds4(p) (*(const float4 *)(p))
+#ifndef LK_WARP_EMU /* tests/emu/warp_emu.h supplies these on the host */
 __device__ __forceinline__ float lk_half_to_float(const half *p, long i) {
     float f;
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(p[i]));
     return f;
 }
-#define lk_ld16(p) (*(const uint4 *)(p))
-#define lk_lds4(p) (*(const float4 *)(p))
 __device__ __forceinline__ float lk_bits_to_float16(unsigned x) {
     float f;
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"((unsigned short)x));
@@ -120,6 +121,7 @@ __device__ __forceinline__ void lk_float_to_half(half *p, long i, float v) {
     asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
     p[i] = h;
 }
+#endif
 
 #endif /* ------------------------------------------------------------------------------------ */
 

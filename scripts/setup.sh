@@ -3,7 +3,7 @@
 # then configure and build it in build/. Idempotent: a second run only rebuilds what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(cmake gcc make pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
+packages=(cmake gcc g++ make pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
           libsqlite3-dev libcriterion-dev libclblast-dev gnuplot-nox)
 missing=()
 for p in "${packages[@]}"; do

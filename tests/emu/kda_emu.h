@@ -1,0 +1,26 @@
+/* kda_emu.h: one configuration (compile-time defines) of the KDA chunk and output kernels, each in
+ * its scalar and its tensor-core form, run by warp_emu.h on host threads (kda_emu_config.cpp is
+ * compiled once per configuration; test_kda_mma_emu.cpp compares the forms). */
+#ifndef LK_KDA_EMU_H
+#define LK_KDA_EMU_H
+
+/* Contiguous tensors: q, k [B, T, H, DK] f16 bits; v, o [B, T, HV, DV] f16 bits; g [B, T, HV, DK],
+ * beta [B, T, HV] f32; a_log [HV], dt_bias [HV, DK] (GATE); scr: cl/kda_common.h's layout. */
+struct kda_emu_io {
+    const unsigned short *q, *k, *v;
+    const float *g, *beta, *a_log, *dt_bias;
+    float *scr;
+    unsigned short *o;
+    int B, T, H, HV;
+    long NCH;
+    float scale;
+};
+
+struct kda_emu_config {
+    const char *name;
+    int chunk, dk, dv, l2norm, gate, obv;
+    void (*chunk_kernel)(int mma, const kda_emu_io *io); /* kda_chunk.cl or kda_chunk_mma.cl */
+    void (*out_kernel)(int mma, const kda_emu_io *io);   /* kda_out.cl or kda_out_mma.cl */
+};
+
+#endif

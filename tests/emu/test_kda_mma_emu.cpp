@@ -1,0 +1,126 @@
+/* The tensor-core KDA kernels against their scalar forms, on host threads (warp_emu.h), so that
+ * they are tested without an NVIDIA GPU: kda_chunk_mma.cl against kda_chunk.cl (every scratch
+ * array it writes: W, qg, kg, U, Aqk, 2^gc_last) and kda_out_mma.cl against kda_out.cl (o, from
+ * the same scratch). kda_out_mma.cl passed test_kda on the H200, so its case also checks the
+ * emulation itself. Tolerances: f16 operands in the mma products (W, U, Aqk, o: relative RMS
+ * 5e-3), fp32 arithmetic in another order (qg, kg, 2^gc_last: 1e-5). The configurations, their
+ * defines in CMakeLists.txt: CHUNK 64 / K = V = 128 with L2 norm; CHUNK 32 with strong decay
+ * (g near -5 per step); CHUNK 16 with K = 100, V = 60 and the gate; CHUNK 64 / K = 64, V = 48,
+ * GVA 2:4, two sequences, no L2 norm. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "kda_emu.h"
+
+extern const kda_emu_config emu_c64, emu_c32_strong, emu_c16_gate, emu_c64_gva;
+
+/* Criterion runs each test in a new process: a case names its configuration by index. */
+static const kda_emu_config *const configs[] = {&emu_c64, &emu_c32_strong, &emu_c16_gate, &emu_c64_gva};
+
+struct emu_case {
+    int config;
+    int B, T, H, HV, strong;
+};
+
+static uint64_t rng_next(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 11;
+}
+static float uniform(uint64_t *s) { return (float)((double)rng_next(s) / 9007199254740992.0); }
+
+static unsigned short to_half(float f)
+{
+    _Float16 h = (_Float16)f;
+    unsigned short b;
+    memcpy(&b, &h, 2);
+    return b;
+}
+static float from_half(unsigned short b)
+{
+    _Float16 h;
+    memcpy(&h, &b, 2);
+    return (float)h;
+}
+
+/* sqrt(sum (a - b)^2 / sum b^2) over n values (0 when both are zero). */
+static double rel_rms(const float *a, const float *b, size_t n)
+{
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return den > 0.0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+static void expect_close(const char *what, const float *got, const float *want, size_t n, double tol)
+{
+    double e = rel_rms(got, want, n);
+    cr_log_info("%s: relative RMS %.2e (tolerance %.0e)", what, e, tol);
+    cr_expect(e <= tol, "%s: relative RMS %.3e > %.0e", what, e, tol);
+}
+
+ParameterizedTestParameters(kda_mma_emu, matches_scalar)
+{
+    static emu_case cases[] = {{0, 1, 200, 1, 1, 0}, {1, 1, 150, 2, 2, 1}, {2, 1, 37, 1, 2, 0}, {3, 2, 100, 2, 4, 0}};
+    return cr_make_param_array(emu_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(emu_case *c, kda_mma_emu, matches_scalar)
+{
+    const kda_emu_config *f = configs[c->config];
+    const int K = f->dk, V = f->dv, C = f->chunk;
+    const long BT = (long)c->B * c->T, NCH = (BT + C - 1) / C + c->B;
+    uint64_t seed = 0x9e3779b97f4a7c15ull ^ (uint64_t)(c->T * 131 + K);
+    std::vector<unsigned short> q((size_t)BT * c->H * K), k(q.size()), v((size_t)BT * c->HV * V);
+    std::vector<float> g((size_t)BT * c->HV * K), beta((size_t)BT * c->HV), a_log(c->HV), dt_bias((size_t)c->HV * K);
+    for (auto &x : q) x = to_half(2.0f * uniform(&seed) - 1.0f);
+    for (auto &x : k) x = to_half(2.0f * uniform(&seed) - 1.0f);
+    for (auto &x : v) x = to_half(2.0f * uniform(&seed) - 1.0f);
+    for (auto &x : g) /* log-decay (gate input with GATE) */
+        x = f->gate ? 4.0f * uniform(&seed) - 2.0f : c->strong ? -4.5f - uniform(&seed) : -0.5f * uniform(&seed);
+    for (auto &x : beta) x = uniform(&seed);
+    for (auto &x : a_log) x = uniform(&seed) - 0.5f;
+    for (auto &x : dt_bias) x = 0.5f * uniform(&seed) - 0.25f;
+
+    const size_t plane = (size_t)c->HV * BT, floats = plane * (3 * K + V + C) + (size_t)c->HV * NCH * K * (1 + V);
+    std::vector<float> want(floats, 0.0f), got(floats, 0.0f);
+    kda_emu_io io = {q.data(), k.data(), v.data(), g.data(), beta.data(), a_log.data(), dt_bias.data(),
+                     want.data(), nullptr, c->B, c->T, c->H, c->HV, NCH, 1.0f / std::sqrt((float)K)};
+    f->chunk_kernel(0, &io);
+    io.scr = got.data();
+    f->chunk_kernel(1, &io);
+    cr_log_info("config %s, B %d T %d H %d HV %d", f->name, c->B, c->T, c->H, c->HV);
+    const size_t w = 0, qg = plane * K, kg = 2 * plane * K, u = 3 * plane * K, a = plane * (3 * K + V),
+                 gl = plane * (3 * K + V + C);
+    expect_close("W", &got[w], &want[w], plane * K, 5e-3);
+    expect_close("qg", &got[qg], &want[qg], plane * K, 1e-5);
+    expect_close("kg", &got[kg], &want[kg], plane * K, 1e-5);
+    expect_close("U", &got[u], &want[u], plane * V, 5e-3);
+    expect_close("Aqk", &got[a], &want[a], plane * C, 5e-3);
+    expect_close("2^gc_last", &got[gl], &want[gl], (size_t)c->HV * NCH * K, 1e-5);
+
+    /* the output kernels on the scalar chunk kernel's scratch, with random states and Vn */
+    for (size_t i = u; i < u + plane * V; i++)
+        want[i] = 2.0f * uniform(&seed) - 1.0f;
+    for (size_t i = gl + (size_t)c->HV * NCH * K; i < floats; i++)
+        want[i] = 0.2f * uniform(&seed) - 0.1f;
+    std::vector<unsigned short> o_want((size_t)BT * c->HV * V), o_got(o_want.size());
+    io.scr = want.data();
+    io.o = o_want.data();
+    f->out_kernel(0, &io);
+    io.o = o_got.data();
+    f->out_kernel(1, &io);
+    std::vector<float> fw(o_want.size()), fg(o_got.size());
+    for (size_t i = 0; i < fw.size(); i++) {
+        fw[i] = from_half(o_want[i]);
+        fg[i] = from_half(o_got[i]);
+    }
+    expect_close("o (kda_out_mma)", fg.data(), fw.data(), fw.size(), 5e-3);
+}

@@ -1,0 +1,233 @@
+/* warp_emu.h: runs the CUDA build of a cl/ kernel on host threads, one thread per work-item, so
+ * that the tensor-core kernels (inline PTX, mma_nv.h) can be tested on a machine without an
+ * NVIDIA GPU. C++20. Include this first, then portable.h, then the kernel program(s); kernels
+ * become static functions (LK_KERNEL redefined), so several configurations of one program can live
+ * in one executable, each translation unit in its own namespace.
+ *
+ * What is emulated (semantics as in the PTX ISA, fragment layouts as drawn in mma_nv.h):
+ *   __syncthreads             a std::barrier of the block's threads
+ *   shfl.sync.bfly, mma.sync.m16n8k16 (f16 in, f32 accumulate), ldmatrix.x4 (.trans)
+ *                             warp collectives: each lane posts its operands, the warp meets at a
+ *                             barrier, each lane computes its own result, the warp meets again
+ *   cp.async                  a plain 16-byte copy at issue (a valid order: wait_group and the
+ *                             barrier that follows in the kernels still separate it from the reads)
+ *   red.global.add.f32        an atomic add
+ *   cvt to and from f16       _Float16 (round to nearest even)
+ *   shared memory             __shared__ arrays become static (one block runs at a time)
+ * Not emulated: timing, bank conflicts, register limits; warps whose lanes diverge around a
+ * collective (the kernels never do that; the emulation would deadlock). */
+#ifndef LK_WARP_EMU_H
+#define LK_WARP_EMU_H
+
+#include <atomic>
+#include <barrier>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <thread>
+#include <vector>
+
+struct lk_emu_dim3 {
+    unsigned x, y, z;
+};
+struct uint2 {
+    unsigned x, y;
+};
+struct uint4 {
+    unsigned x, y, z, w;
+};
+struct float4 {
+    float x, y, z, w;
+};
+
+/* One warp's meeting point and the operands its lanes post there. */
+struct lk_emu_warp {
+    std::barrier<> meet{32};
+    uint64_t post[32][8];
+};
+
+/* The emulated thread's coordinates and its block's barriers. */
+struct lk_emu_thread {
+    lk_emu_dim3 block, thread, grid, dim;
+    std::barrier<> *block_meet;
+    lk_emu_warp *warp;
+    int lane;
+};
+inline thread_local lk_emu_thread lk_emu;
+
+#define blockIdx lk_emu.block
+#define threadIdx lk_emu.thread
+#define gridDim lk_emu.grid
+#define blockDim lk_emu.dim
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __shared__ static
+#define __align__(n) __attribute__((aligned(n)))
+#define __launch_bounds__(n)
+#define __syncthreads() lk_emu.block_meet->arrive_and_wait()
+
+inline float __int_as_float(int x)
+{
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+inline float __uint_as_float(unsigned x)
+{
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+inline int __popcll(unsigned long long x) { return __builtin_popcountll(x); }
+inline int __ffsll(long long x) { return __builtin_ffsll(x); }
+inline unsigned atomicOr(unsigned *p, unsigned v) { return __atomic_fetch_or(p, v, __ATOMIC_RELAXED); }
+
+/* Shared-memory "addresses" (LK_SMEM_ADDR): 32-bit offsets from an anchor in the same image. */
+inline char lk_emu_anchor;
+inline uint64_t __cvta_generic_to_shared(const void *p) { return (uint64_t)((const char *)p - &lk_emu_anchor); }
+inline const char *lk_emu_smem(unsigned a) { return &lk_emu_anchor + (int32_t)a; }
+
+inline float lk_emu_h2f(unsigned short h)
+{
+    _Float16 x;
+    memcpy(&x, &h, 2);
+    return (float)x;
+}
+inline unsigned short lk_emu_f2h(float f)
+{
+    _Float16 x = (_Float16)f;
+    unsigned short h;
+    memcpy(&h, &x, 2);
+    return h;
+}
+
+/* ---- portable.h's CUDA conversions ---- */
+inline float lk_half_to_float(const unsigned short *p, long i) { return lk_emu_h2f(p[i]); }
+inline float lk_bits_to_float16(unsigned x) { return lk_emu_h2f((unsigned short)x); }
+inline void lk_float_to_half(unsigned short *p, long i, float v) { p[i] = lk_emu_f2h(v); }
+
+/* ---- mma_nv.h's primitives ---- */
+
+/* Every lane posts n words; after the meeting, lane l's words are at post[l]. */
+inline void lk_emu_post(const uint64_t *w, int n)
+{
+    for (int i = 0; i < n; i++)
+        lk_emu.warp->post[lk_emu.lane][i] = w[i];
+    lk_emu.warp->meet.arrive_and_wait();
+}
+inline void lk_emu_done() { lk_emu.warp->meet.arrive_and_wait(); }
+
+inline float lk_emu_half_of(uint64_t reg, int hi) { return lk_emu_h2f((unsigned short)(reg >> (16 * hi))); }
+
+inline void lk_mma16816(float *d, const unsigned *a, unsigned b0, unsigned b1)
+{
+    uint64_t w[6] = {a[0], a[1], a[2], a[3], b0, b1};
+    lk_emu_post(w, 6);
+    uint64_t(*P)[8] = lk_emu.warp->post;
+    const int g = lk_emu.lane / 4, t = lk_emu.lane % 4;
+    float out[4];
+    for (int e = 0; e < 4; e++) { /* c0 c1 (g, 2t..2t+1), c2 c3 (g+8, 2t..2t+1) */
+        int row = g + (e >> 1) * 8, col = 2 * t + (e & 1);
+        float acc = d[e];
+        for (int k = 0; k < 16; k++) {
+            /* A (row, k): lane 4 (row % 8) + (k % 8) / 2, register (row >= 8) + 2 (k >= 8) */
+            float av = lk_emu_half_of(P[4 * (row % 8) + (k % 8) / 2][(row >= 8) + 2 * (k >= 8)], k % 2);
+            /* B (k, col): lane 4 col + (k % 8) / 2, register b0 (k < 8) or b1 */
+            float bv = lk_emu_half_of(P[4 * col + (k % 8) / 2][4 + (k >= 8)], k % 2);
+            acc += av * bv;
+        }
+        out[e] = acc;
+    }
+    lk_emu_done();
+    for (int e = 0; e < 4; e++)
+        d[e] = out[e];
+}
+
+inline void lk_emu_ldmatrix(unsigned *r, unsigned smem_addr, int trans)
+{
+    uint64_t w[1] = {smem_addr};
+    lk_emu_post(w, 1);
+    uint64_t(*P)[8] = lk_emu.warp->post;
+    const int g = lk_emu.lane / 4, t = lk_emu.lane % 4;
+    for (int i = 0; i < 4; i++) { /* matrix i: rows at the addresses of lanes 8 i .. 8 i + 7 */
+        unsigned short lo, hi;
+        if (!trans) { /* (row g, cols 2t, 2t + 1) */
+            memcpy(&lo, lk_emu_smem((unsigned)P[8 * i + g][0]) + 4 * t, 2);
+            memcpy(&hi, lk_emu_smem((unsigned)P[8 * i + g][0]) + 4 * t + 2, 2);
+        } else { /* (rows 2t, 2t + 1, col g) */
+            memcpy(&lo, lk_emu_smem((unsigned)P[8 * i + 2 * t][0]) + 2 * g, 2);
+            memcpy(&hi, lk_emu_smem((unsigned)P[8 * i + 2 * t + 1][0]) + 2 * g, 2);
+        }
+        r[i] = lo | (unsigned)hi << 16;
+    }
+    lk_emu_done();
+}
+inline void lk_ldmatrix_x4(unsigned *r, unsigned a) { lk_emu_ldmatrix(r, a, 0); }
+inline void lk_ldmatrix_x4_trans(unsigned *r, unsigned a) { lk_emu_ldmatrix(r, a, 1); }
+
+inline void lk_cp_async16(unsigned smem_addr, unsigned long global_addr, int src_bytes)
+{
+    char *dst = (char *)lk_emu_smem(smem_addr);
+    if (src_bytes)
+        memcpy(dst, (const void *)global_addr, 16);
+    else
+        memset(dst, 0, 16);
+}
+inline void lk_cp_async_commit(void) {}
+#define lk_cp_async_wait(n) ((void)0)
+
+inline float lk_shfl_xor(float v, int lane_mask)
+{
+    uint32_t bits;
+    memcpy(&bits, &v, 4);
+    uint64_t w[1] = {bits};
+    lk_emu_post(w, 1);
+    uint32_t r = (uint32_t)lk_emu.warp->post[lk_emu.lane ^ lane_mask][0];
+    lk_emu_done();
+    float f;
+    memcpy(&f, &r, 4);
+    return f;
+}
+
+inline float lk_exp2_approx(float x) { return exp2f(x); }
+inline unsigned lk_pack_half2(float lo, float hi) { return lk_emu_f2h(lo) | (unsigned)lk_emu_f2h(hi) << 16; }
+inline void lk_unpack_half2(unsigned r, float *lo, float *hi)
+{
+    *lo = lk_emu_h2f((unsigned short)r);
+    *hi = lk_emu_h2f((unsigned short)(r >> 16));
+}
+inline void lk_red_add_f32(float *p, float v)
+{
+    std::atomic_ref<float>(*p).fetch_add(v, std::memory_order_relaxed);
+}
+inline void lk_red_add_f32x2(float *p, float a, float b)
+{
+    lk_red_add_f32(p, a);
+    lk_red_add_f32(p + 1, b);
+}
+
+/* Runs body() as the kernel's work-items: blocks one after another, each block's `threads`
+ * work-items (a multiple of 32) as host threads. */
+inline void lk_emu_launch(lk_emu_dim3 grid, unsigned threads, const std::function<void()> &body)
+{
+    for (unsigned by = 0; by < grid.y; by++)
+        for (unsigned bx = 0; bx < grid.x; bx++) {
+            std::barrier<> block_meet((std::ptrdiff_t)threads);
+            std::vector<lk_emu_warp> warps(threads / 32);
+            std::vector<std::thread> pool;
+            for (unsigned t = 0; t < threads; t++)
+                pool.emplace_back([&, t] {
+                    lk_emu = {{bx, by, 0}, {t, 0, 0}, grid, {threads, 1, 1}, &block_meet, &warps[t / 32], (int)(t % 32)};
+                    body();
+                });
+            for (auto &th : pool)
+                th.join();
+        }
+}
+
+#define __CUDACC__ 1
+#define LK_WARP_EMU 1
+
+#endif
