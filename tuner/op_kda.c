@@ -44,35 +44,26 @@ static int fits_device(const lk_params *p, const void *user, char *why, size_t n
     return 0;
 }
 
-/* SMMA = 1 only where the tensor-core state pass runs (else it would time kda_state.cl twice). */
-static int smma_applies(const lk_params *p, const void *user, char *why, size_t n)
+/* SMMA = 1 and CMMA = 1 only where their tensor-core kernels run (else they would time the scalar
+ * kernel again), CMMA with SUB 16 (its sub-chunks are 16 rows whatever SUB). */
+static int mma_kernels_apply(const lk_params *p, const void *user, char *why, size_t n)
 {
     const tune_space_user *u = user;
-    if (!lk_params_get(p, "SMMA", 0))
+    int smma = lk_params_get(p, "SMMA", 0), cmma = lk_params_get(p, "CMMA", 0);
+    if (!smma && !cmma)
         return 1;
     lk_params eff;
     int64_t K = u->key->head_dim;
     lk_kda_effective(p, K, K, u->key->length, u->ctx->info.local_mem_bytes, &eff);
-    if (lk_kda_state_mma_ok(&u->ctx->info, u->key->dtype, &eff, K))
-        return 1;
-    snprintf(why, n, "SMMA: kda_state_mma.cl does not apply (CHUNK >= 16, BV a multiple of 16, K <= 128, local memory)");
-    return 0;
-}
-
-/* CMMA = 1 only where the tensor-core chunk kernel runs, and with SUB 16 (its sub-chunks whatever
- * SUB: the other values would time the same launch again). */
-static int cmma_applies(const lk_params *p, const void *user, char *why, size_t n)
-{
-    const tune_space_user *u = user;
-    if (!lk_params_get(p, "CMMA", 0))
-        return 1;
-    lk_params eff;
-    int64_t K = u->key->head_dim;
-    lk_kda_effective(p, K, K, u->key->length, u->ctx->info.local_mem_bytes, &eff);
-    if (lk_kda_chunk_mma_ok(&u->ctx->info, u->key->dtype, &eff) && lk_params_get(&eff, "SUB", 16) == 16)
-        return 1;
-    snprintf(why, n, "CMMA: kda_chunk_mma.cl does not apply (CHUNK >= 16, SUB 16, local memory)");
-    return 0;
+    if (smma && !lk_kda_state_mma_ok(&u->ctx->info, u->key->dtype, &eff, K)) {
+        snprintf(why, n, "SMMA: kda_state_mma.cl does not apply (CHUNK >= 16, BV a multiple of 16, K <= 128, local memory)");
+        return 0;
+    }
+    if (cmma && !(lk_kda_chunk_mma_ok(&u->ctx->info, u->key->dtype, &eff) && lk_params_get(&eff, "SUB", 16) == 16)) {
+        snprintf(why, n, "CMMA: kda_chunk_mma.cl does not apply (CHUNK >= 16, SUB 16, local memory)");
+        return 0;
+    }
+    return 1;
 }
 
 /* A chunk longer than the sequence runs as the shorter one: tune it once. */
@@ -117,8 +108,7 @@ static void kda_space(const tune_space_user *u, space *s)
     space_add_constraint(s, "chunk_within_length", chunk_within_length);
     space_add_constraint(s, "sub_within_chunk", sub_within_chunk);
     space_add_constraint(s, "fits_device", fits_device);
-    space_add_constraint(s, "smma_applies", smma_applies);
-    space_add_constraint(s, "cmma_applies", cmma_applies);
+    space_add_constraint(s, "mma_kernels_apply", mma_kernels_apply);
 }
 
 static void defaults(const lk_device_info *dev, const lk_tune_key *key, lk_params *out)
