@@ -35,7 +35,7 @@
 #define NW (CHUNK / 16)
 #define CWG (NW * 32)
 #define KTM 32                  /* K tile columns */
-#define TS (KTM + 4)            /* row stride of the K tiles (16-byte rows) */
+#define TS (KTM + 4)            /* row stride of the K tiles (padded by 4 floats) */
 #define NKTM ((DK + KTM - 1) / KTM)
 #define CP (CHUNK + 1)
 #define CT 64                   /* column tile of phase 3 */

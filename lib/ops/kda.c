@@ -233,10 +233,11 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     int obv = lk_params_get(&eff, "OBV", 64);
     lk_params_set(&defs, "OBV", obv);
     /* tensor-core state pass (cl/kda_state_mma.cl, kernel kda_state_mma): f16, NVIDIA cc 8+, CHUNK
-     * 16..64, BV a multiple of 16, K <= 128, its local memory within the device's; CHUNK / 16 warps.
+     * 16..64, BV a multiple of 16, K <= 128, its local memory within the device's.
      * (defs holds LK_MAX_PARAMS already: no define marks it.) */
     int smma = lk_kda_state_mma_ok(&ctx->info, c->q.dtype, &eff, K);
-    int cmma = lk_kda_chunk_mma_ok(&ctx->info, c->q.dtype, &eff); /* cl/kda_chunk_mma.cl, CHUNK / 16 warps */
+    int cmma = lk_kda_chunk_mma_ok(&ctx->info, c->q.dtype, &eff); /* cl/kda_chunk_mma.cl */
+    size_t warps_wg = (size_t)chunk / 16 * 32; /* every tensor-core kernel: CHUNK / 16 warps */
     lk_params_set(&defs, "L2NORM", p->l2norm_qk != 0);
     lk_params_set(&defs, "GATE", p->a_log != NULL);
     lk_params_set(&defs, "HAS_H0", c->h0 != NULL);
@@ -272,7 +273,7 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     chunks = chunks ? chunks : 1;
     if ((stages & 1) && (st = lk_launch(ctx, cmma ? "kda_chunk_mma" : "kda_chunk", &defs,
                                         cmma ? "kda_chunk_mma" : "kda_chunk", (size_t)HV * chunks, (size_t)c->n_seqs,
-                                        cmma ? (size_t)chunk / 16 * 32 : (size_t)wg, &a)))
+                                        cmma ? warps_wg : (size_t)wg, &a)))
         return st;
 
     lk_args b = {0}; /* kda_state */
@@ -288,7 +289,7 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     if ((stages & 2) && (st = lk_launch(ctx, smma ? "kda_state_mma" : "kda_state", &defs,
                                         smma ? "kda_state_mma" : "kda_state",
                                         (size_t)HV * v_blocks, (size_t)c->n_seqs,
-                                        smma ? (size_t)chunk / 16 * 32 : (size_t)wg, &b)))
+                                        smma ? warps_wg : (size_t)wg, &b)))
         return st;
 
     lk_args d = {0}; /* kda_out */
@@ -304,7 +305,7 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     int mma = lk_params_get(&eff, "MMA", 0) && tensor_cores(&ctx->info, c->q.dtype) && chunk >= 16 && obv % 16 == 0;
     if ((stages & 4) && (st = lk_launch(ctx, mma ? "kda_out_mma" : "kda_out", &defs, "kda_out",
                                         (size_t)HV * o_blocks * chunks, (size_t)c->n_seqs,
-                                        mma ? (size_t)chunk / 16 * 32 : out_wg((size_t)chunk, (size_t)obv), &d)))
+                                        mma ? warps_wg : out_wg((size_t)chunk, (size_t)obv), &d)))
         return st;
     return LK_OK;
 }
