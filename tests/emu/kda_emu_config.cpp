@@ -26,6 +26,8 @@ namespace scalar_out {
 #include "kda_out.cl"
 }
 #undef RT
+#undef OWG
+#undef OBP
 namespace mma_out {
 #include "kda_out_mma.cl"
 }

@@ -84,10 +84,11 @@ inline int __popcll(unsigned long long x) { return __builtin_popcountll(x); }
 inline int __ffsll(long long x) { return __builtin_ffsll(x); }
 inline unsigned atomicOr(unsigned *p, unsigned v) { return __atomic_fetch_or(p, v, __ATOMIC_RELAXED); }
 
-/* Shared-memory "addresses" (LK_SMEM_ADDR): 32-bit offsets from an anchor in the same image. */
+/* Shared-memory "addresses" (LK_SMEM_ADDR): 32-bit offsets from an anchor in the same image,
+ * computed on integers (the static arrays are other objects than the anchor). */
 inline char lk_emu_anchor;
-inline uint64_t __cvta_generic_to_shared(const void *p) { return (uint64_t)((const char *)p - &lk_emu_anchor); }
-inline const char *lk_emu_smem(unsigned a) { return &lk_emu_anchor + (int32_t)a; }
+inline uint64_t __cvta_generic_to_shared(const void *p) { return (uint64_t)((uintptr_t)p - (uintptr_t)&lk_emu_anchor); }
+inline const char *lk_emu_smem(unsigned a) { return (const char *)((uintptr_t)&lk_emu_anchor + (intptr_t)(int32_t)a); }
 
 inline float lk_emu_h2f(unsigned short h)
 {
