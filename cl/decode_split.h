@@ -4,22 +4,26 @@
  *
  * One decode work-group owns KVH consecutive kv heads of one batch row and the NQ = KVH * QG
  * query heads that read them (GQA: query head hq reads kv head hq / QG, so the NQ heads are
- * consecutive), over one split of the token tiles. The kernel declares the arrays below with
+ * consecutive), over one split of the token tiles. A tile kernel declares the arrays below with
  * LK_DEC_LOCALS, fills a K and a V tile of BLOCK_N tokens in local memory from its own storage
  * (dense, sparse, quantized), then calls lk_dec_attend_tile (scores, online softmax, p.V for all
- * NQ heads; register-blocked, 16-byte local reads):
+ * NQ heads; register-blocked, 16-byte local reads). A direct kernel (kivi_decode_direct.cl)
+ * reads its storage in its own score and p.V phases and shares the rest (LK_DEC_SOFTMAX_LOCALS,
+ * lk_dec_softmax, lk_dec_pv_quad / lk_dec_pv_add, lk_dec_store_partial):
  *
  *   qs [NQ][D]                 q, scaled by scale * log2(e) (scores live in the exp2 domain)
  *   ks [BLOCK_N][LK_DEC_KROW]  token n, channel c = j*D + d of kv head j; rows padded by 4
  *                              floats, so the score work-items (one token each, float4 steps
  *                              along c) fall in distinct banks
  *   vs [BLOCK_N][LK_DEC_VROW]  same without padding (p.V work-items take adjacent float4s)
- *   sc [BLOCK_N][NQ]           scores, then probabilities 2^(s - m)
+ *   sp [DQ][BLOCK_N][NQ]       partial scores (DQ per score; a direct kernel's own count),
+ *                              then probabilities 2^(s - m)
+ *   sc [NQ][BLOCK_N]           scores
  *   st [3][NQ]                 running max m, running sum l, this tile's rescale alpha
  *
- *   scores   work-item (n, j): the QG scores of token n against kv head j, float4 of k read
- *            once for all QG heads (q float4s are broadcasts)
- *   softmax  work-item i < NQ: tile max, alpha, probabilities, running sum of head i
+ *   scores   work-item (n, j, slice): QG partial scores of token n against kv head j over D/DQ
+ *            channels, float8 of k read once for all QG heads (q float4s are broadcasts)
+ *   softmax  pair (n, i) per work-item step: sum of the partials, tile max, alpha, p
  *   p.V      work-item t: channel quad c = t % NQUAD (kv head c / (D/4)), token group
  *            g = t / NQUAD of TG = WG / NQUAD groups (tokens g, g + TG, ...); acc (private)
  *            holds [QPT quads][QG heads][4] floats. The TG groups are summed once per split
@@ -88,14 +92,18 @@ typedef float lk_dec_el;
 #define LK_DEC_NACC (LK_DEC_ACC_M + LK_DEC_PPT)
 #define LK_DEC_NEG_INF (-INFINITY)
 
-/* The local arrays of lk_dec_attend_tile, declared in the kernel body (16-byte aligned). */
-#define LK_DEC_LOCALS                                                               \
+/* The local arrays of lk_dec_attend_tile, declared in the kernel body (16-byte aligned):
+ * LK_DEC_SOFTMAX_LOCALS(dq) alone for a kernel that reads its keys and values itself and leaves
+ * dq partial scores per (token, head). */
+#define LK_DEC_SOFTMAX_LOCALS(dq)                                                   \
     LK_SHARED float qs[LK_DEC_NQ * D] __attribute__((aligned(16)));                 \
-    LK_SHARED lk_dec_el ks[BLOCK_N * LK_DEC_KROW] __attribute__((aligned(16)));     \
-    LK_SHARED lk_dec_el vs[BLOCK_N * LK_DEC_VROW] __attribute__((aligned(16)));     \
     LK_SHARED float sc[BLOCK_N * LK_DEC_NQ] __attribute__((aligned(16)));           \
-    LK_SHARED float sp[LK_DEC_DQ * BLOCK_N * LK_DEC_NQ] __attribute__((aligned(16))); \
+    LK_SHARED float sp[(dq) * BLOCK_N * LK_DEC_NQ] __attribute__((aligned(16)));    \
     LK_SHARED float st[3 * LK_DEC_NQ]
+#define LK_DEC_LOCALS                                                               \
+    LK_DEC_SOFTMAX_LOCALS(LK_DEC_DQ);                                               \
+    LK_SHARED lk_dec_el ks[BLOCK_N * LK_DEC_KROW] __attribute__((aligned(16)));     \
+    LK_SHARED lk_dec_el vs[BLOCK_N * LK_DEC_VROW] __attribute__((aligned(16)))
 
 /* The work-item index, queried afresh at every use. PoCL 3.1 (LLVM 15) skipped the per-head
  * softmax loop of lk_dec_attend_tile when it was written `for (i = tid; i < NQ; i += WG)` with an
@@ -153,17 +161,10 @@ LK_INLINE void lk_dec_begin(LK_LOCAL_PTR float *st, float *acc)
         acc[LK_DEC_ACC_M + k] = LK_DEC_NEG_INF;
 }
 
-/* One tile of ntok >= 1 tokens (ks, vs filled, a barrier passed). Ends with a barrier after
- * which the caller may refill ks, vs. Four phases, every work-item busy in each:
- *   scores   work-item (n, j, slice): QG partial dot products over D/DQ channels -> sp
- *   sum      pair (n, i): s = sum of the DQ partials -> sc[i][n] (-inf past ntok)
- *   softmax  pair (n, i): tile max of head i (its running max m is private: every pair of head
- *            i computes the same value), alpha = 2^(m_old - m), p = 2^(s - m) -> sp[n][i]
- *   p.V      work-item (quad c, token group g): acc = acc*alpha + sum_n p v, and the running sum
- *            of p (so l needs no serial pass); groups merged in lk_dec_store_partial */
-LK_INLINE void lk_dec_attend_tile(const LK_LOCAL_PTR float *qs, const LK_LOCAL_PTR lk_dec_el *ks,
-                                  const LK_LOCAL_PTR lk_dec_el *vs, LK_LOCAL_PTR float *sc, LK_LOCAL_PTR float *sp,
-                                  LK_LOCAL_PTR float *st, int ntok, float *acc)
+/* Score phase of lk_dec_attend_tile: work-item (n, j, slice) takes the QG partial dot products of
+ * token n with q over D/DQ channels of kv head j -> sp. */
+LK_INLINE void lk_dec_scores(const LK_LOCAL_PTR float *qs, const LK_LOCAL_PTR lk_dec_el *ks, LK_LOCAL_PTR float *sp,
+                             int ntok)
 {
     for (int t0 = 0; t0 < LK_DEC_NS; t0 += WG) {
         int t = t0 + LK_DEC_TID, n = t % BLOCK_N, jq = t / BLOCK_N, j = jq / LK_DEC_DQ, qq = jq % LK_DEC_DQ;
@@ -187,6 +188,17 @@ LK_INLINE void lk_dec_attend_tile(const LK_LOCAL_PTR float *qs, const LK_LOCAL_P
             sp[(qq * BLOCK_N + n) * LK_DEC_NQ + j * QG + h] = s[h];
     }
     lk_barrier();
+}
+
+/* Softmax phases of a tile of ntok tokens, after a score phase that left dq partial scores per
+ * (token, query head) in sp[(slice * BLOCK_N + n) * NQ + i] and a barrier:
+ *   sum      pair (n, i): s = sum of the dq partials -> sc[i][n] (-inf past ntok)
+ *   softmax  pair (n, i): tile max of head i (its running max m is private: every pair of head
+ *            i computes the same value), alpha = 2^(m_old - m) -> st, p = 2^(s - m) -> sp[n][i]
+ * Ends with a barrier. */
+LK_INLINE void lk_dec_softmax(LK_LOCAL_PTR float *sc, LK_LOCAL_PTR float *sp, LK_LOCAL_PTR float *st, int ntok,
+                              int dq, float *acc)
+{
     float sv[LK_DEC_PPT];
     for (int k = 0; k < LK_DEC_PPT; k++) {
         int p = LK_DEC_TID + k * WG, n = p / LK_DEC_NQ, i = p % LK_DEC_NQ;
@@ -195,7 +207,7 @@ LK_INLINE void lk_dec_attend_tile(const LK_LOCAL_PTR float *qs, const LK_LOCAL_P
             continue;
         if (n < ntok) {
             float s = 0.0f;
-            for (int qq = 0; qq < LK_DEC_DQ; qq++)
+            for (int qq = 0; qq < dq; qq++)
                 s += sp[(qq * BLOCK_N + n) * LK_DEC_NQ + i];
             sv[k] = s;
         }
@@ -225,30 +237,60 @@ LK_INLINE void lk_dec_attend_tile(const LK_LOCAL_PTR float *qs, const LK_LOCAL_P
         }
     }
     lk_barrier();
-    const int g = LK_DEC_TID / LK_DEC_NQUAD;
+}
+
+/* The p.V work-item of this work-item's k-th channel quad: *c gets the quad, *j its kv head;
+ * 0 if the work-item has no such quad or no token group. The quad's accumulators are rescaled by
+ * the tile's alpha (after lk_dec_softmax). */
+LK_INLINE int lk_dec_pv_quad(LK_LOCAL_PTR float *st, int k, float *acc, int *c, int *j)
+{
+    *c = LK_DEC_TID % LK_DEC_NQUAD + k * WG;
+    *j = *c / (D / 4);
+    if (LK_DEC_TID / LK_DEC_NQUAD >= LK_DEC_TG || *c >= LK_DEC_NQUAD)
+        return 0;
+    float *a = acc + k * QG * 4, *la = acc + LK_DEC_ACC_L + k * QG;
+    for (int h = 0; h < QG; h++) {
+        float alpha = st[2 * LK_DEC_NQ + *j * QG + h];
+        for (int e = 0; e < 4; e++)
+            a[h * 4 + e] *= alpha;
+        la[h] *= alpha;
+    }
+    return 1;
+}
+
+/* acc of quad k += p[h] * v4 for the QG heads of kv head j, p = sp[n][j*QG ..] (lk_dec_softmax). */
+LK_INLINE void lk_dec_pv_add(const LK_LOCAL_PTR float *sp, int n, int j, int k, const float *v4, float *acc)
+{
+    float *a = acc + k * QG * 4, *la = acc + LK_DEC_ACC_L + k * QG;
+    const LK_LOCAL_PTR float *p = sp + n * LK_DEC_NQ + j * QG;
+    for (int h = 0; h < QG; h++) {
+        float ph = p[h];
+        a[h * 4 + 0] = lk_fma(ph, v4[0], a[h * 4 + 0]);
+        a[h * 4 + 1] = lk_fma(ph, v4[1], a[h * 4 + 1]);
+        a[h * 4 + 2] = lk_fma(ph, v4[2], a[h * 4 + 2]);
+        a[h * 4 + 3] = lk_fma(ph, v4[3], a[h * 4 + 3]);
+        la[h] += ph;
+    }
+}
+
+/* One tile of ntok >= 1 tokens (ks, vs filled, a barrier passed). Ends with a barrier after
+ * which the caller may refill ks, vs. Phases, every work-item busy in each: lk_dec_scores,
+ * lk_dec_softmax, then p.V: work-item (quad c, token group g): acc = acc*alpha + sum_n p v, and
+ * the running sum of p (so l needs no serial pass); groups merged in lk_dec_store_partial. */
+LK_INLINE void lk_dec_attend_tile(const LK_LOCAL_PTR float *qs, const LK_LOCAL_PTR lk_dec_el *ks,
+                                  const LK_LOCAL_PTR lk_dec_el *vs, LK_LOCAL_PTR float *sc, LK_LOCAL_PTR float *sp,
+                                  LK_LOCAL_PTR float *st, int ntok, float *acc)
+{
+    lk_dec_scores(qs, ks, sp, ntok);
+    lk_dec_softmax(sc, sp, st, ntok, LK_DEC_DQ, acc);
     for (int k = 0; k < LK_DEC_QPT; k++) {
-        int c = LK_DEC_TID % LK_DEC_NQUAD + k * WG, j = c / (D / 4);
-        if (g >= LK_DEC_TG || c >= LK_DEC_NQUAD)
+        int c, j;
+        if (!lk_dec_pv_quad(st, k, acc, &c, &j))
             continue;
-        float *a = acc + k * QG * 4, *la = acc + LK_DEC_ACC_L + k * QG;
-        for (int h = 0; h < QG; h++) {
-            float alpha = st[2 * LK_DEC_NQ + j * QG + h];
-            for (int e = 0; e < 4; e++)
-                a[h * 4 + e] *= alpha;
-            la[h] *= alpha;
-        }
-        for (int n = g; n < ntok; n += LK_DEC_TG) {
+        for (int n = LK_DEC_TID / LK_DEC_NQUAD; n < ntok; n += LK_DEC_TG) {
             float v4[4];
             lk_dec_ld4(vs + n * LK_DEC_VROW + 4 * c, v4);
-            const LK_LOCAL_PTR float *p = sp + n * LK_DEC_NQ + j * QG;
-            for (int h = 0; h < QG; h++) {
-                float ph = p[h];
-                a[h * 4 + 0] = lk_fma(ph, v4[0], a[h * 4 + 0]);
-                a[h * 4 + 1] = lk_fma(ph, v4[1], a[h * 4 + 1]);
-                a[h * 4 + 2] = lk_fma(ph, v4[2], a[h * 4 + 2]);
-                a[h * 4 + 3] = lk_fma(ph, v4[3], a[h * 4 + 3]);
-                la[h] += ph;
-            }
+            lk_dec_pv_add(sp, n, j, k, v4, acc);
         }
     }
     lk_barrier();

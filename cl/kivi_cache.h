@@ -1,5 +1,6 @@
 /* kivi_cache.h: the defaults of the KIVI cache layout drawn in kivi_quant.cl (group, residual,
- * bits, codes per word), shared by the append kernels and the decode tile loaders (kivi_tiles.h). */
+ * bits, codes per word) and the readers of its parameters, shared by the append kernels and the
+ * decode kernels' readers (kivi_tiles.h, kivi_direct.h). */
 #ifndef LK_KIVI_CACHE_H
 #define LK_KIVI_CACHE_H
 
@@ -19,5 +20,9 @@
 #endif
 #define CPW_K (32 / BITS_K)
 #define CPW_V (32 / BITS_V)
+
+/* Stored (scale, min) pair i of a parameter array. */
+LK_INLINE float param_scale(const LK_GLOBAL half *p, long i) { return lk_half_to_float(p, 2 * i); }
+LK_INLINE float param_min(const LK_GLOBAL half *p, long i) { return lk_half_to_float(p, 2 * i + 1); }
 
 #endif

@@ -7,19 +7,25 @@
  *   k_res; values t < nv from v_codes/v_params, later ones from the fp16 window v_res.
  *
  *   grid: dim 0 = splits, dim 1 = B * Hkv; work-group = WG work-items, one kv head and its QG
- *   query heads. Each tile of BLOCK_N tokens is dequantized into fp32 local memory by the word
- *   loaders of kivi_tiles.h (one packed word per work-item):
+ *   query heads, over tiles of BLOCK_N tokens. Two variants (DIRECT, tuned):
  *
- *     ks[n][d]  key of token j0+n, channel d   a word: up to 32/BITS_K tokens of one channel
- *     vs[n][d]  value of token j0+n            a word: 32/BITS_V channels of one token
- *
- *   then lk_dec_attend_tile does q.k, the online softmax and p.v for the QG heads.
+ *   0  tiles: each tile is dequantized into fp32 local memory by the word loaders of
+ *      kivi_tiles.h (one packed word per work-item),
+ *        ks[n][d]  key of token j0+n, channel d   a word: up to 32/BITS_K tokens of one channel
+ *        vs[n][d]  value of token j0+n            a word: 32/BITS_V channels of one token
+ *      then lk_dec_attend_tile does q.k, the online softmax and p.v for the QG heads.
+ *   1  direct: the score and p.V phases read the words themselves (kivi_direct.h), with
+ *      lk_dec_softmax between them; no K or V tile in local memory.
  */
 #include "portable.h"
 #include "decode_split.h"
 #define KD D /* the cache's channels are the head_dim */
 #include "kivi_tiles.h"
+#include "kivi_direct.h"
 
+#ifndef DIRECT
+#define DIRECT 0
+#endif
 
 LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
     const LK_GLOBAL lk_t *q, long q_off, long qsb, long qsh, long qsd,
@@ -27,7 +33,11 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
     const LK_GLOBAL uint *v_codes, const LK_GLOBAL half *v_params, const LK_GLOBAL half *v_res,
     long cap, long n, long nk, long nv, LK_GLOBAL float *part, long nrec, int Hq, int Hkv, float scale_log2)
 {
+#if DIRECT
+    LK_DEC_SOFTMAX_LOCALS(KIVI_NZ);
+#else
     LK_DEC_LOCALS;
+#endif
 
     const int tid = get_local_id(0), split = get_group_id(0), splits = get_num_groups(0);
     const int bh = get_group_id(1), b = bh / Hkv, hq0 = (bh % Hkv) * QG;
@@ -43,10 +53,16 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
     for (int tile = t0; tile < t1; tile++) {
         long j0 = (long)tile * BLOCK_N;
         int ntok = n - j0 < BLOCK_N ? (int)(n - j0) : BLOCK_N;
+#if DIRECT
+        kivi_direct_scores(k_codes, k_params, k_res, cap, bh, j0, ntok, nk, qs, sp);
+        lk_dec_softmax(sc, sp, st, ntok, KIVI_NZ, acc);
+        kivi_direct_pv(v_codes, v_params, v_res, cap, bh, j0, ntok, nv, sp, st, acc);
+#else
         kivi_load_keys(k_codes, k_params, k_res, cap, bh, j0, ntok, nk, ks, LK_DEC_KROW);
         kivi_load_values(v_codes, v_params, v_res, cap, bh, j0, ntok, nv, vs, LK_DEC_VROW);
         lk_barrier();
         lk_dec_attend_tile(qs, ks, vs, sc, sp, st, ntok, acc);
+#endif
     }
     lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);
 }

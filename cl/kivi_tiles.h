@@ -7,10 +7,6 @@
 
 #include "kivi_cache.h"
 
-/* Stored (scale, min) pair i of a parameter array. */
-LK_INLINE float param_scale(const LK_GLOBAL half *p, long i) { return lk_half_to_float(p, 2 * i); }
-LK_INLINE float param_min(const LK_GLOBAL half *p, long i) { return lk_half_to_float(p, 2 * i + 1); }
-
 /* Tile loaders of the decode kernels (BLOCK_N, WG defined): the work-group dequantizes tokens
  * [j0, j0 + ntok) of sequence-head bh, j0 a multiple of BLOCK_N, into local rows
  * dst[n * row + c] (token j0 + n, channel c < KD). One work-item per packed word: one load

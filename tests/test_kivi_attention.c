@@ -2,6 +2,7 @@
  * dequantized K and V (ref_kivi_quantize), so the only differences are fp32 accumulation.
  * Tolerance: relative error (harness.h) <= 1e-5 for f32 q/o, <= 2e-3 for f16. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "kivi_support.h"
 #include "ops/kivi_attention.h"
@@ -11,22 +12,34 @@ typedef struct {
     int64_t B, Hq, Hkv, D, n;
     int k_bits, v_bits, G, R;
     lk_dtype dtype;
-    int splits, block_n; /* explicit tunables, 0: the database's */
+    int splits, block_n, wg, direct; /* explicit tunables (splits 0: the database's) */
     lkt_backend backend;
 } dec_case;
 
-/* B Hq Hkv D n kb vb G R dtype splits block_n */
+/* B Hq Hkv D n kb vb G R dtype splits block_n wg direct. The direct cases (cl/kivi_direct.h)
+ * cover runs of TPI = 16 (QG 1), 8 (QG 4; D 256), 4 (8-bit keys, 4 per word; BLOCK_N 4 shorter
+ * than the 16 codes of a word) and 2 tokens (QG 16), fewer work-items than runs (WG 8), a cache
+ * still inside its residual (n < R), the end of the quantized keys inside a tile (n 333, R 48,
+ * BLOCK_N 64; n 261, R 96; n 700, R 128, BLOCK_N 256: the longest tile). */
 #define CASES(X)                                                      \
-    X(1, 2, 2, 64, 1, 2, 2, 32, 32, LK_F32, 0, 0)                      \
-    X(1, 4, 1, 64, 77, 2, 2, 32, 32, LK_F32, 3, 16)                    \
-    X(2, 2, 2, 128, 301, 4, 2, 32, 64, LK_F16, 0, 0)                   \
-    X(1, 6, 3, 64, 150, 8, 4, 16, 48, LK_F32, 7, 8)                    \
-    X(1, 8, 1, 128, 1000, 2, 2, 32, 128, LK_F16, 5, 32)                \
-    X(1, 2, 1, 256, 200, 4, 4, 128, 128, LK_F32, 1, 16)                \
-    X(1, 4, 2, 64, 130, 2, 2, 32, 32, LK_F32, 4, 4)
+    X(1, 2, 2, 64, 1, 2, 2, 32, 32, LK_F32, 0, 0, 0, 0)                \
+    X(1, 4, 1, 64, 77, 2, 2, 32, 32, LK_F32, 3, 16, 64, 0)             \
+    X(2, 2, 2, 128, 301, 4, 2, 32, 64, LK_F16, 0, 0, 0, 0)             \
+    X(1, 6, 3, 64, 150, 8, 4, 16, 48, LK_F32, 7, 8, 64, 0)             \
+    X(1, 8, 1, 128, 1000, 2, 2, 32, 128, LK_F16, 5, 32, 64, 0)         \
+    X(1, 2, 1, 256, 200, 4, 4, 128, 128, LK_F32, 1, 16, 64, 0)         \
+    X(1, 4, 2, 64, 130, 2, 2, 32, 32, LK_F32, 4, 4, 64, 0)             \
+    X(1, 2, 2, 64, 20, 2, 2, 32, 32, LK_F32, 1, 16, 64, 1)             \
+    X(2, 8, 2, 128, 301, 2, 4, 32, 64, LK_F16, 3, 32, 128, 1)          \
+    X(1, 8, 1, 64, 333, 8, 2, 16, 48, LK_F32, 5, 64, 64, 1)            \
+    X(1, 4, 2, 64, 150, 2, 8, 32, 32, LK_F32, 2, 4, 64, 1)            \
+    X(1, 16, 1, 128, 261, 4, 4, 32, 96, LK_F32, 2, 64, 8, 1)           \
+    X(1, 2, 1, 256, 200, 4, 2, 64, 128, LK_F16, 1, 16, 64, 1)          \
+    X(1, 4, 1, 128, 700, 2, 2, 32, 128, LK_F16, 2, 256, 64, 1)
 
-#define ROW(b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn)                  \
-    {b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn, LKT_OPENCL}, {b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn, LKT_CUDA},
+#define ROW(b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn, wg, dir)                      \
+    {b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn, wg, dir, LKT_OPENCL},                 \
+    {b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn, wg, dir, LKT_CUDA},
 
 ParameterizedTestParameters(kivi_attention, matches_reference)
 {
@@ -61,10 +74,14 @@ ParameterizedTest(dec_case *c, kivi_attention, matches_reference)
     if (c->splits) {
         lk_params_set(&tuned, "SPLITS", c->splits);
         lk_params_set(&tuned, "BLOCK_N", c->block_n);
-        lk_params_set(&tuned, "WG", 64);
+        lk_params_set(&tuned, "WG", c->wg);
+        lk_params_set(&tuned, "DIRECT", c->direct);
     }
     LKT_OK(ctx, lk_kivi_attention_run(ctx, cache, &tq.t, &to.t, NULL, &p, c->splits ? &tuned : NULL));
     lkt_download(ctx, &to, o);
+    if (c->splits)
+        cr_expect(strstr(lk_last_launch(ctx), c->direct ? "DIRECT=1" : "DIRECT=0"), "launched: %s",
+                  lk_last_launch(ctx));
 
     ref_attention_args ra = {c->B, c->Hq, c->Hkv, 1, c->n, c->D, 0, 0.0, NULL, NULL, NULL};
     ref_attention_fwd(&ra, q, kh, vh, want, lse);
@@ -103,6 +120,20 @@ Test(kivi_attention, bad_arguments_are_rejected)
     cr_expect_eq(lk_kivi_attention(ctx, cache, &q.t, &o.t, NULL, &p), LK_ERR_INVALID_ARGUMENT);
     cr_expect_str_empty(lk_last_launch(ctx));
     p.scale = 0;
+    lk_params tiles = {0}, direct = {0};
+    lk_params_set(&tiles, "SPLITS", 1);
+    lk_params_set(&tiles, "WG", 64);
+    lk_params_set(&tiles, "BLOCK_N", 128);
+    cr_expect_eq(lk_kivi_attention_run(ctx, cache, &q.t, &o.t, NULL, &p, &tiles), LK_ERR_INVALID_ARGUMENT,
+                 "BLOCK_N 128 needs DIRECT 1");
+    direct = tiles;
+    lk_params_set(&direct, "DIRECT", 2);
+    cr_expect_eq(lk_kivi_attention_run(ctx, cache, &q.t, &o.t, NULL, &p, &direct), LK_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(lk_last_error(ctx), "DIRECT"), "%s", lk_last_error(ctx));
+    lk_params_set(&direct, "DIRECT", 1);
+    lk_params_set(&direct, "BLOCK_N", 512);
+    cr_expect_eq(lk_kivi_attention_run(ctx, cache, &q.t, &o.t, NULL, &p, &direct), LK_ERR_INVALID_ARGUMENT,
+                 "BLOCK_N 512");
     LKT_OK(ctx, lk_kivi_attention(ctx, cache, &q.t, &o.t, NULL, &p));
     lkt_tensor *all[] = {&q, &o, &q3, &o16};
     for (int i = 0; i < 4; i++)

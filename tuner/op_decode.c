@@ -38,7 +38,7 @@ static int fits_device(const lk_params *p, const void *user, char *why, size_t n
     const tune_space_user *u = user;
     int D = u->key->head_dim, G = kind_of(u->key) == SPARSE_ROTATE ? 4 : 1;
     lk_status st = is_sparse(u->key) ? lk_kv_sparse_decode_check_params(u->ctx, p, D, G, 4)
-                                     : lk_decode_check_tunables(u->ctx, "attention_decode", p,
+                                     : lk_decode_check_tunables(u->ctx, "attention_decode", p, 64,
                                                                 lk_decode_local_bytes(D, 4, 1, lk_params_get(p, "BLOCK_N", 16)));
     if (st == LK_OK)
         return 1;
@@ -46,14 +46,14 @@ static int fits_device(const lk_params *p, const void *user, char *why, size_t n
     return 0;
 }
 
-void decode_space_tiles(const tune_space_user *u, space *s)
+void decode_space_tiles(const tune_space_user *u, space *s, int long_tiles)
 {
     static const int splits_gpu[] = {0, 32, 64, 128, 256}, splits_cpu[] = {1, 2, 4, 8};
-    static const int bn_gpu[] = {4, 8, 16, 32}, bn_cpu[] = {8, 16, 32, 64};
+    static const int bn_gpu[] = {4, 8, 16, 32, 64, 128, 256}, bn_cpu[] = {8, 16, 32, 64, 128, 256};
     static const int wg_gpu[] = {64, 128, 256}, wg_cpu[] = {32, 64};
     int cpu = u->ctx->info.type == LK_DEVICE_CPU;
     space_add_list(s, "SPLITS", cpu ? 4 : 5, cpu ? splits_cpu : splits_gpu);
-    space_add_list(s, "BLOCK_N", 4, cpu ? bn_cpu : bn_gpu);
+    space_add_list(s, "BLOCK_N", 4 + (long_tiles ? cpu ? 2 : 3 : 0), cpu ? bn_cpu : bn_gpu);
     space_add_list(s, "WG", cpu ? 2 : 3, cpu ? wg_cpu : wg_gpu);
 }
 
@@ -66,7 +66,7 @@ static void decode_space(const tune_space_user *u, space *s)
         space_add_list(s, "VARIANT", 2, variants);
     if (is_sparse(u->key))
         space_add_list(s, "LOADER", 2, loaders);
-    decode_space_tiles(u, s);
+    decode_space_tiles(u, s, 0);
     space_add_constraint(s, "fits_device", fits_device);
 }
 

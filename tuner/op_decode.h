@@ -7,8 +7,9 @@
 
 /* Kv heads of the timed decode problem: --heads, else 8 on GPUs and 4 on CPUs. */
 int decode_kv_heads(lk_context *ctx, const tune_shape *shape);
-/* Adds the split-decode tile lists SPLITS, BLOCK_N and WG (per device type) to s. */
-void decode_space_tiles(const tune_space_user *u, space *s);
+/* Adds the split-decode tile lists SPLITS, BLOCK_N and WG (per device type) to s; long_tiles
+ * adds BLOCK_N 64 (GPUs), 128 and 256 (kernels without K/V tiles in local memory). */
+void decode_space_tiles(const tune_space_user *u, space *s, int long_tiles);
 
 /* The descriptor fields every decode op shares: head dims, default context ranges, and the hooks,
  * which each op file defines as its own static defaults, fits, setup, check, run and teardown. */

@@ -1,6 +1,7 @@
 /* The quantized-cache decode ops as tunable ops (see op.h):
- *   kivi_decode     lk_kivi_attention: SPLITS x BLOCK_N x WG by context length; family k<b>v<b>
- *                   (bits of K and V), flag G (group); cache R = 128
+ *   kivi_decode     lk_kivi_attention: DIRECT (dequantized tiles or direct reads) x SPLITS x
+ *                   BLOCK_N x WG by context length; family k<b>v<b> (bits of K and V), flag G
+ *                   (group); cache R = 128
  *   lowrank_decode  lk_lowrank_attention: the same tiles; family k<b>v<b> of the latents, flag
  *                   the rank (latents G = 32, R = 128, one kv head per group, RoPE)
  * Timed problem: B=1 (--batch), Hkv = 8 on GPUs and 4 on CPUs (--heads), Hq = 4 Hkv, D = the
@@ -37,8 +38,13 @@ static int tile_dim(const lk_tune_key *key)
 static int fits_device(const lk_params *p, const void *user, char *why, size_t n)
 {
     const tune_space_user *u = user;
-    size_t local = lk_decode_local_bytes(tile_dim(u->key), 4, 1, lk_params_get(p, "BLOCK_N", 32));
-    if (lk_decode_check_tunables(u->ctx, u->key->op, p, local) == LK_OK)
+    int kb, vb;
+    lk_status st = is_lowrank(u->key) || kivi_family_bits(u->key->family, &kb, &vb)
+                       ? lk_decode_check_tunables(u->ctx, u->key->op, p, 64,
+                                                  lk_decode_local_bytes(tile_dim(u->key), 4, 1,
+                                                                        lk_params_get(p, "BLOCK_N", 32)))
+                       : lk_kivi_attention_check_tunables(u->ctx, p, u->key->head_dim, 4, kb);
+    if (st == LK_OK)
         return 1;
     snprintf(why, n, "%s", lk_last_error(u->ctx));
     return 0;
@@ -46,9 +52,12 @@ static int fits_device(const lk_params *p, const void *user, char *why, size_t n
 
 static void kivi_space(const tune_space_user *u, space *s)
 {
+    static const int direct[] = {0, 1};
     memset(s, 0, sizeof *s);
     s->user = u;
-    decode_space_tiles(u, s);
+    if (!is_lowrank(u->key))
+        space_add_list(s, "DIRECT", 2, direct);
+    decode_space_tiles(u, s, !is_lowrank(u->key));
     space_add_constraint(s, "fits_device", fits_device);
 }
 

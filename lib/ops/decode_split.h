@@ -18,8 +18,9 @@ lk_status lk_decode_check_scale(lk_context *ctx, const char *op, double scale);
 
 /* Local memory of lk_dec_attend_tile's arrays (qs, ks, vs, sc, st) for these sizes. */
 size_t lk_decode_local_bytes(int head_dim, int query_group, int kv_heads, int block_n);
-/* LK_OK if SPLITS, BLOCK_N (dividing 64) and WG are in range and `local` bytes fit. */
-lk_status lk_decode_check_tunables(lk_context *ctx, const char *op, const lk_params *p, size_t local);
+/* LK_OK if SPLITS, BLOCK_N (dividing max_block_n, a power of two) and WG are in range and
+ * `local` bytes fit. */
+lk_status lk_decode_check_tunables(lk_context *ctx, const char *op, const lk_params *p, int max_block_n, size_t local);
 
 /* Work-groups per compute unit that SPLITS = 0 aims for (several resident per unit and a few
  * waves, so the last wave's tail stays small). */

@@ -18,6 +18,33 @@ void lk_kivi_attention_defaults(const lk_device_info *dev, int head_dim, lk_para
     lk_params_set(out, "SPLITS", gpu ? 64 : 2 * (dev->compute_units > 0 ? dev->compute_units : 1));
     lk_params_set(out, "BLOCK_N", head_dim > 128 ? 16 : 32);
     lk_params_set(out, "WG", gpu ? 128 : 64);
+    lk_params_set(out, "DIRECT", 0);
+}
+
+/* cl/kivi_direct.h's KIVI_NZ: partial scores per (token, head) of the direct score phase, whose
+ * units are runs of TPI tokens (codes per key word, at most 32 / QG and BLOCK_N, a power of two)
+ * times channel slices. */
+static int direct_slices(int query_group, int k_bits, int bn, int wg)
+{
+    int by_qg = 32 / query_group >= 16 ? 16 : 32 / query_group >= 8 ? 8 : 32 / query_group >= 4 ? 4 : 2;
+    int tpi = 32 / k_bits < by_qg ? 32 / k_bits : by_qg;
+    if (bn < tpi)
+        tpi = bn;
+    int runs = bn / tpi;
+    return wg >= runs ? wg / runs : 1;
+}
+
+lk_status lk_kivi_attention_check_tunables(lk_context *ctx, const lk_params *p, int head_dim, int query_group,
+                                           int k_bits)
+{
+    int bn = lk_params_get(p, "BLOCK_N", 32), wg = lk_params_get(p, "WG", 64), direct = lk_params_get(p, "DIRECT", 0);
+    if (direct != 0 && direct != 1)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT %d (0 tiles, 1 direct)", direct);
+    if (!direct)
+        return lk_decode_check_tunables(ctx, OP, p, 64, lk_decode_local_bytes(head_dim, query_group, 1, bn));
+    size_t nq = (size_t)query_group, dq = bn >= 1 ? (size_t)direct_slices(query_group, k_bits, bn, wg) : 1;
+    return lk_decode_check_tunables(ctx, OP, p, 256,
+                                    sizeof(float) * (nq * (size_t)head_dim + (1 + dq) * (size_t)bn * nq + 3 * nq));
 }
 
 void lk_kivi_attention_key(const lk_kivi_cache *c, lk_dtype dtype, lk_tune_key *key)
@@ -57,7 +84,7 @@ static lk_status launch(lk_context *ctx, const lk_kivi_cache *c, const lk_tensor
 {
     int B = (int)q3->shape[0], Hq = (int)q3->shape[1], D = (int)q3->shape[2], Hkv = (int)c->cfg.kv_heads;
     int bn = lk_params_get(tuned, "BLOCK_N", 32), wg = lk_params_get(tuned, "WG", 64);
-    lk_status st = lk_decode_check_tunables(ctx, OP, tuned, lk_decode_local_bytes(D, Hq / Hkv, 1, bn));
+    lk_status st = lk_kivi_attention_check_tunables(ctx, tuned, D, Hq / Hkv, c->cfg.k_bits);
     if (st != LK_OK)
         return st;
     int splits = lk_decode_splits(ctx, lk_params_get(tuned, "SPLITS", 1), (c->length + bn - 1) / bn, (int64_t)B * Hkv);
@@ -71,6 +98,7 @@ static lk_status launch(lk_context *ctx, const lk_kivi_cache *c, const lk_tensor
     lk_params_set(&defs, "QG", Hq / Hkv);
     lk_params_set(&defs, "BLOCK_N", bn);
     lk_params_set(&defs, "WG", wg);
+    lk_params_set(&defs, "DIRECT", lk_params_get(tuned, "DIRECT", 0));
     lk_args a = {0};
     lk_args_tensor(&a, q3, 3);
     lk_kivi_args_cache(&a, c);

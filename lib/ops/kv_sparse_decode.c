@@ -188,7 +188,7 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": LOADER %d (0 walk, 1 rank)", loader);
     lk_params fitted = *tuned;
     lk_params_set(&fitted, "BLOCK_N", bn);
-    lk_status st = lk_decode_check_tunables(ctx, OP, &fitted, decode_local(D, qg, kvh, bn, fused));
+    lk_status st = lk_decode_check_tunables(ctx, OP, &fitted, 64, decode_local(D, qg, kvh, bn, fused));
     if (st != LK_OK)
         return st;
     lk_buffer *freq = NULL, *keys = NULL, *part;
@@ -239,7 +239,7 @@ lk_status lk_kv_sparse_decode_check_params(lk_context *ctx, const lk_params *p, 
                                           int query_group)
 {
     int fused = lk_params_get(p, "VARIANT", LK_SPARSE_FUSED) == LK_SPARSE_FUSED;
-    return lk_decode_check_tunables(ctx, OP, p,
+    return lk_decode_check_tunables(ctx, OP, p, 64,
                                     decode_local(head_dim, query_group, fused ? kv_group : 1,
                                                  lk_params_get(p, "BLOCK_N", 16), fused));
 }

@@ -99,7 +99,7 @@ static lk_status launch(lk_context *ctx, const lk_lowrank_cache *c, const lk_ten
     int B = (int)f->batch, Hq = (int)q3->shape[1], HD = (int)f->head_dim, Hkv = (int)f->kv_heads;
     int r = (int)f->rank, dp = HD > r ? HD : r, qg = Hq / Hkv;
     int bn = lk_params_get(tuned, "BLOCK_N", 32), wg = lk_params_get(tuned, "WG", 64);
-    lk_status st = lk_decode_check_tunables(ctx, OP, tuned, lk_decode_local_bytes(dp, qg, 1, bn));
+    lk_status st = lk_decode_check_tunables(ctx, OP, tuned, 64, lk_decode_local_bytes(dp, qg, 1, bn));
     if (st != LK_OK)
         return st;
     int splits = lk_decode_splits(ctx, lk_params_get(tuned, "SPLITS", 1), (lat->length + bn - 1) / bn, (int64_t)B * Hkv);
