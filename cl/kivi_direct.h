@@ -14,7 +14,8 @@
  *
  *          (TPI divides CPW_K and G, so a run never straddles a word, a group or nk).
  *          s[i][h] = sum_c q[h][c] k[t0+i][c]  ->  sp[z][n][h], NZ partials per score.
- *          TPI: CPW_K, at most 32 / QG (accumulators), at most BLOCK_N; a power of two.
+ *          TPI: CPW_K, at most 16 / QG (accumulators; ptxas sm_90, D 128, QG 4, 2-bit: 91
+ *          registers, against 122 with 32 / QG), at most BLOCK_N; a power of two >= 2.
  * p.V      work-item (quad c, token group g) of decode_split.h: per token ONE word
  *          v_codes[bh][t][4c / CPW_V] (>> (4c % CPW_V) * BITS_V) holds the quad's 4 codes
  *          (CPW_V >= 4) and ONE (scale, min) pair serves them (G >= 4).
@@ -24,7 +25,7 @@
 
 #include "kivi_cache.h"
 
-#define KIVI_TPI_QG (32 / QG >= 16 ? 16 : 32 / QG >= 8 ? 8 : 32 / QG >= 4 ? 4 : 2)
+#define KIVI_TPI_QG (16 / QG >= 16 ? 16 : 16 / QG >= 8 ? 8 : 16 / QG >= 4 ? 4 : 2)
 #define KIVI_TPI_W (CPW_K < KIVI_TPI_QG ? CPW_K : KIVI_TPI_QG)
 #define KIVI_TPI (BLOCK_N < KIVI_TPI_W ? BLOCK_N : KIVI_TPI_W)
 #define KIVI_NRUN (BLOCK_N / KIVI_TPI)

@@ -17,8 +17,9 @@ typedef struct {
 } dec_case;
 
 /* B Hq Hkv D n kb vb G R dtype splits block_n wg direct. The direct cases (cl/kivi_direct.h)
- * cover runs of TPI = 16 (QG 1), 8 (QG 4; D 256), 4 (8-bit keys, 4 per word; BLOCK_N 4 shorter
- * than the 16 codes of a word) and 2 tokens (QG 16), fewer work-items than runs (WG 8), a cache
+ * cover runs of TPI = 16 (QG 1), 8 (QG 2, 4-bit keys, D 256), 4 (QG 4; BLOCK_N 4 shorter than
+ * the 16 codes of a word) and 2 tokens (QG 8 with 8-bit keys; QG 16), fewer work-items than
+ * runs (WG 8), a cache
  * still inside its residual (n < R), the end of the quantized keys inside a tile (n 333, R 48,
  * BLOCK_N 64; n 261, R 96; n 700, R 128, BLOCK_N 256: the longest tile). */
 #define CASES(X)                                                      \

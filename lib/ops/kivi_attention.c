@@ -22,11 +22,11 @@ void lk_kivi_attention_defaults(const lk_device_info *dev, int head_dim, lk_para
 }
 
 /* cl/kivi_direct.h's KIVI_NZ: partial scores per (token, head) of the direct score phase, whose
- * units are runs of TPI tokens (codes per key word, at most 32 / QG and BLOCK_N, a power of two)
+ * units are runs of TPI tokens (codes per key word, at most 16 / QG and BLOCK_N, a power of two)
  * times channel slices. */
 static int direct_slices(int query_group, int k_bits, int bn, int wg)
 {
-    int by_qg = 32 / query_group >= 16 ? 16 : 32 / query_group >= 8 ? 8 : 32 / query_group >= 4 ? 4 : 2;
+    int by_qg = 16 / query_group >= 16 ? 16 : 16 / query_group >= 8 ? 8 : 16 / query_group >= 4 ? 4 : 2;
     int tpi = 32 / k_bits < by_qg ? 32 / k_bits : by_qg;
     if (bn < tpi)
         tpi = bn;
