@@ -190,6 +190,28 @@ LK_INLINE void lk_dec_scores(const LK_LOCAL_PTR float *qs, const LK_LOCAL_PTR lk
     lk_barrier();
 }
 
+/* Score units of the direct kernels (kivi_direct.h, kv_sparse_direct.h): a unit takes a run of
+ * tpi consecutive tokens of the tile (at most LK_DEC_RUN_MAX: 16 accumulators per work-item)
+ * against one slice of the channels; LK_DEC_SLICES(tpi) slices, the partial scores per
+ * (token, head) that lk_dec_softmax sums. */
+#define LK_DEC_RUN_MAX (16 / QG >= 16 ? 16 : 16 / QG >= 8 ? 8 : 16 / QG >= 4 ? 4 : 2)
+#define LK_DEC_SLICES(tpi) (WG >= BLOCK_N / (tpi) ? WG / (BLOCK_N / (tpi)) : 1)
+
+/* s[i*QG + h] += q[h][c] * k for the QG heads of kv head 0 (KVH 1). */
+LK_INLINE void lk_dec_run_fma(float *s, int i, const LK_LOCAL_PTR float *qs, int c, float k)
+{
+    for (int h = 0; h < QG; h++)
+        s[i * QG + h] = lk_fma(qs[h * D + c], k, s[i * QG + h]);
+}
+
+/* A unit's scores s[i*QG + h] of tokens n0 .. n0 + tpi, slice z -> sp. */
+LK_INLINE void lk_dec_run_store(LK_LOCAL_PTR float *sp, int z, int n0, int tpi, const float *s)
+{
+    for (int i = 0; i < tpi; i++)
+        for (int h = 0; h < QG; h++)
+            sp[(z * BLOCK_N + n0 + i) * LK_DEC_NQ + h] = s[i * QG + h];
+}
+
 /* Softmax phases of a tile of ntok tokens, after a score phase that left dq partial scores per
  * (token, query head) in sp[(slice * BLOCK_N + n) * NQ + i] and a barrier:
  *   sum      pair (n, i): s = sum of the dq partials -> sc[i][n] (-inf past ntok)

@@ -14,8 +14,8 @@
  *
  *          (TPI divides CPW_K and G, so a run never straddles a word, a group or nk).
  *          s[i][h] = sum_c q[h][c] k[t0+i][c]  ->  sp[z][n][h], NZ partials per score.
- *          TPI: CPW_K, at most 16 / QG (accumulators; ptxas sm_90, D 128, QG 4, 2-bit: 91
- *          registers, against 122 with 32 / QG), at most BLOCK_N; a power of two >= 2.
+ *          TPI: CPW_K, at most LK_DEC_RUN_MAX = 16 / QG (accumulators; ptxas sm_90, D 128,
+ *          QG 4, 2-bit: 91 registers, against 122 with 32 / QG), at most BLOCK_N.
  * p.V      work-item (quad c, token group g) of decode_split.h: per token ONE word
  *          v_codes[bh][t][4c / CPW_V] (>> (4c % CPW_V) * BITS_V) holds the quad's 4 codes
  *          (CPW_V >= 4) and ONE (scale, min) pair serves them (G >= 4).
@@ -25,11 +25,10 @@
 
 #include "kivi_cache.h"
 
-#define KIVI_TPI_QG (16 / QG >= 16 ? 16 : 16 / QG >= 8 ? 8 : 16 / QG >= 4 ? 4 : 2)
-#define KIVI_TPI_W (CPW_K < KIVI_TPI_QG ? CPW_K : KIVI_TPI_QG)
+#define KIVI_TPI_W (CPW_K < LK_DEC_RUN_MAX ? CPW_K : LK_DEC_RUN_MAX)
 #define KIVI_TPI (BLOCK_N < KIVI_TPI_W ? BLOCK_N : KIVI_TPI_W)
 #define KIVI_NRUN (BLOCK_N / KIVI_TPI)
-#define KIVI_NZ (WG >= KIVI_NRUN ? WG / KIVI_NRUN : 1)
+#define KIVI_NZ LK_DEC_SLICES(KIVI_TPI)
 
 /* Partial scores of the tile: sp[(z * BLOCK_N + n) * QG + h] for every slice z < NZ and token
  * n < BLOCK_N (0 past ntok). Ends with a barrier. */
@@ -42,33 +41,26 @@ LK_INLINE void kivi_direct_scores(const LK_GLOBAL uint *codes, const LK_GLOBAL h
         if (unit >= KIVI_NRUN * KIVI_NZ)
             continue;
         const long t0 = j0 + u * KIVI_TPI;
-        float s[KIVI_TPI][QG];
-        for (int i = 0; i < KIVI_TPI; i++)
-            for (int h = 0; h < QG; h++)
-                s[i][h] = 0.0f;
+        float s[KIVI_TPI * QG];
+        for (int i = 0; i < KIVI_TPI * QG; i++)
+            s[i] = 0.0f;
         if (t0 < nk) {
             const int shift = (int)(t0 % CPW_K) * BITS_K;
             for (int c = z; c < KD; c += KIVI_NZ) {
                 long row = (long)bh * KD + c, p = row * (cap / G) + t0 / G;
                 uint w = codes[row * (cap / CPW_K) + t0 / CPW_K] >> shift;
                 float scale = param_scale(params, p), mn = param_min(params, p);
-                for (int i = 0; i < KIVI_TPI; i++, w >>= BITS_K) {
-                    float k = lk_quant_dequant(w & (uint)lk_quant_levels(BITS_K), scale, mn);
-                    for (int h = 0; h < QG; h++)
-                        s[i][h] = lk_fma(qs[h * KD + c], k, s[i][h]);
-                }
+                for (int i = 0; i < KIVI_TPI; i++, w >>= BITS_K)
+                    lk_dec_run_fma(s, i, qs, c, lk_quant_dequant(w & (uint)lk_quant_levels(BITS_K), scale, mn));
             }
         } else {
             for (int c = z; c < KD; c += KIVI_NZ)
-                for (int i = 0; i < KIVI_TPI; i++) {
-                    float k = t0 + i < j0 + ntok ? lk_half_to_float(res, ((long)bh * R + (t0 + i) % R) * KD + c) : 0.0f;
-                    for (int h = 0; h < QG; h++)
-                        s[i][h] = lk_fma(qs[h * KD + c], k, s[i][h]);
-                }
+                for (int i = 0; i < KIVI_TPI; i++)
+                    lk_dec_run_fma(s, i, qs, c,
+                                   t0 + i < j0 + ntok ? lk_half_to_float(res, ((long)bh * R + (t0 + i) % R) * KD + c)
+                                                      : 0.0f);
         }
-        for (int i = 0; i < KIVI_TPI; i++)
-            for (int h = 0; h < QG; h++)
-                sp[(z * BLOCK_N + u * KIVI_TPI + i) * QG + h] = s[i][h];
+        lk_dec_run_store(sp, z, u * KIVI_TPI, KIVI_TPI, s);
     }
     lk_barrier();
 }

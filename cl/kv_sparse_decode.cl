@@ -11,10 +11,13 @@
  *   q [B, Hq, D] (lk_t) is scaled by scale*log2(e) (host folds in 1/sqrt(G*D) for ROT) and, with
  *   ROPE, rotated at position pos_offset + L - 1.
  *   (K_DENSE: the keys come from kv_sparse_unpack.cl, the two-stage path.)
+ *   DIRECT (plain caches: KVH 1, no ROT, ROPE or K_DENSE): no K or V tiles; the score and p.V
+ *   phases read the cache themselves (kv_sparse_direct.h), lk_dec_softmax between them.
  */
 #include "portable.h"
 #include "decode_split.h"
 #include "kv_sparse_tiles.h"
+#include "kv_sparse_direct.h"
 
 #ifndef ROT
 #define ROT 0
@@ -24,6 +27,9 @@
 #endif
 #ifndef K_DENSE
 #define K_DENSE 0
+#endif
+#ifndef DIRECT
+#define DIRECT 0
 #endif
 
 LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
@@ -36,7 +42,11 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
     const LK_GLOBAL int *perm, const LK_GLOBAL float *freq, int layout, long pos_offset,
     LK_GLOBAL float *part, long nrec, int Hq, float scale_log2)
 {
+#if DIRECT
+    LK_DEC_SOFTMAX_LOCALS(SP_NZ);
+#else
     LK_DEC_LOCALS;
+#endif
 #if !K_DENSE
     LK_SHARED ulong bm[KVH * D];
     LK_SHARED int pre[KVH * D];
@@ -65,6 +75,13 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
 
     for (int t = t0; t < t1; t++) {
         lk_sp_tile tl = lk_sp_tile_at(g, t);
+#if DIRECT
+        if (tl.sparse && (t == t0 || (tl.p0 - lk_sp_sinks(g)) % LK_SP_BLOCK == 0))
+            lk_sp_block_prefix(bm, pre, ksrc, g, b, hk0, (int)((tl.p0 - lk_sp_sinks(g)) / LK_SP_BLOCK));
+        sp_direct_scores(bm, pre, ksrc, g, b, hk0, tl, qs, sp);
+        lk_dec_softmax(sc, sp, st, tl.ntok, SP_NZ, acc);
+        sp_direct_pv(vsrc, g, b, hk0, tl, sp, st, acc);
+#else
 #if K_DENSE
         for (int e = get_local_id(0); e < tl.ntok * KVH * D; e += WG) {
             int n = e / (KVH * D), c = e % (KVH * D);
@@ -80,6 +97,7 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
             lk_sp_load_dense(vs, LK_DEC_VROW, vsrc, g, b, hk0, tl, 0);
         lk_barrier();
         lk_dec_attend_tile(qs, ks, vs, sc, sp, st, tl.ntok, acc);
+#endif
     }
     lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);
 }

@@ -1,8 +1,10 @@
 /* lk_attention_decode_sparse against ref_attention_fwd (Sq = 1) on the tokens the cache
  * restores, on every compiled backend: GQA, sinks, the dense window, contexts that are not a
  * multiple of 64, 16/8/4/2-bit survivors, the RotateKV key path (stored rotated keys ->
- * inverse Hadamard -> RoPE) both fused and two-stage, and both tile loaders (LOADER 0 walks a
- * tile's bitmap, 1 ranks each element). The reference takes the cache's own
+ * inverse Hadamard -> RoPE) both fused and two-stage, both tile loaders (LOADER 0 walks a
+ * tile's bitmap, 1 ranks each element) and the direct reads of plain caches (DIRECT 1: runs of
+ * 4, 8 and 2 tokens against QG 4, 1 and 8; fewer work-items than runs (WG 8); D 256's four
+ * value tiles per row; full tiles, keep = D). The reference takes the cache's own
  * decompression (checked bit-exact in test_kv_sparse.c), rotates keys back with ref_hadamard
  * and lets ref_attention_fwd apply RoPE. Tolerance (harness.h's relative error): 1e-5 f32
  * (1e-4 with rotation: a 512-term fp32 transform), 2e-3 f16. */
@@ -32,7 +34,11 @@ typedef struct {
     X(1, 4, 2, 128, 39, 16, 2, 2, 8, 222, 4, 1, 1, 0, LK_F32, "SPLITS=5,BLOCK_N=4,WG=64,LOADER=1")          \
     X(1, 4, 2, 128, 39, 16, 2, 2, 8, 222, 4, 1, 1, 1, LK_F32, "SPLITS=5,BLOCK_N=16,WG=64,LOADER=1")         \
     X(1, 2, 8, 256, 100, 4, 16, 0, 64, 140, 2, 0, 0, 0, LK_F16, "SPLITS=2,BLOCK_N=2,WG=128,LOADER=1")       \
-    X(1, 2, 3, 64, 64, 2, 8, 1, 1, 70, 2, 1, 1, 1, LK_F16, "")
+    X(1, 2, 3, 64, 64, 2, 8, 1, 1, 70, 2, 1, 1, 1, LK_F16, "")                                             \
+    X(1, 2, 4, 128, 39, 16, 16, 0, 32, 300, 0, 0, 0, -1, LK_F16, "SPLITS=3,BLOCK_N=64,WG=128,DIRECT=1")     \
+    X(2, 1, 1, 64, 20, 2, 2, 3, 0, 200, 0, 0, 0, -1, LK_F32, "SPLITS=7,BLOCK_N=8,WG=32,DIRECT=1")           \
+    X(1, 2, 8, 256, 100, 4, 8, 5, 16, 157, 0, 0, 0, -1, LK_F32, "SPLITS=2,BLOCK_N=32,WG=8,DIRECT=1")        \
+    X(1, 4, 3, 64, 64, 8, 2, 1, 1, 70, 0, 0, 0, -1, LK_F16, "SPLITS=1,BLOCK_N=16,WG=64,DIRECT=1")
 
 #define ROW(b, h, qg, d, k, kb, vb, s, w, l, g, pm, rp, var, dt, tun)                                    \
     {b, h, qg, d, k, kb, vb, s, w, l, g, pm, rp, var, dt, tun, LKT_OPENCL},                              \
@@ -96,7 +102,9 @@ ParameterizedTest(dec_case *c, kv_sparse_decode, matches_reference)
         cr_expect(strstr(lk_last_launch(ctx), want) != NULL, "override did not reach the launch: %s", lk_last_launch(ctx));
     }
     const char *loader = strstr(c->tunables, "LOADER=1") ? "LOADER=1" : "LOADER=0";
+    const char *direct = strstr(c->tunables, "DIRECT=1") ? "DIRECT=1" : "DIRECT=0";
     cr_expect(strstr(lk_last_launch(ctx), loader) != NULL, "%s did not reach the launch: %s", loader, lk_last_launch(ctx));
+    cr_expect(strstr(lk_last_launch(ctx), direct) != NULL, "%s did not reach the launch: %s", direct, lk_last_launch(ctx));
     lkt_download(ctx, &to, o);
     lkt_download(ctx, &tl, lse);
 
@@ -125,6 +133,40 @@ ParameterizedTest(dec_case *c, kv_sparse_decode, matches_reference)
 
     free(k); free(v); free(q); free(o); free(lse); free(ro); free(rl);
     lkt_free(&tq); lkt_free(&to); lkt_free(&tl); lkt_free(&tk); lkt_free(&tv);
+    lk_kv_sparse_destroy(cache);
+    lk_context_destroy(ctx);
+}
+
+/* DIRECT reads plain caches only, and takes 0 or 1. */
+Test(kv_sparse_decode, direct_needs_a_plain_cache)
+{
+    lk_context *ctx = lkt_open(LKT_OPENCL);
+    lkt_rng rng = lkt_rng_make(lkt_seed(), 5);
+    lk_kv_sparse_config cfg = lk_kv_sparse_config_default();
+    cfg.kv_heads = 2;
+    cfg.head_dim = 64;
+    cfg.keep = 20;
+    cfg.capacity = 70;
+    cfg.rotate_group = 2;
+    float k[2 * 70 * 64], v[2 * 70 * 64];
+    kvs_tokens(&rng, k, 2, 70, 64);
+    kvs_tokens(&rng, v, 2, 70, 64);
+    lk_kv_sparse_cache *cache;
+    LKT_OK(ctx, lk_kv_sparse_create(ctx, &cfg, &cache));
+    static const int chunks[] = {70, 0};
+    kvs_append_chunks(ctx, cache, &cfg, k, v, 70, chunks, LK_F32);
+    int64_t qs[3] = {1, 2, 64};
+    lkt_tensor q = lkt_zeros(ctx, LK_F32, 3, qs), o = lkt_zeros(ctx, LK_F32, 3, qs);
+    lk_decode_params p = lk_decode_params_default();
+    LKT_OK(ctx, lk_tuning_override(ctx, "kv_sparse", LK_F32, 64, 0, 0, "SPLITS=1,BLOCK_N=16,WG=64,DIRECT=1"));
+    cr_expect_eq(lk_attention_decode_sparse(ctx, &q.t, cache, &o.t, NULL, &p), LK_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(lk_last_error(ctx), "DIRECT") != NULL, "%s", lk_last_error(ctx));
+    LKT_OK(ctx, lk_tuning_override(ctx, "kv_sparse", LK_F32, 64, 0, 0, "SPLITS=1,BLOCK_N=16,WG=64,DIRECT=2"));
+    cr_expect_eq(lk_attention_decode_sparse(ctx, &q.t, cache, &o.t, NULL, &p), LK_ERR_INVALID_ARGUMENT);
+    LKT_OK(ctx, lk_tuning_override(ctx, "kv_sparse", LK_F32, 64, 0, 0, "SPLITS=1,BLOCK_N=16,WG=64,DIRECT=0"));
+    LKT_OK(ctx, lk_attention_decode_sparse(ctx, &q.t, cache, &o.t, NULL, &p));
+    lkt_free(&q);
+    lkt_free(&o);
     lk_kv_sparse_destroy(cache);
     lk_context_destroy(ctx);
 }

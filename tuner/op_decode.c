@@ -1,7 +1,8 @@
 /* The decode-attention ops as tunable ops (see op.h):
  *   attention_decode  dense lk_attention_decode: SPLITS x BLOCK_N x WG
- *   kv_sparse         lk_attention_decode_sparse: the same plus VARIANT (fused / two-stage key
- *                     path) for family "rotate"; family "plain" times the Mustafar fp16 cache
+ *   kv_sparse         lk_attention_decode_sparse: the same plus LOADER, and VARIANT (fused /
+ *                     two-stage key path) for family "rotate" or DIRECT (tiles / direct reads)
+ *                     for family "plain"; family "plain" times the Mustafar fp16 cache
  * by context length. Timed problem: B=1 (--batch), Hkv = 8 on GPUs and 4 on CPUs (--heads sets
  * Hkv), Hq = 4 Hkv, D = the key's head_dim, L = the key's length; inputs of decode_problem.c,
  * checked against ref/ by decode_check. Tables: bench_decode.c. */
@@ -57,17 +58,31 @@ void decode_space_tiles(const tune_space_user *u, space *s, int long_tiles)
     space_add_list(s, "WG", cpu ? 2 : 3, cpu ? wg_cpu : wg_gpu);
 }
 
+/* The direct variant has no tile loader: LOADER stays 0 with it. */
+static int one_reader(const lk_params *p, const void *user, char *why, size_t n)
+{
+    (void)user;
+    if (!lk_params_get(p, "DIRECT", 0) || !lk_params_get(p, "LOADER", 0))
+        return 1;
+    snprintf(why, n, "DIRECT 1 has no tile loader");
+    return 0;
+}
+
 static void decode_space(const tune_space_user *u, space *s)
 {
-    static const int variants[] = {0, 1}, loaders[] = {0, 1};
+    static const int two[] = {0, 1};
     memset(s, 0, sizeof *s);
     s->user = u;
     if (is_sparse(u->key) && kind_of(u->key) == SPARSE_ROTATE)
-        space_add_list(s, "VARIANT", 2, variants);
+        space_add_list(s, "VARIANT", 2, two);
+    if (is_sparse(u->key) && kind_of(u->key) == SPARSE_PLAIN)
+        space_add_list(s, "DIRECT", 2, two);
     if (is_sparse(u->key))
-        space_add_list(s, "LOADER", 2, loaders);
-    decode_space_tiles(u, s, 0);
+        space_add_list(s, "LOADER", 2, two);
+    decode_space_tiles(u, s, is_sparse(u->key) && kind_of(u->key) == SPARSE_PLAIN);
     space_add_constraint(s, "fits_device", fits_device);
+    if (is_sparse(u->key) && kind_of(u->key) == SPARSE_PLAIN)
+        space_add_constraint(s, "one_reader", one_reader);
 }
 
 static void defaults(const lk_device_info *dev, const lk_tune_key *key, lk_params *out)

@@ -80,6 +80,20 @@ size_t lk_decode_local_bytes(int head_dim, int query_group, int kv_heads, int bl
                             3 * nq);
 }
 
+size_t lk_decode_direct_local_bytes(int head_dim, int query_group, int block_n, int wg, int run_cap)
+{
+    int qg = query_group > 0 ? query_group : 1;
+    int tpi = 16 / qg >= 16 ? 16 : 16 / qg >= 8 ? 8 : 16 / qg >= 4 ? 4 : 2;
+    if (run_cap < tpi)
+        tpi = run_cap;
+    if (block_n < tpi)
+        tpi = block_n;
+    int runs = tpi > 0 ? block_n / tpi : 1;
+    size_t nq = (size_t)qg, slices = (size_t)(runs > 0 && wg >= runs ? wg / runs : 1);
+    size_t bn = block_n > 0 ? (size_t)block_n : 0;
+    return sizeof(float) * (nq * (size_t)head_dim + (1 + slices) * bn * nq + 3 * nq);
+}
+
 lk_status lk_decode_check_tunables(lk_context *ctx, const char *op, const lk_params *p, int max_block_n, size_t local)
 {
     int splits = lk_params_get(p, "SPLITS", 0), bn = lk_params_get(p, "BLOCK_N", 0), wg = lk_params_get(p, "WG", 0);

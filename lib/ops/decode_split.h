@@ -18,6 +18,10 @@ lk_status lk_decode_check_scale(lk_context *ctx, const char *op, double scale);
 
 /* Local memory of lk_dec_attend_tile's arrays (qs, ks, vs, sc, st) for these sizes. */
 size_t lk_decode_local_bytes(int head_dim, int query_group, int kv_heads, int block_n);
+/* Local memory of a direct decode kernel (cl/decode_split.h LK_DEC_SOFTMAX_LOCALS: qs, sc, sp,
+ * st; KVH 1) whose score units take runs of at most run_cap tokens (codes per key word, or 64):
+ * the runs' length and the slices follow LK_DEC_RUN_MAX and LK_DEC_SLICES. */
+size_t lk_decode_direct_local_bytes(int head_dim, int query_group, int block_n, int wg, int run_cap);
 /* LK_OK if SPLITS, BLOCK_N (dividing max_block_n, a power of two) and WG are in range and
  * `local` bytes fit. */
 lk_status lk_decode_check_tunables(lk_context *ctx, const char *op, const lk_params *p, int max_block_n, size_t local);

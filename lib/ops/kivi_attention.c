@@ -21,19 +21,6 @@ void lk_kivi_attention_defaults(const lk_device_info *dev, int head_dim, lk_para
     lk_params_set(out, "DIRECT", 0);
 }
 
-/* cl/kivi_direct.h's KIVI_NZ: partial scores per (token, head) of the direct score phase, whose
- * units are runs of TPI tokens (codes per key word, at most 16 / QG and BLOCK_N, a power of two)
- * times channel slices. */
-static int direct_slices(int query_group, int k_bits, int bn, int wg)
-{
-    int by_qg = 16 / query_group >= 16 ? 16 : 16 / query_group >= 8 ? 8 : 16 / query_group >= 4 ? 4 : 2;
-    int tpi = 32 / k_bits < by_qg ? 32 / k_bits : by_qg;
-    if (bn < tpi)
-        tpi = bn;
-    int runs = bn / tpi;
-    return wg >= runs ? wg / runs : 1;
-}
-
 lk_status lk_kivi_attention_check_tunables(lk_context *ctx, const lk_params *p, int head_dim, int query_group,
                                            int k_bits)
 {
@@ -42,9 +29,8 @@ lk_status lk_kivi_attention_check_tunables(lk_context *ctx, const lk_params *p, 
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT %d (0 tiles, 1 direct)", direct);
     if (!direct)
         return lk_decode_check_tunables(ctx, OP, p, 64, lk_decode_local_bytes(head_dim, query_group, 1, bn));
-    size_t nq = (size_t)query_group, dq = bn >= 1 ? (size_t)direct_slices(query_group, k_bits, bn, wg) : 1;
     return lk_decode_check_tunables(ctx, OP, p, 256,
-                                    sizeof(float) * (nq * (size_t)head_dim + (1 + dq) * (size_t)bn * nq + 3 * nq));
+                                    lk_decode_direct_local_bytes(head_dim, query_group, bn, wg, 32 / k_bits));
 }
 
 void lk_kivi_attention_key(const lk_kivi_cache *c, lk_dtype dtype, lk_tune_key *key)

@@ -44,6 +44,14 @@ void lk_kv_sparse_decode_defaults(const lk_device_info *dev, int head_dim, int k
     lk_params_set(out, "BLOCK_N", fit_block_n(gpu ? 32 : 16, dev->local_mem_bytes, head_dim, query_group, kv_group, 1));
     lk_params_set(out, "WG", gpu ? 128 : 64);
     lk_params_set(out, "LOADER", 0);
+    lk_params_set(out, "DIRECT", 0);
+}
+
+/* Local memory of the DIRECT variant (cl/kv_sparse_direct.h): the softmax arrays and the
+ * block's key bitmaps and tile starts. */
+static size_t direct_local(int D, int qg, int bn, int wg)
+{
+    return lk_decode_direct_local_bytes(D, qg, bn, wg, LK_SP_BLOCK) + (size_t)D * 12;
 }
 
 void lk_kv_sparse_decode_key(const lk_tensor *q, const lk_kv_sparse_cache *c, lk_tune_key *key)
@@ -180,15 +188,23 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
     if (variant != LK_SPARSE_FUSED && variant != LK_SPARSE_TWO_STAGE)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": VARIANT %d (0 fused, 1 two-stage)", variant);
     int fused = variant == LK_SPARSE_FUSED, kvh = fused && G > 0 ? G : 1;
-    /* BLOCK_N is an upper bound: a group too large for it (more query heads than tuned) runs
-     * with the largest tile that fits local memory */
-    int bn = fit_block_n(lk_params_get(tuned, "BLOCK_N", 16), ctx->info.local_mem_bytes, D, qg, kvh, fused);
     int wg = lk_params_get(tuned, "WG", 64), loader = lk_params_get(tuned, "LOADER", 0);
+    int direct = lk_params_get(tuned, "DIRECT", 0);
     if (loader != 0 && loader != 1)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": LOADER %d (0 walk, 1 rank)", loader);
+    if (direct != 0 && direct != 1)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT %d (0 tiles, 1 direct)", direct);
+    if (direct && keyed)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT 1 needs a cache without key rotation or RoPE");
+    /* BLOCK_N is an upper bound for the tiles: a group too large for it (more query heads than
+     * tuned) runs with the largest tile that fits local memory */
+    int bn = lk_params_get(tuned, "BLOCK_N", 16);
+    if (!direct)
+        bn = fit_block_n(bn, ctx->info.local_mem_bytes, D, qg, kvh, fused);
     lk_params fitted = *tuned;
     lk_params_set(&fitted, "BLOCK_N", bn);
-    lk_status st = lk_decode_check_tunables(ctx, OP, &fitted, 64, decode_local(D, qg, kvh, bn, fused));
+    lk_status st = lk_decode_check_tunables(ctx, OP, &fitted, 64,
+                                            direct ? direct_local(D, qg, bn, wg) : decode_local(D, qg, kvh, bn, fused));
     if (st != LK_OK)
         return st;
     lk_buffer *freq = NULL, *keys = NULL, *part;
@@ -216,6 +232,7 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
     lk_params_set(&defs, "ROT", fused && G > 0);
     lk_params_set(&defs, "ROPE", c->has_rope);
     lk_params_set(&defs, "K_DENSE", !fused);
+    lk_params_set(&defs, "DIRECT", direct);
     lk_args a = {0};
     lk_args_tensor(&a, q3, 3);
     lk_sp_args_stream(&a, &c->k);
@@ -239,9 +256,10 @@ lk_status lk_kv_sparse_decode_check_params(lk_context *ctx, const lk_params *p, 
                                           int query_group)
 {
     int fused = lk_params_get(p, "VARIANT", LK_SPARSE_FUSED) == LK_SPARSE_FUSED;
-    return lk_decode_check_tunables(ctx, OP, p, 64,
-                                    decode_local(head_dim, query_group, fused ? kv_group : 1,
-                                                 lk_params_get(p, "BLOCK_N", 16), fused));
+    int bn = lk_params_get(p, "BLOCK_N", 16);
+    if (lk_params_get(p, "DIRECT", 0))
+        return lk_decode_check_tunables(ctx, OP, p, 64, direct_local(head_dim, query_group, bn, lk_params_get(p, "WG", 64)));
+    return lk_decode_check_tunables(ctx, OP, p, 64, decode_local(head_dim, query_group, fused ? kv_group : 1, bn, fused));
 }
 
 lk_status lk_attention_decode_sparse_run(lk_context *ctx, const lk_tensor *q, const lk_kv_sparse_cache *c,
