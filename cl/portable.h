@@ -22,6 +22,7 @@
  *                          vstore_half_rte; CUDA: cvt instructions), float otherwise
  *   lk_exp2 lk_log2 lk_sqrt lk_fma lk_sin lk_cos lk_rint lk_fmax lk_fmin lk_fabs  fp32 math
  *   lk_popcount64(x)       set bits of a ulong;  lk_ctz64(x) its lowest set bit (x != 0)
+ *   lk_bits_as_float(u)    the float whose bits are the uint u
  *   lk_atomic_or_local(p, v)  atomic or on a local uint
  *   lk_ld16(p)             the 16 bytes at global p (16-byte aligned) as a uint4
  *   lk_lds4(p)             the float4 at local p (16-byte aligned); .x .y .z .w only
@@ -57,6 +58,7 @@
 #define lk_fabs(x) fabs(x)
 #define lk_half_to_float(p, i) vload_half((i), (p))
 #define lk_popcount64(x) ((int)popcount((ulong)(x)))
+#define lk_bits_as_float(u) as_float((uint)(u))
 #define lk_ctz64(x) (63 - (int)clz((ulong)(x) & (0 - (ulong)(x)))) /* ctz is OpenCL 2.0 */
 #define lk_atomic_or_local(p, v) atomic_or((volatile __local uint *)(p), (v))
 #define lk_float_to_half(p, i, v) vstore_half_rte((v), (i), (p))
@@ -100,6 +102,7 @@ __device__ __forceinline__ unsigned get_global_id(int d) { return get_group_id(d
 #define lk_fabs(x) fabsf(x)
 #define INFINITY __int_as_float(0x7f800000)
 #define lk_popcount64(x) __popcll((unsigned long long)(x))
+#define lk_bits_as_float(u) __uint_as_float((unsigned)(u))
 #define lk_ctz64(x) (__ffsll((long long)(x)) - 1)
 #define lk_atomic_or_local(p, v) atomicOr((unsigned int *)(p), (v))
 
