@@ -318,6 +318,17 @@ LK_INLINE void lk_dec_attend_tile(const LK_LOCAL_PTR float *qs, const LK_LOCAL_P
     lk_barrier();
 }
 
+/* Writes the split's running max m and sum l (st) of query heads hq0 .. hq0 + NQ of batch row b. */
+LK_INLINE void lk_dec_store_ml(LK_GLOBAL float *part, long nrec, int Hq, int b, int hq0, int splits, int split,
+                               const LK_LOCAL_PTR float *st)
+{
+    for (int i = LK_DEC_TID; i < LK_DEC_NQ; i += WG) {
+        long rec = ((long)b * Hq + hq0 + i) * splits + split;
+        part[nrec * D + 2 * rec] = st[i];
+        part[nrec * D + 2 * rec + 1] = st[LK_DEC_NQ + i];
+    }
+}
+
 /* Writes this work-group's partial results: query heads hq0 .. hq0 + NQ of batch row b. The
  * token groups' accumulators are summed in qs (free after the last tile's barrier) and their
  * sums of p in st[NQ..], one group per step (the work-item of a kv head's first quad adds l). */
@@ -349,11 +360,7 @@ LK_INLINE void lk_dec_store_partial(LK_GLOBAL float *part, long nrec, int Hq, in
         long rec = (row0 + o / D) * splits + split;
         part[rec * D + o % D] = qs[o];
     }
-    for (int i = LK_DEC_TID; i < LK_DEC_NQ; i += WG) {
-        long rec = (row0 + i) * splits + split;
-        part[nrec * D + 2 * rec] = st[i];
-        part[nrec * D + 2 * rec + 1] = st[LK_DEC_NQ + i];
-    }
+    lk_dec_store_ml(part, nrec, Hq, b, hq0, splits, split, st);
 }
 
 /* (m, l) <- the merge of (m, l) and (m2, l2): the larger max, sums rescaled to it. */

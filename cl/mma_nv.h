@@ -87,6 +87,32 @@ LK_INLINE uint lk_pack_half2(float lo, float hi)
 }
 
 
+/* Bytes of b:a picked by sel (prmt.b32: nibble i of sel names the source byte 0..7 of result
+ * byte i); 0x5410 joins the low halves of a and b, 0x7632 the high halves. */
+LK_INLINE uint lk_prmt(uint a, uint b, uint sel)
+{
+    uint r;
+    asm("prmt.b32 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "r"(sel));
+    return r;
+}
+
+/* Quantization codes to f16x2 values: x holds 1024 + code in each half (the f16 bits 0x6400 |
+ * code, exact for codes < 1024), sm the stored (scale, min) pair (scale in bits 0..15);
+ * result = (x - 1024) * scale + min per half, one f16 rounding (fma.rn.f16x2). */
+LK_INLINE uint lk_dequant_h2(uint x, uint sm)
+{
+    uint r;
+    asm("{\n\t.reg .b32 s2, m2, k, c;\n\t"
+        "prmt.b32 s2, %2, %2, 0x1010;\n\t"
+        "prmt.b32 m2, %2, %2, 0x3232;\n\t"
+        "mov.b32 k, 0x64006400;\n\t"
+        "sub.rn.f16x2 c, %1, k;\n\t"
+        "fma.rn.f16x2 %0, c, s2, m2;\n\t}"
+        : "=r"(r)
+        : "r"(x), "r"(sm));
+    return r;
+}
+
 /* ---- attention backward (attention_bwd_mma.cl) ---- */
 
 /* *p += v in global memory without a return value (red.global.add.f32; relaxed, gpu scope). */

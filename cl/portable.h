@@ -100,7 +100,9 @@ __device__ __forceinline__ unsigned get_global_id(int d) { return get_group_id(d
 #define lk_fmax(a, b) fmaxf(a, b)
 #define lk_fmin(a, b) fminf(a, b)
 #define lk_fabs(x) fabsf(x)
+#ifndef INFINITY /* NVRTC has no math.h; nvcc and the host emulator (tests/emu) do */
 #define INFINITY __int_as_float(0x7f800000)
+#endif
 #define lk_popcount64(x) __popcll((unsigned long long)(x))
 #define lk_bits_as_float(u) __uint_as_float((unsigned)(u))
 #define lk_ctz64(x) (__ffsll((long long)(x)) - 1)

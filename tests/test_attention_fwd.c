@@ -118,8 +118,8 @@ static void run_case(const att_case *c)
 {
     lk_context *ctx = lkt_open(c->backend);
     const lk_device_info *dev = lk_context_device(ctx);
-    if (c->tiles[0] && !(dev->type == LK_DEVICE_GPU && dev->cc_major >= 8))
-        cr_skip_test("tensor-core tiles need an NVIDIA GPU of compute capability 8+ (this device: %s)", dev->name);
+    if (c->tiles[0])
+        lkt_require_tensor_cores(ctx);
     lk_params tiles;
     if (c->tiles[0] && lk_params_parse(c->tiles, &tiles) == LK_OK &&
         lk_attention_fwd_local_bytes(&tiles, (int)c->D) > lk_attention_fwd_local_limit(dev, &tiles))

@@ -273,10 +273,8 @@ static void expect_last_kernel(lk_context *ctx, const kda_case *c, kda_dev *d, c
 static void run_matches(const kda_case *c)
 {
     lk_context *ctx = lkt_open(c->backend);
-    const lk_device_info *dev = lk_context_device(ctx);
-    if (strstr(c->tune, "MMA=1") && !(dev->type == LK_DEVICE_GPU && dev->cc_major >= 8))
-        cr_skip_test("the tensor-core kernels need an NVIDIA GPU of compute capability 8+ (this device: %s)",
-                     dev->name);
+    if (strstr(c->tune, "MMA=1"))
+        lkt_require_tensor_cores(ctx);
     kda_host h = make_host(c, c->B, (uint64_t)(c->T * 131 + c->K * 7 + c->V + c->dtype));
     kda_dev d = make_dev(ctx, c, &h, c->B);
     lk_kda_params p = params_of(c, &d);

@@ -2,6 +2,7 @@
  * dequantized K and V (ref_kivi_quantize), so the only differences are fp32 accumulation.
  * Tolerance: relative error (harness.h) <= 1e-5 for f32 q/o, <= 2e-3 for f16. */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "kivi_support.h"
@@ -21,7 +22,10 @@ typedef struct {
  * the 16 codes of a word) and 2 tokens (QG 8 with 8-bit keys; QG 16), fewer work-items than
  * runs (WG 8), a cache
  * still inside its residual (n < R), the end of the quantized keys inside a tile (n 333, R 48,
- * BLOCK_N 64; n 261, R 96; n 700, R 128, BLOCK_N 256: the longest tile). */
+ * BLOCK_N 64; n 261, R 96; n 700, R 128, BLOCK_N 256: the longest tile). The tensor-core cases
+ * (DIRECT 2, cl/kivi_direct_mma.h; NVIDIA cc 8+ only, else skipped with the reason; also run on
+ * host threads by test_kivi_mma_emu) cover one m-tile a warp, more warps than m-tiles (2
+ * partial scores), more m-tiles than warps, QG 8 / 4 / 1, 2-, 4- and 8-bit words, D 64 to 256. */
 #define CASES(X)                                                      \
     X(1, 2, 2, 64, 1, 2, 2, 32, 32, LK_F32, 0, 0, 0, 0)                \
     X(1, 4, 1, 64, 77, 2, 2, 32, 32, LK_F32, 3, 16, 64, 0)             \
@@ -36,7 +40,11 @@ typedef struct {
     X(1, 4, 2, 64, 150, 2, 8, 32, 32, LK_F32, 2, 4, 64, 1)            \
     X(1, 16, 1, 128, 261, 4, 4, 32, 96, LK_F32, 2, 64, 8, 1)           \
     X(1, 2, 1, 256, 200, 4, 2, 64, 128, LK_F16, 1, 16, 64, 1)          \
-    X(1, 4, 1, 128, 700, 2, 2, 32, 128, LK_F16, 2, 256, 64, 1)
+    X(1, 4, 1, 128, 700, 2, 2, 32, 128, LK_F16, 2, 256, 64, 1)          \
+    X(2, 8, 2, 128, 301, 2, 2, 32, 64, LK_F16, 3, 64, 128, 2)          \
+    X(1, 8, 1, 64, 333, 4, 8, 16, 48, LK_F16, 2, 32, 128, 2)           \
+    X(1, 2, 2, 256, 200, 2, 4, 32, 96, LK_F16, 1, 16, 64, 2)           \
+    X(1, 1, 1, 128, 700, 8, 2, 64, 128, LK_F16, 2, 128, 64, 2)
 
 #define ROW(b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn, wg, dir)                      \
     {b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn, wg, dir, LKT_OPENCL},                 \
@@ -51,6 +59,8 @@ ParameterizedTestParameters(kivi_attention, matches_reference)
 ParameterizedTest(dec_case *c, kivi_attention, matches_reference)
 {
     lk_context *ctx = lkt_open(c->backend);
+    if (c->direct == 2)
+        lkt_require_tensor_cores(ctx);
     lkt_rng rng = lkt_rng_make(lkt_seed(), (uint64_t)(c->n * 17 + c->Hq));
     size_t nkv = (size_t)(c->B * c->Hkv * c->n * c->D), nq = (size_t)(c->B * c->Hq * c->D);
     float *k = malloc(nkv * 4), *v = malloc(nkv * 4), *kh = malloc(nkv * 4), *vh = malloc(nkv * 4);
@@ -80,9 +90,10 @@ ParameterizedTest(dec_case *c, kivi_attention, matches_reference)
     }
     LKT_OK(ctx, lk_kivi_attention_run(ctx, cache, &tq.t, &to.t, NULL, &p, c->splits ? &tuned : NULL));
     lkt_download(ctx, &to, o);
+    char want_direct[16];
+    snprintf(want_direct, sizeof want_direct, "DIRECT=%d", c->direct);
     if (c->splits)
-        cr_expect(strstr(lk_last_launch(ctx), c->direct ? "DIRECT=1" : "DIRECT=0"), "launched: %s",
-                  lk_last_launch(ctx));
+        cr_expect(strstr(lk_last_launch(ctx), want_direct), "launched: %s", lk_last_launch(ctx));
 
     ref_attention_args ra = {c->B, c->Hq, c->Hkv, 1, c->n, c->D, 0, 0.0, NULL, NULL, NULL};
     ref_attention_fwd(&ra, q, kh, vh, want, lse);
@@ -128,9 +139,13 @@ Test(kivi_attention, bad_arguments_are_rejected)
     cr_expect_eq(lk_kivi_attention_run(ctx, cache, &q.t, &o.t, NULL, &p, &tiles), LK_ERR_INVALID_ARGUMENT,
                  "BLOCK_N 128 needs DIRECT 1");
     direct = tiles;
-    lk_params_set(&direct, "DIRECT", 2);
+    lk_params_set(&direct, "DIRECT", 3);
     cr_expect_eq(lk_kivi_attention_run(ctx, cache, &q.t, &o.t, NULL, &p, &direct), LK_ERR_INVALID_ARGUMENT);
     cr_expect(strstr(lk_last_error(ctx), "DIRECT"), "%s", lk_last_error(ctx));
+    lk_params_set(&direct, "DIRECT", 2);
+    lk_params_set(&direct, "BLOCK_N", 64);
+    cr_expect_eq(lk_kivi_attention_run(ctx, cache, &q.t, &o.t, NULL, &p, &direct), LK_ERR_UNSUPPORTED,
+                 "f32 q (and, on a CPU, no tensor cores): %s", lk_last_error(ctx));
     lk_params_set(&direct, "DIRECT", 1);
     lk_params_set(&direct, "BLOCK_N", 512);
     cr_expect_eq(lk_kivi_attention_run(ctx, cache, &q.t, &o.t, NULL, &p, &direct), LK_ERR_INVALID_ARGUMENT,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Compiles every kernel program of cl/ as CUDA for sm_90 (nvcc -x cu), the way the CUDA build
 # compiles them through NVRTC on an NVIDIA GPU, with each program's default defines and both
-# storage types (LK_F16 0 and 1). It catches OpenCL-only constructs in the shared sources on a
-# machine without a GPU. A ctest case (cuda_kernels_compile); exits 77, a skip, without nvcc.
+# storage types (LK_F16 0 and 1), and the variants listed below with their defines. It catches
+# OpenCL-only constructs in the shared sources on a machine without a GPU. A ctest case (cuda_kernels_compile); exits 77, a skip, without nvcc.
 #
 #   tools/cuda-compile-check.sh [NVCC]
 set -uo pipefail
@@ -15,19 +15,27 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export nvcc tmp
-compile() { # FILE F16
-  local name
+compile() { # FILE F16 [DEFINES, comma-separated]
+  local name tag
   name=$(basename "$1" .cl)
-  if "$nvcc" -x cu -arch=sm_90 -Icl -DLK_PROGRAM_"$name"=1 -DLK_F16="$2" -c "$1" -o "$tmp/$name-$2.o" \
-      > "$tmp/$name-$2.log" 2>&1; then
-    echo "ok      $name LK_F16=$2"
+  tag="$name-$2${3:+-${3//,/-}}"
+  if "$nvcc" -x cu -arch=sm_90 -Icl -DLK_PROGRAM_"$name"=1 -DLK_F16="$2" ${3:+-D${3//,/ -D}} -c "$1" \
+      -o "$tmp/$tag.o" > "$tmp/$tag.log" 2>&1; then
+    echo "ok      $name LK_F16=$2 ${3:-}"
   else
-    echo "FAILED  $name LK_F16=$2"
-    grep -m 5 error "$tmp/$name-$2.log"
+    echo "FAILED  $name LK_F16=$2 ${3:-}"
+    grep -m 5 error "$tmp/$tag.log"
   fi
 }
 export -f compile
-for f in cl/*.cl; do printf '%s 0\n%s 1\n' "$f" "$f"; done | xargs -P 2 -n 2 bash -c 'compile "$@"' _ | tee "$tmp/all.txt"
+# variants that the defaults do not build: FILE F16 DEFINES
+variants=(
+  "cl/kivi_decode.cl 1 DIRECT=1"
+  "cl/kivi_decode.cl 1 DIRECT=2,BLOCK_N=64"
+  "cl/kv_sparse_decode.cl 1 DIRECT=1"
+)
+{ for f in cl/*.cl; do printf '%s 0\n%s 1\n' "$f" "$f"; done; printf '%s\n' "${variants[@]}"; } |
+  xargs -P 2 -L 1 bash -c 'compile "$@"' _ | tee "$tmp/all.txt"
 failed=$(grep -c '^FAILED' "$tmp/all.txt")
 echo "$(grep -c '^ok' "$tmp/all.txt") compiled, $failed failed ($nvcc, sm_90)"
 [ "$failed" = 0 ]

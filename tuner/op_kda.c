@@ -100,7 +100,7 @@ static void kda_space(const tune_space_user *u, space *s)
     space_add_list(s, "WG", cpu ? 3 : 4, cpu ? wg_cpu : wg_gpu);
     space_add_list(s, "OBV", 3, obv);
     static const int mma_on[] = {0, 1}, mma_off[] = {0};
-    int mma = !cpu && u->ctx->info.cc_major >= 8 && u->key->dtype == LK_F16;
+    int mma = lk_device_tensor_cores(&u->ctx->info) && u->key->dtype == LK_F16;
     space_add_list(s, "MMA", mma ? 2 : 1, mma ? mma_on : mma_off);
     space_add_list(s, "SMMA", mma ? 2 : 1, mma ? mma_on : mma_off);
     space_add_list(s, "CMMA", mma ? 2 : 1, mma ? mma_on : mma_off);

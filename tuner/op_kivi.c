@@ -1,5 +1,5 @@
 /* The quantized-cache decode ops as tunable ops (see op.h):
- *   kivi_decode     lk_kivi_attention: DIRECT (dequantized tiles or direct reads) x SPLITS x
+ *   kivi_decode     lk_kivi_attention: DIRECT (dequantized tiles, direct reads, tensor cores) x SPLITS x
  *                   BLOCK_N x WG by context length; family k<b>v<b> (bits of K and V), flag G
  *                   (group); cache R = 128
  *   lowrank_decode  lk_lowrank_attention: the same tiles; family k<b>v<b> of the latents, flag
@@ -38,12 +38,12 @@ static int tile_dim(const lk_tune_key *key)
 static int fits_device(const lk_params *p, const void *user, char *why, size_t n)
 {
     const tune_space_user *u = user;
-    int kb, vb;
-    lk_status st = is_lowrank(u->key) || kivi_family_bits(u->key->family, &kb, &vb)
+    lk_kivi_config cfg = {0, 0, u->key->head_dim, 0, 0, u->key->flag, RESIDUAL, 0};
+    lk_status st = is_lowrank(u->key) || kivi_family_bits(u->key->family, &cfg.k_bits, &cfg.v_bits)
                        ? lk_decode_check_tunables(u->ctx, u->key->op, p, 64,
                                                   lk_decode_local_bytes(tile_dim(u->key), 4, 1,
                                                                         lk_params_get(p, "BLOCK_N", 32)))
-                       : lk_kivi_attention_check_tunables(u->ctx, p, u->key->head_dim, 4, kb);
+                       : lk_kivi_attention_check_tunables(u->ctx, p, &cfg, 4, u->key->dtype);
     if (st == LK_OK)
         return 1;
     snprintf(why, n, "%s", lk_last_error(u->ctx));
@@ -52,11 +52,11 @@ static int fits_device(const lk_params *p, const void *user, char *why, size_t n
 
 static void kivi_space(const tune_space_user *u, space *s)
 {
-    static const int direct[] = {0, 1};
+    static const int direct[] = {0, 1, 2};
     memset(s, 0, sizeof *s);
     s->user = u;
     if (!is_lowrank(u->key))
-        space_add_list(s, "DIRECT", 2, direct);
+        space_add_list(s, "DIRECT", lk_device_tensor_cores(&u->ctx->info) && u->key->dtype == LK_F16 ? 3 : 2, direct);
     decode_space_tiles(u, s, !is_lowrank(u->key));
     space_add_constraint(s, "fits_device", fits_device);
 }

@@ -220,6 +220,11 @@ const lk_device_info *lk_context_device(const lk_context *ctx)
     return ctx ? &ctx->info : NULL;
 }
 
+int lk_device_tensor_cores(const lk_device_info *dev)
+{
+    return dev->type == LK_DEVICE_GPU && dev->cc_major >= 8;
+}
+
 const char *lk_context_creation_error(void)
 {
     return creation_error;

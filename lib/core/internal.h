@@ -35,6 +35,9 @@ lk_status lk_fail(lk_context *ctx, lk_status status, const char *fmt, ...)
 void lk_clear_error(lk_context *ctx);
 /* Why the last lk_context_create on this thread failed ("" if it did not). */
 const char *lk_context_creation_error(void);
+/* 1 on an NVIDIA GPU of compute capability 8 or newer: the tensor-core kernels (cl/mma_nv.h:
+ * mma.sync with f16 operands, ldmatrix, cp.async) run there. */
+int lk_device_tensor_cores(const lk_device_info *dev);
 
 /* Logging: LK_LOG=error|warn|info|debug (default warn), to stderr. */
 typedef enum lk_log_level { LK_LOG_ERROR = 0, LK_LOG_WARN = 1, LK_LOG_INFO = 2, LK_LOG_DEBUG = 3 } lk_log_level;

@@ -27,7 +27,7 @@ lk_attention_params lk_attention_params_default(void)
 
 int lk_attention_fwd_has_mma(const lk_device_info *dev, int head_dim)
 {
-    return dev->type == LK_DEVICE_GPU && dev->cc_major >= 8 && (head_dim == 64 || head_dim == 128);
+    return lk_device_tensor_cores(dev) && (head_dim == 64 || head_dim == 128);
 }
 
 /* The tensor-core kernel reads rows with 16-byte copies: f16, unit last stride, the other strides

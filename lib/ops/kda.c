@@ -63,7 +63,7 @@ size_t lk_kda_state_mma_local_bytes(size_t C, size_t bv, size_t K)
 /* f16 tensors on an NVIDIA GPU of compute capability 8+: where the mma.sync kernels run. */
 static int tensor_cores(const lk_device_info *dev, lk_dtype dtype)
 {
-    return dtype == LK_F16 && dev->type == LK_DEVICE_GPU && dev->cc_major >= 8;
+    return dtype == LK_F16 && lk_device_tensor_cores(dev);
 }
 
 int lk_kda_state_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K)
@@ -156,7 +156,7 @@ void lk_kda_defaults(const lk_device_info *dev, int64_t K, int64_t V, lk_params 
         lk_params_set(out, "BV", prefs[i][2]);
         lk_params_set(out, "WG", prefs[i][3]);
         lk_params_set(out, "OBV", prefs[i][4]);
-        if (gpu && dev->cc_major >= 8)
+        if (lk_device_tensor_cores(dev))
             lk_params_set(out, "MMA", 1);
         lk_params eff;
         lk_kda_effective(out, K, V, 1 << 30, dev->local_mem_bytes, &eff);

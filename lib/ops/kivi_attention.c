@@ -21,16 +21,36 @@ void lk_kivi_attention_defaults(const lk_device_info *dev, int head_dim, lk_para
     lk_params_set(out, "DIRECT", 0);
 }
 
-lk_status lk_kivi_attention_check_tunables(lk_context *ctx, const lk_params *p, int head_dim, int query_group,
-                                           int k_bits)
+/* Local memory of the tensor-core variant (cl/kivi_direct_mma.h): the softmax arrays with
+ * KM_NZ = warps / m-tiles (at least 1) partials, qh, and the staged words and parameters. */
+static size_t mma_local_bytes(const lk_kivi_config *cfg, int query_group, int bn, int wg)
+{
+    size_t D = (size_t)cfg->head_dim, n = (size_t)bn, nq = (size_t)query_group;
+    size_t warps = (size_t)wg / 32, mtiles = n / 16, nz = warps >= mtiles && mtiles ? warps / mtiles : 1;
+    size_t words = D * n / (size_t)(32 / cfg->k_bits) + n * D / (size_t)(32 / cfg->v_bits);
+    return sizeof(float) * (nq * D + (1 + nz) * n * nq + 3 * nq) + 4 * (8 * D / 2 + words + D * n / 16 + n * D / 16);
+}
+
+lk_status lk_kivi_attention_check_tunables(lk_context *ctx, const lk_params *p, const lk_kivi_config *cfg,
+                                           int query_group, lk_dtype dtype)
 {
     int bn = lk_params_get(p, "BLOCK_N", 32), wg = lk_params_get(p, "WG", 64), direct = lk_params_get(p, "DIRECT", 0);
-    if (direct != 0 && direct != 1)
-        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT %d (0 tiles, 1 direct)", direct);
-    if (!direct)
-        return lk_decode_check_tunables(ctx, OP, p, 64, lk_decode_local_bytes(head_dim, query_group, 1, bn));
-    return lk_decode_check_tunables(ctx, OP, p, 256,
-                                    lk_decode_direct_local_bytes(head_dim, query_group, bn, wg, 32 / k_bits));
+    int D = (int)cfg->head_dim;
+    if (direct < 0 || direct > 2)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT %d (0 tiles, 1 direct, 2 tensor cores)", direct);
+    if (direct == 0)
+        return lk_decode_check_tunables(ctx, OP, p, 64, lk_decode_local_bytes(D, query_group, 1, bn));
+    if (direct == 1)
+        return lk_decode_check_tunables(ctx, OP, p, 256,
+                                        lk_decode_direct_local_bytes(D, query_group, bn, wg, 32 / cfg->k_bits));
+    if (!lk_device_tensor_cores(&ctx->info) || dtype != LK_F16)
+        return lk_fail(ctx, LK_ERR_UNSUPPORTED, OP ": DIRECT 2 (tensor cores) needs an NVIDIA GPU of compute "
+                       "capability 8+ and f16 q");
+    if (query_group > 8 || D % 16 || cfg->group % 16 || bn % 16 || wg % 32)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT 2 needs at most 8 query heads per kv head "
+                       "(%d), head_dim (%d), G (%d) and BLOCK_N (%d) multiples of 16, WG (%d) a multiple of 32",
+                       query_group, D, cfg->group, bn, wg);
+    return lk_decode_check_tunables(ctx, OP, p, 256, mma_local_bytes(cfg, query_group, bn, wg));
 }
 
 void lk_kivi_attention_key(const lk_kivi_cache *c, lk_dtype dtype, lk_tune_key *key)
@@ -70,7 +90,7 @@ static lk_status launch(lk_context *ctx, const lk_kivi_cache *c, const lk_tensor
 {
     int B = (int)q3->shape[0], Hq = (int)q3->shape[1], D = (int)q3->shape[2], Hkv = (int)c->cfg.kv_heads;
     int bn = lk_params_get(tuned, "BLOCK_N", 32), wg = lk_params_get(tuned, "WG", 64);
-    lk_status st = lk_kivi_attention_check_tunables(ctx, tuned, D, Hq / Hkv, c->cfg.k_bits);
+    lk_status st = lk_kivi_attention_check_tunables(ctx, tuned, &c->cfg, Hq / Hkv, q3->dtype);
     if (st != LK_OK)
         return st;
     int splits = lk_decode_splits(ctx, lk_params_get(tuned, "SPLITS", 1), (c->length + bn - 1) / bn, (int64_t)B * Hkv);

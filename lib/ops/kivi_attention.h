@@ -7,11 +7,12 @@
 
 /* Built-in SPLITS, BLOCK_N, WG, DIRECT for a device and head_dim. */
 void lk_kivi_attention_defaults(const lk_device_info *dev, int head_dim, lk_params *out);
-/* LK_OK if the tunables p (DIRECT 0/1, SPLITS, BLOCK_N dividing 64 for tiles or 256 direct, WG)
- * are in range and the decode kernel's local memory (cl/kivi_decode.cl) fits, for head_dim,
- * query heads per kv head and key bits. */
-lk_status lk_kivi_attention_check_tunables(lk_context *ctx, const lk_params *p, int head_dim, int query_group,
-                                           int k_bits);
+/* LK_OK if the tunables p (DIRECT 0 tiles / 1 direct / 2 tensor cores, SPLITS, BLOCK_N dividing
+ * 64 for tiles or 256 else, WG) are in range, the variant runs here (DIRECT 2: NVIDIA cc 8+, f16
+ * q, QG <= 8, head_dim, G and BLOCK_N multiples of 16, WG of 32) and the decode kernel's local
+ * memory (cl/kivi_decode.cl) fits, for a cache of this configuration and query group. */
+lk_status lk_kivi_attention_check_tunables(lk_context *ctx, const lk_params *p, const lk_kivi_config *cfg,
+                                           int query_group, lk_dtype dtype);
 /* The tuning key: op "kivi_decode", family "k<bits>v<bits>", flag G, dtype of q, length = tokens. */
 void lk_kivi_attention_key(const lk_kivi_cache *cache, lk_dtype dtype, lk_tune_key *key);
 /* Checks the arguments, then runs with `tuned` (NULL: the database's parameters). */

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "emu_test.h"
 #include "kda_emu.h"
 
 extern const kda_emu_config emu_c64, emu_c32_strong, emu_c16_gate, emu_c64_gva;
@@ -26,45 +27,6 @@ struct emu_case {
     int config;
     int B, T, H, HV, strong;
 };
-
-static uint64_t rng_next(uint64_t *s)
-{
-    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-    return *s >> 11;
-}
-static float uniform(uint64_t *s) { return (float)((double)rng_next(s) / 9007199254740992.0); }
-
-static unsigned short to_half(float f)
-{
-    _Float16 h = (_Float16)f;
-    unsigned short b;
-    memcpy(&b, &h, 2);
-    return b;
-}
-static float from_half(unsigned short b)
-{
-    _Float16 h;
-    memcpy(&h, &b, 2);
-    return (float)h;
-}
-
-/* sqrt(sum (a - b)^2 / sum b^2) over n values (0 when both are zero). */
-static double rel_rms(const float *a, const float *b, size_t n)
-{
-    double num = 0.0, den = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-        den += (double)b[i] * b[i];
-    }
-    return den > 0.0 ? std::sqrt(num / den) : std::sqrt(num);
-}
-
-static void expect_close(const char *what, const float *got, const float *want, size_t n, double tol)
-{
-    double e = rel_rms(got, want, n);
-    cr_log_info("%s: relative RMS %.2e (tolerance %.0e)", what, e, tol);
-    cr_expect(e <= tol, "%s: relative RMS %.3e > %.0e", what, e, tol);
-}
 
 ParameterizedTestParameters(kda_mma_emu, matches_scalar)
 {

@@ -13,6 +13,7 @@
  *                             barrier that follows in the kernels still separate it from the reads)
  *   red.global.add.f32        an atomic add
  *   cvt to and from f16       _Float16 (round to nearest even)
+ *   prmt, sub/fma.rn.f16x2    lane-local byte selects and f16 arithmetic (lk_prmt, lk_dequant_h2)
  *   shared memory             __shared__ arrays become static (one block runs at a time)
  * Not emulated: timing, bank conflicts, register limits; warps whose lanes diverge around a
  * collective (the kernels never do that; the emulation would deadlock). */
@@ -190,6 +191,29 @@ inline float lk_shfl_xor(float v, int lane_mask)
     float f;
     memcpy(&f, &r, 4);
     return f;
+}
+
+inline unsigned lk_prmt(unsigned a, unsigned b, unsigned sel)
+{
+    uint64_t v = a | (uint64_t)b << 32;
+    unsigned r = 0;
+    for (int i = 0; i < 4; i++)
+        r |= (unsigned)((v >> (8 * ((sel >> (4 * i)) & 7))) & 0xff) << (8 * i);
+    return r;
+}
+/* fma.rn.f16x2 rounds once: the double holds (code * scale + min) exactly. */
+inline unsigned lk_dequant_h2(unsigned x, unsigned sm)
+{
+    double scale = lk_emu_h2f((unsigned short)sm), min = lk_emu_h2f((unsigned short)(sm >> 16));
+    unsigned r = 0;
+    for (int h = 0; h < 2; h++) {
+        double code = lk_emu_h2f((unsigned short)(x >> (16 * h))) - 1024.0;
+        _Float16 v = (_Float16)(code * scale + min);
+        unsigned short bits;
+        memcpy(&bits, &v, 2);
+        r |= (unsigned)bits << (16 * h);
+    }
+    return r;
 }
 
 inline float lk_exp2_approx(float x) { return exp2f(x); }

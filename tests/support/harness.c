@@ -29,6 +29,14 @@ lk_context *lkt_open(lkt_backend b)
     return ctx;
 }
 
+void lkt_require_tensor_cores(lk_context *ctx)
+{
+    const lk_device_info *dev = lk_context_device(ctx);
+    if (!(dev->type == LK_DEVICE_GPU && dev->cc_major >= 8))
+        cr_skip_test("the tensor-core kernels need an NVIDIA GPU of compute capability 8+ (this device: %s)",
+                     dev->name);
+}
+
 uint64_t lkt_seed(void)
 {
     const char *e = getenv("LK_TEST_SEED");

@@ -23,6 +23,9 @@ typedef enum { LKT_OPENCL = 0, LKT_CUDA = 1, LKT_BACKENDS = 2 } lkt_backend;
 const char *lkt_backend_name(lkt_backend b);
 /* Opens the backend's context or skips the test, printing why (no GPU, no driver, ...). */
 lk_context *lkt_open(lkt_backend b);
+/* Skips the running test, saying why, unless ctx's device runs the tensor-core kernels (an
+ * NVIDIA GPU of compute capability 8+, cl/mma_nv.h). */
+void lkt_require_tensor_cores(lk_context *ctx);
 
 /* Seed: LK_TEST_SEED or a fixed default; printed once per test. xorshift64*. */
 uint64_t lkt_seed(void);
