@@ -90,6 +90,12 @@ static lk_status launch(lk_context *ctx, const lk_kivi_cache *c, const lk_tensor
 {
     int B = (int)q3->shape[0], Hq = (int)q3->shape[1], D = (int)q3->shape[2], Hkv = (int)c->cfg.kv_heads;
     int bn = lk_params_get(tuned, "BLOCK_N", 32), wg = lk_params_get(tuned, "WG", 64);
+    /* the tuning key has no query group: tensor-core tiles tuned at GQA <= 8 run a wider group
+     * with the direct reads of the same tiles */
+    lk_params eff = *tuned;
+    if (lk_params_get(&eff, "DIRECT", 0) == 2 && Hq / Hkv > 8)
+        lk_params_set(&eff, "DIRECT", 1);
+    tuned = &eff;
     lk_status st = lk_kivi_attention_check_tunables(ctx, tuned, &c->cfg, Hq / Hkv, q3->dtype);
     if (st != LK_OK)
         return st;
