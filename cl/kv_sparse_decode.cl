@@ -49,7 +49,7 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
 #endif
 #if !K_DENSE
     LK_SHARED ulong bm[KVH * D];
-    LK_SHARED int pre[KVH * D];
+    LK_SHARED int pre[LK_SP_PRE_INTS];
 #endif
 
     const int split = get_group_id(0), splits = get_num_groups(0);

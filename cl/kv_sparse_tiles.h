@@ -108,23 +108,43 @@ LK_INLINE void lk_sp_load_dense(LK_LOCAL_PTR float *x, int stride, lk_sp_stream 
     }
 }
 
+/* Local ints at pre for lk_sp_block_prefix: the tile starts, then the scan's counts and the sums
+ * of 16-tile groups. */
+#define LK_SP_PRE_INTS (KVH * D * 2 + KVH * D / 16)
+
 /* The bitmaps of block i's key tiles (KVH heads) and each tile's first code in the block's stream
- * (the exclusive prefix sum of the popcounts of the tiles before it), in local memory. */
+ * (the exclusive prefix sum of the popcounts of the tiles before it in its head), in local
+ * memory: pre[0 .. KVH*D). A scan in two levels (D is a multiple of 64): counts, sums of groups
+ * of 16 tiles, then per tile at most D/16 - 1 group sums and 15 counts (the serial sum over
+ * every earlier tile took up to D - 1). */
 LK_INLINE void lk_sp_block_prefix(LK_LOCAL_PTR ulong *bm, LK_LOCAL_PTR int *pre, lk_sp_stream s, lk_sp_geom g, int b,
                                   int hk0, int i)
 {
+    LK_LOCAL_PTR int *cnt = pre + KVH * D, *gsum = cnt + KVH * D;
     for (int c = get_local_id(0); c < KVH * D; c += get_local_size(0)) {
         long h = (long)b * g.Hkv + hk0 + c / D;
         bm[c] = s.bitmap[(h * g.nb_cap + i) * D + c % D];
+        cnt[c] = lk_popcount64(bm[c]);
+    }
+    lk_barrier();
+    for (int q0 = 0; q0 < KVH * D / 16; q0 += get_local_size(0)) {
+        int q = q0 + (int)get_local_id(0), sum = 0;
+        if (q >= KVH * D / 16)
+            continue;
+        for (int u = 0; u < 16; u++)
+            sum += cnt[16 * q + u];
+        gsum[q] = sum;
     }
     lk_barrier();
     for (int c0 = 0; c0 < KVH * D; c0 += get_local_size(0)) {
         int c = c0 + (int)get_local_id(0);
         if (c >= KVH * D)
             continue;
-        int first = c - c % D, sum = 0;
-        for (int u = first; u < c; u++)
-            sum += lk_popcount64(bm[u]);
+        int sum = 0;
+        for (int q = (c - c % D) / 16; q < c / 16; q++)
+            sum += gsum[q];
+        for (int u = c - c % 16; u < c; u++)
+            sum += cnt[u];
         pre[c] = sum;
     }
     lk_barrier();

@@ -32,7 +32,7 @@ LK_KERNEL void kv_sparse_unpack(
     LK_SHARED float x[BLOCK_N * KEY_ROW];
 #if STREAM_K
     LK_SHARED ulong bm[KVH * D];
-    LK_SHARED int pre[KVH * D];
+    LK_SHARED int pre[LK_SP_PRE_INTS];
 #endif
     const int groups = Hkv / KVH, b = get_group_id(1) / groups, hk0 = (get_group_id(1) % groups) * KVH;
     lk_sp_stream src = {sbm, spar, swords, soffs, sdense, head_words};

@@ -13,16 +13,24 @@
 
 #define OP "lk_attention_decode_sparse"
 
-/* Local memory of the decode kernel's tile arrays beyond lk_decode_local_bytes: the block's
- * key bitmaps and tile starts (fused path only). */
+/* The block's key bitmaps and tile starts with their scan (cl/kv_sparse_tiles.h bm and
+ * LK_SP_PRE_INTS) for kvh heads of D channels. */
+static size_t prefix_local(int D, int kvh)
+{
+    size_t tiles = (size_t)kvh * (size_t)D;
+    return tiles * 8 + (2 * tiles + tiles / 16) * 4;
+}
+
+/* Local memory of the decode kernel's tile arrays beyond lk_decode_local_bytes (the prefix on
+ * the fused path only). */
 static size_t decode_local(int D, int qg, int kvh, int bn, int fused)
 {
-    return lk_decode_local_bytes(D, qg, kvh, bn) + (fused ? (size_t)kvh * D * 12 : 0);
+    return lk_decode_local_bytes(D, qg, kvh, bn) + (fused ? prefix_local(D, kvh) : 0);
 }
 
 static size_t unpack_local(int D, int kvh, int bn)
 {
-    return sizeof(float) * (size_t)bn * ((size_t)kvh * D + 1) + (size_t)kvh * D * 12;
+    return sizeof(float) * (size_t)bn * ((size_t)kvh * D + 1) + prefix_local(D, kvh);
 }
 
 /* start, halved while the arrays do not fit `limit` bytes (divisors of 64 stay divisors). */
@@ -51,7 +59,7 @@ void lk_kv_sparse_decode_defaults(const lk_device_info *dev, int head_dim, int k
  * block's key bitmaps and tile starts. */
 static size_t direct_local(int D, int qg, int bn, int wg)
 {
-    return lk_decode_direct_local_bytes(D, qg, bn, wg, LK_SP_BLOCK) + (size_t)D * 12;
+    return lk_decode_direct_local_bytes(D, qg, bn, wg, LK_SP_BLOCK) + prefix_local(D, 1);
 }
 
 void lk_kv_sparse_decode_key(const lk_tensor *q, const lk_kv_sparse_cache *c, lk_tune_key *key)
