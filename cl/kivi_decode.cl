@@ -17,7 +17,8 @@
  *   1  direct: the score and p.V phases read the words themselves (kivi_direct.h), with
  *      lk_dec_softmax between them; no K or V tile in local memory.
  *   2  tensor cores (NVIDIA cc 8+, f16 q): the tile's words staged in local memory, the
- *      products on mma.m16n8k16 with the QG heads as the 8 columns (kivi_direct_mma.h).
+ *      products on mma.m16n8k16 with the QG heads as the 8 columns (kivi_direct_mma.h,
+ *      decode_mma.h).
  */
 #include "portable.h"
 #include "decode_split.h"
@@ -39,7 +40,8 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
     long cap, long n, long nk, long nv, LK_GLOBAL float *part, long nrec, int Hq, int Hkv, float scale_log2)
 {
 #if DIRECT == 2
-    LK_DEC_SOFTMAX_LOCALS(KM_NZ);
+    LK_DEC_SOFTMAX_LOCALS(DM_NZ);
+    DEC_MMA_LOCALS;
     KIVI_MMA_LOCALS;
 #elif DIRECT
     LK_DEC_SOFTMAX_LOCALS(KIVI_NZ);
@@ -58,20 +60,19 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
     const int t0 = lk_dec_split_first(ntiles, splits, split), t1 = lk_dec_split_first(ntiles, splits, split + 1);
     lk_barrier();
 #if DIRECT == 2
-    float o[KM_OPW][4];
-    kivi_mma_query(qs, qh);
-    for (int m = 0; m < KM_OPW; m++)
-        o[m][0] = o[m][1] = o[m][2] = o[m][3] = 0.0f;
+    float o[DM_OPW][4];
+    dec_mma_begin(qs, qh, o);
 #endif
 
     for (int tile = t0; tile < t1; tile++) {
         long j0 = (long)tile * BLOCK_N;
         int ntok = n - j0 < BLOCK_N ? (int)(n - j0) : BLOCK_N;
 #if DIRECT == 2
+        kivi_mma_src src = {kw, kp, vw, vp, k_res, v_res, bh, j0, nk, nv, n};
         kivi_mma_stage(k_codes, k_params, v_codes, v_params, cap, bh, j0, nk, nv, kw, kp, vw, vp);
-        kivi_mma_scores(kw, kp, k_res, bh, j0, nk, n, qh, sp);
-        lk_dec_softmax(sc, sp, st, ntok, KM_NZ, acc);
-        kivi_mma_pv(vw, vp, v_res, bh, j0, nv, n, sp, st, o);
+        dec_mma_scores(&src, qh, sp);
+        lk_dec_softmax(sc, sp, st, ntok, DM_NZ, acc);
+        dec_mma_pv(&src, sp, st, o);
 #elif DIRECT
         kivi_direct_scores(k_codes, k_params, k_res, cap, bh, j0, ntok, nk, qs, sp);
         lk_dec_softmax(sc, sp, st, ntok, KIVI_NZ, acc);
@@ -84,7 +85,7 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
 #endif
     }
 #if DIRECT == 2
-    kivi_mma_store(part, nrec, Hq, b, hq0, splits, split, st, o);
+    dec_mma_store(part, nrec, Hq, b, hq0, splits, split, st, o);
 #else
     lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);
 #endif
