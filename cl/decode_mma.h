@@ -43,6 +43,7 @@ LK_INLINE void dec_mma_begin(const LK_LOCAL_PTR float *qs, LK_LOCAL_PTR uint *qh
         int h = e / (D / 2), c = 2 * (e % (D / 2));
         qh[e] = h < QG ? lk_pack_half2(qs[h * D + c], qs[h * D + c + 1]) : 0u;
     }
+#pragma unroll
     for (int m = 0; m < DM_OPW; m++)
         o[m][0] = o[m][1] = o[m][2] = o[m][3] = 0.0f;
     lk_barrier();
@@ -88,6 +89,7 @@ LK_INLINE void dec_mma_pv(const DEC_MMA_SRC *src, const LK_LOCAL_PTR float *sp, 
 {
     const int w = LK_DEC_TID / 32, g = LK_DEC_TID % 32 / 4, t = LK_DEC_TID % 4;
     const float alpha0 = 2 * t < QG ? st[2 * QG + 2 * t] : 0.0f, alpha1 = 2 * t + 1 < QG ? st[2 * QG + 2 * t + 1] : 0.0f;
+#pragma unroll
     for (int m = 0; m < DM_OPW; m++) {
         o[m][0] *= alpha0;
         o[m][1] *= alpha1;
@@ -106,15 +108,16 @@ LK_INLINE void dec_mma_pv(const DEC_MMA_SRC *src, const LK_LOCAL_PTR float *sp, 
         }
         psum += (p[0] + p[1]) + (p[2] + p[3]);
         const uint b0 = lk_pack_half2(p[0], p[1]), b1 = lk_pack_half2(p[2], p[3]);
-        for (int m = 0; m < DM_OPW; m++) {
+#pragma unroll
+        for (int m = 0; m < DM_OPW; m++) { /* unrolled: o stays in registers */
             const int mc = w + m * DM_NW;
-            if (mc >= DM_KS)
-                break;
-            uint y[4], a[4];
-            for (int i = 0; i < 4; i++)
-                y[i] = dec_mma_value(src, n + (i & 1) + 8 * (i >> 1), 16 * mc + g);
-            dec_mma_regroup(y, a);
-            lk_mma16816(o[m], a, b0, b1);
+            if (mc < DM_KS) {
+                uint y[4], a[4];
+                for (int i = 0; i < 4; i++)
+                    y[i] = dec_mma_value(src, n + (i & 1) + 8 * (i >> 1), 16 * mc + g);
+                dec_mma_regroup(y, a);
+                lk_mma16816(o[m], a, b0, b1);
+            }
         }
     }
     psum += lk_shfl_xor(psum, 1);
@@ -129,13 +132,12 @@ LK_INLINE void dec_mma_store(LK_GLOBAL float *part, long nrec, int Hq, int b, in
                              const LK_LOCAL_PTR float *st, float (*o)[4])
 {
     const int w = LK_DEC_TID / 32, g = LK_DEC_TID % 32 / 4, t = LK_DEC_TID % 4;
+#pragma unroll
     for (int m = 0; m < DM_OPW; m++) {
         const int mc = w + m * DM_NW;
-        if (mc >= DM_KS)
-            break;
         for (int e = 0; e < 4; e++) {
             int h = 2 * t + (e & 1), c = 16 * mc + g + 8 * (e >> 1);
-            if (h < QG)
+            if (mc < DM_KS && h < QG)
                 part[(((long)b * Hq + hq0 + h) * splits + split) * D + c] = o[m][e];
         }
     }

@@ -12,7 +12,8 @@
  *   ROPE, rotated at position pos_offset + L - 1.
  *   (K_DENSE: the keys come from kv_sparse_unpack.cl, the two-stage path.)
  *   DIRECT (plain caches: KVH 1, no ROT, ROPE or K_DENSE): no K or V tiles; the score and p.V
- *   phases read the cache themselves (kv_sparse_direct.h), lk_dec_softmax between them.
+ *   phases read the cache themselves, lk_dec_softmax between them: 1 with FMAs
+ *   (kv_sparse_direct.h), 2 on tensor cores (kv_sparse_direct_mma.h, decode_mma.h; NVIDIA cc 8+).
  */
 #include "portable.h"
 #include "decode_split.h"
@@ -31,6 +32,9 @@
 #ifndef DIRECT
 #define DIRECT 0
 #endif
+#if DIRECT == 2
+#include "kv_sparse_direct_mma.h"
+#endif
 
 LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
     const LK_GLOBAL lk_t *q, long q_off, long qsb, long qsh, long qsd,
@@ -42,7 +46,11 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
     const LK_GLOBAL int *perm, const LK_GLOBAL float *freq, int layout, long pos_offset,
     LK_GLOBAL float *part, long nrec, int Hq, float scale_log2)
 {
-#if DIRECT
+#if DIRECT == 2
+    LK_DEC_SOFTMAX_LOCALS(DM_NZ);
+    DEC_MMA_LOCALS;
+    SP_MMA_LOCALS;
+#elif DIRECT
     LK_DEC_SOFTMAX_LOCALS(SP_NZ);
 #else
     LK_DEC_LOCALS;
@@ -72,12 +80,25 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
     const int ntiles = lk_sp_ntiles(g);
     const int t0 = lk_dec_split_first(ntiles, splits, split), t1 = lk_dec_split_first(ntiles, splits, split + 1);
     lk_barrier();
+#if DIRECT == 2
+    float o[DM_OPW][4];
+    dec_mma_begin(qs, qh, o);
+#endif
 
     for (int t = t0; t < t1; t++) {
         lk_sp_tile tl = lk_sp_tile_at(g, t);
 #if DIRECT
         if (tl.sparse && (t == t0 || (tl.p0 - lk_sp_sinks(g)) % LK_SP_BLOCK == 0))
             lk_sp_block_prefix(bm, pre, ksrc, g, b, hk0, (int)((tl.p0 - lk_sp_sinks(g)) / LK_SP_BLOCK));
+#endif
+#if DIRECT == 2
+        sp_mma_src src = sp_mma_source(bm, pre, vrow_bm, vrow_first, ksrc, vsrc, g, b, hk0, tl);
+        if (tl.sparse)
+            sp_mma_stage_values(&src, vrow_bm, vrow_first);
+        dec_mma_scores(&src, qh, sp);
+        lk_dec_softmax(sc, sp, st, tl.ntok, DM_NZ, acc);
+        dec_mma_pv(&src, sp, st, o);
+#elif DIRECT
         sp_direct_scores(bm, pre, ksrc, g, b, hk0, tl, qs, sp);
         lk_dec_softmax(sc, sp, st, tl.ntok, SP_NZ, acc);
         sp_direct_pv(vsrc, g, b, hk0, tl, sp, st, acc);
@@ -99,5 +120,9 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
         lk_dec_attend_tile(qs, ks, vs, sc, sp, st, tl.ntok, acc);
 #endif
     }
+#if DIRECT == 2
+    dec_mma_store(part, nrec, Hq, b, hq0, splits, split, st, o);
+#else
     lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);
+#endif
 }

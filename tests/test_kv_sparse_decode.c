@@ -4,7 +4,9 @@
  * inverse Hadamard -> RoPE) both fused and two-stage, both tile loaders (LOADER 0 walks a
  * tile's bitmap, 1 ranks each element) and the direct reads of plain caches (DIRECT 1: runs of
  * 4, 8 and 2 tokens against QG 4, 1 and 8; fewer work-items than runs (WG 8); D 256's four
- * value tiles per row; full tiles, keep = D). The reference takes the cache's own
+ * value tiles per row; full tiles, keep = D) and on tensor cores (DIRECT 2: NVIDIA cc 8+ only,
+ * else skipped with the reason; also run on host threads by test_kv_sparse_mma_emu; QG 16 runs
+ * DIRECT 2's tiles with DIRECT 1 on every device). The reference takes the cache's own
  * decompression (checked bit-exact in test_kv_sparse.c), rotates keys back with ref_hadamard
  * and lets ref_attention_fwd apply RoPE. Tolerance (harness.h's relative error): 1e-5 f32
  * (1e-4 with rotation: a 512-term fp32 transform), 2e-3 f16. */
@@ -38,7 +40,11 @@ typedef struct {
     X(1, 2, 4, 128, 39, 16, 16, 0, 32, 300, 0, 0, 0, -1, LK_F16, "SPLITS=3,BLOCK_N=64,WG=128,DIRECT=1")     \
     X(2, 1, 1, 64, 20, 2, 2, 3, 0, 200, 0, 0, 0, -1, LK_F32, "SPLITS=7,BLOCK_N=8,WG=32,DIRECT=1")           \
     X(1, 2, 8, 256, 100, 4, 8, 5, 16, 157, 0, 0, 0, -1, LK_F32, "SPLITS=2,BLOCK_N=32,WG=8,DIRECT=1")        \
-    X(1, 4, 3, 64, 64, 8, 2, 1, 1, 70, 0, 0, 0, -1, LK_F16, "SPLITS=1,BLOCK_N=16,WG=64,DIRECT=1")
+    X(1, 4, 3, 64, 64, 8, 2, 1, 1, 70, 0, 0, 0, -1, LK_F16, "SPLITS=1,BLOCK_N=16,WG=64,DIRECT=1")         \
+    X(1, 2, 4, 128, 39, 16, 16, 0, 32, 300, 0, 0, 0, -1, LK_F16, "SPLITS=3,BLOCK_N=64,WG=128,DIRECT=2")     \
+    X(2, 1, 8, 64, 20, 2, 2, 3, 0, 200, 0, 0, 0, -1, LK_F16, "SPLITS=7,BLOCK_N=32,WG=128,DIRECT=2")         \
+    X(1, 2, 2, 256, 100, 4, 8, 5, 16, 157, 0, 0, 0, -1, LK_F16, "SPLITS=2,BLOCK_N=16,WG=64,DIRECT=2")       \
+    X(1, 1, 16, 64, 30, 16, 2, 1, 1, 70, 0, 0, 0, -1, LK_F16, "SPLITS=1,BLOCK_N=16,WG=64,DIRECT=2")
 
 #define ROW(b, h, qg, d, k, kb, vb, s, w, l, g, pm, rp, var, dt, tun)                                    \
     {b, h, qg, d, k, kb, vb, s, w, l, g, pm, rp, var, dt, tun, LKT_OPENCL},                              \
@@ -53,6 +59,10 @@ ParameterizedTestParameters(kv_sparse_decode, matches_reference)
 ParameterizedTest(dec_case *c, kv_sparse_decode, matches_reference)
 {
     lk_context *ctx = lkt_open(c->backend);
+    const char *asked = strstr(c->tunables, "DIRECT=");
+    const int direct = !asked ? 0 : asked[7] == '2' && c->QG > 8 ? 1 : asked[7] - '0'; /* what runs */
+    if (direct == 2)
+        lkt_require_tensor_cores(ctx);
     lkt_rng rng = lkt_rng_make(lkt_seed(), (uint64_t)(c->L * 3 + c->D + c->G * 11 + c->variant));
     int64_t H = (int64_t)c->B * c->Hkv, Hq = (int64_t)c->Hkv * c->QG, n = H * c->L * c->D;
     int32_t perm[1024];
@@ -102,9 +112,11 @@ ParameterizedTest(dec_case *c, kv_sparse_decode, matches_reference)
         cr_expect(strstr(lk_last_launch(ctx), want) != NULL, "override did not reach the launch: %s", lk_last_launch(ctx));
     }
     const char *loader = strstr(c->tunables, "LOADER=1") ? "LOADER=1" : "LOADER=0";
-    const char *direct = strstr(c->tunables, "DIRECT=1") ? "DIRECT=1" : "DIRECT=0";
+    char want_direct[16];
+    snprintf(want_direct, sizeof want_direct, "DIRECT=%d", direct);
     cr_expect(strstr(lk_last_launch(ctx), loader) != NULL, "%s did not reach the launch: %s", loader, lk_last_launch(ctx));
-    cr_expect(strstr(lk_last_launch(ctx), direct) != NULL, "%s did not reach the launch: %s", direct, lk_last_launch(ctx));
+    cr_expect(strstr(lk_last_launch(ctx), want_direct) != NULL, "%s did not reach the launch: %s", want_direct,
+              lk_last_launch(ctx));
     lkt_download(ctx, &to, o);
     lkt_download(ctx, &tl, lse);
 
@@ -137,7 +149,7 @@ ParameterizedTest(dec_case *c, kv_sparse_decode, matches_reference)
     lk_context_destroy(ctx);
 }
 
-/* DIRECT reads plain caches only, and takes 0 or 1. */
+/* DIRECT reads plain caches only, and takes 0, 1 or 2. */
 Test(kv_sparse_decode, direct_needs_a_plain_cache)
 {
     lk_context *ctx = lkt_open(LKT_OPENCL);
@@ -162,6 +174,8 @@ Test(kv_sparse_decode, direct_needs_a_plain_cache)
     cr_expect_eq(lk_attention_decode_sparse(ctx, &q.t, cache, &o.t, NULL, &p), LK_ERR_INVALID_ARGUMENT);
     cr_expect(strstr(lk_last_error(ctx), "DIRECT") != NULL, "%s", lk_last_error(ctx));
     LKT_OK(ctx, lk_tuning_override(ctx, "kv_sparse", LK_F32, 64, 0, 0, "SPLITS=1,BLOCK_N=16,WG=64,DIRECT=2"));
+    cr_expect_eq(lk_attention_decode_sparse(ctx, &q.t, cache, &o.t, NULL, &p), LK_ERR_INVALID_ARGUMENT);
+    LKT_OK(ctx, lk_tuning_override(ctx, "kv_sparse", LK_F32, 64, 0, 0, "SPLITS=1,BLOCK_N=16,WG=64,DIRECT=3"));
     cr_expect_eq(lk_attention_decode_sparse(ctx, &q.t, cache, &o.t, NULL, &p), LK_ERR_INVALID_ARGUMENT);
     LKT_OK(ctx, lk_tuning_override(ctx, "kv_sparse", LK_F32, 64, 0, 0, "SPLITS=1,BLOCK_N=16,WG=64,DIRECT=0"));
     LKT_OK(ctx, lk_attention_decode_sparse(ctx, &q.t, cache, &o.t, NULL, &p));

@@ -33,6 +33,7 @@ variants=(
   "cl/kivi_decode.cl 1 DIRECT=1"
   "cl/kivi_decode.cl 1 DIRECT=2,BLOCK_N=64"
   "cl/kv_sparse_decode.cl 1 DIRECT=1"
+  "cl/kv_sparse_decode.cl 1 DIRECT=2,BLOCK_N=32"
 )
 { for f in cl/*.cl; do printf '%s 0\n%s 1\n' "$f" "$f"; done; printf '%s\n' "${variants[@]}"; } |
   xargs -P 2 -L 1 bash -c 'compile "$@"' _ | tee "$tmp/all.txt"

@@ -109,7 +109,7 @@ static void variant_params(lk_context *ctx, const decode_problem *pb, const lk_k
     lk_kv_sparse_decode_defaults(lk_context_device(ctx), pb->D, pb->Hkv < 4 ? pb->Hkv : 4, 4, &defaults);
     lk_tuned_params(ctx, &key, &defaults, out, &where);
     lk_params_set(out, "VARIANT", variant);
-    if (lk_kv_sparse_decode_check_params(ctx, out, pb->D, pb->Hkv < 4 ? pb->Hkv : 4, 4) != LK_OK)
+    if (lk_kv_sparse_decode_check_params(ctx, out, pb->D, pb->Hkv < 4 ? pb->Hkv : 4, 4, pb->q.dtype) != LK_OK)
         lk_params_set(out, "BLOCK_N", 2); /* the two-stage tiles may not fit the fused path */
 }
 

@@ -38,7 +38,7 @@ static int fits_device(const lk_params *p, const void *user, char *why, size_t n
 {
     const tune_space_user *u = user;
     int D = u->key->head_dim, G = kind_of(u->key) == SPARSE_ROTATE ? 4 : 1;
-    lk_status st = is_sparse(u->key) ? lk_kv_sparse_decode_check_params(u->ctx, p, D, G, 4)
+    lk_status st = is_sparse(u->key) ? lk_kv_sparse_decode_check_params(u->ctx, p, D, G, 4, u->key->dtype)
                                      : lk_decode_check_tunables(u->ctx, "attention_decode", p, 64,
                                                                 lk_decode_local_bytes(D, 4, 1, lk_params_get(p, "BLOCK_N", 16)));
     if (st == LK_OK)
@@ -58,25 +58,25 @@ void decode_space_tiles(const tune_space_user *u, space *s, int long_tiles)
     space_add_list(s, "WG", cpu ? 2 : 3, cpu ? wg_cpu : wg_gpu);
 }
 
-/* The direct variant has no tile loader: LOADER stays 0 with it. */
+/* The direct variants have no tile loader: LOADER stays 0 with them. */
 static int one_reader(const lk_params *p, const void *user, char *why, size_t n)
 {
     (void)user;
     if (!lk_params_get(p, "DIRECT", 0) || !lk_params_get(p, "LOADER", 0))
         return 1;
-    snprintf(why, n, "DIRECT 1 has no tile loader");
+    snprintf(why, n, "DIRECT has no tile loader");
     return 0;
 }
 
 static void decode_space(const tune_space_user *u, space *s)
 {
-    static const int two[] = {0, 1};
+    static const int two[] = {0, 1}, direct[] = {0, 1, 2};
     memset(s, 0, sizeof *s);
     s->user = u;
     if (is_sparse(u->key) && kind_of(u->key) == SPARSE_ROTATE)
         space_add_list(s, "VARIANT", 2, two);
     if (is_sparse(u->key) && kind_of(u->key) == SPARSE_PLAIN)
-        space_add_list(s, "DIRECT", 2, two);
+        space_add_list(s, "DIRECT", lk_device_tensor_cores(&u->ctx->info) && u->key->dtype == LK_F16 ? 3 : 2, direct);
     if (is_sparse(u->key))
         space_add_list(s, "LOADER", 2, two);
     decode_space_tiles(u, s, is_sparse(u->key) && kind_of(u->key) == SPARSE_PLAIN);

@@ -55,11 +55,27 @@ void lk_kv_sparse_decode_defaults(const lk_device_info *dev, int head_dim, int k
     lk_params_set(out, "DIRECT", 0);
 }
 
-/* Local memory of the DIRECT variant (cl/kv_sparse_direct.h): the softmax arrays and the
- * block's key bitmaps and tile starts. */
-static size_t direct_local(int D, int qg, int bn, int wg)
+/* Checks the DIRECT 1 / 2 tunables (cl/kv_sparse_direct.h, kv_sparse_direct_mma.h) for query
+ * group qg and q's dtype, local memory included: the softmax arrays (DIRECT 2: with one partial
+ * per warp beyond the m-tiles, q's f16 pairs and the value rows' bitmaps and first codes) and the
+ * block's key prefix. */
+static lk_status check_direct(lk_context *ctx, const lk_params *p, int direct, int D, int qg, lk_dtype dtype)
 {
-    return lk_decode_direct_local_bytes(D, qg, bn, wg, LK_SP_BLOCK) + prefix_local(D, 1);
+    int bn = lk_params_get(p, "BLOCK_N", 16), wg = lk_params_get(p, "WG", 64);
+    if (direct == 1)
+        return lk_decode_check_tunables(ctx, OP, p, 64,
+                                        lk_decode_direct_local_bytes(D, qg, bn, wg, LK_SP_BLOCK) + prefix_local(D, 1));
+    if (!lk_device_tensor_cores(&ctx->info) || dtype != LK_F16)
+        return lk_fail(ctx, LK_ERR_UNSUPPORTED, OP ": DIRECT 2 (tensor cores) needs an NVIDIA GPU of compute "
+                       "capability 8+ and f16 q");
+    if (qg > 8 || bn % 16 || wg % 32)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT 2 needs at most 8 query heads per kv head (%d), "
+                       "BLOCK_N (%d) a multiple of 16, WG (%d) of 32", qg, bn, wg);
+    size_t warps = (size_t)wg / 32, mtiles = (size_t)bn / 16, nz = warps >= mtiles ? warps / mtiles : 1;
+    size_t nq = (size_t)qg, rows = (size_t)bn * (size_t)(D / 64);
+    size_t local = sizeof(float) * (nq * (size_t)D + (1 + nz) * (size_t)bn * nq + 3 * nq) + 4 * (8 * (size_t)D / 2) +
+                   rows * 12 + prefix_local(D, 1);
+    return lk_decode_check_tunables(ctx, OP, p, 64, local);
 }
 
 void lk_kv_sparse_decode_key(const lk_tensor *q, const lk_kv_sparse_cache *c, lk_tune_key *key)
@@ -200,10 +216,13 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
     int direct = lk_params_get(tuned, "DIRECT", 0);
     if (loader != 0 && loader != 1)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": LOADER %d (0 walk, 1 rank)", loader);
-    if (direct != 0 && direct != 1)
-        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT %d (0 tiles, 1 direct)", direct);
+    if (direct < 0 || direct > 2)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT %d (0 tiles, 1 direct, 2 tensor cores)", direct);
     if (direct && keyed)
-        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT 1 needs a cache without key rotation or RoPE");
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT %d needs a cache without key rotation or RoPE",
+                       direct);
+    if (direct == 2 && qg > 8) /* the key has no query group: a wider one runs the same tiles with DIRECT 1 */
+        direct = 1;
     /* BLOCK_N is an upper bound for the tiles: a group too large for it (more query heads than
      * tuned) runs with the largest tile that fits local memory */
     int bn = lk_params_get(tuned, "BLOCK_N", 16);
@@ -211,8 +230,8 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
         bn = fit_block_n(bn, ctx->info.local_mem_bytes, D, qg, kvh, fused);
     lk_params fitted = *tuned;
     lk_params_set(&fitted, "BLOCK_N", bn);
-    lk_status st = lk_decode_check_tunables(ctx, OP, &fitted, 64,
-                                            direct ? direct_local(D, qg, bn, wg) : decode_local(D, qg, kvh, bn, fused));
+    lk_status st = direct ? check_direct(ctx, &fitted, direct, D, qg, q3->dtype)
+                          : lk_decode_check_tunables(ctx, OP, &fitted, 64, decode_local(D, qg, kvh, bn, fused));
     if (st != LK_OK)
         return st;
     lk_buffer *freq = NULL, *keys = NULL, *part;
@@ -261,13 +280,14 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
 }
 
 lk_status lk_kv_sparse_decode_check_params(lk_context *ctx, const lk_params *p, int head_dim, int kv_group,
-                                          int query_group)
+                                          int query_group, lk_dtype dtype)
 {
-    int fused = lk_params_get(p, "VARIANT", LK_SPARSE_FUSED) == LK_SPARSE_FUSED;
-    int bn = lk_params_get(p, "BLOCK_N", 16);
-    if (lk_params_get(p, "DIRECT", 0))
-        return lk_decode_check_tunables(ctx, OP, p, 64, direct_local(head_dim, query_group, bn, lk_params_get(p, "WG", 64)));
-    return lk_decode_check_tunables(ctx, OP, p, 64, decode_local(head_dim, query_group, fused ? kv_group : 1, bn, fused));
+    int fused = lk_params_get(p, "VARIANT", LK_SPARSE_FUSED) == LK_SPARSE_FUSED, direct = lk_params_get(p, "DIRECT", 0);
+    if (direct)
+        return check_direct(ctx, p, direct, head_dim, query_group, dtype);
+    return lk_decode_check_tunables(ctx, OP, p, 64,
+                                    decode_local(head_dim, query_group, fused ? kv_group : 1,
+                                                 lk_params_get(p, "BLOCK_N", 16), fused));
 }
 
 lk_status lk_attention_decode_sparse_run(lk_context *ctx, const lk_tensor *q, const lk_kv_sparse_cache *c,

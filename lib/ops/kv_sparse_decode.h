@@ -17,10 +17,12 @@ void lk_kv_sparse_decode_defaults(const lk_device_info *dev, int head_dim, int k
 /* op "kv_sparse", family "rotate" (rotation or RoPE in the key path) or "plain", q's dtype,
  * head_dim, flag 0 (the bit widths share tuned parameters), length = cache length. */
 void lk_kv_sparse_decode_key(const lk_tensor *q, const lk_kv_sparse_cache *cache, lk_tune_key *key);
-/* LK_OK if p's tiles fit the device for these group sizes (the tuner's constraint); DIRECT 1
- * (plain caches: no rotation or RoPE) reads the cache in the score and p.V phases. */
+/* LK_OK if p's tiles fit the device for these group sizes and q's dtype (the tuner's
+ * constraint); DIRECT 1 (plain caches: no rotation or RoPE) reads the cache in the score and p.V
+ * phases, DIRECT 2 does so on tensor cores (NVIDIA cc 8+, f16 q, query group <= 8, BLOCK_N a
+ * multiple of 16, WG of 32). */
 lk_status lk_kv_sparse_decode_check_params(lk_context *ctx, const lk_params *p, int head_dim, int kv_group,
-                                          int query_group);
+                                          int query_group, lk_dtype dtype);
 /* lk_attention_decode_sparse with `tuned` parameters (NULL: the database's). */
 lk_status lk_attention_decode_sparse_run(lk_context *ctx, const lk_tensor *q, const lk_kv_sparse_cache *cache,
                                          lk_tensor *o, lk_tensor *lse, const lk_decode_params *p,

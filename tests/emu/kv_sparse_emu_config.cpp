@@ -1,0 +1,45 @@
+/* One configuration of the sparse decode kernel for plain caches (defines from CMake: D, QG,
+ * KBITS, VBITS, BLOCK_N, WG, LK_F16 = 1, and EMU_CONFIG, the name of the kv_sparse_emu_config this
+ * file defines), built with DIRECT 1 and DIRECT 2, each in its own namespace, run by warp_emu.h. */
+#include "warp_emu.h"
+#include "kv_sparse_emu.h"
+
+#define EMU_PASTE2(a, b) a##b
+#define EMU_PASTE(a, b) EMU_PASTE2(a, b)
+#define EMU_NS EMU_PASTE(EMU_CONFIG, _kernels)
+#define EMU_STR2(x) #x
+#define EMU_STR(x) EMU_STR2(x)
+
+namespace EMU_NS {
+#include "portable.h"
+#undef LK_KERNEL
+#define LK_KERNEL static
+#include "decode_split.h"
+#include "kv_sparse_direct.h"
+#include "kv_sparse_direct_mma.h"
+namespace direct {
+#define DIRECT 1
+#include "kv_sparse_decode.cl"
+#undef DIRECT
+}
+namespace tensor_cores {
+#define DIRECT 2
+#include "kv_sparse_decode.cl"
+#undef DIRECT
+}
+
+static void run(int direct, const kv_sparse_emu_io *io)
+{
+    lk_emu_dim3 grid = {(unsigned)io->splits, (unsigned)(io->B * io->Hkv), 1};
+    auto body = [&] {
+        auto f = direct == 2 ? tensor_cores::attention_decode_sparse : direct::attention_decode_sparse;
+        f(io->q, 0, (long)io->Hq * D, D, 1, io->k.bitmap, io->k.params, io->k.words, io->k.offsets, io->k.dense,
+          io->k.head_words, io->v.bitmap, io->v.params, io->v.words, io->v.offsets, io->v.dense, io->v.head_words,
+          nullptr, io->Hkv, io->L, io->sinks, io->ring, io->nb, io->nb_cap, io->keep, nullptr, nullptr, 0, 0,
+          io->part, io->nrec, io->Hq, io->scale_log2);
+    };
+    lk_emu_launch(grid, WG, body);
+}
+} // namespace EMU_NS
+
+extern const kv_sparse_emu_config EMU_CONFIG = {EMU_STR(EMU_CONFIG), D, QG, KBITS, VBITS, EMU_NS::run};
