@@ -1,5 +1,5 @@
-/* emu_test.h: what the emulated-kernel tests share: a seeded generator, f16 bits, and the
- * relative RMS comparison with its Criterion expectation. */
+/* emu_test.h: what the emulated-kernel tests share: a seeded generator, f16 bits, the relative
+ * RMS comparison with its Criterion expectation, and that of decode partial records. */
 #ifndef LK_EMU_TEST_H
 #define LK_EMU_TEST_H
 
@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 inline uint64_t rng_next(uint64_t *s)
 {
@@ -46,6 +47,30 @@ inline void expect_close(const char *what, const float *got, const float *want, 
     double e = rel_rms(got, want, n);
     cr_log_info("%s: relative RMS %.2e (tolerance %.0e)", what, e, tol);
     cr_expect(e <= tol, "%s: relative RMS %.3e > %.0e", what, e, tol);
+}
+
+/* Two sets of nrec partial records of decode_split.h (acc [nrec][D], then (m, l) pairs): the same
+ * splits hold tokens (l > 0), and their normalised outputs acc / l and log-sum-exps m + log2 l
+ * agree to tol (relative RMS); records are compared normalised, since m may differ a little. */
+inline void expect_partials_close(const float *got, const float *want, long nrec, int D, double tol)
+{
+    std::vector<float> o_want, o_got, lse_want, lse_got;
+    for (long r = 0; r < nrec; r++) {
+        float mw = want[nrec * D + 2 * r], lw = want[nrec * D + 2 * r + 1];
+        float mg = got[nrec * D + 2 * r], lg = got[nrec * D + 2 * r + 1];
+        cr_expect((lw > 0.0f) == (lg > 0.0f), "record %ld: l %g against %g", r, lg, lw);
+        if (!(lw > 0.0f) || !(lg > 0.0f))
+            continue;
+        for (int d = 0; d < D; d++) {
+            o_want.push_back(want[r * D + d] / lw);
+            o_got.push_back(got[r * D + d] / lg);
+        }
+        lse_want.push_back(mw + std::log2(lw));
+        lse_got.push_back(mg + std::log2(lg));
+    }
+    cr_expect(!o_want.empty(), "no split held a token");
+    expect_close("o (acc / l)", o_got.data(), o_want.data(), o_want.size(), tol);
+    expect_close("lse (m + log2 l)", lse_got.data(), lse_want.data(), lse_want.size(), tol);
 }
 
 #endif

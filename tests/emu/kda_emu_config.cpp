@@ -4,16 +4,7 @@
 #include "warp_emu.h"
 #include "kda_emu.h"
 
-#define EMU_PASTE2(a, b) a##b
-#define EMU_PASTE(a, b) EMU_PASTE2(a, b)
-#define EMU_NS EMU_PASTE(EMU_CONFIG, _kernels)
-#define EMU_STR2(x) #x
-#define EMU_STR(x) EMU_STR2(x)
-
-namespace EMU_NS {
-#include "portable.h"
-#undef LK_KERNEL
-#define LK_KERNEL static
+#include "emu_config.h"
 #include "kda_common.h"
 namespace scalar_chunk {
 #include "kda_chunk.cl"

@@ -4,31 +4,14 @@
 #include "warp_emu.h"
 #include "kivi_emu.h"
 
-#define EMU_PASTE2(a, b) a##b
-#define EMU_PASTE(a, b) EMU_PASTE2(a, b)
-#define EMU_NS EMU_PASTE(EMU_CONFIG, _kernels)
-#define EMU_STR2(x) #x
-#define EMU_STR(x) EMU_STR2(x)
-
-namespace EMU_NS {
-#include "portable.h"
-#undef LK_KERNEL
-#define LK_KERNEL static
+#include "emu_config.h"
 #include "decode_split.h"
 #define KD D
 #include "kivi_tiles.h"
 #include "kivi_direct.h"
 #include "kivi_direct_mma.h"
-namespace direct {
-#define DIRECT 1
-#include "kivi_decode.cl"
-#undef DIRECT
-}
-namespace tensor_cores {
-#define DIRECT 2
-#include "kivi_decode.cl"
-#undef DIRECT
-}
+#define EMU_PROGRAM "kivi_decode.cl"
+#include "emu_direct_variants.h"
 
 static void run(int direct, const kivi_emu_io *io)
 {
