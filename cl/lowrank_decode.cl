@@ -12,8 +12,9 @@
  *   grid: dim 0 = splits, dim 1 = B * Hkv; work-group = WG work-items, kv head j and its QG
  *   query heads. Per tile of BLOCK_N tokens:
  *     1. vs[n][c]  <- key latent of token j0+n, channel c < RK   (kivi_tiles.h word loader)
- *     2. ks[n][d]  <- rope(sum_c vs[n][c] up_k[j][c][d]) for d < HD, 0 beyond  (one pair per
- *                     work-item step: both elements of a RoPE pair are rebuilt together)
+ *     2. ks[n][d]  <- rope(sum_c vs[n][c] up_k[j][c][d]) for d < HD, 0 beyond  (a work-item
+ *                     step rebuilds one RoPE pair (both elements) of LR_TB tokens, so each
+ *                     up_k element it loads serves LR_TB tokens)
  *     3. vs[n][c]  <- value latent of token j0+n (c < RK, word loader), 0 beyond
  *     4. lk_dec_attend_tile: scores (q rows are 0 beyond HD), softmax, p . vs
  */
@@ -32,6 +33,7 @@
 #ifndef ROPE
 #define ROPE 0
 #endif
+#define LR_TB (BLOCK_N < 4 ? BLOCK_N : 4) /* tokens per work-item in the key rebuild */
 
 LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
     const LK_GLOBAL lk_t *q, long q_off, long qsb, long qsh, long qsd, const LK_GLOBAL lk_t *up_k, long upk_off,
@@ -62,27 +64,39 @@ LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
         int ntok = n - j0 < BLOCK_N ? (int)(n - j0) : BLOCK_N;
         kivi_load_keys(k_codes, k_params, k_res, cap, bh, j0, ntok, nk, vs, LK_DEC_VROW);
         lk_barrier();
-        for (int e = tid; e < ntok * (D - HD / 2); e += WG) {
-            int kn = e / (D - HD / 2), i = e % (D - HD / 2);
-            LK_LOCAL_PTR float *krow = ks + kn * LK_DEC_KROW;
+        for (int e0 = 0; e0 < (ntok + LR_TB - 1) / LR_TB * (D - HD / 2); e0 += WG) {
+            int e = e0 + tid, kn0 = e / (D - HD / 2) * LR_TB, i = e % (D - HD / 2);
+            if (kn0 >= ntok)
+                continue;
             if (i >= HD / 2) { /* channels past the head (only when RK > HD) */
-                krow[i + HD / 2] = 0.0f;
+                for (int u = 0; u < LR_TB; u++)
+                    if (kn0 + u < ntok)
+                        ks[(kn0 + u) * LK_DEC_KROW + i + HD / 2] = 0.0f;
                 continue;
             }
             int d1 = lk_rope_first(layout, i, HD), d2 = lk_rope_second(layout, i, HD);
-            const LK_LOCAL_PTR float *lat = vs + kn * LK_DEC_VROW;
-            float x1 = 0.0f, x2 = 0.0f;
+            float x1[LR_TB], x2[LR_TB];
+            for (int u = 0; u < LR_TB; u++)
+                x1[u] = x2[u] = 0.0f;
             for (int c = 0; c < RK; c++) {
-                x1 = lk_fma(lat[c], lk_ld(a, (long)c * HD + d1), x1);
-                x2 = lk_fma(lat[c], lk_ld(a, (long)c * HD + d2), x2);
+                float a1 = lk_ld(a, (long)c * HD + d1), a2 = lk_ld(a, (long)c * HD + d2);
+                for (int u = 0; u < LR_TB; u++) { /* rows past ntok hold stale latents: never stored */
+                    float l = vs[(kn0 + u) * LK_DEC_VROW + c];
+                    x1[u] = lk_fma(l, a1, x1[u]);
+                    x2[u] = lk_fma(l, a2, x2[u]);
+                }
             }
+            for (int u = 0; u < LR_TB; u++) { /* a constant trip count: x1, x2 stay in registers */
+                if (kn0 + u >= ntok)
+                    continue;
 #if ROPE
-            float cs, sn;
-            lk_rope_sincos((int)(pos_offset + j0 + kn), freq[2 * i], freq[2 * i + 1], &cs, &sn);
-            lk_rope_rotate(&x1, &x2, cs, sn);
+                float cs, sn;
+                lk_rope_sincos((int)(pos_offset + j0 + kn0 + u), freq[2 * i], freq[2 * i + 1], &cs, &sn);
+                lk_rope_rotate(&x1[u], &x2[u], cs, sn);
 #endif
-            krow[d1] = x1;
-            krow[d2] = x2;
+                ks[(kn0 + u) * LK_DEC_KROW + d1] = x1[u];
+                ks[(kn0 + u) * LK_DEC_KROW + d2] = x2[u];
+            }
         }
         lk_barrier();
         kivi_load_values(v_codes, v_params, v_res, cap, bh, j0, ntok, nv, vs, LK_DEC_VROW);
