@@ -18,7 +18,6 @@ void lk_kivi_attention_defaults(const lk_device_info *dev, int head_dim, lk_para
     lk_params_set(out, "SPLITS", gpu ? 64 : 2 * (dev->compute_units > 0 ? dev->compute_units : 1));
     lk_params_set(out, "BLOCK_N", head_dim > 128 ? 16 : 32);
     lk_params_set(out, "WG", gpu ? 128 : 64);
-    lk_params_set(out, "DIRECT", 0);
 }
 
 /* Local memory of the tensor-core variant (cl/kivi_direct_mma.h): the softmax arrays with

@@ -5,7 +5,8 @@
 #include "kivi_cache.h"
 #include "../tunedb/tunedb.h"
 
-/* Built-in SPLITS, BLOCK_N, WG, DIRECT for a device and head_dim. */
+/* Built-in SPLITS, BLOCK_N, WG for a device and head_dim (shared with the low-rank decode);
+ * DIRECT is left out: 0, the dequantized tiles, until a device is tuned. */
 void lk_kivi_attention_defaults(const lk_device_info *dev, int head_dim, lk_params *out);
 /* LK_OK if the tunables p (DIRECT 0 tiles / 1 direct / 2 tensor cores, SPLITS, BLOCK_N dividing
  * 64 for tiles or 256 else, WG) are in range, the variant runs here (DIRECT 2: NVIDIA cc 8+, f16
