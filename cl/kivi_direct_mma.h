@@ -4,7 +4,9 @@
  * QG <= 8, D and BLOCK_N multiples of 16, WG a multiple of 32, G a multiple of 16 (a 16-token or
  * 16-channel m-tile shares one (scale, min) per lane row; R, a multiple of G, never splits one).
  *
- * Per tile of BLOCK_N tokens [j0, j0 + BLOCK_N), staged in local memory by every work-item:
+ * Per tile of BLOCK_N tokens [j0, j0 + BLOCK_N), staged in local memory by every work-item with
+ * cp.async (4 bytes a word), into one of two buffers, so that the next tile's copy runs while
+ * this tile computes; the words of a buffer, in this order:
  *   kw [D][BLOCK_N / CPW_K]   the tile's key words of each channel (0 past nk)
  *   kp [D][BLOCK_N / 16]      (scale, min) of each channel and 16-token m-tile
  *   vw [BLOCK_N][D / CPW_V]   the tile's value words of each token (0 past nv)
@@ -23,11 +25,12 @@
 #define KM_CT (D / 16)
 #define KM_MAGIC 0x64006400u
 
-#define KIVI_MMA_LOCALS                                                 \
-    LK_SHARED uint kw[D * KM_KWT];                                      \
-    LK_SHARED uint kp[D * KM_MT];                                       \
-    LK_SHARED uint vw[BLOCK_N * (D / CPW_V)];                           \
-    LK_SHARED uint vp[BLOCK_N * KM_CT]
+#define KM_OFF_KP (D * KM_KWT)
+#define KM_OFF_VW (KM_OFF_KP + D * KM_MT)
+#define KM_OFF_VP (KM_OFF_VW + BLOCK_N * (D / CPW_V))
+#define KM_WORDS (KM_OFF_VP + BLOCK_N * KM_CT) /* one buffer */
+
+#define KIVI_MMA_LOCALS LK_SHARED uint kmw[2 * KM_WORDS]
 
 /* The cache as the mma phases read it: the staged tile, the residual rings, the tile's place. */
 typedef struct kivi_mma_src {
@@ -37,30 +40,39 @@ typedef struct kivi_mma_src {
     long j0, nk, nv, len;
 } kivi_mma_src;
 
-/* The tile's words and parameters into local memory (ends with a barrier). */
+/* Starts copying the words of the tile at j0 into buf (KM_WORDS; 0 past the quantized
+ * prefixes) and commits them as one cp.async group. */
 LK_INLINE void kivi_mma_stage(const LK_GLOBAL uint *k_codes, const LK_GLOBAL half *k_params,
                               const LK_GLOBAL uint *v_codes, const LK_GLOBAL half *v_params, long cap, int bh,
-                              long j0, long nk, long nv, LK_LOCAL_PTR uint *kw, LK_LOCAL_PTR uint *kp,
-                              LK_LOCAL_PTR uint *vw, LK_LOCAL_PTR uint *vp)
+                              long j0, long nk, long nv, LK_LOCAL_PTR uint *buf)
 {
     const LK_GLOBAL uint *kpar = (const LK_GLOBAL uint *)k_params, *vpar = (const LK_GLOBAL uint *)v_params;
-    for (int e = LK_DEC_TID; e < D * KM_KWT; e += WG) {
-        long t = j0 + (e % KM_KWT) * CPW_K;
-        kw[e] = t < nk ? k_codes[((long)bh * D + e / KM_KWT) * (cap / CPW_K) + t / CPW_K] : 0u;
+    for (int e = LK_DEC_TID; e < KM_WORDS; e += WG) {
+        const LK_GLOBAL uint *src = k_codes;
+        int ok = 0;
+        if (e < KM_OFF_KP) { /* kw [D][KWT] */
+            long t = j0 + (e % KM_KWT) * CPW_K;
+            ok = t < nk;
+            src = k_codes + ((long)bh * D + e / KM_KWT) * (cap / CPW_K) + t / CPW_K;
+        } else if (e < KM_OFF_VW) { /* kp [D][MT] */
+            int i = e - KM_OFF_KP;
+            long t = j0 + (i % KM_MT) * 16;
+            ok = t < nk;
+            src = kpar + ((long)bh * D + i / KM_MT) * (cap / G) + t / G;
+        } else if (e < KM_OFF_VP) { /* vw [BLOCK_N][D / CPW_V] */
+            int i = e - KM_OFF_VW;
+            long t = j0 + i / (D / CPW_V);
+            ok = t < nv;
+            src = v_codes + ((long)bh * cap + t) * (D / CPW_V) + i % (D / CPW_V);
+        } else { /* vp [BLOCK_N][CT] */
+            int i = e - KM_OFF_VP;
+            long t = j0 + i / KM_CT;
+            ok = t < nv;
+            src = vpar + ((long)bh * cap + t) * (D / G) + (i % KM_CT) * 16 / G;
+        }
+        lk_cp_async4(LK_SMEM_ADDR(buf + e), LK_GLOBAL_ADDR(ok ? src : k_codes), ok ? 4 : 0);
     }
-    for (int e = LK_DEC_TID; e < D * KM_MT; e += WG) {
-        long t = j0 + (e % KM_MT) * 16;
-        kp[e] = t < nk ? kpar[((long)bh * D + e / KM_MT) * (cap / G) + t / G] : 0u;
-    }
-    for (int e = LK_DEC_TID; e < BLOCK_N * (D / CPW_V); e += WG) {
-        long t = j0 + e / (D / CPW_V);
-        vw[e] = t < nv ? v_codes[((long)bh * cap + t) * (D / CPW_V) + e % (D / CPW_V)] : 0u;
-    }
-    for (int e = LK_DEC_TID; e < BLOCK_N * KM_CT; e += WG) {
-        long t = j0 + e / KM_CT;
-        vp[e] = t < nv ? vpar[((long)bh * cap + t) * (D / G) + (e % KM_CT) * 16 / G] : 0u;
-    }
-    lk_barrier();
+    lk_cp_async_commit();
 }
 
 /* 1024 + the codes of slot s of word a (low half) and of slot s of word b (high half), or for

@@ -21,13 +21,14 @@ void lk_kivi_attention_defaults(const lk_device_info *dev, int head_dim, lk_para
 }
 
 /* Local memory of the tensor-core variant (cl/kivi_direct_mma.h): the softmax arrays with
- * KM_NZ = warps / m-tiles (at least 1) partials, qh, and the staged words and parameters. */
+ * DM_NZ = warps / m-tiles (at least 1) partials, qh, and two buffers of a tile's words and
+ * parameters. */
 static size_t mma_local_bytes(const lk_kivi_config *cfg, int query_group, int bn, int wg)
 {
     size_t D = (size_t)cfg->head_dim, n = (size_t)bn, nq = (size_t)query_group;
     size_t warps = (size_t)wg / 32, mtiles = n / 16, nz = warps >= mtiles && mtiles ? warps / mtiles : 1;
-    size_t words = D * n / (size_t)(32 / cfg->k_bits) + n * D / (size_t)(32 / cfg->v_bits);
-    return sizeof(float) * (nq * D + (1 + nz) * n * nq + 3 * nq) + 4 * (8 * D / 2 + words + D * n / 16 + n * D / 16);
+    size_t words = D * n / (size_t)(32 / cfg->k_bits) + n * D / (size_t)(32 / cfg->v_bits) + D * n / 16 + n * D / 16;
+    return sizeof(float) * (nq * D + (1 + nz) * n * nq + 3 * nq) + 4 * (8 * D / 2 + 2 * words);
 }
 
 lk_status lk_kivi_attention_check_tunables(lk_context *ctx, const lk_params *p, const lk_kivi_config *cfg,

@@ -177,6 +177,14 @@ inline void lk_cp_async16(unsigned smem_addr, unsigned long global_addr, int src
     else
         memset(dst, 0, 16);
 }
+inline void lk_cp_async4(unsigned smem_addr, unsigned long global_addr, int src_bytes)
+{
+    char *dst = (char *)lk_emu_smem(smem_addr);
+    if (src_bytes)
+        memcpy(dst, (const void *)global_addr, 4);
+    else
+        memset(dst, 0, 4);
+}
 inline void lk_cp_async_commit(void) {}
 #define lk_cp_async_wait(n) ((void)0)
 
