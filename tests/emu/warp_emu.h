@@ -169,22 +169,17 @@ inline void lk_emu_ldmatrix(unsigned *r, unsigned smem_addr, int trans)
 inline void lk_ldmatrix_x4(unsigned *r, unsigned a) { lk_emu_ldmatrix(r, a, 0); }
 inline void lk_ldmatrix_x4_trans(unsigned *r, unsigned a) { lk_emu_ldmatrix(r, a, 1); }
 
-inline void lk_cp_async16(unsigned smem_addr, unsigned long global_addr, int src_bytes)
+/* cp.async of n bytes (src_bytes 0: zeros), done at issue. */
+inline void lk_emu_cp_async(unsigned smem_addr, unsigned long global_addr, int n, int src_bytes)
 {
     char *dst = (char *)lk_emu_smem(smem_addr);
     if (src_bytes)
-        memcpy(dst, (const void *)global_addr, 16);
+        memcpy(dst, (const void *)global_addr, (size_t)n);
     else
-        memset(dst, 0, 16);
+        memset(dst, 0, (size_t)n);
 }
-inline void lk_cp_async4(unsigned smem_addr, unsigned long global_addr, int src_bytes)
-{
-    char *dst = (char *)lk_emu_smem(smem_addr);
-    if (src_bytes)
-        memcpy(dst, (const void *)global_addr, 4);
-    else
-        memset(dst, 0, 4);
-}
+inline void lk_cp_async16(unsigned s, unsigned long g, int src_bytes) { lk_emu_cp_async(s, g, 16, src_bytes); }
+inline void lk_cp_async4(unsigned s, unsigned long g, int src_bytes) { lk_emu_cp_async(s, g, 4, src_bytes); }
 inline void lk_cp_async_commit(void) {}
 #define lk_cp_async_wait(n) ((void)0)
 
