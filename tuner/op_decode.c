@@ -58,6 +58,12 @@ void decode_space_tiles(const tune_space_user *u, space *s, int long_tiles)
     space_add_list(s, "WG", cpu ? 2 : 3, cpu ? wg_cpu : wg_gpu);
 }
 
+void decode_space_direct(const tune_space_user *u, space *s)
+{
+    static const int direct[] = {0, 1, 2};
+    space_add_list(s, "DIRECT", lk_device_tensor_cores(&u->ctx->info) && u->key->dtype == LK_F16 ? 3 : 2, direct);
+}
+
 /* The direct variants have no tile loader: LOADER stays 0 with them. */
 static int one_reader(const lk_params *p, const void *user, char *why, size_t n)
 {
@@ -70,18 +76,19 @@ static int one_reader(const lk_params *p, const void *user, char *why, size_t n)
 
 static void decode_space(const tune_space_user *u, space *s)
 {
-    static const int two[] = {0, 1}, direct[] = {0, 1, 2};
+    static const int two[] = {0, 1};
+    const int plain = is_sparse(u->key) && kind_of(u->key) == SPARSE_PLAIN;
     memset(s, 0, sizeof *s);
     s->user = u;
     if (is_sparse(u->key) && kind_of(u->key) == SPARSE_ROTATE)
         space_add_list(s, "VARIANT", 2, two);
-    if (is_sparse(u->key) && kind_of(u->key) == SPARSE_PLAIN)
-        space_add_list(s, "DIRECT", lk_device_tensor_cores(&u->ctx->info) && u->key->dtype == LK_F16 ? 3 : 2, direct);
+    if (plain)
+        decode_space_direct(u, s);
     if (is_sparse(u->key))
         space_add_list(s, "LOADER", 2, two);
-    decode_space_tiles(u, s, is_sparse(u->key) && kind_of(u->key) == SPARSE_PLAIN);
+    decode_space_tiles(u, s, plain);
     space_add_constraint(s, "fits_device", fits_device);
-    if (is_sparse(u->key) && kind_of(u->key) == SPARSE_PLAIN)
+    if (plain)
         space_add_constraint(s, "one_reader", one_reader);
 }
 

@@ -10,6 +10,9 @@ int decode_kv_heads(lk_context *ctx, const tune_shape *shape);
 /* Adds the split-decode tile lists SPLITS, BLOCK_N and WG (per device type) to s; long_tiles
  * adds BLOCK_N 64 (GPUs), 128 and 256 (kernels without K/V tiles in local memory). */
 void decode_space_tiles(const tune_space_user *u, space *s, int long_tiles);
+/* Adds DIRECT to s: 0 tiles, 1 direct reads, and 2 (tensor cores) where the device has them
+ * and the key's dtype is f16. */
+void decode_space_direct(const tune_space_user *u, space *s);
 
 /* The descriptor fields every decode op shares: head dims, default context ranges, and the hooks,
  * which each op file defines as its own static defaults, fits, setup, check, run and teardown. */

@@ -52,11 +52,10 @@ static int fits_device(const lk_params *p, const void *user, char *why, size_t n
 
 static void kivi_space(const tune_space_user *u, space *s)
 {
-    static const int direct[] = {0, 1, 2};
     memset(s, 0, sizeof *s);
     s->user = u;
     if (!is_lowrank(u->key))
-        space_add_list(s, "DIRECT", lk_device_tensor_cores(&u->ctx->info) && u->key->dtype == LK_F16 ? 3 : 2, direct);
+        decode_space_direct(u, s);
     decode_space_tiles(u, s, !is_lowrank(u->key));
     space_add_constraint(s, "fits_device", fits_device);
 }

@@ -94,6 +94,29 @@ size_t lk_decode_direct_local_bytes(int head_dim, int query_group, int block_n, 
     return sizeof(float) * (nq * (size_t)head_dim + (1 + slices) * bn * nq + 3 * nq);
 }
 
+size_t lk_decode_mma_local_bytes(int head_dim, int query_group, int block_n, int wg)
+{
+    size_t warps = (size_t)wg / 32, mtiles = (size_t)block_n / 16, nq = (size_t)query_group;
+    size_t nz = warps >= mtiles && mtiles ? warps / mtiles : 1, bn = (size_t)block_n, D = (size_t)head_dim;
+    return sizeof(float) * (nq * D + (1 + nz) * bn * nq + 3 * nq) + 4 * (8 * D / 2);
+}
+
+lk_status lk_decode_mma_check(lk_context *ctx, const char *op, const lk_params *p, lk_dtype dtype, int head_dim,
+                              int query_group, int max_block_n, size_t local)
+{
+    int bn = lk_params_get(p, "BLOCK_N", 16), wg = lk_params_get(p, "WG", 64);
+    if (!lk_device_tensor_cores(&ctx->info) || dtype != LK_F16)
+        return lk_fail(ctx, LK_ERR_UNSUPPORTED, "%s: DIRECT 2 (tensor cores) needs an NVIDIA GPU of compute "
+                       "capability 8+ and f16 q", op);
+    if (query_group > 8 || bn % 16 || wg % 32)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: DIRECT 2 needs at most 8 query heads per kv head (%d), "
+                       "BLOCK_N (%d) a multiple of 16, WG (%d) of 32", op, query_group, bn, wg);
+    return lk_decode_check_tunables(ctx, op, p, max_block_n,
+                                    local + lk_decode_mma_local_bytes(head_dim, query_group, bn, wg));
+}
+
+int lk_decode_direct_for_group(int direct, int query_group) { return direct == 2 && query_group > 8 ? 1 : direct; }
+
 lk_status lk_decode_check_tunables(lk_context *ctx, const char *op, const lk_params *p, int max_block_n, size_t local)
 {
     int splits = lk_params_get(p, "SPLITS", 0), bn = lk_params_get(p, "BLOCK_N", 0), wg = lk_params_get(p, "WG", 0);

@@ -20,15 +20,13 @@ void lk_kivi_attention_defaults(const lk_device_info *dev, int head_dim, lk_para
     lk_params_set(out, "WG", gpu ? 128 : 64);
 }
 
-/* Local memory of the tensor-core variant (cl/kivi_direct_mma.h): the softmax arrays with
- * DM_NZ = warps / m-tiles (at least 1) partials, qh, and two buffers of a tile's words and
- * parameters. */
-static size_t mma_local_bytes(const lk_kivi_config *cfg, int query_group, int bn, int wg)
+/* Local memory of the tensor-core variant's own arrays (cl/kivi_direct_mma.h): two buffers of a
+ * tile's words and parameters. */
+static size_t mma_stage_bytes(const lk_kivi_config *cfg, int bn)
 {
-    size_t D = (size_t)cfg->head_dim, n = (size_t)bn, nq = (size_t)query_group;
-    size_t warps = (size_t)wg / 32, mtiles = n / 16, nz = warps >= mtiles && mtiles ? warps / mtiles : 1;
+    size_t D = (size_t)cfg->head_dim, n = (size_t)bn;
     size_t words = D * n / (size_t)(32 / cfg->k_bits) + n * D / (size_t)(32 / cfg->v_bits) + D * n / 16 + n * D / 16;
-    return sizeof(float) * (nq * D + (1 + nz) * n * nq + 3 * nq) + 4 * (8 * D / 2 + 2 * words);
+    return 4 * 2 * words;
 }
 
 lk_status lk_kivi_attention_check_tunables(lk_context *ctx, const lk_params *p, const lk_kivi_config *cfg,
@@ -43,14 +41,11 @@ lk_status lk_kivi_attention_check_tunables(lk_context *ctx, const lk_params *p, 
     if (direct == 1)
         return lk_decode_check_tunables(ctx, OP, p, 256,
                                         lk_decode_direct_local_bytes(D, query_group, bn, wg, 32 / cfg->k_bits));
-    if (!lk_device_tensor_cores(&ctx->info) || dtype != LK_F16)
-        return lk_fail(ctx, LK_ERR_UNSUPPORTED, OP ": DIRECT 2 (tensor cores) needs an NVIDIA GPU of compute "
-                       "capability 8+ and f16 q");
-    if (query_group > 8 || D % 16 || cfg->group % 16 || bn % 16 || wg % 32)
-        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT 2 needs at most 8 query heads per kv head "
-                       "(%d), head_dim (%d), G (%d) and BLOCK_N (%d) multiples of 16, WG (%d) a multiple of 32",
-                       query_group, D, cfg->group, bn, wg);
-    return lk_decode_check_tunables(ctx, OP, p, 256, mma_local_bytes(cfg, query_group, bn, wg));
+    lk_status st = lk_decode_mma_check(ctx, OP, p, dtype, D, query_group, 256, mma_stage_bytes(cfg, bn));
+    if (st == LK_OK && (D % 16 || cfg->group % 16))
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT 2 needs head_dim (%d) and G (%d) multiples of 16",
+                       D, cfg->group);
+    return st;
 }
 
 void lk_kivi_attention_key(const lk_kivi_cache *c, lk_dtype dtype, lk_tune_key *key)
@@ -90,11 +85,8 @@ static lk_status launch(lk_context *ctx, const lk_kivi_cache *c, const lk_tensor
 {
     int B = (int)q3->shape[0], Hq = (int)q3->shape[1], D = (int)q3->shape[2], Hkv = (int)c->cfg.kv_heads;
     int bn = lk_params_get(tuned, "BLOCK_N", 32), wg = lk_params_get(tuned, "WG", 64);
-    /* the tuning key has no query group: tensor-core tiles tuned at GQA <= 8 run a wider group
-     * with the direct reads of the same tiles */
     lk_params eff = *tuned;
-    if (lk_params_get(&eff, "DIRECT", 0) == 2 && Hq / Hkv > 8)
-        lk_params_set(&eff, "DIRECT", 1);
+    lk_params_set(&eff, "DIRECT", lk_decode_direct_for_group(lk_params_get(tuned, "DIRECT", 0), Hq / Hkv));
     tuned = &eff;
     lk_status st = lk_kivi_attention_check_tunables(ctx, tuned, &c->cfg, Hq / Hkv, q3->dtype);
     if (st != LK_OK)

@@ -56,26 +56,16 @@ void lk_kv_sparse_decode_defaults(const lk_device_info *dev, int head_dim, int k
 }
 
 /* Checks the DIRECT 1 / 2 tunables (cl/kv_sparse_direct.h, kv_sparse_direct_mma.h) for query
- * group qg and q's dtype, local memory included: the softmax arrays (DIRECT 2: with one partial
- * per warp beyond the m-tiles, q's f16 pairs and the value rows' bitmaps and first codes) and the
- * block's key prefix. */
+ * group qg and q's dtype, local memory included: the softmax arrays (DIRECT 2: decode_mma.h's,
+ * and the value rows' bitmaps and first codes) and the block's key prefix. */
 static lk_status check_direct(lk_context *ctx, const lk_params *p, int direct, int D, int qg, lk_dtype dtype)
 {
     int bn = lk_params_get(p, "BLOCK_N", 16), wg = lk_params_get(p, "WG", 64);
     if (direct == 1)
         return lk_decode_check_tunables(ctx, OP, p, 64,
                                         lk_decode_direct_local_bytes(D, qg, bn, wg, LK_SP_BLOCK) + prefix_local(D, 1));
-    if (!lk_device_tensor_cores(&ctx->info) || dtype != LK_F16)
-        return lk_fail(ctx, LK_ERR_UNSUPPORTED, OP ": DIRECT 2 (tensor cores) needs an NVIDIA GPU of compute "
-                       "capability 8+ and f16 q");
-    if (qg > 8 || bn % 16 || wg % 32)
-        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT 2 needs at most 8 query heads per kv head (%d), "
-                       "BLOCK_N (%d) a multiple of 16, WG (%d) of 32", qg, bn, wg);
-    size_t warps = (size_t)wg / 32, mtiles = (size_t)bn / 16, nz = warps >= mtiles ? warps / mtiles : 1;
-    size_t nq = (size_t)qg, rows = (size_t)bn * (size_t)(D / 64);
-    size_t local = sizeof(float) * (nq * (size_t)D + (1 + nz) * (size_t)bn * nq + 3 * nq) + 4 * (8 * (size_t)D / 2) +
-                   rows * 12 + prefix_local(D, 1);
-    return lk_decode_check_tunables(ctx, OP, p, 64, local);
+    size_t rows = (size_t)bn * (size_t)(D / 64); /* the value rows' bitmaps and first codes */
+    return lk_decode_mma_check(ctx, OP, p, dtype, D, qg, 64, rows * 12 + prefix_local(D, 1));
 }
 
 void lk_kv_sparse_decode_key(const lk_tensor *q, const lk_kv_sparse_cache *c, lk_tune_key *key)
@@ -221,8 +211,7 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
     if (direct && keyed)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT %d needs a cache without key rotation or RoPE",
                        direct);
-    if (direct == 2 && qg > 8) /* the key has no query group: a wider one runs the same tiles with DIRECT 1 */
-        direct = 1;
+    direct = lk_decode_direct_for_group(direct, qg);
     /* BLOCK_N is an upper bound for the tiles: a group too large for it (more query heads than
      * tuned) runs with the largest tile that fits local memory */
     int bn = lk_params_get(tuned, "BLOCK_N", 16);
