@@ -64,15 +64,16 @@ LK_INLINE void sp_mma_stage_values(const sp_mma_src *s, LK_LOCAL_PTR ulong *vbm,
     lk_barrier();
 }
 
-/* Survivor e of tile ptile (bit e of m, its code first + rank) as a float; 0 for a cleared bit. */
-LK_INLINE float sp_mma_element(ulong m, int e, int first, const LK_GLOBAL uint *words, long wbase,
-                               const LK_GLOBAL half *params, long ptile, int bits)
+/* Elements e and e2 of a tile (bits of m, codes first + rank; 0 for a cleared bit), dequantized
+ * with the tile's parameters (ptile), as an f16x2. */
+LK_INLINE uint sp_mma_pair(ulong m, int e, int e2, int first, const LK_GLOBAL uint *words, long wbase,
+                           const LK_GLOBAL half *params, long ptile, int bits)
 {
-    if (!((m >> e) & 1))
-        return 0.0f;
     float scale, min;
     lk_sp_tile_params(params, ptile, bits, &scale, &min);
-    return lk_sp_code(words, wbase, first + lk_sp_rank(m, e), bits, scale, min);
+    float a = (m >> e) & 1 ? lk_sp_code(words, wbase, first + lk_sp_rank(m, e), bits, scale, min) : 0.0f;
+    float b = (m >> e2) & 1 ? lk_sp_code(words, wbase, first + lk_sp_rank(m, e2), bits, scale, min) : 0.0f;
+    return lk_pack_half2(a, b);
 }
 
 /* Dense element c of tile row n (0 past the tile's tokens). */
@@ -89,10 +90,8 @@ LK_INLINE uint dec_mma_key(const sp_mma_src *s, int n, int c)
 {
     if (!s->tl.sparse)
         return lk_pack_half2(sp_mma_dense(s, s->ks.dense, n, c), sp_mma_dense(s, s->ks.dense, n + 8, c));
-    const ulong m = s->bm[c];
-    const long ptile = (s->h * s->g.nb_cap + s->i) * D + c;
-    return lk_pack_half2(sp_mma_element(m, s->r0 + n, s->pre[c], s->ks.words, s->kwbase, s->ks.params, ptile, KBITS),
-                         sp_mma_element(m, s->r0 + n + 8, s->pre[c], s->ks.words, s->kwbase, s->ks.params, ptile, KBITS));
+    return sp_mma_pair(s->bm[c], s->r0 + n, s->r0 + n + 8, s->pre[c], s->ks.words, s->kwbase, s->ks.params,
+                       (s->h * s->g.nb_cap + s->i) * D + c, KBITS);
 }
 
 /* (v[n][c], v[n][c + 8]). */
@@ -101,10 +100,8 @@ LK_INLINE uint dec_mma_value(const sp_mma_src *s, int n, int c)
     if (!s->tl.sparse)
         return lk_pack_half2(sp_mma_dense(s, s->vs.dense, n, c), sp_mma_dense(s, s->vs.dense, n, c + 8));
     const int t = n * (D / 64) + c / 64;
-    const ulong m = s->vbm[t];
-    const long ptile = (s->h * s->g.nb_cap + s->i) * D + (long)(s->r0 + n) * (D / 64) + c / 64;
-    return lk_pack_half2(sp_mma_element(m, c % 64, s->vfirst[t], s->vs.words, s->vwbase, s->vs.params, ptile, VBITS),
-                         sp_mma_element(m, c % 64 + 8, s->vfirst[t], s->vs.words, s->vwbase, s->vs.params, ptile, VBITS));
+    return sp_mma_pair(s->vbm[t], c % 64, c % 64 + 8, s->vfirst[t], s->vs.words, s->vwbase, s->vs.params,
+                       (s->h * s->g.nb_cap + s->i) * D + (long)(s->r0 + n) * (D / 64) + c / 64, VBITS);
 }
 
 #define DEC_MMA_SRC sp_mma_src
