@@ -8,7 +8,11 @@
  *   dec_mma_key(src, n, c)         f16x2 (k[n][c], k[n + 8][c])  for tile rows n, n + 8, n % 16 < 8
  *   dec_mma_value(src, n, c)       f16x2 (v[n][c], v[n][c + 8])  for channels c, c + 8, c % 16 < 8
  *                                  (0 for tokens past the tile's end)
- * D and BLOCK_N multiples of 16, WG a multiple of 32; lane = 4 g + t, warp w of NW = WG / 32.
+ *   DEC_MMA_DV (optional)          the value channels, D by default (the low-rank decode's
+ *                                  latents: fewer than the D channels of its partial records,
+ *                                  whose channels past DV are stored as 0)
+ * D, DV and BLOCK_N multiples of 16, WG a multiple of 32; lane = 4 g + t, warp w of NW = WG / 32.
+ * A kernel with its own score phase (lowrank_mma.h) stores its C fragments by dec_mma_put_scores.
  *
  * scores  S^T [16 tokens x 8 heads] += K [16 tokens x 16 channels] . Q^T [16 channels x 8 heads]
  *         unit (m-tile mt, slice z): k-steps ks = z, z + NZ, ... (NZ = NW / MT when the warps
@@ -17,7 +21,7 @@
  *         Q^T fragments from qh (q as f16 pairs). C (tokens g, g+8; heads 2t, 2t+1) -> sp[z][n][h].
  * softmax lk_dec_softmax, dq = NZ.
  * p.V     O^T [16 channels x 8 heads] += V^T [16 channels x 16 tokens] . P^T [16 tokens x 8 heads]
- *         warp w owns the channel m-tiles w, w + NW, ... (accumulators o, rescaled by alpha):
+ *         warp w owns the channel m-tiles w, w + NW, ... of DV (accumulators o, rescaled by alpha):
  *           y_n = (v[n][g], v[n][g+8])   a0 = lo(y_2t), lo(y_2t+1)   a1 = hi(y_2t), hi(y_2t+1)
  *         warp 0 also sums p into l (st[NQ + h]).
  */
@@ -30,7 +34,11 @@
 #define DM_MT (BLOCK_N / 16)
 #define DM_NZ (DM_NW >= DM_MT ? DM_NW / DM_MT : 1)
 #define DM_KS (D / 16)
-#define DM_OPW ((DM_KS + DM_NW - 1) / DM_NW) /* channel m-tiles per warp in p.V */
+#ifndef DEC_MMA_DV
+#define DEC_MMA_DV D
+#endif
+#define DM_VT (DEC_MMA_DV / 16)              /* value channel m-tiles */
+#define DM_OPW ((DM_VT + DM_NW - 1) / DM_NW) /* channel m-tiles per warp in p.V */
 
 #define DEC_MMA_LOCALS LK_SHARED uint qh[8 * (D / 2)]
 
@@ -59,6 +67,18 @@ LK_INLINE void dec_mma_regroup(const uint *y, uint *a)
     a[3] = lk_prmt(y[2], y[3], 0x7632);
 }
 
+/* Slice z's C fragment c of the m-tile at token n0 (tokens g, g + 8; heads 2t, 2t + 1) into
+ * sp[(z * BLOCK_N + n) * QG + h] for h < QG. */
+LK_INLINE void dec_mma_put_scores(LK_LOCAL_PTR float *sp, int z, int n0, const float *c)
+{
+    const int g = LK_DEC_TID % 32 / 4, t = LK_DEC_TID % 4;
+    for (int e = 0; e < 4; e++) {
+        int h = 2 * t + (e & 1), n = n0 + g + 8 * (e >> 1);
+        if (h < QG)
+            sp[(z * BLOCK_N + n) * QG + h] = c[e];
+    }
+}
+
 /* Partial scores of the tile: sp[(z * BLOCK_N + n) * QG + h] for every slice z < NZ, token n and
  * head h < QG. Ends with a barrier. */
 LK_INLINE void dec_mma_scores(const DEC_MMA_SRC *src, const LK_LOCAL_PTR uint *qh, LK_LOCAL_PTR float *sp)
@@ -74,11 +94,7 @@ LK_INLINE void dec_mma_scores(const DEC_MMA_SRC *src, const LK_LOCAL_PTR uint *q
             dec_mma_regroup(y, a);
             lk_mma16816(c, a, qh[g * (D / 2) + 8 * ks + t], qh[g * (D / 2) + 8 * ks + t + 4]);
         }
-        for (int e = 0; e < 4; e++) {
-            int h = 2 * t + (e & 1), n = n0 + g + 8 * (e >> 1);
-            if (h < QG)
-                sp[(z * BLOCK_N + n) * QG + h] = c[e];
-        }
+        dec_mma_put_scores(sp, z, n0, c);
     }
     lk_barrier();
 }
@@ -111,7 +127,7 @@ LK_INLINE void dec_mma_pv(const DEC_MMA_SRC *src, const LK_LOCAL_PTR float *sp, 
 #pragma unroll
         for (int m = 0; m < DM_OPW; m++) { /* unrolled: o stays in registers */
             const int mc = w + m * DM_NW;
-            if (mc < DM_KS) {
+            if (mc < DM_VT) {
                 uint y[4], a[4];
                 for (int i = 0; i < 4; i++)
                     y[i] = dec_mma_value(src, n + (i & 1) + 8 * (i >> 1), 16 * mc + g);
@@ -127,7 +143,7 @@ LK_INLINE void dec_mma_pv(const DEC_MMA_SRC *src, const LK_LOCAL_PTR float *sp, 
     lk_barrier();
 }
 
-/* The split's partial records (decode_split.h layout) from o and st. */
+/* The split's partial records (decode_split.h layout) from o and st; channels past DV are 0. */
 LK_INLINE void dec_mma_store(LK_GLOBAL float *part, long nrec, int Hq, int b, int hq0, int splits, int split,
                              const LK_LOCAL_PTR float *st, float (*o)[4])
 {
@@ -137,10 +153,14 @@ LK_INLINE void dec_mma_store(LK_GLOBAL float *part, long nrec, int Hq, int b, in
         const int mc = w + m * DM_NW;
         for (int e = 0; e < 4; e++) {
             int h = 2 * t + (e & 1), c = 16 * mc + g + 8 * (e >> 1);
-            if (mc < DM_KS && h < QG)
+            if (mc < DM_VT && h < QG)
                 part[(((long)b * Hq + hq0 + h) * splits + split) * D + c] = o[m][e];
         }
     }
+#if DEC_MMA_DV < D
+    for (int e = LK_DEC_TID; e < QG * (D - DEC_MMA_DV); e += WG)
+        part[(((long)b * Hq + hq0 + e / (D - DEC_MMA_DV)) * splits + split) * D + DEC_MMA_DV + e % (D - DEC_MMA_DV)] = 0.0f;
+#endif
     lk_dec_store_ml(part, nrec, Hq, b, hq0, splits, split, st);
 }
 

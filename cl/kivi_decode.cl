@@ -62,24 +62,14 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
 #if DIRECT == 2
     float o[DM_OPW][4];
     dec_mma_begin(qs, qh, o);
-    if (t0 < t1)
-        kivi_mma_stage(k_codes, k_params, v_codes, v_params, cap, bh, (long)t0 * BLOCK_N, nk, nv, kmw);
 #endif
 
     for (int tile = t0; tile < t1; tile++) {
         long j0 = (long)tile * BLOCK_N;
         int ntok = n - j0 < BLOCK_N ? (int)(n - j0) : BLOCK_N;
 #if DIRECT == 2
-        const LK_LOCAL_PTR uint *buf = kmw + (tile - t0) % 2 * KM_WORDS;
-        if (tile + 1 < t1) { /* the next tile's copy runs while this one computes */
-            kivi_mma_stage(k_codes, k_params, v_codes, v_params, cap, bh, j0 + BLOCK_N, nk, nv,
-                           kmw + (tile + 1 - t0) % 2 * KM_WORDS);
-            lk_cp_async_wait(1);
-        } else {
-            lk_cp_async_wait(0);
-        }
-        lk_barrier();
-        kivi_mma_src src = {buf, buf + KM_OFF_KP, buf + KM_OFF_VW, buf + KM_OFF_VP, k_res, v_res, bh, j0, nk, nv, n};
+        kivi_mma_src src = kivi_mma_tile(k_codes, k_params, k_res, v_codes, v_params, v_res, cap, bh, n, nk, nv, tile,
+                                         t0, t1, kmw);
         dec_mma_scores(&src, qh, sp);
         lk_dec_softmax(sc, sp, st, ntok, DM_NZ, acc);
         dec_mma_pv(&src, sp, st, o);

@@ -1,16 +1,17 @@
 /* kivi_direct_mma.h: kivi_decode.cl's DIRECT = 2 variant: the KIVI decode on tensor cores
  * (decode_mma.h; NVIDIA cc 8+). Codes become f16 two at a time: the bits 0x6400 | code are
  * 1024 + code, then (x - 1024) * scale + min in f16x2 (lk_dequant_h2). Requires f16 q (LK_F16),
- * QG <= 8, D and BLOCK_N multiples of 16, WG a multiple of 32, G a multiple of 16 (a 16-token or
- * 16-channel m-tile shares one (scale, min) per lane row; R, a multiple of G, never splits one).
+ * QG <= 8, KD (the cache's channels: D, or the latent rank of lowrank_mma.h) and BLOCK_N
+ * multiples of 16, WG a multiple of 32, G a multiple of 16 (a 16-token or 16-channel m-tile
+ * shares one (scale, min) per lane row; R, a multiple of G, never splits one).
  *
  * Per tile of BLOCK_N tokens [j0, j0 + BLOCK_N), staged in local memory by every work-item with
  * cp.async (4 bytes a word), into one of two buffers, so that the next tile's copy runs while
  * this tile computes; the words of a buffer, in this order:
- *   kw [D][BLOCK_N / CPW_K]   the tile's key words of each channel (0 past nk)
- *   kp [D][BLOCK_N / 16]      (scale, min) of each channel and 16-token m-tile
- *   vw [BLOCK_N][D / CPW_V]   the tile's value words of each token (0 past nv)
- *   vp [BLOCK_N][D / 16]      (scale, min) of each token and 16-channel m-tile
+ *   kw [KD][BLOCK_N / CPW_K]  the tile's key words of each channel (0 past nk)
+ *   kp [KD][BLOCK_N / 16]     (scale, min) of each channel and 16-token m-tile
+ *   vw [BLOCK_N][KD / CPW_V]  the tile's value words of each token (0 past nv)
+ *   vp [BLOCK_N][KD / 16]     (scale, min) of each token and 16-channel m-tile
  * Tokens past the quantized prefix come from the fp16 residual (k_res, v_res), past n are 0.
  * A key word holds tokens g and g + 8 of one channel 16 bits apart (2-bit; 4 and 8 bits: two
  * words), a value word channels g and g + 8 of one token: one shift and mask give both codes.
@@ -22,12 +23,12 @@
 
 #define KM_KWT (BLOCK_N / CPW_K)
 #define KM_MT (BLOCK_N / 16)
-#define KM_CT (D / 16)
+#define KM_CT (KD / 16)
 #define KM_MAGIC 0x64006400u
 
-#define KM_OFF_KP (D * KM_KWT)
-#define KM_OFF_VW (KM_OFF_KP + D * KM_MT)
-#define KM_OFF_VP (KM_OFF_VW + BLOCK_N * (D / CPW_V))
+#define KM_OFF_KP (KD * KM_KWT)
+#define KM_OFF_VW (KM_OFF_KP + KD * KM_MT)
+#define KM_OFF_VP (KM_OFF_VW + BLOCK_N * (KD / CPW_V))
 #define KM_WORDS (KM_OFF_VP + BLOCK_N * KM_CT) /* one buffer */
 
 #define KIVI_MMA_LOCALS LK_SHARED uint kmw[2 * KM_WORDS]
@@ -50,29 +51,54 @@ LK_INLINE void kivi_mma_stage(const LK_GLOBAL uint *k_codes, const LK_GLOBAL hal
     for (int e = LK_DEC_TID; e < KM_WORDS; e += WG) {
         const LK_GLOBAL uint *src = k_codes;
         int ok = 0;
-        if (e < KM_OFF_KP) { /* kw [D][KWT] */
+        if (e < KM_OFF_KP) { /* kw [KD][KWT] */
             long t = j0 + (e % KM_KWT) * CPW_K;
             ok = t < nk;
-            src = k_codes + ((long)bh * D + e / KM_KWT) * (cap / CPW_K) + t / CPW_K;
-        } else if (e < KM_OFF_VW) { /* kp [D][MT] */
+            src = k_codes + ((long)bh * KD + e / KM_KWT) * (cap / CPW_K) + t / CPW_K;
+        } else if (e < KM_OFF_VW) { /* kp [KD][MT] */
             int i = e - KM_OFF_KP;
             long t = j0 + (i % KM_MT) * 16;
             ok = t < nk;
-            src = kpar + ((long)bh * D + i / KM_MT) * (cap / G) + t / G;
-        } else if (e < KM_OFF_VP) { /* vw [BLOCK_N][D / CPW_V] */
+            src = kpar + ((long)bh * KD + i / KM_MT) * (cap / G) + t / G;
+        } else if (e < KM_OFF_VP) { /* vw [BLOCK_N][KD / CPW_V] */
             int i = e - KM_OFF_VW;
-            long t = j0 + i / (D / CPW_V);
+            long t = j0 + i / (KD / CPW_V);
             ok = t < nv;
-            src = v_codes + ((long)bh * cap + t) * (D / CPW_V) + i % (D / CPW_V);
+            src = v_codes + ((long)bh * cap + t) * (KD / CPW_V) + i % (KD / CPW_V);
         } else { /* vp [BLOCK_N][CT] */
             int i = e - KM_OFF_VP;
             long t = j0 + i / KM_CT;
             ok = t < nv;
-            src = vpar + ((long)bh * cap + t) * (D / G) + (i % KM_CT) * 16 / G;
+            src = vpar + ((long)bh * cap + t) * (KD / G) + (i % KM_CT) * 16 / G;
         }
         lk_cp_async4(LK_SMEM_ADDR(buf + e), LK_GLOBAL_ADDR(ok ? src : k_codes), ok ? 4 : 0);
     }
     lk_cp_async_commit();
+}
+
+/* The view of tile `tile` of a split's tiles [t0, t1) in kmw (two buffers): the first call
+ * also stages the split's first tile; each call starts the next tile's copy into the other buffer,
+ * so that it runs while this tile computes, then waits for this tile's words. Every work-item
+ * calls it, once per tile in order; it ends with a barrier. */
+LK_INLINE kivi_mma_src kivi_mma_tile(const LK_GLOBAL uint *k_codes, const LK_GLOBAL half *k_params,
+                                     const LK_GLOBAL half *k_res, const LK_GLOBAL uint *v_codes,
+                                     const LK_GLOBAL half *v_params, const LK_GLOBAL half *v_res, long cap, int bh,
+                                     long n, long nk, long nv, int tile, int t0, int t1, LK_LOCAL_PTR uint *kmw)
+{
+    const long j0 = (long)tile * BLOCK_N;
+    LK_LOCAL_PTR uint *buf = kmw + (tile - t0) % 2 * KM_WORDS;
+    if (tile == t0)
+        kivi_mma_stage(k_codes, k_params, v_codes, v_params, cap, bh, j0, nk, nv, buf);
+    if (tile + 1 < t1) {
+        kivi_mma_stage(k_codes, k_params, v_codes, v_params, cap, bh, j0 + BLOCK_N, nk, nv,
+                       kmw + (tile + 1 - t0) % 2 * KM_WORDS);
+        lk_cp_async_wait(1);
+    } else {
+        lk_cp_async_wait(0);
+    }
+    lk_barrier();
+    kivi_mma_src src = {buf, buf + KM_OFF_KP, buf + KM_OFF_VW, buf + KM_OFF_VP, k_res, v_res, bh, j0, nk, nv, n};
+    return src;
 }
 
 /* 1024 + the codes of slot s of word a (low half) and of slot s of word b (high half), or for
@@ -101,7 +127,7 @@ LK_INLINE uint dec_mma_key(const kivi_mma_src *s, int n, int c)
         uint x = kivi_mma_codes(row[n / CPW_K], row[(n + 8) / CPW_K], n % CPW_K, BITS_K);
         return lk_dequant_h2(x, s->kp[c * KM_MT + n / 16]);
     }
-    return kivi_mma_residual(s->k_res, ((long)s->bh * R + t % R) * D + c, (long)((t + 8) % R - t % R) * D,
+    return kivi_mma_residual(s->k_res, ((long)s->bh * R + t % R) * KD + c, (long)((t + 8) % R - t % R) * KD,
                              t < s->len, t + 8 < s->len);
 }
 
@@ -110,11 +136,11 @@ LK_INLINE uint dec_mma_value(const kivi_mma_src *s, int n, int c)
 {
     const long t = s->j0 + n;
     if (t < s->nv) {
-        const LK_LOCAL_PTR uint *row = s->vw + n * (D / CPW_V);
+        const LK_LOCAL_PTR uint *row = s->vw + n * (KD / CPW_V);
         uint x = kivi_mma_codes(row[c / CPW_V], row[(c + 8) / CPW_V], c % CPW_V, BITS_V);
         return lk_dequant_h2(x, s->vp[n * KM_CT + c / 16]);
     }
-    return kivi_mma_residual(s->v_res, ((long)s->bh * R + t % R) * D + c, 8, t < s->len, t < s->len);
+    return kivi_mma_residual(s->v_res, ((long)s->bh * R + t % R) * KD + c, 8, t < s->len, t < s->len);
 }
 
 #define DEC_MMA_SRC kivi_mma_src

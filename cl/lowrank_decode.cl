@@ -10,13 +10,18 @@
  *           multiplies by up_v), the rest stay 0
  *
  *   grid: dim 0 = splits, dim 1 = B * Hkv; work-group = WG work-items, kv head j and its QG
- *   query heads. Per tile of BLOCK_N tokens:
+ *   query heads. Two variants (DIRECT, tuned):
+ *
+ *   0  tiles, per tile of BLOCK_N tokens:
  *     1. vs[n][c]  <- key latent of token j0+n, channel c < RK   (kivi_tiles.h word loader)
  *     2. ks[n][d]  <- rope(sum_c vs[n][c] up_k[j][c][d]) for d < HD, 0 beyond  (a work-item
  *                     step rebuilds one RoPE pair (both elements) of LR_TB tokens, so each
  *                     up_k element it loads serves LR_TB tokens)
  *     3. vs[n][c]  <- value latent of token j0+n (c < RK, word loader), 0 beyond
  *     4. lk_dec_attend_tile: scores (q rows are 0 beyond HD), softmax, p . vs
+ *   2  tensor cores (NVIDIA cc 8+, f16): the latent words staged as in the KIVI decode, the key
+ *      rebuild, RoPE and q.k on mma.m16n8k16 fragments in registers (lowrank_mma.h), p . latent
+ *      by decode_mma.h.
  */
 #include "portable.h"
 #include "rope_math.h"
@@ -34,6 +39,12 @@
 #define ROPE 0
 #endif
 #define LR_TB (BLOCK_N < 4 ? BLOCK_N : 4) /* tokens per work-item in the key rebuild */
+#ifndef DIRECT
+#define DIRECT 0
+#endif
+#if DIRECT == 2
+#include "lowrank_mma.h"
+#endif
 
 LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
     const LK_GLOBAL lk_t *q, long q_off, long qsb, long qsh, long qsd, const LK_GLOBAL lk_t *up_k, long upk_off,
@@ -42,7 +53,14 @@ LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
     long cap, long n, long nk, long nv, const LK_GLOBAL float *freq, int layout, long pos_offset,
     LK_GLOBAL float *part, long nrec, int Hq, int Hkv, int HPG, float scale_log2)
 {
+#if DIRECT == 2
+    LK_DEC_SOFTMAX_LOCALS(DM_NZ);
+    DEC_MMA_LOCALS;
+    KIVI_MMA_LOCALS;
+    LOWRANK_MMA_LOCALS;
+#else
     LK_DEC_LOCALS;
+#endif
 
     const int tid = get_local_id(0), split = get_group_id(0), splits = get_num_groups(0);
     const int b = get_group_id(1) / Hkv, j = get_group_id(1) % Hkv, hq0 = j * QG;
@@ -58,10 +76,22 @@ LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
     const int ntiles = (int)((n + BLOCK_N - 1) / BLOCK_N);
     const int t0 = lk_dec_split_first(ntiles, splits, split), t1 = lk_dec_split_first(ntiles, splits, split + 1);
     lk_barrier();
+#if DIRECT == 2
+    float o[DM_OPW][4];
+    dec_mma_begin(qs, qh, o);
+    lowrank_mma_begin(a, freq, ub, rf);
+#endif
 
     for (int tile = t0; tile < t1; tile++) {
         long j0 = (long)tile * BLOCK_N;
         int ntok = n - j0 < BLOCK_N ? (int)(n - j0) : BLOCK_N;
+#if DIRECT == 2
+        kivi_mma_src src = kivi_mma_tile(k_codes, k_params, k_res, v_codes, v_params, v_res, cap, bh, n, nk, nv, tile,
+                                         t0, t1, kmw);
+        lowrank_mma_scores(&src, ub, rf, qh, layout, pos_offset + j0, sp);
+        lk_dec_softmax(sc, sp, st, ntok, DM_NZ, acc);
+        dec_mma_pv(&src, sp, st, o);
+#else
         kivi_load_keys(k_codes, k_params, k_res, cap, bh, j0, ntok, nk, vs, LK_DEC_VROW);
         lk_barrier();
         for (int e0 = 0; e0 < (ntok + LR_TB - 1) / LR_TB * (D - HD / 2); e0 += WG) {
@@ -106,6 +136,11 @@ LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
 #endif
         lk_barrier();
         lk_dec_attend_tile(qs, ks, vs, sc, sp, st, ntok, acc);
+#endif
     }
+#if DIRECT == 2
+    dec_mma_store(part, nrec, Hq, b, hq0, splits, split, st, o);
+#else
     lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);
+#endif
 }

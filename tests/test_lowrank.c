@@ -5,6 +5,12 @@
  *    GEMM's latents are exact in fp32 and fp16, hence the device's quantized latents equal
  *    ref_kivi_quantize's; keys and values rebuilt by ref_lowrank_rebuild (RoPE by ref_rope),
  *    attention by ref_attention_fwd. Tolerance 1e-4 (fp32 rebuild and accumulation), 2e-3 f16.
+ *    The tensor-core cases (DIRECT 2, cl/lowrank_mma.h; NVIDIA cc 8+ only, else skipped with the
+ *    reason; also run on host threads by test_lowrank_mma_emu) cover both RoPE layouts and none,
+ *    rank below, equal to half and above head_dim (records wider than the latents), QG 8 / 4 / 2,
+ *    two kv heads per latent and the end of the quantized latents inside a tile; QG 16 runs
+ *    DIRECT 2's tiles as DIRECT 0, on every device.
+ *  - bad_arguments_are_rejected: error codes for bad shapes, dtypes, aliasing and tunables.
  * F16 needs fp16 GEMMs: skipped where the device has none (PoCL). */
 #include <math.h>
 #include <stdlib.h>
@@ -12,6 +18,7 @@
 
 #include "kivi_support.h"
 #include "lowrank_ref.h"
+#include "ops/lowrank_attention.h"
 #include "ops/lowrank_cache.h"
 #include "ref.h"
 
@@ -19,6 +26,7 @@ typedef struct {
     int64_t B, Hkv, hpg, Hq, HD, r, hidden, n;
     int k_bits, v_bits, G, R, rope;
     lk_dtype dtype;
+    int splits, block_n, wg, direct; /* tunables (splits 0: the database's) */
     lkt_backend backend;
 } lr_case;
 
@@ -92,16 +100,20 @@ static void skip_if_unsupported(lk_context *ctx, lk_status st)
     LKT_OK(ctx, st);
 }
 
-/* B Hkv hpg Hq HD r hidden n kb vb G R rope dtype */
-#define CASES(X)                                                                \
-    X(1, 2, 2, 4, 64, 32, 64, 77, 2, 2, 16, 32, 1, LK_F32)                      \
-    X(2, 4, 4, 8, 128, 64, 96, 150, 4, 2, 32, 64, 2, LK_F32)                    \
-    X(1, 1, 1, 2, 64, 128, 64, 40, 8, 8, 32, 32, 0, LK_F32)                     \
-    X(1, 2, 1, 4, 128, 64, 64, 100, 2, 4, 32, 32, 1, LK_F16)
+/* B Hkv hpg Hq HD r hidden n kb vb G R rope(1 half-split, 2 interleaved) dtype splits block_n wg direct */
+#define CASES(X)                                                                      \
+    X(1, 2, 2, 4, 64, 32, 64, 77, 2, 2, 16, 32, 1, LK_F32, 0, 0, 0, 0)                \
+    X(2, 4, 4, 8, 128, 64, 96, 150, 4, 2, 32, 64, 2, LK_F32, 0, 0, 0, 0)              \
+    X(1, 1, 1, 2, 64, 128, 64, 40, 8, 8, 32, 32, 0, LK_F32, 0, 0, 0, 0)               \
+    X(1, 2, 1, 4, 128, 64, 64, 100, 2, 4, 32, 32, 1, LK_F16, 0, 0, 0, 0)              \
+    X(1, 2, 1, 8, 128, 64, 64, 300, 2, 2, 32, 128, 1, LK_F16, 3, 64, 128, 2)          \
+    X(2, 4, 2, 8, 64, 128, 96, 150, 4, 8, 16, 32, 2, LK_F16, 2, 32, 128, 2)           \
+    X(1, 1, 1, 8, 128, 32, 64, 200, 8, 2, 32, 64, 0, LK_F16, 1, 128, 64, 2)           \
+    X(1, 1, 1, 16, 64, 32, 64, 90, 2, 2, 16, 32, 1, LK_F32, 2, 32, 64, 2)
 
-#define ROW(b, hkv, hpg, hq, hd, r, hid, n, kb, vb, g, rr, rope, dt)                                            \
-    {b, hkv, hpg, hq, hd, r, hid, n, kb, vb, g, rr, rope, dt, LKT_OPENCL},                                       \
-        {b, hkv, hpg, hq, hd, r, hid, n, kb, vb, g, rr, rope, dt, LKT_CUDA},
+#define ROW(b, hkv, hpg, hq, hd, r, hid, n, kb, vb, g, rr, rope, dt, sp, bn, wg, dir)                           \
+    {b, hkv, hpg, hq, hd, r, hid, n, kb, vb, g, rr, rope, dt, sp, bn, wg, dir, LKT_OPENCL},                      \
+        {b, hkv, hpg, hq, hd, r, hid, n, kb, vb, g, rr, rope, dt, sp, bn, wg, dir, LKT_CUDA},
 
 ParameterizedTestParameters(lowrank, decode_matches_reference)
 {
@@ -112,6 +124,9 @@ ParameterizedTestParameters(lowrank, decode_matches_reference)
 ParameterizedTest(lr_case *c, lowrank, decode_matches_reference)
 {
     lk_context *ctx = lkt_open(c->backend);
+    const int direct = c->direct == 2 && c->Hq / c->Hkv > 8 ? 0 : c->direct; /* what runs */
+    if (direct == 2)
+        lkt_require_tensor_cores(ctx);
     lkt_rng rng = lkt_rng_make(lkt_seed(), (uint64_t)(c->n * 13 + c->r));
     int64_t groups = c->Hkv / c->hpg, cols = groups * c->r;
     size_t nx = (size_t)(c->B * c->n * c->hidden), nw = (size_t)(c->hidden * cols);
@@ -145,8 +160,20 @@ ParameterizedTest(lr_case *c, lowrank, decode_matches_reference)
     rope.layout = c->rope == 2 ? LK_ROPE_INTERLEAVED : LK_ROPE_HALF_SPLIT;
     rope.position_offset = 5;
     lk_decode_params p = lk_decode_params_default();
-    LKT_OK(ctx, lk_lowrank_attention(ctx, cache, &tq.t, &tuk.t, &tuv.t, c->rope ? &rope : NULL, &to.t, &p));
+    lk_params tuned = {0};
+    if (c->splits) {
+        lk_params_set(&tuned, "SPLITS", c->splits);
+        lk_params_set(&tuned, "BLOCK_N", c->block_n);
+        lk_params_set(&tuned, "WG", c->wg);
+        lk_params_set(&tuned, "DIRECT", c->direct);
+    }
+    LKT_OK(ctx, lk_lowrank_attention_run(ctx, cache, &tq.t, &tuk.t, &tuv.t, c->rope ? &rope : NULL, &to.t, &p,
+                                         c->splits ? &tuned : NULL));
     lkt_download(ctx, &to, o);
+    char want_direct[16];
+    snprintf(want_direct, sizeof want_direct, "DIRECT=%d", direct);
+    if (c->splits)
+        cr_expect(strstr(lk_last_launch(ctx), want_direct), "launched: %s", lk_last_launch(ctx));
 
     ref_lowrank_project(x, wk, c->B, c->n, c->hidden, groups, c->r, lk_);
     ref_lowrank_project(x, wv, c->B, c->n, c->hidden, groups, c->r, lv);
@@ -174,10 +201,10 @@ ParameterizedTest(lr_case *c, lowrank, decode_matches_reference)
 ParameterizedTestParameters(lowrank, latents_match_dense_gemm)
 {
     static lr_case cases[] = {
-        {2, 4, 2, 4, 128, 64, 100, 29, 2, 2, 32, 32, 0, LK_F32, LKT_OPENCL},
-        {2, 4, 2, 4, 128, 64, 100, 29, 2, 2, 32, 32, 0, LK_F32, LKT_CUDA},
-        {1, 2, 2, 2, 64, 48, 72, 31, 4, 4, 16, 32, 0, LK_F16, LKT_OPENCL},
-        {1, 2, 2, 2, 64, 48, 72, 31, 4, 4, 16, 32, 0, LK_F16, LKT_CUDA},
+        {2, 4, 2, 4, 128, 64, 100, 29, 2, 2, 32, 32, 0, LK_F32, 0, 0, 0, 0, LKT_OPENCL},
+        {2, 4, 2, 4, 128, 64, 100, 29, 2, 2, 32, 32, 0, LK_F32, 0, 0, 0, 0, LKT_CUDA},
+        {1, 2, 2, 2, 64, 48, 72, 31, 4, 4, 16, 32, 0, LK_F16, 0, 0, 0, 0, LKT_OPENCL},
+        {1, 2, 2, 2, 64, 48, 72, 31, 4, 4, 16, 32, 0, LK_F16, 0, 0, 0, 0, LKT_CUDA},
     };
     return cr_make_param_array(lr_case, cases, sizeof cases / sizeof cases[0]);
 }
@@ -219,5 +246,52 @@ ParameterizedTest(lr_case *c, lowrank, latents_match_dense_gemm)
     void *all[] = {x, wk, wv, lat, got, want, res};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]);
+    lk_context_destroy(ctx);
+}
+
+Test(lowrank, bad_arguments_are_rejected)
+{
+    lk_context *ctx = lkt_open(LKT_OPENCL);
+    lr_case c = {1, 2, 1, 4, 64, 32, 64, 1, 2, 2, 16, 32, 0, LK_F32, 0, 0, 0, 0, LKT_OPENCL};
+    lk_lowrank_config cfg = config_of(&c);
+    lk_lowrank_cache *cache;
+    LKT_OK(ctx, lk_lowrank_cache_create(ctx, &cfg, &cache));
+    int64_t qshape[3] = {1, 4, 64}, bad_heads[3] = {1, 3, 64}, ushape[3] = {2, 32, 64}, bad_rank[3] = {2, 16, 64};
+    int64_t wshape[2] = {64, 64}, xshape[3] = {1, 1, 64};
+    lkt_tensor q = lkt_zeros(ctx, LK_F32, 3, qshape), o = lkt_zeros(ctx, LK_F32, 3, qshape);
+    lkt_tensor q3 = lkt_zeros(ctx, LK_F32, 3, bad_heads), o16 = lkt_zeros(ctx, LK_F16, 3, qshape);
+    lkt_tensor up = lkt_zeros(ctx, LK_F32, 3, ushape), up_bad = lkt_zeros(ctx, LK_F32, 3, bad_rank);
+    lkt_tensor w = lkt_zeros(ctx, LK_F32, 2, wshape), x = lkt_zeros(ctx, LK_F32, 3, xshape);
+    lk_decode_params p = lk_decode_params_default();
+    cr_expect_eq(lk_lowrank_attention(ctx, cache, &q.t, &up.t, &up.t, NULL, &o.t, &p), LK_ERR_INVALID_ARGUMENT,
+                 "empty cache");
+    skip_if_unsupported(ctx, lk_lowrank_cache_append(ctx, cache, &x.t, &w.t, &w.t));
+    cr_expect_eq(lk_lowrank_attention(ctx, cache, &q3.t, &up.t, &up.t, NULL, &o.t, &p), LK_ERR_SHAPE);
+    cr_expect_eq(lk_lowrank_attention(ctx, cache, &q.t, &up_bad.t, &up.t, NULL, &o.t, &p), LK_ERR_SHAPE);
+    cr_expect_eq(lk_lowrank_attention(ctx, cache, &q.t, &up.t, &up.t, NULL, &o16.t, &p), LK_ERR_DTYPE);
+    cr_expect_eq(lk_lowrank_attention(ctx, cache, &q.t, &up.t, &up.t, NULL, &q.t, &p), LK_ERR_ALIAS);
+    cr_expect_eq(lk_lowrank_attention(ctx, NULL, &q.t, &up.t, &up.t, NULL, &o.t, &p), LK_ERR_NULL_POINTER);
+    lk_params tuned = {0};
+    lk_params_set(&tuned, "SPLITS", 1);
+    lk_params_set(&tuned, "WG", 64);
+    lk_params_set(&tuned, "BLOCK_N", 128);
+    cr_expect_eq(lk_lowrank_attention_run(ctx, cache, &q.t, &up.t, &up.t, NULL, &o.t, &p, &tuned),
+                 LK_ERR_INVALID_ARGUMENT, "BLOCK_N 128 with the tiles");
+    lk_params_set(&tuned, "BLOCK_N", 32);
+    for (int direct = 1; direct <= 3; direct += 2) {
+        lk_params_set(&tuned, "DIRECT", direct);
+        cr_expect_eq(lk_lowrank_attention_run(ctx, cache, &q.t, &up.t, &up.t, NULL, &o.t, &p, &tuned),
+                     LK_ERR_INVALID_ARGUMENT, "DIRECT %d", direct);
+        cr_expect(strstr(lk_last_error(ctx), "DIRECT"), "%s", lk_last_error(ctx));
+    }
+    lk_params_set(&tuned, "DIRECT", 2);
+    cr_expect_eq(lk_lowrank_attention_run(ctx, cache, &q.t, &up.t, &up.t, NULL, &o.t, &p, &tuned), LK_ERR_UNSUPPORTED,
+                 "f32 q (and, on a CPU, no tensor cores): %s", lk_last_error(ctx));
+    cr_expect_str_empty(lk_last_launch(ctx));
+    LKT_OK(ctx, lk_lowrank_attention(ctx, cache, &q.t, &up.t, &up.t, NULL, &o.t, &p));
+    lkt_tensor *all[] = {&q, &o, &q3, &o16, &up, &up_bad, &w, &x};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        lkt_free(all[i]);
+    lk_lowrank_cache_destroy(cache);
     lk_context_destroy(ctx);
 }

@@ -34,6 +34,8 @@ variants=(
   "cl/kivi_decode.cl 1 DIRECT=2,BLOCK_N=64"
   "cl/kv_sparse_decode.cl 1 DIRECT=1"
   "cl/kv_sparse_decode.cl 1 DIRECT=2,BLOCK_N=32"
+  "cl/lowrank_decode.cl 1 DIRECT=2,BLOCK_N=64,ROPE=1,QG=4"
+  "cl/lowrank_decode.cl 1 DIRECT=2,BLOCK_N=32,ROPE=0,RK=128,HD=64,QG=8"
 )
 { for f in cl/*.cl; do printf '%s 0\n%s 1\n' "$f" "$f"; done; printf '%s\n' "${variants[@]}"; } |
   xargs -P 2 -L 1 bash -c 'compile "$@"' _ | tee "$tmp/all.txt"

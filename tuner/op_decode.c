@@ -58,10 +58,24 @@ void decode_space_tiles(const tune_space_user *u, space *s, int long_tiles)
     space_add_list(s, "WG", cpu ? 2 : 3, cpu ? wg_cpu : wg_gpu);
 }
 
+static int tensor_cores_for(const tune_space_user *u)
+{
+    return lk_device_tensor_cores(&u->ctx->info) && u->key->dtype == LK_F16;
+}
+
 void decode_space_direct(const tune_space_user *u, space *s)
 {
     static const int direct[] = {0, 1, 2};
-    space_add_list(s, "DIRECT", lk_device_tensor_cores(&u->ctx->info) && u->key->dtype == LK_F16 ? 3 : 2, direct);
+    space_add_list(s, "DIRECT", tensor_cores_for(u) ? 3 : 2, direct);
+}
+
+int decode_space_tensor_cores(const tune_space_user *u, space *s)
+{
+    static const int direct[] = {0, 2};
+    if (!tensor_cores_for(u))
+        return 0;
+    space_add_list(s, "DIRECT", 2, direct);
+    return 1;
 }
 
 /* The direct variants have no tile loader: LOADER stays 0 with them. */

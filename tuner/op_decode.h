@@ -13,6 +13,9 @@ void decode_space_tiles(const tune_space_user *u, space *s, int long_tiles);
 /* Adds DIRECT to s: 0 tiles, 1 direct reads, and 2 (tensor cores) where the device has them
  * and the key's dtype is f16. */
 void decode_space_direct(const tune_space_user *u, space *s);
+/* Adds DIRECT 0 (tiles) and 2 (tensor cores) to s where decode_space_direct would offer 2 (for an
+ * op without direct reads); returns whether it did. */
+int decode_space_tensor_cores(const tune_space_user *u, space *s);
 
 /* The descriptor fields every decode op shares: head dims, default context ranges, and the hooks,
  * which each op file defines as its own static defaults, fits, setup, check, run and teardown. */

@@ -2,8 +2,9 @@
  *   kivi_decode     lk_kivi_attention: DIRECT (dequantized tiles, direct reads, tensor cores) x SPLITS x
  *                   BLOCK_N x WG by context length; family k<b>v<b> (bits of K and V), flag G
  *                   (group); cache R = 128
- *   lowrank_decode  lk_lowrank_attention: the same tiles; family k<b>v<b> of the latents, flag
- *                   the rank (latents G = 32, R = 128, one kv head per group, RoPE)
+ *   lowrank_decode  lk_lowrank_attention: DIRECT (tiles, tensor cores) x the same tiles; family
+ *                   k<b>v<b> of the latents, flag the rank (latents G = 32, R = 128, one kv head
+ *                   per group, RoPE)
  * Timed problem: B=1 (--batch), Hkv = 8 on GPUs and 4 on CPUs (--heads), Hq = 4 Hkv, D = the
  * key's head_dim, L = the key's length; inputs of kivi_problem.c, each candidate checked
  * against ref/ first. Table: lk-bench --op kivi (bench_kivi.c). */
@@ -16,9 +17,11 @@
 #include "kivi_problem.h"
 #include "ops/decode_split.h"
 #include "ops/kivi_attention.h"
+#include "ops/lowrank_attention.h"
 #include "op_decode.h"
 
 #define RESIDUAL 128
+#define LATENT_GROUP 32
 
 typedef struct kivi_state {
     decode_problem timed;      /* kivi_decode */
@@ -38,12 +41,20 @@ static int tile_dim(const lk_tune_key *key)
 static int fits_device(const lk_params *p, const void *user, char *why, size_t n)
 {
     const tune_space_user *u = user;
-    lk_kivi_config cfg = {0, 0, u->key->head_dim, 0, 0, u->key->flag, RESIDUAL, 0};
-    lk_status st = is_lowrank(u->key) || kivi_family_bits(u->key->family, &cfg.k_bits, &cfg.v_bits)
-                       ? lk_decode_check_tunables(u->ctx, u->key->op, p, 64,
-                                                  lk_decode_local_bytes(tile_dim(u->key), 4, 1,
-                                                                        lk_params_get(p, "BLOCK_N", 32)))
-                       : lk_kivi_attention_check_tunables(u->ctx, p, &cfg, 4, u->key->dtype);
+    const lk_tune_key *key = u->key;
+    lk_kivi_config cfg = {0, 0, key->head_dim, 0, 0, key->flag, RESIDUAL, 0};
+    lk_status st;
+    if (kivi_family_bits(key->family, &cfg.k_bits, &cfg.v_bits)) {
+        st = lk_decode_check_tunables(u->ctx, key->op, p, 64,
+                                      lk_decode_local_bytes(tile_dim(key), 4, 1, lk_params_get(p, "BLOCK_N", 32)));
+    } else if (is_lowrank(key)) { /* the latents: G = 32, head_dim = the rank */
+        lk_lowrank_config lr = {.head_dim = key->head_dim, .rank = key->flag, .kivi = cfg};
+        lr.kivi.head_dim = key->flag;
+        lr.kivi.group = LATENT_GROUP;
+        st = lk_lowrank_attention_check_tunables(u->ctx, p, &lr, 4, key->dtype);
+    } else {
+        st = lk_kivi_attention_check_tunables(u->ctx, p, &cfg, 4, key->dtype);
+    }
     if (st == LK_OK)
         return 1;
     snprintf(why, n, "%s", lk_last_error(u->ctx));
@@ -54,9 +65,12 @@ static void kivi_space(const tune_space_user *u, space *s)
 {
     memset(s, 0, sizeof *s);
     s->user = u;
-    if (!is_lowrank(u->key))
+    int long_tiles = 1;
+    if (is_lowrank(u->key))
+        long_tiles = decode_space_tensor_cores(u, s); /* its tiles stop at 64 tokens */
+    else
         decode_space_direct(u, s);
-    decode_space_tiles(u, s, !is_lowrank(u->key));
+    decode_space_tiles(u, s, long_tiles);
     space_add_constraint(s, "fits_device", fits_device);
 }
 
@@ -92,7 +106,7 @@ static lk_status setup(lk_context *ctx, const lk_tune_key *key, const tune_shape
     int kb, vb, B = tune_batch(shape), hkv = decode_kv_heads(ctx, shape);
     lk_status st = kivi_family_bits(key->family, &kb, &vb) ? LK_ERR_INVALID_ARGUMENT : LK_OK;
     if (st == LK_OK && is_lowrank(key)) {
-        lk_kivi_config kivi = {0, 0, 0, kb, vb, 32, RESIDUAL, key->length};
+        lk_kivi_config kivi = {0, 0, 0, kb, vb, LATENT_GROUP, RESIDUAL, key->length};
         st = lowrank_problem_create(ctx, key->dtype, B, 4 * hkv, hkv, key->head_dim, key->flag, key->length, &kivi, 1,
                                     NULL, &s->lowrank);
     } else if (st == LK_OK &&

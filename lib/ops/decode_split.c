@@ -115,7 +115,10 @@ lk_status lk_decode_mma_check(lk_context *ctx, const char *op, const lk_params *
                                     local + lk_decode_mma_local_bytes(head_dim, query_group, bn, wg));
 }
 
-int lk_decode_direct_for_group(int direct, int query_group) { return direct == 2 && query_group > 8 ? 1 : direct; }
+int lk_decode_direct_for_group(int direct, int query_group, int wide)
+{
+    return direct == 2 && query_group > 8 ? wide : direct;
+}
 
 lk_status lk_decode_check_tunables(lk_context *ctx, const char *op, const lk_params *p, int max_block_n, size_t local)
 {

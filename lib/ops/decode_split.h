@@ -36,8 +36,9 @@ size_t lk_decode_mma_local_bytes(int head_dim, int query_group, int block_n, int
 lk_status lk_decode_mma_check(lk_context *ctx, const char *op, const lk_params *p, lk_dtype dtype, int head_dim,
                               int query_group, int max_block_n, size_t local);
 /* The DIRECT a call runs: tuning keys have no query group, so tensor-core tiles (2) tuned at
- * GQA <= 8 run a wider group with the direct reads (1) of the same tiles. */
-int lk_decode_direct_for_group(int direct, int query_group);
+ * GQA <= 8 run a wider group with `wide` instead (the op's scalar form of the same tiles: 1, the
+ * direct reads, for KIVI and the sparse cache; 0 for the low-rank decode). */
+int lk_decode_direct_for_group(int direct, int query_group, int wide);
 
 /* Work-groups per compute unit that SPLITS = 0 aims for (several resident per unit and a few
  * waves, so the last wave's tail stays small). */

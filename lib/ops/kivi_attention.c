@@ -20,13 +20,23 @@ void lk_kivi_attention_defaults(const lk_device_info *dev, int head_dim, lk_para
     lk_params_set(out, "WG", gpu ? 128 : 64);
 }
 
-/* Local memory of the tensor-core variant's own arrays (cl/kivi_direct_mma.h): two buffers of a
- * tile's words and parameters. */
-static size_t mma_stage_bytes(const lk_kivi_config *cfg, int bn)
+size_t lk_kivi_mma_stage_bytes(const lk_kivi_config *cfg, int block_n)
 {
-    size_t D = (size_t)cfg->head_dim, n = (size_t)bn;
+    size_t D = (size_t)cfg->head_dim, n = (size_t)block_n;
     size_t words = D * n / (size_t)(32 / cfg->k_bits) + n * D / (size_t)(32 / cfg->v_bits) + D * n / 16 + n * D / 16;
     return 4 * 2 * words;
+}
+
+lk_status lk_kivi_mma_check(lk_context *ctx, const char *op, const lk_params *p, const lk_kivi_config *cfg,
+                            int record_dim, int query_group, lk_dtype dtype, size_t local)
+{
+    int bn = lk_params_get(p, "BLOCK_N", 32);
+    lk_status st = lk_decode_mma_check(ctx, op, p, dtype, record_dim, query_group, 256,
+                                       local + lk_kivi_mma_stage_bytes(cfg, bn));
+    if (st == LK_OK && (cfg->head_dim % 16 || cfg->group % 16))
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: DIRECT 2 needs the cache's channels (%lld) and G (%d) "
+                       "multiples of 16", op, (long long)cfg->head_dim, cfg->group);
+    return st;
 }
 
 lk_status lk_kivi_attention_check_tunables(lk_context *ctx, const lk_params *p, const lk_kivi_config *cfg,
@@ -41,11 +51,7 @@ lk_status lk_kivi_attention_check_tunables(lk_context *ctx, const lk_params *p, 
     if (direct == 1)
         return lk_decode_check_tunables(ctx, OP, p, 256,
                                         lk_decode_direct_local_bytes(D, query_group, bn, wg, 32 / cfg->k_bits));
-    lk_status st = lk_decode_mma_check(ctx, OP, p, dtype, D, query_group, 256, mma_stage_bytes(cfg, bn));
-    if (st == LK_OK && (D % 16 || cfg->group % 16))
-        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT 2 needs head_dim (%d) and G (%d) multiples of 16",
-                       D, cfg->group);
-    return st;
+    return lk_kivi_mma_check(ctx, OP, p, cfg, D, query_group, dtype, 0);
 }
 
 void lk_kivi_attention_key(const lk_kivi_cache *c, lk_dtype dtype, lk_tune_key *key)
@@ -86,7 +92,7 @@ static lk_status launch(lk_context *ctx, const lk_kivi_cache *c, const lk_tensor
     int B = (int)q3->shape[0], Hq = (int)q3->shape[1], D = (int)q3->shape[2], Hkv = (int)c->cfg.kv_heads;
     int bn = lk_params_get(tuned, "BLOCK_N", 32), wg = lk_params_get(tuned, "WG", 64);
     lk_params eff = *tuned;
-    lk_params_set(&eff, "DIRECT", lk_decode_direct_for_group(lk_params_get(tuned, "DIRECT", 0), Hq / Hkv));
+    lk_params_set(&eff, "DIRECT", lk_decode_direct_for_group(lk_params_get(tuned, "DIRECT", 0), Hq / Hkv, 1));
     tuned = &eff;
     lk_status st = lk_kivi_attention_check_tunables(ctx, tuned, &c->cfg, Hq / Hkv, q3->dtype);
     if (st != LK_OK)

@@ -211,7 +211,7 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
     if (direct && keyed)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT %d needs a cache without key rotation or RoPE",
                        direct);
-    direct = lk_decode_direct_for_group(direct, qg);
+    direct = lk_decode_direct_for_group(direct, qg, 1);
     /* BLOCK_N is an upper bound for the tiles: a group too large for it (more query heads than
      * tuned) runs with the largest tile that fits local memory */
     int bn = lk_params_get(tuned, "BLOCK_N", 16);

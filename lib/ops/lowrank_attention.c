@@ -1,5 +1,5 @@
-/* lk_lowrank_attention: decode over the latent cache. One kernel (cl/lowrank_decode.cl) rebuilds
- * keys with RoPE and accumulates p · latent per split; the shared combine merges the splits
+/* lk_lowrank_attention: decode over the latent cache. One kernel (cl/lowrank_decode.cl: tiles, or
+ * tensor cores with DIRECT 2) rebuilds keys with RoPE and accumulates p · latent per split; the shared combine merges the splits
  * into p · latent per query head (scratch); one batched GEMM per batch row applies up_v. */
 #include <math.h>
 #include <string.h>
@@ -21,6 +21,21 @@ void lk_lowrank_attention_key(const lk_lowrank_cache *c, lk_dtype dtype, lk_tune
     snprintf(key->op, sizeof key->op, "lowrank_decode");
     key->head_dim = (int)c->cfg.head_dim;
     key->flag = (int)c->cfg.rank;
+}
+
+lk_status lk_lowrank_attention_check_tunables(lk_context *ctx, const lk_params *p, const lk_lowrank_config *f,
+                                              int query_group, lk_dtype dtype)
+{
+    int bn = lk_params_get(p, "BLOCK_N", 32), direct = lk_params_get(p, "DIRECT", 0);
+    int HD = (int)f->head_dim, r = (int)f->rank, dp = HD > r ? HD : r;
+    if (direct != 0 && direct != 2)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT %d (0 tiles, 2 tensor cores)", direct);
+    if (direct == 0)
+        return lk_decode_check_tunables(ctx, OP, p, 64, lk_decode_local_bytes(dp, query_group, 1, bn));
+    if (HD % 32)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT 2 needs head_dim (%d) a multiple of 32", HD);
+    /* cl/lowrank_mma.h: up_k as f16 B fragments, 4 floats per RoPE pair */
+    return lk_kivi_mma_check(ctx, OP, p, &f->kivi, dp, query_group, dtype, (size_t)r * HD * 2 + (size_t)HD * 8);
 }
 
 /* up_k / up_v: [kv_heads, rank, head_dim], contiguous, q's dtype. */
@@ -99,7 +114,10 @@ static lk_status launch(lk_context *ctx, const lk_lowrank_cache *c, const lk_ten
     int B = (int)f->batch, Hq = (int)q3->shape[1], HD = (int)f->head_dim, Hkv = (int)f->kv_heads;
     int r = (int)f->rank, dp = HD > r ? HD : r, qg = Hq / Hkv;
     int bn = lk_params_get(tuned, "BLOCK_N", 32), wg = lk_params_get(tuned, "WG", 64);
-    lk_status st = lk_decode_check_tunables(ctx, OP, tuned, 64, lk_decode_local_bytes(dp, qg, 1, bn));
+    lk_params eff = *tuned;
+    lk_params_set(&eff, "DIRECT", lk_decode_direct_for_group(lk_params_get(tuned, "DIRECT", 0), qg, 0));
+    tuned = &eff;
+    lk_status st = lk_lowrank_attention_check_tunables(ctx, tuned, f, qg, q3->dtype);
     if (st != LK_OK)
         return st;
     int splits = lk_decode_splits(ctx, lk_params_get(tuned, "SPLITS", 1), (lat->length + bn - 1) / bn, (int64_t)B * Hkv);
@@ -118,6 +136,7 @@ static lk_status launch(lk_context *ctx, const lk_lowrank_cache *c, const lk_ten
     lk_params_set(&defs, "QG", qg);
     lk_params_set(&defs, "BLOCK_N", bn);
     lk_params_set(&defs, "WG", wg);
+    lk_params_set(&defs, "DIRECT", lk_params_get(tuned, "DIRECT", 0));
     lk_args a = {0};
     lk_args_tensor(&a, q3, 3);
     lk_args_buffer(&a, up_k->buffer);

@@ -1,8 +1,12 @@
 /* emu_direct_variants.h: the program EMU_PROGRAM (a decode kernel file of cl/) built twice inside
- * an emulated configuration's namespace: DIRECT 1 in namespace direct, DIRECT 2 (tensor cores)
- * in namespace tensor_cores. The headers they share are included before, once. */
-namespace direct {
-#define DIRECT 1
+ * an emulated configuration's namespace: its scalar form, DIRECT = EMU_SCALAR_DIRECT (1, the
+ * direct reads, unless the configuration defines it), in namespace scalar, and DIRECT 2 (tensor
+ * cores) in namespace tensor_cores. The headers they share are included before, once. */
+#ifndef EMU_SCALAR_DIRECT
+#define EMU_SCALAR_DIRECT 1
+#endif
+namespace scalar {
+#define DIRECT EMU_SCALAR_DIRECT
 #include EMU_PROGRAM
 #undef DIRECT
 }

@@ -17,7 +17,7 @@ static void run(int direct, const kivi_emu_io *io)
 {
     lk_emu_dim3 grid = {(unsigned)io->splits, (unsigned)(io->B * io->Hkv), 1};
     auto body = [&] {
-        auto f = direct == 2 ? tensor_cores::kivi_decode : direct::kivi_decode;
+        auto f = direct == 2 ? tensor_cores::kivi_decode : scalar::kivi_decode;
         f(io->q, 0, (long)io->Hq * D, D, 1, io->k_codes, io->k_params, io->k_res, io->v_codes, io->v_params,
           io->v_res, io->cap, io->n, io->nk, io->nv, io->part, io->nrec, io->Hq, io->Hkv, io->scale_log2);
     };

@@ -15,7 +15,7 @@ static void run(int direct, const kv_sparse_emu_io *io)
 {
     lk_emu_dim3 grid = {(unsigned)io->splits, (unsigned)(io->B * io->Hkv), 1};
     auto body = [&] {
-        auto f = direct == 2 ? tensor_cores::attention_decode_sparse : direct::attention_decode_sparse;
+        auto f = direct == 2 ? tensor_cores::attention_decode_sparse : scalar::attention_decode_sparse;
         f(io->q, 0, (long)io->Hq * D, D, 1, io->k.bitmap, io->k.params, io->k.words, io->k.offsets, io->k.dense,
           io->k.head_words, io->v.bitmap, io->v.params, io->v.words, io->v.offsets, io->v.dense, io->v.head_words,
           nullptr, io->Hkv, io->L, io->sinks, io->ring, io->nb, io->nb_cap, io->keep, nullptr, nullptr, 0, 0,
