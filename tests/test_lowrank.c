@@ -10,7 +10,8 @@
  *    rank below, equal to half and above head_dim (records wider than the latents), QG 8 / 4 / 2,
  *    two kv heads per latent and the end of the quantized latents inside a tile; QG 16 runs
  *    DIRECT 2's tiles as DIRECT 0, on every device.
- *  - bad_arguments_are_rejected: error codes for bad shapes, dtypes, aliasing and tunables.
+ *  - bad_arguments_are_rejected: error codes for bad configurations, shapes, dtypes, capacity,
+ *    aliasing and tunables; a refused append stores nothing.
  * F16 needs fp16 GEMMs: skipped where the device has none (PoCL). */
 #include <math.h>
 #include <stdlib.h>
@@ -265,7 +266,22 @@ Test(lowrank, bad_arguments_are_rejected)
     lk_decode_params p = lk_decode_params_default();
     cr_expect_eq(lk_lowrank_attention(ctx, cache, &q.t, &up.t, &up.t, NULL, &o.t, &p), LK_ERR_INVALID_ARGUMENT,
                  "empty cache");
+    lk_lowrank_cache *bad;
+    lk_lowrank_config odd = cfg;
+    odd.heads_per_group = 3;
+    cr_expect_eq(lk_lowrank_cache_create(ctx, &odd, &bad), LK_ERR_INVALID_ARGUMENT, "3 heads per group of 2");
+    odd = cfg;
+    odd.head_dim = 96;
+    cr_expect_eq(lk_lowrank_cache_create(ctx, &odd, &bad), LK_ERR_UNSUPPORTED, "head_dim 96");
+    int64_t wide_x[3] = {1, 1, 80}, long_x[3] = {1, 4, 64};
+    lkt_tensor xw = lkt_zeros(ctx, LK_F32, 3, wide_x), xl = lkt_zeros(ctx, LK_F32, 3, long_x);
+    lkt_tensor w16 = lkt_zeros(ctx, LK_F16, 2, wshape);
+    cr_expect_eq(lk_lowrank_cache_append(ctx, cache, &xw.t, &w.t, &w.t), LK_ERR_SHAPE, "hidden 80");
+    cr_expect_eq(lk_lowrank_cache_append(ctx, cache, &x.t, &up.t, &w.t), LK_ERR_SHAPE, "3-d down_k");
+    cr_expect_eq(lk_lowrank_cache_append(ctx, cache, &x.t, &w16.t, &w.t), LK_ERR_DTYPE);
     skip_if_unsupported(ctx, lk_lowrank_cache_append(ctx, cache, &x.t, &w.t, &w.t));
+    cr_expect_eq(lk_lowrank_cache_append(ctx, cache, &xl.t, &w.t, &w.t), LK_ERR_CAPACITY, "4 tokens, 3 left");
+    cr_expect_eq(lk_lowrank_cache_length(cache), 1);
     cr_expect_eq(lk_lowrank_attention(ctx, cache, &q3.t, &up.t, &up.t, NULL, &o.t, &p), LK_ERR_SHAPE);
     cr_expect_eq(lk_lowrank_attention(ctx, cache, &q.t, &up_bad.t, &up.t, NULL, &o.t, &p), LK_ERR_SHAPE);
     cr_expect_eq(lk_lowrank_attention(ctx, cache, &q.t, &up.t, &up.t, NULL, &o16.t, &p), LK_ERR_DTYPE);
@@ -289,7 +305,7 @@ Test(lowrank, bad_arguments_are_rejected)
                  "f32 q (and, on a CPU, no tensor cores): %s", lk_last_error(ctx));
     cr_expect_str_empty(lk_last_launch(ctx));
     LKT_OK(ctx, lk_lowrank_attention(ctx, cache, &q.t, &up.t, &up.t, NULL, &o.t, &p));
-    lkt_tensor *all[] = {&q, &o, &q3, &o16, &up, &up_bad, &w, &x};
+    lkt_tensor *all[] = {&q, &o, &q3, &o16, &up, &up_bad, &w, &x, &xw, &xl, &w16};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         lkt_free(all[i]);
     lk_lowrank_cache_destroy(cache);
