@@ -84,19 +84,11 @@ ParameterizedTest(dec_case *c, kivi_attention, matches_reference)
     int64_t qshape[4] = {c->B, c->Hq, 1, c->D};
     lkt_tensor tq = lkt_upload(ctx, c->dtype, LKT_CONTIGUOUS, qshape, q), to = lkt_zeros(ctx, c->dtype, 4, qshape);
     lk_decode_params p = lk_decode_params_default();
-    lk_params tuned = {0};
-    if (c->splits) {
-        lk_params_set(&tuned, "SPLITS", c->splits);
-        lk_params_set(&tuned, "BLOCK_N", c->block_n);
-        lk_params_set(&tuned, "WG", c->wg);
-        lk_params_set(&tuned, "DIRECT", c->direct);
-    }
+    lk_params tuned = kvt_decode_tunables(c->splits, c->block_n, c->wg, c->direct);
     LKT_OK(ctx, lk_kivi_attention_run(ctx, cache, &tq.t, &to.t, NULL, &p, c->splits ? &tuned : NULL));
     lkt_download(ctx, &to, o);
-    char want_direct[16];
-    snprintf(want_direct, sizeof want_direct, "DIRECT=%d", direct);
     if (c->splits)
-        cr_expect(strstr(lk_last_launch(ctx), want_direct), "launched: %s", lk_last_launch(ctx));
+        kvt_expect_direct(ctx, direct);
 
     ref_attention_args ra = {c->B, c->Hq, c->Hkv, 1, c->n, c->D, 0, 0.0, NULL, NULL, NULL};
     ref_attention_fwd(&ra, q, kh, vh, want, lse);
@@ -135,10 +127,7 @@ Test(kivi_attention, bad_arguments_are_rejected)
     cr_expect_eq(lk_kivi_attention(ctx, cache, &q.t, &o.t, NULL, &p), LK_ERR_INVALID_ARGUMENT);
     cr_expect_str_empty(lk_last_launch(ctx));
     p.scale = 0;
-    lk_params tiles = {0}, direct = {0};
-    lk_params_set(&tiles, "SPLITS", 1);
-    lk_params_set(&tiles, "WG", 64);
-    lk_params_set(&tiles, "BLOCK_N", 128);
+    lk_params tiles = kvt_decode_tunables(1, 128, 64, 0), direct;
     cr_expect_eq(lk_kivi_attention_run(ctx, cache, &q.t, &o.t, NULL, &p, &tiles), LK_ERR_INVALID_ARGUMENT,
                  "BLOCK_N 128 needs DIRECT 1");
     direct = tiles;

@@ -161,20 +161,12 @@ ParameterizedTest(lr_case *c, lowrank, decode_matches_reference)
     rope.layout = c->rope == 2 ? LK_ROPE_INTERLEAVED : LK_ROPE_HALF_SPLIT;
     rope.position_offset = 5;
     lk_decode_params p = lk_decode_params_default();
-    lk_params tuned = {0};
-    if (c->splits) {
-        lk_params_set(&tuned, "SPLITS", c->splits);
-        lk_params_set(&tuned, "BLOCK_N", c->block_n);
-        lk_params_set(&tuned, "WG", c->wg);
-        lk_params_set(&tuned, "DIRECT", c->direct);
-    }
+    lk_params tuned = kvt_decode_tunables(c->splits, c->block_n, c->wg, c->direct);
     LKT_OK(ctx, lk_lowrank_attention_run(ctx, cache, &tq.t, &tuk.t, &tuv.t, c->rope ? &rope : NULL, &to.t, &p,
                                          c->splits ? &tuned : NULL));
     lkt_download(ctx, &to, o);
-    char want_direct[16];
-    snprintf(want_direct, sizeof want_direct, "DIRECT=%d", direct);
     if (c->splits)
-        cr_expect(strstr(lk_last_launch(ctx), want_direct), "launched: %s", lk_last_launch(ctx));
+        kvt_expect_direct(ctx, direct);
 
     ref_lowrank_project(x, wk, c->B, c->n, c->hidden, groups, c->r, lk_);
     ref_lowrank_project(x, wv, c->B, c->n, c->hidden, groups, c->r, lv);
@@ -287,10 +279,7 @@ Test(lowrank, bad_arguments_are_rejected)
     cr_expect_eq(lk_lowrank_attention(ctx, cache, &q.t, &up.t, &up.t, NULL, &o16.t, &p), LK_ERR_DTYPE);
     cr_expect_eq(lk_lowrank_attention(ctx, cache, &q.t, &up.t, &up.t, NULL, &q.t, &p), LK_ERR_ALIAS);
     cr_expect_eq(lk_lowrank_attention(ctx, NULL, &q.t, &up.t, &up.t, NULL, &o.t, &p), LK_ERR_NULL_POINTER);
-    lk_params tuned = {0};
-    lk_params_set(&tuned, "SPLITS", 1);
-    lk_params_set(&tuned, "WG", 64);
-    lk_params_set(&tuned, "BLOCK_N", 128);
+    lk_params tuned = kvt_decode_tunables(1, 128, 64, 0);
     cr_expect_eq(lk_lowrank_attention_run(ctx, cache, &q.t, &up.t, &up.t, NULL, &o.t, &p, &tuned),
                  LK_ERR_INVALID_ARGUMENT, "BLOCK_N 128 with the tiles");
     lk_params_set(&tuned, "BLOCK_N", 32);

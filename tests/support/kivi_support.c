@@ -1,4 +1,5 @@
 /* Test helpers of the quantized caches (see kivi_support.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,4 +117,21 @@ void kvt_expect_state(lk_context *ctx, const lk_kivi_cache *c, const float *k, c
     void *all[] = {kc, vc, kp, vp, gkc, gvc, gkp, gvp, gkr, gvr};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]);
+}
+
+lk_params kvt_decode_tunables(int splits, int block_n, int wg, int direct)
+{
+    lk_params p = {0};
+    lk_params_set(&p, "SPLITS", splits);
+    lk_params_set(&p, "BLOCK_N", block_n);
+    lk_params_set(&p, "WG", wg);
+    lk_params_set(&p, "DIRECT", direct);
+    return p;
+}
+
+void kvt_expect_direct(lk_context *ctx, int direct)
+{
+    char want[16];
+    snprintf(want, sizeof want, "DIRECT=%d", direct);
+    cr_expect(strstr(lk_last_launch(ctx), want), "launched: %s (want %s)", lk_last_launch(ctx), want);
 }
