@@ -136,8 +136,9 @@ LK_INLINE void rotate_rows(LK_LOCAL_PTR lk_t *x, int rows, int r0, int limit, in
             continue;
         int d1 = lk_rope_first(layout, i, D), d2 = lk_rope_second(layout, i, D);
         float c, s;
-        lk_rope_sincos(lk_rope_position(ids, ids_off, ids_sb, ids_ss, b, r, offset), freq[2 * i], freq[2 * i + 1],
-                       &c, &s);
+        lk_sincos_approx(lk_rope_angle(lk_rope_position(ids, ids_off, ids_sb, ids_ss, b, r, offset), freq[2 * i],
+                                       freq[2 * i + 1]),
+                         &s, &c);
         float x1 = lk_ld(x, n * ROW + d1), x2 = lk_ld(x, n * ROW + d2);
         lk_rope_rotate(&x1, &x2, c, s);
         lk_st(x, n * ROW + d1, x1);
@@ -410,7 +411,7 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_bwd_mma(
                 #pragma unroll
                 for (int dt = 0; dt < DT; dt++) {
                     int i = dt * 4 + t4;
-                    lk_rope_sincos(pos, freq[2 * i], freq[2 * i + 1], &c, &s);
+                    lk_sincos_approx(lk_rope_angle(pos, freq[2 * i], freq[2 * i + 1]), &s, &c);
                     lk_rope_rotate(&dka[mt][dt][2 * h], &dka[mt][dt][2 * h + 1], c, -s);
                 }
             } else { /* pair (i, i + D/2): d tile dt with dt + DT/2 */
@@ -419,7 +420,7 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_bwd_mma(
                     #pragma unroll
                     for (int e = 0; e < 2; e++) {
                         int i = dt * 8 + 2 * t4 + e;
-                        lk_rope_sincos(pos, freq[2 * i], freq[2 * i + 1], &c, &s);
+                        lk_sincos_approx(lk_rope_angle(pos, freq[2 * i], freq[2 * i + 1]), &s, &c);
                         lk_rope_rotate(&dka[mt][dt][2 * h + e], &dka[mt][dt + DT / 2][2 * h + e], c, -s);
                     }
             }
@@ -456,8 +457,9 @@ LK_KERNEL void attention_bwd_mma_dq(LK_GLOBAL lk_t *dq, long dq_off, long dqsb, 
     float x1 = acc[d1] * scale, x2 = acc[d2] * scale;
 #if ROPE_OUT
     float c, s;
-    lk_rope_sincos(lk_rope_position(q_ids, qi_off, qi_sb, qi_ss, b, row, q_pos_offset), freq[2 * i2],
-                   freq[2 * i2 + 1], &c, &s);
+    lk_sincos_approx(lk_rope_angle(lk_rope_position(q_ids, qi_off, qi_sb, qi_ss, b, row, q_pos_offset), freq[2 * i2],
+                                   freq[2 * i2 + 1]),
+                     &s, &c);
     lk_rope_rotate(&x1, &x2, c, -s);
 #endif
     long base = dq_off + b * dqsb + hq * dqsh + (long)row * dqss;

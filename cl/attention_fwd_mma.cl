@@ -103,8 +103,9 @@ LK_INLINE void rotate_tile(LK_LOCAL_PTR lk_t *kt, int j0, int Sk, int b, const L
         c = table[2 * ((long)j * HALF + i)];
         s = table[2 * ((long)j * HALF + i) + 1];
 #else
-        lk_rope_sincos(lk_rope_position(ids, ids_off, ids_sb, ids_ss, b, j, offset), freq[2 * i], freq[2 * i + 1],
-                       &c, &s);
+        lk_sincos_approx(lk_rope_angle(lk_rope_position(ids, ids_off, ids_sb, ids_ss, b, j, offset), freq[2 * i],
+                                       freq[2 * i + 1]),
+                         &s, &c);
 #endif
         float x1 = lk_ld(kt, n * ROW + d1), x2 = lk_ld(kt, n * ROW + d2);
         lk_rope_rotate(&x1, &x2, c, s);
@@ -140,7 +141,7 @@ LK_INLINE void load_q_row(float x[KC][4], const LK_GLOBAL lk_t *q, long base, in
             #pragma unroll
             for (int e = 0; e < 4; e += 2) {
                 int i = frag_col(kc, t, e) / 2;
-                lk_rope_sincos(pos, freq[2 * i], freq[2 * i + 1], &c, &s);
+                lk_sincos_approx(lk_rope_angle(pos, freq[2 * i], freq[2 * i + 1]), &s, &c);
                 lk_rope_rotate(&x[kc][e], &x[kc][e + 1], c, s);
             }
     } else { /* half-split: pair i = (i, i + D/2), chunk kc pairs with chunk kc + KC/2 */
@@ -149,7 +150,7 @@ LK_INLINE void load_q_row(float x[KC][4], const LK_GLOBAL lk_t *q, long base, in
             #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int i = frag_col(kc, t, e);
-                lk_rope_sincos(pos, freq[2 * i], freq[2 * i + 1], &c, &s);
+                lk_sincos_approx(lk_rope_angle(pos, freq[2 * i], freq[2 * i + 1]), &s, &c);
                 lk_rope_rotate(&x[kc][e], &x[kc + KC / 2][e], c, s);
             }
     }

@@ -50,7 +50,7 @@ LK_INLINE void lowrank_mma_begin(const LK_GLOBAL lk_t *a, const LK_GLOBAL float 
 #if ROPE
     for (int i = LK_DEC_TID; i < HD / 2; i += WG) {
         float c8, s8;
-        lk_rope_sincos(8, freq[2 * i], freq[2 * i + 1], &c8, &s8);
+        lk_sincos_approx(lk_rope_angle(8, freq[2 * i], freq[2 * i + 1]), &s8, &c8);
         rf[4 * i] = freq[2 * i];
         rf[4 * i + 1] = freq[2 * i + 1];
         rf[4 * i + 2] = c8;
@@ -65,7 +65,7 @@ LK_INLINE void lowrank_mma_rotate(float *x1, float *x2, float *y1, float *y2, in
                                   const LK_LOCAL_PTR float *rf)
 {
     float c, s;
-    lk_rope_sincos((int)pos, rf[4 * i], rf[4 * i + 1], &c, &s);
+    lk_sincos_approx(lk_rope_angle((int)pos, rf[4 * i], rf[4 * i + 1]), &s, &c);
     lk_rope_rotate(x1, x2, c, s);
     const float c8 = rf[4 * i + 2], s8 = rf[4 * i + 3];
     lk_rope_rotate(y1, y2, c * c8 - s * s8, s * c8 + c * s8);

@@ -84,6 +84,18 @@ LK_INLINE float lk_exp2_approx(float x)
     return r;
 }
 
+/* Sine and cosine of a by the special-function unit (sin.approx, cos.approx: absolute error
+ * below 2^-20.9 for |a| <= pi, as rope_math.h's lk_rope_angle gives them), a few instructions
+ * where sinf and cosf take tens and keep a slow path for large arguments. */
+LK_INLINE void lk_sincos_approx(float a, float *s, float *c)
+{
+    float rs, rc;
+    asm("sin.approx.ftz.f32 %0, %1;" : "=f"(rs) : "f"(a));
+    asm("cos.approx.ftz.f32 %0, %1;" : "=f"(rc) : "f"(a));
+    *s = rs;
+    *c = rc;
+}
+
 /* Two floats rounded to an f16x2 register: lo in bits 0..15, hi in bits 16..31. */
 LK_INLINE uint lk_pack_half2(float lo, float hi)
 {

@@ -14,13 +14,21 @@
 #ifndef LK_ROPE_MATH_H
 #define LK_ROPE_MATH_H
 
-LK_INLINE void lk_rope_sincos(int pos, float thi, float tlo, float *c, float *s)
+/* The angle of position pos for a pair of turns (hi, lo), reduced to [-pi, pi]. */
+LK_INLINE float lk_rope_angle(int pos, float thi, float tlo)
 {
     float p = (float)pos;
     float a = p * thi;
     float e = lk_fma(p, thi, -a);
     float turns = (a - lk_rint(a)) + lk_fma(p, tlo, e);
-    float angle = turns * 6.28318530717958648f;
+    return turns * 6.28318530717958648f;
+}
+
+/* Its cosine and sine, as accurate as the device's sin and cos. The tensor-core kernels, whose
+ * rotated values become f16, take lk_sincos_approx (mma_nv.h) of lk_rope_angle instead. */
+LK_INLINE void lk_rope_sincos(int pos, float thi, float tlo, float *c, float *s)
+{
+    float angle = lk_rope_angle(pos, thi, tlo);
     *s = lk_sin(angle);
     *c = lk_cos(angle);
 }

@@ -13,6 +13,7 @@
  *                             barrier that follows in the kernels still separate it from the reads)
  *   red.global.add.f32        an atomic add
  *   cvt to and from f16       _Float16 (round to nearest even)
+ *   sin.approx, cos.approx    std::sin, std::cos
  *   prmt, sub/fma.rn.f16x2    lane-local byte selects and f16 arithmetic (lk_prmt, lk_dequant_h2)
  *   shared memory             __shared__ arrays become static (one block runs at a time)
  * Not emulated: timing, bank conflicts, register limits; warps whose lanes diverge around a
@@ -220,6 +221,11 @@ inline unsigned lk_dequant_h2(unsigned x, unsigned sm)
 }
 
 inline float lk_exp2_approx(float x) { return exp2f(x); }
+inline void lk_sincos_approx(float a, float *s, float *c)
+{
+    *s = std::sin(a);
+    *c = std::cos(a);
+}
 inline unsigned lk_pack_half2(float lo, float hi) { return lk_emu_f2h(lo) | (unsigned)lk_emu_f2h(hi) << 16; }
 inline void lk_unpack_half2(unsigned r, float *lo, float *hi)
 {
