@@ -71,7 +71,9 @@
 #define LK_GLOBAL
 #define LK_LOCAL_PTR
 #define LK_SHARED __shared__
+#ifndef LK_DYN_SHARED /* tests/emu/warp_emu.h makes it a static array */
 #define LK_DYN_SHARED(type, name, n) extern __shared__ __align__(16) type name[]
+#endif
 #define LK_WG_SIZE(n) __launch_bounds__(n)
 #define lk_barrier() __syncthreads()
 #define lk_barrier_global() __syncthreads()

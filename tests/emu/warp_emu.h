@@ -15,7 +15,8 @@
  *   cvt to and from f16       _Float16 (round to nearest even)
  *   sin.approx, cos.approx    std::sin, std::cos
  *   prmt, sub/fma.rn.f16x2    lane-local byte selects and f16 arithmetic (lk_prmt, lk_dequant_h2)
- *   shared memory             __shared__ arrays become static (one block runs at a time)
+ *   shared memory             __shared__ arrays become static (one block runs at a time), and so
+ *                             does the dynamic array of LK_DYN_SHARED, at its compile-time size
  * Not emulated: timing, bank conflicts, register limits; warps whose lanes diverge around a
  * collective (the kernels never do that; the emulation would deadlock). */
 #ifndef LK_WARP_EMU_H
@@ -69,6 +70,7 @@ inline thread_local lk_emu_thread lk_emu;
 #define __align__(n) __attribute__((aligned(n)))
 #define __launch_bounds__(n)
 #define __syncthreads() lk_emu.block_meet->arrive_and_wait()
+#define LK_DYN_SHARED(type, name, n) static type name[n] __attribute__((aligned(16)))
 
 inline float __int_as_float(int x)
 {

@@ -1,0 +1,102 @@
+/* The tensor-core attention forward (cl/attention_fwd_mma.cl) against ref_attention_fwd (fp64) on
+ * host threads (warp_emu.h), so that the kernel behind the NVIDIA speed targets is tested without
+ * an NVIDIA GPU; test_attention_fwd checks it against the same reference on the GPU. Inputs are
+ * random f16 (what the kernel reads, handed to the reference exactly); RoPE by the host's turns
+ * per position. With ROPE_K 0 and RoPE (the K pre-pass variant) K arrives rotated, by ref_rope
+ * rounded to f16, as lk_rope would give it. Cases: causal and not, Sq < Sk, GQA, one query row,
+ * lengths off the tiles, both RoPE layouts, positions from 1000. Tolerance: relative RMS 2e-3 for
+ * o (f16 P and o; measured 2e-4..3e-4) and 2e-5 for lse (measured up to 4e-6). The configurations, their defines in CMakeLists.txt:
+ *   at_emu_fused    D 128, BLOCK_M 128, WARPS 4, BLOCK_N 64, STAGES 2, QSMEM 1, fused RoPE (the
+ *                   tuned tile of the H200's 2K-128K keys: two m16 tiles a warp, Q in shared memory)
+ *   at_emu_plain64  D 64, BLOCK_M 64, WARPS 4, BLOCK_N 32, STAGES 3, no RoPE (one m16 tile a warp)
+ *   at_emu_prepass  D 128, BLOCK_M 128, WARPS 8, BLOCK_N 128, STAGES 1, RoPE on Q only */
+#include <criterion/parameterized.h>
+
+#include <vector>
+
+#include "attention_emu.h"
+#include "emu_test.h"
+extern "C" {
+#include "ref.h"
+}
+
+extern const attention_emu_config at_emu_fused, at_emu_plain64, at_emu_prepass;
+
+/* Criterion runs each test in a new process: a case names its configuration by index. */
+static const attention_emu_config *const configs[] = {&at_emu_fused, &at_emu_plain64, &at_emu_prepass};
+
+struct emu_case {
+    int config, B, Hq, Hkv, Sq, Sk, causal, layout;
+    long pos_offset;
+};
+
+ParameterizedTestParameters(attention_mma_emu, matches_reference)
+{
+    static emu_case cases[] = {{0, 1, 2, 1, 150, 150, 0, 0, 0},   {0, 1, 2, 2, 77, 200, 1, 1, 5},
+                               {1, 2, 4, 2, 130, 130, 1, 0, 0},   {1, 1, 1, 1, 1, 97, 0, 0, 0},
+                               {2, 1, 2, 1, 140, 260, 0, 0, 1000}, {2, 1, 1, 1, 129, 129, 1, 1, 0}};
+    return cr_make_param_array(emu_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+/* n f16 values uniform in [-1, 1): the bits, and the same values as floats. */
+static void fill_half(uint64_t *seed, size_t n, std::vector<unsigned short> &bits, std::vector<float> &values)
+{
+    bits.resize(n);
+    values.resize(n);
+    for (size_t i = 0; i < n; i++) {
+        bits[i] = to_half(2.0f * uniform(seed) - 1.0f);
+        values[i] = from_half(bits[i]);
+    }
+}
+
+ParameterizedTest(emu_case *c, attention_mma_emu, matches_reference)
+{
+    const attention_emu_config *f = configs[c->config];
+    const int D = f->d, rope_on = f->rope_q;
+    const size_t nq = (size_t)c->B * c->Hq * c->Sq * D, nk = (size_t)c->B * c->Hkv * c->Sk * D;
+    uint64_t seed = 0xd1b54a32d192ed03ull ^ (uint64_t)(c->Sq * 131 + c->Sk);
+    std::vector<unsigned short> q, k, v, o(nq);
+    std::vector<float> qf, kf, vf;
+    fill_half(&seed, nq, q, qf);
+    fill_half(&seed, nk, k, kf);
+    fill_half(&seed, nk, v, vf);
+
+    lk_rope_params rope = lk_rope_params_default();
+    rope.layout = c->layout ? LK_ROPE_INTERLEAVED : LK_ROPE_HALF_SPLIT;
+    rope.position_offset = c->pos_offset;
+    std::vector<float> freq(D); /* turns per position of pair i, as (hi, lo): rope_math.h */
+    for (int i = 0; i < D / 2; i++) {
+        double turns = ref_rope_frequency(&rope, i, D) / (2.0 * M_PI);
+        freq[2 * i] = (float)turns;
+        freq[2 * i + 1] = (float)(turns - (double)freq[2 * i]);
+    }
+    std::vector<unsigned short> k_in = k;
+    if (rope_on && !f->rope_k) { /* the K pre-pass: K rotated and rounded to f16 before the kernel */
+        std::vector<double> kr(nk);
+        ref_rope(kf.data(), kr.data(), c->B, c->Hkv, c->Sk, D, &rope, nullptr, c->pos_offset);
+        for (size_t i = 0; i < nk; i++)
+            k_in[i] = to_half((float)kr[i]);
+    }
+
+    std::vector<float> lse((size_t)c->B * c->Hq * c->Sq);
+    attention_emu_io io = {q.data(), k_in.data(), v.data(), o.data(), lse.data(), c->B, c->Hq, c->Hkv, c->Sq, c->Sk,
+                           c->causal, (float)(1.4426950408889634 / std::sqrt((double)D)),
+                           rope_on ? freq.data() : nullptr, c->layout, c->pos_offset};
+    f->forward(&io);
+
+    std::vector<double> want(nq), want_lse(lse.size());
+    ref_attention_args ra = {c->B, c->Hq, c->Hkv, c->Sq, c->Sk, D, c->causal, 0.0, rope_on ? &rope : nullptr,
+                             nullptr, nullptr};
+    ref_attention_fwd(&ra, qf.data(), kf.data(), vf.data(), want.data(), want_lse.data());
+    cr_log_info("config %s: B %d Hq %d Hkv %d Sq %d Sk %d causal %d, RoPE layout %d from %ld", f->name, c->B, c->Hq,
+                c->Hkv, c->Sq, c->Sk, c->causal, c->layout, c->pos_offset);
+    std::vector<float> got(nq), want_f(nq), lse_want(lse.size());
+    for (size_t i = 0; i < nq; i++) {
+        got[i] = from_half(o[i]);
+        want_f[i] = (float)want[i];
+    }
+    for (size_t i = 0; i < lse.size(); i++)
+        lse_want[i] = (float)want_lse[i];
+    expect_close("o", got.data(), want_f.data(), nq, 2e-3);
+    expect_close("lse", lse.data(), lse_want.data(), lse.size(), 2e-5);
+}
