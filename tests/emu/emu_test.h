@@ -1,5 +1,6 @@
-/* emu_test.h: what the emulated-kernel tests share: a seeded generator, f16 bits, the relative
- * RMS comparison with its Criterion expectation, and that of decode partial records. */
+/* emu_test.h: what the emulated-kernel tests share: a seeded generator, f16 bits and random f16
+ * inputs, RoPE's frequency table, the relative RMS comparison with its Criterion expectation, and
+ * that of decode partial records. */
 #ifndef LK_EMU_TEST_H
 #define LK_EMU_TEST_H
 
@@ -29,6 +30,30 @@ inline float from_half(unsigned short b)
     _Float16 h;
     memcpy(&h, &b, 2);
     return (float)h;
+}
+
+/* n f16 values uniform in [-1, 1): the bits, and the same values as floats. */
+inline void fill_half(uint64_t *seed, size_t n, std::vector<unsigned short> &bits, std::vector<float> &values)
+{
+    bits.resize(n);
+    values.resize(n);
+    for (size_t i = 0; i < n; i++) {
+        bits[i] = to_half(2.0f * uniform(seed) - 1.0f);
+        values[i] = from_half(bits[i]);
+    }
+}
+
+/* RoPE's frequency table as the kernels read it (rope_math.h): pair i's turns per position,
+ * radians(i) / 2pi, split into two floats (hi, lo), for `pairs` pairs. */
+template <class F> std::vector<float> rope_turns(int pairs, F radians)
+{
+    std::vector<float> t(2 * (size_t)pairs);
+    for (int i = 0; i < pairs; i++) {
+        double turns = radians(i) / (2.0 * M_PI);
+        t[2 * i] = (float)turns;
+        t[2 * i + 1] = (float)(turns - (double)t[2 * i]);
+    }
+    return t;
 }
 
 /* sqrt(sum (a - b)^2 / sum b^2) over n values (0 when both are zero). */

@@ -38,17 +38,6 @@ ParameterizedTestParameters(attention_mma_emu, matches_reference)
     return cr_make_param_array(emu_case, cases, sizeof cases / sizeof cases[0]);
 }
 
-/* n f16 values uniform in [-1, 1): the bits, and the same values as floats. */
-static void fill_half(uint64_t *seed, size_t n, std::vector<unsigned short> &bits, std::vector<float> &values)
-{
-    bits.resize(n);
-    values.resize(n);
-    for (size_t i = 0; i < n; i++) {
-        bits[i] = to_half(2.0f * uniform(seed) - 1.0f);
-        values[i] = from_half(bits[i]);
-    }
-}
-
 ParameterizedTest(emu_case *c, attention_mma_emu, matches_reference)
 {
     const attention_emu_config *f = configs[c->config];
@@ -64,12 +53,7 @@ ParameterizedTest(emu_case *c, attention_mma_emu, matches_reference)
     lk_rope_params rope = lk_rope_params_default();
     rope.layout = c->layout ? LK_ROPE_INTERLEAVED : LK_ROPE_HALF_SPLIT;
     rope.position_offset = c->pos_offset;
-    std::vector<float> freq(D); /* turns per position of pair i, as (hi, lo): rope_math.h */
-    for (int i = 0; i < D / 2; i++) {
-        double turns = ref_rope_frequency(&rope, i, D) / (2.0 * M_PI);
-        freq[2 * i] = (float)turns;
-        freq[2 * i + 1] = (float)(turns - (double)freq[2 * i]);
-    }
+    std::vector<float> freq = rope_turns(D / 2, [&](int i) { return ref_rope_frequency(&rope, i, D); });
     std::vector<unsigned short> k_in = k;
     if (rope_on && !f->rope_k) { /* the K pre-pass: K rotated and rounded to f16 before the kernel */
         std::vector<double> kr(nk);

@@ -52,12 +52,7 @@ ParameterizedTest(emu_case *c, lowrank_mma_emu, matches_tiles)
         x = to_half(2.0f * uniform(&seed) - 1.0f);
     for (auto &x : up_k) /* rebuilt keys near unit scale */
         x = to_half(0.25f * (2.0f * uniform(&seed) - 1.0f));
-    std::vector<float> freq(HD); /* turns per position of pair i, as (hi, lo): rope_math.h */
-    for (int i = 0; i < HD / 2; i++) {
-        double turns = std::pow(10000.0, -2.0 * i / HD) / (2.0 * M_PI);
-        freq[2 * i] = (float)turns;
-        freq[2 * i + 1] = (float)(turns - (double)freq[2 * i]);
-    }
+    std::vector<float> freq = rope_turns(HD / 2, [&](int i) { return std::pow(10000.0, -2.0 * i / HD); });
 
     const long nrec = (long)c->B * Hq * c->splits;
     std::vector<float> want((size_t)nrec * (D + 2), NAN), got(want.size(), NAN); /* every record is written */
