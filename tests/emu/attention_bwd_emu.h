@@ -5,18 +5,15 @@
 #ifndef LK_ATTENTION_BWD_EMU_H
 #define LK_ATTENTION_BWD_EMU_H
 
-/* f16 q, o, dout, dq [B, Hq, Sq, D] and k, v, dk, dv [B, Hkv, Sk, D] (contiguous), the forward's
- * lse [B, Hq, Sq]; RoPE turns per position (hi, lo) per pair, or nullptr; positions offset + s for
- * keys and offset + Sk - Sq + s for queries. */
+#include "attention_emu.h"
+
+/* f16 q, o, dout, dq and k, v, dk, dv; the forward's lse. */
 struct attention_bwd_emu_io {
     const unsigned short *q, *k, *v, *o, *dout;
     const float *lse;
     unsigned short *dq, *dk, *dv;
-    int B, Hq, Hkv, Sq, Sk, causal;
     float scale;
-    const float *freq;
-    int layout;
-    long pos_offset;
+    attention_emu_problem p;
 };
 
 struct attention_bwd_emu_config {

@@ -9,14 +9,14 @@
 
 static void run(const attention_emu_io *io)
 {
-    const long sq = (long)io->Sq * D, sk = (long)io->Sk * D;
-    lk_emu_dim3 grid = {(unsigned)((io->Sq + BLOCK_M - 1) / BLOCK_M), (unsigned)(io->B * io->Hq), 1};
-    const long q_offset = io->pos_offset + io->Sk - io->Sq;
+    const long sq = (long)io->p.Sq * D, sk = (long)io->p.Sk * D;
+    lk_emu_dim3 grid = {(unsigned)((io->p.Sq + BLOCK_M - 1) / BLOCK_M), (unsigned)(io->p.B * io->p.Hq), 1};
+    const long q_offset = io->p.pos_offset + io->p.Sk - io->p.Sq;
     auto body = [&] {
-        attention_fwd_mma(io->q, 0, io->Hq * sq, sq, D, 1, io->k, 0, io->Hkv * sk, sk, D, 1, io->v, 0, io->Hkv * sk, sk,
-                          D, 1, io->o, 0, io->Hq * sq, sq, D, 1, io->lse, 0, (long)io->Hq * io->Sq, io->Sq, 1, io->Hq,
-                          io->Hkv, io->Sq, io->Sk, io->scale_log2, io->causal, io->freq, nullptr, io->layout, nullptr,
-                          0, 0, 0, q_offset, nullptr, 0, 0, 0, io->pos_offset);
+        attention_fwd_mma(io->q, 0, io->p.Hq * sq, sq, D, 1, io->k, 0, io->p.Hkv * sk, sk, D, 1, io->v, 0, io->p.Hkv * sk, sk,
+                          D, 1, io->o, 0, io->p.Hq * sq, sq, D, 1, io->lse, 0, (long)io->p.Hq * io->p.Sq, io->p.Sq, 1, io->p.Hq,
+                          io->p.Hkv, io->p.Sq, io->p.Sk, io->scale_log2, io->p.causal, io->p.freq, nullptr, io->p.layout, nullptr,
+                          0, 0, 0, q_offset, nullptr, 0, 0, 0, io->p.pos_offset);
     };
     lk_emu_launch(grid, THREADS, body);
 }

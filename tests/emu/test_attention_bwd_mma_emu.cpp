@@ -16,10 +16,9 @@
 #include <vector>
 
 #include "attention_bwd_emu.h"
-#include "emu_test.h"
+#include "attention_emu_case.h"
 extern "C" {
 #include "attention_bwd_ref.h"
-#include "ref.h"
 }
 
 extern const attention_bwd_emu_config bw_emu_fused, bw_emu_plain64, bw_emu_prepass;
@@ -27,17 +26,12 @@ extern const attention_bwd_emu_config bw_emu_fused, bw_emu_plain64, bw_emu_prepa
 /* Criterion runs each test in a new process: a case names its configuration by index. */
 static const attention_bwd_emu_config *const configs[] = {&bw_emu_fused, &bw_emu_plain64, &bw_emu_prepass};
 
-struct emu_case {
-    int config, B, Hq, Hkv, Sq, Sk, causal, layout;
-    long pos_offset;
-};
-
 ParameterizedTestParameters(attention_bwd_mma_emu, matches_reference)
 {
-    static emu_case cases[] = {{0, 1, 2, 1, 150, 150, 1, 0, 0}, {0, 1, 1, 1, 70, 200, 0, 1, 700},
+    static attention_emu_case cases[] = {{0, 1, 2, 1, 150, 150, 1, 0, 0}, {0, 1, 1, 1, 70, 200, 0, 1, 700},
                                {1, 1, 4, 2, 100, 100, 0, 0, 0}, {1, 2, 1, 1, 65, 130, 1, 0, 0},
                                {2, 1, 2, 2, 90, 90, 1, 1, 3},   {2, 1, 2, 1, 40, 100, 0, 0, 0}};
-    return cr_make_param_array(emu_case, cases, sizeof cases / sizeof cases[0]);
+    return cr_make_param_array(attention_emu_case, cases, sizeof cases / sizeof cases[0]);
 }
 
 /* The f16 bits of rope(x) (ref_rope), as the host's RoPE pass would hand them to the kernels. */
@@ -52,7 +46,7 @@ static std::vector<unsigned short> rotated(const std::vector<float> &x, int B, i
     return h;
 }
 
-ParameterizedTest(emu_case *c, attention_bwd_mma_emu, matches_reference)
+ParameterizedTest(attention_emu_case *c, attention_bwd_mma_emu, matches_reference)
 {
     const attention_bwd_emu_config *f = configs[c->config];
     const int D = f->d, rope_on = f->rope_out;
@@ -65,11 +59,9 @@ ParameterizedTest(emu_case *c, attention_bwd_mma_emu, matches_reference)
     fill_half(&seed, nk, v, vf);
     fill_half(&seed, nq, dout, doutf);
 
-    lk_rope_params rope = lk_rope_params_default();
-    rope.layout = c->layout ? LK_ROPE_INTERLEAVED : LK_ROPE_HALF_SPLIT;
-    rope.position_offset = c->pos_offset;
-    std::vector<float> freq = rope_turns(D / 2, [&](int i) { return ref_rope_frequency(&rope, i, D); });
-    ref_attention_args ra = {c->B, c->Hq, c->Hkv, c->Sq, c->Sk, D, c->causal, 0.0, rope_on ? &rope : nullptr,
+    attention_emu_rope r(c, D);
+    const lk_rope_params *rope = &r.params;
+    ref_attention_args ra = {c->B, c->Hq, c->Hkv, c->Sq, c->Sk, D, c->causal, 0.0, rope_on ? rope : nullptr,
                              nullptr, nullptr};
     std::vector<double> o64(nq), lse64((size_t)c->B * c->Hq * c->Sq);
     ref_attention_fwd(&ra, qf.data(), kf.data(), vf.data(), o64.data(), lse64.data());
@@ -82,15 +74,14 @@ ParameterizedTest(emu_case *c, attention_bwd_mma_emu, matches_reference)
     const long q_offset = c->pos_offset + c->Sk - c->Sq;
     std::vector<unsigned short> q_in = q, k_in = k; /* the pre-pass variant reads rotated copies */
     if (rope_on && !f->rope_in) {
-        q_in = rotated(qf, c->B, c->Hq, c->Sq, D, &rope, q_offset);
-        k_in = rotated(kf, c->B, c->Hkv, c->Sk, D, &rope, c->pos_offset);
+        q_in = rotated(qf, c->B, c->Hq, c->Sq, D, rope, q_offset);
+        k_in = rotated(kf, c->B, c->Hkv, c->Sk, D, rope, c->pos_offset);
     }
 
     std::vector<unsigned short> dq(nq), dk(nk), dv(nk);
     attention_bwd_emu_io io = {q_in.data(), k_in.data(), v.data(), o.data(), dout.data(), lse.data(), dq.data(),
-                               dk.data(), dv.data(), c->B, c->Hq, c->Hkv, c->Sq, c->Sk, c->causal,
-                               (float)(1.0 / std::sqrt((double)D)), rope_on ? freq.data() : nullptr, c->layout,
-                               c->pos_offset};
+                               dk.data(), dv.data(), (float)(1.0 / std::sqrt((double)D)),
+                               attention_emu_problem_of(c, r, rope_on)};
     f->backward(&io);
 
     std::vector<double> want_dq(nq), want_dk(nk), want_dv(nk);

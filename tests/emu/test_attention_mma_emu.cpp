@@ -14,31 +14,22 @@
 
 #include <vector>
 
-#include "attention_emu.h"
-#include "emu_test.h"
-extern "C" {
-#include "ref.h"
-}
+#include "attention_emu_case.h"
 
 extern const attention_emu_config at_emu_fused, at_emu_plain64, at_emu_prepass;
 
 /* Criterion runs each test in a new process: a case names its configuration by index. */
 static const attention_emu_config *const configs[] = {&at_emu_fused, &at_emu_plain64, &at_emu_prepass};
 
-struct emu_case {
-    int config, B, Hq, Hkv, Sq, Sk, causal, layout;
-    long pos_offset;
-};
-
 ParameterizedTestParameters(attention_mma_emu, matches_reference)
 {
-    static emu_case cases[] = {{0, 1, 2, 1, 150, 150, 0, 0, 0},   {0, 1, 2, 2, 77, 200, 1, 1, 5},
+    static attention_emu_case cases[] = {{0, 1, 2, 1, 150, 150, 0, 0, 0},   {0, 1, 2, 2, 77, 200, 1, 1, 5},
                                {1, 2, 4, 2, 130, 130, 1, 0, 0},   {1, 1, 1, 1, 1, 97, 0, 0, 0},
                                {2, 1, 2, 1, 140, 260, 0, 0, 1000}, {2, 1, 1, 1, 129, 129, 1, 1, 0}};
-    return cr_make_param_array(emu_case, cases, sizeof cases / sizeof cases[0]);
+    return cr_make_param_array(attention_emu_case, cases, sizeof cases / sizeof cases[0]);
 }
 
-ParameterizedTest(emu_case *c, attention_mma_emu, matches_reference)
+ParameterizedTest(attention_emu_case *c, attention_mma_emu, matches_reference)
 {
     const attention_emu_config *f = configs[c->config];
     const int D = f->d, rope_on = f->rope_q;
@@ -50,26 +41,23 @@ ParameterizedTest(emu_case *c, attention_mma_emu, matches_reference)
     fill_half(&seed, nk, k, kf);
     fill_half(&seed, nk, v, vf);
 
-    lk_rope_params rope = lk_rope_params_default();
-    rope.layout = c->layout ? LK_ROPE_INTERLEAVED : LK_ROPE_HALF_SPLIT;
-    rope.position_offset = c->pos_offset;
-    std::vector<float> freq = rope_turns(D / 2, [&](int i) { return ref_rope_frequency(&rope, i, D); });
+    attention_emu_rope r(c, D);
+    const lk_rope_params *rope = &r.params;
     std::vector<unsigned short> k_in = k;
     if (rope_on && !f->rope_k) { /* the K pre-pass: K rotated and rounded to f16 before the kernel */
         std::vector<double> kr(nk);
-        ref_rope(kf.data(), kr.data(), c->B, c->Hkv, c->Sk, D, &rope, nullptr, c->pos_offset);
+        ref_rope(kf.data(), kr.data(), c->B, c->Hkv, c->Sk, D, rope, nullptr, c->pos_offset);
         for (size_t i = 0; i < nk; i++)
             k_in[i] = to_half((float)kr[i]);
     }
 
     std::vector<float> lse((size_t)c->B * c->Hq * c->Sq);
-    attention_emu_io io = {q.data(), k_in.data(), v.data(), o.data(), lse.data(), c->B, c->Hq, c->Hkv, c->Sq, c->Sk,
-                           c->causal, (float)(1.4426950408889634 / std::sqrt((double)D)),
-                           rope_on ? freq.data() : nullptr, c->layout, c->pos_offset};
+    attention_emu_io io = {q.data(), k_in.data(), v.data(), o.data(), lse.data(),
+                           (float)(1.4426950408889634 / std::sqrt((double)D)), attention_emu_problem_of(c, r, rope_on)};
     f->forward(&io);
 
     std::vector<double> want(nq), want_lse(lse.size());
-    ref_attention_args ra = {c->B, c->Hq, c->Hkv, c->Sq, c->Sk, D, c->causal, 0.0, rope_on ? &rope : nullptr,
+    ref_attention_args ra = {c->B, c->Hq, c->Hkv, c->Sq, c->Sk, D, c->causal, 0.0, rope_on ? rope : nullptr,
                              nullptr, nullptr};
     ref_attention_fwd(&ra, qf.data(), kf.data(), vf.data(), want.data(), want_lse.data());
     cr_log_info("config %s: B %d Hq %d Hkv %d Sq %d Sk %d causal %d, RoPE layout %d from %ld", f->name, c->B, c->Hq,
