@@ -7,6 +7,7 @@
 
 #include "harness.h"
 #include "internal.h"
+#include "ref.h"
 
 ParameterizedTestParameters(backend_layer, buffers_and_timing)
 {
@@ -100,4 +101,50 @@ Test(backend_layer, local_mem_optin)
         else
             cr_expect_eq(d->local_mem_optin_bytes, d->local_mem_bytes, "%s", d->name);
     }
+}
+
+/* One kernel launched again and again in one context with other buffers and scalars (the OpenCL
+ * backend sets only the arguments that changed since the kernel's last launch): every result
+ * matches ref_rope, including after a buffer is freed and a new one allocated in its place. */
+ParameterizedTestParameters(backend_layer, changed_arguments_reach_the_kernel)
+{
+    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
+    return cr_make_param_array(lkt_backend, backends, 2);
+}
+
+ParameterizedTest(lkt_backend *b, backend_layer, changed_arguments_reach_the_kernel)
+{
+    lk_context *ctx = lkt_open(*b);
+    lkt_rng rng = lkt_rng_make(lkt_seed(), 77);
+    int64_t shape[4] = {1, 2, 33, 64};
+    size_t n = 2 * 33 * 64;
+    float *x = malloc(n * 4), *got = malloc(n * 4);
+    double *want = malloc(n * sizeof(double));
+    lkt_fill(&rng, x, n);
+    lkt_tensor in = lkt_upload(ctx, LK_F32, LKT_CONTIGUOUS, shape, x);
+    lkt_tensor outs[3] = {lkt_zeros(ctx, LK_F32, 4, shape), lkt_zeros(ctx, LK_F32, 4, shape)};
+    const struct {
+        int out;
+        int64_t offset;
+    } calls[] = {{0, 0}, {1, 0}, {1, 1000}, {0, 1000}, {2, 5}};
+    lk_rope_params r = lk_rope_params_default();
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        if (calls[i].out == 2) { /* a fresh buffer, perhaps at a freed one's address */
+            lkt_free(&outs[1]);
+            outs[2] = lkt_zeros(ctx, LK_F32, 4, shape);
+        }
+        r.position_offset = calls[i].offset;
+        lkt_tensor *out = &outs[calls[i].out];
+        LKT_OK(ctx, lk_rope(ctx, &in.t, &out->t, &r));
+        lkt_download(ctx, out, got);
+        ref_rope(x, want, 1, 2, 33, 64, &r, NULL, calls[i].offset);
+        lkt_expect_close("rope", got, want, n, 1e-5);
+    }
+    lkt_free(&in);
+    lkt_free(&outs[0]);
+    lkt_free(&outs[2]);
+    free(x);
+    free(got);
+    free(want);
+    lk_context_destroy(ctx);
 }

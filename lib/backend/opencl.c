@@ -26,11 +26,23 @@ typedef struct cl_state {
     cl_event first, last;
 } cl_state;
 
+/* The arguments last set on a kernel. OpenCL keeps them between launches, so a launch sets only
+ * those that changed: a call into the driver per argument is a few microseconds per launch of
+ * host time on some drivers (a kernel here takes up to 60 arguments), which short kernels
+ * queued back to back wait for. Buffers are known by their serial, not their handle, whose
+ * value a later allocation may reuse. */
+typedef struct cl_arg_memo {
+    unsigned char set[LK_MAX_ARGS]; /* 0: not set or unknown */
+    unsigned char size[LK_MAX_ARGS];
+    uint64_t value[LK_MAX_ARGS];    /* a scalar's bytes, or a buffer's serial (0: NULL) */
+} cl_arg_memo;
+
 typedef struct cl_prog {
     cl_program program;
     int n;
     char *names[MAX_KERNELS];
     cl_kernel kernels[MAX_KERNELS];
+    cl_arg_memo memo[MAX_KERNELS];
 } cl_prog;
 
 static const char *cl_err(cl_int e)
@@ -324,11 +336,12 @@ static void cl_program_free(lk_context *ctx, void *program)
     free(cp);
 }
 
-static lk_status get_kernel(lk_context *ctx, cl_prog *cp, const char *name, cl_kernel *out)
+static lk_status get_kernel(lk_context *ctx, cl_prog *cp, const char *name, cl_kernel *out, cl_arg_memo **memo)
 {
     for (int i = 0; i < cp->n; i++)
         if (strcmp(cp->names[i], name) == 0) {
             *out = cp->kernels[i];
+            *memo = &cp->memo[i];
             return LK_OK;
         }
     if (cp->n == MAX_KERNELS)
@@ -338,9 +351,38 @@ static lk_status get_kernel(lk_context *ctx, cl_prog *cp, const char *name, cl_k
     if (e != CL_SUCCESS)
         return lk_fail(ctx, LK_ERR_LAUNCH, "clCreateKernel(%s): %s", name, cl_err(e));
     cp->names[cp->n] = strdup(name);
+    *memo = &cp->memo[cp->n];
     cp->kernels[cp->n++] = k;
     *out = k;
     return LK_OK;
+}
+
+/* Sets argument i unless the memo says the kernel holds this value already. */
+static cl_int set_arg(cl_kernel k, cl_arg_memo *memo, int i, const lk_kernel_arg *a)
+{
+    uint64_t v = 0;
+    size_t size;
+    const void *bytes;
+    cl_mem m = NULL;
+    if (a->kind == LK_ARG_BUFFER) {
+        m = a->buffer ? (cl_mem)a->buffer->handle : NULL;
+        v = a->buffer ? a->buffer->serial : 0;
+        size = sizeof m;
+        bytes = &m;
+    } else {
+        size = a->size;
+        bytes = a->value;
+        if (size <= sizeof v)
+            memcpy(&v, bytes, size);
+    }
+    int memoizable = size <= sizeof v;
+    if (memoizable && memo->set[i] && memo->size[i] == size && memo->value[i] == v)
+        return CL_SUCCESS;
+    cl_int e = clSetKernelArg(k, (cl_uint)i, size, bytes);
+    memo->set[i] = e == CL_SUCCESS && memoizable;
+    memo->size[i] = (unsigned char)size;
+    memo->value[i] = v;
+    return e;
 }
 
 /* dyn_local is ignored here and in cl_launch: LK_DYN_SHARED arrays are static in OpenCL C. */
@@ -348,7 +390,8 @@ static lk_status cl_kernel_limits(lk_context *ctx, void *program, const char *na
                                   lk_kernel_limits *out)
 {
     cl_kernel k;
-    lk_status st = get_kernel(ctx, program, name, &k);
+    cl_arg_memo *memo;
+    lk_status st = get_kernel(ctx, program, name, &k, &memo);
     if (st != LK_OK)
         return st;
     cl_ulong local = 0;
@@ -365,17 +408,12 @@ static lk_status cl_launch(lk_context *ctx, void *program, const char *name, int
 {
     cl_state *s = state(ctx);
     cl_kernel k;
-    lk_status st = get_kernel(ctx, program, name, &k);
+    cl_arg_memo *memo;
+    lk_status st = get_kernel(ctx, program, name, &k, &memo);
     if (st != LK_OK)
         return st;
     for (int i = 0; i < nargs; i++) {
-        cl_int e;
-        if (args[i].kind == LK_ARG_BUFFER) {
-            cl_mem m = args[i].buffer ? (cl_mem)args[i].buffer->handle : NULL;
-            e = clSetKernelArg(k, (cl_uint)i, sizeof m, &m);
-        } else {
-            e = clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].value);
-        }
+        cl_int e = set_arg(k, memo, i, &args[i]);
         if (e != CL_SUCCESS)
             return lk_fail(ctx, LK_ERR_LAUNCH, "clSetKernelArg(%s, %d): %s", name, i, cl_err(e));
     }

@@ -5,12 +5,14 @@
 
 static lk_buffer *new_buffer(lk_context *ctx, void *handle, size_t bytes, int owned)
 {
+    static uint64_t serials;
     lk_buffer *b = calloc(1, sizeof *b);
     if (b) {
         b->ctx = ctx;
         b->handle = handle;
         b->bytes = bytes;
         b->owned = owned;
+        b->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
     }
     return b;
 }

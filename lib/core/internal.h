@@ -24,9 +24,10 @@ struct lk_context {
 
 struct lk_buffer {
     lk_context *ctx;
-    void *handle; /* cl_mem, or a CUdeviceptr stored as a pointer-sized integer */
+    void *handle;    /* cl_mem, or a CUdeviceptr stored as a pointer-sized integer */
     size_t bytes;
-    int owned;    /* 0 for wrapped external memory */
+    int owned;       /* 0 for wrapped external memory */
+    uint64_t serial; /* unique in the process, never 0: a freed handle's value may come back */
 };
 
 /* Record an error on ctx (may be NULL) and return status. printf-style message. */
