@@ -9,8 +9,9 @@
  *   shfl.sync.bfly, mma.sync.m16n8k16 (f16 in, f32 accumulate), ldmatrix.x4 (.trans)
  *                             warp collectives: each lane posts its operands, the warp meets at a
  *                             barrier, each lane computes its own result, the warp meets again
- *   cp.async                  a plain 16-byte copy at issue (a valid order: wait_group and the
- *                             barrier that follows in the kernels still separate it from the reads)
+ *   cp.async                  deferred: a copy lands when a cp.async.wait_group covers its
+ *                             commit group (or its thread ends), so reading a buffer before the
+ *                             wait for it sees stale data, as it may on the GPU
  *   red.global.add.f32        an atomic add
  *   cvt to and from f16       _Float16 (round to nearest even)
  *   sin.approx, cos.approx    std::sin, std::cos
@@ -172,19 +173,46 @@ inline void lk_emu_ldmatrix(unsigned *r, unsigned smem_addr, int trans)
 inline void lk_ldmatrix_x4(unsigned *r, unsigned a) { lk_emu_ldmatrix(r, a, 0); }
 inline void lk_ldmatrix_x4_trans(unsigned *r, unsigned a) { lk_emu_ldmatrix(r, a, 1); }
 
-/* cp.async of n bytes (src_bytes 0: zeros), done at issue. */
+/* cp.async: a copy lands only when a wait_group covers its group (or the thread ends), so a
+ * kernel that reads a buffer before waiting for it reads stale data here too. */
+struct lk_emu_copy {
+    char *dst;
+    const char *src; /* nullptr: zero fill */
+    int n;
+    int group;       /* its commit group (0, 1, ...); -1 until committed */
+};
+inline thread_local std::vector<lk_emu_copy> lk_emu_copies;
+inline thread_local int lk_emu_groups; /* committed so far */
+
 inline void lk_emu_cp_async(unsigned smem_addr, unsigned long global_addr, int n, int src_bytes)
 {
-    char *dst = (char *)lk_emu_smem(smem_addr);
-    if (src_bytes)
-        memcpy(dst, (const void *)global_addr, (size_t)n);
-    else
-        memset(dst, 0, (size_t)n);
+    lk_emu_copies.push_back({(char *)lk_emu_smem(smem_addr), src_bytes ? (const char *)global_addr : nullptr, n, -1});
 }
 inline void lk_cp_async16(unsigned s, unsigned long g, int src_bytes) { lk_emu_cp_async(s, g, 16, src_bytes); }
 inline void lk_cp_async4(unsigned s, unsigned long g, int src_bytes) { lk_emu_cp_async(s, g, 4, src_bytes); }
-inline void lk_cp_async_commit(void) {}
-#define lk_cp_async_wait(n) ((void)0)
+inline void lk_cp_async_commit(void)
+{
+    for (auto &c : lk_emu_copies)
+        if (c.group < 0)
+            c.group = lk_emu_groups;
+    lk_emu_groups++;
+}
+/* Lands every committed copy but those of the newest `pending` groups (all copies: -1). */
+inline void lk_cp_async_wait(int pending)
+{
+    std::vector<lk_emu_copy> keep;
+    for (const auto &c : lk_emu_copies) {
+        if (pending >= 0 && (c.group < 0 || c.group >= lk_emu_groups - pending)) {
+            keep.push_back(c);
+            continue;
+        }
+        if (c.src)
+            memcpy(c.dst, c.src, (size_t)c.n);
+        else
+            memset(c.dst, 0, (size_t)c.n);
+    }
+    lk_emu_copies.swap(keep);
+}
 
 inline float lk_shfl_xor(float v, int lane_mask)
 {
@@ -256,7 +284,10 @@ inline void lk_emu_launch(lk_emu_dim3 grid, unsigned threads, const std::functio
             for (unsigned t = 0; t < threads; t++)
                 pool.emplace_back([&, t] {
                     lk_emu = {{bx, by, 0}, {t, 0, 0}, grid, {threads, 1, 1}, &block_meet, &warps[t / 32], (int)(t % 32)};
+                    lk_emu_copies.clear();
+                    lk_emu_groups = 0;
                     body();
+                    lk_cp_async_wait(-1);
                 });
             for (auto &th : pool)
                 th.join();
