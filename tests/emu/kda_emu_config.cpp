@@ -1,6 +1,7 @@
-/* One configuration of the KDA chunk and output kernels (defines from CMake: CHUNK, SUB, KT, DK,
- * DV, WG, OBV, L2NORM, GATE, LK_F16 = 1, and EMU_CONFIG, the name of the kda_emu_config this file
- * defines), each program in its own namespace, run by warp_emu.h. */
+/* One configuration of the KDA chunk, state and output kernels (defines from CMake: CHUNK, SUB, KT,
+ * DK, DV, WG, OBV, L2NORM, GATE, HAS_H0, HAS_HT, LK_F16 = 1, and EMU_CONFIG, the name of the
+ * kda_emu_config this file defines; BV and KS keep kda_common.h's defaults), each program in its
+ * own namespace, run by warp_emu.h. */
 #include "warp_emu.h"
 #include "kda_emu.h"
 
@@ -22,6 +23,12 @@ namespace scalar_out {
 namespace mma_out {
 #include "kda_out_mma.cl"
 }
+namespace scalar_state {
+#include "kda_state.cl"
+}
+namespace mma_state {
+#include "kda_state_mma.cl"
+}
 
 static void run_chunk(int mma, const kda_emu_io *io)
 {
@@ -33,6 +40,18 @@ static void run_chunk(int mma, const kda_emu_io *io)
         f(io->q, 0, io->T * hk, hk, DK, 1, io->k, 0, io->T * hk, hk, DK, 1, io->v, 0, io->T * vk, vk, DV, 1,
           io->g, 0, io->T * gk, gk, DK, 1, io->beta, 0, (long)io->T * io->HV, io->HV, 1, nullptr, 0, 0, io->a_log, 0, 1,
           io->dt_bias, 0, DK, 1, io->scr, io->T, io->H, io->HV, BT, io->NCH, io->scale);
+    };
+    lk_emu_launch(grid, mma ? CHUNK / 16 * 32 : WG, body);
+}
+
+static void run_state(int mma, const kda_emu_io *io)
+{
+    const long BT = (long)io->B * io->T, kv = (long)DK * DV;
+    lk_emu_dim3 grid = {(unsigned)(io->HV * ((DV + BV - 1) / BV)), (unsigned)io->B, 1};
+    auto body = [&] {
+        auto f = mma ? mma_state::kda_state_mma : scalar_state::kda_state;
+        f(io->scr, io->h0, 0, io->HV * kv, kv, DV, 1, io->ht, 0, io->HV * kv, kv, DV, 1, nullptr, 0, 0, io->T, io->HV,
+          BT, io->NCH);
     };
     lk_emu_launch(grid, mma ? CHUNK / 16 * 32 : WG, body);
 }
@@ -50,5 +69,5 @@ static void run_out(int mma, const kda_emu_io *io)
 }
 } // namespace EMU_NS
 
-extern const kda_emu_config EMU_CONFIG = {EMU_STR(EMU_CONFIG), CHUNK, DK, DV, L2NORM, GATE, OBV,
-                                          EMU_NS::run_chunk, EMU_NS::run_out};
+extern const kda_emu_config EMU_CONFIG = {EMU_STR(EMU_CONFIG), CHUNK, DK, DV, L2NORM, GATE, OBV, HAS_H0, HAS_HT,
+                                          EMU_NS::run_chunk, EMU_NS::run_state, EMU_NS::run_out};

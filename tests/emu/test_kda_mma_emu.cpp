@@ -1,9 +1,10 @@
 /* The tensor-core KDA kernels against their scalar forms, on host threads (warp_emu.h), so that
  * they are tested without an NVIDIA GPU: kda_chunk_mma.cl against kda_chunk.cl (every scratch
- * array it writes: W, qg, kg, U, Aqk, 2^gc_last) and kda_out_mma.cl against kda_out.cl (o, from
- * the same scratch). kda_out_mma.cl passed test_kda on the H200, so its case also checks the
- * emulation itself. Tolerances: f16 operands in the mma products (W, U, Aqk, o: relative RMS
- * 5e-3), fp32 arithmetic in another order (qg, kg, 2^gc_last: 1e-5). The configurations, their
+ * array it writes: W, qg, kg, U, Aqk, 2^gc_last), kda_state_mma.cl against kda_state.cl (h_j, Vn
+ * and the final state, from the scalar chunk kernel's scratch; with an initial state in two
+ * configurations) and kda_out_mma.cl against kda_out.cl (o, from the same scratch). kda_out_mma.cl passed test_kda on the H200, so its case also checks the
+ * emulation itself. Tolerances: f16 operands in the mma products (W, U, Aqk, o, h, Vn, the final
+ * state: relative RMS 5e-3), fp32 arithmetic in another order (qg, kg, 2^gc_last: 1e-5). The configurations, their
  * defines in CMakeLists.txt: CHUNK 64 / K = V = 128 with L2 norm; CHUNK 32 with strong decay
  * (g near -5 per step); CHUNK 16 with K = 100, V = 60 and the gate; CHUNK 64 / K = 64, V = 48,
  * GVA 2:4, two sequences, no L2 norm. */
@@ -43,7 +44,8 @@ ParameterizedTest(emu_case *c, kda_mma_emu, matches_scalar)
     std::vector<unsigned short> q((size_t)BT * c->H * K), k(q.size()), v((size_t)BT * c->HV * V);
     std::vector<float> g((size_t)BT * c->HV * K), beta((size_t)BT * c->HV), a_log(c->HV), dt_bias((size_t)c->HV * K);
     for (auto &x : q) x = to_half(2.0f * uniform(&seed) - 1.0f);
-    for (auto &x : k) x = to_half(2.0f * uniform(&seed) - 1.0f);
+    const float k_scale = f->l2norm ? 1.0f : 1.0f / std::sqrt((float)K); /* |k|^2 ~ 1/3: a stable delta rule */
+    for (auto &x : k) x = to_half(k_scale * (2.0f * uniform(&seed) - 1.0f));
     for (auto &x : v) x = to_half(2.0f * uniform(&seed) - 1.0f);
     for (auto &x : g) /* log-decay (gate input with GATE) */
         x = f->gate ? 4.0f * uniform(&seed) - 2.0f : c->strong ? -4.5f - uniform(&seed) : -0.5f * uniform(&seed);
@@ -53,8 +55,12 @@ ParameterizedTest(emu_case *c, kda_mma_emu, matches_scalar)
 
     const size_t plane = (size_t)c->HV * BT, floats = plane * (3 * K + V + C) + (size_t)c->HV * NCH * K * (1 + V);
     std::vector<float> want(floats, 0.0f), got(floats, 0.0f);
+    std::vector<float> h0((size_t)c->B * c->HV * K * V), ht_want(h0.size()), ht_got(h0.size());
+    for (auto &x : h0)
+        x = 0.2f * uniform(&seed) - 0.1f;
     kda_emu_io io = {q.data(), k.data(), v.data(), g.data(), beta.data(), a_log.data(), dt_bias.data(),
-                     want.data(), nullptr, c->B, c->T, c->H, c->HV, NCH, 1.0f / std::sqrt((float)K)};
+                     want.data(), nullptr, h0.data(), nullptr, c->B, c->T, c->H, c->HV, NCH,
+                     1.0f / std::sqrt((float)K)};
     f->chunk_kernel(0, &io);
     io.scr = got.data();
     f->chunk_kernel(1, &io);
@@ -67,6 +73,20 @@ ParameterizedTest(emu_case *c, kda_mma_emu, matches_scalar)
     expect_close("U", &got[u], &want[u], plane * V, 5e-3);
     expect_close("Aqk", &got[a], &want[a], plane * C, 5e-3);
     expect_close("2^gc_last", &got[gl], &want[gl], (size_t)c->HV * NCH * K, 1e-5);
+
+    /* the state kernels on the scalar chunk kernel's scratch: h_j, Vn over U, the final state */
+    const size_t h = gl + (size_t)c->HV * NCH * K, nh = (size_t)c->HV * NCH * K * V;
+    got = want;
+    io.scr = want.data();
+    io.ht = ht_want.data();
+    f->state_kernel(0, &io);
+    io.scr = got.data();
+    io.ht = ht_got.data();
+    f->state_kernel(1, &io);
+    expect_close("h (kda_state_mma)", &got[h], &want[h], nh, 5e-3);
+    expect_close("Vn (kda_state_mma)", &got[u], &want[u], plane * V, 5e-3);
+    if (f->has_ht)
+        expect_close("final state (kda_state_mma)", ht_got.data(), ht_want.data(), ht_got.size(), 5e-3);
 
     /* the output kernels on the scalar chunk kernel's scratch, with random states and Vn */
     for (size_t i = u; i < u + plane * V; i++)

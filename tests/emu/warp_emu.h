@@ -38,6 +38,9 @@ struct lk_emu_dim3 {
 struct uint2 {
     unsigned x, y;
 };
+struct float2 {
+    float x, y;
+};
 struct uint4 {
     unsigned x, y, z, w;
 };
