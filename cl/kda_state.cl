@@ -90,9 +90,9 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_state(
     for (int t = 0; t < NKS; t++) {
         REG_LOOP
         for (int m = 0; m < RK; m++) {
-            int dl = rg * RK + m, d = t * KS + dl;
             float x = 0.0f;
 #if HAS_H0
+            const int dl = rg * RK + m, d = t * KS + dl;
             if (dl < KS && d < DK && colok)
                 x = h0[h0_off + n * h0sn + hv * h0sh + d * h0sk + col * h0sv];
 #endif
@@ -196,10 +196,8 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_state(
             else if (nlen > 0)
                 stage_load(stage, scr, s.w + (long)CHUNK * DK, 0, nlen, tid);
             REG_LOOP
-            for (int m = 0; m < RK; m++) {
-                int dl = rg * RK + m, d = t * KS + dl;
+            for (int m = 0; m < RK; m++)
                 sreg[t * RK + m] *= glreg[t * RK + m];
-            }
             LK_LOCAL_PTR const float *tr = tile + rg * RK;
             for (int i = 0; i < CHUNK; i++) {
                 const float x = vn[i * BV + c];

@@ -114,9 +114,9 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
         for (int nt = 0; nt < NB; nt++) {
 #pragma unroll
             for (int r = 0; r < 4; r++) {
-                int d = STATE_ROW(j, r), col = STATE_COL(nt, r);
                 float x = 0.0f;
 #if HAS_H0
+                const int d = STATE_ROW(j, r), col = STATE_COL(nt, r);
                 if (d < DK && col < DV)
                     x = h0[h0_off + n * h0sn + hv * h0sh + d * h0sk + col * h0sv];
 #endif
