@@ -77,16 +77,13 @@
 #endif
 
 /* Issue the copies of BLOCK_N rows from row j0 of a [S, D] matrix (row stride ss) into dst. A
- * loop, not unrolled, unless K is rotated in the kernel: unrolled, its addresses stay live in
- * registers across the tile's math (ptxas sm_90, hd128, BLOCK_M 128, WARPS 4, BLOCK_N 64,
- * QSMEM 1: 52 bytes of spills plain and with ROPE_Q, 12 and 24 as a loop; with ROPE_K the loop
- * spills more, 112 bytes against 88). */
+ * loop, not unrolled (as rotate_tile's): unrolled, its addresses stay live in registers across
+ * the tile's math (ptxas sm_90, hd128, BLOCK_M 128, WARPS 4, BLOCK_N 64, QSMEM 1: 52 bytes of
+ * spills plain and with ROPE_Q, 88 with ROPE_K; as loops 12, 24 and 40). */
 LK_INLINE void copy_tile(LK_LOCAL_PTR lk_t *dst, const LK_GLOBAL lk_t *src, long base, long ss, int j0, int S,
                          int tid)
 {
-#if !ROPE_K
     #pragma unroll 1
-#endif
     for (int c = tid; c < BLOCK_N * (D / 8); c += THREADS) {
         int n = c / (D / 8), d8 = (c % (D / 8)) * 8, j = j0 + n;
         const LK_GLOBAL lk_t *p = src + base + (long)(j < S ? j : 0) * ss + d8;
@@ -100,6 +97,7 @@ LK_INLINE void rotate_tile(LK_LOCAL_PTR lk_t *kt, int j0, int Sk, int b, const L
                            const LK_GLOBAL float *table, int layout, const LK_GLOBAL int *ids, long ids_off,
                            long ids_sb, long ids_ss, long offset, int tid)
 {
+    #pragma unroll 1
     for (int idx = tid; idx < BLOCK_N * HALF; idx += THREADS) {
         int n = idx / HALF, i = idx % HALF, j = j0 + n;
         if (j >= Sk)
