@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compiles every kernel program of cl/ as CUDA for sm_90 (nvcc -x cu), the way the CUDA build
 # compiles them through NVRTC on an NVIDIA GPU, with each program's default defines and both
-# storage types (LK_F16 0 and 1), and the variants listed below with their defines. It catches
+# storage types (LK_F16 0 and 1), and the variants of tools/kernel-variants.txt. It catches
 # OpenCL-only constructs in the shared sources on a machine without a GPU. A ctest case (cuda_kernels_compile); exits 77, a skip, without nvcc.
 #
 #   tools/cuda-compile-check.sh [NVCC]
@@ -28,16 +28,8 @@ compile() { # FILE F16 [DEFINES, comma-separated]
   fi
 }
 export -f compile
-# variants that the defaults do not build: FILE F16 DEFINES
-variants=(
-  "cl/kivi_decode.cl 1 DIRECT=1"
-  "cl/kivi_decode.cl 1 DIRECT=2,BLOCK_N=64"
-  "cl/kv_sparse_decode.cl 1 DIRECT=1"
-  "cl/kv_sparse_decode.cl 1 DIRECT=2,BLOCK_N=32"
-  "cl/lowrank_decode.cl 1 DIRECT=2,BLOCK_N=64,ROPE=1,QG=4"
-  "cl/lowrank_decode.cl 1 DIRECT=2,BLOCK_N=32,ROPE=0,RK=128,HD=64,QG=8"
-)
-{ for f in cl/*.cl; do printf '%s 0\n%s 1\n' "$f" "$f"; done; printf '%s\n' "${variants[@]}"; } |
+variants=$(grep -v '^#' tools/kernel-variants.txt)
+{ for f in cl/*.cl; do printf '%s 0\n%s 1\n' "$f" "$f"; done; printf '%s\n' "$variants"; } |
   xargs -P 2 -L 1 bash -c 'compile "$@"' _ | tee "$tmp/all.txt"
 failed=$(grep -c '^FAILED' "$tmp/all.txt")
 echo "$(grep -c '^ok' "$tmp/all.txt") compiled, $failed failed ($nvcc, sm_90)"
