@@ -129,15 +129,7 @@ LK_INLINE void chunk_diag(LK_LOCAL_PTR const float *tq, LK_LOCAL_PTR const float
 }
 
 LK_KERNEL LK_WG_SIZE(CWG) void kda_chunk_mma(
-    const LK_GLOBAL lk_t *q, long q_off, long qsb, long qst, long qsh, long qsd,
-    const LK_GLOBAL lk_t *k, long k_off, long ksb, long kst, long ksh, long ksd,
-    const LK_GLOBAL lk_t *v, long v_off, long vsb, long vst, long vsh, long vsd,
-    const LK_GLOBAL float *g, long g_off, long gsb, long gst, long gsh, long gsd,
-    const LK_GLOBAL float *beta, long b_off, long bsb, long bst, long bsh,
-    const LK_GLOBAL int *cu_seqlens, long cu_off, long cu_s,
-    const LK_GLOBAL float *a_log, long al_off, long al_s,
-    const LK_GLOBAL float *dt_bias, long dt_off, long dt_sh, long dt_sd,
-    LK_GLOBAL float *scr, int T, int H, int HV, long BT, long NCH, float scale)
+    KDA_CHUNK_ARGS)
 {
     LK_SHARED float buf[BUF_FLOATS] __attribute__((aligned(16)));
     LK_SHARED float amat[CHUNK * CP];
@@ -145,21 +137,7 @@ LK_KERNEL LK_WG_SIZE(CWG) void kda_chunk_mma(
     LK_LOCAL_PTR float *tq = buf, *tk = buf + CHUNK * TS, *tg = buf + 2 * CHUNK * TS;
 
     const int tid = get_local_id(0), warp = tid / 32, lane = tid % 32;
-    const int hv = get_group_id(0) % HV, j0 = (get_group_id(0) / HV) * CHUNK;
-    const int n = get_group_id(1);
-    const int h = hv / (HV / H);
-    int t0, len, bt;
-    if (!kda_chunk_span(cu_seqlens, cu_off, cu_s, n, T, j0, &t0, &len, &bt))
-        return;
-    const long qb = q_off + bt * qsb + h * qsh + t0 * qst, kb = k_off + bt * ksb + h * ksh + t0 * kst;
-    const long vb = v_off + bt * vsb + hv * vsh + t0 * vst, gb = g_off + bt * gsb + hv * gsh + t0 * gst;
-    const long bb = b_off + bt * bsb + hv * bsh + t0 * bst;
-    const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, (long)bt * T + t0, n);
-#if GATE
-    const float rate = -lk_exp2(a_log[al_off + hv * al_s] * LOG2E); /* -exp(A_log) */
-#else
-    const float rate = 0.0f;
-#endif
+    KDA_CHUNK_PLACE;
 
     /* ---- 0. beta and the row norms ---- */
     for (int i = tid; i < CHUNK; i += CWG)

@@ -190,4 +190,38 @@ LK_INLINE kda_scratch kda_scratch_at(int HV, long BT, long NCH, int hv, long r0,
     return s;
 }
 
+/* The launch contract of both chunk kernels (kda_chunk.cl, kda_chunk_mma.cl): their arguments. */
+#define KDA_CHUNK_ARGS                                                                             \
+    const LK_GLOBAL lk_t *q, long q_off, long qsb, long qst, long qsh, long qsd,                   \
+    const LK_GLOBAL lk_t *k, long k_off, long ksb, long kst, long ksh, long ksd,                   \
+    const LK_GLOBAL lk_t *v, long v_off, long vsb, long vst, long vsh, long vsd,                   \
+    const LK_GLOBAL float *g, long g_off, long gsb, long gst, long gsh, long gsd,                  \
+    const LK_GLOBAL float *beta, long b_off, long bsb, long bst, long bsh,                         \
+    const LK_GLOBAL int *cu_seqlens, long cu_off, long cu_s,                                       \
+    const LK_GLOBAL float *a_log, long al_off, long al_s,                                          \
+    const LK_GLOBAL float *dt_bias, long dt_off, long dt_sh, long dt_sd,                           \
+    LK_GLOBAL float *scr, int T, int H, int HV, long BT, long NCH, float scale
+
+/* The first statements of both chunk kernels: the work-group's value head hv (query head h),
+ * sequence n and chunk (first token t0 of batch row bt, len tokens; the kernel returns when the
+ * sequence ends before it), the offsets of its first row in q, k, v, g and beta (qb .. bb) and
+ * in the scratch (s), and the gate's rate -exp(A_log) (0 without GATE). */
+#if GATE
+#define KDA_GATE_RATE (-lk_exp2(a_log[al_off + hv * al_s] * LOG2E))
+#else
+#define KDA_GATE_RATE 0.0f
+#endif
+#define KDA_CHUNK_PLACE                                                                             \
+    const int hv = get_group_id(0) % HV, j0 = (get_group_id(0) / HV) * CHUNK;                      \
+    const int n = get_group_id(1);                                                                 \
+    const int h = hv / (HV / H);                                                                   \
+    int t0, len, bt;                                                                               \
+    if (!kda_chunk_span(cu_seqlens, cu_off, cu_s, n, T, j0, &t0, &len, &bt))                       \
+        return;                                                                                    \
+    const long qb = q_off + bt * qsb + h * qsh + t0 * qst, kb = k_off + bt * ksb + h * ksh + t0 * kst; \
+    const long vb = v_off + bt * vsb + hv * vsh + t0 * vst, gb = g_off + bt * gsb + hv * gsh + t0 * gst; \
+    const long bb = b_off + bt * bsb + hv * bsh + t0 * bst;                                        \
+    const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, (long)bt * T + t0, n);                   \
+    const float rate = KDA_GATE_RATE
+
 #endif
