@@ -115,6 +115,14 @@ lk_status lk_decode_mma_check(lk_context *ctx, const char *op, const lk_params *
                                     local + lk_decode_mma_local_bytes(head_dim, query_group, bn, wg));
 }
 
+lk_status lk_decode_check_direct(lk_context *ctx, const char *op, int direct, int direct_reads)
+{
+    if (direct == 0 || direct == 2 || (direct == 1 && direct_reads))
+        return LK_OK;
+    return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: DIRECT %d (0 tiles,%s 2 tensor cores)", op, direct,
+                   direct_reads ? " 1 direct," : "");
+}
+
 int lk_decode_direct_for_group(int direct, int query_group, int wide)
 {
     return direct == 2 && query_group > 8 ? wide : direct;

@@ -35,6 +35,9 @@ size_t lk_decode_mma_local_bytes(int head_dim, int query_group, int block_n, int
  * bytes (the kernel's own arrays beyond lk_decode_mma_local_bytes). */
 lk_status lk_decode_mma_check(lk_context *ctx, const char *op, const lk_params *p, lk_dtype dtype, int head_dim,
                               int query_group, int max_block_n, size_t local);
+/* LK_OK if DIRECT is one of the op's variants: 0 tiles, 1 direct reads (where the op has them,
+ * direct_reads), 2 tensor cores. */
+lk_status lk_decode_check_direct(lk_context *ctx, const char *op, int direct, int direct_reads);
 /* The DIRECT a call runs: tuning keys have no query group, so tensor-core tiles (2) tuned at
  * GQA <= 8 run a wider group with `wide` instead (the op's scalar form of the same tiles: 1, the
  * direct reads, for KIVI and the sparse cache; 0 for the low-rank decode). */

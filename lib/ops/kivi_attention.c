@@ -44,8 +44,9 @@ lk_status lk_kivi_attention_check_tunables(lk_context *ctx, const lk_params *p, 
 {
     int bn = lk_params_get(p, "BLOCK_N", 32), wg = lk_params_get(p, "WG", 64), direct = lk_params_get(p, "DIRECT", 0);
     int D = (int)cfg->head_dim;
-    if (direct < 0 || direct > 2)
-        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT %d (0 tiles, 1 direct, 2 tensor cores)", direct);
+    lk_status st = lk_decode_check_direct(ctx, OP, direct, 1);
+    if (st != LK_OK)
+        return st;
     if (direct == 0)
         return lk_decode_check_tunables(ctx, OP, p, 64, lk_decode_local_bytes(D, query_group, 1, bn));
     if (direct == 1)

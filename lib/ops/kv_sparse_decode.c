@@ -206,8 +206,9 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
     int direct = lk_params_get(tuned, "DIRECT", 0);
     if (loader != 0 && loader != 1)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": LOADER %d (0 walk, 1 rank)", loader);
-    if (direct < 0 || direct > 2)
-        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT %d (0 tiles, 1 direct, 2 tensor cores)", direct);
+    lk_status st = lk_decode_check_direct(ctx, OP, direct, 1);
+    if (st != LK_OK)
+        return st;
     if (direct && keyed)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT %d needs a cache without key rotation or RoPE",
                        direct);
@@ -219,8 +220,8 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
         bn = fit_block_n(bn, ctx->info.local_mem_bytes, D, qg, kvh, fused);
     lk_params fitted = *tuned;
     lk_params_set(&fitted, "BLOCK_N", bn);
-    lk_status st = direct ? check_direct(ctx, &fitted, direct, D, qg, q3->dtype)
-                          : lk_decode_check_tunables(ctx, OP, &fitted, 64, decode_local(D, qg, kvh, bn, fused));
+    st = direct ? check_direct(ctx, &fitted, direct, D, qg, q3->dtype)
+                : lk_decode_check_tunables(ctx, OP, &fitted, 64, decode_local(D, qg, kvh, bn, fused));
     if (st != LK_OK)
         return st;
     lk_buffer *freq = NULL, *keys = NULL, *part;

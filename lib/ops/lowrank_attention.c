@@ -1,6 +1,7 @@
 /* lk_lowrank_attention: decode over the latent cache. One kernel (cl/lowrank_decode.cl: tiles, or
- * tensor cores with DIRECT 2) rebuilds keys with RoPE and accumulates p · latent per split; the shared combine merges the splits
- * into p · latent per query head (scratch); one batched GEMM per batch row applies up_v. */
+ * tensor cores with DIRECT 2) rebuilds keys with RoPE and accumulates p · latent per split; the
+ * shared combine merges the splits into p · latent per query head (scratch); one batched GEMM per
+ * batch row applies up_v. */
 #include <math.h>
 #include <string.h>
 
@@ -28,8 +29,9 @@ lk_status lk_lowrank_attention_check_tunables(lk_context *ctx, const lk_params *
 {
     int bn = lk_params_get(p, "BLOCK_N", 32), direct = lk_params_get(p, "DIRECT", 0);
     int HD = (int)f->head_dim, r = (int)f->rank, dp = HD > r ? HD : r;
-    if (direct != 0 && direct != 2)
-        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT %d (0 tiles, 2 tensor cores)", direct);
+    lk_status st = lk_decode_check_direct(ctx, OP, direct, 0);
+    if (st != LK_OK)
+        return st;
     if (direct == 0)
         return lk_decode_check_tunables(ctx, OP, p, 64, lk_decode_local_bytes(dp, query_group, 1, bn));
     if (HD % 32)
