@@ -29,9 +29,9 @@ case "$step" in
 tune)
   start=$SECONDS
   wide=(); [ "$op" = attention_fwd ] && wide=(--head-dim both)
-  "${tune[@]}" "${wide[@]}" --strategy budget --budget "${arg:-9m}" --db "$db" 2>&1 | tee "$out/tune-$backend.log" | \
+  "${tune[@]}" "${wide[@]}" --strategy budget --budget "${arg:-9m}" --db "$db" 2>&1 | tee "$out/tune-$op-$backend.log" | \
     grep -v '^\s*$' | tail -100
-  echo "lk-tune wall time: $((SECONDS - start)) s" | tee -a "$out/tune-$backend.log"
+  echo "lk-tune wall time: $((SECONDS - start)) s" | tee -a "$out/tune-$op-$backend.log"
   ;;
 check)
   ref="$out/$backend-exhaustive.db"
