@@ -1,5 +1,5 @@
 /* kda_state_mma.cl: kda_state.cl on tensor cores (NVIDIA compute capability 8+, f16 tensors; the
- * host picks it with the tuned SMMA = 1 when CHUNK >= 16, BV a multiple of 16 and DK <= 128, and
+ * host picks it with the tuned SMMA = 1 when CHUNK >= 16, BV a multiple of 8 and DK <= 128, and
  * falls back to kda_state.cl elsewhere). Same recurrence per chunk:
  *
  *   h_j = S (stored, fp32);   Vn = U - W S (stored over U);   S = Diag(2^gc_last) S + kg^T Vn
@@ -10,8 +10,11 @@
  * with fp32 accumulation.
  *
  *   grid as kda_state.cl; work-group: SW = CHUNK / 16 warps. MT = ceil(DK / 16) state row tiles.
- *   W S:      warp w owns chunk rows 16 w .. 16 w + 15, all BV columns (BV / 8 accumulator tiles),
- *             reduction over the MT K tiles: A = W by ldmatrix, B = S by ldmatrix.trans.
+ *   W S:      warp w owns chunk rows 16 w .. 16 w + 15, all BV columns (NB = BV / 8 accumulator
+ *             tiles), reduction over the MT K tiles: A = W by ldmatrix, B = S by ldmatrix.trans
+ *             (x4: two n8 tiles; with BV 8, x2: one). BV 8 halves the state each work-group
+ *             keeps and doubles the work-groups (B HV V / BV): at B 1, HV 16, V 128 that is 256,
+ *             two a streaming multiprocessor, whose chunk loops hide each other's latency.
  *   kg^T Vn:  warp w owns state row tiles w, w + SW, ... (MPW of them) and all BV columns: these
  *             accumulators are the state. A = kg^T by ldmatrix.trans of kg [chunk row][d],
  *             B = Vn by ldmatrix.trans.
@@ -35,7 +38,7 @@
 #define MPW ((MT + SW - 1) / SW)
 #define NB (BV / 8)
 #define DKP (MT * 16 + 8) /* halves per row of sw, skg (ldmatrix rows in distinct banks) */
-#define BVP (BV + 8)      /* halves per row of ss, svn */
+#define BVP (BV == 8 ? 24 : BV + 8) /* halves per row of ss, svn: 8 ldmatrix rows in distinct banks */
 #define NPAIR (CHUNK * MT * 8)
 #define NPF ((NPAIR + SWG - 1) / SWG)
 
@@ -81,6 +84,25 @@ LK_INLINE void smma_store(const float *stage, LK_LOCAL_PTR uint *dst, int tid)
         if (NPAIR % SWG == 0 || e < NPAIR)
             dst[(e / (MT * 8)) * (DKP / 2) + e % (MT * 8)] = lk_pack_half2(stage[2 * m], stage[2 * m + 1]);
     }
+}
+
+/* acc[nt] += a B for the NB n8 tiles of k tile kc of B [16 MT or CHUNK][BVP] (f16, row-major):
+ * B fragments by ldmatrix.trans, two n8 tiles a load and the last one alone when NB is odd. */
+LK_INLINE void smma_times_b(float (*acc)[4], const uint *a, LK_LOCAL_PTR const ushort *hb, int kc, int mi, int r8)
+{
+    LK_LOCAL_PTR const ushort *row = hb + (kc * 16 + (mi & 1) * 8 + r8) * BVP;
+#pragma unroll
+    for (int np = 0; np < NB / 2; np++) {
+        uint b[4];
+        lk_ldmatrix_x4_trans(b, LK_SMEM_ADDR(row + np * 16 + (mi >> 1) * 8));
+        lk_mma16816(acc[2 * np], a, b[0], b[1]);
+        lk_mma16816(acc[2 * np + 1], a, b[2], b[3]);
+    }
+#if NB % 2
+    uint b[2];
+    lk_ldmatrix_x2_trans(b, LK_SMEM_ADDR(row + (NB - 1) * 8));
+    lk_mma16816(acc[NB - 1], a, b[0], b[1]);
+#endif
 }
 
 LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
@@ -189,13 +211,7 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
         for (int kc = 0; kc < MT; kc++) {
             uint a[4];
             lk_ldmatrix_x4(a, LK_SMEM_ADDR(hw + (warp * 16 + (mi & 1) * 8 + r8) * DKP + kc * 16 + (mi >> 1) * 8));
-#pragma unroll
-            for (int np = 0; np < NB / 2; np++) {
-                uint b[4];
-                lk_ldmatrix_x4_trans(b, LK_SMEM_ADDR(hs + (kc * 16 + (mi & 1) * 8 + r8) * BVP + np * 16 + (mi >> 1) * 8));
-                lk_mma16816(acc[2 * np], a, b[0], b[1]);
-                lk_mma16816(acc[2 * np + 1], a, b[2], b[3]);
-            }
+            smma_times_b(acc, a, hs, kc, mi, r8);
         }
         /* Vn = U - W S (rows past len: U and W are zeros), over U in the scratch and to svn */
 #pragma unroll
@@ -237,13 +253,7 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
                 if (mt < MT) {
                     uint a[4];
                     lk_ldmatrix_x4_trans(a, LK_SMEM_ADDR(hkg + (kc * 16 + (mi >> 1) * 8 + r8) * DKP + mt * 16 + (mi & 1) * 8));
-#pragma unroll
-                    for (int np = 0; np < NB / 2; np++) {
-                        uint b[4];
-                        lk_ldmatrix_x4_trans(b, LK_SMEM_ADDR(hvn + (kc * 16 + (mi & 1) * 8 + r8) * BVP + np * 16 + (mi >> 1) * 8));
-                        lk_mma16816(S[j][2 * np], a, b[0], b[1]);
-                        lk_mma16816(S[j][2 * np + 1], a, b[2], b[3]);
-                    }
+                    smma_times_b(S[j], a, hvn, kc, mi, r8);
                 }
             }
         }

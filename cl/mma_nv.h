@@ -47,6 +47,14 @@ LK_INLINE void lk_ldmatrix_x4_trans(uint *r, uint smem_addr)
                  : "r"(smem_addr));
 }
 
+/* Two 8x8 matrices, transposed: lanes 0-15 give the row addresses (the others' are ignored). */
+LK_INLINE void lk_ldmatrix_x2_trans(uint *r, uint smem_addr)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];"
+                 : "=r"(r[0]), "=r"(r[1])
+                 : "r"(smem_addr));
+}
+
 /* Copy 16 bytes global -> shared without registers; src_bytes 0 writes zeros (reads nothing). */
 LK_INLINE void lk_cp_async16(uint smem_addr, ulong global_addr, int src_bytes)
 {

@@ -6,8 +6,8 @@
 #          compiles them through NVRTC: each program's default defines with both storage types
 #          (LK_F16 0 and 1), and every variant of tools/kernel-variants.txt. It catches OpenCL-only
 #          constructs in the shared sources.
-#   nvptx  (opencl_nvptx_compile)  the tensor-core programs (*_mma.cl, f16) and the DIRECT=2
-#          variants as OpenCL C 1.2 for NVPTX (clang -target nvptx64-nvidia-nvcl), the language
+#   nvptx  (opencl_nvptx_compile)  the tensor-core programs (*_mma.cl, f16), their variants and
+#          the DIRECT=2 variants as OpenCL C 1.2 for NVPTX (clang -target nvptx64-nvidia-nvcl), the language
 #          NVIDIA OpenCL builds them in; PoCL never builds them (they hold inline PTX), and an
 #          OpenCL-only mistake (a local pointer passed as private, say) passes the CUDA mode.
 #          clang's OpenCL mode spells inline assembly __asm__, NVIDIA's compiler also asm: hence
@@ -37,7 +37,7 @@ nvptx)
     exit 77
   fi
   flags="-x cl -cl-std=CL1.2 -target nvptx64-nvidia-nvcl -Xclang -finclude-default-header -Dasm=__asm__ -O2 -S"
-  jobs=$({ for f in cl/*_mma.cl; do printf '%s 1\n' "$f"; done; printf '%s\n' "$variants" | grep DIRECT=2; })
+  jobs=$({ for f in cl/*_mma.cl; do printf '%s 1\n' "$f"; done; printf '%s\n' "$variants" | grep -E '_mma\.cl|DIRECT=2'; })
   ;;
 *) echo "usage: $0 cuda|nvptx [COMPILER]" >&2; exit 2 ;;
 esac

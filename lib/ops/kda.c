@@ -52,12 +52,12 @@ static size_t state_local_bytes(size_t C, size_t bv, size_t wg, size_t ks)
     return sizeof(float) * (max_size(C * (nrg * rk + 4), nrg * C * bv) + C * bv);
 }
 
-/* Local memory of kda_state_mma: W and kg [C][16 ceil(K/16) + 8] and S [16 ceil(K/16)][BV + 8], Vn
- * [C][BV + 8], all f16. */
+/* Local memory of kda_state_mma: W and kg [C][16 ceil(K/16) + 8] and S [16 ceil(K/16)][BVP], Vn
+ * [C][BVP], all f16; BVP = BV + 8 (24 at BV 8), the kernel's padded row. */
 size_t lk_kda_state_mma_local_bytes(size_t C, size_t bv, size_t K)
 {
-    size_t kp = (K + 15) / 16 * 16;
-    return 2 * (2 * C * (kp + 8) + (kp + C) * (bv + 8));
+    size_t kp = (K + 15) / 16 * 16, bvp = bv == 8 ? 24 : bv + 8;
+    return 2 * (2 * C * (kp + 8) + (kp + C) * bvp);
 }
 
 /* f16 tensors on an NVIDIA GPU of compute capability 8+: where the mma.sync kernels run. */
@@ -69,7 +69,7 @@ static int tensor_cores(const lk_device_info *dev, lk_dtype dtype)
 int lk_kda_state_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K)
 {
     size_t C = (size_t)lk_params_get(eff, "CHUNK", 64), bv = (size_t)lk_params_get(eff, "BV", 16);
-    return lk_params_get(eff, "SMMA", 0) && tensor_cores(dev, dtype) && C >= 16 && bv % 16 == 0 && K <= 128 &&
+    return lk_params_get(eff, "SMMA", 0) && tensor_cores(dev, dtype) && C >= 16 && bv % 8 == 0 && K <= 128 &&
            lk_kda_state_mma_local_bytes(C, bv, (size_t)K) <= dev->local_mem_bytes;
 }
 

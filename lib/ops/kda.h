@@ -7,9 +7,9 @@
  * columns per state work-group), WG (work-items of kda_chunk and kda_state; in the state kernel
  * WG / BV row groups share one column), OBV (value columns per output work-group), MMA (the
  * tensor-core output kernel where it applies: f16, NVIDIA cc 8+), SMMA (the tensor-core state pass
- * cl/kda_state_mma.cl where it applies, lk_kda_state_mma_ok; not in the built-in defaults), CMMA
- * (the tensor-core chunk kernel cl/kda_chunk_mma.cl, lk_kda_chunk_mma_ok; sub-chunks of 16 rows
- * whatever SUB; not in the defaults). Derived: KT and KS (rows of the
+ * cl/kda_state_mma.cl where it applies, lk_kda_state_mma_ok), CMMA (the tensor-core chunk kernel
+ * cl/kda_chunk_mma.cl, lk_kda_chunk_mma_ok; sub-chunks of 16 rows whatever SUB); all three are in
+ * the built-in defaults where tensor cores exist. Derived: KT and KS (rows of the
  * K tiles in local memory of kda_chunk and kda_state). Not tuned: STAGES (bit mask of the kernels
  * to launch, default all; the benchmark's per-kernel times). */
 #ifndef LK_KDA_H
@@ -40,7 +40,7 @@ void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_
 /* Local memory the largest of the three kernels needs for effective parameters p and key dim K. */
 size_t lk_kda_local_bytes(const lk_params *p, int64_t K);
 /* Whether effective parameters eff run the tensor-core state pass (cl/kda_state_mma.cl): SMMA set,
- * f16, NVIDIA GPU of compute capability 8+, CHUNK >= 16, BV a multiple of 16, K <= 128 and its
+ * f16, NVIDIA GPU of compute capability 8+, CHUNK >= 16, BV a multiple of 8, K <= 128 and its
  * local memory (lk_kda_state_mma_local_bytes) within the device's; else kda_state.cl runs. */
 int lk_kda_state_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K);
 size_t lk_kda_state_mma_local_bytes(size_t C, size_t bv, size_t K);

@@ -1,7 +1,7 @@
 /* One configuration of the KDA chunk, state and output kernels (defines from CMake: CHUNK, SUB, KT,
- * DK, DV, WG, OBV, L2NORM, GATE, HAS_H0, HAS_HT, LK_F16 = 1, and EMU_CONFIG, the name of the
- * kda_emu_config this file defines; BV and KS keep kda_common.h's defaults), each program in its
- * own namespace, run by warp_emu.h. */
+ * BV, DK, DV, WG, OBV, L2NORM, GATE, HAS_H0, HAS_HT, LK_F16 = 1, and EMU_CONFIG, the name of the
+ * kda_emu_config this file defines; KS keeps kda_common.h's default), each program in its own
+ * namespace, run by warp_emu.h. */
 #include "warp_emu.h"
 #include "kda_emu.h"
 

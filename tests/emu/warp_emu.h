@@ -6,7 +6,7 @@
  *
  * What is emulated (semantics as in the PTX ISA, fragment layouts as drawn in mma_nv.h):
  *   __syncthreads             a std::barrier of the block's threads
- *   shfl.sync.bfly, mma.sync.m16n8k16 (f16 in, f32 accumulate), ldmatrix.x4 (.trans)
+ *   shfl.sync.bfly, mma.sync.m16n8k16 (f16 in, f32 accumulate), ldmatrix.x4 (.trans), .x2.trans
  *                             warp collectives: each lane posts its operands, the warp meets at a
  *                             barrier, each lane computes its own result, the warp meets again
  *   cp.async                  deferred: a copy lands when a cp.async.wait_group covers its
@@ -154,13 +154,13 @@ inline void lk_mma16816(float *d, const unsigned *a, unsigned b0, unsigned b1)
         d[e] = out[e];
 }
 
-inline void lk_emu_ldmatrix(unsigned *r, unsigned smem_addr, int trans)
+inline void lk_emu_ldmatrix(unsigned *r, unsigned smem_addr, int trans, int count)
 {
     uint64_t w[1] = {smem_addr};
     lk_emu_post(w, 1);
     uint64_t(*P)[8] = lk_emu.warp->post;
     const int g = lk_emu.lane / 4, t = lk_emu.lane % 4;
-    for (int i = 0; i < 4; i++) { /* matrix i: rows at the addresses of lanes 8 i .. 8 i + 7 */
+    for (int i = 0; i < count; i++) { /* matrix i: rows at the addresses of lanes 8 i .. 8 i + 7 */
         unsigned short lo, hi;
         if (!trans) { /* (row g, cols 2t, 2t + 1) */
             memcpy(&lo, lk_emu_smem((unsigned)P[8 * i + g][0]) + 4 * t, 2);
@@ -173,8 +173,9 @@ inline void lk_emu_ldmatrix(unsigned *r, unsigned smem_addr, int trans)
     }
     lk_emu_done();
 }
-inline void lk_ldmatrix_x4(unsigned *r, unsigned a) { lk_emu_ldmatrix(r, a, 0); }
-inline void lk_ldmatrix_x4_trans(unsigned *r, unsigned a) { lk_emu_ldmatrix(r, a, 1); }
+inline void lk_ldmatrix_x4(unsigned *r, unsigned a) { lk_emu_ldmatrix(r, a, 0, 4); }
+inline void lk_ldmatrix_x4_trans(unsigned *r, unsigned a) { lk_emu_ldmatrix(r, a, 1, 4); }
+inline void lk_ldmatrix_x2_trans(unsigned *r, unsigned a) { lk_emu_ldmatrix(r, a, 1, 2); }
 
 /* cp.async: a copy lands only when a wait_group covers its group (or the thread ends), so a
  * kernel that reads a buffer before waiting for it reads stale data here too. */
