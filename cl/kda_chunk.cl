@@ -196,8 +196,8 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_chunk(
                 float qv = ok ? lk_ld(q, qb + (long)i * qst + d * qsd) : 0.0f;
                 float e = lk_exp2(x[i]);
                 if (ok) {
-                    scr[s.qg + i * DK + d] = fq[i] * qv * e;
-                    scr[s.kg + i * DK + d] = fk[i] * kv * lk_exp2(gc - x[i]);
+                    scr_st(scl, s.qg + i * DK + d, fq[i] * qv * e);
+                    scr_st(scl, s.kg + i * DK + d, fk[i] * kv * lk_exp2(gc - x[i]));
                 }
                 x[i] = betas[i] * fk[i] * kv * e;
             }
@@ -216,9 +216,9 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_chunk(
         REG_LOOP
         for (int i = 0; i < CHUNK; i++) {
             if (i < len && col < DK)
-                scr[s.w + i * DK + col] = x[i];
+                scr_st(scl, s.w + i * DK + col, x[i]);
             else if (i < len)
-                scr[s.u + i * DV + col - DK] = x[i];
+                scr_st(scl, s.u + i * DV + col - DK, x[i]);
         }
     }
 }

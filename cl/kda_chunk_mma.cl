@@ -1,7 +1,7 @@
 /* kda_chunk_mma.cl: kda_chunk.cl with its products on tensor cores (NVIDIA compute capability 8+,
  * f16 tensors; the host picks it with the tuned CMMA = 1 and falls back to kda_chunk.cl elsewhere).
- * Same kernel arguments, same scratch outputs (kda_common.h): W, U, qg, kg, Aqk and 2^gc_last of
- * every chunk, in parallel over chunks. Sub-chunks are 16 rows (SUB and KT are not used).
+ * Same kernel arguments, same scratch outputs (kda_common.h): W, U, qg, kg (f16), Aqk and
+ * 2^gc_last of every chunk, in parallel over chunks. Sub-chunks are 16 rows (SUB and KT are not used).
  *
  *   grid as kda_chunk.cl; work-group: NW = CHUNK / 16 warps (CHUNK 16, 32 or 64); warp w owns
  *   chunk rows 16 w .. 16 w + 15 (sub-chunk w).
@@ -202,9 +202,9 @@ LK_KERNEL LK_WG_SIZE(CWG) void kda_chunk_mma(
             if (i == 0 && d < DK)
                 scr[s.gl + d] = lk_exp2(glast);
             if (i < len && d < DK) {
-                scr[s.qg + i * DK + d] = tq[i * TS + dl] * e;
-                scr[s.kg + i * DK + d] = tk[i * TS + dl] * lk_exp2(glast - gc);
-                scr[s.w + i * DK + d] = betas[i] * tk[i * TS + dl] * e;
+                scr_st(scl, s.qg + i * DK + d, tq[i * TS + dl] * e);
+                scr_st(scl, s.kg + i * DK + d, tk[i * TS + dl] * lk_exp2(glast - gc));
+                scr_st(scl, s.w + i * DK + d, betas[i] * tk[i * TS + dl] * e);
             }
         }
         if (warp > 0)
@@ -278,8 +278,8 @@ LK_KERNEL LK_WG_SIZE(CWG) void kda_chunk_mma(
             int j = e / (CT / 2), cc = (e % (CT / 2)) * 2, c = c0 + cc;
             float lo = 0.0f, hi = 0.0f;
             if (j < len && key) {
-                lo = c < lim ? scr[s.w + j * DK + c] : 0.0f;
-                hi = c + 1 < lim ? scr[s.w + j * DK + c + 1] : 0.0f;
+                lo = c < lim ? scr_ld(scl, s.w + j * DK + c) : 0.0f;
+                hi = c + 1 < lim ? scr_ld(scl, s.w + j * DK + c + 1) : 0.0f;
             } else if (j < len) {
                 lo = c < lim ? betas[j] * lk_ld(v, vb + (long)j * vst + c * vsd) : 0.0f;
                 hi = c + 1 < lim ? betas[j] * lk_ld(v, vb + (long)j * vst + (c + 1) * vsd) : 0.0f;
@@ -310,9 +310,9 @@ LK_KERNEL LK_WG_SIZE(CWG) void kda_chunk_mma(
                 int i = warp * 16 + g4 + (f >> 1) * 8, c = c0 + nt * 8 + 2 * t4 + (f & 1);
                 if (i < len && c < lim) {
                     if (key)
-                        scr[s.w + i * DK + c] = acc[nt][f];
+                        scr_st(scl, s.w + i * DK + c, acc[nt][f]);
                     else
-                        scr[s.u + i * DV + c] = acc[nt][f];
+                        scr_st(scl, s.u + i * DV + c, acc[nt][f]);
                 }
             }
         }

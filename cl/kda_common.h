@@ -13,25 +13,30 @@
  *   h0, ht [N, HV, DK, DV] f32 (HAS_H0 / HAS_HT; ht may be h0 itself)
  *   VARLEN: sequence n is tokens cu_seqlens[n] .. cu_seqlens[n+1] of batch 0; else n = batch, 0 .. T.
  *
- * Scratch (fp32, one buffer). Token t of batch row bt is row r = bt * T + t of BT = B * T rows;
- * a chunk is CHUNK consecutive rows of one sequence starting at row r0 (the last one may be
+ * Scratch (one buffer). Token t of batch row bt is row r = bt * T + t of BT = B * T rows; a
+ * chunk is CHUNK consecutive rows of one sequence starting at row r0 (the last one may be
  * shorter: rows past its end belong to the next sequence or to nobody and are never written).
+ * First two fp32 arrays, then, from float F0 = HV BT CHUNK + HV NCH DK on (kda_scratch_lk), the
+ * per-row arrays and the states in scr_t: f16 for f16 tensors (SCR_F16, below), as fla keeps
+ * them in the input dtype (half the bytes the state pass and the output read).
  *
- *   offset (floats)                       array                  row i of the chunk at r0 + i
- *   0                                     w   [HV][BT][DK]       W = (I + L)^-1 beta (k 2^gc)
- *   HV BT DK                              qg  [HV][BT][DK]       scale q 2^gc
- *   2 HV BT DK                            kg  [HV][BT][DK]       k 2^(gc_last - gc)
- *   3 HV BT DK                            u   [HV][BT][DV]       U = (I + L)^-1 beta v
- *   HV BT (3 DK + DV)                     aqk [HV][BT][CHUNK]    Aqk_ij (j <= i; 0 for j > i)
- *   HV BT (3 DK + DV + CHUNK)             gl  [HV][NCH][DK]      2^gc_last of chunk slot r0 / CHUNK + n
- *   HV BT (3 DK + DV + CHUNK) + HV NCH DK h   [HV][NCH][DK][DV]  the state entering that chunk (kda_state)
+ *   offset                                 array                  row i of the chunk at r0 + i
+ *   fp32, floats from scr:
+ *   0                                      aqk [HV][BT][CHUNK]    Aqk_ij (j <= i; 0 for j > i)
+ *   HV BT CHUNK                            gl  [HV][NCH][DK]      2^gc_last of chunk slot r0 / CHUNK + n
+ *   scr_t, elements from scr + F0:
+ *   0                                      w   [HV][BT][DK]       W = (I + L)^-1 beta (k 2^gc)
+ *   HV BT DK                               qg  [HV][BT][DK]       scale q 2^gc
+ *   2 HV BT DK                             kg  [HV][BT][DK]       k 2^(gc_last - gc)
+ *   3 HV BT DK                             u   [HV][BT][DV]       U = (I + L)^-1 beta v
+ *   HV BT (3 DK + DV)                      h   [HV][NCH][DK][DV]  the state entering that chunk (kda_state)
  *
  * kda_state overwrites U with the pseudo-values Vn = U - W h (same rows and columns), which
  * kda_out reads with h and qg, Aqk.
  * q and k are the L2-normalised rows when L2NORM; gc is the chunk-local cumulative log2-decay.
  * Chunk slots: within a sequence the chunk starts grow by CHUNK, and the first chunk of sequence
  * n + 1 starts after the last one of sequence n, so r0 / CHUNK + n is distinct for every chunk
- * and below NCH = ceil(BT / CHUNK) + N (lk_kda_scratch_floats on the host uses the same sizes).
+ * and below NCH = ceil(BT / CHUNK) + N (lk_kda_scratch_bytes on the host uses the same sizes).
  */
 #ifndef LK_KDA_COMMON_H
 #define LK_KDA_COMMON_H
@@ -171,7 +176,24 @@ LK_INLINE int kda_chunk_span(const LK_GLOBAL int *cu_seqlens, long cu_off, long 
     return *t0 < eos;
 }
 
-/* Offsets (floats) of one chunk's rows in the scratch arrays. */
+/* scr_t, the storage type of the scratch's per-row arrays and states: f16 where the host builds
+ * with SCR_F16 = 1 (f16 tensors and CHUNK > 1), else fp32, also for the decode step (CHUNK 1),
+ * whose state update then stays in fp32 from token to token. */
+#ifndef SCR_F16
+#define SCR_F16 LK_F16
+#endif
+#if SCR_F16
+typedef half scr_t;
+#define scr_ld(p, i) lk_half_to_float((p), (i))
+#define scr_st(p, i, v) lk_float_to_half((p), (i), (v))
+#else
+typedef float scr_t;
+#define scr_ld(p, i) ((p)[i])
+#define scr_st(p, i, v) ((p)[i] = (v))
+#endif
+
+/* Offsets of one chunk's rows in the scratch arrays: a and gl in floats from scr, the others in
+ * scr_t elements from scr + kda_scratch_lk. */
 typedef struct kda_scratch {
     long w, qg, kg, u, a, gl, h;
 } kda_scratch;
@@ -179,16 +201,49 @@ typedef struct kda_scratch {
 LK_INLINE kda_scratch kda_scratch_at(int HV, long BT, long NCH, int hv, long r0, int n)
 {
     kda_scratch s;
-    long hr = (long)hv * BT + r0, plane = (long)HV * BT;
+    long hr = (long)hv * BT + r0, plane = (long)HV * BT, slot = (long)hv * NCH + r0 / CHUNK + n;
+    s.a = hr * CHUNK;
+    s.gl = plane * CHUNK + slot * DK;
     s.w = hr * DK;
     s.qg = plane * DK + hr * DK;
     s.kg = 2 * plane * DK + hr * DK;
     s.u = 3 * plane * DK + hr * DV;
-    s.a = plane * (3 * DK + DV) + hr * CHUNK;
-    s.gl = plane * (3 * DK + DV + CHUNK) + ((long)hv * NCH + r0 / CHUNK + n) * DK;
-    s.h = plane * (3 * DK + DV + CHUNK) + (long)HV * NCH * DK + ((long)hv * NCH + r0 / CHUNK + n) * DK * DV;
+    s.h = plane * (3 * DK + DV) + slot * DK * DV;
     return s;
 }
+
+/* The float where the scratch's scr_t arrays begin (F0 above). */
+LK_INLINE long kda_scratch_lk(int HV, long BT, long NCH)
+{
+    return (long)HV * BT * CHUNK + (long)HV * NCH * DK;
+}
+
+#if SCR_F16
+/* Elements x, x + 1 of a row of an f16 scratch array as the bits of a half2 (the tensor-core
+ * kernels' operand pairs); those at or past lim are zeros. One 32-bit load when both are in and
+ * the pair is 4-byte aligned (even K and V), else two 16-bit loads. */
+LK_INLINE uint kda_half2_bits(const LK_GLOBAL scr_t *row, int x, int lim)
+{
+    const LK_GLOBAL ushort *p = (const LK_GLOBAL ushort *)row + x;
+    if (x + 1 < lim && ((ulong)p & 3) == 0)
+        return *(const LK_GLOBAL uint *)p;
+    return (x < lim ? (uint)p[0] : 0u) | (x + 1 < lim ? (uint)p[1] << 16 : 0u);
+}
+
+/* The other way: half2 bits to elements x, x + 1 of the row, those at or past lim left alone. */
+LK_INLINE void kda_store_half2_bits(LK_GLOBAL scr_t *row, int x, int lim, uint bits)
+{
+    LK_GLOBAL ushort *p = (LK_GLOBAL ushort *)row + x;
+    if (x + 1 < lim && ((ulong)p & 3) == 0) {
+        *(LK_GLOBAL uint *)p = bits;
+        return;
+    }
+    if (x < lim)
+        p[0] = (ushort)bits;
+    if (x + 1 < lim)
+        p[1] = (ushort)(bits >> 16);
+}
+#endif
 
 /* The launch contract of both chunk kernels (kda_chunk.cl, kda_chunk_mma.cl): their arguments. */
 #define KDA_CHUNK_ARGS                                                                             \
@@ -205,7 +260,8 @@ LK_INLINE kda_scratch kda_scratch_at(int HV, long BT, long NCH, int hv, long r0,
 /* The first statements of both chunk kernels: the work-group's value head hv (query head h),
  * sequence n and chunk (first token t0 of batch row bt, len tokens; the kernel returns when the
  * sequence ends before it), the offsets of its first row in q, k, v, g and beta (qb .. bb) and
- * in the scratch (s), and the gate's rate -exp(A_log) (0 without GATE). */
+ * in the scratch (s; scl: the scratch's scr_t arrays), and the gate's rate -exp(A_log) (0 without
+ * GATE). */
 #if GATE
 #define KDA_GATE_RATE (-lk_exp2(a_log[al_off + hv * al_s] * LOG2E))
 #else
@@ -222,6 +278,7 @@ LK_INLINE kda_scratch kda_scratch_at(int HV, long BT, long NCH, int hv, long r0,
     const long vb = v_off + bt * vsb + hv * vsh + t0 * vst, gb = g_off + bt * gsb + hv * gsh + t0 * gst; \
     const long bb = b_off + bt * bsb + hv * bsh + t0 * bst;                                        \
     const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, (long)bt * T + t0, n);                   \
+    LK_GLOBAL scr_t *scl = (LK_GLOBAL scr_t *)(scr + kda_scratch_lk(HV, BT, NCH));                   \
     const float rate = KDA_GATE_RATE
 
 #endif

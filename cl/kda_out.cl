@@ -41,6 +41,7 @@ LK_KERNEL LK_WG_SIZE(OWG) void kda_out(
     if (!kda_chunk_span(cu_seqlens, cu_off, cu_s, n, T, j0, &t0, &len, &bt))
         return;
     const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, (long)bt * T + t0, n);
+    const LK_GLOBAL scr_t *scl = (const LK_GLOBAL scr_t *)(scr + kda_scratch_lk(HV, BT, NCH));
     const int cb = vo * OBV; /* first column of the block */
 
     float acc[4][4];
@@ -59,7 +60,7 @@ LK_KERNEL LK_WG_SIZE(OWG) void kda_out(
             int i = e / RT, r = e % RT, x = r0 + r;
             float val = 0.0f;
             if (i < len && (qpart ? x < DK : x < len))
-                val = qpart ? scr[s.qg + (long)i * DK + x] : scr[s.a + (long)i * CHUNK + x];
+                val = qpart ? scr_ld(scl, s.qg + (long)i * DK + x) : scr[s.a + (long)i * CHUNK + x];
             at[r * CP4 + i] = val;
         }
         KDA_ITEMS_OF(e, RT * OBV, OWG) {
@@ -67,7 +68,7 @@ LK_KERNEL LK_WG_SIZE(OWG) void kda_out(
             int r = e / OBV, cc = e % OBV, x = r0 + r, vc = cb + cc;
             float val = 0.0f;
             if (vc < DV && (qpart ? x < DK : x < len))
-                val = qpart ? scr[s.h + (long)x * DV + vc] : scr[s.u + (long)x * DV + vc];
+                val = scr_ld(scl, (qpart ? s.h : s.u) + (long)x * DV + vc);
             bt_[r * OBP + cc] = val;
         }
         lk_barrier();

@@ -3,8 +3,9 @@
  *
  *   O = [qg | Aqk] [h_j ; Vn]
  *
- * with the fp32 scratch operands rounded to f16 as they are staged in local memory (fla's output
- * kernel multiplies the same operands in the input dtype) and fp32 accumulation in mma.m16n8k16.
+ * with the operands in f16 (qg, h_j and Vn are f16 in the scratch, Aqk is rounded as it is staged
+ * in local memory; fla's output kernel multiplies the same operands in the input dtype) and fp32
+ * accumulation in mma.m16n8k16.
  *
  *   grid as kda_out.cl; work-group: CHUNK / 16 warps (CHUNK 16, 32 or 64); warp w owns chunk
  *   rows 16 w .. 16 w + 15 and all OBV columns of the block (OBV a multiple of 16): OBV / 8
@@ -13,6 +14,9 @@
  *     local (f16)  sa [CHUNK][RT + 8]   qg or Aqk, rows = chunk rows          -> ldmatrix (A)
  *                  sb [RT][OBV + 8]     h_j or Vn, rows = reduction rows      -> ldmatrix.trans (B)
  */
+#ifndef SCR_F16
+#define SCR_F16 1 /* f16 tensors only, with CHUNK >= 16: the host passes 1 */
+#endif
 #include "kda_common.h"
 #include "mma_nv.h"
 
@@ -42,6 +46,7 @@ LK_KERNEL LK_WG_SIZE(OWG) void kda_out(
     if (!kda_chunk_span(cu_seqlens, cu_off, cu_s, n, T, j0, &t0, &len, &bt))
         return;
     const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, (long)bt * T + t0, n);
+    const LK_GLOBAL scr_t *scl = (const LK_GLOBAL scr_t *)(scr + kda_scratch_lk(HV, BT, NCH));
     const int cb = vo * OBV;
 
     float acc[NT][4];
@@ -55,23 +60,19 @@ LK_KERNEL LK_WG_SIZE(OWG) void kda_out(
         const int lim = qpart ? DK : len; /* reduction rows past lim are zeros */
         for (int e = tid; e < CHUNK * RT / 2; e += OWG) {
             int i = e / (RT / 2), x = r0 + (e % (RT / 2)) * 2;
-            float lo = 0.0f, hi = 0.0f;
-            if (i < len) {
-                long row = qpart ? s.qg + (long)i * DK : s.a + (long)i * CHUNK;
-                lo = x < lim ? scr[row + x] : 0.0f;
-                hi = x + 1 < lim ? scr[row + x + 1] : 0.0f;
+            uint pair = 0u;
+            if (i < len && qpart)
+                pair = kda_half2_bits(scl + s.qg + (long)i * DK, x, lim);
+            else if (i < len) {
+                const LK_GLOBAL float *row = scr + s.a + (long)i * CHUNK;
+                pair = lk_pack_half2(x < lim ? row[x] : 0.0f, x + 1 < lim ? row[x + 1] : 0.0f);
             }
-            sa[i * (RTP / 2) + (e % (RT / 2))] = lk_pack_half2(lo, hi);
+            sa[i * (RTP / 2) + (e % (RT / 2))] = pair;
         }
         for (int e = tid; e < RT * OBV / 2; e += OWG) {
             int r = e / (OBV / 2), cc = (e % (OBV / 2)) * 2, x = r0 + r, vc = cb + cc;
-            float lo = 0.0f, hi = 0.0f;
-            if (x < lim) {
-                long row = qpart ? s.h + (long)x * DV : s.u + (long)x * DV;
-                lo = vc < DV ? scr[row + vc] : 0.0f;
-                hi = vc + 1 < DV ? scr[row + vc + 1] : 0.0f;
-            }
-            sb[r * (OBP / 2) + (e % (OBV / 2))] = lk_pack_half2(lo, hi);
+            sb[r * (OBP / 2) + (e % (OBV / 2))] =
+                x < lim ? kda_half2_bits(scl + (qpart ? s.h : s.u) + (long)x * DV, vc, DV) : 0u;
         }
         lk_barrier();
         LK_LOCAL_PTR const ushort *ha = (LK_LOCAL_PTR const ushort *)sa, *hb = (LK_LOCAL_PTR const ushort *)sb;

@@ -39,13 +39,13 @@
 
 /* Tile d0 .. d0 + KS - 1 of the chunk rows at src (row stride DK) into registers; rows past len
  * and columns past DK are zeros. Element e = m WG + tid is (row e / KS, column e % KS). */
-LK_INLINE void stage_load(float *stage, const LK_GLOBAL float *scr, long src, int d0, int len, int tid)
+LK_INLINE void stage_load(float *stage, const LK_GLOBAL scr_t *scl, long src, int d0, int len, int tid)
 {
     REG_LOOP
     for (int m = 0; m < PF; m++) {
         int e = m * WG + tid, i = e / KS, dl = e % KS;
         int ok = e < TILE_N && i < len && d0 + dl < DK;
-        stage[m] = ok ? scr[src + (long)i * DK + d0 + dl] : 0.0f;
+        stage[m] = ok ? scr_ld(scl, src + (long)i * DK + d0 + dl) : 0.0f;
     }
 }
 
@@ -77,6 +77,7 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_state(
     const int col = vblk * BV + c, colok = col < DV;
     int bos, eos, bt;
     kda_sequence(cu_seqlens, cu_off, cu_s, n, T, &bos, &eos, &bt);
+    LK_GLOBAL scr_t *scl = (LK_GLOBAL scr_t *)(scr + kda_scratch_lk(HV, BT, NCH));
 
     /* the tile's padding columns (KS .. KSP) are read with zero state rows: keep them finite */
     KDA_ITEMS(e, SPACE) {
@@ -103,7 +104,7 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_state(
     float stage[PF];
     if (bos < eos) {
         const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, (long)bt * T + bos, n);
-        stage_load(stage, scr, s.w, 0, eos - bos < CHUNK ? eos - bos : CHUNK, tid);
+        stage_load(stage, scl, s.w, 0, eos - bos < CHUNK ? eos - bos : CHUNK, tid);
     }
 
     for (int t0 = bos; t0 < eos; t0 += CHUNK) {
@@ -118,7 +119,7 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_state(
             for (int m = 0; m < RK; m++) {
                 int dl = rg * RK + m, d = t * KS + dl;
                 if (dl < KS && d < DK && colok)
-                    scr[s.h + (long)d * DV + col] = sreg[t * RK + m];
+                    scr_st(scl, s.h + (long)d * DV + col, sreg[t * RK + m]);
             }
         }
 
@@ -132,9 +133,9 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_state(
             stage_store(stage, tile, tid);
             lk_barrier();
             if (t + 1 < NKS)
-                stage_load(stage, scr, s.w, (t + 1) * KS, len, tid);
+                stage_load(stage, scl, s.w, (t + 1) * KS, len, tid);
             else
-                stage_load(stage, scr, s.kg, 0, len, tid);
+                stage_load(stage, scl, s.kg, 0, len, tid);
             LK_LOCAL_PTR const float *tr = tile + rg * RK;
             REG_LOOP
             for (int i = 0; i < CHUNK; i++) {
@@ -158,7 +159,7 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_state(
         REG_LOOP
         for (int m = 0; m < RI; m++) {
             int i = rg * RI + m;
-            ureg[m] = i < len && colok ? scr[s.u + (long)i * DV + col] : 0.0f;
+            ureg[m] = i < len && colok ? scr_ld(scl, s.u + (long)i * DV + col) : 0.0f;
         }
         REG_LOOP
         for (int t = 0; t < NKS; t++) {
@@ -180,7 +181,7 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_state(
                 float x = 0.0f;
                 if (i < len && colok) {
                     x = ureg[m] - acc;
-                    scr[s.u + (long)i * DV + col] = x;
+                    scr_st(scl, s.u + (long)i * DV + col, x);
                 }
                 vn[i * BV + c] = x;
             }
@@ -192,9 +193,9 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_state(
             stage_store(stage, tile, tid);
             lk_barrier();
             if (t + 1 < NKS)
-                stage_load(stage, scr, s.kg, (t + 1) * KS, len, tid);
+                stage_load(stage, scl, s.kg, (t + 1) * KS, len, tid);
             else if (nlen > 0)
-                stage_load(stage, scr, s.w + (long)CHUNK * DK, 0, nlen, tid);
+                stage_load(stage, scl, s.w + (long)CHUNK * DK, 0, nlen, tid);
             REG_LOOP
             for (int m = 0; m < RK; m++)
                 sreg[t * RK + m] *= glreg[t * RK + m];

@@ -2,12 +2,12 @@
  * host picks it with the tuned SMMA = 1 when CHUNK >= 16, BV a multiple of 8 and DK <= 128, and
  * falls back to kda_state.cl elsewhere). Same recurrence per chunk:
  *
- *   h_j = S (stored, fp32);   Vn = U - W S (stored over U);   S = Diag(2^gc_last) S + kg^T Vn
+ *   h_j = S (stored in f16);   Vn = U - W S (stored over U, f16);   S = Diag(2^gc_last) S + kg^T Vn
  *
  * The state block S [DK, BV] stays in fp32 mma accumulators for the whole sequence; the operands
- * of the two products are rounded to f16 as they are staged in local memory (W, kg, Vn and a copy
- * of S for W S: fla's recurrence multiplies the same operands in the input dtype), mma.m16n8k16
- * with fp32 accumulation.
+ * of the two products are f16 (W and kg as the scratch holds them, Vn and a copy of S rounded as
+ * they are staged in local memory: fla's recurrence multiplies the same operands in the input
+ * dtype), mma.m16n8k16 with fp32 accumulation.
  *
  *   grid as kda_state.cl; work-group: SW = CHUNK / 16 warps. MT = ceil(DK / 16) state row tiles.
  *   W S:      warp w owns chunk rows 16 w .. 16 w + 15, all BV columns (NB = BV / 8 accumulator
@@ -24,10 +24,13 @@
  *                  ss  [MT 16][BVP]   S rounded to f16 (B operand of W S)
  *                  svn [CHUNK][BVP]   Vn rounded to f16 (B operand of kg^T Vn)
  *
- *   Loads: the fp32 scratch rows go through registers (stage, NPF pairs per work-item) into f16
- *   local memory. kg is loaded while W S runs, the next chunk's W while kg^T Vn runs; U and 2^gc_last
+ *   Loads: the f16 scratch rows go through registers (stage, NPF half2 per work-item) into local
+ *   memory. kg is loaded while W S runs, the next chunk's W while kg^T Vn runs; U and 2^gc_last
  *   are issued with kg. Two barriers per chunk.
  */
+#ifndef SCR_F16
+#define SCR_F16 1 /* f16 tensors only, with CHUNK >= 16: the host passes 1 */
+#endif
 #include "kda_common.h"
 #include "mma_nv.h"
 
@@ -42,14 +45,13 @@
 #define NPAIR (CHUNK * MT * 8)
 #define NPF ((NPAIR + SWG - 1) / SWG)
 
-/* Rows 0 .. len - 1 of the chunk at src (row stride DK) as f32 pairs into registers; pair e =
- * m SWG + tid is (row e / (MT 8), columns 2 (e % (MT 8)) + 0, 1); past len or DK zeros. Written
+/* Rows 0 .. len - 1 of the chunk at src (row stride DK, f16) as half2 bits into registers; pair
+ * e = m SWG + tid is (row e / (MT 8), columns 2 (e % (MT 8)) + 0, 1); past len or DK zeros. Written
  * so that the row and column of pair m are the work-item's own plus constants (one base address,
  * immediate offsets) when SWG and MT 8 divide one another. */
 #define RW (MT * 8) /* pairs per row */
-LK_INLINE void smma_load(float *stage, const LK_GLOBAL float *scr, long src, int len, int tid)
+LK_INLINE void smma_load(uint *stage, const LK_GLOBAL scr_t *scl, long src, int len, int tid)
 {
-    const LK_GLOBAL float *base = scr + src;
 #pragma unroll
     for (int m = 0; m < NPF; m++) {
 #if SWG % RW == 0
@@ -59,30 +61,17 @@ LK_INLINE void smma_load(float *stage, const LK_GLOBAL float *scr, long src, int
 #else
         const int e = m * SWG + tid, i = e / RW, d = 2 * (e % RW), ok = NPAIR % SWG == 0 || e < NPAIR;
 #endif
-        const LK_GLOBAL float *p = base + (i * DK + d);
-        stage[2 * m] = stage[2 * m + 1] = 0.0f;
-#if DK % 2 == 0
-        if (ok && i < len && d < DK) {
-            float2 x = *(const LK_GLOBAL float2 *)p;
-            stage[2 * m] = x.x;
-            stage[2 * m + 1] = x.y;
-        }
-#else
-        if (ok && i < len && d < DK)
-            stage[2 * m] = p[0];
-        if (ok && i < len && d + 1 < DK)
-            stage[2 * m + 1] = p[1];
-#endif
+        stage[m] = ok && i < len ? kda_half2_bits(scl + src + (long)i * DK, d, DK) : 0u;
     }
 }
 
-LK_INLINE void smma_store(const float *stage, LK_LOCAL_PTR uint *dst, int tid)
+LK_INLINE void smma_store(const uint *stage, LK_LOCAL_PTR uint *dst, int tid)
 {
 #pragma unroll
     for (int m = 0; m < NPF; m++) {
         int e = m * SWG + tid;
         if (NPAIR % SWG == 0 || e < NPAIR)
-            dst[(e / (MT * 8)) * (DKP / 2) + e % (MT * 8)] = lk_pack_half2(stage[2 * m], stage[2 * m + 1]);
+            dst[(e / (MT * 8)) * (DKP / 2) + e % (MT * 8)] = stage[m];
     }
 }
 
@@ -124,6 +113,7 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
     const int cb = vblk * BV;
     int bos, eos, bt;
     kda_sequence(cu_seqlens, cu_off, cu_s, n, T, &bos, &eos, &bt);
+    LK_GLOBAL scr_t *scl = (LK_GLOBAL scr_t *)(scr + kda_scratch_lk(HV, BT, NCH));
 
     /* the state: tile (j, nt) is rows 16 (warp + SW j) .., columns cb + 8 nt ..; element r of a
      * tile is row + g + 8 (r / 2), column + 2 t4 + r % 2 */
@@ -147,10 +137,10 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
         }
     }
 
-    float stage[2 * NPF];
+    uint stage[NPF];
     if (bos < eos) {
         const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, (long)bt * T + bos, n);
-        smma_load(stage, scr, s.w, eos - bos < CHUNK ? eos - bos : CHUNK, tid);
+        smma_load(stage, scl, s.w, eos - bos < CHUNK ? eos - bos : CHUNK, tid);
         smma_store(stage, sw, tid);
     }
 
@@ -162,7 +152,7 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
         const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, (long)bt * T + t0, n);
         const int nlen = eos - t0 - CHUNK < CHUNK ? eos - t0 - CHUNK : CHUNK; /* next chunk's rows */
 
-        /* h_j = S (fp32) to the scratch, S as f16 to ss */
+        /* h_j = S to the scratch and to ss (f16) */
 #pragma unroll
         for (int j = 0; j < MPW; j++) {
 #pragma unroll
@@ -171,25 +161,24 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
                 for (int h2 = 0; h2 < 2; h2++) {
                     int d = (warp + SW * j) * 16 + g + 8 * h2, cl = nt * 8 + 2 * t4, col = cb + cl;
                     if (warp + SW * j < MT) {
-                        ss[d * (BVP / 2) + cl / 2] = lk_pack_half2(S[j][nt][2 * h2], S[j][nt][2 * h2 + 1]);
-                        if (d < DK && col < DV)
-                            scr[s.h + (long)d * DV + col] = S[j][nt][2 * h2];
-                        if (d < DK && col + 1 < DV)
-                            scr[s.h + (long)d * DV + col + 1] = S[j][nt][2 * h2 + 1];
+                        const uint bits = lk_pack_half2(S[j][nt][2 * h2], S[j][nt][2 * h2 + 1]);
+                        ss[d * (BVP / 2) + cl / 2] = bits;
+                        if (d < DK)
+                            kda_store_half2_bits(scl + s.h + (long)d * DV, col, DV, bits);
                     }
                 }
             }
         }
         /* kg of this chunk, U of this warp's Vn rows and 2^gc_last of its state rows: their
          * latency overlaps the barrier and W S */
-        smma_load(stage, scr, s.kg, len, tid);
+        smma_load(stage, scl, s.kg, len, tid);
         float u[NB][4], gl[MPW][2];
 #pragma unroll
         for (int nt = 0; nt < NB; nt++) {
 #pragma unroll
             for (int r = 0; r < 4; r++) {
                 int i = warp * 16 + g + 8 * (r / 2), col = cb + nt * 8 + 2 * t4 + r % 2;
-                u[nt][r] = i < len && col < DV ? scr[s.u + (long)i * DV + col] : 0.0f;
+                u[nt][r] = i < len && col < DV ? scr_ld(scl, s.u + (long)i * DV + col) : 0.0f;
             }
         }
 #pragma unroll
@@ -219,12 +208,10 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
 #pragma unroll
             for (int h2 = 0; h2 < 2; h2++) {
                 int i = warp * 16 + g + 8 * h2, cl = nt * 8 + 2 * t4, col = cb + cl;
-                float x0 = u[nt][2 * h2] - acc[nt][2 * h2], x1 = u[nt][2 * h2 + 1] - acc[nt][2 * h2 + 1];
-                svn[i * (BVP / 2) + cl / 2] = lk_pack_half2(x0, x1);
-                if (i < len && col < DV)
-                    scr[s.u + (long)i * DV + col] = x0;
-                if (i < len && col + 1 < DV)
-                    scr[s.u + (long)i * DV + col + 1] = x1;
+                const uint bits = lk_pack_half2(u[nt][2 * h2] - acc[nt][2 * h2], u[nt][2 * h2 + 1] - acc[nt][2 * h2 + 1]);
+                svn[i * (BVP / 2) + cl / 2] = bits;
+                if (i < len)
+                    kda_store_half2_bits(scl + s.u + (long)i * DV, col, DV, bits);
             }
         }
         smma_store(stage, skg, tid);
@@ -232,7 +219,7 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
 
         /* the next chunk's W: its latency overlaps kg^T Vn */
         if (nlen > 0)
-            smma_load(stage, scr, s.w + (long)CHUNK * DK, nlen, tid);
+            smma_load(stage, scl, s.w + (long)CHUNK * DK, nlen, tid);
 
         /* S = Diag(2^gc_last) S + kg^T Vn */
 #pragma unroll

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include "longkern.h"
 
-#define LK_MAX_PARAMS 16
+#define LK_MAX_PARAMS 24 /* the most: kda_fwd's 17 defines */
 #define LK_PARAM_NAME 24
 
 typedef struct lk_params {

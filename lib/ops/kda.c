@@ -205,12 +205,18 @@ void lk_kda_key(const lk_kda_call *call, lk_tune_key *key)
     key->length = call->max_len;
 }
 
-size_t lk_kda_scratch_floats(int64_t B, int64_t T, int64_t HV, int64_t K, int64_t V, int64_t n_seqs, int chunk,
-                             int64_t *n_slots)
+int lk_kda_scratch_f16(lk_dtype dtype, int chunk)
+{
+    return dtype == LK_F16 && chunk > 1;
+}
+
+size_t lk_kda_scratch_bytes(int64_t B, int64_t T, int64_t HV, int64_t K, int64_t V, int64_t n_seqs, int chunk,
+                            lk_dtype dtype, int64_t *n_slots)
 {
     int64_t BT = B * T;
     *n_slots = (BT + chunk - 1) / chunk + n_seqs;
-    return (size_t)(HV * BT * (3 * K + V + chunk) + HV * *n_slots * K * (1 + V));
+    size_t fp32 = (size_t)(HV * BT * chunk + HV * *n_slots * K), stored = (size_t)(HV * BT * (3 * K + V) + HV * *n_slots * K * V);
+    return sizeof(float) * fp32 + (lk_kda_scratch_f16(dtype, chunk) ? 2 : sizeof(float)) * stored;
 }
 
 lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tuned)
@@ -237,8 +243,8 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     int obv = lk_params_get(&eff, "OBV", 64);
     lk_params_set(&defs, "OBV", obv);
     /* tensor-core state pass (cl/kda_state_mma.cl, kernel kda_state_mma): f16, NVIDIA cc 8+, CHUNK
-     * 16..64, BV a multiple of 16, K <= 128, its local memory within the device's.
-     * (defs holds LK_MAX_PARAMS already: no define marks it.) */
+     * 16..64, BV a multiple of 8, K <= 128, its local memory within the device's (its own program:
+     * no define marks it). */
     int smma = lk_kda_state_mma_ok(&ctx->info, c->q.dtype, &eff, K);
     int cmma = lk_kda_chunk_mma_ok(&ctx->info, c->q.dtype, &eff); /* cl/kda_chunk_mma.cl */
     size_t warps_wg = (size_t)chunk / 16 * 32; /* every tensor-core kernel: CHUNK / 16 warps */
@@ -247,12 +253,13 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     lk_params_set(&defs, "HAS_H0", c->h0 != NULL);
     lk_params_set(&defs, "HAS_HT", c->ht != NULL);
     lk_params_set(&defs, "VARLEN", p->cu_seqlens != NULL);
+    lk_params_set(&defs, "SCR_F16", lk_kda_scratch_f16(c->q.dtype, chunk));
     lk_params_set(&defs, "UNROLL", ctx->info.type == LK_DEVICE_GPU);
 
     int64_t n_slots;
-    size_t floats = lk_kda_scratch_floats(B, T, HV, K, V, c->n_seqs, chunk, &n_slots);
+    size_t bytes = lk_kda_scratch_bytes(B, T, HV, K, V, c->n_seqs, chunk, c->q.dtype, &n_slots);
     lk_buffer *scr;
-    if ((st = lk_scratch_get(ctx, LK_SCRATCH_KDA, sizeof(float) * floats, &scr)))
+    if ((st = lk_scratch_get(ctx, LK_SCRATCH_KDA, bytes, &scr)))
         return st;
 
     lk_args a = {0}; /* kda_chunk */

@@ -50,9 +50,13 @@ size_t lk_kda_state_mma_local_bytes(size_t C, size_t bv, size_t K);
 int lk_kda_chunk_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff);
 /* LK_OK if effective parameters p fit the device (ranges, work-group, local memory). */
 lk_status lk_kda_check_params(lk_context *ctx, const lk_params *p, int64_t K);
-/* Floats of scratch for a call (layout in cl/kda_common.h); *n_slots = NCH, the chunk slots. */
-size_t lk_kda_scratch_floats(int64_t B, int64_t T, int64_t HV, int64_t K, int64_t V, int64_t n_seqs, int chunk,
-                             int64_t *n_slots);
+/* Whether the scratch's per-row arrays and states are f16 (define SCR_F16 of the kernels): for f16
+ * tensors when CHUNK > 1 (the decode step's state update stays in fp32). */
+int lk_kda_scratch_f16(lk_dtype dtype, int chunk);
+/* Bytes of scratch for a call with tensors of dtype (layout in cl/kda_common.h: fp32 arrays, then
+ * the SCR_F16 ones); *n_slots = NCH, the chunk slots. */
+size_t lk_kda_scratch_bytes(int64_t B, int64_t T, int64_t HV, int64_t K, int64_t V, int64_t n_seqs, int chunk,
+                            lk_dtype dtype, int64_t *n_slots);
 /* The tuning key of a call: op "kda_fwd", head_dim K, flag 0, length the longest sequence. */
 void lk_kda_key(const lk_kda_call *call, lk_tune_key *key);
 
