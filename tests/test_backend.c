@@ -7,6 +7,7 @@
 
 #include "harness.h"
 #include "internal.h"
+#include "program.h"
 #include "ref.h"
 
 ParameterizedTestParameters(backend_layer, buffers_and_timing)
@@ -82,6 +83,26 @@ Test(backend_layer, list_devices)
         cr_expect_geq(n, 1, "OpenCL is available but no device was listed");
     for (int i = 0; i < n && i < 16; i++)
         cr_expect(strchr(devs[i].fingerprint, '|') != NULL, "fingerprint '%s'", devs[i].fingerprint);
+}
+
+/* A set of defines that lk_params_set found full (or one too long to format) fails the program
+ * build with a message, instead of building the kernel without the dropped define. */
+Test(backend_layer, too_many_defines_fail_the_build)
+{
+    lk_context *ctx = lkt_open(LKT_OPENCL);
+    lk_params p = {0};
+    char name[16];
+    for (int i = 0; i <= LK_MAX_PARAMS; i++) {
+        snprintf(name, sizeof name, "D%d", i);
+        lk_params_set(&p, name, i);
+    }
+    cr_expect_eq(p.n, LK_MAX_PARAMS);
+    cr_expect(p.dropped, "the define past LK_MAX_PARAMS is marked dropped");
+    void *prog = NULL;
+    cr_expect_eq(lk_program_get(ctx, "rope", &p, &prog), LK_ERR_BUILD);
+    cr_expect(strstr(lk_last_error(ctx), "more defines than fit") != NULL, "%s", lk_last_error(ctx));
+    cr_expect_null(prog);
+    lk_context_destroy(ctx);
 }
 
 /* The per-work-group limit for local memory taken at launch reaches the device info: on CUDA the

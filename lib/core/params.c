@@ -29,8 +29,10 @@ void lk_params_set(lk_params *p, const char *name, int value)
 {
     int i = find(p, name);
     if (i < 0) {
-        if (p->n == LK_MAX_PARAMS)
+        if (p->n == LK_MAX_PARAMS) {
+            p->dropped = 1;
             return;
+        }
         i = p->n++;
         snprintf(p->v[i].name, LK_PARAM_NAME, "%s", name);
     }

@@ -12,12 +12,13 @@
 
 typedef struct lk_params {
     int n;
+    int dropped; /* lk_params_set found the set full: a program built from it fails (lk_program_get) */
     struct { char name[LK_PARAM_NAME]; int value; } v[LK_MAX_PARAMS];
 } lk_params;
 
 int lk_params_get(const lk_params *p, const char *name, int fallback);
 int lk_params_has(const lk_params *p, const char *name);
-void lk_params_set(lk_params *p, const char *name, int value); /* adds or replaces */
+void lk_params_set(lk_params *p, const char *name, int value); /* adds or replaces; full: sets dropped */
 /* 1 when a and b hold the same names with the same values, in any order. */
 int lk_params_equal(const lk_params *a, const lk_params *b);
 /* "A=1,B=2" (sep ","), or "-DA=1 -DB=2" with prefix "-D" and sep " ". Returns chars needed. */
