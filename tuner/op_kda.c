@@ -66,6 +66,24 @@ static int mma_kernels_apply(const lk_params *p, const void *user, char *why, si
     return 1;
 }
 
+/* With the tensor-core chunk and state kernels both running, no kernel is sized by WG (kda_out's
+ * work-groups come from CHUNK and OBV): tune such candidates once, at WG 128. */
+static int wg_in_use(const lk_params *p, const void *user, char *why, size_t n)
+{
+    const tune_space_user *u = user;
+    int wg = lk_params_get(p, "WG", 128);
+    if (wg == 128)
+        return 1;
+    lk_params eff;
+    int64_t K = u->key->head_dim;
+    lk_kda_effective(p, K, K, u->key->length, u->ctx->info.local_mem_bytes, &eff);
+    if (!lk_kda_state_mma_ok(&u->ctx->info, u->key->dtype, &eff, K) ||
+        !lk_kda_chunk_mma_ok(&u->ctx->info, u->key->dtype, &eff))
+        return 1;
+    snprintf(why, n, "WG %d sizes no kernel with CMMA and SMMA (tuned at WG 128)", wg);
+    return 0;
+}
+
 /* A chunk longer than the sequence runs as the shorter one: tune it once. */
 static int chunk_within_length(const lk_params *p, const void *user, char *why, size_t n)
 {
@@ -109,6 +127,7 @@ static void kda_space(const tune_space_user *u, space *s)
     space_add_constraint(s, "sub_within_chunk", sub_within_chunk);
     space_add_constraint(s, "fits_device", fits_device);
     space_add_constraint(s, "mma_kernels_apply", mma_kernels_apply);
+    space_add_constraint(s, "wg_in_use", wg_in_use);
 }
 
 static void defaults(const lk_device_info *dev, const lk_tune_key *key, lk_params *out)
