@@ -200,12 +200,13 @@ static void fwd_or_skip(lk_context *ctx, kda_dev *d, const lk_tensor *h0, const 
 #define F16 LK_F16
 #define CASES(X)                                                                                             \
     X(1, 63, 1, 1, 64, 64, F32, 1, 0, 0, 0, LKT_CONTIGUOUS, "CHUNK=16,SUB=8,BV=64,WG=64")  /* partial chunk */ \
-    X(1, 63, 1, 1, 64, 64, F16, 1, 0, 1, 0, LKT_CONTIGUOUS, "CHUNK=32,SUB=8,BV=32,WG=128")                    \
+    X(1, 63, 1, 1, 64, 64, F16, 1, 0, 1, 0, LKT_CONTIGUOUS, "CHUNK=32,SUB=8,BV=32,WG=128,SCR16=1")            \
     X(2, 100, 2, 4, 32, 48, F32, 0, 0, 1, 0, LKT_BSHD, "CHUNK=64,SUB=16,BV=16,WG=64")      /* GVA */         \
     X(1, 150, 2, 2, 128, 128, F16, 1, 0, 1, 1, LKT_CONTIGUOUS, "")                         /* strong decay */ \
     X(1, 130, 1, 1, 128, 128, F32, 1, 0, 0, 1, LKT_CONTIGUOUS, "CHUNK=64,SUB=32,BV=16,WG=64")                 \
-    X(1, 200, 1, 1, 128, 128, F16, 1, 0, 1, 0, LKT_CONTIGUOUS, "CHUNK=64,SUB=8,BV=16,WG=64")                  \
+    X(1, 200, 1, 1, 128, 128, F16, 1, 0, 1, 0, LKT_CONTIGUOUS, "CHUNK=64,SUB=8,BV=16,WG=64,SCR16=1")          \
     X(1, 37, 1, 2, 100, 60, F32, 1, 1, 1, 0, LKT_PADDED, "CHUNK=16,SUB=4,BV=32,WG=96")     /* gate, odd dims */ \
+    X(1, 37, 1, 2, 100, 60, F16, 1, 1, 1, 0, LKT_PADDED, "CHUNK=16,SUB=4,BV=32,WG=96,SCR16=1")                \
     X(1, 1, 2, 2, 16, 8, F32, 1, 0, 1, 0, LKT_CONTIGUOUS, "")                              /* T = 1 */       \
     X(1, 40, 1, 1, 256, 256, F32, 1, 0, 1, 0, LKT_CONTIGUOUS, "CHUNK=16,SUB=16,BV=32,WG=256")                 \
     X(1, 200, 2, 2, 128, 128, F32, 1, 0, 1, 1, LKT_BSHD, "CHUNK=64,SUB=16,BV=16,WG=128")   /* GPU default */
@@ -232,17 +233,17 @@ ParameterizedTest(kda_case *c, kda, matches_recurrence)
  * (cl/kda_chunk_mma.cl, CMMA = 1): the GPU default's shape (also all three together), CHUNK 32 /
  * BV 32 with strong decay, CHUNK 16 with odd K and V (zero-padded K tiles, V not a multiple of BV
  * or of the column tile, gate), GVA with two sequences without L2 norm; the state pass's last two
- * with BV 8 (one n8 tile a work-group). Skipped on devices
+ * with BV 8 (one n8 tile a work-group). All with SCR16 = 1, the f16 scratch these kernels need. Skipped on devices
  * without an NVIDIA GPU of compute capability 8+. */
 #define TC_CASES(X)                                                                                          \
-    X(1, 200, 1, 1, 128, 128, F16, 1, 0, 1, 0, LKT_BSHD, "CHUNK=64,SUB=16,BV=16,WG=128,OBV=64,MMA=1,SMMA=1") \
-    X(1, 150, 2, 2, 128, 128, F16, 1, 0, 1, 1, LKT_CONTIGUOUS, "CHUNK=32,SUB=16,BV=32,WG=128,OBV=64,MMA=1,SMMA=1") \
-    X(1, 37, 1, 2, 100, 60, F16, 1, 1, 1, 0, LKT_PADDED, "CHUNK=16,SUB=8,BV=8,WG=64,OBV=32,MMA=1,SMMA=1")      \
-    X(2, 100, 2, 4, 64, 48, F16, 0, 0, 1, 0, LKT_BSHD, "CHUNK=64,SUB=16,BV=8,WG=64,OBV=32,SMMA=1")              \
-    X(1, 200, 1, 1, 128, 128, F16, 1, 0, 1, 0, LKT_BSHD, "CHUNK=64,SUB=16,BV=16,WG=128,OBV=64,MMA=1,SMMA=1,CMMA=1") \
-    X(1, 150, 2, 2, 128, 128, F16, 1, 0, 1, 1, LKT_CONTIGUOUS, "CHUNK=32,SUB=16,BV=32,WG=128,OBV=64,CMMA=1")   \
-    X(1, 37, 1, 2, 100, 60, F16, 1, 1, 1, 0, LKT_PADDED, "CHUNK=16,SUB=8,BV=16,WG=64,OBV=32,CMMA=1")            \
-    X(2, 100, 2, 4, 64, 48, F16, 0, 0, 1, 0, LKT_BSHD, "CHUNK=64,SUB=16,BV=16,WG=64,OBV=32,CMMA=1")
+    X(1, 200, 1, 1, 128, 128, F16, 1, 0, 1, 0, LKT_BSHD, "CHUNK=64,SUB=16,BV=16,WG=128,OBV=64,MMA=1,SMMA=1,SCR16=1") \
+    X(1, 150, 2, 2, 128, 128, F16, 1, 0, 1, 1, LKT_CONTIGUOUS, "CHUNK=32,SUB=16,BV=32,WG=128,OBV=64,MMA=1,SMMA=1,SCR16=1") \
+    X(1, 37, 1, 2, 100, 60, F16, 1, 1, 1, 0, LKT_PADDED, "CHUNK=16,SUB=8,BV=8,WG=64,OBV=32,MMA=1,SMMA=1,SCR16=1")      \
+    X(2, 100, 2, 4, 64, 48, F16, 0, 0, 1, 0, LKT_BSHD, "CHUNK=64,SUB=16,BV=8,WG=64,OBV=32,SMMA=1,SCR16=1")              \
+    X(1, 200, 1, 1, 128, 128, F16, 1, 0, 1, 0, LKT_BSHD, "CHUNK=64,SUB=16,BV=16,WG=128,OBV=64,MMA=1,SMMA=1,CMMA=1,SCR16=1") \
+    X(1, 150, 2, 2, 128, 128, F16, 1, 0, 1, 1, LKT_CONTIGUOUS, "CHUNK=32,SUB=16,BV=32,WG=128,OBV=64,CMMA=1,SCR16=1")   \
+    X(1, 37, 1, 2, 100, 60, F16, 1, 1, 1, 0, LKT_PADDED, "CHUNK=16,SUB=8,BV=16,WG=64,OBV=32,CMMA=1,SCR16=1")            \
+    X(2, 100, 2, 4, 64, 48, F16, 0, 0, 1, 0, LKT_BSHD, "CHUNK=64,SUB=16,BV=16,WG=64,OBV=32,CMMA=1,SCR16=1")
 
 ParameterizedTestParameters(kda, tensor_core)
 {

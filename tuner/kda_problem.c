@@ -89,7 +89,7 @@ int kda_problem_fits(lk_context *ctx, lk_dtype dtype, int64_t B, int64_t T, int6
 {
     size_t es = lk_dtype_size(dtype);
     int64_t slots;
-    size_t scratch = lk_kda_scratch_bytes(B, T, H, K, K, B, 16, dtype, &slots); /* CHUNK 16: the most */
+    size_t scratch = lk_kda_scratch_bytes(B, T, H, K, K, B, 16, 0, &slots); /* CHUNK 16, fp32: the most */
     size_t bytes = (size_t)(B * T * H * K) * (4 * es + 4) + (size_t)(B * T * H) * 4 + (size_t)(2 * B * H * K * K) * 4 +
                    scratch;
     size_t mem = lk_context_device(ctx)->global_mem_bytes;

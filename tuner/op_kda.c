@@ -1,4 +1,4 @@
-/* kda_fwd as a tunable op (see op.h): CHUNK x SUB x BV x WG x OBV x MMA x SMMA x CMMA, inputs and check of kda_problem.c, the
+/* kda_fwd as a tunable op (see op.h): CHUNK x SUB x BV x WG x OBV x MMA x SMMA x CMMA x SCR16, inputs and check of kda_problem.c, the
  * table of bench_kda.c. Timed problem: B=1 (--batch), H = HV heads (--heads; 16 on GPUs, 2 on
  * CPUs), K = V = the key's head_dim, T = the key's length, L2 norm in the kernel, initial and
  * final state. */
@@ -44,23 +44,27 @@ static int fits_device(const lk_params *p, const void *user, char *why, size_t n
     return 0;
 }
 
-/* SMMA = 1 and CMMA = 1 only where their tensor-core kernels run (else they would time the scalar
- * kernel again), CMMA with SUB 16 (its sub-chunks are 16 rows whatever SUB). */
+/* MMA, SMMA and CMMA = 1 only where their tensor-core kernels run (else they would time the
+ * scalar kernel again), CMMA with SUB 16 (its sub-chunks are 16 rows whatever SUB). */
 static int mma_kernels_apply(const lk_params *p, const void *user, char *why, size_t n)
 {
     const tune_space_user *u = user;
-    int smma = lk_params_get(p, "SMMA", 0), cmma = lk_params_get(p, "CMMA", 0);
-    if (!smma && !cmma)
+    int smma = lk_params_get(p, "SMMA", 0), cmma = lk_params_get(p, "CMMA", 0), omma = lk_params_get(p, "MMA", 0);
+    if (!smma && !cmma && !omma)
         return 1;
     lk_params eff;
     int64_t K = u->key->head_dim;
     lk_kda_effective(p, K, K, u->key->length, u->ctx->info.local_mem_bytes, &eff);
+    if (omma && !lk_kda_out_mma_ok(&u->ctx->info, u->key->dtype, &eff)) {
+        snprintf(why, n, "MMA: kda_out_mma.cl does not apply (f16 scratch, CHUNK >= 16, OBV a multiple of 16)");
+        return 0;
+    }
     if (smma && !lk_kda_state_mma_ok(&u->ctx->info, u->key->dtype, &eff, K)) {
-        snprintf(why, n, "SMMA: kda_state_mma.cl does not apply (CHUNK >= 16, BV a multiple of 8, K <= 128, local memory)");
+        snprintf(why, n, "SMMA: kda_state_mma.cl does not apply (f16 scratch, CHUNK >= 16, BV a multiple of 8, K <= 128, local memory)");
         return 0;
     }
     if (cmma && !(lk_kda_chunk_mma_ok(&u->ctx->info, u->key->dtype, &eff) && lk_params_get(&eff, "SUB", 16) == 16)) {
-        snprintf(why, n, "CMMA: kda_chunk_mma.cl does not apply (CHUNK >= 16, SUB 16, local memory)");
+        snprintf(why, n, "CMMA: kda_chunk_mma.cl does not apply (f16 scratch, CHUNK >= 16, SUB 16, local memory)");
         return 0;
     }
     return 1;
@@ -122,6 +126,8 @@ static void kda_space(const tune_space_user *u, space *s)
     space_add_list(s, "MMA", mma ? 2 : 1, mma ? mma_on : mma_off);
     space_add_list(s, "SMMA", mma ? 2 : 1, mma ? mma_on : mma_off);
     space_add_list(s, "CMMA", mma ? 2 : 1, mma ? mma_on : mma_off);
+    const int f16 = u->key->dtype == LK_F16;
+    space_add_list(s, "SCR16", f16 ? 2 : 1, f16 ? mma_on : mma_off);
     space_add_constraint(s, "wg_multiple_of_bv", wg_multiple_of_bv);
     space_add_constraint(s, "chunk_within_length", chunk_within_length);
     space_add_constraint(s, "sub_within_chunk", sub_within_chunk);

@@ -1,10 +1,21 @@
 /* The generic search space (see space.h). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "space.h"
 
+static void space_limit(int over, const char *what, const char *name)
+{
+    if (!over)
+        return;
+    fprintf(stderr, "lk-tune: the space's %s %s is past its limit (tuner/space.h)\n", what, name);
+    abort();
+}
+
 void space_add_list(space *s, const char *name, int n, const int *values)
 {
+    space_limit(s->nlists == SPACE_MAX_LISTS || n < 1 || n > SPACE_MAX_VALUES, "list", name);
     space_list *l = &s->lists[s->nlists++];
     l->name = name;
     l->n = n;
@@ -13,6 +24,7 @@ void space_add_list(space *s, const char *name, int n, const int *values)
 
 void space_add_constraint(space *s, const char *name, space_pred ok)
 {
+    space_limit(s->ncons == SPACE_MAX_CONSTRAINTS, "constraint", name);
     s->cons[s->ncons++] = (space_constraint){name, ok};
 }
 

@@ -8,7 +8,7 @@
 
 #include "params.h"
 
-#define SPACE_MAX_LISTS 8
+#define SPACE_MAX_LISTS 12 /* kda_fwd has 9 */
 #define SPACE_MAX_VALUES 8
 #define SPACE_MAX_CONSTRAINTS 8
 
@@ -33,6 +33,8 @@ typedef struct space {
     const void *user; /* passed to every predicate */
 } space;
 
+/* Past SPACE_MAX_LISTS lists, SPACE_MAX_VALUES values or SPACE_MAX_CONSTRAINTS constraints (an op's
+ * space definition, never user input) these print the limit and abort. */
 void space_add_list(space *s, const char *name, int n, const int *values);
 void space_add_constraint(space *s, const char *name, space_pred ok);
 size_t space_size(const space *s);

@@ -60,16 +60,22 @@ size_t lk_kda_state_mma_local_bytes(size_t C, size_t bv, size_t K)
     return 2 * (2 * C * (kp + 8) + (kp + C) * bvp);
 }
 
-/* f16 tensors on an NVIDIA GPU of compute capability 8+: where the mma.sync kernels run. */
-static int tensor_cores(const lk_device_info *dev, lk_dtype dtype)
+int lk_kda_scratch_f16(const lk_params *eff, lk_dtype dtype)
 {
-    return dtype == LK_F16 && lk_device_tensor_cores(dev);
+    return dtype == LK_F16 && lk_params_get(eff, "CHUNK", 64) > 1 && lk_params_get(eff, "SCR16", 0);
+}
+
+/* f16 tensors and scratch on an NVIDIA GPU of compute capability 8+: where the mma.sync kernels
+ * run (they read and write the scratch's f16 arrays in pairs). */
+static int tensor_cores(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff)
+{
+    return lk_kda_scratch_f16(eff, dtype) && lk_device_tensor_cores(dev);
 }
 
 int lk_kda_state_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K)
 {
     size_t C = (size_t)lk_params_get(eff, "CHUNK", 64), bv = (size_t)lk_params_get(eff, "BV", 16);
-    return lk_params_get(eff, "SMMA", 0) && tensor_cores(dev, dtype) && C >= 16 && bv % 8 == 0 && K <= 128 &&
+    return lk_params_get(eff, "SMMA", 0) && tensor_cores(dev, dtype, eff) && C >= 16 && bv % 8 == 0 && K <= 128 &&
            lk_kda_state_mma_local_bytes(C, bv, (size_t)K) <= dev->local_mem_bytes;
 }
 
@@ -82,8 +88,14 @@ static size_t chunk_mma_local_bytes(size_t C)
 int lk_kda_chunk_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff)
 {
     size_t C = (size_t)lk_params_get(eff, "CHUNK", 64);
-    return lk_params_get(eff, "CMMA", 0) && tensor_cores(dev, dtype) && C >= 16 &&
+    return lk_params_get(eff, "CMMA", 0) && tensor_cores(dev, dtype, eff) && C >= 16 &&
            chunk_mma_local_bytes(C) <= dev->local_mem_bytes;
+}
+
+int lk_kda_out_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff)
+{
+    return lk_params_get(eff, "MMA", 0) && tensor_cores(dev, dtype, eff) && lk_params_get(eff, "CHUNK", 64) >= 16 &&
+           lk_params_get(eff, "OBV", 64) % 16 == 0;
 }
 
 /* Work-items of kda_out: 4 x 4 outputs each over CHUNK rows and OBV columns. */
@@ -124,6 +136,7 @@ void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_
     lk_params_set(out, "MMA", lk_params_get(tuned, "MMA", 0) != 0);
     lk_params_set(out, "SMMA", lk_params_get(tuned, "SMMA", 0) != 0);
     lk_params_set(out, "CMMA", lk_params_get(tuned, "CMMA", 0) != 0);
+    lk_params_set(out, "SCR16", lk_params_get(tuned, "SCR16", 0) != 0);
     /* K tiles: for kda_chunk the largest of 32, 16, 8 rows, for kda_state of 128 .. 8 rows with at
      * most 64 staged floats per work-item, each at most K rounded up to a power of two, that fits */
     int64_t kt = 32, ks = 128;
@@ -156,6 +169,10 @@ void lk_kda_defaults(const lk_device_info *dev, int64_t K, int64_t V, lk_params 
         lk_params_set(out, "BV", prefs[i][2]);
         lk_params_set(out, "WG", prefs[i][3]);
         lk_params_set(out, "OBV", prefs[i][4]);
+        /* the f16 scratch on GPUs (half the bytes; conversions are instructions there); on PoCL's
+         * CPUs vload_half / vstore_half cost more than the bytes save: 2324 against 2619 tok/s
+         * at T 1K, B 1, H 16 on the 2-core Skylake (2026-12-05) */
+        lk_params_set(out, "SCR16", gpu);
         if (lk_device_tensor_cores(dev)) { /* all three mma forms: 12.0 ms at T 64K on the H200 against
                                               22.7 with MMA alone (the tuner's pick there) */
             lk_params_set(out, "MMA", 1);
@@ -205,18 +222,13 @@ void lk_kda_key(const lk_kda_call *call, lk_tune_key *key)
     key->length = call->max_len;
 }
 
-int lk_kda_scratch_f16(lk_dtype dtype, int chunk)
-{
-    return dtype == LK_F16 && chunk > 1;
-}
-
 size_t lk_kda_scratch_bytes(int64_t B, int64_t T, int64_t HV, int64_t K, int64_t V, int64_t n_seqs, int chunk,
-                            lk_dtype dtype, int64_t *n_slots)
+                            int scr_f16, int64_t *n_slots)
 {
     int64_t BT = B * T;
     *n_slots = (BT + chunk - 1) / chunk + n_seqs;
     size_t fp32 = (size_t)(HV * BT * chunk + HV * *n_slots * K), stored = (size_t)(HV * BT * (3 * K + V) + HV * *n_slots * K * V);
-    return sizeof(float) * fp32 + (lk_kda_scratch_f16(dtype, chunk) ? 2 : sizeof(float)) * stored;
+    return sizeof(float) * fp32 + (scr_f16 ? 2 : sizeof(float)) * stored;
 }
 
 lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tuned)
@@ -253,11 +265,12 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     lk_params_set(&defs, "HAS_H0", c->h0 != NULL);
     lk_params_set(&defs, "HAS_HT", c->ht != NULL);
     lk_params_set(&defs, "VARLEN", p->cu_seqlens != NULL);
-    lk_params_set(&defs, "SCR_F16", lk_kda_scratch_f16(c->q.dtype, chunk));
+    const int scr16 = lk_kda_scratch_f16(&eff, c->q.dtype);
+    lk_params_set(&defs, "SCR_F16", scr16);
     lk_params_set(&defs, "UNROLL", ctx->info.type == LK_DEVICE_GPU);
 
     int64_t n_slots;
-    size_t bytes = lk_kda_scratch_bytes(B, T, HV, K, V, c->n_seqs, chunk, c->q.dtype, &n_slots);
+    size_t bytes = lk_kda_scratch_bytes(B, T, HV, K, V, c->n_seqs, chunk, scr16, &n_slots);
     lk_buffer *scr;
     if ((st = lk_scratch_get(ctx, LK_SCRATCH_KDA, bytes, &scr)))
         return st;
@@ -312,8 +325,7 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     lk_args_long(&d, B * T);
     lk_args_long(&d, n_slots);
     size_t o_blocks = (size_t)((V + obv - 1) / obv);
-    /* tensor-core output (cl/kda_out_mma.cl): f16, NVIDIA cc 8+, CHUNK 16..64, OBV a multiple of 16 */
-    int mma = lk_params_get(&eff, "MMA", 0) && tensor_cores(&ctx->info, c->q.dtype) && chunk >= 16 && obv % 16 == 0;
+    int mma = lk_kda_out_mma_ok(&ctx->info, c->q.dtype, &eff); /* cl/kda_out_mma.cl */
     if ((stages & 4) && (st = lk_launch(ctx, mma ? "kda_out_mma" : "kda_out", &defs, "kda_out",
                                         (size_t)HV * o_blocks * chunks, (size_t)c->n_seqs,
                                         mma ? warps_wg : out_wg((size_t)chunk, (size_t)obv), &d)))

@@ -6,10 +6,12 @@
  * their own decay exponent; pairs across sub-chunks go through a reference row), BV (value
  * columns per state work-group), WG (work-items of kda_chunk and kda_state; in the state kernel
  * WG / BV row groups share one column), OBV (value columns per output work-group), MMA (the
- * tensor-core output kernel where it applies: f16, NVIDIA cc 8+), SMMA (the tensor-core state pass
- * cl/kda_state_mma.cl where it applies, lk_kda_state_mma_ok), CMMA (the tensor-core chunk kernel
- * cl/kda_chunk_mma.cl, lk_kda_chunk_mma_ok; sub-chunks of 16 rows whatever SUB); all three are in
- * the built-in defaults where tensor cores exist. Derived: KT and KS (rows of the
+ * tensor-core output kernel cl/kda_out_mma.cl where it applies, lk_kda_out_mma_ok), SMMA (the
+ * tensor-core state pass cl/kda_state_mma.cl, lk_kda_state_mma_ok), CMMA (the tensor-core chunk
+ * kernel cl/kda_chunk_mma.cl, lk_kda_chunk_mma_ok; sub-chunks of 16 rows whatever SUB); all three
+ * are in the built-in defaults where tensor cores exist and need SCR16 (the scratch's per-row
+ * arrays and states in f16 for f16 tensors, lk_kda_scratch_f16; default 1 on GPUs, 0 on CPUs).
+ * Derived: KT and KS (rows of the
  * K tiles in local memory of kda_chunk and kda_state). Not tuned: STAGES (bit mask of the kernels
  * to launch, default all; the benchmark's per-kernel times). */
 #ifndef LK_KDA_H
@@ -40,23 +42,28 @@ void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_
 /* Local memory the largest of the three kernels needs for effective parameters p and key dim K. */
 size_t lk_kda_local_bytes(const lk_params *p, int64_t K);
 /* Whether effective parameters eff run the tensor-core state pass (cl/kda_state_mma.cl): SMMA set,
- * f16, NVIDIA GPU of compute capability 8+, CHUNK >= 16, BV a multiple of 8, K <= 128 and its
+ * f16 tensors and scratch, NVIDIA GPU of compute capability 8+, CHUNK >= 16, BV a multiple of 8, K <= 128 and its
  * local memory (lk_kda_state_mma_local_bytes) within the device's; else kda_state.cl runs. */
 int lk_kda_state_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K);
 size_t lk_kda_state_mma_local_bytes(size_t C, size_t bv, size_t K);
 /* Whether effective parameters eff run the tensor-core chunk kernel (cl/kda_chunk_mma.cl): CMMA
- * set, f16, NVIDIA GPU of compute capability 8+, CHUNK >= 16 and its local memory within the
+ * set, f16 tensors and scratch, NVIDIA GPU of compute capability 8+, CHUNK >= 16 and its local memory within the
  * device's; else kda_chunk.cl runs. */
 int lk_kda_chunk_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff);
+/* Whether effective parameters eff run the tensor-core output kernel (cl/kda_out_mma.cl): MMA set,
+ * f16 tensors and scratch, NVIDIA GPU of compute capability 8+, CHUNK >= 16, OBV a multiple of 16;
+ * else kda_out.cl runs. */
+int lk_kda_out_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff);
 /* LK_OK if effective parameters p fit the device (ranges, work-group, local memory). */
 lk_status lk_kda_check_params(lk_context *ctx, const lk_params *p, int64_t K);
-/* Whether the scratch's per-row arrays and states are f16 (define SCR_F16 of the kernels): for f16
- * tensors when CHUNK > 1 (the decode step's state update stays in fp32). */
-int lk_kda_scratch_f16(lk_dtype dtype, int chunk);
-/* Bytes of scratch for a call with tensors of dtype (layout in cl/kda_common.h: fp32 arrays, then
- * the SCR_F16 ones); *n_slots = NCH, the chunk slots. */
+/* Whether effective parameters eff keep the scratch's per-row arrays and states in f16 (define
+ * SCR_F16 of the kernels): SCR16 set, f16 tensors and CHUNK > 1 (the decode step's state update
+ * stays in fp32). */
+int lk_kda_scratch_f16(const lk_params *eff, lk_dtype dtype);
+/* Bytes of scratch for a call (layout in cl/kda_common.h: fp32 arrays, then the ones in f16 when
+ * scr_f16, else fp32); *n_slots = NCH, the chunk slots. */
 size_t lk_kda_scratch_bytes(int64_t B, int64_t T, int64_t HV, int64_t K, int64_t V, int64_t n_seqs, int chunk,
-                            lk_dtype dtype, int64_t *n_slots);
+                            int scr_f16, int64_t *n_slots);
 /* The tuning key of a call: op "kda_fwd", head_dim K, flag 0, length the longest sequence. */
 void lk_kda_key(const lk_kda_call *call, lk_tune_key *key);
 
