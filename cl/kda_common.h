@@ -16,8 +16,8 @@
  * Scratch (one buffer). Token t of batch row bt is row r = bt * T + t of BT = B * T rows; a
  * chunk is CHUNK consecutive rows of one sequence starting at row r0 (the last one may be
  * shorter: rows past its end belong to the next sequence or to nobody and are never written).
- * First two fp32 arrays, then, from float F0 = HV BT CHUNK + HV NCH DK on (kda_scratch_lk), the
- * per-row arrays and the states in scr_t: f16 for f16 tensors (SCR_F16, below), as fla keeps
+ * First two fp32 arrays, then, from float F0 = HV BT CHUNK + HV NCH DK on (kda_scratch_base),
+ * the per-row arrays and the states in scr_t: f16 with SCR_F16 (below, f16 tensors), as fla keeps
  * them in the input dtype (half the bytes the state pass and the output read).
  *
  *   offset                                 array                  row i of the chunk at r0 + i
@@ -177,8 +177,8 @@ LK_INLINE int kda_chunk_span(const LK_GLOBAL int *cu_seqlens, long cu_off, long 
 }
 
 /* scr_t, the storage type of the scratch's per-row arrays and states: f16 where the host builds
- * with SCR_F16 = 1 (f16 tensors and CHUNK > 1), else fp32, also for the decode step (CHUNK 1),
- * whose state update then stays in fp32 from token to token. */
+ * with SCR_F16 = 1 (lk_kda_scratch_f16: the tuned SCR16, f16 tensors and CHUNK > 1), else fp32,
+ * also for the decode step (CHUNK 1), whose state update then stays in fp32 from token to token. */
 #ifndef SCR_F16
 #define SCR_F16 LK_F16
 #endif
@@ -193,7 +193,7 @@ typedef float scr_t;
 #endif
 
 /* Offsets of one chunk's rows in the scratch arrays: a and gl in floats from scr, the others in
- * scr_t elements from scr + kda_scratch_lk. */
+ * scr_t elements from scr + kda_scratch_base. */
 typedef struct kda_scratch {
     long w, qg, kg, u, a, gl, h;
 } kda_scratch;
@@ -213,7 +213,7 @@ LK_INLINE kda_scratch kda_scratch_at(int HV, long BT, long NCH, int hv, long r0,
 }
 
 /* The float where the scratch's scr_t arrays begin (F0 above). */
-LK_INLINE long kda_scratch_lk(int HV, long BT, long NCH)
+LK_INLINE long kda_scratch_base(int HV, long BT, long NCH)
 {
     return (long)HV * BT * CHUNK + (long)HV * NCH * DK;
 }
@@ -278,7 +278,7 @@ LK_INLINE void kda_store_half2_bits(LK_GLOBAL scr_t *row, int x, int lim, uint b
     const long vb = v_off + bt * vsb + hv * vsh + t0 * vst, gb = g_off + bt * gsb + hv * gsh + t0 * gst; \
     const long bb = b_off + bt * bsb + hv * bsh + t0 * bst;                                        \
     const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, (long)bt * T + t0, n);                   \
-    LK_GLOBAL scr_t *scl = (LK_GLOBAL scr_t *)(scr + kda_scratch_lk(HV, BT, NCH));                   \
+    LK_GLOBAL scr_t *scl = (LK_GLOBAL scr_t *)(scr + kda_scratch_base(HV, BT, NCH));               \
     const float rate = KDA_GATE_RATE
 
 #endif

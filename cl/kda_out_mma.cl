@@ -46,7 +46,7 @@ LK_KERNEL LK_WG_SIZE(OWG) void kda_out(
     if (!kda_chunk_span(cu_seqlens, cu_off, cu_s, n, T, j0, &t0, &len, &bt))
         return;
     const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, (long)bt * T + t0, n);
-    const LK_GLOBAL scr_t *scl = (const LK_GLOBAL scr_t *)(scr + kda_scratch_lk(HV, BT, NCH));
+    const LK_GLOBAL scr_t *scl = (const LK_GLOBAL scr_t *)(scr + kda_scratch_base(HV, BT, NCH));
     const int cb = vo * OBV;
 
     float acc[NT][4];

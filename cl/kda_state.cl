@@ -77,7 +77,7 @@ LK_KERNEL LK_WG_SIZE(WG) void kda_state(
     const int col = vblk * BV + c, colok = col < DV;
     int bos, eos, bt;
     kda_sequence(cu_seqlens, cu_off, cu_s, n, T, &bos, &eos, &bt);
-    LK_GLOBAL scr_t *scl = (LK_GLOBAL scr_t *)(scr + kda_scratch_lk(HV, BT, NCH));
+    LK_GLOBAL scr_t *scl = (LK_GLOBAL scr_t *)(scr + kda_scratch_base(HV, BT, NCH));
 
     /* the tile's padding columns (KS .. KSP) are read with zero state rows: keep them finite */
     KDA_ITEMS(e, SPACE) {

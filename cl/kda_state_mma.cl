@@ -113,7 +113,7 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
     const int cb = vblk * BV;
     int bos, eos, bt;
     kda_sequence(cu_seqlens, cu_off, cu_s, n, T, &bos, &eos, &bt);
-    LK_GLOBAL scr_t *scl = (LK_GLOBAL scr_t *)(scr + kda_scratch_lk(HV, BT, NCH));
+    LK_GLOBAL scr_t *scl = (LK_GLOBAL scr_t *)(scr + kda_scratch_base(HV, BT, NCH));
 
     /* the state: tile (j, nt) is rows 16 (warp + SW j) .., columns cb + 8 nt ..; element r of a
      * tile is row + g + 8 (r / 2), column + 2 t4 + r % 2 */
