@@ -29,6 +29,9 @@
  *   3. W = T X and U = T (beta v) (mma, T and the operands rounded to f16 as fla does), column
  *      tiles of CT = 64; X is read back from W's slot, then overwritten.
  */
+#ifndef SCR_F16
+#define SCR_F16 1 /* f16 tensors only, with CHUNK >= 16: the host passes 1 */
+#endif
 #include "kda_common.h"
 #include "mma_nv.h"
 
@@ -276,15 +279,13 @@ LK_KERNEL LK_WG_SIZE(CWG) void kda_chunk_mma(
         const int key = ct < nkey, c0 = key ? ct * CT : (ct - nkey) * CT, lim = key ? DK : DV;
         for (int e = tid; e < CHUNK * CT / 2; e += CWG) {
             int j = e / (CT / 2), cc = (e % (CT / 2)) * 2, c = c0 + cc;
-            float lo = 0.0f, hi = 0.0f;
-            if (j < len && key) {
-                lo = c < lim ? scr_ld(scl, s.w + j * DK + c) : 0.0f;
-                hi = c + 1 < lim ? scr_ld(scl, s.w + j * DK + c + 1) : 0.0f;
-            } else if (j < len) {
-                lo = c < lim ? betas[j] * lk_ld(v, vb + (long)j * vst + c * vsd) : 0.0f;
-                hi = c + 1 < lim ? betas[j] * lk_ld(v, vb + (long)j * vst + (c + 1) * vsd) : 0.0f;
-            }
-            ((LK_LOCAL_PTR uint *)sb)[j * (SBP / 2) + cc / 2] = lk_pack_half2(lo, hi);
+            uint pair = 0u;
+            if (j < len && key)
+                pair = kda_half2_bits(scl + s.w + (long)j * DK, c, lim);
+            else if (j < len)
+                pair = lk_pack_half2(c < lim ? betas[j] * lk_ld(v, vb + (long)j * vst + c * vsd) : 0.0f,
+                                     c + 1 < lim ? betas[j] * lk_ld(v, vb + (long)j * vst + (c + 1) * vsd) : 0.0f);
+            ((LK_LOCAL_PTR uint *)sb)[j * (SBP / 2) + cc / 2] = pair;
         }
         lk_barrier();
         float acc[CT / 8][4];
@@ -306,14 +307,11 @@ LK_KERNEL LK_WG_SIZE(CWG) void kda_chunk_mma(
 #pragma unroll
         for (int nt = 0; nt < CT / 8; nt++) {
 #pragma unroll
-            for (int f = 0; f < 4; f++) {
-                int i = warp * 16 + g4 + (f >> 1) * 8, c = c0 + nt * 8 + 2 * t4 + (f & 1);
-                if (i < len && c < lim) {
-                    if (key)
-                        scr_st(scl, s.w + i * DK + c, acc[nt][f]);
-                    else
-                        scr_st(scl, s.u + i * DV + c, acc[nt][f]);
-                }
+            for (int h2 = 0; h2 < 2; h2++) { /* columns c, c + 1 of row i: one f16 pair */
+                int i = warp * 16 + g4 + h2 * 8, c = c0 + nt * 8 + 2 * t4;
+                if (i < len)
+                    kda_store_half2_bits(scl + (key ? s.w + (long)i * DK : s.u + (long)i * DV), c, lim,
+                                         lk_pack_half2(acc[nt][2 * h2], acc[nt][2 * h2 + 1]));
             }
         }
         lk_barrier();
