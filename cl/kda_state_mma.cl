@@ -24,9 +24,13 @@
  *                  ss  [MT 16][BVP]   S rounded to f16 (B operand of W S)
  *                  svn [CHUNK][BVP]   Vn rounded to f16 (B operand of kg^T Vn)
  *
- *   Loads: the f16 scratch rows go through registers (stage, NPF half2 per work-item) into local
- *   memory. kg is loaded while W S runs, the next chunk's W while kg^T Vn runs; U and 2^gc_last
- *   are issued with kg. Two barriers per chunk.
+ *   Loads: the f16 scratch rows go through registers (NPF half2 per work-item and array) into
+ *   local memory, each about one chunk ahead: the next chunk's W (stw) is loaded as a chunk
+ *   starts and stored into sw after its kg^T Vn, the next chunk's kg (stk) right after this
+ *   chunk's kg is stored into skg (before the second barrier), so each load has a whole chunk's
+ *   products and barriers to land. U and 2^gc_last are issued before the first barrier. Two
+ *   barriers per chunk. The host runs it only where a lane's state (MPW NB tiles) is at most 8
+ *   tiles: beside the 2 NPF staged words more spill (lk_kda_state_mma_ok).
  */
 #ifndef SCR_F16
 #define SCR_F16 1 /* f16 tensors only, with CHUNK >= 16: the host passes 1 */
@@ -137,11 +141,14 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
         }
     }
 
-    uint stage[NPF];
+    /* the next chunk's W and kg in registers, each loaded about one chunk ahead of its use */
+    uint stw[NPF], stk[NPF];
     if (bos < eos) {
         const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, (long)bt * T + bos, n);
-        smma_load(stage, scl, s.w, eos - bos < CHUNK ? eos - bos : CHUNK, tid);
-        smma_store(stage, sw, tid);
+        const int len = eos - bos < CHUNK ? eos - bos : CHUNK;
+        smma_load(stw, scl, s.w, len, tid);
+        smma_store(stw, sw, tid);
+        smma_load(stk, scl, s.kg, len, tid);
     }
 
     LK_LOCAL_PTR const ushort *hw = (LK_LOCAL_PTR const ushort *)sw, *hkg = (LK_LOCAL_PTR const ushort *)skg;
@@ -151,6 +158,8 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
         const int len = eos - t0 < CHUNK ? eos - t0 : CHUNK;
         const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, (long)bt * T + t0, n);
         const int nlen = eos - t0 - CHUNK < CHUNK ? eos - t0 - CHUNK : CHUNK; /* next chunk's rows */
+        if (nlen > 0) /* W of the next chunk: stored into sw after this chunk's W S */
+            smma_load(stw, scl, s.w + (long)CHUNK * DK, nlen, tid);
 
         /* h_j = S to the scratch and to ss (f16) */
 #pragma unroll
@@ -169,9 +178,8 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
                 }
             }
         }
-        /* kg of this chunk, U of this warp's Vn rows and 2^gc_last of its state rows: their
-         * latency overlaps the barrier and W S */
-        smma_load(stage, scl, s.kg, len, tid);
+        /* U of this warp's Vn rows and 2^gc_last of its state rows: their latency overlaps the
+         * barrier and W S */
         float u[NB][4], gl[MPW][2];
 #pragma unroll
         for (int nt = 0; nt < NB; nt++) {
@@ -214,12 +222,10 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
                     kda_store_half2_bits(scl + s.u + (long)i * DV, col, DV, bits);
             }
         }
-        smma_store(stage, skg, tid);
+        smma_store(stk, skg, tid); /* skg is free: the first barrier follows the last kg^T Vn */
+        if (nlen > 0) /* kg of the next chunk */
+            smma_load(stk, scl, s.kg + (long)CHUNK * DK, nlen, tid);
         lk_barrier(); /* skg and svn are written; sw and ss are read */
-
-        /* the next chunk's W: its latency overlaps kg^T Vn */
-        if (nlen > 0)
-            smma_load(stage, scl, s.w + (long)CHUNK * DK, nlen, tid);
 
         /* S = Diag(2^gc_last) S + kg^T Vn */
 #pragma unroll
@@ -246,7 +252,7 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
         }
         /* sw is free since the barrier above; the next iteration's first barrier publishes it */
         if (nlen > 0)
-            smma_store(stage, sw, tid);
+            smma_store(stw, sw, tid);
     }
 
 #if HAS_HT

@@ -60,7 +60,7 @@ static int mma_kernels_apply(const lk_params *p, const void *user, char *why, si
         return 0;
     }
     if (smma && !lk_kda_state_mma_ok(&u->ctx->info, u->key->dtype, &eff, K)) {
-        snprintf(why, n, "SMMA: kda_state_mma.cl does not apply (f16 scratch, CHUNK >= 16, BV a multiple of 8, K <= 128, local memory)");
+        snprintf(why, n, "SMMA: kda_state_mma.cl does not apply (f16 scratch, CHUNK >= 16, BV a multiple of 8, K <= 128, state tiles a lane, local memory)");
         return 0;
     }
     if (cmma && !(lk_kda_chunk_mma_ok(&u->ctx->info, u->key->dtype, &eff) && lk_params_get(&eff, "SUB", 16) == 16)) {

@@ -75,8 +75,11 @@ static int tensor_cores(const lk_device_info *dev, lk_dtype dtype, const lk_para
 int lk_kda_state_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K)
 {
     size_t C = (size_t)lk_params_get(eff, "CHUNK", 64), bv = (size_t)lk_params_get(eff, "BV", 16);
+    /* state tiles per warp (MPW) times n8 tiles (BV / 8): at most 8, 32 floats a lane, beside the
+     * two staged chunks of W and kg (ptxas spills past that) */
+    size_t warps = C / 16, mpw = warps ? ((size_t)(K + 15) / 16 + warps - 1) / warps : 0;
     return lk_params_get(eff, "SMMA", 0) && tensor_cores(dev, dtype, eff) && C >= 16 && bv % 8 == 0 && K <= 128 &&
-           lk_kda_state_mma_local_bytes(C, bv, (size_t)K) <= dev->local_mem_bytes;
+           mpw * (bv / 8) <= 8 && lk_kda_state_mma_local_bytes(C, bv, (size_t)K) <= dev->local_mem_bytes;
 }
 
 /* Local memory of kda_chunk_mma: buf [3][C][36]; amat [C][C + 1]; betas fq fk; segtot [C / 16][32]. */

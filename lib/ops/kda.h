@@ -42,7 +42,8 @@ void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_
 /* Local memory the largest of the three kernels needs for effective parameters p and key dim K. */
 size_t lk_kda_local_bytes(const lk_params *p, int64_t K);
 /* Whether effective parameters eff run the tensor-core state pass (cl/kda_state_mma.cl): SMMA set,
- * f16 tensors and scratch, NVIDIA GPU of compute capability 8+, CHUNK >= 16, BV a multiple of 8, K <= 128 and its
+ * f16 tensors and scratch, NVIDIA GPU of compute capability 8+, CHUNK >= 16, BV a multiple of 8, K <= 128,
+ * ceil(ceil(K / 16) / (CHUNK / 16)) * BV / 8 <= 8 (the state a lane holds) and its
  * local memory (lk_kda_state_mma_local_bytes) within the device's; else kda_state.cl runs. */
 int lk_kda_state_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K);
 size_t lk_kda_state_mma_local_bytes(size_t C, size_t bv, size_t K);

@@ -6,7 +6,7 @@
  * emulation itself. Tolerances: f16 operands in the mma products (W, U, Aqk, o, h, Vn, the final
  * state: relative RMS 5e-3), fp32 arithmetic in another order (2^gc_last: 1e-5; qg and kg, stored
  * in f16, where the two orders round to neighbouring halves: 1e-3). The configurations, their
- * defines in CMakeLists.txt: CHUNK 64 / K = V = 128 / BV 16 with L2 norm; CHUNK 32 / BV 32 with
+ * defines in CMakeLists.txt: CHUNK 64 / K = V = 128 / BV 16 with L2 norm; CHUNK 32 / BV 16 with
  * strong decay (g near -5 per step); CHUNK 16 / BV 8 with K = 100, V = 60 and the gate; CHUNK 64 /
  * BV 8 / K = 64, V = 48, GVA 2:4, two sequences, no L2 norm. */
 #include <criterion/criterion.h>
