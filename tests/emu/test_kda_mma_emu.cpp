@@ -8,7 +8,8 @@
  * in f16, where the two orders round to neighbouring halves: 1e-3). The configurations, their
  * defines in CMakeLists.txt: CHUNK 64 / K = V = 128 / BV 16 with L2 norm; CHUNK 32 / BV 16 with
  * strong decay (g near -5 per step); CHUNK 16 / BV 8 with K = 100, V = 60 and the gate; CHUNK 64 /
- * BV 8 / K = 64, V = 48, GVA 2:4, two sequences, no L2 norm. */
+ * BV 8 / K = 64, V = 48, GVA 2:4, two sequences, no L2 norm; CHUNK 32 / BV 8 with odd K = 33, V = 17
+ * (f16 pairs that straddle a row's end or sit unaligned). */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
@@ -20,10 +21,10 @@
 #include "emu_test.h"
 #include "kda_emu.h"
 
-extern const kda_emu_config emu_c64, emu_c32_strong, emu_c16_gate, emu_c64_gva;
+extern const kda_emu_config emu_c64, emu_c32_strong, emu_c16_gate, emu_c64_gva, emu_c32_odd;
 
 /* Criterion runs each test in a new process: a case names its configuration by index. */
-static const kda_emu_config *const configs[] = {&emu_c64, &emu_c32_strong, &emu_c16_gate, &emu_c64_gva};
+static const kda_emu_config *const configs[] = {&emu_c64, &emu_c32_strong, &emu_c16_gate, &emu_c64_gva, &emu_c32_odd};
 
 struct emu_case {
     int config;
@@ -32,7 +33,8 @@ struct emu_case {
 
 ParameterizedTestParameters(kda_mma_emu, matches_scalar)
 {
-    static emu_case cases[] = {{0, 1, 200, 1, 1, 0}, {1, 1, 150, 2, 2, 1}, {2, 1, 37, 1, 2, 0}, {3, 2, 100, 2, 4, 0}};
+    static emu_case cases[] = {{0, 1, 200, 1, 1, 0}, {1, 1, 150, 2, 2, 1}, {2, 1, 37, 1, 2, 0}, {3, 2, 100, 2, 4, 0},
+                               {4, 1, 45, 1, 1, 0}};
     return cr_make_param_array(emu_case, cases, sizeof cases / sizeof cases[0]);
 }
 
