@@ -1,6 +1,7 @@
 /* The tuner end to end on the OpenCL device: a tiny tuning run whose best row reaches the
  * runtime's launch, resume after a tuner killed with SIGKILL, and --dry-run; the same launch
- * check and the spaces of the quantized-cache decode ops. lk-tune runs as a child process (build/tuner/lk-tune, found next to this test's executable). */
+ * check and the spaces of the quantized-cache decode ops; a space past its limits stops. lk-tune
+ * runs as a child process (build/tuner/lk-tune, found next to this test's executable). */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <libgen.h>
@@ -16,6 +17,7 @@
 #include "harness.h"
 #include "ops/attention_fwd.h"
 #include "params.h"
+#include "space.h"
 #include "tunedb/db.h"
 
 /* build/tuner/TOOL (lk-tune or lk-bench), beside this test's executable. */
@@ -242,6 +244,17 @@ Test(tuner, resumes_after_sigkill, .timeout = 180)
     cr_expect_eq(lk_db_check(db), LK_OK, "after resuming: %s", lk_db_error(db));
     cr_expect_gt(count_measurements(db), before);
     lk_db_close(db);
+}
+
+/* An op's space past the limits of tuner/space.h (its definition, never user input) stops the tuner
+ * with a message instead of writing past the arrays. */
+Test(tuner, a_space_past_its_limits_aborts, .signal = SIGABRT)
+{
+    static const int two[] = {0, 1};
+    space s;
+    memset(&s, 0, sizeof s);
+    for (int i = 0; i <= SPACE_MAX_LISTS; i++)
+        space_add_list(&s, "X", 2, two);
 }
 
 Test(tuner, dry_run_prints_the_space, .timeout = 60)
