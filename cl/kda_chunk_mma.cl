@@ -29,9 +29,6 @@
  *   3. W = T X and U = T (beta v) (mma, T and the operands rounded to f16 as fla does), column
  *      tiles of CT = 64; X is read back from W's slot, then overwritten.
  */
-#ifndef SCR_F16
-#define SCR_F16 1 /* f16 tensors only, with CHUNK >= 16: the host passes 1 */
-#endif
 #include "kda_common.h"
 #include "mma_nv.h"
 

@@ -14,9 +14,6 @@
  *     local (f16)  sa [CHUNK][RT + 8]   qg or Aqk, rows = chunk rows          -> ldmatrix (A)
  *                  sb [RT][OBV + 8]     h_j or Vn, rows = reduction rows      -> ldmatrix.trans (B)
  */
-#ifndef SCR_F16
-#define SCR_F16 1 /* f16 tensors only, with CHUNK >= 16: the host passes 1 */
-#endif
 #include "kda_common.h"
 #include "mma_nv.h"
 

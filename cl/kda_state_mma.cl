@@ -32,9 +32,6 @@
  *   barriers per chunk. The host runs it only where a lane's state (MPW NB tiles) is at most 8
  *   tiles: beside the 2 NPF staged words more spill (lk_kda_state_mma_ok).
  */
-#ifndef SCR_F16
-#define SCR_F16 1 /* f16 tensors only, with CHUNK >= 16: the host passes 1 */
-#endif
 #include "kda_common.h"
 #include "mma_nv.h"
 
@@ -158,7 +155,7 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
         const int len = eos - t0 < CHUNK ? eos - t0 : CHUNK;
         const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, (long)bt * T + t0, n);
         const int nlen = eos - t0 - CHUNK < CHUNK ? eos - t0 - CHUNK : CHUNK; /* next chunk's rows */
-        if (nlen > 0) /* W of the next chunk: stored into sw after this chunk's W S */
+        if (nlen > 0) /* W of the next chunk: stored into sw at the end of this one */
             smma_load(stw, scl, s.w + (long)CHUNK * DK, nlen, tid);
 
         /* h_j = S to the scratch and to ss (f16) */

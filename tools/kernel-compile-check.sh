@@ -4,7 +4,8 @@
 #
 #   cuda   (cuda_kernels_compile)  every program as CUDA for sm_90 (nvcc -x cu), as the CUDA build
 #          compiles them through NVRTC: each program's default defines with both storage types
-#          (LK_F16 0 and 1), and every variant of tools/kernel-variants.txt. It catches OpenCL-only
+#          (LK_F16 0 and 1; the tensor-core programs, *_mma.cl, with 1 only: they take f16 alone),
+#          and every variant of tools/kernel-variants.txt. It catches OpenCL-only
 #          constructs in the shared sources.
 #   nvptx  (opencl_nvptx_compile)  the tensor-core programs (*_mma.cl, f16), their variants and
 #          the DIRECT=2 variants as OpenCL C 1.2 for NVPTX (clang -target nvptx64-nvidia-nvcl), the language
@@ -26,7 +27,9 @@ cuda)
   cc="${cc:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}"
   [ -x "$cc" ] || { echo "skipped: no nvcc (CUDA toolkit) on this machine"; exit 77; }
   flags="-x cu -arch=sm_90 -c"
-  jobs=$({ for f in cl/*.cl; do printf '%s 0\n%s 1\n' "$f" "$f"; done; printf '%s\n' "$variants"; })
+  jobs=$({ for f in cl/*.cl; do
+      case "$f" in *_mma.cl) printf '%s 1\n' "$f" ;; *) printf '%s 0\n%s 1\n' "$f" "$f" ;; esac
+    done; printf '%s\n' "$variants"; })
   ;;
 nvptx)
   for c in clang-19 clang-18 clang-17 clang-16 clang-15; do

@@ -31,13 +31,20 @@ static int wg_multiple_of_bv(const lk_params *p, const void *user, char *why, si
     return 0;
 }
 
-/* The parameters the key's call would run (CHUNK and BV capped) fit the device. */
+/* The parameters the key's call would run with candidate p (CHUNK and BV capped, K tiles derived),
+ * K = V = the key's head_dim. */
+static void key_effective(const tune_space_user *u, const lk_params *p, lk_params *eff)
+{
+    lk_kda_effective(p, u->key->head_dim, u->key->head_dim, u->key->length, u->ctx->info.local_mem_bytes, eff);
+}
+
+/* The parameters the key's call would run fit the device. */
 static int fits_device(const lk_params *p, const void *user, char *why, size_t n)
 {
     const tune_space_user *u = user;
     lk_params eff;
     int64_t K = u->key->head_dim;
-    lk_kda_effective(p, K, K, u->key->length, u->ctx->info.local_mem_bytes, &eff);
+    key_effective(u, p, &eff);
     if (lk_kda_check_params(u->ctx, &eff, K) == LK_OK)
         return 1;
     snprintf(why, n, "%s", lk_last_error(u->ctx));
@@ -54,7 +61,7 @@ static int mma_kernels_apply(const lk_params *p, const void *user, char *why, si
         return 1;
     lk_params eff;
     int64_t K = u->key->head_dim;
-    lk_kda_effective(p, K, K, u->key->length, u->ctx->info.local_mem_bytes, &eff);
+    key_effective(u, p, &eff);
     if (omma && !lk_kda_out_mma_ok(&u->ctx->info, u->key->dtype, &eff)) {
         snprintf(why, n, "MMA: kda_out_mma.cl does not apply (f16 scratch, CHUNK >= 16, OBV a multiple of 16)");
         return 0;
@@ -79,9 +86,8 @@ static int wg_in_use(const lk_params *p, const void *user, char *why, size_t n)
     if (wg == 128)
         return 1;
     lk_params eff;
-    int64_t K = u->key->head_dim;
-    lk_kda_effective(p, K, K, u->key->length, u->ctx->info.local_mem_bytes, &eff);
-    if (!lk_kda_state_mma_ok(&u->ctx->info, u->key->dtype, &eff, K) ||
+    key_effective(u, p, &eff);
+    if (!lk_kda_state_mma_ok(&u->ctx->info, u->key->dtype, &eff, u->key->head_dim) ||
         !lk_kda_chunk_mma_ok(&u->ctx->info, u->key->dtype, &eff))
         return 1;
     snprintf(why, n, "WG %d sizes no kernel with CMMA and SMMA (tuned at WG 128)", wg);

@@ -199,8 +199,8 @@ lk_status lk_program_get(lk_context *ctx, const char *name, const lk_params *def
 {
     char options[1024];
     int n = snprintf(options, sizeof options, "-DLK_PROGRAM_%s=1 ", name);
-    if ((defines && defines->dropped) || lk_params_format(defines, "-D", " ", options + n, sizeof options - (size_t)n) >=
-                                (int)(sizeof options - (size_t)n))
+    size_t room = sizeof options - (size_t)n;
+    if ((defines && defines->dropped) || (size_t)lk_params_format(defines, "-D", " ", options + n, room) >= room)
         return lk_fail(ctx, LK_ERR_BUILD, "program %s: more defines than fit (LK_MAX_PARAMS %d, %zu characters)",
                        name, LK_MAX_PARAMS, sizeof options);
 

@@ -257,10 +257,7 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     lk_params_set(&defs, "WG", wg);
     int obv = lk_params_get(&eff, "OBV", 64);
     lk_params_set(&defs, "OBV", obv);
-    /* tensor-core state pass (cl/kda_state_mma.cl, kernel kda_state_mma): f16, NVIDIA cc 8+, CHUNK
-     * 16..64, BV a multiple of 8, K <= 128, its local memory within the device's (its own program:
-     * no define marks it). */
-    int smma = lk_kda_state_mma_ok(&ctx->info, c->q.dtype, &eff, K);
+    int smma = lk_kda_state_mma_ok(&ctx->info, c->q.dtype, &eff, K); /* cl/kda_state_mma.cl */
     int cmma = lk_kda_chunk_mma_ok(&ctx->info, c->q.dtype, &eff); /* cl/kda_chunk_mma.cl */
     size_t warps_wg = (size_t)chunk / 16 * 32; /* every tensor-core kernel: CHUNK / 16 warps */
     lk_params_set(&defs, "L2NORM", p->l2norm_qk != 0);
