@@ -4,8 +4,9 @@
  *           [--causal|--flag F|both] [--seq LO:HI] [--budget 10m] [--strategy exhaustive|random|budget]
  *           [--fraction F] [--db PATH] [--force] [--dry-run] [--export FILE.csv] [--import FILE.csv]
  *           [--heads H] [--batch B]
- * Before timing on a GPU, worker copies of lk-tune (--warm-worker I/N, internal) build the
- * candidates' kernels in parallel (warm.h); their time counts against --budget.
+ * Before timing on a GPU, worker copies of lk-tune (--warm-worker I/N/DEADLINE, internal) build
+ * the candidates' kernels in parallel (warm.h); their time counts against --budget, and they
+ * start no new compile past half of it.
  * Defaults come from the op: attention_fwd tunes families plain and rope (in that order: plain's
  * best at a length seeds rope's search there), head_dim 128, causal both, lengths 512:131072 on
  * GPUs and 512:4096 on CPUs. --family both: every family of the op.
@@ -80,6 +81,7 @@ int main(int argc, char **argv)
     const char *device = NULL, *db_path = NULL, *export_file = NULL, *import_file = NULL, *family = "both";
     const char *dtype = "f16", *head_dim = NULL, *flag = NULL, *seq = NULL, *strategy = "exhaustive";
     const char *op_name = "attention_fwd";
+    double warm_deadline = 0.0;
     int dry_run = 0, warm_index = -1, warm_count = 0, search_asked = 0; /* --seq/--strategy/... given */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -124,7 +126,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--import"))
             import_file = v;
         else if (!strcmp(a, "--warm-worker")) {
-            if (sscanf(v, "%d/%d", &warm_index, &warm_count) != 2 || warm_index < 0 || warm_index >= warm_count)
+            if (sscanf(v, "%d/%d/%lf", &warm_index, &warm_count, &warm_deadline) != 3 || warm_index < 0 ||
+                warm_index >= warm_count)
                 return usage("bad --warm-worker");
         } else if (!strcmp(a, "--heads"))
             o.shape.heads = atoi(v);
@@ -165,7 +168,7 @@ int main(int argc, char **argv)
     o.nlengths = cli_lengths(lo, hi, o.lengths, 64);
     int nkeys = keys ? tune_keys(ctx, &o, keys, TUNE_MAX_KEYS) : 0;
     if (warm_index >= 0) {
-        rc = tune_warm_worker(ctx, &o, keys, nkeys, warm_index, warm_count);
+        rc = tune_warm_worker(ctx, &o, keys, nkeys, warm_index, warm_count, warm_deadline);
     } else if (dry_run) {
         tune_dry_run(ctx, o.op, keys, nkeys);
     } else {
@@ -182,7 +185,7 @@ int main(int argc, char **argv)
             if (!rc && (search_asked || !(import_file || export_file))) {
                 printf("device: %s; database: %s\n", lk_context_device(ctx)->name, db_path);
                 double t0 = now_s();
-                tune_warm(ctx, &o, keys, nkeys, argc, argv);
+                tune_warm(ctx, &o, keys, nkeys, argc, argv, o.strategy == TUNE_BUDGET ? o.budget_s / 2.0 : 0.0);
                 o.budget_s -= now_s() - t0;
                 rc = tune_run(ctx, db, &o, keys, nkeys);
             }

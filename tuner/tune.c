@@ -61,6 +61,33 @@ static lk_params *valid_candidates(const space *s, size_t *n)
     return v;
 }
 
+static uint64_t next_rand(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ULL;
+}
+
+static void shuffle(lk_params *v, size_t n)
+{
+    uint64_t s = SHUFFLE_SEED;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(next_rand(&s) % i);
+        lk_params t = v[i - 1];
+        v[i - 1] = v[j];
+        v[j] = t;
+    }
+}
+
+lk_params *tune_search_order(const space *s, tune_strategy strategy, size_t *n)
+{
+    lk_params *v = valid_candidates(s, n);
+    if (v && strategy != TUNE_EXHAUSTIVE)
+        shuffle(v, *n);
+    return v;
+}
+
 void tune_dry_run(lk_context *ctx, const tune_op *op, const lk_tune_key *keys, int nkeys)
 {
     char name[96], text[256], why[512];
@@ -83,25 +110,6 @@ void tune_dry_run(lk_context *ctx, const tune_op *op, const lk_tune_key *keys, i
                 printf("  %-50s ok\n", text);
         }
         printf("  %zu pass the constraints\n", ok);
-    }
-}
-
-static uint64_t next_rand(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 2685821657736338717ULL;
-}
-
-static void shuffle(lk_params *v, size_t n)
-{
-    uint64_t s = SHUFFLE_SEED;
-    for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)(next_rand(&s) % i);
-        lk_params t = v[i - 1];
-        v[i - 1] = v[j];
-        v[j] = t;
     }
 }
 
@@ -385,11 +393,9 @@ static int tune_key(tuner *t, const lk_tune_key *key, double deadline)
             record(t, key, &p, LK_DB_REJECTED, reason, NULL);
         }
     }
-    lk_params *cands = valid_candidates(&s, &n);
+    lk_params *cands = tune_search_order(&s, t->o->strategy, &n);
     size_t valid = n;
     drop_measured(t, key, cands, &n);
-    if (t->o->strategy != TUNE_EXHAUSTIVE)
-        shuffle(cands, n);
     if (t->o->strategy == TUNE_BUDGET)
         seeded_order(t, &s, key, cands, n);
     size_t plan = planned(t->o, valid), before = valid - n;

@@ -37,6 +37,10 @@ void tune_default_on_space(lk_context *ctx, const tune_op *op, const space *s, c
  * not reach. 0 when the op has no final round. */
 double tune_final_round_cost_s(const tune_op *op, const space *s, double best_ms);
 
+/* A key's candidates that pass every constraint, in the order the search takes them before its
+ * seeds move to the front (shuffled with a fixed seed, except exhaustive: space order);
+ * malloc'ed, *n of them. The compile-ahead workers (warm.h) build them in this order. */
+lk_params *tune_search_order(const space *s, tune_strategy strategy, size_t *n);
 /* The keys to tune, in loop order; lengths whose problem does not fit the device are left out
  * with a note on stderr. Returns the count. */
 int tune_keys(lk_context *ctx, const tune_opts *o, lk_tune_key *keys, int max);

@@ -26,7 +26,8 @@ static int class_first(const lk_tune_key *keys, int i)
     return 1;
 }
 
-int tune_warm_worker(lk_context *ctx, const tune_opts *o, const lk_tune_key *keys, int nkeys, int index, int count)
+int tune_warm_worker(lk_context *ctx, const tune_opts *o, const lk_tune_key *keys, int nkeys, int index, int count,
+                     double deadline)
 {
     const tune_shape tiny = {.batch = 1, .heads = 1};
     size_t job = 0;
@@ -36,14 +37,17 @@ int tune_warm_worker(lk_context *ctx, const tune_opts *o, const lk_tune_key *key
         tune_space_user u = {ctx, &keys[k]};
         space s;
         o->op->space(&u, &s);
-        size_t total = space_size(&s);
+        size_t n = 0;
+        lk_params *order = tune_search_order(&s, o->strategy, &n);
         void *state = NULL;
         int tried = 0; /* the class's inputs are set up at its first candidate of ours */
-        char why[512];
-        for (size_t c = 0; c < total; c++) {
-            lk_params p;
-            space_candidate(&s, c, &p);
-            if (space_verdict(&s, &p, why, sizeof why) || job++ % (size_t)count != (size_t)index)
+        for (size_t c = 0; order && c <= n && (deadline <= 0.0 || now_s() < deadline); c++) {
+            lk_params p; /* the default first: the budget plan times it */
+            if (c == 0)
+                tune_default_on_space(ctx, o->op, &s, &keys[k], &p);
+            else
+                p = order[c - 1];
+            if (job++ % (size_t)count != (size_t)index)
                 continue;
             if (!tried) {
                 tried = 1;
@@ -54,13 +58,15 @@ int tune_warm_worker(lk_context *ctx, const tune_opts *o, const lk_tune_key *key
             if (state)
                 o->op->check(state, &p, &err, &tol); /* builds and caches; the verdict is the tuner's */
         }
+        free(order);
         if (state)
             o->op->teardown(state);
     }
     return 0;
 }
 
-void tune_warm(lk_context *ctx, const tune_opts *o, const lk_tune_key *keys, int nkeys, int argc, char **argv)
+void tune_warm(lk_context *ctx, const tune_opts *o, const lk_tune_key *keys, int nkeys, int argc, char **argv,
+               double limit_s)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int count = cpus > MAX_WORKERS ? MAX_WORKERS : (int)cpus;
@@ -68,7 +74,7 @@ void tune_warm(lk_context *ctx, const tune_opts *o, const lk_tune_key *keys, int
         return;
     char **args = calloc((size_t)argc + 3, sizeof *args);
     pid_t pids[MAX_WORKERS];
-    char spec[MAX_WORKERS][32];
+    char spec[MAX_WORKERS][64];
     int started = 0;
     double t0 = now_s();
     for (int i = 0; args && i < argc; i++)
@@ -78,7 +84,7 @@ void tune_warm(lk_context *ctx, const tune_opts *o, const lk_tune_key *keys, int
     posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&quiet, 2, "/dev/null", O_WRONLY, 0);
     for (int w = 0; args && w < count; w++) {
-        snprintf(spec[w], sizeof spec[w], "%d/%d", w, count);
+        snprintf(spec[w], sizeof spec[w], "%d/%d/%.3f", w, count, limit_s > 0.0 ? t0 + limit_s : 0.0);
         args[argc] = "--warm-worker";
         args[argc + 1] = spec[w];
         if (posix_spawn(&pids[started], "/proc/self/exe", &quiet, NULL, args, environ) == 0)
@@ -92,6 +98,9 @@ void tune_warm(lk_context *ctx, const tune_opts *o, const lk_tune_key *keys, int
             ok++;
     }
     free(args);
-    printf("compiled ahead with %d worker processes (%d finished cleanly) in %.1f s\n", started, ok, now_s() - t0);
+    printf("compiled ahead with %d worker processes (%d finished cleanly) in %.1f s", started, ok, now_s() - t0);
+    if (limit_s > 0.0)
+        printf(" (new candidates stop after %.0f s: half the budget)", limit_s);
+    printf("\n");
     fflush(stdout);
 }
