@@ -335,7 +335,8 @@ Test(tuner, a_budget_search_cut_short_has_measured_the_default, .timeout = 180)
 }
 
 /* A compile-ahead worker (the GPU-only warm-up, run by hand here) builds its share of the
- * candidates into the program cache and exits 0 without touching the database. */
+ * candidates into the program cache and exits 0 without touching the database; one whose
+ * deadline (now_s(), CLOCK_MONOTONIC) has passed builds nothing. */
 Test(tuner, compile_ahead_worker_fills_the_program_cache, .timeout = 180)
 {
     char dir[64], cache[128], db_path[128], out[65536];
@@ -344,7 +345,7 @@ Test(tuner, compile_ahead_worker_fills_the_program_cache, .timeout = 180)
     snprintf(db_path, sizeof db_path, "%s/w.db", dir);
     setenv("LK_CACHE_DIR", cache, 1);
     const char *args[] = {"--dtype", "f32", "--head-dim", "64", "--causal", "0", "--family", "plain", "--seq",
-                          "64:64", "--db", db_path, "--warm-worker", "0/6", NULL};
+                          "64:64", "--db", db_path, "--warm-worker", "0/6/0", NULL};
     cr_assert_eq(run_tune(args, out, sizeof out), 0, "%s", out);
     int files = 0;
     char cmd[256], line[64];
@@ -356,8 +357,18 @@ Test(tuner, compile_ahead_worker_fills_the_program_cache, .timeout = 180)
     cr_expect_geq(files, 1, "no program in %s:\n%s", cache, out);
     struct stat st;
     cr_expect_neq(stat(db_path, &st), 0, "the worker created %s", db_path);
-    const char *bad[] = {"--warm-worker", "3/2", NULL};
+    const char *bad[] = {"--warm-worker", "3/2/0", NULL};
     cr_expect_eq(run_tune(bad, out, sizeof out), 2, "a bad --warm-worker was accepted:\n%s", out);
+    const char *no_deadline[] = {"--warm-worker", "0/2", NULL};
+    cr_expect_eq(run_tune(no_deadline, out, sizeof out), 2, "--warm-worker without a deadline was accepted:\n%s", out);
+
+    char late_cache[160];
+    snprintf(late_cache, sizeof late_cache, "%s/late", dir);
+    setenv("LK_CACHE_DIR", late_cache, 1);
+    args[13] = "0/6/1.0"; /* one second after boot: long past */
+    cr_assert_eq(run_tune(args, out, sizeof out), 0, "%s", out);
+    cr_expect_neq(stat(late_cache, &st), 0, "a worker past its deadline built into %s:\n%s", late_cache, out);
+    setenv("LK_CACHE_DIR", cache, 1);
 }
 
 /* The quantized-cache decode ops: both spaces print, and a tiny kivi_decode run's best row
