@@ -336,7 +336,8 @@ Test(tuner, a_budget_search_cut_short_has_measured_the_default, .timeout = 180)
 
 /* A compile-ahead worker (the GPU-only warm-up, run by hand here) builds its share of the
  * candidates into the program cache and exits 0 without touching the database; one whose
- * deadline (now_s(), CLOCK_MONOTONIC) has passed builds nothing. */
+ * deadline (now_s(), CLOCK_MONOTONIC) has passed builds nothing, nor does one whose database
+ * has measured every candidate of its key. */
 Test(tuner, compile_ahead_worker_fills_the_program_cache, .timeout = 180)
 {
     char dir[64], cache[128], db_path[128], out[65536];
@@ -368,6 +369,17 @@ Test(tuner, compile_ahead_worker_fills_the_program_cache, .timeout = 180)
     args[13] = "0/6/1.0"; /* one second after boot: long past */
     cr_assert_eq(run_tune(args, out, sizeof out), 0, "%s", out);
     cr_expect_neq(stat(late_cache, &st), 0, "a worker past its deadline built into %s:\n%s", late_cache, out);
+
+    /* every candidate of the key measured: a resumed run's worker has nothing to build */
+    const char *tune[] = {"--dtype", "f32", "--head-dim", "64", "--causal", "0", "--family", "plain", "--seq", "64:64",
+                          "--strategy", "exhaustive", "--db", db_path, NULL};
+    cr_assert_eq(run_tune(tune, out, sizeof out), 0, "%s", out);
+    char done_cache[160];
+    snprintf(done_cache, sizeof done_cache, "%s/done", dir);
+    setenv("LK_CACHE_DIR", done_cache, 1);
+    args[13] = "0/1/0";
+    cr_assert_eq(run_tune(args, out, sizeof out), 0, "%s", out);
+    cr_expect_neq(stat(done_cache, &st), 0, "a worker built measured candidates into %s:\n%s", done_cache, out);
     setenv("LK_CACHE_DIR", cache, 1);
 }
 

@@ -167,14 +167,18 @@ int main(int argc, char **argv)
     lk_tune_key *keys = malloc(TUNE_MAX_KEYS * sizeof *keys);
     o.nlengths = cli_lengths(lo, hi, o.lengths, 64);
     int nkeys = keys ? tune_keys(ctx, &o, keys, TUNE_MAX_KEYS) : 0;
+    char path[1024], err[512];
+    if (!db_path)
+        db_path = lk_tunedb_default_path(path, sizeof path);
     if (warm_index >= 0) {
-        rc = tune_warm_worker(ctx, &o, keys, nkeys, warm_index, warm_count, warm_deadline);
+        lk_db *db = NULL; /* read only, to skip what is measured; a missing database is no error */
+        if (db_path[0])
+            lk_db_open(db_path, 0, &db, err, sizeof err);
+        rc = tune_warm_worker(ctx, db, &o, keys, nkeys, warm_index, warm_count, warm_deadline);
+        lk_db_close(db);
     } else if (dry_run) {
         tune_dry_run(ctx, o.op, keys, nkeys);
     } else {
-        char path[1024], err[512];
-        if (!db_path)
-            db_path = lk_tunedb_default_path(path, sizeof path);
         lk_db *db = NULL;
         if (!db_path[0] || lk_db_open(db_path, 1, &db, err, sizeof err) != LK_OK) {
             fprintf(stderr, "cannot open the tuning database '%s': %s\n", db_path, db_path[0] ? err : "no path");

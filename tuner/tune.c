@@ -275,18 +275,22 @@ static lk_db_outcome measure(tuner *t, const lk_tune_key *key, const lk_params *
 
 /* Resume: removes the candidates that this device already measured for key, unless --force.
  * A key's plan (planned() of its valid candidates) counts those measured before. */
+int tune_measured(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, const lk_params *p)
+{
+    int has = 0;
+    if (lk_db_measured(db, dev, key, p, &has) != LK_OK)
+        fprintf(stderr, "warning: %s\n", lk_db_error(db));
+    return has;
+}
+
 static void drop_measured(const tuner *t, const lk_tune_key *key, lk_params *c, size_t *n)
 {
     if (t->o->force)
         return;
     size_t kept = 0;
-    for (size_t i = 0; i < *n; i++) {
-        int has = 0;
-        if (lk_db_measured(t->db, &t->ctx->info, key, &c[i], &has) != LK_OK)
-            fprintf(stderr, "warning: %s\n", lk_db_error(t->db));
-        if (!has)
+    for (size_t i = 0; i < *n; i++)
+        if (!tune_measured(t->db, &t->ctx->info, key, &c[i]))
             c[kept++] = c[i];
-    }
     *n = kept;
 }
 

@@ -41,6 +41,9 @@ double tune_final_round_cost_s(const tune_op *op, const space *s, double best_ms
  * seeds move to the front (shuffled with a fixed seed, except exhaustive: space order);
  * malloc'ed, *n of them. The compile-ahead workers (warm.h) build them in this order. */
 lk_params *tune_search_order(const space *s, tune_strategy strategy, size_t *n);
+/* 1 when db holds a measurement of p for key on dev, whatever its outcome (a failed lookup warns
+ * on stderr and counts as not measured). */
+int tune_measured(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, const lk_params *p);
 /* The keys to tune, in loop order; lengths whose problem does not fit the device are left out
  * with a note on stderr. Returns the count. */
 int tune_keys(lk_context *ctx, const tune_opts *o, lk_tune_key *keys, int max);

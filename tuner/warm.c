@@ -26,8 +26,17 @@ static int class_first(const lk_tune_key *keys, int i)
     return 1;
 }
 
-int tune_warm_worker(lk_context *ctx, const tune_opts *o, const lk_tune_key *keys, int nkeys, int index, int count,
-                     double deadline)
+/* 1 when every key of keys[k]'s class has measured p in db: the search will not run it again. */
+static int measured_by_class(lk_db *db, lk_context *ctx, const lk_tune_key *keys, int nkeys, int k, const lk_params *p)
+{
+    for (int j = k; j < nkeys; j++)
+        if (tune_same_class(&keys[j], &keys[k]) && !tune_measured(db, &ctx->info, &keys[j], p))
+            return 0;
+    return 1;
+}
+
+int tune_warm_worker(lk_context *ctx, lk_db *db, const tune_opts *o, const lk_tune_key *keys, int nkeys, int index,
+                     int count, double deadline)
 {
     const tune_shape tiny = {.batch = 1, .heads = 1};
     size_t job = 0;
@@ -47,6 +56,8 @@ int tune_warm_worker(lk_context *ctx, const tune_opts *o, const lk_tune_key *key
                 tune_default_on_space(ctx, o->op, &s, &keys[k], &p);
             else
                 p = order[c - 1];
+            if (db && !o->force && measured_by_class(db, ctx, keys, nkeys, k, &p))
+                continue;
             if (job++ % (size_t)count != (size_t)index)
                 continue;
             if (!tried) {

@@ -5,7 +5,8 @@
  * The workers are lk-tune itself, started with the same command line plus `--warm-worker I/N`.
  * Each takes every N-th (offset I) candidate of every compile class — keys equal up to length
  * and flag, whose kernels are the same — in the order the search takes them (the default, then
- * tune_search_order), and runs the op's check on it, which builds and caches the programs. With
+ * tune_search_order, less what the database already holds for the whole class), and runs the
+ * op's check on it, which builds and caches the programs. With
  * a time limit (the budget strategy gives it half its budget) the workers take no new candidate
  * past it, so the compiles a short budget pays for are the ones its search reaches first. Fresh processes, not threads: the library keeps per-context state and the CUDA
  * driver does not survive fork. Skipped on CPU devices (the cores that would compile are the
@@ -22,8 +23,10 @@ void tune_warm(lk_context *ctx, const tune_opts *o, const lk_tune_key *keys, int
                double limit_s);
 
 /* The work of worker `index` of `count` (the --warm-worker side) until `deadline` (now_s() clock,
- * which is CLOCK_MONOTONIC and so the same in every process; 0: none). Returns 0. */
-int tune_warm_worker(lk_context *ctx, const tune_opts *o, const lk_tune_key *keys, int nkeys, int index, int count,
-                     double deadline);
+ * which is CLOCK_MONOTONIC and so the same in every process; 0: none). Candidates that db (read
+ * only; NULL: none) holds for every key of their class are skipped unless o->force: a resumed
+ * run compiles what it will time. Returns 0. */
+int tune_warm_worker(lk_context *ctx, lk_db *db, const tune_opts *o, const lk_tune_key *keys, int nkeys, int index,
+                     int count, double deadline);
 
 #endif
