@@ -212,8 +212,7 @@ static void seeded_order(tuner *t, const space *s, const lk_tune_key *key, lk_pa
         move_to(v, n, at, &def_proj);
 }
 
-/* How many of a key's n valid candidates the strategy measures (budget: all, time decides). */
-static size_t planned(const tune_opts *o, size_t n)
+size_t tune_planned(const tune_opts *o, size_t n)
 {
     if (o->strategy != TUNE_RANDOM || n == 0)
         return n;
@@ -274,7 +273,7 @@ static lk_db_outcome measure(tuner *t, const lk_tune_key *key, const lk_params *
 }
 
 /* Resume: removes the candidates that this device already measured for key, unless --force.
- * A key's plan (planned() of its valid candidates) counts those measured before. */
+ * A key's plan (tune_planned() of its valid candidates) counts those measured before. */
 int tune_measured(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, const lk_params *p)
 {
     int has = 0;
@@ -402,7 +401,7 @@ static int tune_key(tuner *t, const lk_tune_key *key, double deadline)
     drop_measured(t, key, cands, &n);
     if (t->o->strategy == TUNE_BUDGET)
         seeded_order(t, &s, key, cands, n);
-    size_t plan = planned(t->o, valid), before = valid - n;
+    size_t plan = tune_planned(t->o, valid), before = valid - n;
     size_t todo = plan > before ? plan - before : 0;
     double best = -1.0;
     lk_params best_p = {0};
@@ -464,7 +463,7 @@ int tune_run(lk_context *ctx, lk_db *db, const tune_opts *o, const lk_tune_key *
         drop_measured(&t, &keys[i], cands, &n);
         free(cands);
         key_name(o->op, &keys[i], name, sizeof name);
-        size_t plan = planned(o, valid), before = valid - n;
+        size_t plan = tune_planned(o, valid), before = valid - n;
         if (valid > 0 && before >= plan) {
             printf("%s: already tuned, skipped (every candidate measured; --force re-tunes)\n", name);
             continue;

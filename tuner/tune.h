@@ -41,6 +41,9 @@ double tune_final_round_cost_s(const tune_op *op, const space *s, double best_ms
  * seeds move to the front (shuffled with a fixed seed, except exhaustive: space order);
  * malloc'ed, *n of them. The compile-ahead workers (warm.h) build them in this order. */
 lk_params *tune_search_order(const space *s, tune_strategy strategy, size_t *n);
+/* How many of a key's n valid candidates the strategy measures, the first of tune_search_order
+ * (random: the fraction; budget: all, time decides; exhaustive: all). */
+size_t tune_planned(const tune_opts *o, size_t n);
 /* 1 when db holds a measurement of p for key on dev, whatever its outcome (a failed lookup warns
  * on stderr and counts as not measured). */
 int tune_measured(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, const lk_params *p);

@@ -48,6 +48,7 @@ int tune_warm_worker(lk_context *ctx, lk_db *db, const tune_opts *o, const lk_tu
         o->op->space(&u, &s);
         size_t n = 0;
         lk_params *order = tune_search_order(&s, o->strategy, &n);
+        n = tune_planned(o, n);
         void *state = NULL;
         int tried = 0; /* the class's inputs are set up at its first candidate of ours */
         for (size_t c = 0; order && c <= n && (deadline <= 0.0 || now_s() < deadline); c++) {

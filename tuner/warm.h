@@ -1,14 +1,15 @@
-/* Compile-ahead for lk-tune: before timing, worker processes build every candidate's kernels
- * into the on-disk program cache in parallel, so the timing loop loads binaries instead of
- * waiting on one compiler at a time (a GPU key's space is ~100 kernels of ~1 s each).
+/* Compile-ahead for lk-tune: before timing, worker processes build the candidates' kernels into
+ * the on-disk program cache in parallel, so the timing loop loads binaries instead of waiting on
+ * one compiler at a time (a GPU key's space is ~100 to ~1700 kernels of ~1 s each).
  *
- * The workers are lk-tune itself, started with the same command line plus `--warm-worker I/N`.
- * Each takes every N-th (offset I) candidate of every compile class — keys equal up to length
- * and flag, whose kernels are the same — in the order the search takes them (the default, then
- * tune_search_order, less what the database already holds for the whole class), and runs the
- * op's check on it, which builds and caches the programs. With
- * a time limit (the budget strategy gives it half its budget) the workers take no new candidate
- * past it, so the compiles a short budget pays for are the ones its search reaches first. Fresh processes, not threads: the library keeps per-context state and the CUDA
+ * The workers are lk-tune itself, started with the same command line plus
+ * `--warm-worker I/N/DEADLINE`. Each takes every N-th (offset I) candidate of every compile class
+ * — keys equal up to length and flag, whose kernels are the same — in the order the search takes
+ * them: the default, then the first tune_planned of tune_search_order, less those the database
+ * already holds for every key of the class. For each it runs the op's check, which builds and
+ * caches the programs. With a time limit (the budget strategy gives half its budget) the workers
+ * take no new candidate past it, so the compiles a short budget pays for are the ones its search
+ * reaches first. Fresh processes, not threads: the library keeps per-context state and the CUDA
  * driver does not survive fork. Skipped on CPU devices (the cores that would compile are the
  * device) and when the disk cache is off (LK_CACHE_DIR=""). */
 #ifndef LK_TUNER_WARM_H
