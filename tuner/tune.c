@@ -272,8 +272,6 @@ static lk_db_outcome measure(tuner *t, const lk_tune_key *key, const lk_params *
     return out;
 }
 
-/* Resume: removes the candidates that this device already measured for key, unless --force.
- * A key's plan (tune_planned() of its valid candidates) counts those measured before. */
 int tune_measured(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, const lk_params *p)
 {
     int has = 0;
@@ -282,6 +280,8 @@ int tune_measured(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, 
     return has;
 }
 
+/* Resume: removes the candidates that this device already measured for key, unless --force.
+ * A key's plan (tune_planned() of its valid candidates) counts those measured before. */
 static void drop_measured(const tuner *t, const lk_tune_key *key, lk_params *c, size_t *n)
 {
     if (t->o->force)

@@ -49,14 +49,14 @@ int tune_warm_worker(lk_context *ctx, lk_db *db, const tune_opts *o, const lk_tu
         size_t n = 0;
         lk_params *order = tune_search_order(&s, o->strategy, &n);
         n = tune_planned(o, n);
+        lk_params def; /* first, as the budget plan times it; not again where the order has it */
+        tune_default_on_space(ctx, o->op, &s, &keys[k], &def);
         void *state = NULL;
         int tried = 0; /* the class's inputs are set up at its first candidate of ours */
         for (size_t c = 0; order && c <= n && (deadline <= 0.0 || now_s() < deadline); c++) {
-            lk_params p; /* the default first: the budget plan times it */
-            if (c == 0)
-                tune_default_on_space(ctx, o->op, &s, &keys[k], &p);
-            else
-                p = order[c - 1];
+            const lk_params p = c == 0 ? def : order[c - 1];
+            if (c > 0 && lk_params_equal(&p, &def))
+                continue;
             if (db && !o->force && measured_by_class(db, ctx, keys, nkeys, k, &p))
                 continue;
             if (job++ % (size_t)count != (size_t)index)
