@@ -1,7 +1,8 @@
 /* attention_fwd_mma.cl: FlashAttention-2 forward on NVIDIA tensor cores (mma.sync m16n8k16, f16
  * in, f32 accumulate), with the same arguments, masking, GQA, lse and RoPE options as the generic
  * kernel (attention_fwd.cl); the host picks it on NVIDIA GPUs of compute capability 8+ for f16
- * with D 64 or 128 and unit last-dimension strides (rows 16-byte aligned).
+ * with D 64 or 128 and unit last-dimension strides (rows 16-byte aligned). Its per-lane softmax,
+ * tile copies and K rotation are in attention_fwd_tile.h, which attention_fwd_wgmma.cl shares.
  *
  *   work-group = WARPS warps, BLOCK_M query rows; warp w owns rows [w*16*MT, (w+1)*16*MT) as MT
  *   m16 tiles. Q fragments live in registers for the whole loop (rotated once with ROPE_Q);
@@ -66,101 +67,12 @@
 #define HALF (D / 2)
 #define NEG_INF (-INFINITY)
 
-#if STAGES == 1
-#define WAIT_FOR_TILE() lk_cp_async_wait(0)
-#elif STAGES == 2
-#define WAIT_FOR_TILE() lk_cp_async_wait(1)
-#elif STAGES == 3
-#define WAIT_FOR_TILE() lk_cp_async_wait(2)
-#else
-#define WAIT_FOR_TILE() lk_cp_async_wait(3)
-#endif
-
-/* Issue the copies of BLOCK_N rows from row j0 of a [S, D] matrix (row stride ss) into dst. A
- * loop, not unrolled (as rotate_tile's): unrolled, its addresses stay live in registers across
- * the tile's math (ptxas sm_90, hd128, BLOCK_M 128, WARPS 4, BLOCK_N 64, QSMEM 1: 52 bytes of
- * spills plain and with ROPE_Q, 88 with ROPE_K; as loops 12, 24 and 40). */
-LK_INLINE void copy_tile(LK_LOCAL_PTR lk_t *dst, const LK_GLOBAL lk_t *src, long base, long ss, int j0, int S,
-                         int tid)
-{
-    #pragma unroll 1
-    for (int c = tid; c < BLOCK_N * (D / 8); c += THREADS) {
-        int n = c / (D / 8), d8 = (c % (D / 8)) * 8, j = j0 + n;
-        const LK_GLOBAL lk_t *p = src + base + (long)(j < S ? j : 0) * ss + d8;
-        lk_cp_async16(LK_SMEM_ADDR(dst + n * ROW + d8), LK_GLOBAL_ADDR(p), j < S ? 16 : 0);
-    }
-}
-
-#if ROPE_K
-/* Rotate the K tile in shared memory in place (positions j0 ..). */
-LK_INLINE void rotate_tile(LK_LOCAL_PTR lk_t *kt, int j0, int Sk, int b, const LK_GLOBAL float *freq,
-                           const LK_GLOBAL float *table, int layout, const LK_GLOBAL int *ids, long ids_off,
-                           long ids_sb, long ids_ss, long offset, int tid)
-{
-    #pragma unroll 1
-    for (int idx = tid; idx < BLOCK_N * HALF; idx += THREADS) {
-        int n = idx / HALF, i = idx % HALF, j = j0 + n;
-        if (j >= Sk)
-            continue;
-        int d1 = lk_rope_first(layout, i, D), d2 = lk_rope_second(layout, i, D);
-        float c, s;
-#if ROPE_TABLE
-        c = table[2 * ((long)j * HALF + i)];
-        s = table[2 * ((long)j * HALF + i) + 1];
-#else
-        lk_sincos_approx(lk_rope_angle(lk_rope_position(ids, ids_off, ids_sb, ids_ss, b, j, offset), freq[2 * i],
-                                       freq[2 * i + 1]),
-                         &s, &c);
-#endif
-        float x1 = lk_ld(kt, n * ROW + d1), x2 = lk_ld(kt, n * ROW + d2);
-        lk_rope_rotate(&x1, &x2, c, s);
-        lk_st(kt, n * ROW + d1, x1);
-        lk_st(kt, n * ROW + d2, x2);
-    }
-}
-#endif
-
-/* Column of element e (0..3) of chunk kc held by lane quad index t in an A fragment row. */
-LK_INLINE int frag_col(int kc, int t, int e)
-{
-    return kc * 16 + (e >> 1) * 8 + 2 * t + (e & 1);
-}
-
-/* Load query row `row` (zeros beyond Sq) as this lane's A-fragment columns, rotated when ROPE_Q:
- * x[kc][e] = q[row][frag_col(kc, t, e)]. */
-LK_INLINE void load_q_row(float x[KC][4], const LK_GLOBAL lk_t *q, long base, int row, int Sq, int t, int b,
-                          const LK_GLOBAL float *freq, int layout, const LK_GLOBAL int *ids, long ids_off,
-                          long ids_sb, long ids_ss, long offset)
-{
-    #pragma unroll
-    for (int kc = 0; kc < KC; kc++)
-        #pragma unroll
-        for (int e = 0; e < 4; e++)
-            x[kc][e] = row < Sq ? lk_ld(q, base + frag_col(kc, t, e)) : 0.0f;
-#if ROPE_Q
-    int pos = lk_rope_position(ids, ids_off, ids_sb, ids_ss, b, row < Sq ? row : 0, offset);
-    float c, s;
-    if (layout) { /* interleaved: pair i = (2i, 2i+1), the two halves of one register */
-        #pragma unroll
-        for (int kc = 0; kc < KC; kc++)
-            #pragma unroll
-            for (int e = 0; e < 4; e += 2) {
-                int i = frag_col(kc, t, e) / 2;
-                lk_sincos_approx(lk_rope_angle(pos, freq[2 * i], freq[2 * i + 1]), &s, &c);
-                lk_rope_rotate(&x[kc][e], &x[kc][e + 1], c, s);
-            }
-    } else { /* half-split: pair i = (i, i + D/2), chunk kc pairs with chunk kc + KC/2 */
-        #pragma unroll
-        for (int kc = 0; kc < KC / 2; kc++)
-            #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int i = frag_col(kc, t, e);
-                lk_sincos_approx(lk_rope_angle(pos, freq[2 * i], freq[2 * i + 1]), &s, &c);
-                lk_rope_rotate(&x[kc][e], &x[kc + KC / 2][e], c, s);
-            }
-    }
-#endif
-}
+/* the tile layout of attention_fwd_tile.h: rows of ROW halves, copy c takes 8 columns of row
+ * c / (D / 8) */
+#define TILE_ROW(c) ((c) / (D / 8))
+#define TILE_COL8(c) (((c) % (D / 8)) * 8)
+#define TILE_OFF(n, d) ((n) * ROW + (d))
+#include "attention_fwd_tile.h"
 
 LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
     const LK_GLOBAL lk_t *q, long q_off, long qsb, long qsh, long qss, long qsd,
@@ -298,61 +210,13 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
         }
 
         /* online softmax: P in place of S */
-        const int masked = t >= first_masked;
-        #pragma unroll
-        for (int mt = 0; mt < MT; mt++)
-            #pragma unroll
-            for (int h = 0; h < 2; h++) {
-                int row = wrow0 + mt * 16 + g + 8 * h;
-                int row_end = causal ? row + shift + 1 : Sk;
-                row_end = row_end < Sk ? row_end : Sk;
-                /* the max of the raw scores (scale_log2 > 0 keeps the order); m is in the scaled domain */
-                float raw = NEG_INF;
-                #pragma unroll
-                for (int nt = 0; nt < NT; nt++)
-                    #pragma unroll
-                    for (int e = 0; e < 2; e++) {
-                        if (masked && t * BLOCK_N + nt * 8 + 2 * t4 + e >= row_end)
-                            sc[mt][nt][2 * h + e] = NEG_INF;
-                        raw = lk_fmax(raw, sc[mt][nt][2 * h + e]);
-                    }
-                raw = lk_fmax(raw, lk_shfl_xor(raw, 1));
-                raw = lk_fmax(raw, lk_shfl_xor(raw, 2));
-                float mx = lk_fmax(m[mt][h], raw * scale_log2);
-                float base = mx == NEG_INF ? 0.0f : mx; /* a row with nothing visible yet stays at zero */
-                float sum = 0.0f;
-                #pragma unroll
-                for (int nt = 0; nt < NT; nt++)
-                    #pragma unroll
-                    for (int e = 0; e < 2; e++) {
-                        float p = lk_exp2_approx(lk_fma(sc[mt][nt][2 * h + e], scale_log2, -base));
-                        sc[mt][nt][2 * h + e] = p;
-                        sum += p;
-                    }
-                if (mx != m[mt][h]) { /* rescale only when the running max moved (rarely, after the first tiles) */
-                    float alpha = lk_exp2_approx(m[mt][h] - base);
-                    l[mt][h] *= alpha;
-                    #pragma unroll
-                    for (int dt = 0; dt < DT; dt++) {
-                        acc[mt][dt][2 * h] *= alpha;
-                        acc[mt][dt][2 * h + 1] *= alpha;
-                    }
-                    m[mt][h] = mx;
-                }
-                l[mt][h] += sum;
-            }
+        softmax_tile(sc, acc, m, l, wrow0, g, t4, t * BLOCK_N, t >= first_masked, causal, shift, Sk, scale_log2);
 
         /* O += P V, P packed chunk by chunk as A fragments (short-lived registers) */
         #pragma unroll
         for (int pc = 0; pc < PC; pc++) {
             uint pa[MT][4];
-            #pragma unroll
-            for (int mt = 0; mt < MT; mt++)
-                #pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    pa[mt][h] = lk_pack_half2(sc[mt][2 * pc][2 * h], sc[mt][2 * pc][2 * h + 1]);
-                    pa[mt][2 + h] = lk_pack_half2(sc[mt][2 * pc + 1][2 * h], sc[mt][2 * pc + 1][2 * h + 1]);
-                }
+            p_fragments(pa, sc, pc);
             #pragma unroll
             for (int dp = 0; dp < DT / 2; dp++) {
                 uint vb[4]; /* b0 b1 of d tile 2dp, then of 2dp + 1 */
@@ -367,25 +231,5 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
         lk_barrier();
     }
 
-    const long o_base = o_off + b * osb + hq * osh;
-    #pragma unroll
-    for (int mt = 0; mt < MT; mt++)
-        #pragma unroll
-        for (int h = 0; h < 2; h++) {
-            int row = wrow0 + mt * 16 + g + 8 * h;
-            float sum = l[mt][h];
-            sum += lk_shfl_xor(sum, 1);
-            sum += lk_shfl_xor(sum, 2);
-            if (row >= Sq)
-                continue;
-            float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-            #pragma unroll
-            for (int dt = 0; dt < DT; dt++)
-                #pragma unroll
-                for (int e = 0; e < 2; e++)
-                    lk_st(o, o_base + (long)row * oss + dt * 8 + 2 * t4 + e, acc[mt][dt][2 * h + e] * inv);
-            if (lse && t4 == 0)
-                lse[l_off + b * lsb + hq * lsh + (long)row * lss] =
-                    sum > 0.0f ? (m[mt][h] + lk_log2(sum)) * 0.69314718055994531f : NEG_INF;
-        }
+    store_rows(o, o_off + b * osb + hq * osh, oss, lse, l_off + b * lsb + hq * lsh, lss, acc, m, l, wrow0, g, t4, Sq);
 }

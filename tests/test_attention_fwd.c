@@ -4,7 +4,9 @@
  * Tolerance: relative error (harness.h) <= 1e-5 for f32, <= 2e-3 for f16, on o and lse.
  * The tensor_core cases force the mma kernel's tiles (MMA=1) by a tuning override; they run on
  * NVIDIA GPUs of compute capability 8+ and skip elsewhere, and where their K/V ring exceeds the
- * device's local memory (above 48 KB: only the CUDA build, by opt-in dynamic shared memory). */
+ * device's local memory (above 48 KB: only the CUDA build, by opt-in dynamic shared memory). The
+ * warpgroup cases force the Hopper wgmma kernel (MMA=2); they run on the CUDA build on compute
+ * capability 9.0 only and skip elsewhere. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +104,32 @@ ParameterizedTestParameters(attention_fwd, tensor_core)
     return cr_make_param_array(att_case, cases, sizeof cases / sizeof cases[0]);
 }
 
+/* The same columns for MMA=2 (CUDA only): one and two and three warpgroups (BLOCK_M 64, 128,
+ * 192), BLOCK_N 64 and 128, every pipeline depth, the three RoPE variants and the table, position
+ * ids, GQA, Sq > Sk, partial tiles */
+#define WGMMA_CASES(X)                                                                                             \
+    X(1, 4, 2, 1000, 1000, 128, 1, LK_F16, 1, FUSED, HS, 0, 0, LKT_CONTIGUOUS,                                     \
+      "MMA=2,WARPS=8,BLOCK_M=128,BLOCK_N=128,STAGES=2")                                                            \
+    X(2, 2, 1, 130, 333, 64, 1, LK_F16, 1, KPRE, IL, 0, 0, LKT_BSHD, "MMA=2,WARPS=4,BLOCK_M=64,BLOCK_N=64,STAGES=4") \
+    X(1, 2, 2, 77, 1000, 128, 0, LK_F16, 1, UNF, HS, 0, 0, LKT_PADDED,                                              \
+      "MMA=2,WARPS=12,BLOCK_M=192,BLOCK_N=64,STAGES=3")                                                            \
+    X(1, 2, 2, 113, 17, 128, 1, LK_F16, 0, AUTO, HS, 0, 0, LKT_CONTIGUOUS,                                          \
+      "MMA=2,WARPS=8,BLOCK_M=128,BLOCK_N=64,STAGES=1")                                                             \
+    X(2, 4, 2, 64, 200, 64, 1, LK_F16, 2, FUSED, HS, 1, 0, LKT_CONTIGUOUS,                                          \
+      "MMA=2,WARPS=4,BLOCK_M=64,BLOCK_N=128,STAGES=2,ROPE_TABLE=1")                                                \
+    X(2, 4, 2, 64, 200, 128, 1, LK_F16, 2, FUSED, IL, 0, 1, LKT_CONTIGUOUS,                                         \
+      "MMA=2,WARPS=8,BLOCK_M=128,BLOCK_N=128,STAGES=3")                                                            \
+    X(1, 2, 1, 3, 555, 64, 0, LK_F16, 0, AUTO, HS, 0, 0, LKT_CONTIGUOUS, "MMA=2,WARPS=12,BLOCK_M=192,BLOCK_N=128,STAGES=1")
+
+#define WGMMA_ROW(b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, tiles)                               \
+    {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, tab, ids, mem, LKT_CUDA, tiles},
+
+ParameterizedTestParameters(attention_fwd, warpgroup)
+{
+    static att_case cases[] = {WGMMA_CASES(WGMMA_ROW)};
+    return cr_make_param_array(att_case, cases, sizeof cases / sizeof cases[0]);
+}
+
 static void run_case(const att_case *c);
 
 ParameterizedTest(att_case *c, attention_fwd, matches_reference)
@@ -114,15 +142,25 @@ ParameterizedTest(att_case *c, attention_fwd, tensor_core)
     run_case(c);
 }
 
+ParameterizedTest(att_case *c, attention_fwd, warpgroup)
+{
+    run_case(c);
+}
+
 static void run_case(const att_case *c)
 {
     lk_context *ctx = lkt_open(c->backend);
     const lk_device_info *dev = lk_context_device(ctx);
     if (c->tiles[0])
         lkt_require_tensor_cores(ctx);
-    lk_params tiles;
-    if (c->tiles[0] && lk_params_parse(c->tiles, &tiles) == LK_OK &&
-        lk_attention_fwd_local_bytes(&tiles, (int)c->D) > lk_attention_fwd_local_limit(dev, &tiles))
+    lk_params tiles = {0};
+    if (c->tiles[0])
+        cr_assert_eq(lk_params_parse(c->tiles, &tiles), LK_OK, "bad tiles in the test table: %s", c->tiles);
+    const int mma = lk_params_get(&tiles, "MMA", 0);
+    if (mma == 2 && !lk_attention_fwd_has_wgmma(dev, (int)c->D))
+        cr_skip_test("MMA=2 (wgmma, sm_90a) runs on the CUDA build on compute capability 9.0 only (this: %s %s, %d.%d)",
+                     lkt_backend_name(c->backend), dev->name, dev->cc_major, dev->cc_minor);
+    if (c->tiles[0] && lk_attention_fwd_local_bytes(&tiles, (int)c->D) > lk_attention_fwd_local_limit(dev, &tiles))
         cr_skip_test("%s: the K/V ring needs %zu B of local memory, %s %s allows %zu B per work-group (above 48 KB"
                      " only the CUDA build, by opt-in dynamic shared memory)",
                      c->tiles, lk_attention_fwd_local_bytes(&tiles, (int)c->D), lkt_backend_name(c->backend),
@@ -185,9 +223,10 @@ static void run_case(const att_case *c)
     if (c->table)
         cr_expect(strstr(lk_last_launch(ctx), "ROPE_TABLE=1") != NULL, "override did not reach the launch: %s",
                   lk_last_launch(ctx));
-    if (c->tiles[0])
-        cr_expect(strstr(lk_last_launch(ctx), "attention_fwd_mma") != NULL, "the tensor-core kernel did not run: %s",
-                  lk_last_launch(ctx));
+    if (c->tiles[0]) {
+        const char *kernel = mma == 2 ? "attention_fwd_wgmma" : "attention_fwd_mma";
+        cr_expect(strstr(lk_last_launch(ctx), kernel) != NULL, "%s did not run: %s", kernel, lk_last_launch(ctx));
+    }
     lkt_download(ctx, &to, o);
     lkt_download(ctx, &tl, lse);
 

@@ -2,9 +2,10 @@
 # Compiles kernel programs of cl/ for NVIDIA on a machine without a GPU, so that a construct one
 # of NVIDIA's compilers would reject fails here, not on the GPU. Two modes (ctest cases):
 #
-#   cuda   (cuda_kernels_compile)  every program as CUDA for sm_90 (nvcc -x cu), as the CUDA build
-#          compiles them through NVRTC: each program's default defines with both storage types
-#          (LK_F16 0 and 1; the tensor-core programs, *_mma.cl, with 1 only: they take f16 alone),
+#   cuda   (cuda_kernels_compile)  every program as CUDA for sm_90a (nvcc -x cu), as the CUDA build
+#          compiles them through NVRTC on an H100 or H200: each program's default defines with both
+#          storage types (LK_F16 0 and 1; the tensor-core programs, *_mma.cl and *_wgmma.cl, with 1
+#          only: they take f16 alone),
 #          and every variant of tools/kernel-variants.txt. It catches OpenCL-only
 #          constructs in the shared sources.
 #   nvptx  (opencl_nvptx_compile)  the tensor-core programs (*_mma.cl, f16), their variants and
@@ -26,9 +27,9 @@ case "$mode" in
 cuda)
   cc="${cc:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}"
   [ -x "$cc" ] || { echo "skipped: no nvcc (CUDA toolkit) on this machine"; exit 77; }
-  flags="-x cu -arch=sm_90 -c"
+  flags="-x cu -gencode arch=compute_90a,code=sm_90a -c"
   jobs=$({ for f in cl/*.cl; do
-      case "$f" in *_mma.cl) printf '%s 1\n' "$f" ;; *) printf '%s 0\n%s 1\n' "$f" "$f" ;; esac
+      case "$f" in *_mma.cl | *_wgmma.cl) printf '%s 1\n' "$f" ;; *) printf '%s 0\n%s 1\n' "$f" "$f" ;; esac
     done; printf '%s\n' "$variants"; })
   ;;
 nvptx)

@@ -45,13 +45,15 @@ static int qsmem_only_two_tiles(const lk_params *p, const void *user, char *why,
 
 void attn_space(const tune_space_user *u, space *s)
 {
-    static const int variants[] = {0, 1, 2}, table[] = {0, 1}, one[] = {1};
+    static const int variants[] = {0, 1, 2}, table[] = {0, 1};
     static const int bm_gpu[] = {16, 32, 64, 128}, bn_gpu[] = {8, 16, 32, 64}, st_gpu[] = {1, 2, 3};
     static const int bm_cpu[] = {16, 32, 64}, bn_cpu[] = {8, 16, 32}, st_cpu[] = {1, 2};
-    static const int bm_mma[] = {64, 128}, bn_mma[] = {32, 64, 128}, st_mma[] = {1, 2, 3, 4}, warps[] = {4, 8};
-    static const int qsmem[] = {0, 1};
+    /* MMA 2 (Hopper's wgmma, where it runs) adds WARPS 12 with BLOCK_M 192 = 16 WARPS, which MMA 1 rejects */
+    static const int bm_mma[] = {64, 128, 192}, bn_mma[] = {32, 64, 128}, st_mma[] = {1, 2, 3, 4};
+    static const int warps[] = {4, 8, 12}, mma_kinds[] = {1, 2}, qsmem[] = {0, 1};
     int cpu = u->ctx->info.type == LK_DEVICE_CPU;
     int mma = u->key->dtype == LK_F16 && lk_attention_fwd_has_mma(&u->ctx->info, u->key->head_dim);
+    int wgmma = mma && lk_attention_fwd_has_wgmma(&u->ctx->info, u->key->head_dim);
     memset(s, 0, sizeof *s);
     s->user = u;
     if (!strcmp(u->key->family, "rope")) {
@@ -59,9 +61,9 @@ void attn_space(const tune_space_user *u, space *s)
         space_add_list(s, "ROPE_TABLE", 2, table);
     }
     if (mma) {
-        space_add_list(s, "MMA", 1, one);
-        space_add_list(s, "WARPS", 2, warps);
-        space_add_list(s, "BLOCK_M", 2, bm_mma);
+        space_add_list(s, "MMA", wgmma ? 2 : 1, mma_kinds);
+        space_add_list(s, "WARPS", wgmma ? 3 : 2, warps);
+        space_add_list(s, "BLOCK_M", wgmma ? 3 : 2, bm_mma);
         space_add_list(s, "BLOCK_N", 3, bn_mma);
         space_add_list(s, "STAGES", 4, st_mma);
         space_add_list(s, "QSMEM", 2, qsmem);

@@ -13,9 +13,9 @@
  *    ordered with PyTorch's default stream without any extra synchronization.
  *  - Buffers are CUdeviceptr values stored in the pointer-sized handle.
  *  - Programs are compiled from the portable OpenCL C source by NVRTC to a CUBIN for the
- *    device's sm_XY (returned to the core for the disk cache), or to PTX for the newest virtual
- *    architecture NVRTC knows when it is older than the device. A program holds the CUmodule and
- *    a small cache of CUfunction by kernel name.
+ *    device's sm_XY (sm_90a on 9.0; returned to the core for the disk cache), or to PTX for the
+ *    newest virtual architecture NVRTC knows when it is older than the device. A program holds
+ *    the CUmodule and a small cache of CUfunction by kernel name.
  *  - A launch's dyn_local bytes (the kernel's LK_DYN_SHARED array) are cuLaunchKernel's dynamic
  *    shared memory. Beyond 48 KB a function must opt in with CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
  *    (at most the device's ..._MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, info.local_mem_optin_bytes). One
@@ -471,7 +471,9 @@ typedef struct cu_program {
     cu_function kernels[LK_CU_KERNEL_CACHE];
 } cu_program;
 
-/* "--gpu-architecture=sm_XY" and 1 (CUBIN) when NVRTC supports the device's architecture;
+/* "--gpu-architecture=sm_XY" and 1 (CUBIN) when NVRTC supports the device's architecture (on
+ * compute capability 9.0 sm_90a: its arch-specific instructions, wgmma for
+ * cl/attention_fwd_wgmma.cl; the CUBIN runs on 9.0 only, as it is built for this device);
  * otherwise "--gpu-architecture=compute_XY" for the newest architecture NVRTC supports at or
  * below the device (PTX, JIT-compiled by the driver) and 0. A device older than everything
  * NVRTC supports gets sm_XY, and NVRTC's own error. */
@@ -485,7 +487,7 @@ static int choose_arch(int major, int minor, char *out, size_t n) {
                 best = archs[i];
     }
     if (best == 0 || best == want) {
-        snprintf(out, n, "--gpu-architecture=sm_%d", want);
+        snprintf(out, n, "--gpu-architecture=sm_%d%s", want, want == 90 ? "a" : "");
         return 1;
     }
     snprintf(out, n, "--gpu-architecture=compute_%d", best);

@@ -1,6 +1,7 @@
-/* lk_attention_fwd: validation, tuned-parameter lookup, and the three RoPE variants over either
- * kernel, the generic one (cl/attention_fwd.cl, any device) or the tensor-core one
- * (cl/attention_fwd_mma.cl, NVIDIA compute capability 8+, tuned parameter MMA=1):
+/* lk_attention_fwd: validation, tuned-parameter lookup, and the three RoPE variants over one of
+ * three kernels, the generic one (cl/attention_fwd.cl, any device), the tensor-core one
+ * (cl/attention_fwd_mma.cl, NVIDIA compute capability 8+, tuned parameter MMA=1) or the Hopper
+ * warpgroup-MMA one (cl/attention_fwd_wgmma.cl, the CUDA build on compute capability 9.0, MMA=2):
  *   fused      ROPE_Q=1 ROPE_K=1: K rotated per tile in the loop (sin/cos computed or table)
  *   k-prepass  ROPE_Q=1 ROPE_K=0: K rotated once into scratch by lk_rope's kernel
  *   unfused    ROPE_Q=0 ROPE_K=0: Q and K rotated into scratch, then plain attention */
@@ -30,7 +31,13 @@ int lk_attention_fwd_has_mma(const lk_device_info *dev, int head_dim)
     return lk_device_tensor_cores(dev) && (head_dim == 64 || head_dim == 128);
 }
 
-/* The tensor-core kernel reads rows with 16-byte copies: f16, unit last stride, the other strides
+int lk_attention_fwd_has_wgmma(const lk_device_info *dev, int head_dim)
+{
+    return lk_attention_fwd_has_mma(dev, head_dim) && dev->backend == LK_BACKEND_CUDA && dev->cc_major == 9 &&
+           dev->cc_minor == 0;
+}
+
+/* The tensor-core kernels read rows with 16-byte copies: f16, unit last stride, the other strides
  * and the offset multiples of 8 elements. */
 static int mma_layout_ok(const lk_tensor *t)
 {
@@ -64,6 +71,10 @@ void lk_attention_fwd_defaults(const lk_device_info *dev, int head_dim, lk_param
 
 size_t lk_attention_fwd_local_bytes(const lk_params *p, int head_dim)
 {
+    if (lk_params_get(p, "MMA", 0) == 2) /* f16 K and V tiles and the Q tile, unpadded core matrices */
+        return 2u * (2u * (size_t)lk_params_get(p, "STAGES", 1) * (size_t)lk_params_get(p, "BLOCK_N", 16) +
+                     (size_t)lk_params_get(p, "BLOCK_M", 16)) *
+               (size_t)head_dim;
     if (lk_params_get(p, "MMA", 0)) /* f16 K and V tiles (and the Q tile with QSMEM), rows padded by 8 */
         return 2u * (2u * (size_t)lk_params_get(p, "STAGES", 1) * (size_t)lk_params_get(p, "BLOCK_N", 16) +
                      (lk_params_get(p, "QSMEM", 0) ? (size_t)lk_params_get(p, "BLOCK_M", 16) : 0u)) *
@@ -91,13 +102,22 @@ lk_status lk_attention_fwd_check_params(lk_context *ctx, const lk_params *p, int
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT,
                        OP ": parameters out of range (BLOCK_M %d, BLOCK_N %d, STAGES %d, VARIANT %d)", bm, bn,
                        stages, variant);
-    if (lk_params_get(p, "MMA", 0)) {
-        int warps = lk_params_get(p, "WARPS", 0);
+    int mma = lk_params_get(p, "MMA", 0), warps = lk_params_get(p, "WARPS", 0);
+    if (mma == 2) {
+        if (!lk_attention_fwd_has_wgmma(&ctx->info, head_dim) || (warps != 4 && warps != 8 && warps != 12) ||
+            bm != 16 * warps || (bn != 64 && bn != 128) || lk_params_get(p, "QSMEM", 0))
+            return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT,
+                           OP ": MMA=2 needs the CUDA backend on compute capability 9.0 (this: %s %d.%d), head_dim"
+                           " 64 or 128 (%d), WARPS 4, 8 or 12 (%d), BLOCK_M 16*WARPS (%d), BLOCK_N 64 or 128 (%d),"
+                           " no QSMEM (Q is always in shared memory)",
+                           ctx->info.backend == LK_BACKEND_CUDA ? "CUDA" : "OpenCL", ctx->info.cc_major,
+                           ctx->info.cc_minor, head_dim, warps, bm, bn);
+    } else if (mma) {
         int qsmem = lk_params_get(p, "QSMEM", 0);
-        if (!lk_attention_fwd_has_mma(&ctx->info, head_dim) || (warps != 4 && warps != 8) || bm % (16 * warps) ||
+        if (mma != 1 || !lk_attention_fwd_has_mma(&ctx->info, head_dim) || (warps != 4 && warps != 8) || bm % (16 * warps) ||
             bm > 32 * warps || bn % 16 || bn > 128 || (qsmem != 0 && qsmem != 1))
             return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT,
-                           OP ": MMA=1 needs an NVIDIA GPU of compute capability 8+ (this: %d.%d), head_dim 64 or"
+                           OP ": MMA=1 (or 2) needs an NVIDIA GPU of compute capability 8+ (this: %d.%d), head_dim 64 or"
                            " 128 (%d), WARPS 4 or 8 (%d), BLOCK_M 16*WARPS or 32*WARPS (%d), BLOCK_N a multiple"
                            " of 16 up to 128 (%d), QSMEM 0 or 1 (%d)",
                            ctx->info.cc_major, ctx->info.cc_minor, head_dim, warps, bm, bn, qsmem);
@@ -128,13 +148,16 @@ const char *lk_attention_fwd_kernel(int f16, int head_dim, const lk_params *tune
     lk_params_set(defs, "ROPE_Q", rope_q);
     lk_params_set(defs, "ROPE_K", rope_k);
     lk_params_set(defs, "ROPE_TABLE", table);
-    if (!lk_params_get(tuned, "MMA", 0)) {
+    int mma = lk_params_get(tuned, "MMA", 0);
+    if (!mma) {
         *local = (size_t)lk_params_get(defs, "BLOCK_M", 32);
         return "attention_fwd";
     }
     lk_params_set(defs, "WARPS", lk_params_get(tuned, "WARPS", 4));
-    lk_params_set(defs, "QSMEM", lk_params_get(tuned, "QSMEM", 0));
     *local = 32u * (size_t)lk_params_get(tuned, "WARPS", 4);
+    if (mma == 2)
+        return "attention_fwd_wgmma";
+    lk_params_set(defs, "QSMEM", lk_params_get(tuned, "QSMEM", 0));
     return "attention_fwd_mma";
 }
 
@@ -172,7 +195,7 @@ static lk_status launch_kernel(lk_context *ctx, const lk_tensor *q, const lk_ten
 lk_status lk_attention_fwd_run(lk_context *ctx, const lk_tensor *q, const lk_tensor *k, const lk_tensor *v,
                                lk_tensor *o, lk_tensor *lse, const lk_attention_params *p, const lk_params *tuned_in)
 {
-    /* MMA=1 on tensors the tensor-core kernel cannot read (f32, strided rows): the generic kernel,
+    /* MMA=1 or 2 on tensors the tensor-core kernels cannot read (f32, strided rows): the generic kernel,
      * with the given tiles where they suit it, else its defaults */
     lk_params fallback;
     const lk_params *tuned = tuned_in;

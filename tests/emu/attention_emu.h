@@ -1,5 +1,5 @@
-/* attention_emu.h: one configuration (compile-time defines) of the tensor-core attention forward
- * (cl/attention_fwd_mma.cl), run by warp_emu.h on host threads (attention_emu_config.cpp is
+/* attention_emu.h: one configuration (compile-time defines) of a tensor-core attention forward
+ * (cl/attention_fwd_mma.cl or cl/attention_fwd_wgmma.cl), run by warp_emu.h on host threads (attention_emu_config.cpp is
  * compiled once per configuration; test_attention_mma_emu.cpp checks it against ref/), and the
  * problem description the backward's emulation (attention_bwd_emu.h) shares. */
 #ifndef LK_ATTENTION_EMU_H

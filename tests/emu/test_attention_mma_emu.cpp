@@ -1,31 +1,41 @@
-/* The tensor-core attention forward (cl/attention_fwd_mma.cl) against ref_attention_fwd (fp64) on
- * host threads (warp_emu.h), so that the kernel behind the NVIDIA speed targets is tested without
- * an NVIDIA GPU; test_attention_fwd checks it against the same reference on the GPU. Inputs are
+/* The tensor-core attention forwards (cl/attention_fwd_mma.cl, mma.sync, and
+ * cl/attention_fwd_wgmma.cl, Hopper's wgmma) against ref_attention_fwd (fp64) on host threads
+ * (warp_emu.h), so that the kernels behind the NVIDIA speed targets are tested without an NVIDIA
+ * GPU; test_attention_fwd checks them against the same reference on the GPU. Inputs are
  * random f16 (what the kernel reads, handed to the reference exactly); RoPE by the host's turns
  * per position. With ROPE_K 0 and RoPE (the K pre-pass variant) K arrives rotated, by ref_rope
  * rounded to f16, as lk_rope would give it. Cases: causal and not, Sq < Sk, GQA, one query row,
  * lengths off the tiles, both RoPE layouts, positions from 1000. Tolerance: relative RMS 2e-3 for
- * o (f16 P and o; measured 2e-4..3e-4) and 2e-5 for lse (measured up to 4e-6). The configurations, their defines in CMakeLists.txt:
+ * o (f16 P and o; measured 2e-4..3e-4) and 2e-5 for lse (measured up to 4e-6). The
+ * configurations, their defines in CMakeLists.txt:
  *   at_emu_fused    D 128, BLOCK_M 128, WARPS 4, BLOCK_N 64, STAGES 2, QSMEM 1, fused RoPE (the
  *                   tuned tile of the H200's 2K-128K keys: two m16 tiles a warp, Q in shared memory)
  *   at_emu_plain64  D 64, BLOCK_M 64, WARPS 4, BLOCK_N 32, STAGES 3, no RoPE (one m16 tile a warp)
- *   at_emu_prepass  D 128, BLOCK_M 128, WARPS 8, BLOCK_N 128, STAGES 1, RoPE on Q only */
+ *   at_emu_prepass  D 128, BLOCK_M 128, WARPS 8, BLOCK_N 128, STAGES 1, RoPE on Q only
+ *   at_emu_wg_*     the same three RoPE paths on the wgmma kernel: two warpgroups with BLOCK_N 64
+ *                   and STAGES 2 (fused), one with BLOCK_N 128 and STAGES 3 (hd64, no RoPE), two
+ *                   with BLOCK_N 128 and STAGES 1 (Q only) */
 #include <criterion/parameterized.h>
 
 #include <vector>
 
 #include "attention_emu_case.h"
 
-extern const attention_emu_config at_emu_fused, at_emu_plain64, at_emu_prepass;
+extern const attention_emu_config at_emu_fused, at_emu_plain64, at_emu_prepass, at_emu_wg_fused, at_emu_wg_plain64,
+    at_emu_wg_prepass;
 
 /* Criterion runs each test in a new process: a case names its configuration by index. */
-static const attention_emu_config *const configs[] = {&at_emu_fused, &at_emu_plain64, &at_emu_prepass};
+static const attention_emu_config *const configs[] = {&at_emu_fused,    &at_emu_plain64,    &at_emu_prepass,
+                                                      &at_emu_wg_fused, &at_emu_wg_plain64, &at_emu_wg_prepass};
 
 ParameterizedTestParameters(attention_mma_emu, matches_reference)
 {
     static attention_emu_case cases[] = {{0, 1, 2, 1, 150, 150, 0, 0, 0},   {0, 1, 2, 2, 77, 200, 1, 1, 5},
                                {1, 2, 4, 2, 130, 130, 1, 0, 0},   {1, 1, 1, 1, 1, 97, 0, 0, 0},
-                               {2, 1, 2, 1, 140, 260, 0, 0, 1000}, {2, 1, 1, 1, 129, 129, 1, 1, 0}};
+                               {2, 1, 2, 1, 140, 260, 0, 0, 1000}, {2, 1, 1, 1, 129, 129, 1, 1, 0},
+                               {3, 1, 2, 1, 150, 150, 0, 0, 0},   {3, 1, 2, 2, 77, 200, 1, 1, 5},
+                               {4, 2, 4, 2, 130, 130, 1, 0, 0},   {4, 1, 1, 1, 1, 97, 0, 0, 0},
+                               {5, 1, 2, 1, 140, 260, 0, 0, 1000}, {5, 1, 1, 1, 129, 129, 1, 1, 0}};
     return cr_make_param_array(attention_emu_case, cases, sizeof cases / sizeof cases[0]);
 }
 

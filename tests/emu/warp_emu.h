@@ -12,6 +12,13 @@
  *   cp.async                  deferred: a copy lands when a cp.async.wait_group covers its
  *                             commit group (or its thread ends), so reading a buffer before the
  *                             wait for it sees stale data, as it may on the GPU
+ *   wgmma.mma_async m64nNk16  (wgmma_nv.h) warpgroup collectives, deferred like cp.async: a
+ *                             product reads shared memory and writes its accumulators only at
+ *                             the wgmma.wait_group that covers it, so accumulators read or shared
+ *                             memory overwritten before the wait give wrong results here too; a
+ *                             product without a wgmma.fence since the last wait aborts.
+ *                             Descriptors are the emulation's own (lk_wgmma_desc), their
+ *                             addressing the layouts drawn in wgmma_nv.h
  *   red.global.add.f32        an atomic add
  *   cvt to and from f16       _Float16 (round to nearest even)
  *   sin.approx, cos.approx    std::sin, std::cos
@@ -26,6 +33,8 @@
 #include <atomic>
 #include <barrier>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -54,12 +63,19 @@ struct lk_emu_warp {
     uint64_t post[32][8];
 };
 
+/* One warpgroup's (4 warps', wgmma) meeting point and the A fragments its threads post there. */
+struct lk_emu_wgroup {
+    std::barrier<> meet{128};
+    uint64_t post[128][4];
+};
+
 /* The emulated thread's coordinates and its block's barriers. */
 struct lk_emu_thread {
     lk_emu_dim3 block, thread, grid, dim;
     std::barrier<> *block_meet;
     lk_emu_warp *warp;
     int lane;
+    lk_emu_wgroup *wgroup; /* nullptr unless the block is whole warpgroups */
 };
 inline thread_local lk_emu_thread lk_emu;
 
@@ -276,6 +292,106 @@ inline void lk_red_add_f32x2(float *p, float a, float b)
     lk_red_add_f32(p + 1, b);
 }
 
+/* ---- wgmma_nv.h's primitives ---- */
+
+/* A descriptor: the shared-memory address in bits 0..31, LBO in 32..47, SBO in 48..63. */
+inline uint64_t lk_wgmma_desc(unsigned smem_addr, unsigned lbo, unsigned sbo)
+{
+    return smem_addr | (uint64_t)lbo << 32 | (uint64_t)sbo << 48;
+}
+
+/* Element (mn, k) of a descriptor's operand: row mn of A (K-major), or column mn of B, K-major
+ * or (mn_major) MN-major, in wgmma_nv.h's layouts without swizzle. */
+inline float lk_emu_desc_elem(uint64_t desc, int mn, int k, int mn_major)
+{
+    const unsigned start = (unsigned)desc, lbo = (unsigned)(desc >> 32) & 0xffffu, sbo = (unsigned)(desc >> 48);
+    const unsigned in_core = mn_major ? (unsigned)(k % 8 * 16 + mn % 8 * 2) : (unsigned)(mn % 8 * 16 + k % 8 * 2);
+    unsigned short h;
+    memcpy(&h, lk_emu_smem(start + (unsigned)(mn / 8) * sbo + (unsigned)(k / 8) * lbo + in_core), 2);
+    return lk_emu_h2f(h);
+}
+
+struct lk_emu_wgmma_op {
+    float *d;
+    int n, scale_d, trans_b, a_regs;
+    unsigned a[4];
+    uint64_t adesc, bdesc;
+    int group; /* -1 until committed */
+};
+inline thread_local std::vector<lk_emu_wgmma_op> lk_emu_wgmma_ops;
+inline thread_local int lk_emu_wgmma_groups;
+inline thread_local bool lk_emu_wgmma_fenced;
+
+inline void lk_emu_wgmma_issue(const lk_emu_wgmma_op &op)
+{
+    if (!lk_emu.wgroup || !lk_emu_wgmma_fenced) {
+        fprintf(stderr, "warp_emu: wgmma %s\n", lk_emu.wgroup ? "without a wgmma.fence since the last wait" : "in a block of partial warpgroups");
+        abort();
+    }
+    lk_emu_wgmma_ops.push_back(op);
+}
+inline void lk_wgmma_ss_n64(float *d, uint64_t adesc, uint64_t bdesc, int scale_d) { lk_emu_wgmma_issue({d, 64, scale_d, 0, 0, {}, adesc, bdesc, -1}); }
+inline void lk_wgmma_ss_n128(float *d, uint64_t adesc, uint64_t bdesc, int scale_d) { lk_emu_wgmma_issue({d, 128, scale_d, 0, 0, {}, adesc, bdesc, -1}); }
+inline void lk_wgmma_rs_n64(float *d, const unsigned *a, uint64_t bdesc, int scale_d)
+{
+    lk_emu_wgmma_issue({d, 64, scale_d, 1, 1, {a[0], a[1], a[2], a[3]}, 0, bdesc, -1});
+}
+inline void lk_wgmma_rs_n128(float *d, const unsigned *a, uint64_t bdesc, int scale_d)
+{
+    lk_emu_wgmma_issue({d, 128, scale_d, 1, 1, {a[0], a[1], a[2], a[3]}, 0, bdesc, -1});
+}
+
+/* One product, by the whole warpgroup: each thread its accumulators (wgmma_nv.h's D layout). */
+inline void lk_emu_wgmma_run(const lk_emu_wgmma_op &op)
+{
+    lk_emu_wgroup *wg = lk_emu.wgroup;
+    const int rank = (int)(lk_emu.thread.x % 128), w = rank / 32, g = rank % 32 / 4, t = rank % 4;
+    for (int i = 0; i < 4; i++)
+        wg->post[rank][i] = op.a[i];
+    wg->meet.arrive_and_wait();
+    std::vector<float> out((size_t)op.n / 2);
+    for (int i = 0; i < op.n / 8; i++)
+        for (int e = 0; e < 4; e++) {
+            const int row = 16 * w + g + 8 * (e >> 1), col = 8 * i + 2 * t + (e & 1);
+            float acc = op.scale_d ? op.d[4 * i + e] : 0.0f;
+            for (int k = 0; k < 16; k++) {
+                /* A from registers: the m16n8k16 A fragment of warp row / 16 (as lk_mma16816 reads it) */
+                const int r = row % 16;
+                float av = op.a_regs ? lk_emu_half_of(wg->post[32 * (row / 16) + 4 * (r % 8) + (k % 8) / 2][(r >= 8) + 2 * (k >= 8)], k % 2)
+                                     : lk_emu_desc_elem(op.adesc, row, k, 0);
+                acc += av * lk_emu_desc_elem(op.bdesc, col, k, op.trans_b);
+            }
+            out[(size_t)(4 * i + e)] = acc;
+        }
+    wg->meet.arrive_and_wait();
+    for (size_t i = 0; i < out.size(); i++)
+        op.d[i] = out[i];
+}
+
+inline void lk_wgmma_fence(void) { lk_emu_wgmma_fenced = true; }
+inline void lk_wgmma_commit(void)
+{
+    for (auto &op : lk_emu_wgmma_ops)
+        if (op.group < 0)
+            op.group = lk_emu_wgmma_groups;
+    lk_emu_wgmma_groups++;
+}
+/* Runs every committed product in order (an uncommitted one at the wait aborts). */
+inline void lk_wgmma_wait0(void)
+{
+    for (const auto &op : lk_emu_wgmma_ops) {
+        if (op.group < 0) {
+            fprintf(stderr, "warp_emu: wgmma.wait_group with an uncommitted product\n");
+            abort();
+        }
+        lk_emu_wgmma_run(op);
+    }
+    lk_emu_wgmma_ops.clear();
+    lk_emu_wgmma_fenced = false;
+}
+inline void lk_wgmma_hold(float *, int) {}
+inline void lk_fence_proxy_async(void) {}
+
 /* Runs body() as the kernel's work-items: blocks one after another, each block's `threads`
  * work-items (a multiple of 32) as host threads. */
 inline void lk_emu_launch(lk_emu_dim3 grid, unsigned threads, const std::function<void()> &body)
@@ -284,12 +400,17 @@ inline void lk_emu_launch(lk_emu_dim3 grid, unsigned threads, const std::functio
         for (unsigned bx = 0; bx < grid.x; bx++) {
             std::barrier<> block_meet((std::ptrdiff_t)threads);
             std::vector<lk_emu_warp> warps(threads / 32);
+            std::vector<lk_emu_wgroup> wgroups(threads / 128);
             std::vector<std::thread> pool;
             for (unsigned t = 0; t < threads; t++)
                 pool.emplace_back([&, t] {
-                    lk_emu = {{bx, by, 0}, {t, 0, 0}, grid, {threads, 1, 1}, &block_meet, &warps[t / 32], (int)(t % 32)};
+                    lk_emu = {{bx, by, 0}, {t, 0, 0}, grid, {threads, 1, 1}, &block_meet, &warps[t / 32], (int)(t % 32),
+                              threads % 128 ? nullptr : &wgroups[t / 128]};
                     lk_emu_copies.clear();
                     lk_emu_groups = 0;
+                    lk_emu_wgmma_ops.clear();
+                    lk_emu_wgmma_groups = 0;
+                    lk_emu_wgmma_fenced = false;
                     body();
                     lk_cp_async_wait(-1);
                 });

@@ -1,0 +1,197 @@
+/* attention_fwd_tile.h: what the two tensor-core attention forwards share, per lane of a warp that
+ * owns MT m16 tiles of query rows (rows wrow0 + 16 mt + g + 8 h, lane = 4 g + t4, as mma.m16n8k16
+ * C fragments): the K/V tile copies and the in-place rotation of a K tile, the Q rows as A
+ * fragment columns, the online softmax of one key tile and the final store.
+ * attention_fwd_mma.cl (mma.sync) and attention_fwd_wgmma.cl (Hopper wgmma) include it after
+ * defining D, BLOCK_N, STAGES, THREADS, MT, NT (n8 key tiles), DT (n8 d tiles), KC (k16 d
+ * chunks), HALF, NEG_INF, the RoPE switches, and their tile layout in shared memory:
+ *   TILE_ROW(c), TILE_COL8(c)  the row and first column of 16-byte copy c of a tile (its order
+ *                              of copies: consecutive work-items fill what they write next to)
+ *   TILE_OFF(n, d)             the element (row n, column d) of a tile, in halves */
+#ifndef LK_ATTENTION_FWD_TILE_H
+#define LK_ATTENTION_FWD_TILE_H
+
+#if STAGES == 1
+#define WAIT_FOR_TILE() lk_cp_async_wait(0)
+#elif STAGES == 2
+#define WAIT_FOR_TILE() lk_cp_async_wait(1)
+#elif STAGES == 3
+#define WAIT_FOR_TILE() lk_cp_async_wait(2)
+#else
+#define WAIT_FOR_TILE() lk_cp_async_wait(3)
+#endif
+
+/* Issue the copies of BLOCK_N rows from row j0 of a [S, D] matrix (row stride ss) into dst. A
+ * loop, not unrolled (as rotate_tile's): unrolled, its addresses stay live in registers across
+ * the tile's math (ptxas sm_90, hd128, BLOCK_M 128, WARPS 4, BLOCK_N 64, QSMEM 1: 52 bytes of
+ * spills plain and with ROPE_Q, 88 with ROPE_K; as loops 12, 24 and 40). */
+LK_INLINE void copy_tile(LK_LOCAL_PTR lk_t *dst, const LK_GLOBAL lk_t *src, long base, long ss, int j0, int S,
+                         int tid)
+{
+    #pragma unroll 1
+    for (int c = tid; c < BLOCK_N * (D / 8); c += THREADS) {
+        int n = TILE_ROW(c), d8 = TILE_COL8(c), j = j0 + n;
+        const LK_GLOBAL lk_t *p = src + base + (long)(j < S ? j : 0) * ss + d8;
+        lk_cp_async16(LK_SMEM_ADDR(dst + TILE_OFF(n, d8)), LK_GLOBAL_ADDR(p), j < S ? 16 : 0);
+    }
+}
+
+#if ROPE_K
+/* Rotate the K tile in shared memory in place (positions j0 ..). */
+LK_INLINE void rotate_tile(LK_LOCAL_PTR lk_t *kt, int j0, int Sk, int b, const LK_GLOBAL float *freq,
+                           const LK_GLOBAL float *table, int layout, const LK_GLOBAL int *ids, long ids_off,
+                           long ids_sb, long ids_ss, long offset, int tid)
+{
+    #pragma unroll 1
+    for (int idx = tid; idx < BLOCK_N * HALF; idx += THREADS) {
+        int n = idx / HALF, i = idx % HALF, j = j0 + n;
+        if (j >= Sk)
+            continue;
+        int d1 = lk_rope_first(layout, i, D), d2 = lk_rope_second(layout, i, D);
+        float c, s;
+#if ROPE_TABLE
+        c = table[2 * ((long)j * HALF + i)];
+        s = table[2 * ((long)j * HALF + i) + 1];
+#else
+        lk_sincos_approx(lk_rope_angle(lk_rope_position(ids, ids_off, ids_sb, ids_ss, b, j, offset), freq[2 * i],
+                                       freq[2 * i + 1]),
+                         &s, &c);
+#endif
+        float x1 = lk_ld(kt, TILE_OFF(n, d1)), x2 = lk_ld(kt, TILE_OFF(n, d2));
+        lk_rope_rotate(&x1, &x2, c, s);
+        lk_st(kt, TILE_OFF(n, d1), x1);
+        lk_st(kt, TILE_OFF(n, d2), x2);
+    }
+}
+#endif
+
+/* Column of element e (0..3) of chunk kc held by lane quad index t in an A fragment row. */
+LK_INLINE int frag_col(int kc, int t, int e)
+{
+    return kc * 16 + (e >> 1) * 8 + 2 * t + (e & 1);
+}
+
+/* Load query row `row` (zeros beyond Sq) as this lane's A-fragment columns, rotated when ROPE_Q:
+ * x[kc][e] = q[row][frag_col(kc, t, e)]. */
+LK_INLINE void load_q_row(float x[KC][4], const LK_GLOBAL lk_t *q, long base, int row, int Sq, int t, int b,
+                          const LK_GLOBAL float *freq, int layout, const LK_GLOBAL int *ids, long ids_off,
+                          long ids_sb, long ids_ss, long offset)
+{
+    #pragma unroll
+    for (int kc = 0; kc < KC; kc++)
+        #pragma unroll
+        for (int e = 0; e < 4; e++)
+            x[kc][e] = row < Sq ? lk_ld(q, base + frag_col(kc, t, e)) : 0.0f;
+#if ROPE_Q
+    int pos = lk_rope_position(ids, ids_off, ids_sb, ids_ss, b, row < Sq ? row : 0, offset);
+    float c, s;
+    if (layout) { /* interleaved: pair i = (2i, 2i+1), the two halves of one register */
+        #pragma unroll
+        for (int kc = 0; kc < KC; kc++)
+            #pragma unroll
+            for (int e = 0; e < 4; e += 2) {
+                int i = frag_col(kc, t, e) / 2;
+                lk_sincos_approx(lk_rope_angle(pos, freq[2 * i], freq[2 * i + 1]), &s, &c);
+                lk_rope_rotate(&x[kc][e], &x[kc][e + 1], c, s);
+            }
+    } else { /* half-split: pair i = (i, i + D/2), chunk kc pairs with chunk kc + KC/2 */
+        #pragma unroll
+        for (int kc = 0; kc < KC / 2; kc++)
+            #pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int i = frag_col(kc, t, e);
+                lk_sincos_approx(lk_rope_angle(pos, freq[2 * i], freq[2 * i + 1]), &s, &c);
+                lk_rope_rotate(&x[kc][e], &x[kc + KC / 2][e], c, s);
+            }
+    }
+#endif
+}
+
+/* Online softmax of the key tile from j0: the raw scores sc become P in place, m and l of the
+ * lane's rows move on and acc is rescaled where a row's max moved. masked: the tile reaches past
+ * Sk or past the first row's causal limit. Scores are scaled by scale_log2 (exp2 domain). */
+LK_INLINE void softmax_tile(float sc[MT][NT][4], float acc[MT][DT][4], float m[MT][2], float l[MT][2], int wrow0,
+                            int g, int t4, int j0, int masked, int causal, int shift, int Sk, float scale_log2)
+{
+    #pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+        #pragma unroll
+        for (int h = 0; h < 2; h++) {
+            int row = wrow0 + mt * 16 + g + 8 * h;
+            int row_end = causal ? row + shift + 1 : Sk;
+            row_end = row_end < Sk ? row_end : Sk;
+            /* the max of the raw scores (scale_log2 > 0 keeps the order); m is in the scaled domain */
+            float raw = NEG_INF;
+            #pragma unroll
+            for (int nt = 0; nt < NT; nt++)
+                #pragma unroll
+                for (int e = 0; e < 2; e++) {
+                    if (masked && j0 + nt * 8 + 2 * t4 + e >= row_end)
+                        sc[mt][nt][2 * h + e] = NEG_INF;
+                    raw = lk_fmax(raw, sc[mt][nt][2 * h + e]);
+                }
+            raw = lk_fmax(raw, lk_shfl_xor(raw, 1));
+            raw = lk_fmax(raw, lk_shfl_xor(raw, 2));
+            float mx = lk_fmax(m[mt][h], raw * scale_log2);
+            float base = mx == NEG_INF ? 0.0f : mx; /* a row with nothing visible yet stays at zero */
+            float sum = 0.0f;
+            #pragma unroll
+            for (int nt = 0; nt < NT; nt++)
+                #pragma unroll
+                for (int e = 0; e < 2; e++) {
+                    float p = lk_exp2_approx(lk_fma(sc[mt][nt][2 * h + e], scale_log2, -base));
+                    sc[mt][nt][2 * h + e] = p;
+                    sum += p;
+                }
+            if (mx != m[mt][h]) { /* rescale only when the running max moved (rarely, after the first tiles) */
+                float alpha = lk_exp2_approx(m[mt][h] - base);
+                l[mt][h] *= alpha;
+                #pragma unroll
+                for (int dt = 0; dt < DT; dt++) {
+                    acc[mt][dt][2 * h] *= alpha;
+                    acc[mt][dt][2 * h + 1] *= alpha;
+                }
+                m[mt][h] = mx;
+            }
+            l[mt][h] += sum;
+        }
+}
+
+/* P of k16 chunk pc of the key tile (sc after softmax_tile) as the A fragments pa[mt]. */
+LK_INLINE void p_fragments(uint pa[MT][4], float sc[MT][NT][4], int pc)
+{
+    #pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+        #pragma unroll
+        for (int h = 0; h < 2; h++) {
+            pa[mt][h] = lk_pack_half2(sc[mt][2 * pc][2 * h], sc[mt][2 * pc][2 * h + 1]);
+            pa[mt][2 + h] = lk_pack_half2(sc[mt][2 * pc + 1][2 * h], sc[mt][2 * pc + 1][2 * h + 1]);
+        }
+}
+
+/* o = acc / l for the lane's rows below Sq, and (lse given) lse = (m + log2 l) ln 2. */
+LK_INLINE void store_rows(LK_GLOBAL lk_t *o, long o_base, long oss, LK_GLOBAL float *lse, long l_base, long lss,
+                          float acc[MT][DT][4], float m[MT][2], float l[MT][2], int wrow0, int g, int t4, int Sq)
+{
+    #pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+        #pragma unroll
+        for (int h = 0; h < 2; h++) {
+            int row = wrow0 + mt * 16 + g + 8 * h;
+            float sum = l[mt][h];
+            sum += lk_shfl_xor(sum, 1);
+            sum += lk_shfl_xor(sum, 2);
+            if (row >= Sq)
+                continue;
+            float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+            #pragma unroll
+            for (int dt = 0; dt < DT; dt++)
+                #pragma unroll
+                for (int e = 0; e < 2; e++)
+                    lk_st(o, o_base + (long)row * oss + dt * 8 + 2 * t4 + e, acc[mt][dt][2 * h + e] * inv);
+            if (lse && t4 == 0)
+                lse[l_base + (long)row * lss] = sum > 0.0f ? (m[mt][h] + lk_log2(sum)) * 0.69314718055994531f : NEG_INF;
+        }
+}
+
+#endif

@@ -1,0 +1,213 @@
+/* attention_fwd_wgmma.cl: FlashAttention-2 forward on Hopper warpgroup MMA (wgmma.mma_async,
+ * sm_90a; the CUDA build on compute capability 9.0 only, tuned MMA = 2), with the arguments,
+ * masking, GQA, lse and RoPE options of attention_fwd_mma.cl, whose per-lane softmax, copies and
+ * rotation it shares (attention_fwd_tile.h).
+ *
+ *   work-group = WARPS / 4 warpgroups, BLOCK_M = 16 WARPS query rows; warpgroup w owns rows
+ *   64 w .. 64 w + 63, warp i of the work-group rows 16 i .. 16 i + 15 (MT = 1 m16 tile a warp).
+ *   Per key tile, per warpgroup (the accumulators are mma.m16n8k16 C fragments per warp, so the
+ *   softmax is attention_fwd_mma.cl's):
+ *     S  = Q K^T    KC products m64n{BLOCK_N}k16, A = Q tile, B = K tile, both from shared memory
+ *     softmax in registers (P in place of S)
+ *     O += P V      BLOCK_N / 16 products m64n{D}k16, A = P from registers (the C fragment of S is
+ *                   the A fragment of P V), B = V tile from shared memory, MN-major
+ *   each group of products committed and waited for before its result is read.
+ *
+ *        shared memory (f16, dynamic: up to the device's opt-in limit), tiles of core matrices
+ *        (8 rows x 8 columns, 128 contiguous bytes; wgmma's layout without swizzle, wgmma_nv.h):
+ *          ks[STAGES][BLOCK_N x D], vs[STAGES][BLOCK_N x D], qs[BLOCK_M x D]
+ *          element (n, d) of a tile at halves (n / 8) 8 D + (d / 8) 64 + (n % 8) 8 + d % 8
+ *          K and Q as K-major operands (LBO 128 bytes: the next 8 d; SBO 16 D: the next 8 rows),
+ *          V as the MN-major B of P V (LBO 16 D: the next 8 keys; SBO 128: the next 8 d).
+ *        cp.async ring of STAGES K/V tiles as in attention_fwd_mma.cl; copy c of a tile lands at
+ *        halves 8 c (8 consecutive work-items fill one core matrix from 8 rows).
+ *        Q rows are loaded (rotated with ROPE_Q) into registers and stored once into qs.
+ *
+ *   ROPE_K rotates each K tile in shared memory after it lands (the fully fused variant). Rows
+ *   beyond Sq are computed on zeros and not stored; keys beyond Sk and causally hidden keys are
+ *   -inf on the tiles that need it.
+ */
+#include "portable.h"
+#include "rope_math.h"
+#include "mma_nv.h"
+#include "wgmma_nv.h"
+
+#ifndef D
+#define D 128
+#endif
+#ifndef WARPS
+#define WARPS 8
+#endif
+#ifndef BLOCK_N
+#define BLOCK_N 128
+#endif
+#ifndef STAGES
+#define STAGES 2
+#endif
+#ifndef ROPE_Q
+#define ROPE_Q 0
+#endif
+#ifndef ROPE_K
+#define ROPE_K 0
+#endif
+#ifndef ROPE_TABLE
+#define ROPE_TABLE 0
+#endif
+#ifdef BLOCK_M
+#if BLOCK_M != 16 * WARPS
+#error "attention_fwd_wgmma: BLOCK_M must be 16 * WARPS (one m16 tile a warp, 64 rows a warpgroup)"
+#endif
+#else
+#define BLOCK_M (16 * WARPS)
+#endif
+#if WARPS % 4 || (BLOCK_N != 64 && BLOCK_N != 128) || (D != 64 && D != 128)
+#error "attention_fwd_wgmma: WARPS a multiple of 4, BLOCK_N 64 or 128, D 64 or 128"
+#endif
+
+#define THREADS (WARPS * 32)
+#define MT 1               /* m16 tiles per warp */
+#define NT (BLOCK_N / 8)   /* n8 tiles of keys in S */
+#define DT (D / 8)         /* n8 tiles of d in O */
+#define KC (D / 16)        /* k16 chunks of d in Q K^T */
+#define PC (BLOCK_N / 16)  /* k16 chunks of keys in P V */
+#define HALF (D / 2)
+#define NEG_INF (-INFINITY)
+#define TILE (BLOCK_N * D) /* halves of a K or V tile */
+
+#define TILE_ROW(c) (((c) / D) * 8 + (c) % 8)
+#define TILE_COL8(c) ((((c) / 8) % (D / 8)) * 8)
+#define TILE_OFF(n, d) ((n) / 8 * 8 * D + (d) / 8 * 64 + (n) % 8 * 8 + (d) % 8)
+#include "attention_fwd_tile.h"
+
+#if BLOCK_N == 64
+#define WGMMA_S lk_wgmma_ss_n64
+#else
+#define WGMMA_S lk_wgmma_ss_n128
+#endif
+#if D == 64
+#define WGMMA_O lk_wgmma_rs_n64
+#else
+#define WGMMA_O lk_wgmma_rs_n128
+#endif
+
+LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
+    const LK_GLOBAL lk_t *q, long q_off, long qsb, long qsh, long qss, long qsd,
+    const LK_GLOBAL lk_t *k, long k_off, long ksb, long ksh, long kss, long ksd,
+    const LK_GLOBAL lk_t *v, long v_off, long vsb, long vsh, long vss, long vsd,
+    LK_GLOBAL lk_t *o, long o_off, long osb, long osh, long oss, long osd,
+    LK_GLOBAL float *lse, long l_off, long lsb, long lsh, long lss,
+    int Hq, int Hkv, int Sq, int Sk, float scale_log2, int causal,
+    const LK_GLOBAL float *freq, const LK_GLOBAL float *table, int layout,
+    const LK_GLOBAL int *q_ids, long qi_off, long qi_sb, long qi_ss, long q_pos_offset,
+    const LK_GLOBAL int *k_ids, long ki_off, long ki_sb, long ki_ss, long k_pos_offset)
+{
+    /* the host passes the size (lk_attention_fwd_local_bytes) */
+    LK_DYN_SHARED(ushort, smem, (2 * STAGES * BLOCK_N + BLOCK_M) * D);
+    LK_LOCAL_PTR lk_t *ks = (LK_LOCAL_PTR lk_t *)smem;
+    LK_LOCAL_PTR lk_t *vs = ks + STAGES * TILE;
+    LK_LOCAL_PTR lk_t *qs = vs + STAGES * TILE;
+
+    const int tid = get_local_id(0), warp = tid / 32, lane = tid % 32, g = lane >> 2, t4 = lane & 3;
+    const int row0 = get_group_id(0) * BLOCK_M, wrow0 = row0 + warp * 16;
+    const int bh = get_group_id(1), b = bh / Hq, hq = bh % Hq, hk = hq / (Hq / Hkv);
+    const int shift = Sk - Sq; /* causal: row r sees keys j <= r + shift */
+
+    /* Q: each warp its 16 rows (rotated) into qs; published by the first tile's fence and barrier */
+    const long q_base = q_off + b * qsb + hq * qsh;
+    #pragma unroll
+    for (int h = 0; h < 2; h++) {
+        int row = wrow0 + g + 8 * h;
+        float x[KC][4];
+        load_q_row(x, q, q_base + (long)(row < Sq ? row : 0) * qss, row, Sq, t4, b, freq, layout, q_ids, qi_off,
+                   qi_sb, qi_ss, q_pos_offset);
+        #pragma unroll
+        for (int kc = 0; kc < KC; kc++)
+            #pragma unroll
+            for (int e = 0; e < 4; e += 2)
+                *(LK_LOCAL_PTR uint *)(qs + TILE_OFF(row - row0, frag_col(kc, t4, e))) =
+                    lk_pack_half2(x[kc][e], x[kc][e + 1]);
+    }
+    /* this warpgroup's 64 rows of qs as A, and where the k16 chunks of the operands start */
+    const uint q_addr = LK_SMEM_ADDR(qs + (warp / 4) * 64 * D);
+    const uint k_addr = LK_SMEM_ADDR(ks), v_addr = LK_SMEM_ADDR(vs);
+
+    float acc[MT][DT][4], m[MT][2], l[MT][2];
+    #pragma unroll
+    for (int dt = 0; dt < DT; dt++)
+        #pragma unroll
+        for (int e = 0; e < 4; e++)
+            acc[0][dt][e] = 0.0f;
+    #pragma unroll
+    for (int h = 0; h < 2; h++) {
+        m[0][h] = NEG_INF;
+        l[0][h] = 0.0f;
+    }
+
+    int last_row = (row0 + BLOCK_M < Sq ? row0 + BLOCK_M : Sq) - 1;
+    int kv_end = causal ? last_row + shift + 1 : Sk;
+    kv_end = kv_end < Sk ? kv_end : Sk;
+    const int ntiles = kv_end > 0 ? (kv_end + BLOCK_N - 1) / BLOCK_N : 0;
+    /* tiles from here on need masking: they reach past Sk or past the first row's causal limit */
+    int clear_end = causal ? row0 + shift + 1 : Sk;
+    clear_end = clear_end < Sk ? clear_end : Sk;
+    const int first_masked = clear_end > 0 ? clear_end / BLOCK_N : 0;
+
+    const long k_base = k_off + b * ksb + hk * ksh, v_base = v_off + b * vsb + hk * vsh;
+    #pragma unroll
+    for (int s = 0; s < STAGES - 1; s++) {
+        if (s < ntiles) {
+            copy_tile(ks + s * TILE, k, k_base, kss, s * BLOCK_N, Sk, tid);
+            copy_tile(vs + s * TILE, v, v_base, vss, s * BLOCK_N, Sk, tid);
+        }
+        lk_cp_async_commit();
+    }
+
+    for (int t = 0; t < ntiles; t++) {
+        int next = t + STAGES - 1;
+        if (next < ntiles) { /* its slot was last read in iteration t - 1, before that one's closing barrier */
+            copy_tile(ks + (next % STAGES) * TILE, k, k_base, kss, next * BLOCK_N, Sk, tid);
+            copy_tile(vs + (next % STAGES) * TILE, v, v_base, vss, next * BLOCK_N, Sk, tid);
+        }
+        lk_cp_async_commit();
+        WAIT_FOR_TILE();
+        lk_fence_proxy_async(); /* this work-item's copies (and Q stores) visible to the products */
+        lk_barrier();
+        const int slot = t % STAGES;
+#if ROPE_K
+        rotate_tile(ks + slot * TILE, t * BLOCK_N, Sk, b, freq, table, layout, k_ids, ki_off, ki_sb, ki_ss,
+                    k_pos_offset, tid);
+        lk_fence_proxy_async();
+        lk_barrier();
+#endif
+
+        /* S = Q K^T: chunk kc of d is core-matrix column 2 kc, 256 bytes into Q's and K's rows */
+        float sc[MT][NT][4];
+        lk_wgmma_fence(); /* the last tile's P V read these registers' P fragments; sc is overwritten */
+        #pragma unroll
+        for (int kc = 0; kc < KC; kc++)
+            WGMMA_S(&sc[0][0][0], lk_wgmma_desc(q_addr + kc * 256, 128, 16 * D),
+                    lk_wgmma_desc(k_addr + (slot * TILE + kc * 128) * 2, 128, 16 * D), kc > 0);
+        lk_wgmma_commit();
+        lk_wgmma_wait0();
+        lk_wgmma_hold(&sc[0][0][0], NT * 4);
+
+        softmax_tile(sc, acc, m, l, wrow0, g, t4, t * BLOCK_N, t >= first_masked, causal, shift, Sk, scale_log2);
+
+        /* O += P V: keys 16 pc .. of the V tile are its core-matrix rows 2 pc, 2 pc + 1 */
+        uint pa[PC][MT][4];
+        #pragma unroll
+        for (int pc = 0; pc < PC; pc++)
+            p_fragments(pa[pc], sc, pc);
+        lk_wgmma_hold(&acc[0][0][0], DT * 4);
+        lk_wgmma_fence(); /* acc was rescaled and the P fragments written by this thread */
+        #pragma unroll
+        for (int pc = 0; pc < PC; pc++)
+            WGMMA_O(&acc[0][0][0], pa[pc][0], lk_wgmma_desc(v_addr + (slot * TILE + pc * 16 * D) * 2, 16 * D, 128), 1);
+        lk_wgmma_commit();
+        lk_wgmma_wait0();
+        lk_wgmma_hold(&acc[0][0][0], DT * 4);
+        lk_barrier();
+    }
+
+    store_rows(o, o_off + b * osb + hq * osh, oss, lse, l_off + b * lsb + hq * lsh, lss, acc, m, l, wrow0, g, t4, Sq);
+}
