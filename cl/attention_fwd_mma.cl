@@ -72,6 +72,7 @@
 #define TILE_ROW(c) ((c) / (D / 8))
 #define TILE_COL8(c) (((c) % (D / 8)) * 8)
 #define TILE_OFF(n, d) ((n) * ROW + (d))
+#define TILE_HALVES (BLOCK_N * ROW)
 #include "attention_fwd_tile.h"
 
 LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
@@ -139,31 +140,21 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
         }
     }
 
-    int last_row = (row0 + BLOCK_M < Sq ? row0 + BLOCK_M : Sq) - 1;
-    int kv_end = causal ? last_row + shift + 1 : Sk;
-    kv_end = kv_end < Sk ? kv_end : Sk;
-    const int ntiles = kv_end > 0 ? (kv_end + BLOCK_N - 1) / BLOCK_N : 0;
-    /* tiles from here on need masking: they reach past Sk or past the first row's causal limit */
-    int clear_end = causal ? row0 + shift + 1 : Sk;
-    clear_end = clear_end < Sk ? clear_end : Sk;
-    const int first_masked = clear_end > 0 ? clear_end / BLOCK_N : 0;
+    int ntiles, first_masked;
+    key_tiles(row0, Sq, Sk, causal, &ntiles, &first_masked);
 
     const long k_base = k_off + b * ksb + hk * ksh, v_base = v_off + b * vsb + hk * vsh;
     #pragma unroll
     for (int s = 0; s < STAGES - 1; s++) {
-        if (s < ntiles) {
-            copy_tile(ks + s * BLOCK_N * ROW, k, k_base, kss, s * BLOCK_N, Sk, tid);
-            copy_tile(vs + s * BLOCK_N * ROW, v, v_base, vss, s * BLOCK_N, Sk, tid);
-        }
+        if (s < ntiles)
+            copy_kv_tile(ks, vs, k, k_base, kss, v, v_base, vss, s, Sk, tid);
         lk_cp_async_commit();
     }
 
     for (int t = 0; t < ntiles; t++) {
         int next = t + STAGES - 1;
-        if (next < ntiles) { /* its slot was last read in iteration t - 1, before that one's closing barrier */
-            copy_tile(ks + (next % STAGES) * BLOCK_N * ROW, k, k_base, kss, next * BLOCK_N, Sk, tid);
-            copy_tile(vs + (next % STAGES) * BLOCK_N * ROW, v, v_base, vss, next * BLOCK_N, Sk, tid);
-        }
+        if (next < ntiles) /* its slot was last read in iteration t - 1, before that one's closing barrier */
+            copy_kv_tile(ks, vs, k, k_base, kss, v, v_base, vss, next, Sk, tid);
         lk_cp_async_commit();
         WAIT_FOR_TILE();
         lk_barrier();

@@ -3,23 +3,16 @@
  * C fragments): the K/V tile copies and the in-place rotation of a K tile, the Q rows as A
  * fragment columns, the online softmax of one key tile and the final store.
  * attention_fwd_mma.cl (mma.sync) and attention_fwd_wgmma.cl (Hopper wgmma) include it after
- * defining D, BLOCK_N, STAGES, THREADS, MT, NT (n8 key tiles), DT (n8 d tiles), KC (k16 d
- * chunks), HALF, NEG_INF, the RoPE switches, and their tile layout in shared memory:
+ * defining D, BLOCK_M, BLOCK_N, STAGES, THREADS, MT, NT (n8 key tiles), DT (n8 d tiles), KC (k16
+ * d chunks), HALF, NEG_INF, the RoPE switches, and their tile layout in shared memory:
+ *   TILE_HALVES                one K or V slot of the ring, in halves
  *   TILE_ROW(c), TILE_COL8(c)  the row and first column of 16-byte copy c of a tile (its order
  *                              of copies: consecutive work-items fill what they write next to)
  *   TILE_OFF(n, d)             the element (row n, column d) of a tile, in halves */
 #ifndef LK_ATTENTION_FWD_TILE_H
 #define LK_ATTENTION_FWD_TILE_H
 
-#if STAGES == 1
-#define WAIT_FOR_TILE() lk_cp_async_wait(0)
-#elif STAGES == 2
-#define WAIT_FOR_TILE() lk_cp_async_wait(1)
-#elif STAGES == 3
-#define WAIT_FOR_TILE() lk_cp_async_wait(2)
-#else
-#define WAIT_FOR_TILE() lk_cp_async_wait(3)
-#endif
+#define WAIT_FOR_TILE() LK_CP_ASYNC_WAIT_RING(STAGES)
 
 /* Issue the copies of BLOCK_N rows from row j0 of a [S, D] matrix (row stride ss) into dst. A
  * loop, not unrolled (as rotate_tile's): unrolled, its addresses stay live in registers across
@@ -34,6 +27,29 @@ LK_INLINE void copy_tile(LK_LOCAL_PTR lk_t *dst, const LK_GLOBAL lk_t *src, long
         const LK_GLOBAL lk_t *p = src + base + (long)(j < S ? j : 0) * ss + d8;
         lk_cp_async16(LK_SMEM_ADDR(dst + TILE_OFF(n, d8)), LK_GLOBAL_ADDR(p), j < S ? 16 : 0);
     }
+}
+
+/* Issue the copies of key tile `tile` of K and V into ring slot tile % STAGES (not committed). */
+LK_INLINE void copy_kv_tile(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, const LK_GLOBAL lk_t *k, long k_base,
+                            long kss, const LK_GLOBAL lk_t *v, long v_base, long vss, int tile, int Sk, int tid)
+{
+    const int slot = tile % STAGES;
+    copy_tile(ks + slot * TILE_HALVES, k, k_base, kss, tile * BLOCK_N, Sk, tid);
+    copy_tile(vs + slot * TILE_HALVES, v, v_base, vss, tile * BLOCK_N, Sk, tid);
+}
+
+/* The key tiles that rows row0 .. row0 + BLOCK_M - 1 (those below Sq) see: *ntiles tiles of
+ * BLOCK_N keys, those from *first_masked on reaching past Sk or past the first row's causal
+ * limit (row r sees keys j <= r + Sk - Sq). */
+LK_INLINE void key_tiles(int row0, int Sq, int Sk, int causal, int *ntiles, int *first_masked)
+{
+    const int shift = Sk - Sq, last_row = (row0 + BLOCK_M < Sq ? row0 + BLOCK_M : Sq) - 1;
+    int kv_end = causal ? last_row + shift + 1 : Sk;
+    kv_end = kv_end < Sk ? kv_end : Sk;
+    *ntiles = kv_end > 0 ? (kv_end + BLOCK_N - 1) / BLOCK_N : 0;
+    int clear_end = causal ? row0 + shift + 1 : Sk;
+    clear_end = clear_end < Sk ? clear_end : Sk;
+    *first_masked = clear_end > 0 ? clear_end / BLOCK_N : 0;
 }
 
 #if ROPE_K

@@ -72,7 +72,7 @@
 #define PC (BLOCK_N / 16)  /* k16 chunks of keys in P V */
 #define HALF (D / 2)
 #define NEG_INF (-INFINITY)
-#define TILE (BLOCK_N * D) /* halves of a K or V tile */
+#define TILE_HALVES (BLOCK_N * D) /* a K or V tile */
 
 #define TILE_ROW(c) (((c) / D) * 8 + (c) % 8)
 #define TILE_COL8(c) ((((c) / 8) % (D / 8)) * 8)
@@ -104,8 +104,8 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
     /* the host passes the size (lk_attention_fwd_local_bytes) */
     LK_DYN_SHARED(ushort, smem, (2 * STAGES * BLOCK_N + BLOCK_M) * D);
     LK_LOCAL_PTR lk_t *ks = (LK_LOCAL_PTR lk_t *)smem;
-    LK_LOCAL_PTR lk_t *vs = ks + STAGES * TILE;
-    LK_LOCAL_PTR lk_t *qs = vs + STAGES * TILE;
+    LK_LOCAL_PTR lk_t *vs = ks + STAGES * TILE_HALVES;
+    LK_LOCAL_PTR lk_t *qs = vs + STAGES * TILE_HALVES;
 
     const int tid = get_local_id(0), warp = tid / 32, lane = tid % 32, g = lane >> 2, t4 = lane & 3;
     const int row0 = get_group_id(0) * BLOCK_M, wrow0 = row0 + warp * 16;
@@ -143,38 +143,28 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
         l[0][h] = 0.0f;
     }
 
-    int last_row = (row0 + BLOCK_M < Sq ? row0 + BLOCK_M : Sq) - 1;
-    int kv_end = causal ? last_row + shift + 1 : Sk;
-    kv_end = kv_end < Sk ? kv_end : Sk;
-    const int ntiles = kv_end > 0 ? (kv_end + BLOCK_N - 1) / BLOCK_N : 0;
-    /* tiles from here on need masking: they reach past Sk or past the first row's causal limit */
-    int clear_end = causal ? row0 + shift + 1 : Sk;
-    clear_end = clear_end < Sk ? clear_end : Sk;
-    const int first_masked = clear_end > 0 ? clear_end / BLOCK_N : 0;
+    int ntiles, first_masked;
+    key_tiles(row0, Sq, Sk, causal, &ntiles, &first_masked);
 
     const long k_base = k_off + b * ksb + hk * ksh, v_base = v_off + b * vsb + hk * vsh;
     #pragma unroll
     for (int s = 0; s < STAGES - 1; s++) {
-        if (s < ntiles) {
-            copy_tile(ks + s * TILE, k, k_base, kss, s * BLOCK_N, Sk, tid);
-            copy_tile(vs + s * TILE, v, v_base, vss, s * BLOCK_N, Sk, tid);
-        }
+        if (s < ntiles)
+            copy_kv_tile(ks, vs, k, k_base, kss, v, v_base, vss, s, Sk, tid);
         lk_cp_async_commit();
     }
 
     for (int t = 0; t < ntiles; t++) {
         int next = t + STAGES - 1;
-        if (next < ntiles) { /* its slot was last read in iteration t - 1, before that one's closing barrier */
-            copy_tile(ks + (next % STAGES) * TILE, k, k_base, kss, next * BLOCK_N, Sk, tid);
-            copy_tile(vs + (next % STAGES) * TILE, v, v_base, vss, next * BLOCK_N, Sk, tid);
-        }
+        if (next < ntiles) /* its slot was last read in iteration t - 1, before that one's closing barrier */
+            copy_kv_tile(ks, vs, k, k_base, kss, v, v_base, vss, next, Sk, tid);
         lk_cp_async_commit();
         WAIT_FOR_TILE();
         lk_fence_proxy_async(); /* this work-item's copies (and Q stores) visible to the products */
         lk_barrier();
         const int slot = t % STAGES;
 #if ROPE_K
-        rotate_tile(ks + slot * TILE, t * BLOCK_N, Sk, b, freq, table, layout, k_ids, ki_off, ki_sb, ki_ss,
+        rotate_tile(ks + slot * TILE_HALVES, t * BLOCK_N, Sk, b, freq, table, layout, k_ids, ki_off, ki_sb, ki_ss,
                     k_pos_offset, tid);
         lk_fence_proxy_async();
         lk_barrier();
@@ -186,7 +176,7 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
         #pragma unroll
         for (int kc = 0; kc < KC; kc++)
             WGMMA_S(&sc[0][0][0], lk_wgmma_desc(q_addr + kc * 256, 128, 16 * D),
-                    lk_wgmma_desc(k_addr + (slot * TILE + kc * 128) * 2, 128, 16 * D), kc > 0);
+                    lk_wgmma_desc(k_addr + (slot * TILE_HALVES + kc * 128) * 2, 128, 16 * D), kc > 0);
         lk_wgmma_commit();
         lk_wgmma_wait0();
         lk_wgmma_hold(&sc[0][0][0], NT * 4);
@@ -202,7 +192,8 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
         lk_wgmma_fence(); /* acc was rescaled and the P fragments written by this thread */
         #pragma unroll
         for (int pc = 0; pc < PC; pc++)
-            WGMMA_O(&acc[0][0][0], pa[pc][0], lk_wgmma_desc(v_addr + (slot * TILE + pc * 16 * D) * 2, 16 * D, 128), 1);
+            WGMMA_O(&acc[0][0][0], pa[pc][0], lk_wgmma_desc(v_addr + (slot * TILE_HALVES + pc * 16 * D) * 2, 16 * D, 128),
+                    1);
         lk_wgmma_commit();
         lk_wgmma_wait0();
         lk_wgmma_hold(&acc[0][0][0], DT * 4);
