@@ -143,20 +143,10 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
     int ntiles, first_masked;
     key_tiles(row0, Sq, Sk, causal, &ntiles, &first_masked);
 
-    const long k_base = k_off + b * ksb + hk * ksh, v_base = v_off + b * vsb + hk * vsh;
-    #pragma unroll
-    for (int s = 0; s < STAGES - 1; s++) {
-        if (s < ntiles)
-            copy_kv_tile(ks, vs, k, k_base, kss, v, v_base, vss, s, Sk, tid);
-        lk_cp_async_commit();
-    }
-
+    const kv_source src = {k, v, k_off + b * ksb + hk * ksh, kss, v_off + b * vsb + hk * vsh, vss, Sk};
+    ring_start(ks, vs, src, ntiles, tid);
     for (int t = 0; t < ntiles; t++) {
-        int next = t + STAGES - 1;
-        if (next < ntiles) /* its slot was last read in iteration t - 1, before that one's closing barrier */
-            copy_kv_tile(ks, vs, k, k_base, kss, v, v_base, vss, next, Sk, tid);
-        lk_cp_async_commit();
-        WAIT_FOR_TILE();
+        ring_advance(ks, vs, src, t, ntiles, tid);
         lk_barrier();
         LK_LOCAL_PTR lk_t *kt = ks + (t % STAGES) * BLOCK_N * ROW;
         const LK_LOCAL_PTR lk_t *vt = vs + (t % STAGES) * BLOCK_N * ROW;

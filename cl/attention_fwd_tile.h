@@ -29,13 +29,42 @@ LK_INLINE void copy_tile(LK_LOCAL_PTR lk_t *dst, const LK_GLOBAL lk_t *src, long
     }
 }
 
+/* Where the K and V rows of a work-group's (batch, kv head) come from. */
+typedef struct kv_source {
+    const LK_GLOBAL lk_t *k, *v;
+    long k_base, kss, v_base, vss;
+    int Sk;
+} kv_source;
+
 /* Issue the copies of key tile `tile` of K and V into ring slot tile % STAGES (not committed). */
-LK_INLINE void copy_kv_tile(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, const LK_GLOBAL lk_t *k, long k_base,
-                            long kss, const LK_GLOBAL lk_t *v, long v_base, long vss, int tile, int Sk, int tid)
+LK_INLINE void copy_kv_tile(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int tile, int tid)
 {
     const int slot = tile % STAGES;
-    copy_tile(ks + slot * TILE_HALVES, k, k_base, kss, tile * BLOCK_N, Sk, tid);
-    copy_tile(vs + slot * TILE_HALVES, v, v_base, vss, tile * BLOCK_N, Sk, tid);
+    copy_tile(ks + slot * TILE_HALVES, src.k, src.k_base, src.kss, tile * BLOCK_N, src.Sk, tid);
+    copy_tile(vs + slot * TILE_HALVES, src.v, src.v_base, src.vss, tile * BLOCK_N, src.Sk, tid);
+}
+
+/* The ring's first STAGES - 1 tiles, one commit group each (empty ones past ntiles). */
+LK_INLINE void ring_start(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int ntiles, int tid)
+{
+    #pragma unroll
+    for (int s = 0; s < STAGES - 1; s++) {
+        if (s < ntiles)
+            copy_kv_tile(ks, vs, src, s, tid);
+        lk_cp_async_commit();
+    }
+}
+
+/* Before tile t: issue tile t + STAGES - 1 (its slot was last read in iteration t - 1, before
+ * that one's closing barrier), commit, and wait for this work-item's copies of tile t; a barrier
+ * after it publishes the whole tile. */
+LK_INLINE void ring_advance(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int t, int ntiles, int tid)
+{
+    const int next = t + STAGES - 1;
+    if (next < ntiles)
+        copy_kv_tile(ks, vs, src, next, tid);
+    lk_cp_async_commit();
+    WAIT_FOR_TILE();
 }
 
 /* The key tiles that rows row0 .. row0 + BLOCK_M - 1 (those below Sq) see: *ntiles tiles of
