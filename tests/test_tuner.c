@@ -273,6 +273,35 @@ Test(tuner, dry_run_prints_the_space, .timeout = 60)
     cr_expect_neq(stat(db_path, &st), 0, "--dry-run created %s", db_path);
 }
 
+/* --only holds parameters at one value: the dry run lists only matching candidates, a real run
+ * measures (and records) only those, and a value outside the space is an error. */
+Test(tuner, only_narrows_the_space, .timeout = 120)
+{
+    char dir[64], db_path[128], out[65536];
+    temp_dir(dir);
+    snprintf(db_path, sizeof db_path, "%s/o.db", dir);
+    const char *dry[] = {"--dtype", "f32", "--head-dim", "128", "--causal", "0", "--family", "rope", "--seq", "64:64",
+                         "--only", "VARIANT=2,STAGES=1", "--dry-run", NULL};
+    cr_assert_eq(run_tune(dry, out, sizeof out), 0, "%s", out);
+    cr_expect(strstr(out, "VARIANT=2,ROPE_TABLE=0,BLOCK_M=16,BLOCK_N=8,STAGES=1"), "candidate missing:\n%s", out);
+    cr_expect(!strstr(out, "VARIANT=0") && !strstr(out, "VARIANT=1") && !strstr(out, "STAGES=2"),
+              "--only left other values in the space:\n%s", out);
+
+    const char *bad[] = {"--dtype", "f32", "--seq", "64:64", "--only", "STAGES=9", "--dry-run", NULL};
+    cr_expect_eq(run_tune(bad, out, sizeof out), 2, "a value outside the space was accepted:\n%s", out);
+    cr_expect(strstr(out, "STAGES=9 is not in this key's space"), "no reason given:\n%s", out);
+
+    const char *run[] = {"--dtype", "f32", "--head-dim", "64", "--causal", "0", "--family", "plain", "--seq",
+                         "64:64", "--only", "BLOCK_M=16,BLOCK_N=8,STAGES=1", "--db", db_path, NULL};
+    cr_assert_eq(run_tune(run, out, sizeof out), 0, "lk-tune failed:\n%s", out);
+    lk_db *db = NULL;
+    char err[256];
+    cr_assert_eq(lk_db_open(db_path, 0, &db, err, sizeof err), LK_OK, "%s", err);
+    cr_expect_eq(count_measurements(db), 1, "--only BLOCK_M, BLOCK_N, STAGES: one candidate, %ld recorded:\n%s",
+                 count_measurements(db), out);
+    lk_db_close(db);
+}
+
 /* lk-tune --strategy budget over f32 hd64 non-causal attention_fwd keys into a new database
  * (its path in db_path, of db_size bytes); the output in out. */
 static void budget_run(const char *family, const char *seq, const char *budget, char *db_path, size_t db_size,

@@ -24,9 +24,9 @@ static double default_call_ms(lk_context *ctx, const tune_opts *o, const lk_tune
     lk_params def;
     timing tm;
     void *state = NULL;
-    tune_space_user u = {ctx, key};
+    tune_space_user u;
     space s;
-    o->op->space(&u, &s);
+    tune_space(ctx, o, key, &u, &s);
     double start = now_s();
     if (o->op->setup(ctx, key, &o->shape, &state) != LK_OK)
         return -1.0;
@@ -81,9 +81,9 @@ static void least_costs(tune_budget *b, lk_context *ctx, const tune_opts *o, con
             if (!tune_same_class(k, &keys[todo[i]]))
                 continue;
             double call_ms = ms > 0.0 ? ms * key_work(o->op, k) / probe_work : 0.0;
-            tune_space_user u = {ctx, k};
+            tune_space_user u;
             space s;
-            o->op->space(&u, &s);
+            tune_space(ctx, o, k, &u, &s);
             double setup = setup_s * (double)k->length / (double)pk->length;
             b->least_s[j] = ms > 0.0 ? setup + 2.0 * time_op_cost_s(call_ms) + tune_final_round_cost_s(o->op, &s, call_ms)
                                      : 0.0;

@@ -3,7 +3,10 @@
  *   lk-tune [--device SPEC] [--op NAME] [--family F|both] [--dtype f16|f32|both] [--head-dim D|both]
  *           [--causal|--flag F|both] [--seq LO:HI] [--budget 10m] [--strategy exhaustive|random|budget]
  *           [--fraction F] [--db PATH] [--force] [--dry-run] [--export FILE.csv] [--import FILE.csv]
- *           [--heads H] [--batch B]
+ *           [--heads H] [--batch B] [--only NAME=V[,NAME=V]]
+ * --only holds parameters at one value each (the space narrowed to the candidates that match,
+ * e.g. --only MMA=2 to tune the wgmma forward alone; nothing is recorded for the others, so a
+ * later full run still times them); a name or value outside a key's space is an error.
  * Before timing on a GPU, worker copies of lk-tune (--warm-worker I/N/DEADLINE, internal) build
  * the candidates' kernels in parallel (warm.h); their time counts against --budget, and they
  * start no new compile past half of it.
@@ -13,7 +16,7 @@
  * --causal is the op's flag (--flag is the same option): causal 0|1 for attention, the group G
  * for kivi_decode, the rank for lowrank_decode; "both" is the op's two flag choices.
  * --import runs before the search and --export after it; given alone (no --seq, --strategy,
- * --budget, --fraction or --force) they only import or export. */
+ * --budget, --fraction, --force or --only) they only import or export. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +35,7 @@ static int usage(const char *why)
             "        [--head-dim D|both] [--causal|--flag F|both] [--seq LO:HI] [--budget 10m]\n"
             "        [--strategy exhaustive|random|budget] [--fraction F] [--db PATH] [--force]\n"
             "        [--dry-run] [--export FILE.csv] [--import FILE.csv] [--heads H] [--batch B]\n"
+            "        [--only NAME=V[,NAME=V]]  (hold parameters at one value, e.g. --only MMA=2)\n"
             "--import runs before the search, --export after it; alone, they only import/export\n"
             "ops: %s (default attention_fwd)\n",
             why ? why : "", why ? "\n" : "", names);
@@ -129,6 +133,10 @@ int main(int argc, char **argv)
             if (sscanf(v, "%d/%d/%lf", &warm_index, &warm_count, &warm_deadline) != 3 || warm_index < 0 ||
                 warm_index >= warm_count)
                 return usage("bad --warm-worker");
+        } else if (!strcmp(a, "--only")) {
+            search_asked = 1;
+            if (lk_params_parse(v, &o.only) != LK_OK || o.only.n == 0)
+                return usage("bad --only (NAME=V[,NAME=V], e.g. MMA=2)");
         } else if (!strcmp(a, "--heads"))
             o.shape.heads = atoi(v);
         else if (!strcmp(a, "--batch"))
@@ -167,6 +175,11 @@ int main(int argc, char **argv)
     lk_tune_key *keys = malloc(TUNE_MAX_KEYS * sizeof *keys);
     o.nlengths = cli_lengths(lo, hi, o.lengths, 64);
     int nkeys = keys ? tune_keys(ctx, &o, keys, TUNE_MAX_KEYS) : 0;
+    if (o.only.n && tune_check_only(ctx, &o, keys, nkeys) != 0) {
+        free(keys);
+        lk_context_destroy(ctx);
+        return usage("--only does not fit the keys' spaces");
+    }
     char path[1024], err[512];
     if (!db_path)
         db_path = lk_tunedb_default_path(path, sizeof path);
@@ -177,7 +190,7 @@ int main(int argc, char **argv)
         rc = tune_warm_worker(ctx, db, &o, keys, nkeys, warm_index, warm_count, warm_deadline);
         lk_db_close(db);
     } else if (dry_run) {
-        tune_dry_run(ctx, o.op, keys, nkeys);
+        tune_dry_run(ctx, &o, keys, nkeys);
     } else {
         lk_db *db = NULL;
         if (!db_path[0] || lk_db_open(db_path, 1, &db, err, sizeof err) != LK_OK) {

@@ -72,3 +72,24 @@ const space_list *space_find_list(const space *s, const char *name)
             return &s->lists[i];
     return NULL;
 }
+
+int space_restrict(space *s, const lk_params *only, char *why, size_t n)
+{
+    for (int i = 0; i < only->n; i++) {
+        space_list *l = NULL;
+        for (int k = 0; k < s->nlists; k++)
+            if (!strcmp(s->lists[k].name, only->v[i].name))
+                l = &s->lists[k];
+        int j = 0;
+        while (l && j < l->n && l->values[j] != only->v[i].value)
+            j++;
+        if (!l || j == l->n) {
+            snprintf(why, n, "%s=%d is not in this key's space (%s)", only->v[i].name, only->v[i].value,
+                     l ? "not one of the list's values" : "no such parameter");
+            return -1;
+        }
+        l->values[0] = only->v[i].value;
+        l->n = 1;
+    }
+    return 0;
+}

@@ -46,5 +46,9 @@ const char *space_verdict(const space *s, const lk_params *p, char *why, size_t 
 void space_project(const space *s, const lk_params *p, lk_params *out);
 /* The list named name, or NULL (also when name is NULL). */
 const space_list *space_find_list(const space *s, const char *name);
+/* Narrows each list that `only` names to its one value (lk-tune --only MMA=2): the space then
+ * holds only the candidates that match. 0, or -1 with the reason in why when `only` names a
+ * parameter the space lacks or a value its list does not hold. */
+int space_restrict(space *s, const lk_params *only, char *why, size_t n);
 
 #endif

@@ -88,13 +88,38 @@ lk_params *tune_search_order(const space *s, tune_strategy strategy, size_t *n)
     return v;
 }
 
-void tune_dry_run(lk_context *ctx, const tune_op *op, const lk_tune_key *keys, int nkeys)
+void tune_space(lk_context *ctx, const tune_opts *o, const lk_tune_key *key, tune_space_user *u, space *s)
 {
-    char name[96], text[256], why[512];
+    char why[256];
+    *u = (tune_space_user){ctx, key};
+    o->op->space(u, s);
+    space_restrict(s, &o->only, why, sizeof why);
+}
+
+int tune_check_only(lk_context *ctx, const tune_opts *o, const lk_tune_key *keys, int nkeys)
+{
+    char why[256], name[96];
     for (int i = 0; i < nkeys; i++) {
         tune_space_user u = {ctx, &keys[i]};
         space s;
-        op->space(&u, &s);
+        o->op->space(&u, &s);
+        if (space_restrict(&s, &o->only, why, sizeof why) != 0) {
+            key_name(o->op, &keys[i], name, sizeof name);
+            fprintf(stderr, "--only: %s: %s\n", name, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void tune_dry_run(lk_context *ctx, const tune_opts *o, const lk_tune_key *keys, int nkeys)
+{
+    char name[96], text[256], why[512];
+    const tune_op *op = o->op;
+    for (int i = 0; i < nkeys; i++) {
+        tune_space_user u;
+        space s;
+        tune_space(ctx, o, &keys[i], &u, &s);
         size_t total = space_size(&s), ok = 0;
         key_name(op, &keys[i], name, sizeof name);
         printf("%s: %zu candidates\n", name, total);
@@ -381,9 +406,9 @@ static int tune_key(tuner *t, const lk_tune_key *key, double deadline)
         progress_line(&t->prog, "%s: cannot set up inputs: %s", name, lk_last_error(t->ctx));
         return 1;
     }
-    tune_space_user u = {t->ctx, key};
+    tune_space_user u;
     space s;
-    t->op->space(&u, &s);
+    tune_space(t->ctx, t->o, key, &u, &s);
     size_t total = space_size(&s), n = 0, ok = 0;
     char why[512], reason[600];
     for (size_t i = 0; i < total; i++) { /* every rejected candidate is recorded with its reason */
@@ -454,9 +479,9 @@ int tune_run(lk_context *ctx, lk_db *db, const tune_opts *o, const lk_tune_key *
     long total = 0;
     char name[96];
     for (int i = 0; i < nkeys && i < TUNE_MAX_KEYS; i++) {
-        tune_space_user u = {ctx, &keys[i]};
+        tune_space_user u;
         space s;
-        o->op->space(&u, &s);
+        tune_space(ctx, o, &keys[i], &u, &s);
         size_t n = 0, valid;
         lk_params *cands = valid_candidates(&s, &n);
         valid = n;

@@ -24,7 +24,14 @@ typedef struct tune_opts {
     double budget_s;  /* budget */
     int force;
     tune_shape shape; /* the timed problem (0: the op's default) */
+    lk_params only;   /* --only: parameters held at one value (space_restrict); n = 0: none */
 } tune_opts;
+
+/* The search space of key under o: the op's, narrowed by --only (which tune_check_only has
+ * accepted for every key). u must outlive s. */
+void tune_space(lk_context *ctx, const tune_opts *o, const lk_tune_key *key, tune_space_user *u, space *s);
+/* 0 when --only fits every key's space; else -1 with the reason on stderr. */
+int tune_check_only(lk_context *ctx, const tune_opts *o, const lk_tune_key *keys, int nkeys);
 
 /* 1 when keys a and b build the same kernels: equal up to length and flag (a compile class). */
 int tune_same_class(const lk_tune_key *a, const lk_tune_key *b);
@@ -51,7 +58,7 @@ int tune_measured(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, 
  * with a note on stderr. Returns the count. */
 int tune_keys(lk_context *ctx, const tune_opts *o, lk_tune_key *keys, int max);
 /* Prints each key's space: candidate count, each candidate and its verdict. */
-void tune_dry_run(lk_context *ctx, const tune_op *op, const lk_tune_key *keys, int nkeys);
+void tune_dry_run(lk_context *ctx, const tune_opts *o, const lk_tune_key *keys, int nkeys);
 /* Tunes every key into db. Returns 0, or 1 when a key could not be set up. */
 int tune_run(lk_context *ctx, lk_db *db, const tune_opts *o, const lk_tune_key *keys, int nkeys);
 

@@ -43,9 +43,9 @@ int tune_warm_worker(lk_context *ctx, lk_db *db, const tune_opts *o, const lk_tu
     for (int k = 0; k < nkeys; k++) {
         if (!class_first(keys, k))
             continue;
-        tune_space_user u = {ctx, &keys[k]};
+        tune_space_user u;
         space s;
-        o->op->space(&u, &s);
+        tune_space(ctx, o, &keys[k], &u, &s);
         size_t n = 0;
         lk_params *order = tune_search_order(&s, o->strategy, &n);
         n = tune_planned(o, n);
