@@ -1,5 +1,6 @@
 /* Bad input returns the documented status with a message and launches nothing (the context's
  * last-launch text stays empty). Runs on every compiled backend. */
+#include <math.h>
 #include <string.h>
 
 #include "harness.h"
@@ -122,6 +123,90 @@ ParameterizedTest(lkt_backend *b, errors, attention_and_rope)
     teardown(&f);
 }
 
+/* What a fuzzing pass found (session 15): address arithmetic and shape products that wrapped
+ * around, positions that overflowed, ids and outputs that overlapped, parameters ignored. Each
+ * bad input must be refused with its status before anything is launched. */
+ParameterizedTestParameters(errors, overflow_and_overlap)
+{
+    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
+    return cr_make_param_array(lkt_backend, backends, 2);
+}
+
+ParameterizedTest(lkt_backend *b, errors, overflow_and_overlap)
+{
+    fixture f;
+    setup(&f, *b);
+    lk_context *c = f.ctx;
+    const int64_t p61 = (int64_t)1 << 61;
+    lk_tensor wild = f.small.t; /* [1,1,2,64] over 512 bytes: the span wraps to a small size */
+    wild.strides[2] = p61;
+    expect_status(&f, lk_rope(c, &wild, &wild, &f.rope), LK_ERR_BOUNDS, "a stride whose span wraps");
+    lk_tensor far = f.q.t;
+    far.offset = INT64_MAX;
+    expect_status(&f, lk_attention_fwd(c, &far, &f.k.t, &f.v.t, &f.o.t, NULL, &f.p), LK_ERR_BOUNDS,
+                  "an offset of INT64_MAX");
+    lk_tensor huge = f.q.t; /* 2^33 * 2^31 * 8 * 64 elements at stride 0: the product wraps */
+    huge.shape[0] = (int64_t)1 << 33;
+    huge.shape[1] = (int64_t)1 << 31;
+    for (int i = 0; i < 3; i++)
+        huge.strides[i] = 0;
+    expect_status(&f, lk_rope(c, &huge, &huge, &f.rope), LK_ERR_SHAPE, "more than 2^62 elements");
+    int64_t shape8[8] = {1, 1, 1, 1, 1, 1, 1, 64};
+    lk_tensor eight = lk_tensor_make(f.q.buf, LK_F32, 8, shape8);
+    expect_status(&f, lk_rope(c, &eight, &f.o.t, &f.rope), LK_ERR_SHAPE, "8 dimensions");
+
+    f.rope.position_offset = INT64_MAX - 4;
+    expect_status(&f, lk_rope(c, &f.q.t, &f.o.t, &f.rope), LK_ERR_INVALID_ARGUMENT, "rope offset near INT64_MAX");
+    f.p.rope = &f.rope;
+    expect_status(&f, lk_attention_fwd(c, &f.q.t, &f.k.t, &f.v.t, &f.o.t, NULL, &f.p), LK_ERR_INVALID_ARGUMENT,
+                  "attention offset near INT64_MAX");
+    f.rope.position_offset = 0;
+    f.rope.scaling = LK_ROPE_SCALING_LLAMA3;
+    f.rope.factor = INFINITY;
+    expect_status(&f, lk_rope(c, &f.q.t, &f.o.t, &f.rope), LK_ERR_INVALID_ARGUMENT, "llama3 factor inf");
+    f.rope = lk_rope_params_default();
+
+    int64_t ids_shape[1] = {8};
+    lkt_tensor ids = lkt_zeros(c, LK_I32, 1, ids_shape);
+    f.rope.position_ids = &ids.t;
+    expect_status(&f, lk_attention_fwd(c, &f.q.t, &f.k.t, &f.v.t, &f.o.t, NULL, &f.p), LK_ERR_UNSUPPORTED,
+                  "rope->position_ids given to attention");
+    f.rope.position_ids = NULL;
+    lk_tensor ids_in_o = lk_tensor_make(f.o.buf, LK_I32, 1, ids_shape); /* k positions in o's first bytes */
+    f.p.k_position_ids = &ids_in_o;
+    expect_status(&f, lk_attention_fwd(c, &f.q.t, &f.k.t, &f.v.t, &f.o.t, NULL, &f.p), LK_ERR_ALIAS,
+                  "o over k_position_ids");
+    lk_tensor id_out = f.q.t; /* the rope op: out over its own position ids */
+    id_out.buffer = ids.buf;
+    id_out.shape[1] = 1;
+    id_out.shape[2] = 1;
+    id_out.shape[3] = 8;
+    lk_tensor x1 = id_out;
+    x1.buffer = f.q.buf;
+    f.p.k_position_ids = NULL;
+    f.rope.position_ids = &ids.t;
+    ids.t.shape[0] = 1;
+    expect_status(&f, lk_rope(c, &x1, &id_out, &f.rope), LK_ERR_ALIAS, "rope out over its position ids");
+    f.rope.position_ids = NULL;
+    ids.t.shape[0] = 8;
+
+    lk_hadamard_params hp = lk_hadamard_params_default();
+    lk_tensor one = f.q.t;
+    one.shape[0] = one.shape[1] = one.shape[2] = one.shape[3] = 1;
+    lk_tensor one_out = one;
+    one_out.buffer = f.o.buf;
+    expect_status(&f, lk_hadamard(c, &one, &one_out, &hp), LK_ERR_UNSUPPORTED, "a Hadamard of one channel");
+
+    expect_status(&f, lk_buffer_copy(c, f.q.buf, 0, f.q.buf, 64, 128), LK_ERR_ALIAS, "overlapping copy");
+
+    lk_kivi_config kc = lk_kivi_config_default(274177, 67280421310721LL, 128, 256); /* product = 1 mod 2^64 */
+    lk_kivi_cache *kivi = NULL;
+    expect_status(&f, lk_kivi_cache_create(c, &kc, &kivi), LK_ERR_INVALID_ARGUMENT, "batch * kv_heads wraps");
+    cr_expect_null(kivi);
+    lkt_free(&ids);
+    teardown(&f);
+}
+
 Test(errors, device_requests)
 {
     lk_device_request r;
@@ -133,6 +218,9 @@ Test(errors, device_requests)
     cr_expect_str_eq(r.name_contains, "pocl");
     cr_expect_eq(lk_device_request_parse("vulkan:0", &r), LK_ERR_INVALID_ARGUMENT);
     cr_expect_eq(lk_device_request_parse("opencl:1:x", &r), LK_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(lk_device_request_parse("opencl:4294967296", &r), LK_ERR_INVALID_ARGUMENT, "platform past int");
+    cr_expect_eq(lk_device_request_parse("opencl:0:99999999999999999999", &r), LK_ERR_INVALID_ARGUMENT,
+                 "device past long");
 
     lk_context *ctx = NULL;
     lk_device_request none = {LK_BACKEND_OPENCL, -1, -1, "no-such-device-name"};

@@ -448,6 +448,10 @@ Test(tunedb, override_wins_is_most_specific_and_clears)
     cr_expect(strstr(ctx->last_error, "BLOCK_M="), "message: %s", ctx->last_error);
     cr_expect_eq(lk_tuning_override(ctx, "attention_fwd", LK_F16, 128, 1, 0, "64"), LK_ERR_INVALID_ARGUMENT);
     cr_expect_eq(lk_tuning_override(ctx, "", LK_F16, 128, 1, 0, "A=1"), LK_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(lk_tuning_override(ctx, "attention_fw", LK_F16, 128, 1, 0, "BLOCK_M=16"), LK_ERR_INVALID_ARGUMENT,
+                 "a misspelt op was accepted");
+    cr_expect_eq(lk_tuning_override(ctx, "attention_fwd", LK_F16, 128, 1, 0, "BLOCK_M=4294967360"),
+                 LK_ERR_INVALID_ARGUMENT, "a value past int was accepted");
     cr_expect_eq(lk_tuning_override(ctx, "a_very_long_op_name_that_does_not_fit", LK_F16, 128, 1, 0, "A=1"),
                  LK_ERR_INVALID_ARGUMENT);
     cr_expect_eq(lk_tuning_override(ctx, "attention_fwd", (lk_dtype)9, 128, 1, 0, "A=1"), LK_ERR_INVALID_ARGUMENT);
@@ -472,17 +476,19 @@ Test(tunedb, describe_and_info_log_say_where_parameters_came_from)
     int saved = capture_begin(log);
     lk_status st = lk_tuning_describe(ctx, "attention_fwd:plain", LK_F16, 128, 1, 3000, text, sizeof text);
     char text2[256];
-    lk_status st2 = lk_tuning_describe(ctx, "rope", LK_F32, 64, 0, 10, text2, sizeof text2);
+    lk_status st2 = lk_tuning_describe(ctx, "kda_fwd", LK_F32, 64, 0, 10, text2, sizeof text2);
     capture_end(saved);
     cr_assert_eq(st, LK_OK, "%s", ctx->last_error);
     snprintf(want, sizeof want, "BLOCK_M=16,BLOCK_N=32 source=env-db match=exact bucket=4096 path=%s", env);
     cr_expect_str_eq(text, want);
     cr_expect_eq(count_lines_with(log, "env-db match=exact bucket=4096"), 1, "LK_LOG=info names the layer");
-    cr_expect_eq(count_lines_with(log, "rope f32 head_dim=64 flag=0 length=10: default"), 1, "default logged");
+    cr_expect_eq(count_lines_with(log, "kda_fwd f32 head_dim=64 flag=0 length=10: default"), 1, "default logged");
 
     cr_assert_eq(st2, LK_OK);
     cr_expect_str_eq(text2, "(built-in defaults) source=default match=none bucket=0");
-    cr_expect_eq(lk_tuning_describe(ctx, "rope", LK_F32, 64, 0, 10, text, 0), LK_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(lk_tuning_describe(ctx, "kda_fwd", LK_F32, 64, 0, 10, text, 0), LK_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(lk_tuning_describe(ctx, "rope", LK_F32, 64, 0, 10, text, sizeof text), LK_ERR_INVALID_ARGUMENT,
+                 "an op that is not tuned was described");
     free_context(ctx);
 }
 

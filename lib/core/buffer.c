@@ -96,5 +96,7 @@ lk_status lk_buffer_copy(lk_context *ctx, lk_buffer *dst, size_t dst_offset, con
         st = check_range(ctx, "lk_buffer_copy", src, src_offset, bytes, src);
     if (st != LK_OK || bytes == 0)
         return st;
+    if (dst == src && dst_offset < src_offset + bytes && src_offset < dst_offset + bytes)
+        return lk_fail(ctx, LK_ERR_ALIAS, "lk_buffer_copy: the ranges overlap in one buffer");
     return ctx->ops->buffer_copy(ctx, dst->handle, dst_offset, src->handle, src_offset, bytes);
 }

@@ -1,6 +1,8 @@
 /* Contexts: device discovery across backends, selection (API request or LK_DEVICE), and the
  * lifetime of everything a context owns (backend state, program cache, tuning view). */
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -78,11 +80,14 @@ lk_status lk_device_request_parse(const char *spec, lk_device_request *out)
         rest++;
         if (isdigit((unsigned char)rest[0])) {
             char *end;
+            errno = 0;
             long a = strtol(rest, &end, 10);
+            if (errno == ERANGE || a > INT_MAX)
+                return LK_ERR_INVALID_ARGUMENT;
             if (*end == ':' && isdigit((unsigned char)end[1])) {
                 char *end2;
                 long b = strtol(end + 1, &end2, 10);
-                if (*end2)
+                if (*end2 || errno == ERANGE || b > INT_MAX)
                     return LK_ERR_INVALID_ARGUMENT;
                 r.platform = (int)a;
                 r.device = (int)b;
@@ -181,6 +186,12 @@ lk_status lk_context_create(lk_context **out, const lk_device_request *request)
     *out = NULL;
     creation_error[0] = '\0';
     lk_device_request r = request ? *request : lk_device_request_default();
+    if ((int)r.backend < LK_BACKEND_ANY || r.backend > LK_BACKEND_CUDA || r.platform < -1 || r.device < -1) {
+        snprintf(creation_error, sizeof creation_error,
+                 "lk_context_create: unknown backend %d, or platform %d / device %d below -1 (-1: any)", (int)r.backend,
+                 r.platform, r.device);
+        return LK_ERR_INVALID_ARGUMENT;
+    }
     lk_device_info info;
     lk_status st = pick_device(&r, &info);
     if (st != LK_OK) {

@@ -1,5 +1,7 @@
 /* lk_params: ordered NAME=int pairs (kernel tunables). */
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,8 +85,10 @@ lk_status lk_params_parse(const char *text, lk_params *out)
         name[len] = '\0';
         s += len + 1;
         char *end;
+        errno = 0;
         long v = strtol(s, &end, 10);
-        if (end == s || (*end && *end != ',' && *end != ';' && !isspace((unsigned char)*end)))
+        if (end == s || errno == ERANGE || v < INT_MIN || v > INT_MAX ||
+            (*end && *end != ',' && *end != ';' && !isspace((unsigned char)*end)))
             return LK_ERR_INVALID_ARGUMENT;
         if (out->n == LK_MAX_PARAMS && !lk_params_has(out, name))
             return LK_ERR_INVALID_ARGUMENT;

@@ -29,12 +29,13 @@ lk_tensor lk_tensor_make(lk_buffer *buf, lk_dtype dtype, int ndim, const int64_t
     memset(&t, 0, sizeof t);
     t.dtype = dtype;
     t.buffer = buf;
-    t.ndim = ndim < 0 ? 0 : ndim > LK_MAX_DIMS ? LK_MAX_DIMS : ndim;
+    t.ndim = ndim; /* outside 0..LK_MAX_DIMS: no shape, and lk_check_tensor rejects it */
     int64_t stride = 1;
-    for (int i = t.ndim - 1; i >= 0; i--) {
+    for (int i = (ndim >= 0 && ndim <= LK_MAX_DIMS ? ndim : 0) - 1; i >= 0; i--) {
         t.shape[i] = shape[i];
         t.strides[i] = stride;
-        stride *= shape[i];
+        if (__builtin_mul_overflow(stride, shape[i], &stride)) /* saturated: its span fails the check */
+            stride = INT64_MAX;
     }
     return t;
 }
@@ -45,14 +46,19 @@ lk_tensor lk_tensor_bhsd(lk_buffer *buf, lk_dtype dtype, int64_t b, int64_t h, i
     return lk_tensor_make(buf, dtype, 4, shape);
 }
 
-/* Element span [first, last] addressed by t (strides are non-negative here). */
-static void span(const lk_tensor *t, int64_t *first, int64_t *last)
+/* Element span [first, last] addressed by t (extents, strides and offset non-negative here): 0,
+ * or -1 when it passes INT64_MAX. */
+static int span(const lk_tensor *t, int64_t *first, int64_t *last)
 {
-    int64_t hi = t->offset;
+    int64_t hi = t->offset, step;
+    if (t->ndim < 0 || t->ndim > LK_MAX_DIMS)
+        return -1;
     for (int i = 0; i < t->ndim; i++)
-        hi += (t->shape[i] - 1) * t->strides[i];
+        if (__builtin_mul_overflow(t->shape[i] - 1, t->strides[i], &step) || __builtin_add_overflow(hi, step, &hi))
+            return -1;
     *first = t->offset;
     *last = hi;
+    return 0;
 }
 
 lk_status lk_check_tensor(lk_context *ctx, const char *op, const char *arg, const lk_tensor *t, int ndim)
@@ -67,18 +73,22 @@ lk_status lk_check_tensor(lk_context *ctx, const char *op, const char *arg, cons
         return lk_fail(ctx, LK_ERR_DTYPE, "%s: %s has an unknown dtype %d", op, arg, (int)t->dtype);
     if (t->ndim != ndim)
         return lk_fail(ctx, LK_ERR_SHAPE, "%s: %s must have %d dimensions, has %d", op, arg, ndim, t->ndim);
+    int64_t elements = 1;
     for (int i = 0; i < ndim; i++) {
         if (t->shape[i] <= 0)
             return lk_fail(ctx, LK_ERR_SHAPE, "%s: %s has extent %lld in dimension %d", op, arg,
                            (long long)t->shape[i], i);
         if (t->strides[i] < 0)
             return lk_fail(ctx, LK_ERR_SHAPE, "%s: %s has a negative stride in dimension %d", op, arg, i);
+        if (__builtin_mul_overflow(elements, t->shape[i], &elements) || elements > LK_MAX_ELEMENTS)
+            return lk_fail(ctx, LK_ERR_SHAPE, "%s: %s has more than 2^62 elements", op, arg);
     }
     if (t->offset < 0)
         return lk_fail(ctx, LK_ERR_SHAPE, "%s: %s has a negative offset", op, arg);
     int64_t first, last;
-    span(t, &first, &last);
-    size_t need = (size_t)(last + 1) * lk_dtype_size(t->dtype);
+    size_t need;
+    if (span(t, &first, &last) != 0 || __builtin_mul_overflow((size_t)last + 1, lk_dtype_size(t->dtype), &need))
+        return lk_fail(ctx, LK_ERR_BOUNDS, "%s: %s addresses past 2^63 elements (offset, strides)", op, arg);
     if (need > t->buffer->bytes)
         return lk_fail(ctx, LK_ERR_BOUNDS, "%s: %s addresses %zu bytes but its buffer has %zu", op, arg,
                        need, t->buffer->bytes);
@@ -100,8 +110,8 @@ int lk_tensors_overlap(const lk_tensor *a, const lk_tensor *b)
     if (!a || !b || a->buffer != b->buffer)
         return 0;
     int64_t a0, a1, b0, b1;
-    span(a, &a0, &a1);
-    span(b, &b0, &b1);
+    if (span(a, &a0, &a1) != 0 || span(b, &b0, &b1) != 0) /* not a checked tensor: assume the worst */
+        return 1;
     size_t ea = lk_dtype_size(a->dtype), eb = lk_dtype_size(b->dtype);
     int64_t abeg = a0 * (int64_t)ea, aend = (a1 + 1) * (int64_t)ea;
     int64_t bbeg = b0 * (int64_t)eb, bend = (b1 + 1) * (int64_t)eb;

@@ -5,8 +5,12 @@
 
 #include "internal.h"
 
-/* t is not NULL, has a buffer of ctx, ndim dims with positive extents, non-negative strides,
- * and every element it addresses lies inside the buffer. */
+/* Most elements a tensor may have: products and offsets of in-range tensors then fit int64. */
+#define LK_MAX_ELEMENTS ((int64_t)1 << 62)
+
+/* t is not NULL, has a buffer of ctx, ndim dims with positive extents (at most LK_MAX_ELEMENTS
+ * elements), non-negative strides, and every element it addresses lies inside the buffer (the
+ * address arithmetic checked for overflow). */
 lk_status lk_check_tensor(lk_context *ctx, const char *op, const char *arg, const lk_tensor *t, int ndim);
 /* Same dtype as listed (one of n). */
 lk_status lk_check_dtype(lk_context *ctx, const char *op, const char *arg, const lk_tensor *t,

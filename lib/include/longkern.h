@@ -133,6 +133,7 @@ void lk_buffer_free(lk_buffer *buf); /* NULL is a no-op; a wrapped buffer's memo
 size_t lk_buffer_size(const lk_buffer *buf);
 lk_status lk_buffer_write(lk_context *ctx, lk_buffer *dst, size_t offset, const void *src, size_t bytes);
 lk_status lk_buffer_read(lk_context *ctx, const lk_buffer *src, size_t offset, void *dst, size_t bytes);
+/* Overlapping ranges of one buffer are LK_ERR_ALIAS. */
 lk_status lk_buffer_copy(lk_context *ctx, lk_buffer *dst, size_t dst_offset, const lk_buffer *src,
                          size_t src_offset, size_t bytes);
 
@@ -149,7 +150,8 @@ typedef struct lk_tensor {
     int64_t offset;               /* in elements */
 } lk_tensor;
 
-/* A contiguous row-major tensor over buf (strides derived from shape). */
+/* A contiguous row-major tensor over buf (strides derived from shape). ndim outside
+ * 0..LK_MAX_DIMS gives a tensor every op rejects (LK_ERR_SHAPE). */
 lk_tensor lk_tensor_make(lk_buffer *buf, lk_dtype dtype, int ndim, const int64_t *shape);
 /* Shorthand for the [B, H, S, D] layout the attention ops use. */
 lk_tensor lk_tensor_bhsd(lk_buffer *buf, lk_dtype dtype, int64_t b, int64_t h, int64_t s, int64_t d);
@@ -225,7 +227,9 @@ lk_status lk_attention_fwd(lk_context *ctx, const lk_tensor *q, const lk_tensor 
  * DB installed from results/, then built-in defaults. These calls set parameters by hand for
  * one context; an override wins over every database.
  *
- * op is the op's name ("attention_fwd"), or "op:family" to set one variant family only. flag is
+ * op is a tuned op's name (attention_fwd, attention_bwd, attention_decode, kda_fwd, kv_sparse,
+ * kivi_decode, lowrank_decode; another name is LK_ERR_INVALID_ARGUMENT), or "op:family" to set
+ * one variant family only. flag is
  * op-specific (causal for attention). length 0 means every length; otherwise the override
  * applies to lengths in the same power-of-two bucket (e.g. 3000 covers 2049..4096), and it wins
  * over an every-length one. params ("BLOCK_M=64,BLOCK_N=32") are laid over the op's built-in

@@ -156,10 +156,11 @@ static lk_status check_args(lk_context *ctx, const lk_tensor *q, const lk_tensor
         if (dk->shape[i] != k->shape[i] || dv->shape[i] != k->shape[i])
             return lk_fail(ctx, LK_ERR_SHAPE, OP ": dk and dv must have k's shape");
     }
-    const lk_tensor *inputs[] = {q, k, v, o, lse, dout}, *outputs[] = {dq, dk, dv};
+    const lk_tensor *const ids[] = {p->rope ? p->q_position_ids : NULL, p->rope ? p->k_position_ids : NULL};
+    const lk_tensor *inputs[] = {q, k, v, o, lse, dout, ids[0], ids[1]}, *outputs[] = {dq, dk, dv};
     static const char *const names[] = {"dq", "dk", "dv"};
     for (int i = 0; i < 3; i++) {
-        for (int j = 0; j < 6; j++)
+        for (int j = 0; j < 8; j++)
             if (lk_tensors_overlap(outputs[i], inputs[j]))
                 return lk_fail(ctx, LK_ERR_ALIAS, OP ": %s overlaps an input", names[i]);
         for (int j = i + 1; j < 3; j++)

@@ -54,10 +54,14 @@ lk_status lk_attention_check_args(lk_context *ctx, const char *op, const lk_tens
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: unknown rope_variant %d", op, (int)p->rope_variant);
     if (p->rope) {
         int64_t koff = p->rope->position_offset;
-        if ((st = lk_rope_check(ctx, op, p->rope, D)) ||
+        if ((st = lk_rope_check(ctx, op, p->rope, D, "attention takes q_position_ids and k_position_ids")) ||
             (st = lk_rope_check_positions(ctx, op, "k_position_ids", p->k_position_ids, B, Sk, koff)) ||
             (st = lk_rope_check_positions(ctx, op, "q_position_ids", p->q_position_ids, B, Sq, koff + Sk - Sq)))
             return st;
+        const lk_tensor *ids[] = {p->q_position_ids, p->k_position_ids};
+        for (int i = 0; i < 2; i++)
+            if (lk_tensors_overlap(o, ids[i]) || lk_tensors_overlap(lse, ids[i]))
+                return lk_fail(ctx, LK_ERR_ALIAS, "%s: o or lse overlaps %s_position_ids", op, i ? "k" : "q");
     }
     return LK_OK;
 }

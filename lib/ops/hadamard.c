@@ -25,10 +25,10 @@ lk_status lk_hadamard_check(lk_context *ctx, const char *op, int group, int64_t 
     if (group < 1 || heads % group)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: rotation group %d must be >= 1 and divide %lld heads", op,
                        group, (long long)heads);
-    int64_t n = group * head_dim;
-    if (n > LK_HADAMARD_MAX || (n & (n - 1)))
-        return lk_fail(ctx, LK_ERR_UNSUPPORTED, "%s: group * head_dim = %lld must be a power of two <= %d", op,
-                       (long long)n, LK_HADAMARD_MAX);
+    int64_t n;
+    if (__builtin_mul_overflow((int64_t)group, head_dim, &n) || n < 2 || n > LK_HADAMARD_MAX || (n & (n - 1)))
+        return lk_fail(ctx, LK_ERR_UNSUPPORTED, "%s: group * head_dim (%d * %lld) must be a power of two in 2..%d",
+                       op, group, (long long)head_dim, LK_HADAMARD_MAX);
     if (!perm)
         return LK_OK;
     unsigned char *seen = calloc((size_t)n, 1);

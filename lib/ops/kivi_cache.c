@@ -55,7 +55,8 @@ lk_status lk_kivi_check_config(lk_context *ctx, const char *op, const lk_kivi_co
 {
     if (!cfg)
         return lk_fail(ctx, LK_ERR_NULL_POINTER, "%s: config is NULL", op);
-    if (cfg->batch < 1 || cfg->kv_heads < 1 || cfg->batch * cfg->kv_heads > 65535)
+    if (cfg->batch < 1 || cfg->kv_heads < 1 || cfg->batch > 65535 || cfg->kv_heads > 65535 ||
+        cfg->batch * cfg->kv_heads > 65535)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: batch (%lld) and kv_heads (%lld) must be >= 1 with a "
                        "product <= 65535", op, (long long)cfg->batch, (long long)cfg->kv_heads);
     if (!valid_bits(cfg->k_bits) || !valid_bits(cfg->v_bits))

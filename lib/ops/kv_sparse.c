@@ -92,9 +92,7 @@ static lk_status check_config(lk_context *ctx, const lk_kv_sparse_config *c)
          (st = lk_hadamard_check(ctx, OP, c->rotate_group, c->kv_heads, c->head_dim, c->rotate_perm))))
         return c->rotate_group < 0 ? lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": rotate_group must be >= 0") : st;
     if (c->rope) {
-        if (c->rope->position_ids)
-            return lk_fail(ctx, LK_ERR_UNSUPPORTED, OP ": rope->position_ids (positions follow the token index)");
-        if ((st = lk_rope_check(ctx, OP, c->rope, c->head_dim)) ||
+        if ((st = lk_rope_check(ctx, OP, c->rope, c->head_dim, "positions follow the token index")) ||
             (st = lk_rope_check_positions(ctx, OP, "rope", NULL, c->batch, c->capacity, c->rope->position_offset)))
             return st;
     }
@@ -244,7 +242,7 @@ static lk_status check_append(lk_context *ctx, const lk_kv_sparse_cache *c, cons
     if (k->shape[0] != c->cfg.batch || k->shape[1] != c->cfg.kv_heads || k->shape[3] != c->cfg.head_dim)
         return lk_fail(ctx, LK_ERR_SHAPE, OP "_append: k and v must be [%d, %d, T, %d]", c->cfg.batch, c->cfg.kv_heads,
                        c->cfg.head_dim);
-    if (c->length + k->shape[2] > c->cfg.capacity)
+    if (k->shape[2] > c->cfg.capacity - c->length)
         return lk_fail(ctx, LK_ERR_CAPACITY, OP "_append: %lld + %lld tokens exceed the capacity %lld",
                        (long long)c->length, (long long)k->shape[2], (long long)c->cfg.capacity);
     if (c->corrupt)

@@ -108,6 +108,8 @@ static void stream_arrays(const lk_kv_sparse_cache *c, const lk_sp_bufs *s, cons
 static lk_status check_image_pointers(lk_context *ctx, const lk_kv_sparse_cache *c, const lk_kv_sparse_image *img,
                                       const char *op)
 {
+    if (c->ctx != ctx)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: the cache belongs to another context", op);
     if (!img)
         return lk_fail(ctx, LK_ERR_NULL_POINTER, "%s: image is NULL", op);
     const lk_kv_sparse_stream_image *im[2] = {&img->k, &img->v};
@@ -169,6 +171,8 @@ lk_status lk_kv_sparse_validate(lk_context *ctx, const lk_kv_sparse_cache *c)
     ctx->last_launch[0] = '\0';
     if (!c)
         return lk_fail(ctx, LK_ERR_NULL_POINTER, OP "_validate: cache is NULL");
+    if (c->ctx != ctx)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP "_validate: the cache belongs to another context");
     lk_kv_sparse_image img;
     memset(&img, 0, sizeof img);
     lk_kv_sparse_stream_image *im[2] = {&img.k, &img.v};

@@ -84,7 +84,7 @@ static lk_status check_args(lk_context *ctx, const lk_lowrank_cache *c, const lk
         return lk_fail(ctx, LK_ERR_UNSUPPORTED, OP ": rank %lld (at most 256)", (long long)f->rank);
     if (c->latents->length < 1)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": the cache is empty");
-    if (rope && ((st = lk_rope_check(ctx, OP, rope, D)) ||
+    if (rope && ((st = lk_rope_check(ctx, OP, rope, D, "positions follow the token index")) ||
                  (st = lk_rope_check_positions(ctx, OP, "cache positions", NULL, B, c->latents->length,
                                                rope->position_offset))))
         return st;

@@ -23,8 +23,9 @@ lk_status lk_lowrank_cache_create(lk_context *ctx, const lk_lowrank_config *conf
         return lk_fail(ctx, LK_ERR_NULL_POINTER, CREATE ": ctx, config and out must not be NULL");
     *out = NULL;
     const lk_lowrank_config *f = config;
-    if (f->heads_per_group < 1 || f->kv_heads < 1 || f->kv_heads % f->heads_per_group)
-        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, CREATE ": heads_per_group %lld must divide kv_heads %lld",
+    if (f->heads_per_group < 1 || f->kv_heads < 1 || f->kv_heads > 65535 || f->kv_heads % f->heads_per_group)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT,
+                       CREATE ": heads_per_group %lld must divide kv_heads %lld (1..65535)",
                        (long long)f->heads_per_group, (long long)f->kv_heads);
     if (f->head_dim != 64 && f->head_dim != 128 && f->head_dim != 256)
         return lk_fail(ctx, LK_ERR_UNSUPPORTED, CREATE ": head_dim %lld (supported: 64, 128, 256)",

@@ -25,10 +25,12 @@ lk_status lk_rope(lk_context *ctx, const lk_tensor *x, lk_tensor *out, const lk_
         return lk_fail(ctx, LK_ERR_UNSUPPORTED, OP ": head_dim %lld > 256", (long long)x->shape[3]);
     if (lk_tensors_overlap(x, out) && !lk_tensors_identical(x, out))
         return lk_fail(ctx, LK_ERR_ALIAS, OP ": out partially overlaps x (in place needs out == x)");
-    if ((st = lk_rope_check(ctx, OP, rope, x->shape[3])) != LK_OK ||
+    if ((st = lk_rope_check(ctx, OP, rope, x->shape[3], NULL)) != LK_OK ||
         (st = lk_rope_check_positions(ctx, OP, "position_ids", rope->position_ids, x->shape[0], x->shape[2],
                                       rope->position_offset)) != LK_OK)
         return st;
+    if (lk_tensors_overlap(out, rope->position_ids))
+        return lk_fail(ctx, LK_ERR_ALIAS, OP ": out overlaps rope->position_ids");
     st = lk_rope_launch(ctx, x, out, rope, rope->position_ids, rope->position_offset, LK_ROPE_FORWARD);
     if (st == LK_OK)
         lk_clear_error(ctx);

@@ -23,8 +23,14 @@ lk_rope_params lk_rope_params_default(void)
     return r;
 }
 
-lk_status lk_rope_check(lk_context *ctx, const char *op, const lk_rope_params *r, int64_t head_dim)
+lk_status lk_rope_check(lk_context *ctx, const char *op, const lk_rope_params *r, int64_t head_dim,
+                        const char *ids_instead)
 {
+    if (r->position_ids && ids_instead)
+        return lk_fail(ctx, LK_ERR_UNSUPPORTED, "%s: rope->position_ids does not apply here (%s)", op, ids_instead);
+    if (r->position_offset < 0 || r->position_offset >= LK_ROPE_MAX_POSITION)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: RoPE position_offset %lld outside [0, 2^24)", op,
+                       (long long)r->position_offset);
     if (r->layout != LK_ROPE_HALF_SPLIT && r->layout != LK_ROPE_INTERLEAVED)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: unknown RoPE layout %d", op, (int)r->layout);
     if (!(r->theta > 1.0) || !isfinite(r->theta))
@@ -40,10 +46,10 @@ lk_status lk_rope_check(lk_context *ctx, const char *op, const lk_rope_params *r
         break;
     case LK_ROPE_SCALING_LLAMA3:
         if (!(r->factor > 0.0) || !(r->low_freq_factor > 0.0) || !(r->high_freq_factor > r->low_freq_factor) ||
-            r->original_max_position <= 0)
+            !isfinite(r->factor) || !isfinite(r->high_freq_factor) || r->original_max_position <= 0)
             return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT,
-                           "%s: Llama-3 RoPE scaling needs factor > 0, 0 < low_freq_factor < high_freq_factor "
-                           "and original_max_position > 0", op);
+                           "%s: Llama-3 RoPE scaling needs finite factor > 0, 0 < low_freq_factor < high_freq_factor "
+                           "(finite) and original_max_position > 0", op);
         break;
     default:
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: unknown RoPE scaling %d", op, (int)r->scaling);
@@ -55,7 +61,7 @@ lk_status lk_rope_check_positions(lk_context *ctx, const char *op, const char *a
                                   int64_t B, int64_t S, int64_t offset)
 {
     if (!ids) {
-        if (offset < 0 || offset + S > LK_ROPE_MAX_POSITION)
+        if (offset < 0 || offset > LK_ROPE_MAX_POSITION || S > LK_ROPE_MAX_POSITION - offset)
             return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT,
                            "%s: positions %lld..%lld outside [0, 2^24)", op, (long long)offset,
                            (long long)(offset + S - 1));

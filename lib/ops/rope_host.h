@@ -9,8 +9,13 @@
 /* Highest position the angle reduction keeps exact (rope_math.h). */
 #define LK_ROPE_MAX_POSITION (1LL << 24)
 
-lk_status lk_rope_check(lk_context *ctx, const char *op, const lk_rope_params *rope, int64_t head_dim);
-/* ids NULL, or I32 [S] / [B, S]; with ids NULL, offset + S must stay below the maximum. */
+/* The params themselves: layout, theta, scaling (finite factors), position_offset in [0, 2^24),
+ * and position_ids only where the op takes them (ids_instead NULL; otherwise the reason they do
+ * not apply, for the message). */
+lk_status lk_rope_check(lk_context *ctx, const char *op, const lk_rope_params *rope, int64_t head_dim,
+                        const char *ids_instead);
+/* ids NULL, or I32 [S] / [B, S]; with ids NULL, offset + S must stay below the maximum (offset
+ * may be any int64: it is compared, never added unchecked). */
 lk_status lk_rope_check_positions(lk_context *ctx, const char *op, const char *arg, const lk_tensor *ids,
                                   int64_t B, int64_t S, int64_t offset);
 /* The per-pair frequency in turns (hi, lo), 2 * D/2 floats, for these params (host math, fp64). */
