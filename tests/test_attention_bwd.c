@@ -335,13 +335,7 @@ ParameterizedTest(bwd_case *c, attention_bwd, tensor_core)
 }
 
 /* The three RoPE variants give the same gradients, from o and lse of the device's own forward. */
-ParameterizedTestParameters(attention_bwd, variants_agree_after_device_forward)
-{
-    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
-    return cr_make_param_array(lkt_backend, backends, 2);
-}
-
-ParameterizedTest(lkt_backend *b, attention_bwd, variants_agree_after_device_forward)
+LKT_EACH_BACKEND(b, attention_bwd, variants_agree_after_device_forward)
 {
     lk_context *ctx = lkt_open(*b);
     bwd_case c = {2, 4, 2, 77, 100, 64, 1, LK_F32, 1, FUSED, HS, 0, LKT_CONTIGUOUS, *b, ""};
@@ -452,13 +446,6 @@ Test(attention_bwd_ref, finite_differences)
     }
 }
 
-/* Bad input returns the documented status with a message and launches nothing. */
-ParameterizedTestParameters(attention_bwd, bad_input)
-{
-    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
-    return cr_make_param_array(lkt_backend, backends, 2);
-}
-
 static void expect_status(lk_context *ctx, lk_status got, lk_status want, const char *what)
 {
     cr_expect_eq(got, want, "%s: got %s (%s), want %s", what, lk_status_str(got), lk_last_error(ctx),
@@ -467,7 +454,8 @@ static void expect_status(lk_context *ctx, lk_status got, lk_status want, const 
     cr_expect_str_empty(lk_last_launch(ctx), "%s launched a kernel: %s", what, lk_last_launch(ctx));
 }
 
-ParameterizedTest(lkt_backend *b, attention_bwd, bad_input)
+/* Bad input returns the documented status with a message and launches nothing. */
+LKT_EACH_BACKEND(b, attention_bwd, bad_input)
 {
     lk_context *c = lkt_open(*b);
     bwd_case bc = {1, 4, 2, 8, 8, 64, 1, LK_F32, 0, AUTO, HS, 0, LKT_CONTIGUOUS, *b, ""};

@@ -78,13 +78,7 @@ ParameterizedTest(dec_case *c, attention_decode, matches_reference)
 }
 
 /* Bad input: a status and a message, nothing launched. */
-ParameterizedTestParameters(attention_decode, rejects_bad_input)
-{
-    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
-    return cr_make_param_array(lkt_backend, backends, 2);
-}
-
-ParameterizedTest(lkt_backend *b, attention_decode, rejects_bad_input)
+LKT_EACH_BACKEND(b, attention_decode, rejects_bad_input)
 {
     lk_context *ctx = lkt_open(*b);
     int64_t qs[3] = {1, 4, 64}, q2[4] = {1, 4, 2, 64}, ks[4] = {1, 2, 8, 64}, k3[4] = {1, 3, 8, 64};

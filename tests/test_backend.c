@@ -10,12 +10,6 @@
 #include "program.h"
 #include "ref.h"
 
-ParameterizedTestParameters(backend_layer, buffers_and_timing)
-{
-    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
-    return cr_make_param_array(lkt_backend, backends, 2);
-}
-
 static int count_files(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -27,7 +21,7 @@ static int count_files(const char *dir)
     return n;
 }
 
-ParameterizedTest(lkt_backend *b, backend_layer, buffers_and_timing)
+LKT_EACH_BACKEND(b, backend_layer, buffers_and_timing)
 {
     char cache[] = "/tmp/lk-cache-XXXXXX";
     cr_assert_not_null(mkdtemp(cache));
@@ -127,13 +121,7 @@ Test(backend_layer, local_mem_optin)
 /* One kernel launched again and again in one context with other buffers and scalars (the OpenCL
  * backend sets only the arguments that changed since the kernel's last launch): every result
  * matches ref_rope, including after a buffer is freed and a new one allocated in its place. */
-ParameterizedTestParameters(backend_layer, changed_arguments_reach_the_kernel)
-{
-    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
-    return cr_make_param_array(lkt_backend, backends, 2);
-}
-
-ParameterizedTest(lkt_backend *b, backend_layer, changed_arguments_reach_the_kernel)
+LKT_EACH_BACKEND(b, backend_layer, changed_arguments_reach_the_kernel)
 {
     lk_context *ctx = lkt_open(*b);
     lkt_rng rng = lkt_rng_make(lkt_seed(), 77);

@@ -44,13 +44,7 @@ static void teardown(fixture *f)
     lk_context_destroy(f->ctx);
 }
 
-ParameterizedTestParameters(errors, attention_and_rope)
-{
-    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
-    return cr_make_param_array(lkt_backend, backends, 2);
-}
-
-ParameterizedTest(lkt_backend *b, errors, attention_and_rope)
+LKT_EACH_BACKEND(b, errors, attention_and_rope)
 {
     fixture f;
     setup(&f, *b);
@@ -126,13 +120,7 @@ ParameterizedTest(lkt_backend *b, errors, attention_and_rope)
 /* What a fuzzing pass found (session 15): address arithmetic and shape products that wrapped
  * around, positions that overflowed, ids and outputs that overlapped, parameters ignored. Each
  * bad input must be refused with its status before anything is launched. */
-ParameterizedTestParameters(errors, overflow_and_overlap)
-{
-    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
-    return cr_make_param_array(lkt_backend, backends, 2);
-}
-
-ParameterizedTest(lkt_backend *b, errors, overflow_and_overlap)
+LKT_EACH_BACKEND(b, errors, overflow_and_overlap)
 {
     fixture f;
     setup(&f, *b);

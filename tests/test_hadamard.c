@@ -74,13 +74,7 @@ ParameterizedTest(had_case *c, hadamard, matches_reference)
     lk_context_destroy(ctx);
 }
 
-ParameterizedTestParameters(hadamard, rejects_bad_input)
-{
-    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
-    return cr_make_param_array(lkt_backend, backends, 2);
-}
-
-ParameterizedTest(lkt_backend *b, hadamard, rejects_bad_input)
+LKT_EACH_BACKEND(b, hadamard, rejects_bad_input)
 {
     lk_context *ctx = lkt_open(*b);
     int64_t shape[4] = {1, 6, 2, 64}, other[4] = {1, 6, 3, 64};

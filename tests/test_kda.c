@@ -336,15 +336,8 @@ static void read_floats(lk_context *ctx, const lkt_tensor *t, float **out)
     lkt_download(ctx, t, *out);
 }
 
-/* Every backend once: the one-backend tests below take the backend as their parameter. */
-ParameterizedTestParameters(kda, split_equals_whole)
-{
-    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
-    return cr_make_param_array(lkt_backend, backends, 2);
-}
-
 /* Two calls of T/2 carrying the state (the second one in place) equal one call of T. */
-ParameterizedTest(lkt_backend *be, kda, split_equals_whole)
+LKT_EACH_BACKEND(be, kda, split_equals_whole)
 {
     lk_context *ctx = lkt_open(*be);
     kda_case c = {2, 100, 1, 2, 32, 40, LK_F32, 1, 0, 1, 0, LKT_BSHD, "CHUNK=32,SUB=8,BV=16,WG=32", *be};
@@ -383,14 +376,8 @@ ParameterizedTest(lkt_backend *be, kda, split_equals_whole)
     lk_context_destroy(ctx);
 }
 
-ParameterizedTestParameters(kda, decode_steps_match_recurrence)
-{
-    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
-    return cr_make_param_array(lkt_backend, backends, 2);
-}
-
 /* lk_kda_decode_step token after token (f16, gate from a_log, GVA) equals the recurrence. */
-ParameterizedTest(lkt_backend *be, kda, decode_steps_match_recurrence)
+LKT_EACH_BACKEND(be, kda, decode_steps_match_recurrence)
 {
     lk_context *ctx = lkt_open(*be);
     kda_case c = {2, 5, 2, 4, 32, 24, LK_F16, 1, 1, 1, 0, LKT_CONTIGUOUS, "", *be};
@@ -420,16 +407,10 @@ ParameterizedTest(lkt_backend *be, kda, decode_steps_match_recurrence)
     lk_context_destroy(ctx);
 }
 
-ParameterizedTestParameters(kda, variable_length)
-{
-    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
-    return cr_make_param_array(lkt_backend, backends, 2);
-}
-
 /* Sequences of 15, 1, 0, 65 and 69 tokens packed along T, each with its own initial state. The
  * first two chunks start at rows 0 and 15: one scratch chunk slot each only through the + n of
  * the slot index (cl/kda_common.h). */
-ParameterizedTest(lkt_backend *be, kda, variable_length)
+LKT_EACH_BACKEND(be, kda, variable_length)
 {
     lk_context *ctx = lkt_open(*be);
     static const int32_t cu[] = {0, 15, 16, 16, 81, 150};

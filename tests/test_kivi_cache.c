@@ -83,13 +83,7 @@ Test(kivi_cache, constant_groups_are_finite)
     free(vh);
 }
 
-ParameterizedTestParameters(kivi_cache, capacity_overflow_is_an_error)
-{
-    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
-    return cr_make_param_array(lkt_backend, backends, 2);
-}
-
-ParameterizedTest(lkt_backend *b, kivi_cache, capacity_overflow_is_an_error)
+LKT_EACH_BACKEND(b, kivi_cache, capacity_overflow_is_an_error)
 {
     lk_context *ctx = lkt_open(*b);
     lk_kivi_config cfg = lk_kivi_config_default(1, 2, 64, 40);

@@ -182,13 +182,7 @@ ParameterizedTest(fmt_case *c, kv_sparse, format_matches_reference)
 }
 
 /* Corrupted images are refused with LK_ERR_CORRUPT_DATA and leave the cache as it was. */
-ParameterizedTestParameters(kv_sparse, validator_rejects_corruption)
-{
-    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
-    return cr_make_param_array(lkt_backend, backends, 2);
-}
-
-ParameterizedTest(lkt_backend *b, kv_sparse, validator_rejects_corruption)
+LKT_EACH_BACKEND(b, kv_sparse, validator_rejects_corruption)
 {
     lk_context *ctx = lkt_open(*b);
     fmt_case fc = {1, 2, 64, 20, 2, 4, 2, 8, 200, {200}, LK_F32, *b};
@@ -251,13 +245,7 @@ ParameterizedTest(lkt_backend *b, kv_sparse, validator_rejects_corruption)
     lk_context_destroy(ctx);
 }
 
-ParameterizedTestParameters(kv_sparse, rejects_bad_arguments)
-{
-    static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
-    return cr_make_param_array(lkt_backend, backends, 2);
-}
-
-ParameterizedTest(lkt_backend *b, kv_sparse, rejects_bad_arguments)
+LKT_EACH_BACKEND(b, kv_sparse, rejects_bad_arguments)
 {
     lk_context *ctx = lkt_open(*b);
     lk_kv_sparse_cache *cache = NULL;

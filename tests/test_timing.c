@@ -39,14 +39,7 @@ static void counted_free(counted *c)
     lkt_free(&c->out);
 }
 
-static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};
-
-ParameterizedTestParameters(timing, warm_up_once)
-{
-    return cr_make_param_array(lkt_backend, backends, 2);
-}
-
-ParameterizedTest(lkt_backend *b, timing, warm_up_once)
+LKT_EACH_BACKEND(b, timing, warm_up_once)
 {
     lk_context *ctx = lkt_open(*b);
     counted c = counted_make(ctx, 64);
@@ -81,12 +74,7 @@ ParameterizedTest(lkt_backend *b, timing, warm_up_once)
 
 /* A call paired with a rival that the first round timed more than BENCH_RETIRE_FACTOR x faster
  * runs in that round only; the rival runs in every round. */
-ParameterizedTestParameters(timing, a_call_far_behind_its_rival_sits_out)
-{
-    return cr_make_param_array(lkt_backend, backends, 2);
-}
-
-ParameterizedTest(lkt_backend *b, timing, a_call_far_behind_its_rival_sits_out)
+LKT_EACH_BACKEND(b, timing, a_call_far_behind_its_rival_sits_out)
 {
     lk_context *ctx = lkt_open(*b);
     counted slow = counted_make(ctx, 1 << 16), fast = counted_make(ctx, 16);

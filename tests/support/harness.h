@@ -21,6 +21,15 @@
  * LK_TEST_OPENCL (a device spec such as opencl:0:0) or the default OpenCL device. */
 typedef enum { LKT_OPENCL = 0, LKT_CUDA = 1, LKT_BACKENDS = 2 } lkt_backend;
 const char *lkt_backend_name(lkt_backend b);
+/* A test run once per backend, the backend in *var:
+ *   LKT_EACH_BACKEND(b, suite, name) { lk_context *ctx = lkt_open(*b); ... } */
+#define LKT_EACH_BACKEND(var, suite, name)                                                                         \
+    ParameterizedTestParameters(suite, name)                                                                       \
+    {                                                                                                              \
+        static lkt_backend backends[] = {LKT_OPENCL, LKT_CUDA};                                                    \
+        return cr_make_param_array(lkt_backend, backends, LKT_BACKENDS);                                           \
+    }                                                                                                              \
+    ParameterizedTest(lkt_backend *var, suite, name)
 /* Opens the backend's context or skips the test, printing why (no GPU, no driver, ...). */
 lk_context *lkt_open(lkt_backend b);
 /* Skips the running test, saying why, unless ctx's device runs the tensor-core kernels (an
