@@ -187,6 +187,22 @@ LKT_EACH_BACKEND(b, errors, overflow_and_overlap)
 
     expect_status(&f, lk_buffer_copy(c, f.q.buf, 0, f.q.buf, 64, 128), LK_ERR_ALIAS, "overlapping copy");
 
+    lk_tensor o_rows_shared = f.o.t; /* every query row written to the same place */
+    o_rows_shared.strides[2] = 0;
+    expect_status(&f, lk_attention_fwd(c, &f.q.t, &f.k.t, &f.v.t, &o_rows_shared, NULL, &f.p), LK_ERR_ALIAS,
+                  "an output with a zero stride");
+    lk_tensor out_interleaved = f.o.t; /* heads 64 apart but rows 64 wide: head h row s+1 = head h+1 row s */
+    out_interleaved.strides[1] = 64;
+    expect_status(&f, lk_rope(c, &f.q.t, &out_interleaved, &f.rope), LK_ERR_ALIAS, "an output whose strides interleave");
+
+    lk_tensor long_k = f.k.t, long_v = f.v.t, q3 = f.q.t, o3 = f.o.t; /* 2^31 - 1 keys at stride 0 */
+    long_k.shape[2] = long_v.shape[2] = INT32_MAX;
+    long_k.strides[2] = long_v.strides[2] = 0;
+    q3.shape[2] = o3.shape[2] = 1;
+    lk_decode_params dp = lk_decode_params_default();
+    expect_status(&f, lk_attention_decode(c, &q3, &long_k, &long_v, &o3, NULL, &dp), LK_ERR_UNSUPPORTED,
+                  "a decode over 2^31 - 1 keys (its tile count overflowed int)");
+
     lk_kivi_config kc = lk_kivi_config_default(274177, 67280421310721LL, 128, 256); /* product = 1 mod 2^64 */
     lk_kivi_cache *kivi = NULL;
     expect_status(&f, lk_kivi_cache_create(c, &kc, &kivi), LK_ERR_INVALID_ARGUMENT, "batch * kv_heads wraps");

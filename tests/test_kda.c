@@ -11,6 +11,7 @@
 
 #include "harness.h"
 #include "kda_ref.h"
+#include "ops/kda.h"
 
 #define TOL_F32 1e-5
 #define TOL_F16 5e-3
@@ -506,3 +507,19 @@ Test(kda, rejects_bad_input)
     free_dev(&d);
     lk_context_destroy(ctx);
 }
+
+/* The scratch size (docs/kda.md): 4 HV (B T C + NCH K) + e HV (B T (3K + V) + NCH K V) bytes with
+ * NCH = ceil(B T / C) + N; a size past 2^63 is SIZE_MAX (it once wrapped to 256 KB, and the
+ * kernels read past the buffer), not a small number. */
+Test(kda, scratch_size_is_exact_or_refused)
+{
+    int64_t nch = 0;
+    const int64_t B = 2, T = 65536, HV = 16, K = 128, V = 96, N = 2, C = 64, want_nch = (B * T + C - 1) / C + N;
+    size_t got = lk_kda_scratch_bytes(B, T, HV, K, V, N, (int)C, 1, &nch);
+    size_t want = 4 * (size_t)(HV * (B * T * C + want_nch * K)) + 2 * (size_t)(HV * (B * T * (3 * K + V) + want_nch * K * V));
+    cr_expect_eq(nch, want_nch);
+    cr_expect_eq(got, want, "scratch %zu bytes, want %zu", got, want);
+    cr_expect_eq(lk_kda_scratch_bytes(32767, 296213680, 2048, 64, 2, 32767, 64, 0, &nch), SIZE_MAX,
+                 "a scratch past 2^64 bytes was not refused");
+}
+

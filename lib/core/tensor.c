@@ -105,6 +105,31 @@ lk_status lk_check_dtype(lk_context *ctx, const char *op, const char *arg, const
                    lk_dtype_name(t->dtype));
 }
 
+lk_status lk_check_distinct(lk_context *ctx, const char *op, const char *arg, const lk_tensor *t)
+{
+    int64_t stride[LK_MAX_DIMS], extent[LK_MAX_DIMS];
+    int n = 0;
+    for (int i = 0; i < t->ndim; i++) { /* insertion by stride */
+        if (t->shape[i] == 1)
+            continue;
+        int j = n++;
+        for (; j > 0 && stride[j - 1] > t->strides[i]; j--) {
+            stride[j] = stride[j - 1];
+            extent[j] = extent[j - 1];
+        }
+        stride[j] = t->strides[i];
+        extent[j] = t->shape[i];
+    }
+    int64_t reach = 0; /* the last element offset the dimensions so far address (spans fit int64: checked) */
+    for (int i = 0; i < n; i++) {
+        if (stride[i] <= reach)
+            return lk_fail(ctx, LK_ERR_ALIAS, "%s: %s addresses some elements more than once (stride %lld)", op, arg,
+                           (long long)stride[i]);
+        reach += (extent[i] - 1) * stride[i];
+    }
+    return LK_OK;
+}
+
 int lk_tensors_overlap(const lk_tensor *a, const lk_tensor *b)
 {
     if (!a || !b || a->buffer != b->buffer)

@@ -15,6 +15,12 @@ lk_status lk_check_tensor(lk_context *ctx, const char *op, const char *arg, cons
 /* Same dtype as listed (one of n). */
 lk_status lk_check_dtype(lk_context *ctx, const char *op, const char *arg, const lk_tensor *t,
                          int n, const lk_dtype *allowed);
+/* For an output (after lk_check_tensor): no two of its elements share memory (a zero stride on
+ * a dimension of extent > 1, or strides that interleave, would make the kernels race): with
+ * its dimensions of extent > 1 sorted by stride, each stride passes the span of the ones below
+ * (the nested layouts; an exotic interleaving that happens not to collide is refused too).
+ * LK_ERR_ALIAS otherwise. */
+lk_status lk_check_distinct(lk_context *ctx, const char *op, const char *arg, const lk_tensor *t);
 /* 1 if the byte ranges that a and b span in the same buffer intersect. */
 int lk_tensors_overlap(const lk_tensor *a, const lk_tensor *b);
 /* 1 if a and b describe exactly the same elements (same buffer, offset, shape, strides). */

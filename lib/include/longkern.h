@@ -151,7 +151,10 @@ typedef struct lk_tensor {
 } lk_tensor;
 
 /* A contiguous row-major tensor over buf (strides derived from shape). ndim outside
- * 0..LK_MAX_DIMS gives a tensor every op rejects (LK_ERR_SHAPE). */
+ * 0..LK_MAX_DIMS gives a tensor every op rejects (LK_ERR_SHAPE).
+ * Every op takes any non-negative strides and offset whose elements lie in the buffer (at most
+ * 2^62 elements); an input may repeat elements (a zero stride broadcasts), an output may not
+ * (LK_ERR_ALIAS: its writes would race). */
 lk_tensor lk_tensor_make(lk_buffer *buf, lk_dtype dtype, int ndim, const int64_t *shape);
 /* Shorthand for the [B, H, S, D] layout the attention ops use. */
 lk_tensor lk_tensor_bhsd(lk_buffer *buf, lk_dtype dtype, int64_t b, int64_t h, int64_t s, int64_t d);

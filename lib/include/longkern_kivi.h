@@ -96,8 +96,9 @@ int64_t lk_lowrank_cache_length(const lk_lowrank_cache *cache);
  * (per element of batch * kv_heads * length * head_dim keys, and as many values). */
 lk_status lk_lowrank_cache_memory(const lk_lowrank_cache *cache, lk_kivi_memory *out);
 
-/* Appends S tokens: x [batch, S, hidden] (rows contiguous: stride 1 on the last dimension) and
- * the down projections down_k, down_v [hidden, groups * rank] (row-major, contiguous), all F32
+/* Appends S tokens: x [batch, S, hidden] (rows contiguous: stride 1 on the last dimension, rows
+ * at least hidden apart) and the down projections down_k, down_v [hidden, groups * rank]
+ * (row-major, stride 1 on the columns, rows at least groups * rank apart), all F32
  * or F16 (the same). Latents h = x · down (one GEMM each, clBLAST / cuBLAS, stored as
  * [batch, S, groups, rank]; group g's latent is columns g*rank .. (g+1)*rank) are quantized
  * into the cache like lk_kivi_cache_append's K and V. Latents are pre-RoPE. */

@@ -58,8 +58,8 @@ static lk_status check_args(lk_context *ctx, const lk_tensor *q, const lk_tensor
                        (long long)Hkv);
     if (D != 64 && D != 128 && D != 256)
         return lk_fail(ctx, LK_ERR_UNSUPPORTED, OP ": head_dim %lld (supported: 64, 128, 256)", (long long)D);
-    if (Hq / Hkv > 16 || B * Hkv > 65535 || S > INT32_MAX)
-        return lk_fail(ctx, LK_ERR_UNSUPPORTED, OP ": Hq/Hkv must be <= 16, B*Hkv <= 65535 and S < 2^31");
+    if (Hq / Hkv > 16 || B * Hkv > 65535 || S > INT32_MAX / 2)
+        return lk_fail(ctx, LK_ERR_UNSUPPORTED, OP ": Hq/Hkv must be <= 16, B*Hkv <= 65535 and S < 2^30");
     if (lk_tensors_overlap(o, k) || lk_tensors_overlap(o, v) || (lse && (lk_tensors_overlap(lse, k) ||
                                                                          lk_tensors_overlap(lse, v))))
         return lk_fail(ctx, LK_ERR_ALIAS, OP ": o or lse overlaps k or v");

@@ -37,7 +37,7 @@ lk_status lk_decode_check_outputs(lk_context *ctx, const char *op, const lk_tens
     static const lk_dtype floats[] = {LK_F32, LK_F16};
     lk_status st;
     if ((st = lk_decode_check_rows(ctx, op, "q", q, q3)) || (st = lk_decode_check_rows(ctx, op, "o", o, o3)) ||
-        (st = lk_check_dtype(ctx, op, "q", q, 2, floats)))
+        (st = lk_check_distinct(ctx, op, "o", o)) || (st = lk_check_dtype(ctx, op, "q", q, 2, floats)))
         return st;
     if (o->dtype != q->dtype)
         return lk_fail(ctx, LK_ERR_DTYPE, "%s: o must have q's dtype (%s)", op, lk_dtype_name(q->dtype));
@@ -50,7 +50,7 @@ lk_status lk_decode_check_outputs(lk_context *ctx, const char *op, const lk_tens
         return LK_OK;
     if (lse->ndim != 2 && lse->ndim != 3)
         return lk_fail(ctx, LK_ERR_SHAPE, "%s: lse must be F32 [B, Hq] or [B, Hq, 1]", op);
-    if ((st = lk_check_tensor(ctx, op, "lse", lse, lse->ndim)))
+    if ((st = lk_check_tensor(ctx, op, "lse", lse, lse->ndim)) || (st = lk_check_distinct(ctx, op, "lse", lse)))
         return st;
     if (lse->dtype != LK_F32 || lse->shape[0] != q3->shape[0] || lse->shape[1] != q3->shape[1] ||
         (lse->ndim == 3 && lse->shape[2] != 1))

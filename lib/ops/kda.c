@@ -228,10 +228,20 @@ void lk_kda_key(const lk_kda_call *call, lk_tune_key *key)
 size_t lk_kda_scratch_bytes(int64_t B, int64_t T, int64_t HV, int64_t K, int64_t V, int64_t n_seqs, int chunk,
                             int scr_f16, int64_t *n_slots)
 {
-    int64_t BT = B * T;
+    /* the same sums, each step overflow-checked: SIZE_MAX when the scratch passes 2^63 bytes */
+    int64_t BT, rows, per_slot, fp32, stored, bytes, t1, t2;
+    if (__builtin_mul_overflow(B, T, &BT) || __builtin_mul_overflow(HV, BT, &rows))
+        return SIZE_MAX;
     *n_slots = (BT + chunk - 1) / chunk + n_seqs;
-    size_t fp32 = (size_t)(HV * BT * chunk + HV * *n_slots * K), stored = (size_t)(HV * BT * (3 * K + V) + HV * *n_slots * K * V);
-    return sizeof(float) * fp32 + (scr_f16 ? 2 : sizeof(float)) * stored;
+    int64_t slots;
+    if (__builtin_mul_overflow(HV, *n_slots, &slots) || __builtin_mul_overflow(rows, (int64_t)chunk, &t1) ||
+        __builtin_mul_overflow(slots, K, &t2) ||
+        __builtin_add_overflow(t1, t2, &fp32) || __builtin_mul_overflow(rows, 3 * K + V, &t1) ||
+        __builtin_mul_overflow(t2, V, &per_slot) || __builtin_add_overflow(t1, per_slot, &stored) ||
+        __builtin_mul_overflow(stored, (int64_t)(scr_f16 ? 2 : 4), &t1) || __builtin_mul_overflow(fp32, (int64_t)4, &t2) ||
+        __builtin_add_overflow(t1, t2, &bytes))
+        return SIZE_MAX;
+    return (size_t)bytes;
 }
 
 lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tuned)
@@ -271,6 +281,9 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
 
     int64_t n_slots;
     size_t bytes = lk_kda_scratch_bytes(B, T, HV, K, V, c->n_seqs, chunk, scr16, &n_slots);
+    if (bytes == SIZE_MAX)
+        return lk_fail(ctx, LK_ERR_UNSUPPORTED, "lk_kda_fwd: the scratch for B*T = %lld, HV = %lld would pass 2^63 bytes",
+                       (long long)(B * T), (long long)HV);
     lk_buffer *scr;
     if ((st = lk_scratch_get(ctx, LK_SCRATCH_KDA, bytes, &scr)))
         return st;

@@ -62,7 +62,7 @@ lk_status lk_kda_check_params(lk_context *ctx, const lk_params *p, int64_t K);
  * stays in fp32). */
 int lk_kda_scratch_f16(const lk_params *eff, lk_dtype dtype);
 /* Bytes of scratch for a call (layout in cl/kda_common.h: fp32 arrays, then the ones in f16 when
- * scr_f16, else fp32); *n_slots = NCH, the chunk slots. */
+ * scr_f16, else fp32), or SIZE_MAX when that passes 2^63; *n_slots = NCH, the chunk slots. */
 size_t lk_kda_scratch_bytes(int64_t B, int64_t T, int64_t HV, int64_t K, int64_t V, int64_t n_seqs, int chunk,
                             int scr_f16, int64_t *n_slots);
 /* The tuning key of a call: op "kda_fwd", head_dim K, flag 0, length the longest sequence. */

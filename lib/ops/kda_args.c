@@ -150,7 +150,8 @@ static lk_status check_call(lk_context *ctx, const char *op, lk_kda_call *c)
     if (c->n_seqs > 65535)
         return lk_fail(ctx, LK_ERR_UNSUPPORTED, "%s: at most 65535 sequences per call", op);
     if ((c->h0 && (st = check_state(ctx, op, "initial_state", c->h0, c->n_seqs, HV, K, V))) ||
-        (c->ht && (st = check_state(ctx, op, "final_state", c->ht, c->n_seqs, HV, K, V))))
+        (c->ht && (st = check_state(ctx, op, "final_state", c->ht, c->n_seqs, HV, K, V))) ||
+        (st = lk_check_distinct(ctx, op, "o", &c->o)) || (c->ht && (st = lk_check_distinct(ctx, op, "final_state", c->ht))))
         return st;
     return check_aliases(ctx, op, c);
 }

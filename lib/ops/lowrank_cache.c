@@ -98,14 +98,16 @@ static lk_status check_append(lk_context *ctx, const lk_lowrank_cache *c, const 
         return lk_fail(ctx, LK_ERR_DTYPE, APPEND ": x, down_k and down_v must share one dtype");
     const lk_lowrank_config *f = &c->cfg;
     int64_t cols = f->kivi.kv_heads * f->rank;
-    if (x->shape[0] != f->batch || x->shape[2] != f->hidden || x->strides[2] != 1)
-        return lk_fail(ctx, LK_ERR_SHAPE, APPEND ": x must be [batch=%lld, S, hidden=%lld] with stride 1 on hidden",
-                       (long long)f->batch, (long long)f->hidden);
+    if (x->shape[0] != f->batch || x->shape[2] != f->hidden || x->strides[2] != 1 || x->strides[1] < f->hidden)
+        return lk_fail(ctx, LK_ERR_SHAPE,
+                       APPEND ": x must be [batch=%lld, S, hidden=%lld] with stride 1 on hidden and its rows at least "
+                       "hidden apart (the GEMM's leading dimension)", (long long)f->batch, (long long)f->hidden);
     for (int i = 0; i < 2; i++) {
         const lk_tensor *w = i ? dv : dk;
-        if (w->shape[0] != f->hidden || w->shape[1] != cols || w->strides[1] != 1)
+        if (w->shape[0] != f->hidden || w->shape[1] != cols || w->strides[1] != 1 || w->strides[0] < cols)
             return lk_fail(ctx, LK_ERR_SHAPE, APPEND ": %s must be [hidden=%lld, groups*rank=%lld] with stride 1 on "
-                           "its columns", i ? "down_v" : "down_k", (long long)f->hidden, (long long)cols);
+                           "its columns and rows at least that far apart", i ? "down_v" : "down_k", (long long)f->hidden,
+                           (long long)cols);
     }
     if (x->shape[1] > f->kivi.capacity - c->latents->length)
         return lk_fail(ctx, LK_ERR_CAPACITY, APPEND ": %lld tokens do not fit (%lld of %lld used)",
