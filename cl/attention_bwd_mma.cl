@@ -80,7 +80,7 @@
 #define ST_OFF (DS_OFF + BLOCK_N * SROW)
 #define SMEM_HALVES (ST_OFF + STAGES * BLOCK_M * 4) /* lk_attention_bwd_mma_local_bytes / 2 */
 
-#define WAIT_FOR_TILE() LK_CP_ASYNC_WAIT_RING(STAGES)
+#define WAIT_FOR_TILE() lk_cp_async_wait_ahead(STAGES - 1)
 
 LK_KERNEL void attention_bwd_mma_prep(const LK_GLOBAL lk_t *o, long o_off, long osb, long osh, long oss, long osd,
                                       const LK_GLOBAL lk_t *dout, long g_off, long gsb, long gsh, long gss, long gsd,

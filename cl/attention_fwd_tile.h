@@ -6,13 +6,20 @@
  * defining D, BLOCK_M, BLOCK_N, STAGES, THREADS, MT, NT (n8 key tiles), DT (n8 d tiles), KC (k16
  * d chunks), HALF, NEG_INF, the RoPE switches, and their tile layout in shared memory:
  *   TILE_HALVES                one K or V slot of the ring, in halves
+ * and optionally OVERLAP (0: the ring reads each tile within its own iteration).
  *   TILE_ROW(c), TILE_COL8(c)  the row and first column of 16-byte copy c of a tile (its order
  *                              of copies: consecutive work-items fill what they write next to)
  *   TILE_OFF(n, d)             the element (row n, column d) of a tile, in halves */
 #ifndef LK_ATTENTION_FWD_TILE_H
 #define LK_ATTENTION_FWD_TILE_H
 
-#define WAIT_FOR_TILE() LK_CP_ASYNC_WAIT_RING(STAGES)
+#ifndef OVERLAP
+#define OVERLAP 0
+#endif
+/* Tiles in flight beyond the one being waited for: STAGES - 1, or one fewer where a tile's V is
+ * still read while the next tile's S runs (OVERLAP, attention_fwd_wgmma.cl). */
+#define RING_AHEAD (STAGES - 1 - OVERLAP)
+#define WAIT_FOR_TILE() lk_cp_async_wait_ahead(RING_AHEAD)
 
 /* Issue the copies of BLOCK_N rows from row j0 of a [S, D] matrix (row stride ss) into dst. A
  * loop, not unrolled (as rotate_tile's): unrolled, its addresses stay live in registers across
@@ -44,23 +51,23 @@ LK_INLINE void copy_kv_tile(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_sou
     copy_tile(vs + slot * TILE_HALVES, src.v, src.v_base, src.vss, tile * BLOCK_N, src.Sk, tid);
 }
 
-/* The ring's first STAGES - 1 tiles, one commit group each (empty ones past ntiles). */
+/* The ring's first RING_AHEAD tiles, one commit group each (empty ones past ntiles). */
 LK_INLINE void ring_start(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int ntiles, int tid)
 {
     #pragma unroll
-    for (int s = 0; s < STAGES - 1; s++) {
+    for (int s = 0; s < RING_AHEAD; s++) {
         if (s < ntiles)
             copy_kv_tile(ks, vs, src, s, tid);
         lk_cp_async_commit();
     }
 }
 
-/* Before tile t: issue tile t + STAGES - 1 (its slot was last read in iteration t - 1, before
- * that one's closing barrier), commit, and wait for this work-item's copies of tile t; a barrier
- * after it publishes the whole tile. */
+/* Before tile t: issue tile t + RING_AHEAD (its slot was last read in iteration t - 1, or t - 2
+ * with OVERLAP, before that one's closing barrier), commit, and wait for this work-item's copies
+ * of tile t; a barrier after it publishes the whole tile. */
 LK_INLINE void ring_advance(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int t, int ntiles, int tid)
 {
-    const int next = t + STAGES - 1;
+    const int next = t + RING_AHEAD;
     if (next < ntiles)
         copy_kv_tile(ks, vs, src, next, tid);
     lk_cp_async_commit();
@@ -152,9 +159,61 @@ LK_INLINE void load_q_row(float x[KC][4], const LK_GLOBAL lk_t *q, long base, in
 #endif
 }
 
-/* Online softmax of the key tile from j0: the raw scores sc become P in place, m and l of the
- * lane's rows move on and acc is rescaled where a row's max moved. masked: the tile reaches past
- * Sk or past the first row's causal limit. Scores are scaled by scale_log2 (exp2 domain). */
+/* Online softmax of row (mt, h) of the lane (row wrow0 + 16 mt + g + 8 h) over the key tile from
+ * j0: its raw scores in sc become P in place, its m and l move on. Returns 1 when the row's max
+ * moved, with *alpha the factor its accumulator row must be scaled by. masked: the tile reaches
+ * past Sk or past the first row's causal limit. Scores are scaled by scale_log2 (exp2 domain). */
+LK_INLINE int softmax_row(float sc[MT][NT][4], float m[MT][2], float l[MT][2], int mt, int h, float *alpha, int wrow0,
+                          int g, int t4, int j0, int masked, int causal, int shift, int Sk, float scale_log2)
+{
+    int row = wrow0 + mt * 16 + g + 8 * h;
+    int row_end = causal ? row + shift + 1 : Sk;
+    row_end = row_end < Sk ? row_end : Sk;
+    /* the max of the raw scores (scale_log2 > 0 keeps the order); m is in the scaled domain */
+    float raw = NEG_INF;
+    #pragma unroll
+    for (int nt = 0; nt < NT; nt++)
+        #pragma unroll
+        for (int e = 0; e < 2; e++) {
+            if (masked && j0 + nt * 8 + 2 * t4 + e >= row_end)
+                sc[mt][nt][2 * h + e] = NEG_INF;
+            raw = lk_fmax(raw, sc[mt][nt][2 * h + e]);
+        }
+    raw = lk_fmax(raw, lk_shfl_xor(raw, 1));
+    raw = lk_fmax(raw, lk_shfl_xor(raw, 2));
+    float mx = lk_fmax(m[mt][h], raw * scale_log2);
+    float base = mx == NEG_INF ? 0.0f : mx; /* a row with nothing visible yet stays at zero */
+    float sum = 0.0f;
+    #pragma unroll
+    for (int nt = 0; nt < NT; nt++)
+        #pragma unroll
+        for (int e = 0; e < 2; e++) {
+            float p = lk_exp2_approx(lk_fma(sc[mt][nt][2 * h + e], scale_log2, -base));
+            sc[mt][nt][2 * h + e] = p;
+            sum += p;
+        }
+    int moved = mx != m[mt][h]; /* rarely, after the first tiles */
+    *alpha = 1.0f;
+    if (moved) {
+        *alpha = lk_exp2_approx(m[mt][h] - base);
+        l[mt][h] *= *alpha;
+        m[mt][h] = mx;
+    }
+    l[mt][h] += sum;
+    return moved;
+}
+
+/* Row (mt, h) of the lane's accumulator times alpha. */
+LK_INLINE void rescale_row(float acc[MT][DT][4], int mt, int h, float alpha)
+{
+    #pragma unroll
+    for (int dt = 0; dt < DT; dt++) {
+        acc[mt][dt][2 * h] *= alpha;
+        acc[mt][dt][2 * h + 1] *= alpha;
+    }
+}
+
+/* The online softmax of the key tile, each row's accumulator rescaled where its max moved. */
 LK_INLINE void softmax_tile(float sc[MT][NT][4], float acc[MT][DT][4], float m[MT][2], float l[MT][2], int wrow0,
                             int g, int t4, int j0, int masked, int causal, int shift, int Sk, float scale_log2)
 {
@@ -162,43 +221,9 @@ LK_INLINE void softmax_tile(float sc[MT][NT][4], float acc[MT][DT][4], float m[M
     for (int mt = 0; mt < MT; mt++)
         #pragma unroll
         for (int h = 0; h < 2; h++) {
-            int row = wrow0 + mt * 16 + g + 8 * h;
-            int row_end = causal ? row + shift + 1 : Sk;
-            row_end = row_end < Sk ? row_end : Sk;
-            /* the max of the raw scores (scale_log2 > 0 keeps the order); m is in the scaled domain */
-            float raw = NEG_INF;
-            #pragma unroll
-            for (int nt = 0; nt < NT; nt++)
-                #pragma unroll
-                for (int e = 0; e < 2; e++) {
-                    if (masked && j0 + nt * 8 + 2 * t4 + e >= row_end)
-                        sc[mt][nt][2 * h + e] = NEG_INF;
-                    raw = lk_fmax(raw, sc[mt][nt][2 * h + e]);
-                }
-            raw = lk_fmax(raw, lk_shfl_xor(raw, 1));
-            raw = lk_fmax(raw, lk_shfl_xor(raw, 2));
-            float mx = lk_fmax(m[mt][h], raw * scale_log2);
-            float base = mx == NEG_INF ? 0.0f : mx; /* a row with nothing visible yet stays at zero */
-            float sum = 0.0f;
-            #pragma unroll
-            for (int nt = 0; nt < NT; nt++)
-                #pragma unroll
-                for (int e = 0; e < 2; e++) {
-                    float p = lk_exp2_approx(lk_fma(sc[mt][nt][2 * h + e], scale_log2, -base));
-                    sc[mt][nt][2 * h + e] = p;
-                    sum += p;
-                }
-            if (mx != m[mt][h]) { /* rescale only when the running max moved (rarely, after the first tiles) */
-                float alpha = lk_exp2_approx(m[mt][h] - base);
-                l[mt][h] *= alpha;
-                #pragma unroll
-                for (int dt = 0; dt < DT; dt++) {
-                    acc[mt][dt][2 * h] *= alpha;
-                    acc[mt][dt][2 * h + 1] *= alpha;
-                }
-                m[mt][h] = mx;
-            }
-            l[mt][h] += sum;
+            float alpha;
+            if (softmax_row(sc, m, l, mt, h, &alpha, wrow0, g, t4, j0, masked, causal, shift, Sk, scale_log2))
+                rescale_row(acc, mt, h, alpha);
         }
 }
 

@@ -11,7 +11,10 @@
  *     softmax in registers (P in place of S)
  *     O += P V      BLOCK_N / 16 products m64n{D}k16, A = P from registers (the C fragment of S is
  *                   the A fragment of P V), B = V tile from shared memory, MN-major
- *   each group of products committed and waited for before its result is read.
+ *   each group of products committed and waited for before its result is read. OVERLAP 1 (FA3's
+ *   intra-warpgroup pipelining) issues the last tile's P V together with this tile's S and runs
+ *   this tile's softmax while that P V computes (the accumulator is rescaled after it lands), so
+ *   a tile's V is read one iteration after its K: the ring then runs STAGES - 2 tiles ahead.
  *
  *        shared memory (f16, dynamic: up to the device's opt-in limit), tiles of core matrices
  *        (8 rows x 8 columns, 128 contiguous bytes; wgmma's layout without swizzle, wgmma_nv.h):
@@ -53,6 +56,12 @@
 #ifndef ROPE_TABLE
 #define ROPE_TABLE 0
 #endif
+#ifndef OVERLAP
+#define OVERLAP 0
+#endif
+#if OVERLAP && STAGES < 2
+#error "attention_fwd_wgmma: OVERLAP needs STAGES >= 2 (the last tile's V stays while the next tile loads)"
+#endif
 #ifdef BLOCK_M
 #if BLOCK_M != 16 * WARPS
 #error "attention_fwd_wgmma: BLOCK_M must be 16 * WARPS (one m16 tile a warp, 64 rows a warpgroup)"
@@ -89,6 +98,25 @@
 #else
 #define WGMMA_O lk_wgmma_rs_n128
 #endif
+
+/* S = Q K^T for this warpgroup's 64 rows (issued, not committed): chunk kc of d is core-matrix
+ * column 2 kc, 256 bytes into Q's rows (q_addr) and the K tile's (k_tile). */
+LK_INLINE void issue_scores(float sc[MT][NT][4], uint q_addr, uint k_tile)
+{
+    #pragma unroll
+    for (int kc = 0; kc < KC; kc++)
+        WGMMA_S(&sc[0][0][0], lk_wgmma_desc(q_addr + kc * 256, 128, 16 * D), lk_wgmma_desc(k_tile + kc * 256, 128, 16 * D),
+                kc > 0);
+}
+
+/* O += P V with the V tile at v_tile (issued, not committed): keys 16 pc .. are its core-matrix
+ * rows 2 pc, 2 pc + 1, 32 D bytes apart. */
+LK_INLINE void issue_pv(float acc[MT][DT][4], uint pa[PC][MT][4], uint v_tile)
+{
+    #pragma unroll
+    for (int pc = 0; pc < PC; pc++)
+        WGMMA_O(&acc[0][0][0], pa[pc][0], lk_wgmma_desc(v_tile + pc * 32 * D, 16 * D, 128), 1);
+}
 
 LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
     const LK_GLOBAL lk_t *q, long q_off, long qsb, long qsh, long qss, long qsd,
@@ -148,6 +176,7 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
 
     const kv_source src = {k, v, k_off + b * ksb + hk * ksh, kss, v_off + b * vsb + hk * vsh, vss, Sk};
     ring_start(ks, vs, src, ntiles, tid);
+    uint pa[PC][MT][4]; /* the tile's P as A fragments (OVERLAP: multiplied by its V during the next S) */
     for (int t = 0; t < ntiles; t++) {
         ring_advance(ks, vs, src, t, ntiles, tid);
         lk_fence_proxy_async(); /* this work-item's copies (and Q stores) visible to the products */
@@ -159,36 +188,61 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
         lk_fence_proxy_async();
         lk_barrier();
 #endif
-
-        /* S = Q K^T: chunk kc of d is core-matrix column 2 kc, 256 bytes into Q's and K's rows */
         float sc[MT][NT][4];
-        lk_wgmma_fence(); /* the last tile's P V read these registers' P fragments; sc is overwritten */
-        #pragma unroll
-        for (int kc = 0; kc < KC; kc++)
-            WGMMA_S(&sc[0][0][0], lk_wgmma_desc(q_addr + kc * 256, 128, 16 * D),
-                    lk_wgmma_desc(k_addr + (slot * TILE_HALVES + kc * 128) * 2, 128, 16 * D), kc > 0);
+        lk_wgmma_hold(&acc[0][0][0], DT * 4);
+        lk_wgmma_fence(); /* sc (read by the last softmax) and, with OVERLAP, acc and pa were written here */
+        issue_scores(sc, q_addr, k_addr + slot * TILE_HALVES * 2);
         lk_wgmma_commit();
+#if OVERLAP
+        if (t > 0) { /* the last tile's P V runs beside this S and its softmax */
+            issue_pv(acc, pa, v_addr + ((t - 1) % STAGES) * TILE_HALVES * 2);
+            lk_wgmma_commit();
+            lk_wgmma_wait1();
+        } else {
+            lk_wgmma_wait0();
+        }
+#else
         lk_wgmma_wait0();
+#endif
         lk_wgmma_hold(&sc[0][0][0], NT * 4);
 
-        softmax_tile(sc, acc, m, l, wrow0, g, t4, t * BLOCK_N, t >= first_masked, causal, shift, Sk, scale_log2);
-
-        /* O += P V: keys 16 pc .. of the V tile are its core-matrix rows 2 pc, 2 pc + 1 */
-        uint pa[PC][MT][4];
+        float alpha[MT][2];
+        int moved[MT][2];
+        #pragma unroll
+        for (int h = 0; h < 2; h++)
+            moved[0][h] = softmax_row(sc, m, l, 0, h, &alpha[0][h], wrow0, g, t4, t * BLOCK_N, t >= first_masked,
+                                      causal, shift, Sk, scale_log2);
+#if OVERLAP
+        lk_wgmma_wait0(); /* the last tile's P V, before acc is rescaled */
+        lk_wgmma_hold(&acc[0][0][0], DT * 4);
+#endif
+        #pragma unroll
+        for (int h = 0; h < 2; h++)
+            if (moved[0][h])
+                rescale_row(acc, 0, h, alpha[0][h]);
         #pragma unroll
         for (int pc = 0; pc < PC; pc++)
             p_fragments(pa[pc], sc, pc);
+#if !OVERLAP
         lk_wgmma_hold(&acc[0][0][0], DT * 4);
         lk_wgmma_fence(); /* acc was rescaled and the P fragments written by this thread */
-        #pragma unroll
-        for (int pc = 0; pc < PC; pc++)
-            WGMMA_O(&acc[0][0][0], pa[pc][0], lk_wgmma_desc(v_addr + (slot * TILE_HALVES + pc * 16 * D) * 2, 16 * D, 128),
-                    1);
+        issue_pv(acc, pa, v_addr + slot * TILE_HALVES * 2);
         lk_wgmma_commit();
         lk_wgmma_wait0();
         lk_wgmma_hold(&acc[0][0][0], DT * 4);
+#endif
         lk_barrier();
     }
+#if OVERLAP
+    if (ntiles > 0) { /* the last tile's P V */
+        lk_wgmma_hold(&acc[0][0][0], DT * 4);
+        lk_wgmma_fence();
+        issue_pv(acc, pa, v_addr + ((ntiles - 1) % STAGES) * TILE_HALVES * 2);
+        lk_wgmma_commit();
+        lk_wgmma_wait0();
+        lk_wgmma_hold(&acc[0][0][0], DT * 4);
+    }
+#endif
 
     store_rows(o, o_off + b * osb + hq * osh, oss, lse, l_off + b * lsb + hq * lsh, lss, acc, m, l, wrow0, g, t4, Sq);
 }

@@ -173,13 +173,19 @@ LK_INLINE void lk_unpack_half2(uint r, float *lo, float *hi)
 
 #endif /* LK_WARP_EMU */
 
-/* Wait for the oldest tile of a cp.async ring of `stages` slots (a literal 1..4; one commit group
- * a tile, the next stages - 1 tiles still in flight): LK_CP_ASYNC_WAIT_RING(STAGES). */
-#define LK_CP_ASYNC_WAIT_RING(stages) LK_CP_ASYNC_WAIT_RING_(stages)
-#define LK_CP_ASYNC_WAIT_RING_(stages) LK_CP_ASYNC_WAIT_RING_##stages()
-#define LK_CP_ASYNC_WAIT_RING_1() lk_cp_async_wait(0)
-#define LK_CP_ASYNC_WAIT_RING_2() lk_cp_async_wait(1)
-#define LK_CP_ASYNC_WAIT_RING_3() lk_cp_async_wait(2)
-#define LK_CP_ASYNC_WAIT_RING_4() lk_cp_async_wait(3)
+/* Wait until at most `ahead` committed groups are still in flight (a constant expression 0..3;
+ * the branches fold): the oldest tile of a cp.async ring, one group a tile, has landed while the
+ * `ahead` tiles issued after it may still load. */
+#define lk_cp_async_wait_ahead(ahead)                                                                               \
+    do {                                                                                                           \
+        if ((ahead) <= 0)                                                                                          \
+            lk_cp_async_wait(0);                                                                                   \
+        else if ((ahead) == 1)                                                                                     \
+            lk_cp_async_wait(1);                                                                                   \
+        else if ((ahead) == 2)                                                                                     \
+            lk_cp_async_wait(2);                                                                                   \
+        else                                                                                                       \
+            lk_cp_async_wait(3);                                                                                   \
+    } while (0)
 
 #endif

@@ -59,6 +59,12 @@ LK_INLINE void lk_wgmma_wait0(void)
     asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
 }
 
+/* Wait until all but the newest committed group of products have finished. */
+LK_INLINE void lk_wgmma_wait1(void)
+{
+    asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
+}
+
 LK_INLINE void lk_fence_proxy_async(void)
 {
     asm volatile("fence.proxy.async.shared::cta;" ::: "memory");

@@ -1,9 +1,11 @@
 /* Bad input returns the documented status with a message and launches nothing (the context's
  * last-launch text stays empty). Runs on every compiled backend. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
+#include "tunedb/db.h"
 
 typedef struct {
     lk_context *ctx;
@@ -209,6 +211,36 @@ LKT_EACH_BACKEND(b, errors, overflow_and_overlap)
     cr_expect_null(kivi);
     lkt_free(&ids);
     teardown(&f);
+}
+
+/* A database row whose parameters the op refuses (a row from another library version, or one
+ * edited by hand) is not an error for the caller: the call runs the built-in defaults, says so
+ * in its last-launch line, and gets the right answer. */
+LKT_EACH_BACKEND(b, errors, refused_database_row_falls_back)
+{
+    lk_context *probe = lkt_open(*b);
+    lk_device_info dev = *lk_context_device(probe);
+    lk_context_destroy(probe);
+    char dir[] = "/tmp/lk-errors-XXXXXX", path[64], err[512];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/t.db", dir);
+    lk_db *db = NULL;
+    cr_assert_eq(lk_db_open(path, 1, &db, err, sizeof err), LK_OK, "%s", err);
+    lk_tune_key key = {.op = "attention_fwd", .family = "plain", .dtype = LK_F32, .head_dim = 64, .flag = 0, .length = 8};
+    lk_db_measurement m = {LK_DB_OK, "BLOCK_M=7,BLOCK_N=3,STAGES=9", NULL, 1.0, 0.9, 1.1, 10, "test"};
+    cr_assert_eq(lk_db_record(db, &dev, &key, &m), LK_OK, "%s", lk_db_error(db));
+    lk_db_close(db);
+    setenv("LK_TUNING_DB", path, 1);
+    setenv("LK_SYSTEM_DB", "", 1);
+
+    fixture f;
+    setup(&f, *b);
+    lk_status st = lk_attention_fwd(f.ctx, &f.q.t, &f.k.t, &f.v.t, &f.o.t, NULL, &f.p);
+    cr_expect_eq(st, LK_OK, "the refused row failed the call: %s", lk_last_error(f.ctx));
+    cr_expect(strstr(lk_last_launch(f.ctx), "source=default") && strstr(lk_last_launch(f.ctx), "BLOCK_M=32"),
+              "not the defaults: %s", lk_last_launch(f.ctx));
+    teardown(&f);
+    remove(path);
 }
 
 Test(errors, device_requests)

@@ -561,6 +561,14 @@ Test(tunedb, foreign_and_newer_sqlite_files_are_left_alone)
     raw_sql(newer, "PRAGMA journal_mode = DELETE; PRAGMA user_version = 99;");
     expect_refused(newer, "newer longkern");
 
+    /* our marker and schema version, but not our tables: found by a fuzzing pass, where lk-tune
+     * switched it to WAL and lost every measurement with exit status 0 */
+    const char *marked = in_dir("marked.db");
+    raw_sql(marked, "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                    "INSERT INTO meta VALUES('format', 'longkern-tuning'); CREATE TABLE devices(x INT);"
+                    "PRAGMA user_version = 1;");
+    expect_refused(marked, "lacks its tables");
+
     /* In the lookup both are skipped with a warning each; the system DB serves. */
     put(sys, &a, 4096, "S=1", 1.0);
     setenv("LK_SYSTEM_DB", sys, 1);

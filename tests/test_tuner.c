@@ -287,6 +287,11 @@ Test(tuner, only_narrows_the_space, .timeout = 120)
     cr_expect(!strstr(out, "VARIANT=0") && !strstr(out, "VARIANT=1") && !strstr(out, "STAGES=2"),
               "--only left other values in the space:\n%s", out);
 
+    const char *huge[] = {"--seq", "1:99999999999999999999999", "--dry-run", NULL}; /* once looped forever */
+    cr_expect_eq(run_tune(huge, out, sizeof out), 2, "a length past 2^40 was accepted:\n%s", out);
+    const char *nan_budget[] = {"--seq", "64", "--budget", "nan", "--dry-run", NULL};
+    cr_expect_eq(run_tune(nan_budget, out, sizeof out), 2, "a NaN budget was accepted:\n%s", out);
+
     const char *bad[] = {"--dtype", "f32", "--seq", "64:64", "--only", "STAGES=9", "--dry-run", NULL};
     cr_expect_eq(run_tune(bad, out, sizeof out), 2, "a value outside the space was accepted:\n%s", out);
     cr_expect(strstr(out, "STAGES=9 is not in this key's space"), "no reason given:\n%s", out);

@@ -76,12 +76,6 @@ static int cmd_export(const char *path, const char *out_path, int argc, char **a
     char err[1024];
     if (lk_db_open(path, 0, &db, err, sizeof err) != LK_OK)
         return fail(err);
-    FILE *out = out_path ? fopen(out_path, "w") : stdout;
-    if (!out) {
-        fprintf(stderr, "lk-db: cannot write %s: %s\n", out_path, strerror(errno));
-        lk_db_close(db);
-        return 1;
-    }
     char comment[2048], date[64];
     time_t now = time(NULL);
     struct tm tm;
@@ -89,9 +83,8 @@ static int cmd_export(const char *path, const char *out_path, int argc, char **a
     int used = snprintf(comment, sizeof comment, "longkern tuning data, exported %s from %s\ncommand:", date, path);
     for (int i = 0; i < argc && used >= 0 && (size_t)used < sizeof comment; i++)
         used += snprintf(comment + used, sizeof comment - (size_t)used, " %s", argv[i]);
-    int rc = lk_db_export_csv(db, out, comment) == LK_OK ? 0 : fail(lk_db_error(db));
-    if (out_path && fclose(out) != 0 && rc == 0)
-        rc = fail("writing the export failed");
+    lk_status st = out_path ? lk_db_export_csv_file(db, out_path, comment) : lk_db_export_csv(db, stdout, comment);
+    int rc = st == LK_OK ? 0 : fail(lk_db_error(db));
     lk_db_close(db);
     return rc;
 }
@@ -143,8 +136,15 @@ int main(int argc, char **argv)
             path = argv[++i];
         else if (!strcmp(argv[i], "-o") && i + 1 < argc)
             out_path = argv[++i];
-        else if (!strcmp(argv[i], "--tolerance") && i + 1 < argc)
-            tolerance = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--tolerance") && i + 1 < argc) {
+            char *end;
+            tolerance = strtod(argv[++i], &end);
+            if (*end || !(tolerance >= 0.0 && tolerance < 1e6)) {
+                fprintf(stderr, "lk-db %s: --tolerance wants a number >= 0, got '%s'\n", cmd, argv[i]);
+                free(files);
+                return 2;
+            }
+        }
         else if (!strcmp(argv[i], "--rollback-journal"))
             rollback_journal = 1;
         else if (argv[i][0] == '-' || (strcmp(cmd, "import") && strcmp(cmd, "compare"))) {

@@ -12,8 +12,23 @@ static const char *type_name(lk_device_type t)
     return t == LK_DEVICE_GPU ? "GPU" : t == LK_DEVICE_CPU ? "CPU" : "other";
 }
 
+/* A whole number within [lo, hi] from text, or 0 with *ok cleared. */
+static long long number(const char *s, long long lo, long long hi, int *ok)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || v < lo || v > hi)
+        *ok = 0;
+    return v;
+}
+
 int main(int argc, char **argv)
 {
+    int tuning = argc == 7 && strcmp(argv[1], "--tuning") == 0;
+    if (argc > 1 && !tuning) {
+        fprintf(stderr, "usage: lk-info [--tuning OP f16|f32 HEAD_DIM FLAG LENGTH]\n");
+        return 2;
+    }
     const lk_backend_kind kinds[] = {LK_BACKEND_OPENCL, LK_BACKEND_CUDA};
     const char *names[] = {"opencl", "cuda"};
     printf("longkern %d.%d.%d\n\nbackends:\n", LK_VERSION_MAJOR, LK_VERSION_MINOR, LK_VERSION_PATCH);
@@ -48,13 +63,18 @@ int main(int argc, char **argv)
     const lk_device_info *d = lk_context_device(ctx);
     printf("\ndefault device (LK_DEVICE=%s): %s %s\n", getenv("LK_DEVICE") ? getenv("LK_DEVICE") : "unset",
            d->backend == LK_BACKEND_CUDA ? "cuda" : "opencl", d->name);
-    if (argc == 7 && strcmp(argv[1], "--tuning") == 0) {
+    int rc = 0;
+    if (tuning) {
         char buf[1024];
+        int ok = !strcmp(argv[3], "f16") || !strcmp(argv[3], "f32");
         lk_dtype dt = strcmp(argv[3], "f16") == 0 ? LK_F16 : LK_F32;
-        st = lk_tuning_describe(ctx, argv[2], dt, atoi(argv[4]), atoi(argv[5]), atoll(argv[6]), buf, sizeof buf);
+        int hd = (int)number(argv[4], 0, 4096, &ok), flag = (int)number(argv[5], -(1 << 30), 1 << 30, &ok);
+        long long len = number(argv[6], 0, 1LL << 40, &ok);
+        st = ok ? lk_tuning_describe(ctx, argv[2], dt, hd, flag, len, buf, sizeof buf) : LK_ERR_INVALID_ARGUMENT;
         printf("tuning %s %s hd%s flag %s len %s: %s\n", argv[2], argv[3], argv[4], argv[5], argv[6],
-               st == LK_OK ? buf : lk_last_error(ctx));
+               st == LK_OK ? buf : ok ? lk_last_error(ctx) : "bad DTYPE (f16, f32), HEAD_DIM, FLAG or LENGTH");
+        rc = st == LK_OK ? 0 : 1;
     }
     lk_context_destroy(ctx);
-    return 0;
+    return rc;
 }

@@ -22,6 +22,14 @@ int bench_files_open(bench_file *bf, int n, const char *dir, const char *name, c
     return ok;
 }
 
+int bench_files_nothing(int rows, const char *dir, const char *name)
+{
+    if (rows > 0)
+        return 0;
+    fprintf(stderr, "lk-bench: no row of %s was measured; %s/%s.* are left as they were\n", name, dir, name);
+    return 1;
+}
+
 int bench_files_close(bench_file *bf, int n, int ok)
 {
     int bad = 0;

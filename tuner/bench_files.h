@@ -19,6 +19,10 @@ int bench_files_open(bench_file *bf, int n, const char *dir, const char *name, c
  * over its file, else removed. 0 when every file was published. */
 int bench_files_close(bench_file *bf, int n, int ok);
 
+/* 1, after saying so, when a table would have no rows (every step failed): the files in dir are
+ * then left as they were, not replaced by an empty table. */
+int bench_files_nothing(int rows, const char *dir, const char *name);
+
 /* Writes each line of text to f with prefix in front. */
 void bench_prefixed(FILE *f, const char *prefix, const char *text);
 /* The run header (device, driver, date, command, problem: lines without '#') with prefix in

@@ -99,6 +99,8 @@ static int write_files(const char *dir, const char *header, const kda_row *rows,
 {
     static const char *const ext[] = {"md", "csv"};
     bench_file f[2];
+    if (bench_files_nothing(n, dir, "kda"))
+        return 1;
     int ok = bench_files_open(f, 2, dir, "kda", ext);
     if (ok) {
         FILE *md = f[0].f, *csv = f[1].f;

@@ -74,6 +74,8 @@ int bench_report_files(const char *dir, const char *name, const char *device, co
 {
     static const char *const ext[] = {"md", "csv", "gp"};
     bench_file f[3];
+    if (bench_files_nothing(n, dir, name))
+        return 1;
     int ok = bench_files_open(f, 3, dir, name, ext);
     if (ok) {
         FILE *md = f[0].f, *csv = f[1].f;
@@ -93,6 +95,29 @@ int bench_report_files(const char *dir, const char *name, const char *device, co
     return bench_files_close(f, 3, ok);
 }
 
+/* s as one single-quoted shell word ('\'' for each quote). 0, or -1 when it does not fit n. */
+static int shell_quote(const char *s, char *out, size_t n)
+{
+    size_t k = 0;
+    if (n < 3)
+        return -1;
+    out[k++] = '\'';
+    for (; *s; s++) {
+        const char *piece = *s == '\'' ? "'\\''" : NULL;
+        size_t len = piece ? 4 : 1;
+        if (k + len + 2 > n)
+            return -1;
+        if (piece)
+            memcpy(out + k, piece, len);
+        else
+            out[k] = *s;
+        k += len;
+    }
+    out[k++] = '\'';
+    out[k] = '\0';
+    return 0;
+}
+
 int bench_report(const char *dir, const char *name, const char *device, const char *header, const bench_row *rows,
                  int n)
 {
@@ -103,8 +128,12 @@ int bench_report(const char *dir, const char *name, const char *device, const ch
         printf("note: gnuplot is not on PATH; run 'cd %s && gnuplot %s.gp' later for the PNG\n", dir, name);
         return 0;
     }
-    char cmd[1400];
-    snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot %s.gp", dir, name);
+    char cmd[2800], quoted[2400];
+    if (shell_quote(dir, quoted, sizeof quoted) != 0) {
+        fprintf(stderr, "lk-bench: the --out path is too long to run gnuplot in; run 'gnuplot %s.gp' there\n", name);
+        return 1;
+    }
+    snprintf(cmd, sizeof cmd, "cd %s && gnuplot %s.gp", quoted, name);
     if (system(cmd) != 0) {
         fprintf(stderr, "gnuplot failed on %s/%s.gp\n", dir, name);
         return 1;

@@ -12,11 +12,23 @@
 int cli_range(const char *s, int64_t *lo, int64_t *hi)
 {
     char *end;
+    errno = 0;
     *lo = strtoll(s, &end, 10);
     *hi = *lo;
     if (*end == ':')
         *hi = strtoll(end + 1, &end, 10);
-    return *end || *lo < 1 || *hi < *lo ? -1 : 0;
+    return *end || errno == ERANGE || *lo < 1 || *hi < *lo || *hi > CLI_MAX_LENGTH ? -1 : 0;
+}
+
+int cli_count(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno == ERANGE || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
 }
 
 double cli_duration(const char *s)
@@ -24,7 +36,7 @@ double cli_duration(const char *s)
     char *end;
     double v = strtod(s, &end);
     double unit = !strcmp(end, "") || !strcmp(end, "s") ? 1 : !strcmp(end, "m") ? 60 : !strcmp(end, "h") ? 3600 : -1;
-    return end == s || unit < 0 || v < 0 ? -1.0 : v * unit;
+    return end == s || unit < 0 || !(v > 0.0) || v * unit > 1e7 ? -1.0 : v * unit; /* NaN fails v > 0 */
 }
 
 int cli_dtypes(const char *s, lk_dtype out[2])

@@ -116,6 +116,8 @@ int dec_table_write(const dec_table *t, const dec_doc *doc, const dec_row *rows,
 {
     static const char *const ext[] = {"md", "csv"};
     bench_file f[2];
+    if (bench_files_nothing(n, t->dir, doc->name))
+        return 1;
     int ok = bench_files_open(f, 2, t->dir, doc->name, ext);
     if (ok) {
         FILE *md = f[0].f, *csv = f[1].f;

@@ -40,16 +40,21 @@ int main(int argc, char **argv)
             device = v;
         else if (!strcmp(a, "--seq"))
             seq = v;
-        else if (!strcmp(a, "--head-dim"))
-            o.head_dim = atoi(v);
+        else if (!strcmp(a, "--head-dim")) {
+            if (cli_count(v, 1, 256, &o.head_dim))
+                return usage("bad --head-dim (1..256)");
+        }
         else if (!strcmp(a, "--dtype"))
             dtype = v;
         else if (!strcmp(a, "--causal") || !strcmp(a, "--flag"))
             flags = v;
-        else if (!strcmp(a, "--heads"))
-            o.shape.heads = atoi(v);
-        else if (!strcmp(a, "--batch"))
-            o.shape.batch = atoi(v);
+        else if (!strcmp(a, "--heads")) {
+            if (cli_count(v, 1, 65535, &o.shape.heads))
+                return usage("bad --heads (1..65535)");
+        } else if (!strcmp(a, "--batch")) {
+            if (cli_count(v, 1, 65535, &o.shape.batch))
+                return usage("bad --batch (1..65535)");
+        }
         else if (!strcmp(a, "--out"))
             o.out = v;
         else if (!strcmp(a, "--db")) {

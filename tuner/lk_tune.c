@@ -46,14 +46,8 @@ static int export_csv(lk_context *ctx, lk_db *db, const char *db_path, const cha
 {
     char comment[2048];
     cli_describe(ctx, argc, argv, comment, sizeof comment);
-    FILE *f = fopen(file, "w");
-    if (!f) {
-        perror(file);
-        return 1;
-    }
-    lk_status st = lk_db_export_csv(db, f, comment);
-    if (fclose(f) != 0 || st != LK_OK) {
-        fprintf(stderr, "export to %s failed: %s\n", file, st != LK_OK ? lk_db_error(db) : "write error");
+    if (lk_db_export_csv_file(db, file, comment) != LK_OK) {
+        fprintf(stderr, "export to %s failed (an existing file is left as it was): %s\n", file, lk_db_error(db));
         return 1;
     }
     printf("exported %s to %s\n", db_path, file);
@@ -120,8 +114,9 @@ int main(int argc, char **argv)
             strategy = v, search_asked = 1;
         else if (!strcmp(a, "--fraction")) {
             search_asked = 1;
-            o.fraction = atof(v);
-            if (!(o.fraction > 0.0 && o.fraction <= 1.0))
+            char *end;
+            o.fraction = strtod(v, &end);
+            if (*end || !(o.fraction > 0.0 && o.fraction <= 1.0))
                 return usage("--fraction must be in (0, 1]");
         } else if (!strcmp(a, "--db"))
             db_path = v;
@@ -137,11 +132,13 @@ int main(int argc, char **argv)
             search_asked = 1;
             if (lk_params_parse(v, &o.only) != LK_OK || o.only.n == 0)
                 return usage("bad --only (NAME=V[,NAME=V], e.g. MMA=2)");
-        } else if (!strcmp(a, "--heads"))
-            o.shape.heads = atoi(v);
-        else if (!strcmp(a, "--batch"))
-            o.shape.batch = atoi(v);
-        else
+        } else if (!strcmp(a, "--heads")) {
+            if (cli_count(v, 1, 65535, &o.shape.heads))
+                return usage("bad --heads (1..65535)");
+        } else if (!strcmp(a, "--batch")) {
+            if (cli_count(v, 1, 65535, &o.shape.batch))
+                return usage("bad --batch (1..65535)");
+        } else
             return usage("unknown option");
         i += takes;
     }
@@ -193,7 +190,8 @@ int main(int argc, char **argv)
         tune_dry_run(ctx, &o, keys, nkeys);
     } else {
         lk_db *db = NULL;
-        if (!db_path[0] || lk_db_open(db_path, 1, &db, err, sizeof err) != LK_OK) {
+        int export_only = export_file && !import_file && !search_asked; /* reads only: the file stays as it is */
+        if (!db_path[0] || lk_db_open(db_path, !export_only, &db, err, sizeof err) != LK_OK) {
             fprintf(stderr, "cannot open the tuning database '%s': %s\n", db_path, db_path[0] ? err : "no path");
             rc = 1;
         } else {

@@ -145,7 +145,15 @@ typedef struct tuner {
     const tune_op *op;
     progress prog;
     void *state;            /* the op's inputs for the key being tuned */
+    int db_errors;          /* database reads and writes that failed: the run then exits 1 */
 } tuner;
+
+/* A failed database read or write: said, counted. */
+static void db_warning(tuner *t, const char *what)
+{
+    t->db_errors++;
+    progress_line(&t->prog, "warning: %s%s%s", what ? what : "", what ? ": " : "", lk_db_error(t->db));
+}
 
 /* Moves candidate p to v[at] when it is among v[at..n); returns the next free position. */
 static size_t move_to(lk_params *v, size_t n, size_t at, const lk_params *p)
@@ -179,7 +187,7 @@ static size_t seed_from_siblings(tuner *t, const space *s, const lk_tune_key *ke
             continue;
         snprintf(sibling.family, sizeof sibling.family, "%s", t->op->families[f]);
         if (lk_db_best_with(t->db, &t->ctx->info, &sibling, &none, &best, &ms, &found) != LK_OK)
-            progress_line(&t->prog, "warning: %s", lk_db_error(t->db));
+            db_warning(t, NULL);
         if (!found)
             continue;
         size_t before = at;
@@ -219,7 +227,7 @@ static void seeded_order(tuner *t, const space *s, const lk_tune_key *key, lk_pa
     int nseeds = 0;
     int64_t from = 0;
     if (lk_db_ranked_near(t->db, &t->ctx->info, key, seeds, SEEDS, &nseeds, &from) != LK_OK)
-        progress_line(&t->prog, "warning: %s", lk_db_error(t->db));
+        db_warning(t, NULL);
     const char *path = t->op->decisive;
     int first = nseeds && path ? lk_params_get(&seeds[0], path, -1) : -1;
     size_t at = seed_from_siblings(t, s, key, v, n, 0, first), siblings = at;
@@ -258,8 +266,10 @@ static void record(tuner *t, const lk_tune_key *key, const lk_params *p, lk_db_o
         m.p80_ms = tm->p80_ms;
         m.runs = tm->runs;
     }
+    char what[300];
+    snprintf(what, sizeof what, "recording %s", text);
     if (lk_db_record(t->db, &t->ctx->info, key, &m) != LK_OK)
-        progress_line(&t->prog, "warning: recording %s: %s", text, lk_db_error(t->db));
+        db_warning(t, what);
 }
 
 /* Checks, re-checks and times one candidate; records it (a first run longer than limit_ms > 0
@@ -338,13 +348,13 @@ static void final_round(tuner *t, const lk_tune_key *key, const space *s)
     double lead_ms = 0.0, ms = 0.0;
     char why[256], out[256] = "";
     if (lk_db_best_with(t->db, &t->ctx->info, key, &none, &leader, &lead_ms, &has_leader) != LK_OK)
-        progress_line(&t->prog, "warning: %s", lk_db_error(t->db));
+        db_warning(t, NULL);
     for (int v = 0; has_leader && v < decisive->n && n < BENCH_MAX_CALLS; v++) {
         lk_params must = {0};
         int found = 0;
         lk_params_set(&must, decisive->name, decisive->values[v]);
         if (lk_db_best_with(t->db, &t->ctx->info, key, &must, &fin[n], &ms, &found) != LK_OK)
-            progress_line(&t->prog, "warning: %s", lk_db_error(t->db));
+            db_warning(t, NULL);
         if (!found) { /* a path the budget left unmeasured: the leader's tiles on it, checked first */
             fin[n] = leader;
             lk_params_set(&fin[n], decisive->name, decisive->values[v]);
@@ -452,7 +462,7 @@ static int tune_key(tuner *t, const lk_tune_key *key, double deadline)
         int found = 0;
         final_round(t, key, &s);
         if (lk_db_best_with(t->db, &t->ctx->info, key, &any, &best_p, &best, &found) != LK_OK || !found)
-            progress_line(&t->prog, "warning: reading the best row: %s", lk_db_error(t->db));
+            db_warning(t, "reading the best row");
     }
     lk_params_format(&best_p, "", ",", text, sizeof text);
     if (best >= 0.0)
@@ -507,5 +517,8 @@ int tune_run(lk_context *ctx, lk_db *db, const tune_opts *o, const lk_tune_key *
         fails += tune_key(&t, &keys[todo[i]], end > 0.0 ? tune_budget_deadline(&plan, i) : 0.0);
     progress_end(&t.prog);
     printf("tuned %d keys (%d skipped) in %.1f s\n", ntodo - fails, nkeys - ntodo, now_s() - start);
-    return fails ? 1 : 0;
+    if (t.db_errors)
+        fprintf(stderr, "lk-tune: %d database operations failed (warnings above): not every result is stored\n",
+                t.db_errors);
+    return fails || t.db_errors ? 1 : 0;
 }

@@ -396,6 +396,8 @@ lk_status lk_attention_bwd(lk_context *ctx, const lk_tensor *q, const lk_tensor 
     lk_attention_bwd_defaults(&ctx->info, key.head_dim, &defaults);
     const lk_params *tuned = lk_op_params_choose(ctx, NULL, &key, &defaults, &how);
     st = lk_attention_bwd_run(ctx, q, k, v, o, lse, dout, dq, dk, dv, params, tuned);
+    if (lk_op_params_fall_back(ctx, &how, &defaults, st, &tuned))
+        st = lk_attention_bwd_run(ctx, q, k, v, o, lse, dout, dq, dk, dv, params, tuned);
     if (st == LK_OK)
         lk_attention_note_variant(ctx, params, tuned);
     return lk_op_params_finish(ctx, &how, st);

@@ -130,7 +130,10 @@ lk_status lk_attention_decode_run(lk_context *ctx, const lk_tensor *q, const lk_
     lk_attention_decode_key(q, k, &key);
     lk_attention_decode_defaults(&ctx->info, D, &defaults);
     tuned = lk_op_params_choose(ctx, tuned, &key, &defaults, &how);
-    return lk_op_params_finish(ctx, &how, launch(ctx, &q3, k, v, &o3, lse ? &lse2 : NULL, scale, tuned));
+    st = launch(ctx, &q3, k, v, &o3, lse ? &lse2 : NULL, scale, tuned);
+    if (lk_op_params_fall_back(ctx, &how, &defaults, st, &tuned))
+        st = launch(ctx, &q3, k, v, &o3, lse ? &lse2 : NULL, scale, tuned);
+    return lk_op_params_finish(ctx, &how, st);
 }
 
 lk_status lk_attention_decode(lk_context *ctx, const lk_tensor *q, const lk_tensor *k, const lk_tensor *v,

@@ -355,7 +355,10 @@ static lk_status tuned_run(lk_context *ctx, const lk_kda_call *call)
     lk_kda_key(call, &key);
     lk_kda_defaults(&ctx->info, call->q.shape[3], call->v.shape[3], &defaults);
     const lk_params *tuned = lk_op_params_choose(ctx, NULL, &key, &defaults, &how);
-    return lk_op_params_finish(ctx, &how, lk_kda_run(ctx, call, tuned));
+    lk_status st = lk_kda_run(ctx, call, tuned);
+    if (lk_op_params_fall_back(ctx, &how, &defaults, st, &tuned))
+        st = lk_kda_run(ctx, call, tuned);
+    return lk_op_params_finish(ctx, &how, st);
 }
 
 lk_status lk_kda_fwd(lk_context *ctx, const lk_tensor *q, const lk_tensor *k, const lk_tensor *v,

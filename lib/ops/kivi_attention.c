@@ -142,7 +142,10 @@ lk_status lk_kivi_attention_run(lk_context *ctx, const lk_kivi_cache *c, const l
     lk_kivi_attention_key(c, q->dtype, &key);
     lk_kivi_attention_defaults(&ctx->info, (int)c->cfg.head_dim, &defaults);
     tuned = lk_op_params_choose(ctx, tuned, &key, &defaults, &how);
-    return lk_op_params_finish(ctx, &how, launch(ctx, c, &q3, &o3, lse ? &lse2 : NULL, scale, tuned));
+    st = launch(ctx, c, &q3, &o3, lse ? &lse2 : NULL, scale, tuned);
+    if (lk_op_params_fall_back(ctx, &how, &defaults, st, &tuned))
+        st = launch(ctx, c, &q3, &o3, lse ? &lse2 : NULL, scale, tuned);
+    return lk_op_params_finish(ctx, &how, st);
 }
 
 lk_status lk_kivi_attention(lk_context *ctx, const lk_kivi_cache *cache, const lk_tensor *q, lk_tensor *o,

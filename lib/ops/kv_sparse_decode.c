@@ -301,7 +301,10 @@ lk_status lk_attention_decode_sparse_run(lk_context *ctx, const lk_tensor *q, co
     int G = c->cfg.rotate_group;
     lk_kv_sparse_decode_defaults(&ctx->info, D, G > 0 ? G : 1, (int)(q3.shape[1] / c->cfg.kv_heads), &defaults);
     tuned = lk_op_params_choose(ctx, tuned, &key, &defaults, &how);
-    return lk_op_params_finish(ctx, &how, launch(ctx, &q3, c, &o3, lse ? &lse2 : NULL, scale, tuned));
+    st = launch(ctx, &q3, c, &o3, lse ? &lse2 : NULL, scale, tuned);
+    if (lk_op_params_fall_back(ctx, &how, &defaults, st, &tuned))
+        st = launch(ctx, &q3, c, &o3, lse ? &lse2 : NULL, scale, tuned);
+    return lk_op_params_finish(ctx, &how, st);
 }
 
 lk_status lk_attention_decode_sparse(lk_context *ctx, const lk_tensor *q, const lk_kv_sparse_cache *cache,

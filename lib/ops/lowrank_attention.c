@@ -190,7 +190,10 @@ lk_status lk_lowrank_attention_run(lk_context *ctx, const lk_lowrank_cache *c, c
     lk_lowrank_attention_key(c, q->dtype, &key);
     lk_kivi_attention_defaults(&ctx->info, (int)c->cfg.head_dim, &defaults);
     tuned = lk_op_params_choose(ctx, tuned, &key, &defaults, &how);
-    return lk_op_params_finish(ctx, &how, launch(ctx, c, &q3, up_k, up_v, rope, &o3, scale, tuned));
+    st = launch(ctx, c, &q3, up_k, up_v, rope, &o3, scale, tuned);
+    if (lk_op_params_fall_back(ctx, &how, &defaults, st, &tuned))
+        st = launch(ctx, c, &q3, up_k, up_v, rope, &o3, scale, tuned);
+    return lk_op_params_finish(ctx, &how, st);
 }
 
 lk_status lk_lowrank_attention(lk_context *ctx, const lk_lowrank_cache *cache, const lk_tensor *q,

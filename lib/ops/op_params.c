@@ -14,6 +14,20 @@ const lk_params *lk_op_params_choose(lk_context *ctx, const lk_params *given, co
     return &how->looked;
 }
 
+int lk_op_params_fall_back(lk_context *ctx, lk_op_params *how, const lk_params *defaults, lk_status st,
+                           const lk_params **tuned)
+{
+    lk_param_source s = how->where.source;
+    if (st != LK_ERR_INVALID_ARGUMENT || !how->looked_up || ctx->last_launch[0] ||
+        (s != LK_SOURCE_ENV_DB && s != LK_SOURCE_USER_DB && s != LK_SOURCE_SYSTEM_DB))
+        return 0;
+    lk_log(LK_LOG_WARN, "tuned parameters from %s (%s) refused, running the built-in defaults: %s",
+           lk_param_source_name(s), how->where.path, lk_last_error(ctx));
+    how->where.source = LK_SOURCE_DEFAULT;
+    *tuned = defaults;
+    return 1;
+}
+
 lk_status lk_op_params_finish(lk_context *ctx, const lk_op_params *how, lk_status st)
 {
     if (st != LK_OK)

@@ -18,6 +18,12 @@ typedef struct lk_op_params {
 const lk_params *lk_op_params_choose(lk_context *ctx, const lk_params *given, const lk_tune_key *key,
                                      const lk_params *defaults, lk_op_params *how);
 
+/* After a call with looked-up parameters returned st: 1 when a database row's parameters were
+ * refused (LK_ERR_INVALID_ARGUMENT before anything launched: a row from another library version,
+ * or a hand-edited one), after a warning; then *tuned is defaults and the caller runs again. */
+int lk_op_params_fall_back(lk_context *ctx, lk_op_params *how, const lk_params *defaults, lk_status st,
+                           const lk_params **tuned);
+
 /* The end of an op's call whose launch returned st: on success the source of looked-up parameters
  * is appended to ctx->last_launch and the error cleared. Returns st. */
 lk_status lk_op_params_finish(lk_context *ctx, const lk_op_params *how, lk_status st);

@@ -175,6 +175,20 @@ static lk_status identify(lk_db *db, int *empty)
                           db->path, (long long)version, LK_DB_SCHEMA_VERSION, keep);
     if (version < 1)
         return lk_db_fail(db, "%s has an unknown schema version %lld%s", db->path, (long long)version, keep);
+    /* the marker alone is not enough: every table with every column the library reads and writes */
+    static const char *const probes[] = {
+        "SELECT fingerprint, backend, platform, vendor, name, driver, device_type, compute_units, local_mem, "
+        "clock_mhz FROM devices LIMIT 0",
+        "SELECT device_id, op, family, dtype, head_dim, flag, bucket, params, status, reason, median_ms, min_ms, "
+        "p80_ms, runs, tuner_version, created FROM measurements LIMIT 0",
+        "SELECT device_id, op, family, dtype, head_dim, flag, bucket, params, median_ms, min_ms, p80_ms FROM best "
+        "LIMIT 0"};
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+        if (sqlite3_prepare_v2(db->h, probes[i], -1, &st, NULL) != SQLITE_OK)
+            return lk_db_fail(db, "%s is marked as a longkern tuning database but lacks its tables (%s)%s", db->path,
+                              sqlite3_errmsg(db->h), keep);
+        sqlite3_finalize(st);
+    }
     return LK_OK;
 }
 

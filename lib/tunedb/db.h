@@ -82,6 +82,9 @@ lk_status lk_db_ranked_near(lk_db *db, const lk_device_info *dev, const lk_tune_
 /* Write every best row with its device columns as CSV (format in db_csv.c). comment (may be
  * NULL, may span lines) is written first as '#' lines, then one "# device: ..." line per device. */
 lk_status lk_db_export_csv(lk_db *db, FILE *out, const char *comment);
+/* The same into the file at path, through path.tmp renamed over it once complete: a failed
+ * export leaves an existing file as it was. */
+lk_status lk_db_export_csv_file(lk_db *db, const char *path, const char *comment);
 
 /* Read rows written by lk_db_export_csv, in one transaction: devices are added as needed, each
  * row becomes an ok measurement and the best rows are re-derived. A malformed file imports

@@ -12,6 +12,7 @@
  * f32|f16|i32|u32, bucket a power of two, times in milliseconds. Blank lines are skipped. */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +103,8 @@ lk_status lk_db_export_csv(lk_db *db, FILE *out, const char *comment)
                 fprintf(out, "%.6g", sqlite3_column_double(st, i));
             else if (sqlite3_column_type(st, i) == SQLITE_INTEGER)
                 fprintf(out, "%lld", (long long)sqlite3_column_int64(st, i));
+            else if (sqlite3_column_type(st, i) == SQLITE_NULL) /* a damaged row: an empty field, not a crash */
+                put_field(out, "", i == C_PARAMS);
             else
                 put_field(out, (const char *)sqlite3_column_text(st, i), i == C_PARAMS);
         }
@@ -112,6 +115,24 @@ lk_status lk_db_export_csv(lk_db *db, FILE *out, const char *comment)
     if (s == LK_OK && ferror(out))
         s = lk_db_fail(db, "writing the CSV failed");
     return s;
+}
+
+lk_status lk_db_export_csv_file(lk_db *db, const char *path, const char *comment)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return lk_db_fail(db, "export path too long: %s", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return lk_db_fail(db, "cannot write %s: %s", tmp, strerror(errno));
+    lk_status st = lk_db_export_csv(db, f, comment);
+    if (fclose(f) != 0 && st == LK_OK)
+        st = lk_db_fail(db, "writing %s failed: %s", tmp, strerror(errno));
+    if (st == LK_OK && rename(tmp, path) != 0)
+        st = lk_db_fail(db, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (st != LK_OK)
+        remove(tmp);
+    return st;
 }
 
 /* ---- reading records ------------------------------------------------------------------- */

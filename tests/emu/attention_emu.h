@@ -15,13 +15,14 @@ struct attention_emu_problem {
     long pos_offset;
 };
 
-/* f16 q, k, v and o, lse [B, Hq, Sq]. */
+/* f16 q, k, v and o, lse [B, Hq, Sq]; cp_async_early: the copies land at issue (warp_emu.h). */
 struct attention_emu_io {
     const unsigned short *q, *k, *v;
     unsigned short *o;
     float *lse;
     float scale_log2;
     attention_emu_problem p;
+    bool cp_async_early;
 };
 
 struct attention_emu_config {

@@ -25,7 +25,9 @@ static void run(const attention_emu_io *io)
                 io->p.Sq, io->p.Sk, io->scale_log2, io->p.causal, io->p.freq, nullptr, io->p.layout, nullptr, 0, 0, 0,
                 q_offset, nullptr, 0, 0, 0, io->p.pos_offset);
     };
+    lk_emu_cp_async_early = io->cp_async_early;
     lk_emu_launch(grid, THREADS, body);
+    lk_emu_cp_async_early = false;
 }
 } // namespace EMU_NS
 

@@ -14,7 +14,8 @@
  *   at_emu_prepass  D 128, BLOCK_M 128, WARPS 8, BLOCK_N 128, STAGES 1, RoPE on Q only
  *   at_emu_wg_*     the same three RoPE paths on the wgmma kernel: two warpgroups with BLOCK_N 64
  *                   and STAGES 2 (fused), one with BLOCK_N 128 and STAGES 3 (hd64, no RoPE), two
- *                   with BLOCK_N 128 and STAGES 1 (Q only) */
+ *                   with BLOCK_N 128 and STAGES 1 (Q only); _overlap and _overlap64 with OVERLAP 1
+ *                   (fused, STAGES 3; hd64, STAGES 2: no tile ahead) */
 #include <criterion/parameterized.h>
 
 #include <vector>
@@ -22,11 +23,12 @@
 #include "attention_emu_case.h"
 
 extern const attention_emu_config at_emu_fused, at_emu_plain64, at_emu_prepass, at_emu_wg_fused, at_emu_wg_plain64,
-    at_emu_wg_prepass;
+    at_emu_wg_prepass, at_emu_wg_overlap, at_emu_wg_overlap64;
 
 /* Criterion runs each test in a new process: a case names its configuration by index. */
-static const attention_emu_config *const configs[] = {&at_emu_fused,    &at_emu_plain64,    &at_emu_prepass,
-                                                      &at_emu_wg_fused, &at_emu_wg_plain64, &at_emu_wg_prepass};
+static const attention_emu_config *const configs[] = {&at_emu_fused,      &at_emu_plain64,    &at_emu_prepass,
+                                                      &at_emu_wg_fused,   &at_emu_wg_plain64, &at_emu_wg_prepass,
+                                                      &at_emu_wg_overlap, &at_emu_wg_overlap64};
 
 ParameterizedTestParameters(attention_mma_emu, matches_reference)
 {
@@ -35,7 +37,9 @@ ParameterizedTestParameters(attention_mma_emu, matches_reference)
                                {2, 1, 2, 1, 140, 260, 0, 0, 1000}, {2, 1, 1, 1, 129, 129, 1, 1, 0},
                                {3, 1, 2, 1, 150, 150, 0, 0, 0},   {3, 1, 2, 2, 77, 200, 1, 1, 5},
                                {4, 2, 4, 2, 130, 130, 1, 0, 0},   {4, 1, 1, 1, 1, 97, 0, 0, 0},
-                               {5, 1, 2, 1, 140, 260, 0, 0, 1000}, {5, 1, 1, 1, 129, 129, 1, 1, 0}};
+                               {5, 1, 2, 1, 140, 260, 0, 0, 1000}, {5, 1, 1, 1, 129, 129, 1, 1, 0},
+                               {6, 1, 2, 1, 150, 150, 0, 0, 0},   {6, 1, 2, 2, 77, 200, 1, 1, 5},
+                               {7, 2, 4, 2, 130, 330, 1, 0, 0},   {7, 1, 1, 1, 1, 97, 0, 0, 0}};
     return cr_make_param_array(attention_emu_case, cases, sizeof cases / sizeof cases[0]);
 }
 
@@ -61,24 +65,28 @@ ParameterizedTest(attention_emu_case *c, attention_mma_emu, matches_reference)
             k_in[i] = to_half((float)kr[i]);
     }
 
-    std::vector<float> lse((size_t)c->B * c->Hq * c->Sq);
-    attention_emu_io io = {q.data(), k_in.data(), v.data(), o.data(), lse.data(),
-                           (float)(1.4426950408889634 / std::sqrt((double)D)), attention_emu_problem_of(c, r, rope_on)};
-    f->forward(&io);
-
-    std::vector<double> want(nq), want_lse(lse.size());
+    std::vector<double> want(nq), want_lse((size_t)c->B * c->Hq * c->Sq);
     ref_attention_args ra = {c->B, c->Hq, c->Hkv, c->Sq, c->Sk, D, c->causal, 0.0, rope_on ? rope : nullptr,
                              nullptr, nullptr};
     ref_attention_fwd(&ra, qf.data(), kf.data(), vf.data(), want.data(), want_lse.data());
-    cr_log_info("config %s: B %d Hq %d Hkv %d Sq %d Sk %d causal %d, RoPE layout %d from %ld", f->name, c->B, c->Hq,
-                c->Hkv, c->Sq, c->Sk, c->causal, c->layout, c->pos_offset);
-    std::vector<float> got(nq), want_f(nq), lse_want(lse.size());
-    for (size_t i = 0; i < nq; i++) {
-        got[i] = from_half(o[i]);
+    std::vector<float> want_f(nq), lse_want(want_lse.size());
+    for (size_t i = 0; i < nq; i++)
         want_f[i] = (float)want[i];
-    }
-    for (size_t i = 0; i < lse.size(); i++)
+    for (size_t i = 0; i < want_lse.size(); i++)
         lse_want[i] = (float)want_lse[i];
-    expect_close("o", got.data(), want_f.data(), nq, 2e-3);
-    expect_close("lse", lse.data(), lse_want.data(), lse.size(), 2e-5);
+    /* twice: the copies landing as late as the waits allow, then as early as their issue */
+    for (int early = 0; early < 2; early++) {
+        std::vector<float> lse(want_lse.size()), got(nq);
+        attention_emu_io io = {q.data(), k_in.data(), v.data(), o.data(), lse.data(),
+                               (float)(1.4426950408889634 / std::sqrt((double)D)), attention_emu_problem_of(c, r, rope_on),
+                               early != 0};
+        f->forward(&io);
+        cr_log_info("config %s (copies land %s): B %d Hq %d Hkv %d Sq %d Sk %d causal %d, RoPE layout %d from %ld",
+                    f->name, early ? "early" : "late", c->B, c->Hq, c->Hkv, c->Sq, c->Sk, c->causal, c->layout,
+                    c->pos_offset);
+        for (size_t i = 0; i < nq; i++)
+            got[i] = from_half(o[i]);
+        expect_close("o", got.data(), want_f.data(), nq, 2e-3);
+        expect_close("lse", lse.data(), lse_want.data(), lse.size(), 2e-5);
+    }
 }

@@ -11,7 +11,9 @@
  *                             barrier, each lane computes its own result, the warp meets again
  *   cp.async                  deferred: a copy lands when a cp.async.wait_group covers its
  *                             commit group (or its thread ends), so reading a buffer before the
- *                             wait for it sees stale data, as it may on the GPU
+ *                             wait for it sees stale data, as it may on the GPU; or, with
+ *                             lk_emu_cp_async_early, at once, so overwriting a tile that is still
+ *                             being read shows too
  *   wgmma.mma_async m64nNk16  (wgmma_nv.h) warpgroup collectives, deferred like cp.async: a
  *                             product reads shared memory and writes its accumulators only at
  *                             the wgmma.wait_group that covers it, so accumulators read or shared
@@ -203,10 +205,19 @@ struct lk_emu_copy {
 };
 inline thread_local std::vector<lk_emu_copy> lk_emu_copies;
 inline thread_local int lk_emu_groups; /* committed so far */
+/* Set before a launch: every copy lands at once, as early as the GPU may land it, so that a tile
+ * overwritten while another warp still reads its old contents reads wrong data here too. */
+inline bool lk_emu_cp_async_early = false;
 
 inline void lk_emu_cp_async(unsigned smem_addr, unsigned long global_addr, int n, int src_bytes)
 {
-    lk_emu_copies.push_back({(char *)lk_emu_smem(smem_addr), src_bytes ? (const char *)global_addr : nullptr, n, -1});
+    lk_emu_copy c = {(char *)lk_emu_smem(smem_addr), src_bytes ? (const char *)global_addr : nullptr, n, -1};
+    if (!lk_emu_cp_async_early)
+        lk_emu_copies.push_back(c);
+    else if (c.src)
+        memcpy(c.dst, c.src, (size_t)n);
+    else
+        memset(c.dst, 0, (size_t)n);
 }
 inline void lk_cp_async16(unsigned s, unsigned long g, int src_bytes) { lk_emu_cp_async(s, g, 16, src_bytes); }
 inline void lk_cp_async4(unsigned s, unsigned long g, int src_bytes) { lk_emu_cp_async(s, g, 4, src_bytes); }
@@ -376,19 +387,26 @@ inline void lk_wgmma_commit(void)
             op.group = lk_emu_wgmma_groups;
     lk_emu_wgmma_groups++;
 }
-/* Runs every committed product in order (an uncommitted one at the wait aborts). */
-inline void lk_wgmma_wait0(void)
+/* Runs the committed products in order but those of the newest `pending` groups (an uncommitted
+ * product at the wait aborts); the registers they wrote need a fence before the next product. */
+inline void lk_emu_wgmma_wait(int pending)
 {
+    std::vector<lk_emu_wgmma_op> keep;
     for (const auto &op : lk_emu_wgmma_ops) {
         if (op.group < 0) {
             fprintf(stderr, "warp_emu: wgmma.wait_group with an uncommitted product\n");
             abort();
         }
-        lk_emu_wgmma_run(op);
+        if (op.group >= lk_emu_wgmma_groups - pending)
+            keep.push_back(op);
+        else
+            lk_emu_wgmma_run(op);
     }
-    lk_emu_wgmma_ops.clear();
+    lk_emu_wgmma_ops.swap(keep);
     lk_emu_wgmma_fenced = false;
 }
+inline void lk_wgmma_wait0(void) { lk_emu_wgmma_wait(0); }
+inline void lk_wgmma_wait1(void) { lk_emu_wgmma_wait(1); }
 inline void lk_wgmma_hold(float *, int) {}
 inline void lk_fence_proxy_async(void) {}
 
