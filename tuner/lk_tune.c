@@ -153,13 +153,20 @@ int main(int argc, char **argv)
     o.strategy = !strcmp(strategy, "exhaustive") ? TUNE_EXHAUSTIVE : !strcmp(strategy, "random") ? TUNE_RANDOM
                  : !strcmp(strategy, "budget")   ? TUNE_BUDGET : -1;
     const int *hd = o.op->head_dim_choices;
-    if (!o.nfamilies || (int)o.strategy < 0 || !(o.ndtypes = cli_dtypes(dtype, o.dtypes)) ||
-        !(o.nhead_dims = cli_pair(head_dim ? head_dim : o.op->head_dims, hd[0], hd[1], o.head_dims)) ||
-        !(o.nflags = o.op->flag_name ? cli_pair(flag ? flag : o.op->flags, o.op->flag_choices[0],
+    if (!o.nfamilies)
+        return usage("bad --family (one of the op's families, or both)");
+    if ((int)o.strategy < 0)
+        return usage("bad --strategy (exhaustive, random, budget)");
+    if (!(o.ndtypes = cli_dtypes(dtype, o.dtypes)))
+        return usage("bad --dtype (f16, f32, both)");
+    if (!(o.nhead_dims = cli_pair(head_dim ? head_dim : o.op->head_dims, hd[0], hd[1], o.head_dims)))
+        return usage("bad --head-dim (one of the op's two, or both)");
+    if (!(o.nflags = o.op->flag_name ? cli_pair(flag ? flag : o.op->flags, o.op->flag_choices[0],
                                                  o.op->flag_choices[1], o.flags)
-                                     : (o.flags[0] = 0, 1)) ||
-        (seq && cli_range(seq, &lo, &hi)) || o.shape.batch < 0 || o.shape.heads < 0)
-        return usage("bad option value");
+                                     : (o.flags[0] = 0, 1)))
+        return usage("bad --flag / --causal (one of the op's two, or both)");
+    if (seq && cli_range(seq, &lo, &hi))
+        return usage("bad --seq (LO:HI or N, 1 <= LO <= HI <= 2^40)");
 
     lk_context *ctx = cli_open(device);
     if (!ctx)
