@@ -747,6 +747,7 @@ Test(tunedb, malformed_csv_imports_nothing_and_names_the_line)
         {"opencl,Acme,X,1.0,gpu,8,65536,1000,fp,attention_fwd,plain,f16,128,1,4096,\"A=1,1,1,1\n", "not closed"},
         {"opencl,Ac\"me,X,1.0,gpu,8,65536,1000,fp,attention_fwd,plain,f16,128,1,4096,\"A=1\",1,1,1\n", "quote"},
         {"opencl,Acme,X,1.0,gpu,8,-1,1000,fp,attention_fwd,plain,f16,128,1,4096,\"A=1\",1,1,1\n", "local_mem"},
+        {"opencl,Acme,X,1.0,gpu,8,65536,1000,fp,attention_fw,plain,f16,128,1,4096,\"A=1\",1,1,1\n", "not a tuned op"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char name[64], text[2048];

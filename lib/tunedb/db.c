@@ -41,6 +41,18 @@ static const char schema_sql[] =
     "  PRIMARY KEY (device_id, op, family, dtype, head_dim, flag, bucket));"
     "PRAGMA user_version = " STR(LK_DB_SCHEMA_VERSION) ";";
 
+/* The ops whose calls look up tuned parameters (the op names of their keys). */
+static const char *const known_ops[] = {"attention_fwd", "attention_bwd",  "attention_decode", "kda_fwd",
+                                        "kv_sparse",     "kivi_decode",    "lowrank_decode"};
+
+int lk_tune_op_known(const char *op)
+{
+    for (size_t i = 0; i < sizeof known_ops / sizeof known_ops[0]; i++)
+        if (!strcmp(op, known_ops[i]))
+            return 1;
+    return 0;
+}
+
 lk_status lk_db_fail(lk_db *db, const char *fmt, ...)
 {
     va_list ap;

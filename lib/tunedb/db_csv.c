@@ -283,6 +283,8 @@ static lk_status import_row(lk_db *db, char *const *f)
         return lk_db_fail(db, "dtype '%s' is not f32, f16, i32 or u32", f[C_DTYPE]);
     if (!f[C_FINGERPRINT][0] || !f[C_OP][0])
         return lk_db_fail(db, "%s is empty", f[C_OP][0] ? "fingerprint" : "op");
+    if (!lk_tune_op_known(f[C_OP]))
+        return lk_db_fail(db, "op '%s' is not a tuned op of this library", f[C_OP]);
     lk_db_measurement m = {.outcome = LK_DB_OK, .params = f[C_PARAMS], .tuner_version = "csv import"};
     if (!parse_ms(f[C_MEDIAN], &m.median_ms) || !parse_ms(f[C_MIN], &m.min_ms) || !parse_ms(f[C_P80], &m.p80_ms))
         return lk_db_fail(db, "median_ms, min_ms and p80_ms must be numbers >= 0 ('%s', '%s', '%s')",

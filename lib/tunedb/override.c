@@ -5,18 +5,6 @@
 
 #include "state.h"
 
-/* The ops whose calls look up tuned parameters (the op names of their keys). */
-static const char *const known_ops[] = {"attention_fwd", "attention_bwd",  "attention_decode", "kda_fwd",
-                                        "kv_sparse",     "kivi_decode",    "lowrank_decode"};
-
-static int known_op(const char *op)
-{
-    for (size_t i = 0; i < sizeof known_ops / sizeof known_ops[0]; i++)
-        if (!strcmp(op, known_ops[i]))
-            return 1;
-    return 0;
-}
-
 /* Split "op" or "op:family" into a key's fields; *any_family = 1 without ":family". */
 static lk_status split_op(lk_context *ctx, const char *text, lk_tune_key *key, int *any_family)
 {
@@ -29,7 +17,7 @@ static lk_status split_op(lk_context *ctx, const char *text, lk_tune_key *key, i
                        sizeof key->op - 1, sizeof key->family - 1);
     memcpy(key->op, text, op_len);
     key->op[op_len] = '\0';
-    if (!known_op(key->op))
+    if (!lk_tune_op_known(key->op))
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT,
                        "op '%s': no such tuned op (attention_fwd, attention_bwd, attention_decode, kda_fwd, kv_sparse, "
                        "kivi_decode, lowrank_decode)", key->op);

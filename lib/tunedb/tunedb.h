@@ -46,6 +46,10 @@ typedef struct lk_lookup_result {
 } lk_lookup_result;
 
 const char *lk_param_source_name(lk_param_source s);
+/* 1 when op names an op whose calls look up tuned parameters (attention_fwd, attention_bwd,
+ * attention_decode, kda_fwd, kv_sparse, kivi_decode, lowrank_decode): overrides and imports of
+ * other names are refused. */
+int lk_tune_op_known(const char *op);
 const char *lk_device_match_name(lk_device_match m);
 
 /* Fill *out for key on ctx's device. `defaults` are the op's built-in defaults for this device
