@@ -452,6 +452,8 @@ Test(tunedb, override_wins_is_most_specific_and_clears)
                  "a misspelt op was accepted");
     cr_expect_eq(lk_tuning_override(ctx, "attention_fwd", LK_F16, 128, 1, 0, "BLOCK_M=4294967360"),
                  LK_ERR_INVALID_ARGUMENT, "a value past int was accepted");
+    cr_expect_eq(lk_tuning_override(ctx, "attention_fwd", LK_F16, 128, 1, 0, "BLOCK_M=16,BLOCK_M=32"),
+                 LK_ERR_INVALID_ARGUMENT, "a name given twice was accepted");
     cr_expect_eq(lk_tuning_override(ctx, "a_very_long_op_name_that_does_not_fit", LK_F16, 128, 1, 0, "A=1"),
                  LK_ERR_INVALID_ARGUMENT);
     cr_expect_eq(lk_tuning_override(ctx, "attention_fwd", (lk_dtype)9, 128, 1, 0, "A=1"), LK_ERR_INVALID_ARGUMENT);

@@ -90,7 +90,7 @@ lk_status lk_params_parse(const char *text, lk_params *out)
         if (end == s || errno == ERANGE || v < INT_MIN || v > INT_MAX ||
             (*end && *end != ',' && *end != ';' && !isspace((unsigned char)*end)))
             return LK_ERR_INVALID_ARGUMENT;
-        if (out->n == LK_MAX_PARAMS && !lk_params_has(out, name))
+        if (out->n == LK_MAX_PARAMS || lk_params_has(out, name)) /* full, or a name given twice */
             return LK_ERR_INVALID_ARGUMENT;
         lk_params_set(out, name, (int)v);
         s = end;

@@ -23,7 +23,8 @@ void lk_params_set(lk_params *p, const char *name, int value); /* adds or replac
 int lk_params_equal(const lk_params *a, const lk_params *b);
 /* "A=1,B=2" (sep ","), or "-DA=1 -DB=2" with prefix "-D" and sep " ". Returns chars needed. */
 int lk_params_format(const lk_params *p, const char *prefix, const char *sep, char *buf, size_t n);
-/* Parses "A=1,B=2" (commas, semicolons or spaces between pairs; values within int). */
+/* Parses "A=1,B=2" (commas, semicolons or spaces between pairs; values within int; each name
+ * once). */
 lk_status lk_params_parse(const char *text, lk_params *out);
 
 #endif
