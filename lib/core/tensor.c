@@ -130,6 +130,12 @@ lk_status lk_check_distinct(lk_context *ctx, const char *op, const char *arg, co
     return LK_OK;
 }
 
+lk_status lk_check_output(lk_context *ctx, const char *op, const char *arg, const lk_tensor *t, int ndim)
+{
+    lk_status st = lk_check_tensor(ctx, op, arg, t, ndim);
+    return st != LK_OK ? st : lk_check_distinct(ctx, op, arg, t);
+}
+
 int lk_tensors_overlap(const lk_tensor *a, const lk_tensor *b)
 {
     if (!a || !b || a->buffer != b->buffer)

@@ -21,6 +21,8 @@ lk_status lk_check_dtype(lk_context *ctx, const char *op, const char *arg, const
  * (the nested layouts; an exotic interleaving that happens not to collide is refused too).
  * LK_ERR_ALIAS otherwise. */
 lk_status lk_check_distinct(lk_context *ctx, const char *op, const char *arg, const lk_tensor *t);
+/* An output: lk_check_tensor, then lk_check_distinct. */
+lk_status lk_check_output(lk_context *ctx, const char *op, const char *arg, const lk_tensor *t, int ndim);
 /* 1 if the byte ranges that a and b span in the same buffer intersect. */
 int lk_tensors_overlap(const lk_tensor *a, const lk_tensor *b);
 /* 1 if a and b describe exactly the same elements (same buffer, offset, shape, strides). */

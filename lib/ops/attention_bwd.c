@@ -145,10 +145,8 @@ static lk_status check_args(lk_context *ctx, const lk_tensor *q, const lk_tensor
     if (!lse)
         return lk_fail(ctx, LK_ERR_NULL_POINTER, OP ": lse is NULL (the forward's logsumexp is required)");
     if ((st = lk_attention_check_args(ctx, OP, q, k, v, o, lse, p)) ||
-        (st = lk_check_tensor(ctx, OP, "dout", dout, 4)) || (st = lk_check_tensor(ctx, OP, "dq", dq, 4)) ||
-        (st = lk_check_tensor(ctx, OP, "dk", dk, 4)) || (st = lk_check_tensor(ctx, OP, "dv", dv, 4)) ||
-        (st = lk_check_distinct(ctx, OP, "dq", dq)) || (st = lk_check_distinct(ctx, OP, "dk", dk)) ||
-        (st = lk_check_distinct(ctx, OP, "dv", dv)))
+        (st = lk_check_tensor(ctx, OP, "dout", dout, 4)) || (st = lk_check_output(ctx, OP, "dq", dq, 4)) ||
+        (st = lk_check_output(ctx, OP, "dk", dk, 4)) || (st = lk_check_output(ctx, OP, "dv", dv, 4)))
         return st;
     if (dout->dtype != q->dtype || dq->dtype != q->dtype || dk->dtype != q->dtype || dv->dtype != q->dtype)
         return lk_fail(ctx, LK_ERR_DTYPE, OP ": dout, dq, dk and dv must have q's dtype (%s)", lk_dtype_name(q->dtype));

@@ -15,8 +15,8 @@ lk_status lk_attention_check_args(lk_context *ctx, const char *op, const lk_tens
     if (!p)
         return lk_fail(ctx, LK_ERR_NULL_POINTER, "%s: params are NULL", op);
     if ((st = lk_check_tensor(ctx, op, "q", q, 4)) || (st = lk_check_tensor(ctx, op, "k", k, 4)) ||
-        (st = lk_check_tensor(ctx, op, "v", v, 4)) || (st = lk_check_tensor(ctx, op, "o", o, 4)) ||
-        (st = lk_check_distinct(ctx, op, "o", o)) || (st = lk_check_dtype(ctx, op, "q", q, 2, floats)))
+        (st = lk_check_tensor(ctx, op, "v", v, 4)) || (st = lk_check_output(ctx, op, "o", o, 4)) ||
+        (st = lk_check_dtype(ctx, op, "q", q, 2, floats)))
         return st;
     if (k->dtype != q->dtype || v->dtype != q->dtype || o->dtype != q->dtype)
         return lk_fail(ctx, LK_ERR_DTYPE, "%s: q, k, v and o must share one dtype (q is %s)", op,
@@ -40,7 +40,7 @@ lk_status lk_attention_check_args(lk_context *ctx, const char *op, const lk_tens
     if (lk_tensors_overlap(o, q) || lk_tensors_overlap(o, k) || lk_tensors_overlap(o, v))
         return lk_fail(ctx, LK_ERR_ALIAS, "%s: o overlaps q, k or v", op);
     if (lse) {
-        if ((st = lk_check_tensor(ctx, op, "lse", lse, 3)) || (st = lk_check_distinct(ctx, op, "lse", lse)))
+        if ((st = lk_check_output(ctx, op, "lse", lse, 3)))
             return st;
         if (lse->dtype != LK_F32 || lse->shape[0] != B || lse->shape[1] != Hq || lse->shape[2] != Sq)
             return lk_fail(ctx, LK_ERR_SHAPE, "%s: lse must be f32 [B, Hq, Sq]", op);

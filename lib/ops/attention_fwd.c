@@ -71,16 +71,14 @@ void lk_attention_fwd_defaults(const lk_device_info *dev, int head_dim, lk_param
 
 size_t lk_attention_fwd_local_bytes(const lk_params *p, int head_dim)
 {
-    if (lk_params_get(p, "MMA", 0) == 2) /* f16 K and V tiles and the Q tile, unpadded core matrices */
-        return 2u * (2u * (size_t)lk_params_get(p, "STAGES", 1) * (size_t)lk_params_get(p, "BLOCK_N", 16) +
-                     (size_t)lk_params_get(p, "BLOCK_M", 16)) *
-               (size_t)head_dim;
-    if (lk_params_get(p, "MMA", 0)) /* f16 K and V tiles (and the Q tile with QSMEM), rows padded by 8 */
-        return 2u * (2u * (size_t)lk_params_get(p, "STAGES", 1) * (size_t)lk_params_get(p, "BLOCK_N", 16) +
-                     (lk_params_get(p, "QSMEM", 0) ? (size_t)lk_params_get(p, "BLOCK_M", 16) : 0u)) *
-               (size_t)(head_dim + 8);
-    return 2u * sizeof(float) * (size_t)lk_params_get(p, "STAGES", 1) * (size_t)lk_params_get(p, "BLOCK_N", 16) *
-           (size_t)head_dim;
+    int mma = lk_params_get(p, "MMA", 0);
+    size_t kv_rows = 2u * (size_t)lk_params_get(p, "STAGES", 1) * (size_t)lk_params_get(p, "BLOCK_N", 16);
+    if (!mma) /* fp32 K and V tiles */
+        return sizeof(float) * kv_rows * (size_t)head_dim;
+    /* f16 K and V tiles and the Q tile (MMA 1: with QSMEM, rows padded by 8; MMA 2: always, core
+     * matrices without padding) */
+    size_t q_rows = mma == 2 || lk_params_get(p, "QSMEM", 0) ? (size_t)lk_params_get(p, "BLOCK_M", 16) : 0u;
+    return 2u * (kv_rows + q_rows) * (size_t)(head_dim + (mma == 2 ? 0 : 8));
 }
 
 size_t lk_attention_fwd_dyn_local(const lk_params *p, int head_dim)

@@ -50,7 +50,7 @@ lk_status lk_decode_check_outputs(lk_context *ctx, const char *op, const lk_tens
         return LK_OK;
     if (lse->ndim != 2 && lse->ndim != 3)
         return lk_fail(ctx, LK_ERR_SHAPE, "%s: lse must be F32 [B, Hq] or [B, Hq, 1]", op);
-    if ((st = lk_check_tensor(ctx, op, "lse", lse, lse->ndim)) || (st = lk_check_distinct(ctx, op, "lse", lse)))
+    if ((st = lk_check_output(ctx, op, "lse", lse, lse->ndim)))
         return st;
     if (lse->dtype != LK_F32 || lse->shape[0] != q3->shape[0] || lse->shape[1] != q3->shape[1] ||
         (lse->ndim == 3 && lse->shape[2] != 1))

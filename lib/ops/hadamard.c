@@ -77,8 +77,8 @@ lk_status lk_hadamard(lk_context *ctx, const lk_tensor *x, lk_tensor *out, const
     lk_status st;
     if (!p)
         return lk_fail(ctx, LK_ERR_NULL_POINTER, OP ": params are NULL");
-    if ((st = lk_check_tensor(ctx, OP, "x", x, 4)) || (st = lk_check_tensor(ctx, OP, "out", out, 4)) ||
-        (st = lk_check_distinct(ctx, OP, "out", out)) || (st = lk_check_dtype(ctx, OP, "x", x, 2, floats)))
+    if ((st = lk_check_tensor(ctx, OP, "x", x, 4)) || (st = lk_check_output(ctx, OP, "out", out, 4)) ||
+        (st = lk_check_dtype(ctx, OP, "x", x, 2, floats)))
         return st;
     if (out->dtype != x->dtype)
         return lk_fail(ctx, LK_ERR_DTYPE, OP ": out must have x's dtype (%s)", lk_dtype_name(x->dtype));

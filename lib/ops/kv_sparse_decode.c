@@ -157,9 +157,8 @@ lk_status lk_kv_sparse_decompress(lk_context *ctx, const lk_kv_sparse_cache *c, 
         return LK_ERR_NULL_POINTER;
     ctx->last_launch[0] = '\0';
     lk_status st;
-    if ((st = check_cache(ctx, op, c)) || (st = lk_check_tensor(ctx, op, "k", k, 4)) ||
-        (st = lk_check_tensor(ctx, op, "v", v, 4)) || (st = lk_check_distinct(ctx, op, "k", k)) ||
-        (st = lk_check_distinct(ctx, op, "v", v)) || (st = lk_check_dtype(ctx, op, "k", k, 2, floats)) ||
+    if ((st = check_cache(ctx, op, c)) || (st = lk_check_output(ctx, op, "k", k, 4)) ||
+        (st = lk_check_output(ctx, op, "v", v, 4)) || (st = lk_check_dtype(ctx, op, "k", k, 2, floats)) ||
         (st = lk_check_dtype(ctx, op, "v", v, 2, floats)))
         return st;
     int64_t want[4] = {c->cfg.batch, c->cfg.kv_heads, c->length, c->cfg.head_dim};

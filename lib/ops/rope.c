@@ -13,8 +13,8 @@ lk_status lk_rope(lk_context *ctx, const lk_tensor *x, lk_tensor *out, const lk_
         return lk_fail(ctx, LK_ERR_NULL_POINTER, OP ": rope params are NULL");
     static const lk_dtype floats[] = {LK_F32, LK_F16};
     lk_status st;
-    if ((st = lk_check_tensor(ctx, OP, "x", x, 4)) != LK_OK || (st = lk_check_tensor(ctx, OP, "out", out, 4)) != LK_OK ||
-        (st = lk_check_distinct(ctx, OP, "out", out)) != LK_OK || (st = lk_check_dtype(ctx, OP, "x", x, 2, floats)) != LK_OK)
+    if ((st = lk_check_tensor(ctx, OP, "x", x, 4)) != LK_OK || (st = lk_check_output(ctx, OP, "out", out, 4)) != LK_OK ||
+        (st = lk_check_dtype(ctx, OP, "x", x, 2, floats)) != LK_OK)
         return st;
     if (out->dtype != x->dtype)
         return lk_fail(ctx, LK_ERR_DTYPE, OP ": out must have x's dtype (%s)", lk_dtype_name(x->dtype));

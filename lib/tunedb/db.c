@@ -53,6 +53,15 @@ int lk_tune_op_known(const char *op)
     return 0;
 }
 
+const char *lk_tune_op_names(char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof known_ops / sizeof known_ops[0] && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? ", " : "", known_ops[i]);
+    return buf;
+}
+
 lk_status lk_db_fail(lk_db *db, const char *fmt, ...)
 {
     va_list ap;

@@ -15,12 +15,12 @@ static lk_status split_op(lk_context *ctx, const char *text, lk_tune_key *key, i
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT,
                        "op '%s': expected NAME or NAME:FAMILY (name 1-%zu characters, family up to %zu)", text,
                        sizeof key->op - 1, sizeof key->family - 1);
+    char names[256];
     memcpy(key->op, text, op_len);
     key->op[op_len] = '\0';
     if (!lk_tune_op_known(key->op))
-        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT,
-                       "op '%s': no such tuned op (attention_fwd, attention_bwd, attention_decode, kda_fwd, kv_sparse, "
-                       "kivi_decode, lowrank_decode)", key->op);
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "op '%s': no such tuned op (%s)", key->op,
+                       lk_tune_op_names(names, sizeof names));
     memcpy(key->family, colon ? colon + 1 : "", family_len + 1);
     *any_family = colon == NULL;
     return LK_OK;

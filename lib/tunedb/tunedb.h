@@ -50,6 +50,8 @@ const char *lk_param_source_name(lk_param_source s);
  * attention_decode, kda_fwd, kv_sparse, kivi_decode, lowrank_decode): overrides and imports of
  * other names are refused. */
 int lk_tune_op_known(const char *op);
+/* Those names, comma-separated, into buf (n > 0; truncated to fit), for messages. Returns buf. */
+const char *lk_tune_op_names(char *buf, size_t n);
 const char *lk_device_match_name(lk_device_match m);
 
 /* Fill *out for key on ctx's device. `defaults` are the op's built-in defaults for this device
