@@ -60,6 +60,8 @@
 #define HALF (D / 2)
 #define LOG2E 1.4426950408889634f
 
+#include "attention_rows.h"
+
 /* Where the RoPE angles of one tensor's rows come from. */
 typedef struct rope_source {
     const LK_GLOBAL float *freq;
@@ -126,6 +128,15 @@ LK_INLINE void load_tile(LK_LOCAL_PTR float *dst, int rows, const LK_GLOBAL lk_t
         dst[n * D + d1] = x1;
         dst[n * D + d2] = x2;
     }
+}
+
+/* The weights one (query row, key row) pair adds with: p = P_ij and ds = dS_ij (before the
+ * scale), from q_i . k_j and dO_i . v_j. `a` rows are in local memory, `x` rows in private. */
+LK_INLINE void pair_weights(const LK_LOCAL_PTR float *a_qk, const float *x_qk, const LK_LOCAL_PTR float *a_gv,
+                            const float *x_gv, float scale_log2, float lse2, float delta, float *p, float *ds)
+{
+    *p = lk_exp2(lk_row_dot(a_qk, x_qk) * scale_log2 - lse2);
+    *ds = *p * (lk_row_dot(a_gv, x_gv) - delta);
 }
 
 LK_KERNEL void attention_bwd_stats(const LK_GLOBAL lk_t *o, long o_off, long osb, long osh, long oss, long osd,
@@ -207,21 +218,20 @@ LK_KERNEL LK_WG_SIZE(BLOCK_N1) void attention_bwd_dkdv(
             if (!valid)
                 continue;
             int r_end = Sq - r0 < BLOCK_M1 ? Sq - r0 : BLOCK_M1;
-            int r_start = own_first - r0 > 0 ? own_first - r0 : 0;
-            for (int r = r_start; r < r_end; r++) {
-                const LK_LOCAL_PTR float *qr = qs + r * D;
-                const LK_LOCAL_PTR float *gr = dos + r * D;
-                float sc = 0.0f, dp = 0.0f;
-                for (int d = 0; d < D; d++) {
-                    sc = lk_fma(qr[d], kj[d], sc);
-                    dp = lk_fma(gr[d], vj[d], dp);
-                }
-                float p = lk_exp2(sc * scale_log2 - lse2s[r]);
-                float ds = p * (dp - deltas[r]);
-                for (int d = 0; d < D; d++) {
-                    dvj[d] = lk_fma(p, gr[d], dvj[d]);
-                    dkj[d] = lk_fma(ds, qr[d], dkj[d]);
-                }
+            int r = own_first - r0 > 0 ? own_first - r0 : 0;
+            for (; r + 8 <= r_end; r += 8) {
+                float p[8], ds[8];
+                for (int u = 0; u < 8; u++)
+                    pair_weights(qs + (r + u) * D, kj, dos + (r + u) * D, vj, scale_log2, lse2s[r + u], deltas[r + u],
+                                 &p[u], &ds[u]);
+                lk_add_rows8(dvj, p, dos + r * D);
+                lk_add_rows8(dkj, ds, qs + r * D);
+            }
+            for (; r < r_end; r++) {
+                float p, ds;
+                pair_weights(qs + r * D, kj, dos + r * D, vj, scale_log2, lse2s[r], deltas[r], &p, &ds);
+                lk_add_row(dvj, p, dos + r * D);
+                lk_add_row(dkj, ds, qs + r * D);
             }
         }
     }
@@ -285,17 +295,16 @@ LK_KERNEL LK_WG_SIZE(BLOCK_M2) void attention_bwd_dq(
         if (!valid)
             continue;
         int n_end = row_end - j0 < BLOCK_N2 ? row_end - j0 : BLOCK_N2;
-        for (int n = 0; n < n_end; n++) {
-            const LK_LOCAL_PTR float *kn = ks + n * D;
-            const LK_LOCAL_PTR float *vn = vs + n * D;
-            float sc = 0.0f, dp = 0.0f;
-            for (int d = 0; d < D; d++) {
-                sc = lk_fma(qi[d], kn[d], sc);
-                dp = lk_fma(gi[d], vn[d], dp);
-            }
-            float ds = lk_exp2(sc * scale_log2 - lse2) * (dp - delta);
-            for (int d = 0; d < D; d++)
-                dqi[d] = lk_fma(ds, kn[d], dqi[d]);
+        int n = 0;
+        float p, ds[8];
+        for (; n + 8 <= n_end; n += 8) {
+            for (int u = 0; u < 8; u++)
+                pair_weights(ks + (n + u) * D, qi, vs + (n + u) * D, gi, scale_log2, lse2, delta, &p, &ds[u]);
+            lk_add_rows8(dqi, ds, ks + n * D);
+        }
+        for (; n < n_end; n++) {
+            pair_weights(ks + n * D, qi, vs + n * D, gi, scale_log2, lse2, delta, &p, &ds[0]);
+            lk_add_row(dqi, ds[0], ks + n * D);
         }
     }
 

@@ -11,12 +11,20 @@
  *   accumulator live in private memory:
  *
  *        query tile (BLOCK_M rows)           K/V ring in local memory (fp32)
- *        row r -> work-item r                 slot s: ks[s][BLOCK_N][D], vs[s][BLOCK_N][D]
- *        qr[D], acc[D], m, l                  STAGES slots; tile t lives in slot t % STAGES
+ *        row r -> work-item r                 slot s: kt[s][D][BLOCK_N] (K transposed),
+ *        qr[D], acc[D], m, l                          vt[s][BLOCK_N][D]
+ *                                             STAGES slots; tile t lives in slot t % STAGES
  *
  *   For each key tile t: scores s_n = qr . k_n (masked -> -inf), m' = max(m, max s_n),
  *   acc = acc * 2^(m - m') + sum 2^(s_n - m') v_n, l likewise. With STAGES > 1 the tile
  *   t + STAGES - 1 is loaded right after tile t is consumed, one barrier per tile.
+ *
+ *   Both products keep a contiguous index innermost, so a CPU compiler turns a work-item's
+ *   loops into vector FMAs: the scores run over d in steps of 8 with the tile's keys innermost
+ *   (rows of kt), P V over keys in steps of 8 with d innermost (rows of vt); each step adds its
+ *   eight products as a tree, so the dependent chain is four operations, not eight. K and V rows
+ *   that are contiguous and 16-byte aligned (the usual layouts) are loaded 16 bytes at a time;
+ *   other strides element by element.
  *
  *   RoPE (rope_math.h): ROPE_Q rotates the q row as it is loaded (once per query tile).
  *   ROPE_K rotates each K tile as it enters local memory (again for every query tile: the
@@ -50,7 +58,10 @@
 #endif
 
 #define HALF (D / 2)
+#define CHUNKS (D / LK_VEC) /* 16-byte chunks of a row */
 #define NEG_INF (-INFINITY)
+
+#include "attention_rows.h"
 
 typedef struct rope_args {
     const LK_GLOBAL float *freq;
@@ -60,39 +71,95 @@ typedef struct rope_args {
     int layout;
 } rope_args;
 
-/* Load key tile `tile` (rows j0 .. j0+BLOCK_N) of K and V into ring slot `slot`, rotating K. */
-LK_INLINE void load_tile(LK_LOCAL_PTR float *ks, LK_LOCAL_PTR float *vs, const LK_GLOBAL lk_t *k,
-                         const LK_GLOBAL lk_t *v, long k_base, long kss, long ksd, long v_base, long vss,
-                         long vsd, int j0, int Sk, int b, rope_args ra, int tid)
+/* The LK_VEC elements of chunk c of row j (zeros past Sk), from contiguous 16-byte aligned rows. */
+LK_INLINE void load_chunk(const LK_GLOBAL lk_t *x, long base, long row_stride, int j, int Sk, int c, float *out)
 {
-    for (int idx = tid; idx < BLOCK_N * HALF; idx += BLOCK_M) {
-        int n = idx / HALF, i = idx % HALF, j = j0 + n;
-        int d1 = lk_rope_first(ra.layout, i, D), d2 = lk_rope_second(ra.layout, i, D);
-        float x1 = 0.0f, x2 = 0.0f;
-        if (j < Sk) {
-            x1 = lk_ld(k, k_base + j * kss + d1 * ksd);
-            x2 = lk_ld(k, k_base + j * kss + d2 * ksd);
-#if ROPE_K
-            float c, s;
-#if ROPE_TABLE
-            c = ra.table[2 * ((long)j * HALF + i)];
-            s = ra.table[2 * ((long)j * HALF + i) + 1];
-#else
-            lk_rope_sincos(lk_rope_position(ra.ids, ra.ids_off, ra.ids_sb, ra.ids_ss, b, j, ra.offset),
-                           ra.freq[2 * i], ra.freq[2 * i + 1], &c, &s);
-#endif
-            float r1 = x1 * c - x2 * s;
-            x2 = x2 * c + x1 * s;
-            x1 = r1;
-#endif
+    if (j < Sk) {
+        lk_unpack16(lk_ld16(x + base + j * row_stride + c * LK_VEC), out);
+    } else {
+        for (int u = 0; u < LK_VEC; u++)
+            out[u] = 0.0f;
+    }
+}
+
+/* Load key tile rows j0 .. j0+BLOCK_N of K, rotated (ROPE_K), into kt[D][BLOCK_N] and of V into
+ * vt[BLOCK_N][D]. Consecutive work-items take consecutive keys of kt and consecutive chunks of
+ * vt, so their local stores do not collide. */
+LK_INLINE void load_tile(LK_LOCAL_PTR float *kt, LK_LOCAL_PTR float *vt, const LK_GLOBAL lk_t *k,
+                         const LK_GLOBAL lk_t *v, long k_base, long kss, long ksd, long v_base, long vss,
+                         long vsd, int vectors, int j0, int Sk, int b, rope_args ra, int tid)
+{
+    float x[LK_VEC];
+    if (!ROPE_K && vectors) {
+        for (int idx = tid; idx < BLOCK_N * CHUNKS; idx += BLOCK_M) {
+            int n = idx % BLOCK_N, c = idx / BLOCK_N;
+            load_chunk(k, k_base, kss, j0 + n, Sk, c, x);
+            for (int u = 0; u < LK_VEC; u++)
+                kt[(c * LK_VEC + u) * BLOCK_N + n] = x[u];
         }
-        ks[n * D + d1] = x1;
-        ks[n * D + d2] = x2;
+    } else {
+        for (int idx = tid; idx < BLOCK_N * HALF; idx += BLOCK_M) {
+            int n = idx % BLOCK_N, i = idx / BLOCK_N, j = j0 + n;
+            int d1 = lk_rope_first(ra.layout, i, D), d2 = lk_rope_second(ra.layout, i, D);
+            float x1 = 0.0f, x2 = 0.0f;
+            if (j < Sk) {
+                x1 = lk_ld(k, k_base + j * kss + d1 * ksd);
+                x2 = lk_ld(k, k_base + j * kss + d2 * ksd);
+#if ROPE_K
+                float c, s;
+#if ROPE_TABLE
+                c = ra.table[2 * ((long)j * HALF + i)];
+                s = ra.table[2 * ((long)j * HALF + i) + 1];
+#else
+                lk_rope_sincos(lk_rope_position(ra.ids, ra.ids_off, ra.ids_sb, ra.ids_ss, b, j, ra.offset),
+                               ra.freq[2 * i], ra.freq[2 * i + 1], &c, &s);
+#endif
+                lk_rope_rotate(&x1, &x2, c, s);
+#endif
+            }
+            kt[d1 * BLOCK_N + n] = x1;
+            kt[d2 * BLOCK_N + n] = x2;
+        }
     }
-    for (int idx = tid; idx < BLOCK_N * D; idx += BLOCK_M) {
-        int n = idx / D, d = idx % D, j = j0 + n;
-        vs[idx] = j < Sk ? lk_ld(v, v_base + j * vss + d * vsd) : 0.0f;
+    if (vectors) {
+        for (int idx = tid; idx < BLOCK_N * CHUNKS; idx += BLOCK_M) {
+            int n = idx / CHUNKS, c = idx % CHUNKS;
+            load_chunk(v, v_base, vss, j0 + n, Sk, c, x);
+            for (int u = 0; u < LK_VEC; u++)
+                vt[n * D + c * LK_VEC + u] = x[u];
+        }
+    } else {
+        for (int idx = tid; idx < BLOCK_N * D; idx += BLOCK_M) {
+            int n = idx / D, d = idx % D, j = j0 + n;
+            vt[idx] = j < Sk ? lk_ld(v, v_base + j * vss + d * vsd) : 0.0f;
+        }
     }
+}
+
+/* sc[n] = qr . k_n for the BLOCK_N keys of the tile kt[D][BLOCK_N]. */
+LK_INLINE void tile_scores(float *sc, const float *qr, const LK_LOCAL_PTR float *kt)
+{
+    for (int n = 0; n < BLOCK_N; n++)
+        sc[n] = 0.0f;
+    for (int d = 0; d < D; d += 8) {
+        const float *q = qr + d;
+        const LK_LOCAL_PTR float *r = kt + d * BLOCK_N;
+        for (int n = 0; n < BLOCK_N; n++)
+            sc[n] += (lk_fma(q[1], r[BLOCK_N + n], q[0] * r[n]) +
+                      lk_fma(q[3], r[3 * BLOCK_N + n], q[2] * r[2 * BLOCK_N + n])) +
+                     (lk_fma(q[5], r[5 * BLOCK_N + n], q[4] * r[4 * BLOCK_N + n]) +
+                      lk_fma(q[7], r[7 * BLOCK_N + n], q[6] * r[6 * BLOCK_N + n]));
+    }
+}
+
+/* acc[d] += sum_n p[n] v_n[d] over the BLOCK_N rows of the tile vt[BLOCK_N][D]. */
+LK_INLINE void tile_accumulate(float *acc, const float *p, const LK_LOCAL_PTR float *vt)
+{
+    int n = 0;
+    for (; n + 8 <= BLOCK_N; n += 8)
+        lk_add_rows8(acc, p + n, vt + n * D);
+    for (; n < BLOCK_N; n++)
+        lk_add_row(acc, p[n], vt + n * D);
 }
 
 LK_KERNEL LK_WG_SIZE(BLOCK_M) void attention_fwd(
@@ -116,6 +183,7 @@ LK_KERNEL LK_WG_SIZE(BLOCK_M) void attention_fwd(
     const int row = row0 + tid;
     const int valid = row < Sq;
     const int shift = Sk - Sq; /* causal: row r sees j <= r + shift */
+    const int vectors = ksd == 1 && vsd == 1 && (k_off | ksb | ksh | kss | v_off | vsb | vsh | vss) % LK_VEC == 0;
 
     /* q row, rotated (ROPE_Q) and pre-scaled into the exp2 domain */
     float qr[D], acc[D];
@@ -151,14 +219,14 @@ LK_KERNEL LK_WG_SIZE(BLOCK_M) void attention_fwd(
 
     for (int t = 0; t < STAGES - 1 && t < ntiles; t++)
         load_tile(ks + t * BLOCK_N * D, vs + t * BLOCK_N * D, k, v, k_base, kss, ksd, v_base, vss, vsd,
-                  t * BLOCK_N, Sk, b, ra, tid);
+                  vectors, t * BLOCK_N, Sk, b, ra, tid);
     if (STAGES > 1)
         lk_barrier();
 
     for (int t = 0; t < ntiles; t++) {
         if (STAGES == 1) {
             lk_barrier();
-            load_tile(ks, vs, k, v, k_base, kss, ksd, v_base, vss, vsd, t * BLOCK_N, Sk, b, ra, tid);
+            load_tile(ks, vs, k, v, k_base, kss, ksd, v_base, vss, vsd, vectors, t * BLOCK_N, Sk, b, ra, tid);
             lk_barrier();
         }
         const int slot = t % STAGES;
@@ -167,12 +235,9 @@ LK_KERNEL LK_WG_SIZE(BLOCK_M) void attention_fwd(
         if (valid) {
             float sc[BLOCK_N];
             float mx = m;
+            tile_scores(sc, qr, kt);
             for (int n = 0; n < BLOCK_N; n++) {
-                int j = t * BLOCK_N + n;
-                float dot = 0.0f;
-                for (int d = 0; d < D; d++)
-                    dot = lk_fma(qr[d], kt[n * D + d], dot);
-                sc[n] = j < row_end ? dot : NEG_INF;
+                sc[n] = t * BLOCK_N + n < row_end ? sc[n] : NEG_INF;
                 mx = lk_fmax(mx, sc[n]);
             }
             if (mx != NEG_INF) {
@@ -181,11 +246,10 @@ LK_KERNEL LK_WG_SIZE(BLOCK_M) void attention_fwd(
                 for (int d = 0; d < D; d++)
                     acc[d] *= alpha;
                 for (int n = 0; n < BLOCK_N; n++) {
-                    float p = lk_exp2(sc[n] - mx); /* masked: exp2(-inf) = 0 */
-                    l += p;
-                    for (int d = 0; d < D; d++)
-                        acc[d] = lk_fma(p, vt[n * D + d], acc[d]);
+                    sc[n] = lk_exp2(sc[n] - mx); /* masked: exp2(-inf) = 0 */
+                    l += sc[n];
                 }
+                tile_accumulate(acc, sc, vt);
                 m = mx;
             }
         }
@@ -193,7 +257,7 @@ LK_KERNEL LK_WG_SIZE(BLOCK_M) void attention_fwd(
             int next = t + STAGES - 1;
             if (next < ntiles)
                 load_tile(ks + (next % STAGES) * BLOCK_N * D, vs + (next % STAGES) * BLOCK_N * D, k, v, k_base,
-                          kss, ksd, v_base, vss, vsd, next * BLOCK_N, Sk, b, ra, tid);
+                          kss, ksd, v_base, vss, vsd, vectors, next * BLOCK_N, Sk, b, ra, tid);
             lk_barrier();
         }
     }

@@ -133,6 +133,25 @@ ParameterizedTestParameters(attention_fwd, warpgroup)
     return cr_make_param_array(att_case, cases, sizeof cases / sizeof cases[0]);
 }
 
+/* The generic kernel (any device; on NVIDIA with tiles that name no MMA): key tiles that are not a
+ * multiple of 8 (the P V step's remainder), every pipeline depth, hd 64/128/256, rows loaded 16
+ * bytes at a time (contiguous, BSHD, padded) and element by element (unaligned), all three RoPE
+ * variants and the table */
+#define GENERIC_CASES(X)                                                                                           \
+    X(1, 4, 2, 200, 333, 128, 1, LK_F16, 0, AUTO, HS, 0, 0, LKT_UNALIGNED, "BLOCK_M=32,BLOCK_N=12,STAGES=2")      \
+    X(1, 2, 2, 130, 130, 64, 0, LK_F32, 1, FUSED, IL, 0, 0, LKT_CONTIGUOUS, "BLOCK_M=16,BLOCK_N=8,STAGES=3")      \
+    X(2, 4, 1, 77, 300, 128, 1, LK_F16, 1, KPRE, HS, 0, 0, LKT_BSHD, "BLOCK_M=64,BLOCK_N=32,STAGES=1")            \
+    X(1, 2, 1, 50, 100, 256, 0, LK_F32, 1, UNF, HS, 0, 0, LKT_UNALIGNED, "BLOCK_M=16,BLOCK_N=10,STAGES=1")        \
+    X(1, 4, 1, 113, 113, 64, 1, LK_F16, 1, FUSED, HS, 1, 0, LKT_PADDED,                                          \
+      "BLOCK_M=32,BLOCK_N=16,STAGES=2,ROPE_TABLE=1")                                                               \
+    X(1, 2, 2, 64, 64, 128, 1, LK_F32, 1, KPRE, IL, 0, 1, LKT_UNALIGNED, "BLOCK_M=16,BLOCK_N=24,STAGES=2")
+
+ParameterizedTestParameters(attention_fwd, generic_tiles)
+{
+    static att_case cases[] = {GENERIC_CASES(MMA_ROW)};
+    return cr_make_param_array(att_case, cases, sizeof cases / sizeof cases[0]);
+}
+
 static void run_case(const att_case *c);
 
 ParameterizedTest(att_case *c, attention_fwd, matches_reference)
@@ -150,16 +169,21 @@ ParameterizedTest(att_case *c, attention_fwd, warpgroup)
     run_case(c);
 }
 
+ParameterizedTest(att_case *c, attention_fwd, generic_tiles)
+{
+    run_case(c);
+}
+
 static void run_case(const att_case *c)
 {
     lk_context *ctx = lkt_open(c->backend);
     const lk_device_info *dev = lk_context_device(ctx);
-    if (c->tiles[0])
-        lkt_require_tensor_cores(ctx);
     lk_params tiles = {0};
     if (c->tiles[0])
         cr_assert_eq(lk_params_parse(c->tiles, &tiles), LK_OK, "bad tiles in the test table: %s", c->tiles);
     const int mma = lk_params_get(&tiles, "MMA", 0);
+    if (mma)
+        lkt_require_tensor_cores(ctx);
     if (mma == 2 && !lk_attention_fwd_has_wgmma(dev, (int)c->D))
         cr_skip_test("MMA=2 (wgmma, sm_90a) runs on the CUDA build on compute capability 9.0 only (this: %s %s, %d.%d)",
                      lkt_backend_name(c->backend), dev->name, dev->cc_major, dev->cc_minor);
@@ -227,8 +251,9 @@ static void run_case(const att_case *c)
         cr_expect(strstr(lk_last_launch(ctx), "ROPE_TABLE=1") != NULL, "override did not reach the launch: %s",
                   lk_last_launch(ctx));
     if (c->tiles[0]) {
-        const char *kernel = mma == 2 ? "attention_fwd_wgmma" : "attention_fwd_mma";
-        cr_expect(strstr(lk_last_launch(ctx), kernel) != NULL, "%s did not run: %s", kernel, lk_last_launch(ctx));
+        const char *kernel = mma == 2 ? "attention_fwd_wgmma " : mma ? "attention_fwd_mma " : "attention_fwd ";
+        cr_expect(!strncmp(lk_last_launch(ctx), kernel, strlen(kernel)), "%s did not run: %s", kernel,
+                  lk_last_launch(ctx));
     }
     lkt_download(ctx, &to, o);
     lkt_download(ctx, &tl, lse);

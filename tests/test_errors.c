@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "ops/attention_fwd.h"
 #include "tunedb/db.h"
 
 typedef struct {
@@ -237,8 +238,12 @@ LKT_EACH_BACKEND(b, errors, refused_database_row_falls_back)
     setup(&f, *b);
     lk_status st = lk_attention_fwd(f.ctx, &f.q.t, &f.k.t, &f.v.t, &f.o.t, NULL, &f.p);
     cr_expect_eq(st, LK_OK, "the refused row failed the call: %s", lk_last_error(f.ctx));
-    cr_expect(strstr(lk_last_launch(f.ctx), "source=default") && strstr(lk_last_launch(f.ctx), "BLOCK_M=32"),
-              "not the defaults: %s", lk_last_launch(f.ctx));
+    lk_params defs;
+    lk_attention_fwd_defaults(&dev, 64, &defs);
+    char want[32];
+    snprintf(want, sizeof want, "BLOCK_M=%d ", lk_params_get(&defs, "BLOCK_M", 0));
+    cr_expect(strstr(lk_last_launch(f.ctx), "source=default") && strstr(lk_last_launch(f.ctx), want),
+              "not the defaults (%s): %s", want, lk_last_launch(f.ctx));
     teardown(&f);
     remove(path);
 }

@@ -46,8 +46,8 @@ static int qsmem_only_two_tiles(const lk_params *p, const void *user, char *why,
 void attn_space(const tune_space_user *u, space *s)
 {
     static const int variants[] = {0, 1, 2}, table[] = {0, 1};
-    static const int bm_gpu[] = {16, 32, 64, 128}, bn_gpu[] = {8, 16, 32, 64}, st_gpu[] = {1, 2, 3};
-    static const int bm_cpu[] = {16, 32, 64}, bn_cpu[] = {8, 16, 32}, st_cpu[] = {1, 2};
+    static const int bm[] = {16, 32, 64, 128}, bn_gpu[] = {8, 16, 32, 64}, st_gpu[] = {1, 2, 3};
+    static const int bn_cpu[] = {8, 16, 32}, st_cpu[] = {1, 2};
     /* MMA 2 (Hopper's wgmma, where it runs) adds WARPS 12 with BLOCK_M 192 = 16 WARPS, which MMA 1 rejects */
     static const int bm_mma[] = {64, 128, 192}, bn_mma[] = {32, 64, 128}, st_mma[] = {1, 2, 3, 4};
     static const int warps[] = {4, 8, 12}, mma_kinds[] = {1, 2}, qsmem[] = {0, 1}, overlap[] = {0, 1};
@@ -71,7 +71,7 @@ void attn_space(const tune_space_user *u, space *s)
             space_add_list(s, "OVERLAP", 2, overlap);
         space_add_constraint(s, "qsmem_only_two_tiles", qsmem_only_two_tiles);
     } else {
-        space_add_list(s, "BLOCK_M", cpu ? 3 : 4, cpu ? bm_cpu : bm_gpu);
+        space_add_list(s, "BLOCK_M", 4, bm);
         space_add_list(s, "BLOCK_N", cpu ? 3 : 4, cpu ? bn_cpu : bn_gpu);
         space_add_list(s, "STAGES", cpu ? 2 : 3, cpu ? st_cpu : st_gpu);
     }

@@ -50,8 +50,8 @@ static void generic_defaults(const lk_device_info *dev, int head_dim, lk_params 
     memset(out, 0, sizeof *out);
     int gpu = dev->type == LK_DEVICE_GPU;
     lk_params_set(out, "VARIANT", LK_ROPE_K_PREPASS);
-    lk_params_set(out, "BLOCK_M", gpu ? 64 : 32);
-    lk_params_set(out, "BLOCK_N", head_dim > 128 ? 8 : 16);
+    lk_params_set(out, "BLOCK_M", 64);
+    lk_params_set(out, "BLOCK_N", (gpu ? 16 : 32) / (head_dim > 128 ? 2 : 1));
     lk_params_set(out, "STAGES", gpu ? 2 : 1);
     lk_params_set(out, "ROPE_TABLE", 0);
 }

@@ -95,12 +95,13 @@ lkt_tensor lkt_upload(lk_context *ctx, lk_dtype dtype, lkt_layout layout, const 
         int64_t st[4] = {S * H * D, D, H * D, 1};
         memcpy(t.strides, st, sizeof st);
         elems = (int64_t)r.count;
-    } else if (layout == LKT_PADDED) {
-        int64_t row = D + 24;
+    } else if (layout == LKT_PADDED || layout == LKT_UNALIGNED) {
+        int64_t pad = layout == LKT_PADDED ? 24 : 3, front = layout == LKT_PADDED ? 40 : 5;
+        int64_t row = D + pad;
         int64_t st[4] = {H * S * row, S * row, row, 1};
         memcpy(t.strides, st, sizeof st);
-        t.offset = 40;
-        elems = 40 + B * H * S * row;
+        t.offset = front;
+        elems = front + B * H * S * row;
     } else {
         int64_t st[4] = {H * S * D, S * D, D, 1};
         memcpy(t.strides, st, sizeof st);

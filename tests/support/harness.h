@@ -47,7 +47,9 @@ void lkt_fill(lkt_rng *r, float *x, size_t n);
 typedef enum {
     LKT_CONTIGUOUS = 0, /* [B, H, S, D] row-major */
     LKT_BSHD = 1,       /* stored [B, S, H, D] (HF layout), viewed as [B, H, S, D] */
-    LKT_PADDED = 2      /* rows padded by 24 elements, 40 elements of offset in front */
+    LKT_PADDED = 2,     /* rows padded by 24 elements, 40 elements of offset in front */
+    LKT_UNALIGNED = 3   /* rows padded by 3 elements, 5 elements of offset: rows are not 16-byte
+                           aligned, so kernels take their element-by-element loads */
 } lkt_layout;
 
 /* A device tensor of logical shape [B, H, S, D] holding `host` (logical order). For F16 the

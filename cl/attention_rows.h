@@ -1,0 +1,49 @@
+/* attention_rows.h: the row arithmetic of the generic attention kernels (attention_fwd.cl,
+ * attention_bwd.cl), written so that a CPU compiler turns one work-item's loops into vector FMAs.
+ *
+ *   a work-item holds fp32 vectors of D elements in private memory (q, k, v, dO rows and
+ *   accumulators); tiles of rows sit in local memory, row r at tile[r * D .. r * D + D).
+ *
+ *   lk_row_dot(row, x)         row . x over eight partial sums (lane u takes d = u mod 8), so the
+ *                              D products vectorize without reassociation by the compiler and the
+ *                              dependent chain is D/8 FMAs; the partials add as a tree.
+ *   lk_add_rows8(acc, w, rows) acc[d] += sum over u < 8 of w[u] rows[u][d]: d innermost
+ *                              (contiguous), the eight products of each d added as a tree, so
+ *                              acc is read and written once per eight rows.
+ *   lk_add_row(acc, w, row)    acc[d] += w row[d], for the rows left over.
+ *
+ * D must be a multiple of 8.
+ */
+#ifndef LK_ATTENTION_ROWS_H
+#define LK_ATTENTION_ROWS_H
+
+#if D % 8
+#error "attention_rows.h: D must be a multiple of 8"
+#endif
+
+LK_INLINE float lk_row_dot(const LK_LOCAL_PTR float *row, const float *x)
+{
+    float part[8];
+    for (int u = 0; u < 8; u++)
+        part[u] = row[u] * x[u];
+    for (int d = 8; d < D; d += 8)
+        for (int u = 0; u < 8; u++)
+            part[u] = lk_fma(row[d + u], x[d + u], part[u]);
+    return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
+LK_INLINE void lk_add_rows8(float *acc, const float *w, const LK_LOCAL_PTR float *rows)
+{
+    for (int d = 0; d < D; d++)
+        acc[d] += (lk_fma(w[1], rows[D + d], w[0] * rows[d]) + lk_fma(w[3], rows[3 * D + d], w[2] * rows[2 * D + d])) +
+                  (lk_fma(w[5], rows[5 * D + d], w[4] * rows[4 * D + d]) +
+                   lk_fma(w[7], rows[7 * D + d], w[6] * rows[6 * D + d]));
+}
+
+LK_INLINE void lk_add_row(float *acc, float w, const LK_LOCAL_PTR float *row)
+{
+    for (int d = 0; d < D; d++)
+        acc[d] = lk_fma(w, row[d], acc[d]);
+}
+
+#endif
