@@ -108,10 +108,15 @@ LK_INLINE void store_row(LK_GLOBAL lk_t *t, long base, long sd, const float *g, 
 }
 
 /* dst[ROWS][D] = rows r0 .. r0+ROWS of t (base at row 0), zeros from row `limit` on, rotated when
- * `rotate`. Work-items tid = 0 .. nthreads-1 share the pairs. */
+ * `rotate`. Work-items tid = 0 .. nthreads-1 share the pairs, or the 16-byte chunks of rows that
+ * are contiguous and aligned (`vectors`) when nothing rotates. */
 LK_INLINE void load_tile(LK_LOCAL_PTR float *dst, int rows, const LK_GLOBAL lk_t *t, long base, long ss, long sd,
-                         int r0, int limit, int rotate, rope_source src, int b, int tid, int nthreads)
+                         int vectors, int r0, int limit, int rotate, rope_source src, int b, int tid, int nthreads)
 {
+    if (vectors && !rotate) {
+        lk_load_rows(dst, rows, t, base, ss, r0, limit, tid, nthreads);
+        return;
+    }
     for (int idx = tid; idx < rows * HALF; idx += nthreads) {
         int n = idx / HALF, i = idx % HALF, r = r0 + n;
         int d1 = lk_rope_first(src.layout, i, D), d2 = lk_rope_second(src.layout, i, D);
@@ -200,6 +205,7 @@ LK_KERNEL LK_WG_SIZE(BLOCK_N1) void attention_bwd_dkdv(
     int first = causal ? col0 - shift : 0;
     first = first > 0 ? first : 0;
     const int own_first = causal ? j - shift : 0;
+    const int q_vectors = lk_rows_vectors(qsd, q_off, qsb, qsh, qss), g_vectors = lk_rows_vectors(gsd, g_off, gsb, gsh, gss);
 
     for (int g = 0; g < group; g++) {
         const int hq = hk * group + g;
@@ -207,8 +213,8 @@ LK_KERNEL LK_WG_SIZE(BLOCK_N1) void attention_bwd_dkdv(
         const long s_base = ((long)b * Hq + hq) * Sq;
         for (int r0 = first - first % BLOCK_M1; r0 < Sq; r0 += BLOCK_M1) {
             lk_barrier();
-            load_tile(qs, BLOCK_M1, q, q_base, qss, qsd, r0, Sq, ROPE_IN, qsrc, b, tid, BLOCK_N1);
-            load_tile(dos, BLOCK_M1, dout, g_base, gss, gsd, r0, Sq, 0, qsrc, b, tid, BLOCK_N1);
+            load_tile(qs, BLOCK_M1, q, q_base, qss, qsd, q_vectors, r0, Sq, ROPE_IN, qsrc, b, tid, BLOCK_N1);
+            load_tile(dos, BLOCK_M1, dout, g_base, gss, gsd, g_vectors, r0, Sq, 0, qsrc, b, tid, BLOCK_N1);
             for (int r = tid; r < BLOCK_M1; r += BLOCK_N1) {
                 int i = r0 + r;
                 lse2s[r] = i < Sq ? stats[2 * (s_base + i)] : 0.0f;
@@ -286,11 +292,12 @@ LK_KERNEL LK_WG_SIZE(BLOCK_M2) void attention_bwd_dq(
     kv_end = kv_end < Sk ? kv_end : Sk;
     int row_end = causal ? row + shift + 1 : Sk;
     const long k_base = k_off + b * ksb + hk * ksh, v_base = v_off + b * vsb + hk * vsh;
+    const int k_vectors = lk_rows_vectors(ksd, k_off, ksb, ksh, kss), v_vectors = lk_rows_vectors(vsd, v_off, vsb, vsh, vss);
 
     for (int j0 = 0; j0 < kv_end; j0 += BLOCK_N2) {
         lk_barrier();
-        load_tile(ks, BLOCK_N2, k, k_base, kss, ksd, j0, Sk, ROPE_IN, ksrc, b, tid, BLOCK_M2);
-        load_tile(vs, BLOCK_N2, v, v_base, vss, vsd, j0, Sk, 0, ksrc, b, tid, BLOCK_M2);
+        load_tile(ks, BLOCK_N2, k, k_base, kss, ksd, k_vectors, j0, Sk, ROPE_IN, ksrc, b, tid, BLOCK_M2);
+        load_tile(vs, BLOCK_N2, v, v_base, vss, vsd, v_vectors, j0, Sk, 0, ksrc, b, tid, BLOCK_M2);
         lk_barrier();
         if (!valid)
             continue;

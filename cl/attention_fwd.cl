@@ -58,7 +58,6 @@
 #endif
 
 #define HALF (D / 2)
-#define CHUNKS (D / LK_VEC) /* 16-byte chunks of a row */
 #define NEG_INF (-INFINITY)
 
 #include "attention_rows.h"
@@ -71,17 +70,6 @@ typedef struct rope_args {
     int layout;
 } rope_args;
 
-/* The LK_VEC elements of chunk c of row j (zeros past Sk), from contiguous 16-byte aligned rows. */
-LK_INLINE void load_chunk(const LK_GLOBAL lk_t *x, long base, long row_stride, int j, int Sk, int c, float *out)
-{
-    if (j < Sk) {
-        lk_unpack16(lk_ld16(x + base + j * row_stride + c * LK_VEC), out);
-    } else {
-        for (int u = 0; u < LK_VEC; u++)
-            out[u] = 0.0f;
-    }
-}
-
 /* Load key tile rows j0 .. j0+BLOCK_N of K, rotated (ROPE_K), into kt[D][BLOCK_N] and of V into
  * vt[BLOCK_N][D]. Consecutive work-items take consecutive keys of kt and consecutive chunks of
  * vt, so their local stores do not collide. */
@@ -91,9 +79,9 @@ LK_INLINE void load_tile(LK_LOCAL_PTR float *kt, LK_LOCAL_PTR float *vt, const L
 {
     float x[LK_VEC];
     if (!ROPE_K && vectors) {
-        for (int idx = tid; idx < BLOCK_N * CHUNKS; idx += BLOCK_M) {
+        for (int idx = tid; idx < BLOCK_N * LK_ROW_CHUNKS; idx += BLOCK_M) {
             int n = idx % BLOCK_N, c = idx / BLOCK_N;
-            load_chunk(k, k_base, kss, j0 + n, Sk, c, x);
+            lk_load_chunk(k, k_base, kss, j0 + n, Sk, c, x);
             for (int u = 0; u < LK_VEC; u++)
                 kt[(c * LK_VEC + u) * BLOCK_N + n] = x[u];
         }
@@ -122,12 +110,7 @@ LK_INLINE void load_tile(LK_LOCAL_PTR float *kt, LK_LOCAL_PTR float *vt, const L
         }
     }
     if (vectors) {
-        for (int idx = tid; idx < BLOCK_N * CHUNKS; idx += BLOCK_M) {
-            int n = idx / CHUNKS, c = idx % CHUNKS;
-            load_chunk(v, v_base, vss, j0 + n, Sk, c, x);
-            for (int u = 0; u < LK_VEC; u++)
-                vt[n * D + c * LK_VEC + u] = x[u];
-        }
+        lk_load_rows(vt, BLOCK_N, v, v_base, vss, j0, Sk, tid, BLOCK_M);
     } else {
         for (int idx = tid; idx < BLOCK_N * D; idx += BLOCK_M) {
             int n = idx / D, d = idx % D, j = j0 + n;
@@ -183,7 +166,7 @@ LK_KERNEL LK_WG_SIZE(BLOCK_M) void attention_fwd(
     const int row = row0 + tid;
     const int valid = row < Sq;
     const int shift = Sk - Sq; /* causal: row r sees j <= r + shift */
-    const int vectors = ksd == 1 && vsd == 1 && (k_off | ksb | ksh | kss | v_off | vsb | vsh | vss) % LK_VEC == 0;
+    const int vectors = lk_rows_vectors(ksd, k_off, ksb, ksh, kss) && lk_rows_vectors(vsd, v_off, vsb, vsh, vss);
 
     /* q row, rotated (ROPE_Q) and pre-scaled into the exp2 domain */
     float qr[D], acc[D];

@@ -12,6 +12,15 @@
  *                              acc is read and written once per eight rows.
  *   lk_add_row(acc, w, row)    acc[d] += w row[d], for the rows left over.
  *
+ * Loading rows of a global tensor, whose rows are contiguous and 16-byte aligned when
+ * lk_rows_vectors(...) holds (channel stride 1, offset and strides multiples of LK_VEC):
+ *   lk_load_chunk(x, base, ss, j, limit, c, out)    the LK_VEC floats of chunk c of row j
+ *                                                    (zeros from row `limit` on)
+ *   lk_load_rows(dst, rows, x, base, ss, r0, limit, tid, nthreads)
+ *                                                    dst[rows][D] = rows r0 .. r0+rows, one
+ *                                                    16-byte load per chunk, consecutive
+ *                                                    work-items on consecutive chunks of a row
+ *
  * D must be a multiple of 8.
  */
 #ifndef LK_ATTENTION_ROWS_H
@@ -44,6 +53,35 @@ LK_INLINE void lk_add_row(float *acc, float w, const LK_LOCAL_PTR float *row)
 {
     for (int d = 0; d < D; d++)
         acc[d] = lk_fma(w, row[d], acc[d]);
+}
+
+#define LK_ROW_CHUNKS (D / LK_VEC) /* 16-byte chunks of a row */
+
+LK_INLINE int lk_rows_vectors(long sd, long off, long sb, long sh, long ss)
+{
+    return sd == 1 && (off | sb | sh | ss) % LK_VEC == 0;
+}
+
+LK_INLINE void lk_load_chunk(const LK_GLOBAL lk_t *x, long base, long ss, int j, int limit, int c, float *out)
+{
+    if (j < limit) {
+        lk_unpack16(lk_ld16(x + base + j * ss + c * LK_VEC), out);
+    } else {
+        for (int u = 0; u < LK_VEC; u++)
+            out[u] = 0.0f;
+    }
+}
+
+LK_INLINE void lk_load_rows(LK_LOCAL_PTR float *dst, int rows, const LK_GLOBAL lk_t *x, long base, long ss, int r0,
+                            int limit, int tid, int nthreads)
+{
+    float v[LK_VEC];
+    for (int idx = tid; idx < rows * LK_ROW_CHUNKS; idx += nthreads) {
+        int n = idx / LK_ROW_CHUNKS, c = idx % LK_ROW_CHUNKS;
+        lk_load_chunk(x, base, ss, r0 + n, limit, c, v);
+        for (int u = 0; u < LK_VEC; u++)
+            dst[n * D + c * LK_VEC + u] = v[u];
+    }
 }
 
 #endif

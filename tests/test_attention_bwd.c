@@ -52,7 +52,9 @@ typedef struct {
     X(1, 4, 2, 130, 130, 64, 1, LK_F32, 1, UNF, HS, 0, LKT_BSHD)                                                   \
     X(2, 4, 2, 37, 64, 128, 1, LK_F16, 2, FUSED, IL, 1, LKT_CONTIGUOUS)                                            \
     X(2, 4, 2, 37, 64, 128, 1, LK_F16, 2, UNF, HS, 1, LKT_BSHD)                                                    \
-    X(1, 2, 1, 17, 64, 64, 0, LK_F16, 1, AUTO, IL, 0, LKT_PADDED)
+    X(1, 2, 1, 17, 64, 64, 0, LK_F16, 1, AUTO, IL, 0, LKT_PADDED)                                                 \
+    X(1, 4, 2, 70, 90, 128, 1, LK_F16, 0, AUTO, HS, 0, LKT_UNALIGNED)        /* rows loaded element by element */  \
+    X(1, 2, 1, 50, 50, 64, 0, LK_F32, 1, KPRE, IL, 0, LKT_UNALIGNED)
 
 #define ROW(b, hq, hkv, sq, sk, d, c, dt, r, var, lay, ids, mem)                                                   \
     {b, hq, hkv, sq, sk, d, c, dt, r, var, lay, ids, mem, LKT_OPENCL, ""},                                         \
