@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "longkern_cuda.h"
 #include "internal.h"
 #include "program.h"
 #include "ref.h"
@@ -116,6 +117,25 @@ Test(backend_layer, local_mem_optin)
         else
             cr_expect_eq(d->local_mem_optin_bytes, d->local_mem_bytes, "%s", d->name);
     }
+}
+
+/* A wrapped CUDA pointer must be 16-byte aligned (the kernels read rows 16 bytes at a time; a view
+ * inside an allocation is wrapped at the allocation and given an element offset instead). */
+Test(backend_layer, cuda_wrap_refuses_unaligned_pointers)
+{
+    lk_context *ctx = lkt_open(LKT_CUDA);
+    lk_buffer *a, *w = NULL;
+    LKT_OK(ctx, lk_buffer_alloc(ctx, 4096, &a));
+    unsigned long long p = lk_buffer_cuda_ptr(a);
+    cr_assert_neq(p, 0ull);
+    LKT_OK(ctx, lk_buffer_wrap_cuda(ctx, p + 16, 1024, &w));
+    lk_buffer_free(w);
+    w = NULL;
+    cr_expect_eq(lk_buffer_wrap_cuda(ctx, p + 2, 1024, &w), LK_ERR_INVALID_ARGUMENT, "an unaligned pointer was wrapped");
+    cr_expect_null(w);
+    cr_expect(strstr(lk_last_error(ctx), "16-byte aligned") != NULL, "unclear message: %s", lk_last_error(ctx));
+    lk_buffer_free(a);
+    lk_context_destroy(ctx);
 }
 
 /* One kernel launched again and again in one context with other buffers and scalars (the OpenCL

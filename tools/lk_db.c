@@ -155,11 +155,13 @@ int main(int argc, char **argv)
             files[nfiles++] = argv[i];
     }
     char default_path[512];
-    if (!path)
+    const int given = path != NULL;
+    if (!given)
         path = lk_tunedb_default_path(default_path, sizeof default_path);
     int rc;
     if (!*path)
-        rc = fail("no database: give --db PATH or set LK_TUNING_DB (HOME is not set)");
+        rc = fail(given ? "--db: an empty path names no database"
+                        : "no database: give --db PATH or set LK_TUNING_DB (HOME is not set)");
     else if ((out_path && strcmp(cmd, "export")) || (rollback_journal && strcmp(cmd, "import")))
         rc = fail(out_path ? "-o is an option of export" : "--rollback-journal is an option of import");
     else if (!strcmp(cmd, "import"))

@@ -847,6 +847,11 @@ lk_status lk_buffer_wrap_cuda(lk_context *ctx, unsigned long long device_ptr, si
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "lk_buffer_wrap_cuda: not a CUDA context");
     if (device_ptr == 0)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "lk_buffer_wrap_cuda: null device pointer");
+    if (device_ptr % 16)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT,
+                       "lk_buffer_wrap_cuda: 0x%llx is not 16-byte aligned (kernels read rows 16 bytes at a time):"
+                       " wrap the allocation's start and give the element offset in lk_tensor.offset",
+                       device_ptr);
     lk_status st = cu_push(ctx);
     if (st != LK_OK)
         return st;

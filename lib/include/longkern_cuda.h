@@ -22,8 +22,11 @@ extern "C" {
 
 /* Wrap `bytes` of device memory at device_ptr, owned by someone else (e.g. a torch tensor's
  * data_ptr()), as an lk_buffer of ctx. lk_buffer_free releases the wrapper only; the memory must
- * outlive the buffer. The memory must live on ctx's device. Returns LK_ERR_INVALID_ARGUMENT if
- * ctx is not a CUDA context or the pointer is not device memory of ctx's device. */
+ * outlive the buffer. The memory must live on ctx's device, and device_ptr must be 16-byte
+ * aligned, as every allocation is: for a view that starts inside its storage (torch:
+ * storage_offset() != 0), wrap data_ptr() - storage_offset() * element_size() and put
+ * storage_offset() in lk_tensor.offset. Returns LK_ERR_INVALID_ARGUMENT if ctx is not a CUDA
+ * context, the pointer is not device memory of ctx's device, or it is not 16-byte aligned. */
 lk_status lk_buffer_wrap_cuda(lk_context *ctx, unsigned long long device_ptr, size_t bytes,
                               lk_buffer **out);
 
