@@ -70,52 +70,80 @@ typedef struct rope_args {
     int layout;
 } rope_args;
 
+/* cos and sin of K's pair i at key row j (< Sk), from the table or computed (ROPE_K). */
+LK_INLINE void key_angle(rope_args ra, int b, int j, int i, float *c, float *s)
+{
+#if ROPE_TABLE
+    *c = ra.table[2 * ((long)j * HALF + i)];
+    *s = ra.table[2 * ((long)j * HALF + i) + 1];
+#else
+    lk_rope_sincos(lk_rope_position(ra.ids, ra.ids_off, ra.ids_sb, ra.ids_ss, b, j, ra.offset), ra.freq[2 * i],
+                   ra.freq[2 * i + 1], c, s);
+#endif
+}
+
+/* Pair i of key n (rotated with ROPE_K; zeros past Sk) into kt[D][BLOCK_N]. */
+LK_INLINE void store_key_pair(LK_LOCAL_PTR float *kt, rope_args ra, int b, int j, int Sk, int n, int i, float x1,
+                              float x2)
+{
+#if ROPE_K
+    if (j < Sk) {
+        float c, s;
+        key_angle(ra, b, j, i, &c, &s);
+        lk_rope_rotate(&x1, &x2, c, s);
+    }
+#endif
+    kt[lk_rope_first(ra.layout, i, D) * BLOCK_N + n] = x1;
+    kt[lk_rope_second(ra.layout, i, D) * BLOCK_N + n] = x2;
+}
+
 /* Load key tile rows j0 .. j0+BLOCK_N of K, rotated (ROPE_K), into kt[D][BLOCK_N] and of V into
  * vt[BLOCK_N][D]. Consecutive work-items take consecutive keys of kt and consecutive chunks of
- * vt, so their local stores do not collide. */
+ * vt, so their local stores do not collide. With `vectors` rows load 16 bytes at a time; with
+ * ROPE_K too, a work-item takes the LK_VEC pairs of two chunks of a key row: chunks p and
+ * p + D/(2 LK_VEC) (half-split: first and second elements of pairs p LK_VEC ..) or 2p and 2p + 1
+ * (interleaved). */
 LK_INLINE void load_tile(LK_LOCAL_PTR float *kt, LK_LOCAL_PTR float *vt, const LK_GLOBAL lk_t *k,
                          const LK_GLOBAL lk_t *v, long k_base, long kss, long ksd, long v_base, long vss,
                          long vsd, int vectors, int j0, int Sk, int b, rope_args ra, int tid)
 {
-    float x[LK_VEC];
-    if (!ROPE_K && vectors) {
+    if (vectors) {
+#if ROPE_K
+        float x[2 * LK_VEC];
+        for (int idx = tid; idx < BLOCK_N * (LK_ROW_CHUNKS / 2); idx += BLOCK_M) {
+            int n = idx % BLOCK_N, p = idx / BLOCK_N, j = j0 + n;
+            lk_load_chunk(k, k_base, kss, j, Sk, ra.layout ? 2 * p : p, x);
+            lk_load_chunk(k, k_base, kss, j, Sk, ra.layout ? 2 * p + 1 : p + LK_ROW_CHUNKS / 2, x + LK_VEC);
+            if (ra.layout) {
+                for (int u = 0; u < LK_VEC; u++)
+                    store_key_pair(kt, ra, b, j, Sk, n, p * LK_VEC + u, x[2 * u], x[2 * u + 1]);
+            } else {
+                for (int u = 0; u < LK_VEC; u++)
+                    store_key_pair(kt, ra, b, j, Sk, n, p * LK_VEC + u, x[u], x[LK_VEC + u]);
+            }
+        }
+#else
+        float x[LK_VEC];
         for (int idx = tid; idx < BLOCK_N * LK_ROW_CHUNKS; idx += BLOCK_M) {
             int n = idx % BLOCK_N, c = idx / BLOCK_N;
             lk_load_chunk(k, k_base, kss, j0 + n, Sk, c, x);
             for (int u = 0; u < LK_VEC; u++)
                 kt[(c * LK_VEC + u) * BLOCK_N + n] = x[u];
         }
-    } else {
-        for (int idx = tid; idx < BLOCK_N * HALF; idx += BLOCK_M) {
-            int n = idx % BLOCK_N, i = idx / BLOCK_N, j = j0 + n;
-            int d1 = lk_rope_first(ra.layout, i, D), d2 = lk_rope_second(ra.layout, i, D);
-            float x1 = 0.0f, x2 = 0.0f;
-            if (j < Sk) {
-                x1 = lk_ld(k, k_base + j * kss + d1 * ksd);
-                x2 = lk_ld(k, k_base + j * kss + d2 * ksd);
-#if ROPE_K
-                float c, s;
-#if ROPE_TABLE
-                c = ra.table[2 * ((long)j * HALF + i)];
-                s = ra.table[2 * ((long)j * HALF + i) + 1];
-#else
-                lk_rope_sincos(lk_rope_position(ra.ids, ra.ids_off, ra.ids_sb, ra.ids_ss, b, j, ra.offset),
-                               ra.freq[2 * i], ra.freq[2 * i + 1], &c, &s);
 #endif
-                lk_rope_rotate(&x1, &x2, c, s);
-#endif
-            }
-            kt[d1 * BLOCK_N + n] = x1;
-            kt[d2 * BLOCK_N + n] = x2;
-        }
-    }
-    if (vectors) {
         lk_load_rows(vt, BLOCK_N, v, v_base, vss, j0, Sk, tid, BLOCK_M);
-    } else {
-        for (int idx = tid; idx < BLOCK_N * D; idx += BLOCK_M) {
-            int n = idx / D, d = idx % D, j = j0 + n;
-            vt[idx] = j < Sk ? lk_ld(v, v_base + j * vss + d * vsd) : 0.0f;
-        }
+        return;
+    }
+    for (int idx = tid; idx < BLOCK_N * HALF; idx += BLOCK_M) {
+        int n = idx % BLOCK_N, i = idx / BLOCK_N, j = j0 + n;
+        int d1 = lk_rope_first(ra.layout, i, D), d2 = lk_rope_second(ra.layout, i, D);
+        float x1 = j < Sk ? lk_ld(k, k_base + j * kss + d1 * ksd) : 0.0f;
+        float x2 = j < Sk ? lk_ld(k, k_base + j * kss + d2 * ksd) : 0.0f;
+        store_key_pair(kt, ra, b, j, Sk, n, i, x1, x2);
+    }
+    for (int idx = tid; idx < BLOCK_N * D; idx += BLOCK_M) {
+        int n = idx / D, d = idx % D, j = j0 + n;
+        vt[idx] = j < Sk ? lk_ld(v, v_base + j * vss + d * vsd) : 0.0f;
     }
 }
 
