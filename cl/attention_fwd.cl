@@ -207,9 +207,7 @@ LK_KERNEL LK_WG_SIZE(BLOCK_M) void attention_fwd(
         float c, s;
         lk_rope_sincos(lk_rope_position(q_ids, qi_off, qi_sb, qi_ss, b, row, q_pos_offset), freq[2 * i],
                        freq[2 * i + 1], &c, &s);
-        float r1 = x1 * c - x2 * s;
-        x2 = x2 * c + x1 * s;
-        x1 = r1;
+        lk_rope_rotate(&x1, &x2, c, s);
 #endif
         qr[d1] = x1 * scale_log2;
         qr[d2] = x2 * scale_log2;
