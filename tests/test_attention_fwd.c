@@ -133,19 +133,20 @@ ParameterizedTestParameters(attention_fwd, warpgroup)
     return cr_make_param_array(att_case, cases, sizeof cases / sizeof cases[0]);
 }
 
-/* The generic kernel (any device; on NVIDIA with tiles that name no MMA): key tiles that are not a
- * multiple of 8 (the P V step's remainder), every pipeline depth, hd 64/128/256, rows loaded 16
- * bytes at a time (contiguous, BSHD, padded) and element by element (unaligned), all three RoPE
- * variants and the table, K rotated in the kernel from 16-byte chunks in both pair layouts */
+/* The generic kernel (any device; MMA=0 keeps it on NVIDIA, whose defaults are MMA=1): key tiles
+ * that are not a multiple of 8 (the P V step's remainder), every pipeline depth, hd 64/128/256,
+ * rows loaded 16 bytes at a time (contiguous, BSHD, padded) and element by element (unaligned),
+ * all three RoPE variants and the table, K rotated in the kernel from 16-byte chunks in both pair
+ * layouts */
 #define GENERIC_CASES(X)                                                                                           \
-    X(1, 4, 2, 200, 333, 128, 1, LK_F16, 0, AUTO, HS, 0, 0, LKT_UNALIGNED, "BLOCK_M=32,BLOCK_N=12,STAGES=2")      \
-    X(1, 2, 2, 130, 130, 64, 0, LK_F32, 1, FUSED, IL, 0, 0, LKT_CONTIGUOUS, "BLOCK_M=16,BLOCK_N=8,STAGES=3")      \
-    X(2, 4, 1, 77, 300, 128, 1, LK_F16, 1, KPRE, HS, 0, 0, LKT_BSHD, "BLOCK_M=64,BLOCK_N=32,STAGES=1")            \
-    X(1, 2, 1, 50, 100, 256, 0, LK_F32, 1, UNF, HS, 0, 0, LKT_UNALIGNED, "BLOCK_M=16,BLOCK_N=10,STAGES=1")        \
+    X(1, 4, 2, 200, 333, 128, 1, LK_F16, 0, AUTO, HS, 0, 0, LKT_UNALIGNED, "MMA=0,BLOCK_M=32,BLOCK_N=12,STAGES=2") \
+    X(1, 2, 2, 130, 130, 64, 0, LK_F32, 1, FUSED, IL, 0, 0, LKT_CONTIGUOUS, "MMA=0,BLOCK_M=16,BLOCK_N=8,STAGES=3") \
+    X(2, 4, 1, 77, 300, 128, 1, LK_F16, 1, KPRE, HS, 0, 0, LKT_BSHD, "MMA=0,BLOCK_M=64,BLOCK_N=32,STAGES=1")       \
+    X(1, 2, 1, 50, 100, 256, 0, LK_F32, 1, UNF, HS, 0, 0, LKT_UNALIGNED, "MMA=0,BLOCK_M=16,BLOCK_N=10,STAGES=1")   \
     X(1, 4, 1, 113, 113, 64, 1, LK_F16, 1, FUSED, HS, 1, 0, LKT_PADDED,                                          \
-      "BLOCK_M=32,BLOCK_N=16,STAGES=2,ROPE_TABLE=1")                                                               \
-    X(1, 2, 2, 64, 64, 128, 1, LK_F32, 1, KPRE, IL, 0, 1, LKT_UNALIGNED, "BLOCK_M=16,BLOCK_N=24,STAGES=2")       \
-    X(1, 2, 1, 77, 90, 128, 1, LK_F16, 1, FUSED, HS, 0, 0, LKT_UNALIGNED, "BLOCK_M=32,BLOCK_N=16,STAGES=2")
+      "MMA=0,BLOCK_M=32,BLOCK_N=16,STAGES=2,ROPE_TABLE=1")                                                         \
+    X(1, 2, 2, 64, 64, 128, 1, LK_F32, 1, KPRE, IL, 0, 1, LKT_UNALIGNED, "MMA=0,BLOCK_M=16,BLOCK_N=24,STAGES=2")  \
+    X(1, 2, 1, 77, 90, 128, 1, LK_F16, 1, FUSED, HS, 0, 0, LKT_UNALIGNED, "MMA=0,BLOCK_M=32,BLOCK_N=16,STAGES=2")
 
 ParameterizedTestParameters(attention_fwd, generic_tiles)
 {
