@@ -108,13 +108,13 @@ LK_INLINE void store_row(LK_GLOBAL lk_t *t, long base, long sd, const float *g, 
 }
 
 /* dst[ROWS][D] = rows r0 .. r0+ROWS of t (base at row 0), zeros from row `limit` on, rotated when
- * `rotate`. Work-items tid = 0 .. nthreads-1 share the pairs, or the 16-byte chunks of rows that
- * are contiguous and aligned (`vectors`) when nothing rotates. */
+ * `rotate`. Work-items tid = 0 .. nthreads-1 share the pairs; without rotation, lk_load_rows
+ * (16-byte chunks of rows that are contiguous and aligned: `vectors`). */
 LK_INLINE void load_tile(LK_LOCAL_PTR float *dst, int rows, const LK_GLOBAL lk_t *t, long base, long ss, long sd,
                          int vectors, int r0, int limit, int rotate, rope_source src, int b, int tid, int nthreads)
 {
-    if (vectors && !rotate) {
-        lk_load_rows(dst, rows, t, base, ss, r0, limit, tid, nthreads);
+    if (!rotate) {
+        lk_load_rows(dst, rows, t, base, ss, sd, vectors, r0, limit, tid, nthreads);
         return;
     }
     for (int idx = tid; idx < rows * HALF; idx += nthreads) {
@@ -124,11 +124,9 @@ LK_INLINE void load_tile(LK_LOCAL_PTR float *dst, int rows, const LK_GLOBAL lk_t
         if (r < limit) {
             x1 = lk_ld(t, base + r * ss + d1 * sd);
             x2 = lk_ld(t, base + r * ss + d2 * sd);
-            if (rotate) {
-                float c, s;
-                pair_sincos(src, b, r, i, &c, &s);
-                lk_rope_rotate(&x1, &x2, c, s);
-            }
+            float c, s;
+            pair_sincos(src, b, r, i, &c, &s);
+            lk_rope_rotate(&x1, &x2, c, s);
         }
         dst[n * D + d1] = x1;
         dst[n * D + d2] = x2;

@@ -131,20 +131,16 @@ LK_INLINE void load_tile(LK_LOCAL_PTR float *kt, LK_LOCAL_PTR float *vt, const L
                 kt[(c * LK_VEC + u) * BLOCK_N + n] = x[u];
         }
 #endif
-        lk_load_rows(vt, BLOCK_N, v, v_base, vss, j0, Sk, tid, BLOCK_M);
-        return;
+    } else {
+        for (int idx = tid; idx < BLOCK_N * HALF; idx += BLOCK_M) {
+            int n = idx % BLOCK_N, i = idx / BLOCK_N, j = j0 + n;
+            int d1 = lk_rope_first(ra.layout, i, D), d2 = lk_rope_second(ra.layout, i, D);
+            float x1 = j < Sk ? lk_ld(k, k_base + j * kss + d1 * ksd) : 0.0f;
+            float x2 = j < Sk ? lk_ld(k, k_base + j * kss + d2 * ksd) : 0.0f;
+            store_key_pair(kt, ra, b, j, Sk, n, i, x1, x2);
+        }
     }
-    for (int idx = tid; idx < BLOCK_N * HALF; idx += BLOCK_M) {
-        int n = idx % BLOCK_N, i = idx / BLOCK_N, j = j0 + n;
-        int d1 = lk_rope_first(ra.layout, i, D), d2 = lk_rope_second(ra.layout, i, D);
-        float x1 = j < Sk ? lk_ld(k, k_base + j * kss + d1 * ksd) : 0.0f;
-        float x2 = j < Sk ? lk_ld(k, k_base + j * kss + d2 * ksd) : 0.0f;
-        store_key_pair(kt, ra, b, j, Sk, n, i, x1, x2);
-    }
-    for (int idx = tid; idx < BLOCK_N * D; idx += BLOCK_M) {
-        int n = idx / D, d = idx % D, j = j0 + n;
-        vt[idx] = j < Sk ? lk_ld(v, v_base + j * vss + d * vsd) : 0.0f;
-    }
+    lk_load_rows(vt, BLOCK_N, v, v_base, vss, vsd, vectors, j0, Sk, tid, BLOCK_M);
 }
 
 /* sc[n] = qr . k_n for the BLOCK_N keys of the tile kt[D][BLOCK_N]. */
@@ -156,10 +152,7 @@ LK_INLINE void tile_scores(float *sc, const float *qr, const LK_LOCAL_PTR float 
         const float *q = qr + d;
         const LK_LOCAL_PTR float *r = kt + d * BLOCK_N;
         for (int n = 0; n < BLOCK_N; n++)
-            sc[n] += (lk_fma(q[1], r[BLOCK_N + n], q[0] * r[n]) +
-                      lk_fma(q[3], r[3 * BLOCK_N + n], q[2] * r[2 * BLOCK_N + n])) +
-                     (lk_fma(q[5], r[5 * BLOCK_N + n], q[4] * r[4 * BLOCK_N + n]) +
-                      lk_fma(q[7], r[7 * BLOCK_N + n], q[6] * r[6 * BLOCK_N + n]));
+            sc[n] += lk_sum8(q, r + n, BLOCK_N);
     }
 }
 
