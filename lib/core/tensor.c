@@ -158,3 +158,14 @@ int lk_tensors_identical(const lk_tensor *a, const lk_tensor *b)
             return 0;
     return 1;
 }
+
+int lk_tensor_rows_vec(const lk_tensor *t)
+{
+    int64_t per = t->dtype == LK_F16 ? 8 : 4;
+    if (t->strides[t->ndim - 1] != 1 || t->offset % per)
+        return 0;
+    for (int i = 0; i < t->ndim - 1; i++)
+        if (t->strides[i] % per)
+            return 0;
+    return 1;
+}

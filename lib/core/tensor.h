@@ -25,6 +25,9 @@ lk_status lk_check_distinct(lk_context *ctx, const char *op, const char *arg, co
 lk_status lk_check_output(lk_context *ctx, const char *op, const char *arg, const lk_tensor *t, int ndim);
 /* 1 if the byte ranges that a and b span in the same buffer intersect. */
 int lk_tensors_overlap(const lk_tensor *a, const lk_tensor *b);
+/* 1 if t's rows can be read as 16-byte chunks: unit last stride, offset and other strides
+ * multiples of 16 bytes (8 f16 or 4 f32 elements; buffers themselves are 16-byte aligned). */
+int lk_tensor_rows_vec(const lk_tensor *t);
 /* 1 if a and b describe exactly the same elements (same buffer, offset, shape, strides). */
 int lk_tensors_identical(const lk_tensor *a, const lk_tensor *b);
 

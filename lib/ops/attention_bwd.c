@@ -25,12 +25,10 @@ int lk_attention_bwd_has_mma(const lk_device_info *dev, int head_dim)
     return lk_device_tensor_cores(dev) && (head_dim == 64 || head_dim == 128);
 }
 
-/* The tensor-core kernels read q, k, v, dout rows with 16-byte copies: f16, unit last stride, the
- * other strides and the offset multiples of 8 elements. */
+/* The tensor-core kernels read q, k, v, dout rows as f16 with 16-byte copies. */
 static int mma_layout_ok(const lk_tensor *t)
 {
-    return t->dtype == LK_F16 && t->strides[3] == 1 && t->strides[0] % 8 == 0 && t->strides[1] % 8 == 0 &&
-           t->strides[2] % 8 == 0 && t->offset % 8 == 0;
+    return t->dtype == LK_F16 && lk_tensor_rows_vec(t);
 }
 
 static void generic_defaults(const lk_device_info *dev, lk_params *out)

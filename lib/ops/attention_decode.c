@@ -93,7 +93,7 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_tensor *k
     lk_params_set(&defs, "QG", qg);
     lk_params_set(&defs, "BLOCK_N", bn);
     lk_params_set(&defs, "WG", wg);
-    lk_params_set(&defs, "VEC", lk_decode_rows_vec(k) && lk_decode_rows_vec(v));
+    lk_params_set(&defs, "VEC", lk_tensor_rows_vec(k) && lk_tensor_rows_vec(v));
     lk_args a = {0};
     lk_args_tensor(&a, q3, 3);
     lk_args_tensor(&a, k, 4);

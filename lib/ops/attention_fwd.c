@@ -37,12 +37,10 @@ int lk_attention_fwd_has_wgmma(const lk_device_info *dev, int head_dim)
            dev->cc_minor == 0;
 }
 
-/* The tensor-core kernels read rows with 16-byte copies: f16, unit last stride, the other strides
- * and the offset multiples of 8 elements. */
+/* The tensor-core kernels read f16 rows with 16-byte copies. */
 static int mma_layout_ok(const lk_tensor *t)
 {
-    return t->dtype == LK_F16 && t->strides[3] == 1 && t->strides[0] % 8 == 0 && t->strides[1] % 8 == 0 &&
-           t->strides[2] % 8 == 0 && t->offset % 8 == 0;
+    return t->dtype == LK_F16 && lk_tensor_rows_vec(t);
 }
 
 static void generic_defaults(const lk_device_info *dev, int head_dim, lk_params *out)

@@ -191,14 +191,3 @@ lk_status lk_decode_combine(lk_context *ctx, lk_buffer *part, int64_t nrec, int 
                  kernel_launch);
     return st;
 }
-
-int lk_decode_rows_vec(const lk_tensor *t)
-{
-    int64_t per = t->dtype == LK_F16 ? 8 : 4;
-    if (t->strides[t->ndim - 1] != 1 || t->offset % per)
-        return 0;
-    for (int i = 0; i < t->ndim - 1; i++)
-        if (t->strides[i] % per)
-            return 0;
-    return 1;
-}

@@ -50,9 +50,6 @@ int lk_decode_direct_for_group(int direct, int query_group, int wide);
  * groups * splits work-groups reach LK_DEC_WG_PER_CU per compute unit with at least two tiles
  * each; at most one per tile, at least 1. groups = work-groups per split (B * Hkv / KVH). */
 int lk_decode_splits(const lk_context *ctx, int tuned_splits, int64_t ntiles, int64_t groups);
-/* 1 if t's rows can be read as 16-byte chunks: unit channel stride, offset and other strides
- * multiples of 16 bytes (buffers themselves are 16-byte aligned). */
-int lk_decode_rows_vec(const lk_tensor *t);
 
 /* Scratch for rows * splits partial records of head_dim D; *nrec gets rows * splits. */
 lk_status lk_decode_partials(lk_context *ctx, int64_t rows, int splits, int head_dim, lk_buffer **out,
