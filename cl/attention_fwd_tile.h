@@ -9,7 +9,9 @@
  * and optionally OVERLAP (0: the ring reads each tile within its own iteration).
  *   TILE_ROW(c), TILE_COL8(c)  the row and first column of 16-byte copy c of a tile (its order
  *                              of copies: consecutive work-items fill what they write next to)
- *   TILE_OFF(n, d)             the element (row n, column d) of a tile, in halves */
+ *   TILE_OFF(n, d)             the element (row n, column d) of a tile, in halves
+ * and optionally COPY_THREADS, the work-items that copy (and rotate) the tiles (default THREADS;
+ * the wgmma kernel's producer warpgroup: 128), tid then counting from the first of them. */
 #ifndef LK_ATTENTION_FWD_TILE_H
 #define LK_ATTENTION_FWD_TILE_H
 
@@ -20,6 +22,9 @@
  * still read while the next tile's S runs (OVERLAP, attention_fwd_wgmma.cl). */
 #define RING_AHEAD (STAGES - 1 - OVERLAP)
 #define WAIT_FOR_TILE() lk_cp_async_wait_ahead(RING_AHEAD)
+#ifndef COPY_THREADS
+#define COPY_THREADS THREADS
+#endif
 
 /* Issue the copies of BLOCK_N rows from row j0 of a [S, D] matrix (row stride ss) into dst. A
  * loop, not unrolled (as rotate_tile's): unrolled, its addresses stay live in registers across
@@ -29,7 +34,7 @@ LK_INLINE void copy_tile(LK_LOCAL_PTR lk_t *dst, const LK_GLOBAL lk_t *src, long
                          int tid)
 {
     #pragma unroll 1
-    for (int c = tid; c < BLOCK_N * (D / 8); c += THREADS) {
+    for (int c = tid; c < BLOCK_N * (D / 8); c += COPY_THREADS) {
         int n = TILE_ROW(c), d8 = TILE_COL8(c), j = j0 + n;
         const LK_GLOBAL lk_t *p = src + base + (long)(j < S ? j : 0) * ss + d8;
         lk_cp_async16(LK_SMEM_ADDR(dst + TILE_OFF(n, d8)), LK_GLOBAL_ADDR(p), j < S ? 16 : 0);
@@ -95,7 +100,7 @@ LK_INLINE void rotate_tile(LK_LOCAL_PTR lk_t *kt, int j0, int Sk, int b, const L
                            long ids_sb, long ids_ss, long offset, int tid)
 {
     #pragma unroll 1
-    for (int idx = tid; idx < BLOCK_N * HALF; idx += THREADS) {
+    for (int idx = tid; idx < BLOCK_N * HALF; idx += COPY_THREADS) {
         int n = idx / HALF, i = idx % HALF, j = j0 + n;
         if (j >= Sk)
             continue;

@@ -29,6 +29,17 @@
  *   ROPE_K rotates each K tile in shared memory after it lands (the fully fused variant). Rows
  *   beyond Sq are computed on zeros and not stored; keys beyond Sk and causally hidden keys are
  *   -inf on the tiles that need it.
+ *
+ *   PRODUCER 1 (warp specialization, as FlashAttention-3's but with cp.async for TMA): one more
+ *   warpgroup only copies the K/V tiles (and rotates K with ROPE_K); the WARPS computing warps
+ *   never meet at a work-group barrier, so one warpgroup's softmax can run beside another's
+ *   products. Hand-over by named barriers, per ring slot s:
+ *     FULL s   the producer arrives when tile t (t % STAGES = s) has landed (and is rotated); the
+ *              computing warps wait for it before their products read the slot;
+ *     EMPTY s  the computing warps arrive when their last product reading tile t has finished;
+ *              the producer waits for it before it copies tile t + STAGES into the slot.
+ *   The producer publishes each tile RING_AHEAD tiles behind the newest it copies (one fewer with
+ *   OVERLAP, where a slot is released an iteration later).
  */
 #include "portable.h"
 #include "rope_math.h"
@@ -59,8 +70,14 @@
 #ifndef OVERLAP
 #define OVERLAP 0
 #endif
+#ifndef PRODUCER
+#define PRODUCER 0
+#endif
 #if OVERLAP && STAGES < 2
 #error "attention_fwd_wgmma: OVERLAP needs STAGES >= 2 (the last tile's V stays while the next tile loads)"
+#endif
+#if PRODUCER && WARPS > 8
+#error "attention_fwd_wgmma: PRODUCER with WARPS 4 or 8 (a block of 16 warps leaves 128 registers a thread)"
 #endif
 #ifdef BLOCK_M
 #if BLOCK_M != 16 * WARPS
@@ -73,7 +90,16 @@
 #error "attention_fwd_wgmma: WARPS a multiple of 4, BLOCK_N 64 or 128, D 64 or 128"
 #endif
 
-#define THREADS (WARPS * 32)
+#define CONSUMERS (WARPS * 32) /* the work-items that compute: BLOCK_M rows */
+#define THREADS (CONSUMERS + PRODUCER * 128)
+#if PRODUCER
+#define COPY_THREADS 128
+/* named barriers: FULL and EMPTY per ring slot, Q's rows per computing warpgroup, the producer's own */
+#define BAR_FULL 1
+#define BAR_EMPTY (BAR_FULL + STAGES)
+#define BAR_Q (BAR_EMPTY + STAGES)
+#define BAR_PRODUCER (BAR_Q + WARPS / 4)
+#endif
 #define MT 1               /* m16 tiles per warp */
 #define NT (BLOCK_N / 8)   /* n8 tiles of keys in S */
 #define DT (D / 8)         /* n8 tiles of d in O */
@@ -118,6 +144,55 @@ LK_INLINE void issue_pv(float acc[MT][DT][4], uint pa[PC][MT][4], uint v_tile)
         WGMMA_O(&acc[0][0][0], pa[pc][0], lk_wgmma_desc(v_tile + pc * 32 * D, 16 * D, 128), 1);
 }
 
+#if PRODUCER
+/* Tile u handed to the computing warps: landed (this work-item's copies; with ROPE_K every
+ * producer's, then rotated in place) and visible to the products. */
+LK_INLINE void publish_tile(LK_LOCAL_PTR lk_t *ks, int u, int Sk, int b, const LK_GLOBAL float *freq,
+                            const LK_GLOBAL float *table, int layout, const LK_GLOBAL int *k_ids, long ki_off,
+                            long ki_sb, long ki_ss, long k_pos_offset, int ptid)
+{
+#if ROPE_K
+    lk_bar_sync(BAR_PRODUCER, COPY_THREADS);
+    rotate_tile(ks + (u % STAGES) * TILE_HALVES, u * BLOCK_N, Sk, b, freq, table, layout, k_ids, ki_off, ki_sb, ki_ss,
+                k_pos_offset, ptid);
+#endif
+    lk_fence_proxy_async();
+    lk_bar_arrive(BAR_FULL + u % STAGES, THREADS);
+}
+
+/* The producer warpgroup (ptid 0 .. 127): each key tile into its slot once the computing warps
+ * have released the slot's previous tile, published RING_AHEAD tiles behind the newest copied. */
+LK_INLINE void produce(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int ntiles, int b,
+                       const LK_GLOBAL float *freq, const LK_GLOBAL float *table, int layout, const LK_GLOBAL int *k_ids,
+                       long ki_off, long ki_sb, long ki_ss, long k_pos_offset, int ptid)
+{
+    for (int t = 0; t < ntiles; t++) {
+        if (t >= STAGES)
+            lk_bar_sync(BAR_EMPTY + t % STAGES, THREADS);
+        copy_kv_tile(ks, vs, src, t, ptid);
+        lk_cp_async_commit();
+        if (t >= RING_AHEAD) {
+            WAIT_FOR_TILE();
+            publish_tile(ks, t - RING_AHEAD, src.Sk, b, freq, table, layout, k_ids, ki_off, ki_sb, ki_ss, k_pos_offset,
+                         ptid);
+        }
+    }
+    lk_cp_async_wait(0);
+    for (int u = ntiles > RING_AHEAD ? ntiles - RING_AHEAD : 0; u < ntiles; u++)
+        publish_tile(ks, u, src.Sk, b, freq, table, layout, k_ids, ki_off, ki_sb, ki_ss, k_pos_offset, ptid);
+}
+#endif
+
+/* A computing warp is done with tile u (its last product reading it has finished): with PRODUCER
+ * the slot may be refilled, if a tile is left for it. */
+LK_INLINE void release_tile(int u, int ntiles)
+{
+#if PRODUCER
+    if (u + STAGES < ntiles)
+        lk_bar_arrive(BAR_EMPTY + u % STAGES, THREADS);
+#endif
+}
+
 LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
     const LK_GLOBAL lk_t *q, long q_off, long qsb, long qsh, long qss, long qsd,
     const LK_GLOBAL lk_t *k, long k_off, long ksb, long ksh, long kss, long ksd,
@@ -139,8 +214,18 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
     const int row0 = get_group_id(0) * BLOCK_M, wrow0 = row0 + warp * 16;
     const int bh = get_group_id(1), b = bh / Hq, hq = bh % Hq, hk = hq / (Hq / Hkv);
     const int shift = Sk - Sq; /* causal: row r sees keys j <= r + shift */
+    int ntiles, first_masked;
+    key_tiles(row0, Sq, Sk, causal, &ntiles, &first_masked);
+    const kv_source src = {k, v, k_off + b * ksb + hk * ksh, kss, v_off + b * vsb + hk * vsh, vss, Sk};
+#if PRODUCER
+    if (warp >= WARPS) {
+        produce(ks, vs, src, ntiles, b, freq, table, layout, k_ids, ki_off, ki_sb, ki_ss, k_pos_offset, tid - CONSUMERS);
+        return;
+    }
+#endif
 
-    /* Q: each warp its 16 rows (rotated) into qs; published by the first tile's fence and barrier */
+    /* Q: each warp its 16 rows (rotated) into qs; published by the first tile's fence and barrier,
+     * with PRODUCER by the warpgroup's own */
     const long q_base = q_off + b * qsb + hq * qsh;
     #pragma unroll
     for (int h = 0; h < 2; h++) {
@@ -155,6 +240,10 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
                 *(LK_LOCAL_PTR uint *)(qs + TILE_OFF(row - row0, frag_col(kc, t4, e))) =
                     lk_pack_half2(x[kc][e], x[kc][e + 1]);
     }
+#if PRODUCER
+    lk_fence_proxy_async();
+    lk_bar_sync(BAR_Q + warp / 4, 128);
+#endif
     /* this warpgroup's 64 rows of qs as A, and where the k16 chunks of the operands start */
     const uint q_addr = LK_SMEM_ADDR(qs + (warp / 4) * 64 * D);
     const uint k_addr = LK_SMEM_ADDR(ks), v_addr = LK_SMEM_ADDR(vs);
@@ -171,18 +260,20 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
         l[0][h] = 0.0f;
     }
 
-    int ntiles, first_masked;
-    key_tiles(row0, Sq, Sk, causal, &ntiles, &first_masked);
-
-    const kv_source src = {k, v, k_off + b * ksb + hk * ksh, kss, v_off + b * vsb + hk * vsh, vss, Sk};
+#if !PRODUCER
     ring_start(ks, vs, src, ntiles, tid);
+#endif
     uint pa[PC][MT][4]; /* the tile's P as A fragments (OVERLAP: multiplied by its V during the next S) */
     for (int t = 0; t < ntiles; t++) {
+        const int slot = t % STAGES;
+#if PRODUCER
+        lk_bar_sync(BAR_FULL + slot, THREADS);
+#else
         ring_advance(ks, vs, src, t, ntiles, tid);
         lk_fence_proxy_async(); /* this work-item's copies (and Q stores) visible to the products */
         lk_barrier();
-        const int slot = t % STAGES;
-#if ROPE_K
+#endif
+#if ROPE_K && !PRODUCER
         rotate_tile(ks + slot * TILE_HALVES, t * BLOCK_N, Sk, b, freq, table, layout, k_ids, ki_off, ki_sb, ki_ss,
                     k_pos_offset, tid);
         lk_fence_proxy_async();
@@ -215,6 +306,8 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
 #if OVERLAP
         lk_wgmma_wait0(); /* the last tile's P V, before acc is rescaled */
         lk_wgmma_hold(&acc[0][0][0], DT * 4);
+        if (t > 0)
+            release_tile(t - 1, ntiles);
 #endif
         #pragma unroll
         for (int h = 0; h < 2; h++)
@@ -230,8 +323,11 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
         lk_wgmma_commit();
         lk_wgmma_wait0();
         lk_wgmma_hold(&acc[0][0][0], DT * 4);
+        release_tile(t, ntiles);
 #endif
+#if !PRODUCER
         lk_barrier();
+#endif
     }
 #if OVERLAP
     if (ntiles > 0) { /* the last tile's P V */

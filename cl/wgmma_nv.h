@@ -70,6 +70,20 @@ LK_INLINE void lk_fence_proxy_async(void)
     asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
 }
 
+/* Named barrier `id` (1-15; 0 is the work-group's) of n threads (a multiple of 32, whole warps):
+ * lk_bar_sync waits until n threads have arrived (itself included), lk_bar_arrive counts itself
+ * and goes on. Memory accesses before either are visible to the threads that waited for that
+ * barrier's completion (producer/consumer hand-over without a work-group barrier). */
+LK_INLINE void lk_bar_sync(int id, int n)
+{
+    asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(n) : "memory");
+}
+
+LK_INLINE void lk_bar_arrive(int id, int n)
+{
+    asm volatile("bar.arrive %0, %1;" ::"r"(id), "r"(n) : "memory");
+}
+
 /* n (a constant after inlining) accumulators pinned in place. */
 LK_INLINE void lk_wgmma_hold(float *d, int n)
 {

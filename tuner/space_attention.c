@@ -50,7 +50,7 @@ void attn_space(const tune_space_user *u, space *s)
     static const int bn_cpu[] = {8, 16, 32}, st_cpu[] = {1, 2};
     /* MMA 2 (Hopper's wgmma, where it runs) adds WARPS 12 with BLOCK_M 192 = 16 WARPS, which MMA 1 rejects */
     static const int bm_mma[] = {64, 128, 192}, bn_mma[] = {32, 64, 128}, st_mma[] = {1, 2, 3, 4};
-    static const int warps[] = {4, 8, 12}, mma_kinds[] = {1, 2}, qsmem[] = {0, 1}, overlap[] = {0, 1};
+    static const int warps[] = {4, 8, 12}, mma_kinds[] = {1, 2}, qsmem[] = {0, 1}, overlap[] = {0, 1}, producer[] = {0, 1};
     int cpu = u->ctx->info.type == LK_DEVICE_CPU;
     int mma = u->key->dtype == LK_F16 && lk_attention_fwd_has_mma(&u->ctx->info, u->key->head_dim);
     int wgmma = mma && lk_attention_fwd_has_wgmma(&u->ctx->info, u->key->head_dim);
@@ -67,8 +67,10 @@ void attn_space(const tune_space_user *u, space *s)
         space_add_list(s, "BLOCK_N", 3, bn_mma);
         space_add_list(s, "STAGES", 4, st_mma);
         space_add_list(s, "QSMEM", 2, qsmem);
-        if (wgmma)
+        if (wgmma) {
             space_add_list(s, "OVERLAP", 2, overlap);
+            space_add_list(s, "PRODUCER", 2, producer);
+        }
         space_add_constraint(s, "qsmem_only_two_tiles", qsmem_only_two_tiles);
     } else {
         space_add_list(s, "BLOCK_M", 4, bm);

@@ -99,10 +99,13 @@ lk_status lk_attention_fwd_check_params(lk_context *ctx, const lk_params *p, int
                        OP ": parameters out of range (BLOCK_M %d, BLOCK_N %d, STAGES %d, VARIANT %d)", bm, bn,
                        stages, variant);
     int mma = lk_params_get(p, "MMA", 0), warps = lk_params_get(p, "WARPS", 0);
-    int overlap = lk_params_get(p, "OVERLAP", 0);
+    int overlap = lk_params_get(p, "OVERLAP", 0), producer = lk_params_get(p, "PRODUCER", 0);
     if (overlap && (mma != 2 || overlap != 1 || stages < 2))
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": OVERLAP=1 is the MMA=2 kernel's, with STAGES >= 2 (MMA %d,"
                        " OVERLAP %d, STAGES %d)", mma, overlap, stages);
+    if (producer && (mma != 2 || producer != 1 || warps > 8))
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": PRODUCER=1 is the MMA=2 kernel's, with WARPS 4 or 8 (MMA %d,"
+                       " PRODUCER %d, WARPS %d)", mma, producer, warps);
     if (mma == 2) {
         if (!lk_attention_fwd_has_wgmma(&ctx->info, head_dim) || (warps != 4 && warps != 8 && warps != 12) ||
             bm != 16 * warps || (bn != 64 && bn != 128) || lk_params_get(p, "QSMEM", 0))
@@ -155,8 +158,10 @@ const char *lk_attention_fwd_kernel(int f16, int head_dim, const lk_params *tune
     }
     lk_params_set(defs, "WARPS", lk_params_get(tuned, "WARPS", 4));
     *local = 32u * (size_t)lk_params_get(tuned, "WARPS", 4);
-    if (mma == 2) {
+    if (mma == 2) { /* PRODUCER: a copying warpgroup beside the WARPS computing warps */
         lk_params_set(defs, "OVERLAP", lk_params_get(tuned, "OVERLAP", 0));
+        lk_params_set(defs, "PRODUCER", lk_params_get(tuned, "PRODUCER", 0));
+        *local += 128u * (size_t)lk_params_get(tuned, "PRODUCER", 0);
         return "attention_fwd_wgmma";
     }
     lk_params_set(defs, "QSMEM", lk_params_get(tuned, "QSMEM", 0));

@@ -32,7 +32,7 @@ const char *lk_attention_fwd_kernel(int f16, int head_dim, const lk_params *tune
 lk_status lk_attention_fwd_check_params(lk_context *ctx, const lk_params *p, int head_dim);
 /* The tuning key of a call. */
 void lk_attention_fwd_key(const lk_tensor *q, const lk_tensor *k, const lk_attention_params *p, lk_tune_key *key);
-/* Run with `tuned` (VARIANT, BLOCK_M, BLOCK_N, STAGES, ROPE_TABLE; MMA, WARPS, QSMEM, OVERLAP). Arguments must be
+/* Run with `tuned` (VARIANT, BLOCK_M, BLOCK_N, STAGES, ROPE_TABLE; MMA, WARPS, QSMEM, OVERLAP, PRODUCER). Arguments must be
  * valid. MMA=1 or 2 on tensors the tensor-core kernels cannot read (not f16, strided rows,
  * unaligned) runs the generic kernel with its default tiles. */
 lk_status lk_attention_fwd_run(lk_context *ctx, const lk_tensor *q, const lk_tensor *k, const lk_tensor *v,

@@ -15,7 +15,10 @@
  *   at_emu_wg_*     the same three RoPE paths on the wgmma kernel: two warpgroups with BLOCK_N 64
  *                   and STAGES 2 (fused), one with BLOCK_N 128 and STAGES 3 (hd64, no RoPE), two
  *                   with BLOCK_N 128 and STAGES 1 (Q only); _overlap and _overlap64 with OVERLAP 1
- *                   (fused, STAGES 3; hd64, STAGES 2: no tile ahead) */
+ *                   (fused, STAGES 3; hd64, STAGES 2: no tile ahead)
+ *   at_emu_wg_producer* PRODUCER 1 (a copying warpgroup, named barriers): two computing
+ *                   warpgroups, fused RoPE (the producer rotates K), STAGES 2; one, Q only,
+ *                   STAGES 1 (nothing ahead); one, hd64, OVERLAP 1, STAGES 3 */
 #include <criterion/parameterized.h>
 
 #include <vector>
@@ -23,12 +26,15 @@
 #include "attention_emu_case.h"
 
 extern const attention_emu_config at_emu_fused, at_emu_plain64, at_emu_prepass, at_emu_wg_fused, at_emu_wg_plain64,
-    at_emu_wg_prepass, at_emu_wg_overlap, at_emu_wg_overlap64;
+    at_emu_wg_prepass, at_emu_wg_overlap, at_emu_wg_overlap64, at_emu_wg_producer, at_emu_wg_producer1,
+    at_emu_wg_producer_overlap;
 
 /* Criterion runs each test in a new process: a case names its configuration by index. */
 static const attention_emu_config *const configs[] = {&at_emu_fused,      &at_emu_plain64,    &at_emu_prepass,
                                                       &at_emu_wg_fused,   &at_emu_wg_plain64, &at_emu_wg_prepass,
-                                                      &at_emu_wg_overlap, &at_emu_wg_overlap64};
+                                                      &at_emu_wg_overlap, &at_emu_wg_overlap64,
+                                                      &at_emu_wg_producer, &at_emu_wg_producer1,
+                                                      &at_emu_wg_producer_overlap};
 
 ParameterizedTestParameters(attention_mma_emu, matches_reference)
 {
@@ -39,7 +45,10 @@ ParameterizedTestParameters(attention_mma_emu, matches_reference)
                                {4, 2, 4, 2, 130, 130, 1, 0, 0},   {4, 1, 1, 1, 1, 97, 0, 0, 0},
                                {5, 1, 2, 1, 140, 260, 0, 0, 1000}, {5, 1, 1, 1, 129, 129, 1, 1, 0},
                                {6, 1, 2, 1, 150, 150, 0, 0, 0},   {6, 1, 2, 2, 77, 200, 1, 1, 5},
-                               {7, 2, 4, 2, 130, 330, 1, 0, 0},   {7, 1, 1, 1, 1, 97, 0, 0, 0}};
+                               {7, 2, 4, 2, 130, 330, 1, 0, 0},   {7, 1, 1, 1, 1, 97, 0, 0, 0},
+                               {8, 1, 2, 1, 150, 300, 0, 0, 0},   {8, 1, 2, 2, 77, 200, 1, 1, 5},
+                               {9, 1, 2, 1, 140, 260, 0, 0, 1000}, {9, 1, 1, 1, 129, 129, 1, 1, 0},
+                               {10, 2, 4, 2, 130, 330, 1, 0, 0},  {10, 1, 1, 1, 1, 97, 0, 0, 0}};
     return cr_make_param_array(attention_emu_case, cases, sizeof cases / sizeof cases[0]);
 }
 

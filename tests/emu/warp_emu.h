@@ -6,6 +6,9 @@
  *
  * What is emulated (semantics as in the PTX ISA, fragment layouts as drawn in mma_nv.h):
  *   __syncthreads             a std::barrier of the block's threads
+ *   bar.sync, bar.arrive      named barriers 1-15 (wgmma_nv.h's lk_bar_sync, lk_bar_arrive): a
+ *                             count of arrivals per id; the n-th arrival completes the barrier
+ *                             and wakes the threads waiting at it
  *   shfl.sync.bfly, mma.sync.m16n8k16 (f16 in, f32 accumulate), ldmatrix.x4 (.trans), .x2.trans
  *                             warp collectives: each lane posts its operands, the warp meets at a
  *                             barrier, each lane computes its own result, the warp meets again
@@ -34,12 +37,14 @@
 
 #include <atomic>
 #include <barrier>
+#include <condition_variable>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -71,10 +76,19 @@ struct lk_emu_wgroup {
     uint64_t post[128][4];
 };
 
+/* A named barrier of a block: arrivals so far and completions. */
+struct lk_emu_named {
+    std::mutex mu;
+    std::condition_variable done;
+    int arrived = 0;
+    unsigned long completions = 0;
+};
+
 /* The emulated thread's coordinates and its block's barriers. */
 struct lk_emu_thread {
     lk_emu_dim3 block, thread, grid, dim;
     std::barrier<> *block_meet;
+    lk_emu_named *named; /* [16] */
     lk_emu_warp *warp;
     int lane;
     lk_emu_wgroup *wgroup; /* nullptr unless the block is whole warpgroups */
@@ -410,6 +424,28 @@ inline void lk_wgmma_wait1(void) { lk_emu_wgmma_wait(1); }
 inline void lk_wgmma_hold(float *, int) {}
 inline void lk_fence_proxy_async(void) {}
 
+/* Arrive at named barrier `id` of n threads and, with wait, stay until it completes. */
+inline void lk_emu_bar(int id, int n, bool wait)
+{
+    if (id < 1 || id > 15 || n < 32 || n % 32 || n > (int)lk_emu.dim.x) {
+        fprintf(stderr, "warp_emu: named barrier %d of %d threads in a block of %u\n", id, n, lk_emu.dim.x);
+        abort();
+    }
+    lk_emu_named &b = lk_emu.named[id];
+    std::unique_lock<std::mutex> lock(b.mu);
+    const unsigned long completions = b.completions;
+    if (++b.arrived == n) {
+        b.arrived = 0;
+        b.completions++;
+        b.done.notify_all();
+        return;
+    }
+    if (wait)
+        b.done.wait(lock, [&] { return b.completions != completions; });
+}
+inline void lk_bar_sync(int id, int n) { lk_emu_bar(id, n, true); }
+inline void lk_bar_arrive(int id, int n) { lk_emu_bar(id, n, false); }
+
 /* Runs body() as the kernel's work-items: blocks one after another, each block's `threads`
  * work-items (a multiple of 32) as host threads. */
 inline void lk_emu_launch(lk_emu_dim3 grid, unsigned threads, const std::function<void()> &body)
@@ -417,12 +453,13 @@ inline void lk_emu_launch(lk_emu_dim3 grid, unsigned threads, const std::functio
     for (unsigned by = 0; by < grid.y; by++)
         for (unsigned bx = 0; bx < grid.x; bx++) {
             std::barrier<> block_meet((std::ptrdiff_t)threads);
+            lk_emu_named named[16];
             std::vector<lk_emu_warp> warps(threads / 32);
             std::vector<lk_emu_wgroup> wgroups(threads / 128);
             std::vector<std::thread> pool;
             for (unsigned t = 0; t < threads; t++)
                 pool.emplace_back([&, t] {
-                    lk_emu = {{bx, by, 0}, {t, 0, 0}, grid, {threads, 1, 1}, &block_meet, &warps[t / 32], (int)(t % 32),
+                    lk_emu = {{bx, by, 0}, {t, 0, 0}, grid, {threads, 1, 1}, &block_meet, named, &warps[t / 32], (int)(t % 32),
                               threads % 128 ? nullptr : &wgroups[t / 128]};
                     lk_emu_copies.clear();
                     lk_emu_groups = 0;
