@@ -22,8 +22,10 @@
  *          element (n, d) of a tile at halves (n / 8) 8 D + (d / 8) 64 + (n % 8) 8 + d % 8
  *          K and Q as K-major operands (LBO 128 bytes: the next 8 d; SBO 16 D: the next 8 rows),
  *          V as the MN-major B of P V (LBO 16 D: the next 8 keys; SBO 128: the next 8 d).
- *        cp.async ring of STAGES K/V tiles as in attention_fwd_mma.cl; copy c of a tile lands at
- *        halves 8 c (8 consecutive work-items fill one core matrix from 8 rows).
+ *        cp.async ring of STAGES K/V tiles as in attention_fwd_mma.cl. Each 8 consecutive
+ *        work-items (a phase of a 16-byte copy) read 4 rows x one 32-byte sector: each sector
+ *        is fetched once and whole (8 rows x 16 bytes fetched every sector twice, half used),
+ *        and their stores meet 4 rows of a core matrix, 2 to a bank group.
  *        Q rows are loaded (rotated with ROPE_Q) into registers and stored once into qs.
  *
  *   ROPE_K rotates each K tile in shared memory after it lands (the fully fused variant). Rows
@@ -109,8 +111,10 @@
 #define NEG_INF (-INFINITY)
 #define TILE_HALVES (BLOCK_N * D) /* a K or V tile */
 
-#define TILE_ROW(c) (((c) / D) * 8 + (c) % 8)
-#define TILE_COL8(c) ((((c) / 8) % (D / 8)) * 8)
+/* copy c of a tile: rows of 8-row group c / D; in it, half (c / (D / 2)) % 2 (4 rows), row
+ * (c / 2) % 4 of the half, sector (c / 8) % (D / 16) of the row, its 16-byte part c % 2 */
+#define TILE_ROW(c) (((c) / D) * 8 + 4 * (((c) / (D / 2)) % 2) + ((c) / 2) % 4)
+#define TILE_COL8(c) ((2 * (((c) / 8) % (D / 16)) + (c) % 2) * 8)
 #define TILE_OFF(n, d) ((n) / 8 * 8 * D + (d) / 8 * 64 + (n) % 8 * 8 + (d) % 8)
 #include "attention_fwd_tile.h"
 
