@@ -248,6 +248,40 @@ LKT_EACH_BACKEND(b, errors, refused_database_row_falls_back)
     remove(path);
 }
 
+/* The built-in attention tiles of each kind of device are ones its kernels take: the warpgroup
+ * tile (MMA 2, BLOCK_M = 16 WARPS) only in the CUDA build on compute capability 9.0 at hd128,
+ * within the opt-in shared memory; NVIDIA OpenCL's within its 48 KB; CPUs the generic kernel. */
+Test(errors, attention_defaults_fit_each_device)
+{
+    const lk_device_info cuda_h100 = {.backend = LK_BACKEND_CUDA, .type = LK_DEVICE_GPU, .cc_major = 9,
+                                      .local_mem_bytes = 48 << 10, .local_mem_optin_bytes = 227 << 10,
+                                      .max_work_group = 1024};
+    lk_device_info ocl_h100 = cuda_h100, cuda_a100 = cuda_h100, cpu = {.backend = LK_BACKEND_OPENCL,
+                                                                         .type = LK_DEVICE_CPU,
+                                                                         .local_mem_bytes = 64 << 10,
+                                                                         .local_mem_optin_bytes = 64 << 10,
+                                                                         .max_work_group = 4096};
+    ocl_h100.backend = LK_BACKEND_OPENCL;
+    ocl_h100.local_mem_optin_bytes = 48 << 10;
+    cuda_a100.cc_major = 8;
+    const struct {
+        const lk_device_info *dev;
+        int head_dim, mma;
+    } cases[] = {{&cuda_h100, 128, 2}, {&cuda_h100, 64, 1}, {&ocl_h100, 128, 1}, {&cuda_a100, 128, 1}, {&cpu, 128, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lk_params d;
+        lk_attention_fwd_defaults(cases[i].dev, cases[i].head_dim, &d);
+        int mma = lk_params_get(&d, "MMA", 0), warps = lk_params_get(&d, "WARPS", 0);
+        int bm = lk_params_get(&d, "BLOCK_M", 0);
+        size_t bytes = lk_attention_fwd_local_bytes(&d, cases[i].head_dim);
+        cr_expect_eq(mma, cases[i].mma, "case %zu: MMA %d", i, mma);
+        cr_expect(mma != 2 || bm == 16 * warps, "case %zu: BLOCK_M %d with WARPS %d", i, bm, warps);
+        cr_expect(bytes <= lk_attention_fwd_local_limit(cases[i].dev, &d), "case %zu: %zu bytes of local memory", i,
+                  bytes);
+        cr_expect(mma == 0 || (size_t)(32 * warps) <= cases[i].dev->max_work_group, "case %zu: WARPS %d", i, warps);
+    }
+}
+
 Test(errors, device_requests)
 {
     lk_device_request r;

@@ -59,6 +59,16 @@ void lk_attention_fwd_defaults(const lk_device_info *dev, int head_dim, lk_param
     generic_defaults(dev, head_dim, out);
     if (!lk_attention_fwd_has_mma(dev, head_dim))
         return;
+    if (lk_attention_fwd_has_wgmma(dev, head_dim) && head_dim == 128) {
+        /* the CUDA build on Hopper: the tile tuned best at every timed key on an H100, plain and
+         * RoPE (docs/perf-notes.md sections 19 and 21) */
+        lk_params_set(out, "MMA", 2);
+        lk_params_set(out, "WARPS", 12);
+        lk_params_set(out, "BLOCK_M", 192);
+        lk_params_set(out, "BLOCK_N", 128);
+        lk_params_set(out, "STAGES", 2);
+        return;
+    }
     /* the tiles most often tuned best on an H200 (results/cuda-nvidia-h200/tuning.csv) */
     lk_params_set(out, "MMA", 1);
     lk_params_set(out, "BLOCK_M", 128);
