@@ -23,9 +23,9 @@
  *          K and Q as K-major operands (LBO 128 bytes: the next 8 d; SBO 16 D: the next 8 rows),
  *          V as the MN-major B of P V (LBO 16 D: the next 8 keys; SBO 128: the next 8 d).
  *        cp.async ring of STAGES K/V tiles as in attention_fwd_mma.cl. Each 8 consecutive
- *        work-items (a phase of a 16-byte copy) read 4 rows x one 32-byte sector: each sector
- *        is fetched once and whole (8 rows x 16 bytes fetched every sector twice, half used),
- *        and their stores meet 4 rows of a core matrix, 2 to a bank group.
+ *        work-items (a phase of a 16-byte copy) read 4 rows x one 32-byte sector, so each
+ *        sector is fetched once and whole (8 rows x 16 bytes fetched each twice: perf-notes 21);
+ *        their stores meet 4 rows of a core matrix, 2 to a bank group.
  *        Q rows are loaded (rotated with ROPE_Q) into registers and stored once into qs.
  *
  *   ROPE_K rotates each K tile in shared memory after it lands (the fully fused variant). Rows
