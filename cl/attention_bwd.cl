@@ -63,18 +63,10 @@
 #include "attention_rows.h"
 
 /* Where the RoPE angles of one tensor's rows come from. */
-typedef struct rope_source {
-    const LK_GLOBAL float *freq;
-    const LK_GLOBAL int *ids;
-    long ids_off, ids_sb, ids_ss, offset;
-    int layout;
-} rope_source;
-
 /* cos and sin of pair i at row `row` of batch b. */
-LK_INLINE void pair_sincos(rope_source src, int b, int row, int i, float *c, float *s)
+LK_INLINE void pair_sincos(lk_rope_rows src, int b, int row, int i, float *c, float *s)
 {
-    lk_rope_sincos(lk_rope_position(src.ids, src.ids_off, src.ids_sb, src.ids_ss, b, row, src.offset),
-                   src.freq[2 * i], src.freq[2 * i + 1], c, s);
+    lk_rope_sincos(lk_rope_rows_position(src, b, row), src.freq[2 * i], src.freq[2 * i + 1], c, s);
 }
 
 /* x[D] = the row of t at `base`, or zeros when !valid. Natural order (constant indices once the
@@ -88,7 +80,7 @@ LK_INLINE void load_row(float *x, const LK_GLOBAL lk_t *t, long base, long sd, i
 /* Rotates every pair of x[D] by `sign` times its angle at row `row` (sign -1: the transpose,
  * which takes a gradient w.r.t. the rotated row to the unrotated one). One loop per layout keeps
  * the indices constant. */
-LK_INLINE void rotate_row(float *x, rope_source src, int b, int row, float sign)
+LK_INLINE void rotate_row(float *x, lk_rope_rows src, int b, int row, float sign)
 {
     for (int i = 0; i < HALF; i++) {
         float c, s;
@@ -111,7 +103,7 @@ LK_INLINE void store_row(LK_GLOBAL lk_t *t, long base, long sd, const float *g, 
  * `rotate`. Work-items tid = 0 .. nthreads-1 share the pairs; without rotation, lk_load_rows
  * (16-byte chunks of rows that are contiguous and aligned: `vectors`). */
 LK_INLINE void load_tile(LK_LOCAL_PTR float *dst, int rows, const LK_GLOBAL lk_t *t, long base, long ss, long sd,
-                         int vectors, int r0, int limit, int rotate, rope_source src, int b, int tid, int nthreads)
+                         int vectors, int r0, int limit, int rotate, lk_rope_rows src, int b, int tid, int nthreads)
 {
     if (!rotate) {
         lk_load_rows(dst, rows, t, base, ss, sd, vectors, r0, limit, tid, nthreads);
@@ -186,8 +178,8 @@ LK_KERNEL LK_WG_SIZE(BLOCK_N1) void attention_bwd_dkdv(
     const int valid = j < Sk;
     const int shift = Sk - Sq;              /* causal: row i sees key j when i >= j - shift */
     const float scale_log2 = scale * LOG2E;
-    rope_source qsrc = {freq, q_ids, qi_off, qi_sb, qi_ss, q_pos_offset, layout};
-    rope_source ksrc = {freq, k_ids, ki_off, ki_sb, ki_ss, k_pos_offset, layout};
+    lk_rope_rows qsrc = {freq, 0, q_ids, qi_off, qi_sb, qi_ss, q_pos_offset, layout};
+    lk_rope_rows ksrc = {freq, 0, k_ids, ki_off, ki_sb, ki_ss, k_pos_offset, layout};
 
     float kj[D], vj[D], dkj[D], dvj[D];
     load_row(kj, k, k_off + b * ksb + hk * ksh + (long)(valid ? j : 0) * kss, ksd, valid);
@@ -270,8 +262,8 @@ LK_KERNEL LK_WG_SIZE(BLOCK_M2) void attention_bwd_dq(
     const int valid = row < Sq;
     const int shift = Sk - Sq;
     const float scale_log2 = scale * LOG2E;
-    rope_source qsrc = {freq, q_ids, qi_off, qi_sb, qi_ss, q_pos_offset, layout};
-    rope_source ksrc = {freq, k_ids, ki_off, ki_sb, ki_ss, k_pos_offset, layout};
+    lk_rope_rows qsrc = {freq, 0, q_ids, qi_off, qi_sb, qi_ss, q_pos_offset, layout};
+    lk_rope_rows ksrc = {freq, 0, k_ids, ki_off, ki_sb, ki_ss, k_pos_offset, layout};
 
     float qi[D], gi[D], dqi[D];
     const int r = valid ? row : 0;

@@ -62,28 +62,18 @@
 
 #include "attention_rows.h"
 
-typedef struct rope_args {
-    const LK_GLOBAL float *freq;
-    const LK_GLOBAL float *table;
-    const LK_GLOBAL int *ids;
-    long ids_off, ids_sb, ids_ss, offset;
-    int layout;
-} rope_args;
-
 /* cos and sin of K's pair i at key row j (< Sk), from the table or computed (ROPE_K). */
-LK_INLINE void key_angle(rope_args ra, int b, int j, int i, float *c, float *s)
+LK_INLINE void key_angle(lk_rope_rows ra, int b, int j, int i, float *c, float *s)
 {
 #if ROPE_TABLE
-    *c = ra.table[2 * ((long)j * HALF + i)];
-    *s = ra.table[2 * ((long)j * HALF + i) + 1];
+    lk_rope_rows_table(ra, j, i, HALF, c, s);
 #else
-    lk_rope_sincos(lk_rope_position(ra.ids, ra.ids_off, ra.ids_sb, ra.ids_ss, b, j, ra.offset), ra.freq[2 * i],
-                   ra.freq[2 * i + 1], c, s);
+    lk_rope_sincos(lk_rope_rows_position(ra, b, j), ra.freq[2 * i], ra.freq[2 * i + 1], c, s);
 #endif
 }
 
 /* Pair i of key n (rotated with ROPE_K; zeros past Sk) into kt[D][BLOCK_N]. */
-LK_INLINE void store_key_pair(LK_LOCAL_PTR float *kt, rope_args ra, int b, int j, int Sk, int n, int i, float x1,
+LK_INLINE void store_key_pair(LK_LOCAL_PTR float *kt, lk_rope_rows ra, int b, int j, int Sk, int n, int i, float x1,
                               float x2)
 {
 #if ROPE_K
@@ -105,7 +95,7 @@ LK_INLINE void store_key_pair(LK_LOCAL_PTR float *kt, rope_args ra, int b, int j
  * (interleaved). */
 LK_INLINE void load_tile(LK_LOCAL_PTR float *kt, LK_LOCAL_PTR float *vt, const LK_GLOBAL lk_t *k,
                          const LK_GLOBAL lk_t *v, long k_base, long kss, long ksd, long v_base, long vss,
-                         long vsd, int vectors, int j0, int Sk, int b, rope_args ra, int tid)
+                         long vsd, int vectors, int j0, int Sk, int b, lk_rope_rows ra, int tid)
 {
     if (vectors) {
 #if ROPE_K
@@ -216,7 +206,7 @@ LK_KERNEL LK_WG_SIZE(BLOCK_M) void attention_fwd(
     int ntiles = kv_end > 0 ? (kv_end + BLOCK_N - 1) / BLOCK_N : 0;
     int row_end = causal ? row + shift + 1 : Sk; /* this row's own limit */
 
-    rope_args ra = {freq, table, k_ids, ki_off, ki_sb, ki_ss, k_pos_offset, layout};
+    lk_rope_rows ra = {freq, table, k_ids, ki_off, ki_sb, ki_ss, k_pos_offset, layout};
     long k_base = k_off + b * ksb + hk * ksh, v_base = v_off + b * vsb + hk * vsh;
 
     for (int t = 0; t < STAGES - 1 && t < ntiles; t++)

@@ -144,6 +144,9 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
     key_tiles(row0, Sq, Sk, causal, &ntiles, &first_masked);
 
     const kv_source src = {k, v, k_off + b * ksb + hk * ksh, kss, v_off + b * vsb + hk * vsh, vss, Sk};
+#if ROPE_K
+    const lk_rope_rows kr = {freq, table, k_ids, ki_off, ki_sb, ki_ss, k_pos_offset, layout};
+#endif
     ring_start(ks, vs, src, ntiles, tid);
     for (int t = 0; t < ntiles; t++) {
         ring_advance(ks, vs, src, t, ntiles, tid);
@@ -151,7 +154,7 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
         LK_LOCAL_PTR lk_t *kt = ks + (t % STAGES) * BLOCK_N * ROW;
         const LK_LOCAL_PTR lk_t *vt = vs + (t % STAGES) * BLOCK_N * ROW;
 #if ROPE_K
-        rotate_tile(kt, t * BLOCK_N, Sk, b, freq, table, layout, k_ids, ki_off, ki_sb, ki_ss, k_pos_offset, tid);
+        rotate_tile(kt, t * BLOCK_N, Sk, b, kr, tid);
         lk_barrier();
 #endif
         const int mi = lane >> 3, r8 = lane & 7;

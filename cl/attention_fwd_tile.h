@@ -95,24 +95,19 @@ LK_INLINE void key_tiles(int row0, int Sq, int Sk, int causal, int *ntiles, int 
 
 #if ROPE_K
 /* Rotate the K tile in shared memory in place (positions j0 ..). */
-LK_INLINE void rotate_tile(LK_LOCAL_PTR lk_t *kt, int j0, int Sk, int b, const LK_GLOBAL float *freq,
-                           const LK_GLOBAL float *table, int layout, const LK_GLOBAL int *ids, long ids_off,
-                           long ids_sb, long ids_ss, long offset, int tid)
+LK_INLINE void rotate_tile(LK_LOCAL_PTR lk_t *kt, int j0, int Sk, int b, lk_rope_rows kr, int tid)
 {
     #pragma unroll 1
     for (int idx = tid; idx < BLOCK_N * HALF; idx += COPY_THREADS) {
         int n = idx / HALF, i = idx % HALF, j = j0 + n;
         if (j >= Sk)
             continue;
-        int d1 = lk_rope_first(layout, i, D), d2 = lk_rope_second(layout, i, D);
+        int d1 = lk_rope_first(kr.layout, i, D), d2 = lk_rope_second(kr.layout, i, D);
         float c, s;
 #if ROPE_TABLE
-        c = table[2 * ((long)j * HALF + i)];
-        s = table[2 * ((long)j * HALF + i) + 1];
+        lk_rope_rows_table(kr, j, i, HALF, &c, &s);
 #else
-        lk_sincos_approx(lk_rope_angle(lk_rope_position(ids, ids_off, ids_sb, ids_ss, b, j, offset), freq[2 * i],
-                                       freq[2 * i + 1]),
-                         &s, &c);
+        lk_sincos_approx(lk_rope_rows_angle(kr, b, j, i), &s, &c);
 #endif
         float x1 = lk_ld(kt, TILE_OFF(n, d1)), x2 = lk_ld(kt, TILE_OFF(n, d2));
         lk_rope_rotate(&x1, &x2, c, s);

@@ -151,14 +151,11 @@ LK_INLINE void issue_pv(float acc[MT][DT][4], uint pa[PC][MT][4], uint v_tile)
 #if PRODUCER
 /* Tile u handed to the computing warps: landed (this work-item's copies; with ROPE_K every
  * producer's, then rotated in place) and visible to the products. */
-LK_INLINE void publish_tile(LK_LOCAL_PTR lk_t *ks, int u, int Sk, int b, const LK_GLOBAL float *freq,
-                            const LK_GLOBAL float *table, int layout, const LK_GLOBAL int *k_ids, long ki_off,
-                            long ki_sb, long ki_ss, long k_pos_offset, int ptid)
+LK_INLINE void publish_tile(LK_LOCAL_PTR lk_t *ks, int u, int Sk, int b, lk_rope_rows kr, int ptid)
 {
 #if ROPE_K
     lk_bar_sync(BAR_PRODUCER, COPY_THREADS);
-    rotate_tile(ks + (u % STAGES) * TILE_HALVES, u * BLOCK_N, Sk, b, freq, table, layout, k_ids, ki_off, ki_sb, ki_ss,
-                k_pos_offset, ptid);
+    rotate_tile(ks + (u % STAGES) * TILE_HALVES, u * BLOCK_N, Sk, b, kr, ptid);
 #endif
     lk_fence_proxy_async();
     lk_bar_arrive(BAR_FULL + u % STAGES, THREADS);
@@ -166,9 +163,8 @@ LK_INLINE void publish_tile(LK_LOCAL_PTR lk_t *ks, int u, int Sk, int b, const L
 
 /* The producer warpgroup (ptid 0 .. 127): each key tile into its slot once the computing warps
  * have released the slot's previous tile, published RING_AHEAD tiles behind the newest copied. */
-LK_INLINE void produce(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int ntiles, int b,
-                       const LK_GLOBAL float *freq, const LK_GLOBAL float *table, int layout, const LK_GLOBAL int *k_ids,
-                       long ki_off, long ki_sb, long ki_ss, long k_pos_offset, int ptid)
+LK_INLINE void produce(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int ntiles, int b, lk_rope_rows kr,
+                       int ptid)
 {
     for (int t = 0; t < ntiles; t++) {
         if (t >= STAGES)
@@ -177,13 +173,12 @@ LK_INLINE void produce(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source s
         lk_cp_async_commit();
         if (t >= RING_AHEAD) {
             WAIT_FOR_TILE();
-            publish_tile(ks, t - RING_AHEAD, src.Sk, b, freq, table, layout, k_ids, ki_off, ki_sb, ki_ss, k_pos_offset,
-                         ptid);
+            publish_tile(ks, t - RING_AHEAD, src.Sk, b, kr, ptid);
         }
     }
     lk_cp_async_wait(0);
     for (int u = ntiles > RING_AHEAD ? ntiles - RING_AHEAD : 0; u < ntiles; u++)
-        publish_tile(ks, u, src.Sk, b, freq, table, layout, k_ids, ki_off, ki_sb, ki_ss, k_pos_offset, ptid);
+        publish_tile(ks, u, src.Sk, b, kr, ptid);
 }
 #endif
 
@@ -221,9 +216,12 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
     int ntiles, first_masked;
     key_tiles(row0, Sq, Sk, causal, &ntiles, &first_masked);
     const kv_source src = {k, v, k_off + b * ksb + hk * ksh, kss, v_off + b * vsb + hk * vsh, vss, Sk};
+#if ROPE_K || PRODUCER
+    const lk_rope_rows kr = {freq, table, k_ids, ki_off, ki_sb, ki_ss, k_pos_offset, layout};
+#endif
 #if PRODUCER
     if (warp >= WARPS) {
-        produce(ks, vs, src, ntiles, b, freq, table, layout, k_ids, ki_off, ki_sb, ki_ss, k_pos_offset, tid - CONSUMERS);
+        produce(ks, vs, src, ntiles, b, kr, tid - CONSUMERS);
         return;
     }
 #endif
@@ -278,8 +276,7 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
         lk_barrier();
 #endif
 #if ROPE_K && !PRODUCER
-        rotate_tile(ks + slot * TILE_HALVES, t * BLOCK_N, Sk, b, freq, table, layout, k_ids, ki_off, ki_sb, ki_ss,
-                    k_pos_offset, tid);
+        rotate_tile(ks + slot * TILE_HALVES, t * BLOCK_N, Sk, b, kr, tid);
         lk_fence_proxy_async();
         lk_barrier();
 #endif

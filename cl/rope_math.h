@@ -53,4 +53,34 @@ LK_INLINE int lk_rope_position(const LK_GLOBAL int *ids, long ids_off, long ids_
     return ids ? ids[ids_off + b * ids_sb + s * ids_ss] : (int)(offset + s);
 }
 
+/* Where the angles of one tensor's rows come from, as the attention kernels take them: the turns
+ * per pair (freq), a cos/sin table of rope.cl or NULL, position ids or NULL (offset + row), and
+ * the pair layout. */
+typedef struct lk_rope_rows {
+    const LK_GLOBAL float *freq;
+    const LK_GLOBAL float *table;
+    const LK_GLOBAL int *ids;
+    long ids_off, ids_sb, ids_ss, offset;
+    int layout;
+} lk_rope_rows;
+
+/* The position of row s of batch b. */
+LK_INLINE int lk_rope_rows_position(lk_rope_rows r, int b, int s)
+{
+    return lk_rope_position(r.ids, r.ids_off, r.ids_sb, r.ids_ss, b, s, r.offset);
+}
+
+/* The angle of pair i at row s of batch b, from freq. */
+LK_INLINE float lk_rope_rows_angle(lk_rope_rows r, int b, int s, int i)
+{
+    return lk_rope_angle(lk_rope_rows_position(r, b, s), r.freq[2 * i], r.freq[2 * i + 1]);
+}
+
+/* The cosine and sine of pair i at row s from the table (rope.cl: [rows][npairs][2]). */
+LK_INLINE void lk_rope_rows_table(lk_rope_rows r, int s, int i, int npairs, float *c, float *sn)
+{
+    *c = r.table[2 * ((long)s * npairs + i)];
+    *sn = r.table[2 * ((long)s * npairs + i) + 1];
+}
+
 #endif
