@@ -1,8 +1,10 @@
-/* decode_mma.h: split decode attention on tensor cores (mma.m16n8k16, mma_nv.h; NVIDIA cc 8+):
- * the score and p.V phases of a decode kernel whose query heads (QG <= 8, KVH 1) are the 8
- * columns of the mma, so a head costs no FMA per element. The softmax between them and the
- * partial records are decode_split.h's. Shared by the compressed caches' DIRECT = 2 kernels
- * (kivi_direct_mma.h, kv_sparse_direct_mma.h), which define before including this file:
+/* decode_mma.h: split decode attention on tensor cores (mma.m16n8k16, mma_nv.h; NVIDIA cc 8+),
+ * warp by warp. The query heads of one kv head (QG <= 8, KVH 1) are the 8 columns of the mma, so a
+ * head costs no FMA per element. Each warp owns the 16-token m-tiles w, w + NW, ... of every tile
+ * of its split and keeps its own online softmax in registers: a tile needs no barrier between its
+ * scores and its p.V and no scores in local memory; the NW warps merge once per split
+ * (dec_mma_store). Shared by the compressed caches' DIRECT = 2 kernels (kivi_direct_mma.h,
+ * kv_sparse_direct_mma.h, lowrank_mma.h), which define before including this file:
  *
  *   DEC_MMA_SRC                    their cache view (a struct type)
  *   dec_mma_key(src, n, c)         f16x2 (k[n][c], k[n + 8][c])  for tile rows n, n + 8, n % 16 < 8
@@ -12,18 +14,25 @@
  *                                  latents: fewer than the D channels of its partial records,
  *                                  whose channels past DV are stored as 0)
  * D, DV and BLOCK_N multiples of 16, WG a multiple of 32; lane = 4 g + t, warp w of NW = WG / 32.
- * A kernel with its own score phase (lowrank_mma.h) stores its C fragments by dec_mma_put_scores.
  *
- * scores  S^T [16 tokens x 8 heads] += K [16 tokens x 16 channels] . Q^T [16 channels x 8 heads]
- *         unit (m-tile mt, slice z): k-steps ks = z, z + NZ, ... (NZ = NW / MT when the warps
- *         outnumber the MT = BLOCK_N / 16 m-tiles); per channel pair the lane's pairs
- *           y_c = (k[g][c], k[g+8][c])   a0 = lo(y_2t), lo(y_2t+1)   a1 = hi(y_2t), hi(y_2t+1)
- *         Q^T fragments from qh (q as f16 pairs). C (tokens g, g+8; heads 2t, 2t+1) -> sp[z][n][h].
- * softmax lk_dec_softmax, dq = NZ.
- * p.V     O^T [16 channels x 8 heads] += V^T [16 channels x 16 tokens] . P^T [16 tokens x 8 heads]
- *         warp w owns the channel m-tiles w, w + NW, ... of DV (accumulators o, rescaled by alpha):
- *           y_n = (v[n][g], v[n][g+8])   a0 = lo(y_2t), lo(y_2t+1)   a1 = hi(y_2t), hi(y_2t+1)
- *         warp 0 also sums p into l (st[NQ + h]).
+ * One m-tile (tile rows n0 .. n0 + 15) of one warp (DEC_MMA_FOR_MTILES):
+ *   scores  S^T [16 tokens x 8 heads] = K [16 tokens x D] . Q^T [D x 8 heads], D / 16 k-steps:
+ *             y_c = (k[g][c], k[g+8][c])   a0 = lo(y_2t), lo(y_2t+1)   a1 = hi(y_2t), hi(y_2t+1)
+ *           (a2, a3 the same at c + 8); B = qf, q as f16 pairs in registers. C: s[g][2t],
+ *           s[g][2t+1], s[g+8][2t], s[g+8][2t+1]. (A kernel with its own score phase,
+ *           lowrank_mma.h, hands its C fragment to dec_mma_attend.)
+ *   softmax lane (g, t) keeps heads 2t, 2t + 1: the m-tile's max over its 16 tokens (shuffles
+ *           over g), the running max m, alpha = 2^(m_old - m), p = 2^(s - m); l, the sum of p,
+ *           per lane (its own tokens), summed over g at the merge. Rows past the tile's end: -inf.
+ *   P^T     the B fragment of p.V, b0 = (p[2t][g], p[2t+1][g]), b1 = (p[2t+8][g], p[2t+9][g]):
+ *           p as f16 pairs (lo: token g, hi: token g + 8; heads 2t, 2t + 1), four shuffles from
+ *           lanes 8t + g/2 and 8t + 4 + g/2, the head's half picked by one prmt per register
+ *   p.V     O^T [16 channels x 8 heads] += V^T [16 channels x 16 tokens] . P^T for each of the
+ *           DV / 16 channel m-tiles mc, after o *= alpha:
+ *             y_n = (v[n][16mc+g], v[n][16mc+g+8])   a0 = lo(y_2t), lo(y_2t+1)   a1 = hi(...)
+ *           o[mc]: channels 16mc + g, + 8 of heads 2t, 2t + 1
+ * merge   (m, l) of every warp through dm_ml [NW][m of 8 heads, l of 8 heads]; o scaled by
+ *         2^(m_w - M) and summed warp by warp into qs (free after dec_mma_begin); the records.
  */
 #ifndef LK_DECODE_MMA_H
 #define LK_DECODE_MMA_H
@@ -31,30 +40,47 @@
 #include "mma_nv.h"
 
 #define DM_NW (WG / 32)
-#define DM_MT (BLOCK_N / 16)
-#define DM_NZ (DM_NW >= DM_MT ? DM_NW / DM_MT : 1)
 #define DM_KS (D / 16)
 #ifndef DEC_MMA_DV
 #define DEC_MMA_DV D
 #endif
-#define DM_VT (DEC_MMA_DV / 16)              /* value channel m-tiles */
-#define DM_OPW ((DM_VT + DM_NW - 1) / DM_NW) /* channel m-tiles per warp in p.V */
+#define DM_VT (DEC_MMA_DV / 16) /* value channel m-tiles */
 
-#define DEC_MMA_LOCALS LK_SHARED uint qh[8 * (D / 2)]
+/* q, scaled by scale * log2(e) (the kernel fills it), later the merged o; the warps' (m, l). */
+#define DEC_MMA_LOCALS                                                                                                 \
+    LK_SHARED float qs[QG * D] __attribute__((aligned(16)));                                                           \
+    LK_SHARED float dm_ml[DM_NW * 16]
 
-/* q as f16 pairs, qh[h][c / 2] = (q[h][c], q[h][c + 1]) for 8 heads (0 past QG): lane (g, t)
- * reads its Q^T fragment of k-step ks at qh[g][8 ks + t] and qh[g][8 ks + t + 4]. Zeroes o.
- * Ends with a barrier. */
-LK_INLINE void dec_mma_begin(const LK_LOCAL_PTR float *qs, LK_LOCAL_PTR uint *qh, float (*o)[4])
+/* This warp's m-tiles n0 of a tile of ntok tokens. */
+#define DEC_MMA_FOR_MTILES(n0, ntok) for (int n0 = 16 * (LK_DEC_TID / 32); n0 < (ntok); n0 += 16 * DM_NW)
+
+/* A lane's share of its warp's running state, for heads 2t and 2t + 1. */
+typedef struct dec_mma_warp {
+    float m[2];            /* running max of the warp's tokens (exp2 domain) */
+    float l[2];            /* sum of p over this lane's tokens */
+    float o[DM_VT][4];     /* O^T C fragments */
+    uint qf[DM_KS][2];     /* Q^T B fragments: (q[g][16ks+2t], +1), (q[g][16ks+2t+8], +9) */
+} dec_mma_warp;
+
+/* The state before the first tile, q from qs (filled, then a barrier; heads past QG are 0). */
+LK_INLINE void dec_mma_begin(const LK_LOCAL_PTR float *qs, dec_mma_warp *wp)
 {
-    for (int e = LK_DEC_TID; e < 8 * (D / 2); e += WG) {
-        int h = e / (D / 2), c = 2 * (e % (D / 2));
-        qh[e] = h < QG ? lk_pack_half2(qs[h * D + c], qs[h * D + c + 1]) : 0u;
+    const int g = LK_DEC_TID % 32 / 4, t = LK_DEC_TID % 4;
+#pragma unroll
+    for (int ks = 0; ks < DM_KS; ks++)
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            const int c = 16 * ks + 2 * t + 8 * r;
+            wp->qf[ks][r] = g < QG ? lk_pack_half2(qs[g * D + c], qs[g * D + c + 1]) : 0u;
+        }
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        wp->m[h] = -INFINITY;
+        wp->l[h] = 0.0f;
     }
 #pragma unroll
-    for (int m = 0; m < DM_OPW; m++)
-        o[m][0] = o[m][1] = o[m][2] = o[m][3] = 0.0f;
-    lk_barrier();
+    for (int mc = 0; mc < DM_VT; mc++)
+        wp->o[mc][0] = wp->o[mc][1] = wp->o[mc][2] = wp->o[mc][3] = 0.0f;
 }
 
 /* The A fragment of four f16x2 pairs y (rows or columns 2t, 2t+1, 2t+8, 2t+9 of the k-step,
@@ -67,101 +93,116 @@ LK_INLINE void dec_mma_regroup(const uint *y, uint *a)
     a[3] = lk_prmt(y[2], y[3], 0x7632);
 }
 
-/* Slice z's C fragment c of the m-tile at token n0 (tokens g, g + 8; heads 2t, 2t + 1) into
- * sp[(z * BLOCK_N + n) * QG + h] for h < QG. */
-LK_INLINE void dec_mma_put_scores(LK_LOCAL_PTR float *sp, int z, int n0, const float *c)
+/* Scores of the m-tile at n0 from dec_mma_key: c = (s[g][2t], s[g][2t+1], s[g+8][2t], s[g+8][2t+1]). */
+LK_INLINE void dec_mma_key_scores(const DEC_MMA_SRC *src, int n0, const dec_mma_warp *wp, float *c)
 {
     const int g = LK_DEC_TID % 32 / 4, t = LK_DEC_TID % 4;
-    for (int e = 0; e < 4; e++) {
-        int h = 2 * t + (e & 1), n = n0 + g + 8 * (e >> 1);
-        if (h < QG)
-            sp[(z * BLOCK_N + n) * QG + h] = c[e];
-    }
-}
-
-/* Partial scores of the tile: sp[(z * BLOCK_N + n) * QG + h] for every slice z < NZ, token n and
- * head h < QG. Ends with a barrier. */
-LK_INLINE void dec_mma_scores(const DEC_MMA_SRC *src, const LK_LOCAL_PTR uint *qh, LK_LOCAL_PTR float *sp)
-{
-    const int w = LK_DEC_TID / 32, g = LK_DEC_TID % 32 / 4, t = LK_DEC_TID % 4;
-    for (int u = w; u < DM_MT * DM_NZ; u += DM_NW) {
-        const int n0 = (u % DM_MT) * 16, z = u / DM_MT;
-        float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        for (int ks = z; ks < DM_KS; ks += DM_NZ) {
-            uint y[4], a[4];
-            for (int i = 0; i < 4; i++)
-                y[i] = dec_mma_key(src, n0 + g, 16 * ks + 2 * t + (i & 1) + 8 * (i >> 1));
-            dec_mma_regroup(y, a);
-            lk_mma16816(c, a, qh[g * (D / 2) + 8 * ks + t], qh[g * (D / 2) + 8 * ks + t + 4]);
-        }
-        dec_mma_put_scores(sp, z, n0, c);
-    }
-    lk_barrier();
-}
-
-/* p.V of the tile (after lk_dec_softmax): o = o * alpha + V^T P^T over the warp's channel
- * m-tiles; warp 0 adds the tile's sum of p to l. Ends with a barrier. */
-LK_INLINE void dec_mma_pv(const DEC_MMA_SRC *src, const LK_LOCAL_PTR float *sp, LK_LOCAL_PTR float *st, float (*o)[4])
-{
-    const int w = LK_DEC_TID / 32, g = LK_DEC_TID % 32 / 4, t = LK_DEC_TID % 4;
-    const float alpha0 = 2 * t < QG ? st[2 * QG + 2 * t] : 0.0f, alpha1 = 2 * t + 1 < QG ? st[2 * QG + 2 * t + 1] : 0.0f;
+    c[0] = c[1] = c[2] = c[3] = 0.0f;
 #pragma unroll
-    for (int m = 0; m < DM_OPW; m++) {
-        o[m][0] *= alpha0;
-        o[m][1] *= alpha1;
-        o[m][2] *= alpha0;
-        o[m][3] *= alpha1;
+    for (int ks = 0; ks < DM_KS; ks++) {
+        uint y[4], a[4];
+        for (int i = 0; i < 4; i++)
+            y[i] = dec_mma_key(src, n0 + g, 16 * ks + 2 * t + (i & 1) + 8 * (i >> 1));
+        dec_mma_regroup(y, a);
+        lk_mma16816(c, a, wp->qf[ks][0], wp->qf[ks][1]);
     }
-    float psum = 0.0f;
-    for (int ks = 0; ks < DM_MT; ks++) {
-        const int n = 16 * ks + 2 * t;
-        float p[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        if (g < QG) {
-            p[0] = sp[n * QG + g];
-            p[1] = sp[(n + 1) * QG + g];
-            p[2] = sp[(n + 8) * QG + g];
-            p[3] = sp[(n + 9) * QG + g];
-        }
-        psum += (p[0] + p[1]) + (p[2] + p[3]);
-        const uint b0 = lk_pack_half2(p[0], p[1]), b1 = lk_pack_half2(p[2], p[3]);
-#pragma unroll
-        for (int m = 0; m < DM_OPW; m++) { /* unrolled: o stays in registers */
-            const int mc = w + m * DM_NW;
-            if (mc < DM_VT) {
-                uint y[4], a[4];
-                for (int i = 0; i < 4; i++)
-                    y[i] = dec_mma_value(src, n + (i & 1) + 8 * (i >> 1), 16 * mc + g);
-                dec_mma_regroup(y, a);
-                lk_mma16816(o[m], a, b0, b1);
-            }
-        }
-    }
-    psum += lk_shfl_xor(psum, 1);
-    psum += lk_shfl_xor(psum, 2);
-    if (w == 0 && t == 0 && g < QG)
-        st[QG + g] = st[QG + g] * st[2 * QG + g] + psum;
-    lk_barrier();
 }
 
-/* The split's partial records (decode_split.h layout) from o and st; channels past DV are 0. */
+/* The online softmax and p.V of the m-tile at n0 (n0 < ntok) with scores c. */
+LK_INLINE void dec_mma_attend(const DEC_MMA_SRC *src, int n0, int ntok, float *c, dec_mma_warp *wp)
+{
+    const int lane = LK_DEC_TID % 32, g = lane / 4, t = lane % 4;
+    if (n0 + g >= ntok)
+        c[0] = c[1] = -INFINITY;
+    if (n0 + g + 8 >= ntok)
+        c[2] = c[3] = -INFINITY;
+    float alpha[2], p[4];
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        float mx = lk_fmax(c[h], c[h + 2]);
+        mx = lk_fmax(mx, lk_shfl_xor(mx, 4));
+        mx = lk_fmax(mx, lk_shfl_xor(mx, 8));
+        mx = lk_fmax(mx, lk_shfl_xor(mx, 16));
+        const float m = lk_fmax(wp->m[h], mx); /* finite: row n0 is a token */
+        alpha[h] = lk_exp2_approx(wp->m[h] - m); /* m_old = -inf: 0 */
+        wp->m[h] = m;
+        p[h] = lk_exp2_approx(c[h] - m);
+        p[h + 2] = lk_exp2_approx(c[h + 2] - m);
+        wp->l[h] = wp->l[h] * alpha[h] + (p[h] + p[h + 2]);
+    }
+#pragma unroll
+    for (int mc = 0; mc < DM_VT; mc++) {
+        wp->o[mc][0] *= alpha[0];
+        wp->o[mc][1] *= alpha[1];
+        wp->o[mc][2] *= alpha[0];
+        wp->o[mc][3] *= alpha[1];
+    }
+    const uint lo = lk_pack_half2(p[0], p[1]), hi = lk_pack_half2(p[2], p[3]);
+    const int from = 8 * t + g / 2;
+    const uint sel = g % 2 ? 0x7632u : 0x5410u;
+    const uint b0 = lk_prmt(lk_shfl_idx(lo, from), lk_shfl_idx(lo, from + 4), sel);
+    const uint b1 = lk_prmt(lk_shfl_idx(hi, from), lk_shfl_idx(hi, from + 4), sel);
+#pragma unroll
+    for (int mc = 0; mc < DM_VT; mc++) {
+        uint y[4], a[4];
+        for (int i = 0; i < 4; i++)
+            y[i] = dec_mma_value(src, n0 + 2 * t + (i & 1) + 8 * (i >> 1), 16 * mc + g);
+        dec_mma_regroup(y, a);
+        lk_mma16816(wp->o[mc], a, b0, b1);
+    }
+}
+
+/* Merges the warps' states and writes the split's partial records (decode_split.h layout;
+ * channels past DV are 0). Every work-item calls it after its last tile. */
 LK_INLINE void dec_mma_store(LK_GLOBAL float *part, long nrec, int Hq, int b, int hq0, int splits, int split,
-                             const LK_LOCAL_PTR float *st, float (*o)[4])
+                             LK_LOCAL_PTR float *qs, LK_LOCAL_PTR float *ml, dec_mma_warp *wp)
 {
     const int w = LK_DEC_TID / 32, g = LK_DEC_TID % 32 / 4, t = LK_DEC_TID % 4;
 #pragma unroll
-    for (int m = 0; m < DM_OPW; m++) {
-        const int mc = w + m * DM_NW;
-        for (int e = 0; e < 4; e++) {
-            int h = 2 * t + (e & 1), c = 16 * mc + g + 8 * (e >> 1);
-            if (mc < DM_VT && h < QG)
-                part[(((long)b * Hq + hq0 + h) * splits + split) * D + c] = o[m][e];
+    for (int h = 0; h < 2; h++) {
+        wp->l[h] += lk_shfl_xor(wp->l[h], 4);
+        wp->l[h] += lk_shfl_xor(wp->l[h], 8);
+        wp->l[h] += lk_shfl_xor(wp->l[h], 16);
+        if (g == 0) {
+            ml[w * 16 + 2 * t + h] = wp->m[h];
+            ml[w * 16 + 8 + 2 * t + h] = wp->l[h];
         }
     }
-#if DEC_MMA_DV < D
-    for (int e = LK_DEC_TID; e < QG * (D - DEC_MMA_DV); e += WG)
-        part[(((long)b * Hq + hq0 + e / (D - DEC_MMA_DV)) * splits + split) * D + DEC_MMA_DV + e % (D - DEC_MMA_DV)] = 0.0f;
-#endif
-    lk_dec_store_ml(part, nrec, Hq, b, hq0, splits, split, st);
+    lk_barrier();
+    float f[2]; /* 2^(m_w - M): this warp's share of head 2t + h */
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        float M = -INFINITY;
+        for (int v = 0; v < DM_NW; v++)
+            M = lk_fmax(M, ml[v * 16 + 2 * t + h]);
+        f[h] = wp->m[h] == -INFINITY ? 0.0f : lk_exp2_approx(wp->m[h] - M);
+    }
+    for (int v = 0; v < DM_NW; v++) {
+        if (w == v) {
+#pragma unroll
+            for (int mc = 0; mc < DM_VT; mc++)
+                for (int e = 0; e < 4; e++) {
+                    const int h = 2 * t + (e & 1), ch = 16 * mc + g + 8 * (e >> 1);
+                    if (h < QG)
+                        qs[h * D + ch] = (v ? qs[h * D + ch] : 0.0f) + wp->o[mc][e] * f[e & 1];
+                }
+        }
+        lk_barrier();
+    }
+    const long row0 = (long)b * Hq + hq0;
+    for (int e = LK_DEC_TID; e < QG * D; e += WG)
+        part[((row0 + e / D) * splits + split) * D + e % D] = e % D < DEC_MMA_DV ? qs[e] : 0.0f;
+    for (int h = LK_DEC_TID; h < QG; h += WG) {
+        float M = -INFINITY, L = 0.0f;
+        for (int v = 0; v < DM_NW; v++)
+            M = lk_fmax(M, ml[v * 16 + h]);
+        for (int v = 0; v < DM_NW; v++)
+            if (ml[v * 16 + h] != -INFINITY)
+                L += ml[v * 16 + 8 + h] * lk_exp2_approx(ml[v * 16 + h] - M);
+        const long rec = (row0 + h) * splits + split;
+        part[nrec * D + 2 * rec] = M;
+        part[nrec * D + 2 * rec + 1] = L;
+    }
 }
 
 #endif

@@ -16,9 +16,9 @@
  *      then lk_dec_attend_tile does q.k, the online softmax and p.v for the QG heads.
  *   1  direct: the score and p.V phases read the words themselves (kivi_direct.h), with
  *      lk_dec_softmax between them; no K or V tile in local memory.
- *   2  tensor cores (NVIDIA cc 8+, f16 q): the tile's words staged in local memory, the
- *      products on mma.m16n8k16 with the QG heads as the 8 columns (kivi_direct_mma.h,
- *      decode_mma.h).
+ *   2  tensor cores (NVIDIA cc 8+, f16 q): the tile's words staged in local memory, each warp
+ *      its own 16-token m-tiles on mma.m16n8k16 with the QG heads as the 8 columns and its own
+ *      online softmax (kivi_direct_mma.h, decode_mma.h).
  */
 #include "portable.h"
 #include "decode_split.h"
@@ -40,7 +40,6 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
     long cap, long n, long nk, long nv, LK_GLOBAL float *part, long nrec, int Hq, int Hkv, float scale_log2)
 {
 #if DIRECT == 2
-    LK_DEC_SOFTMAX_LOCALS(DM_NZ);
     DEC_MMA_LOCALS;
     KIVI_MMA_LOCALS;
 #elif DIRECT
@@ -54,14 +53,16 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
 
     for (int t = tid; t < LK_DEC_NQ * D; t += WG)
         qs[t] = lk_ld(q, q_off + b * qsb + (long)(hq0 + t / D) * qsh + (t % D) * qsd) * scale_log2;
-    float acc[LK_DEC_NACC];
-    lk_dec_begin(st, acc);
     const int ntiles = (int)((n + BLOCK_N - 1) / BLOCK_N);
     const int t0 = lk_dec_split_first(ntiles, splits, split), t1 = lk_dec_split_first(ntiles, splits, split + 1);
-    lk_barrier();
 #if DIRECT == 2
-    float o[DM_OPW][4];
-    dec_mma_begin(qs, qh, o);
+    lk_barrier();
+    dec_mma_warp wp;
+    dec_mma_begin(qs, &wp);
+#else
+    float acc[LK_DEC_NACC];
+    lk_dec_begin(st, acc);
+    lk_barrier();
 #endif
 
     for (int tile = t0; tile < t1; tile++) {
@@ -70,9 +71,11 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
 #if DIRECT == 2
         kivi_mma_src src = kivi_mma_tile(k_codes, k_params, k_res, v_codes, v_params, v_res, cap, bh, n, nk, nv, tile,
                                          t0, t1, kmw);
-        dec_mma_scores(&src, qh, sp);
-        lk_dec_softmax(sc, sp, st, ntok, DM_NZ, acc);
-        dec_mma_pv(&src, sp, st, o);
+        DEC_MMA_FOR_MTILES(n0, ntok) {
+            float c[4];
+            dec_mma_key_scores(&src, n0, &wp, c);
+            dec_mma_attend(&src, n0, ntok, c, &wp);
+        }
 #elif DIRECT
         kivi_direct_scores(k_codes, k_params, k_res, cap, bh, j0, ntok, nk, qs, sp);
         lk_dec_softmax(sc, sp, st, ntok, KIVI_NZ, acc);
@@ -85,7 +88,7 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
 #endif
     }
 #if DIRECT == 2
-    dec_mma_store(part, nrec, Hq, b, hq0, splits, split, st, o);
+    dec_mma_store(part, nrec, Hq, b, hq0, splits, split, qs, dm_ml, &wp);
 #else
     lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);
 #endif

@@ -77,9 +77,10 @@ LK_INLINE void kivi_mma_stage(const LK_GLOBAL uint *k_codes, const LK_GLOBAL hal
 }
 
 /* The view of tile `tile` of a split's tiles [t0, t1) in kmw (two buffers): the first call
- * also stages the split's first tile; each call starts the next tile's copy into the other buffer,
- * so that it runs while this tile computes, then waits for this tile's words. Every work-item
- * calls it, once per tile in order; it ends with a barrier. */
+ * also stages the split's first tile; each call starts the next tile's copy into the other buffer
+ * (after a barrier: every warp is done with the tile that buffer held), so that it runs while this
+ * tile computes, then waits for this tile's words. Every work-item calls it, once per tile in
+ * order; it ends with a barrier. */
 LK_INLINE kivi_mma_src kivi_mma_tile(const LK_GLOBAL uint *k_codes, const LK_GLOBAL half *k_params,
                                      const LK_GLOBAL half *k_res, const LK_GLOBAL uint *v_codes,
                                      const LK_GLOBAL half *v_params, const LK_GLOBAL half *v_res, long cap, int bh,
@@ -89,6 +90,8 @@ LK_INLINE kivi_mma_src kivi_mma_tile(const LK_GLOBAL uint *k_codes, const LK_GLO
     LK_LOCAL_PTR uint *buf = kmw + (tile - t0) % 2 * KM_WORDS;
     if (tile == t0)
         kivi_mma_stage(k_codes, k_params, v_codes, v_params, cap, bh, j0, nk, nv, buf);
+    else
+        lk_barrier();
     if (tile + 1 < t1) {
         kivi_mma_stage(k_codes, k_params, v_codes, v_params, cap, bh, j0 + BLOCK_N, nk, nv,
                        kmw + (tile + 1 - t0) % 2 * KM_WORDS);

@@ -12,8 +12,9 @@
  *   ROPE, rotated at position pos_offset + L - 1.
  *   (K_DENSE: the keys come from kv_sparse_unpack.cl, the two-stage path.)
  *   DIRECT (plain caches: KVH 1, no ROT, ROPE or K_DENSE): no K or V tiles; the score and p.V
- *   phases read the cache themselves, lk_dec_softmax between them: 1 with FMAs
- *   (kv_sparse_direct.h), 2 on tensor cores (kv_sparse_direct_mma.h, decode_mma.h; NVIDIA cc 8+).
+ *   phases read the cache themselves: 1 with FMAs, lk_dec_softmax between them
+ *   (kv_sparse_direct.h), 2 on tensor cores, each warp its own 16-token m-tiles and online
+ *   softmax (kv_sparse_direct_mma.h, decode_mma.h; NVIDIA cc 8+).
  */
 #include "portable.h"
 #include "decode_split.h"
@@ -47,7 +48,6 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
     LK_GLOBAL float *part, long nrec, int Hq, float scale_log2)
 {
 #if DIRECT == 2
-    LK_DEC_SOFTMAX_LOCALS(DM_NZ);
     DEC_MMA_LOCALS;
     SP_MMA_LOCALS;
 #elif DIRECT
@@ -75,18 +75,23 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
 #if ROPE
     lk_sp_rope(qs, LK_DEC_NQ, 1, D, pos_offset + L - 1, 0, freq, layout);
 #endif
-    float acc[LK_DEC_NACC];
-    lk_dec_begin(st, acc);
     const int ntiles = lk_sp_ntiles(g);
     const int t0 = lk_dec_split_first(ntiles, splits, split), t1 = lk_dec_split_first(ntiles, splits, split + 1);
-    lk_barrier();
 #if DIRECT == 2
-    float o[DM_OPW][4];
-    dec_mma_begin(qs, qh, o);
+    dec_mma_warp wp;
+    dec_mma_begin(qs, &wp);
+#else
+    float acc[LK_DEC_NACC];
+    lk_dec_begin(st, acc);
+    lk_barrier();
 #endif
 
     for (int t = t0; t < t1; t++) {
         lk_sp_tile tl = lk_sp_tile_at(g, t);
+#if DIRECT == 2
+        if (t > t0)
+            lk_barrier(); /* every warp is done with the last tile's bm, pre and value rows */
+#endif
 #if DIRECT
         if (tl.sparse && (t == t0 || (tl.p0 - lk_sp_sinks(g)) % LK_SP_BLOCK == 0))
             lk_sp_block_prefix(bm, pre, ksrc, g, b, hk0, (int)((tl.p0 - lk_sp_sinks(g)) / LK_SP_BLOCK));
@@ -95,9 +100,11 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
         sp_mma_src src = sp_mma_source(bm, pre, vrow_bm, vrow_first, ksrc, vsrc, g, b, hk0, tl);
         if (tl.sparse)
             sp_mma_stage_values(&src, vrow_bm, vrow_first);
-        dec_mma_scores(&src, qh, sp);
-        lk_dec_softmax(sc, sp, st, tl.ntok, DM_NZ, acc);
-        dec_mma_pv(&src, sp, st, o);
+        DEC_MMA_FOR_MTILES(n0, tl.ntok) {
+            float c[4];
+            dec_mma_key_scores(&src, n0, &wp, c);
+            dec_mma_attend(&src, n0, tl.ntok, c, &wp);
+        }
 #elif DIRECT
         sp_direct_scores(bm, pre, ksrc, g, b, hk0, tl, qs, sp);
         lk_dec_softmax(sc, sp, st, tl.ntok, SP_NZ, acc);
@@ -121,7 +128,7 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
 #endif
     }
 #if DIRECT == 2
-    dec_mma_store(part, nrec, Hq, b, hq0, splits, split, st, o);
+    dec_mma_store(part, nrec, Hq, b, hq0, splits, split, qs, dm_ml, &wp);
 #else
     lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);
 #endif

@@ -19,9 +19,9 @@
  *                     up_k element it loads serves LR_TB tokens)
  *     3. vs[n][c]  <- value latent of token j0+n (c < RK, word loader), 0 beyond
  *     4. lk_dec_attend_tile: scores (q rows are 0 beyond HD), softmax, p . vs
- *   2  tensor cores (NVIDIA cc 8+, f16): the latent words staged as in the KIVI decode, the key
- *      rebuild, RoPE and q.k on mma.m16n8k16 fragments in registers (lowrank_mma.h), p . latent
- *      by decode_mma.h.
+ *   2  tensor cores (NVIDIA cc 8+, f16): the latent words staged as in the KIVI decode; each
+ *      warp rebuilds its own 16-token m-tiles' keys, RoPE and q.k on mma.m16n8k16 fragments in
+ *      registers (lowrank_mma.h), then decode_mma.h's online softmax and p . latent.
  */
 #include "portable.h"
 #include "rope_math.h"
@@ -54,7 +54,6 @@ LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
     LK_GLOBAL float *part, long nrec, int Hq, int Hkv, int HPG, float scale_log2)
 {
 #if DIRECT == 2
-    LK_DEC_SOFTMAX_LOCALS(DM_NZ);
     DEC_MMA_LOCALS;
     KIVI_MMA_LOCALS;
     LOWRANK_MMA_LOCALS;
@@ -71,15 +70,16 @@ LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
         int d = t % D;
         qs[t] = d < HD ? lk_ld(q, q_off + b * qsb + (long)(hq0 + t / D) * qsh + d * qsd) * scale_log2 : 0.0f;
     }
-    float acc[LK_DEC_NACC];
-    lk_dec_begin(st, acc);
     const int ntiles = (int)((n + BLOCK_N - 1) / BLOCK_N);
     const int t0 = lk_dec_split_first(ntiles, splits, split), t1 = lk_dec_split_first(ntiles, splits, split + 1);
-    lk_barrier();
 #if DIRECT == 2
-    float o[DM_OPW][4];
-    dec_mma_begin(qs, qh, o);
     lowrank_mma_begin(a, freq, ub, rf);
+    dec_mma_warp wp;
+    dec_mma_begin(qs, &wp);
+#else
+    float acc[LK_DEC_NACC];
+    lk_dec_begin(st, acc);
+    lk_barrier();
 #endif
 
     for (int tile = t0; tile < t1; tile++) {
@@ -88,9 +88,11 @@ LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
 #if DIRECT == 2
         kivi_mma_src src = kivi_mma_tile(k_codes, k_params, k_res, v_codes, v_params, v_res, cap, bh, n, nk, nv, tile,
                                          t0, t1, kmw);
-        lowrank_mma_scores(&src, ub, rf, qh, layout, pos_offset + j0, sp);
-        lk_dec_softmax(sc, sp, st, ntok, DM_NZ, acc);
-        dec_mma_pv(&src, sp, st, o);
+        DEC_MMA_FOR_MTILES(n0, ntok) {
+            float c[4];
+            lowrank_mma_scores(&src, ub, rf, &wp, layout, pos_offset + j0, n0, c);
+            dec_mma_attend(&src, n0, ntok, c, &wp);
+        }
 #else
         kivi_load_keys(k_codes, k_params, k_res, cap, bh, j0, ntok, nk, vs, LK_DEC_VROW);
         lk_barrier();
@@ -139,7 +141,7 @@ LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
 #endif
     }
 #if DIRECT == 2
-    dec_mma_store(part, nrec, Hq, b, hq0, splits, split, st, o);
+    dec_mma_store(part, nrec, Hq, b, hq0, splits, split, qs, dm_ml, &wp);
 #else
     lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);
 #endif

@@ -13,16 +13,16 @@
  *        and sine of 8 positions' angle, so that row g + 8's rotation follows from row g's by
  *        angle addition: one sin/cos pair per two rows
  *
- * scores, unit (m-tile, slice z) of MT x NZ as in decode_mma.h; slice z owns the channel blocks
- * ib = z, z + NZ, ... of HD / 32. Block ib is the score k-steps ib and ib + HD / 32 (channels
- * 16 ib.. and HD / 2 + 16 ib..), rebuilt as the n-tiles 2 ib, 2 ib + 1, HD / 16 + 2 ib,
- * HD / 16 + 2 ib + 1 (x[0..3]):
- *   la[kc]  A fragments of the m-tile's key latents (dec_mma_key), once per unit
+ * scores of one warp's m-tile (decode_mma.h), over the channel blocks ib of HD / 32. Block ib is
+ * the score k-steps ib and ib + HD / 32 (channels 16 ib.. and HD / 2 + 16 ib..), rebuilt as the
+ * n-tiles 2 ib, 2 ib + 1, HD / 16 + 2 ib, HD / 16 + 2 ib + 1 (x[0..3]):
+ *   la[kc]  A fragments of the m-tile's key latents (dec_mma_key), once per m-tile
  *   x[i]    = sum_kc la[kc] . ub[kc][nt_i]          keys of tokens g, g + 8 (f32 C fragments)
  *   RoPE    half-split pair (d, d + HD / 2): element e of x[i] and of x[i + 2] (same lane);
  *           interleaved pair (2p, 2p + 1): elements 0, 1 (row g) or 2, 3 (row g + 8) of one x[i]
  *   c       += (x[0] | x[1]) . Q^T and (x[2] | x[3]) . Q^T: the C fragments of two adjacent
- *           n-tiles, rounded to f16, are the A fragment of one k-step
+ *           n-tiles, rounded to f16, are the A fragment of one k-step (Q^T: the warp's qf)
+ * then decode_mma.h's softmax and p . latent (DV = RK channels).
  */
 #ifndef LK_LOWRANK_MMA_H
 #define LK_LOWRANK_MMA_H
@@ -91,48 +91,43 @@ LK_INLINE void lowrank_mma_rope(float (*x)[4], int ib, int layout, long pos, con
     }
 }
 
-/* Partial scores of the tile into sp (decode_mma.h's layout, NZ slices). pos0: the position of
- * the tile's first token. Ends with a barrier. */
+/* Scores of the m-tile at n0 (decode_mma.h's C fragment c; rows g at position pos0 + n0 + g). */
 LK_INLINE void lowrank_mma_scores(const kivi_mma_src *src, const LK_LOCAL_PTR uint *ub, const LK_LOCAL_PTR float *rf,
-                                  const LK_LOCAL_PTR uint *qh, int layout, long pos0, LK_LOCAL_PTR float *sp)
+                                  const dec_mma_warp *wp, int layout, long pos0, int n0, float *c)
 {
-    const int lane = LK_DEC_TID % 32, w = LK_DEC_TID / 32, g = lane / 4, t = lane % 4;
-    for (int u = w; u < DM_MT * DM_NZ; u += DM_NW) {
-        const int n0 = (u % DM_MT) * 16, z = u / DM_MT;
-        uint la[LM_KC][4];
+    const int lane = LK_DEC_TID % 32, g = lane / 4, t = lane % 4;
+    uint la[LM_KC][4];
 #pragma unroll
-        for (int kc = 0; kc < LM_KC; kc++) {
-            uint y[4];
-            for (int i = 0; i < 4; i++)
-                y[i] = dec_mma_key(src, n0 + g, 16 * kc + 2 * t + (i & 1) + 8 * (i >> 1));
-            dec_mma_regroup(y, la[kc]);
+    for (int kc = 0; kc < LM_KC; kc++) {
+        uint y[4];
+        for (int i = 0; i < 4; i++)
+            y[i] = dec_mma_key(src, n0 + g, 16 * kc + 2 * t + (i & 1) + 8 * (i >> 1));
+        dec_mma_regroup(y, la[kc]);
+    }
+    c[0] = c[1] = c[2] = c[3] = 0.0f;
+#pragma unroll
+    for (int ib = 0; ib < LM_NB; ib++) {
+        float x[4][4];
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const int nt = (i / 2) * (HD / 16) + 2 * ib + i % 2;
+            x[i][0] = x[i][1] = x[i][2] = x[i][3] = 0.0f;
+#pragma unroll
+            for (int kc = 0; kc < LM_KC; kc++)
+                lk_mma16816(x[i], la[kc], ub[(kc * LM_NT + nt) * 64 + lane], ub[(kc * LM_NT + nt) * 64 + 32 + lane]);
         }
-        float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        for (int ib = z; ib < LM_NB; ib += DM_NZ) {
-            float x[4][4];
-#pragma unroll
-            for (int i = 0; i < 4; i++) {
-                const int nt = (i / 2) * (HD / 16) + 2 * ib + i % 2;
-                x[i][0] = x[i][1] = x[i][2] = x[i][3] = 0.0f;
-#pragma unroll
-                for (int kc = 0; kc < LM_KC; kc++)
-                    lk_mma16816(x[i], la[kc], ub[(kc * LM_NT + nt) * 64 + lane], ub[(kc * LM_NT + nt) * 64 + 32 + lane]);
-            }
 #if ROPE
-            lowrank_mma_rope(x, ib, layout, pos0 + n0 + g, rf);
+        lowrank_mma_rope(x, ib, layout, pos0 + n0 + g, rf);
 #endif
 #pragma unroll
-            for (int h = 0; h < 2; h++) { /* k-steps ib and ib + HD / 32 */
-                const int ks = ib + h * (HD / 32);
-                uint a[4] = {lk_pack_half2(x[2 * h][0], x[2 * h][1]), lk_pack_half2(x[2 * h][2], x[2 * h][3]),
-                             lk_pack_half2(x[2 * h + 1][0], x[2 * h + 1][1]),
-                             lk_pack_half2(x[2 * h + 1][2], x[2 * h + 1][3])};
-                lk_mma16816(c, a, qh[g * (D / 2) + 8 * ks + t], qh[g * (D / 2) + 8 * ks + t + 4]);
-            }
+        for (int h = 0; h < 2; h++) { /* k-steps ib and ib + HD / 32 */
+            const int ks = ib + h * (HD / 32);
+            uint a[4] = {lk_pack_half2(x[2 * h][0], x[2 * h][1]), lk_pack_half2(x[2 * h][2], x[2 * h][3]),
+                         lk_pack_half2(x[2 * h + 1][0], x[2 * h + 1][1]),
+                         lk_pack_half2(x[2 * h + 1][2], x[2 * h + 1][3])};
+            lk_mma16816(c, a, wp->qf[ks][0], wp->qf[ks][1]);
         }
-        dec_mma_put_scores(sp, z, n0, c);
     }
-    lk_barrier();
 }
 
 #endif

@@ -83,6 +83,14 @@ LK_INLINE float lk_shfl_xor(float v, int lane_mask)
     return r;
 }
 
+/* v of lane `from` of the warp (shfl.sync.idx). */
+LK_INLINE uint lk_shfl_idx(uint v, int from)
+{
+    uint r;
+    asm volatile("shfl.sync.idx.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=r"(r) : "r"(v), "r"(from));
+    return r;
+}
+
 /* 2^x by the special-function unit (ex2.approx: relative error ~2^-22, -inf gives +0), as
  * FlashAttention uses it for the softmax. */
 LK_INLINE float lk_exp2_approx(float x)

@@ -94,11 +94,10 @@ size_t lk_decode_direct_local_bytes(int head_dim, int query_group, int block_n, 
     return sizeof(float) * (nq * (size_t)head_dim + (1 + slices) * bn * nq + 3 * nq);
 }
 
-size_t lk_decode_mma_local_bytes(int head_dim, int query_group, int block_n, int wg)
+/* Local memory of cl/decode_mma.h's arrays: q (later the merged o) and each warp's (m, l) of 8 heads. */
+static size_t mma_local_bytes(int head_dim, int query_group, int wg)
 {
-    size_t warps = (size_t)wg / 32, mtiles = (size_t)block_n / 16, nq = (size_t)query_group;
-    size_t nz = warps >= mtiles && mtiles ? warps / mtiles : 1, bn = (size_t)block_n, D = (size_t)head_dim;
-    return sizeof(float) * (nq * D + (1 + nz) * bn * nq + 3 * nq) + 4 * (8 * D / 2);
+    return sizeof(float) * ((size_t)query_group * (size_t)head_dim + (size_t)(wg / 32) * 16);
 }
 
 lk_status lk_decode_mma_check(lk_context *ctx, const char *op, const lk_params *p, lk_dtype dtype, int head_dim,
@@ -112,7 +111,7 @@ lk_status lk_decode_mma_check(lk_context *ctx, const char *op, const lk_params *
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: DIRECT 2 needs at most 8 query heads per kv head (%d), "
                        "BLOCK_N (%d) a multiple of 16, WG (%d) of 32", op, query_group, bn, wg);
     return lk_decode_check_tunables(ctx, op, p, max_block_n,
-                                    local + lk_decode_mma_local_bytes(head_dim, query_group, bn, wg));
+                                    local + mma_local_bytes(head_dim, query_group, wg));
 }
 
 lk_status lk_decode_check_direct(lk_context *ctx, const char *op, int direct, int direct_reads)

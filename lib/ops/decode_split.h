@@ -26,13 +26,10 @@ size_t lk_decode_direct_local_bytes(int head_dim, int query_group, int block_n, 
  * `local` bytes fit. */
 lk_status lk_decode_check_tunables(lk_context *ctx, const char *op, const lk_params *p, int max_block_n, size_t local);
 
-/* The tensor-core decodes (DIRECT 2, cl/decode_mma.h; KVH 1). Local memory of decode_mma.h's
- * arrays: the softmax arrays with one partial score per warp beyond the BLOCK_N / 16 m-tiles,
- * and q's f16 pairs. */
-size_t lk_decode_mma_local_bytes(int head_dim, int query_group, int block_n, int wg);
-/* LK_OK if p can run a tensor-core decode here: tensor cores, f16 q, at most 8 query heads per kv
- * head, BLOCK_N a multiple of 16, WG a multiple of 32, and lk_decode_check_tunables with `local`
- * bytes (the kernel's own arrays beyond lk_decode_mma_local_bytes). */
+/* The tensor-core decodes (DIRECT 2, cl/decode_mma.h; KVH 1): LK_OK if p can run one here:
+ * tensor cores, f16 q, at most 8 query heads per kv head, BLOCK_N a multiple of 16, WG a multiple
+ * of 32, and lk_decode_check_tunables with `local` bytes (the kernel's own arrays beyond
+ * decode_mma.h's). */
 lk_status lk_decode_mma_check(lk_context *ctx, const char *op, const lk_params *p, lk_dtype dtype, int head_dim,
                               int query_group, int max_block_n, size_t local);
 /* LK_OK if DIRECT is one of the op's variants: 0 tiles, 1 direct reads (where the op has them,

@@ -56,8 +56,8 @@ void lk_kv_sparse_decode_defaults(const lk_device_info *dev, int head_dim, int k
 }
 
 /* Checks the DIRECT 1 / 2 tunables (cl/kv_sparse_direct.h, kv_sparse_direct_mma.h) for query
- * group qg and q's dtype, local memory included: the softmax arrays (DIRECT 2: decode_mma.h's,
- * and the value rows' bitmaps and first codes) and the block's key prefix. */
+ * group qg and q's dtype, local memory included: the softmax arrays (DIRECT 2: decode_mma.h's q
+ * and warp states, and the value rows' bitmaps and first codes) and the block's key prefix. */
 static lk_status check_direct(lk_context *ctx, const lk_params *p, int direct, int D, int qg, lk_dtype dtype)
 {
     int bn = lk_params_get(p, "BLOCK_N", 16), wg = lk_params_get(p, "WG", 64);

@@ -5,7 +5,8 @@
 #define LK_KIVI_EMU_H
 
 /* A KIVI cache as cl/kivi_quant.cl draws it (B * Hkv sequence-heads of capacity cap), f16 q
- * [B, Hq, D] and the partial records of cl/decode_split.h (nrec = B * Hq * splits). */
+ * [B, Hq, D] and the partial records of cl/decode_split.h (nrec = B * Hq * splits);
+ * cp_async_early: the staging copies land at issue (warp_emu.h). */
 struct kivi_emu_io {
     const unsigned short *q;
     const unsigned *k_codes, *v_codes;
@@ -15,6 +16,7 @@ struct kivi_emu_io {
     long nrec;
     int B, Hq, Hkv, splits;
     float scale_log2;
+    bool cp_async_early;
 };
 
 struct kivi_emu_config {

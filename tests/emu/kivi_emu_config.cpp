@@ -21,7 +21,9 @@ static void run(int direct, const kivi_emu_io *io)
         f(io->q, 0, (long)io->Hq * D, D, 1, io->k_codes, io->k_params, io->k_res, io->v_codes, io->v_params,
           io->v_res, io->cap, io->n, io->nk, io->nv, io->part, io->nrec, io->Hq, io->Hkv, io->scale_log2);
     };
+    lk_emu_cp_async_early = io->cp_async_early;
     lk_emu_launch(grid, WG, body);
+    lk_emu_cp_async_early = false;
 }
 } // namespace EMU_NS
 

@@ -7,7 +7,7 @@
  * per partial record: acc / l and m + log2 l. Tolerance: relative RMS 5e-3 (f16 q, K, V and p in
  * the mma products). The configurations, their defines in CMakeLists.txt:
  *   sp_emu_fp16  D 128, QG 4, fp16 survivors, BLOCK_N 64, WG 128
- *   sp_emu_2bit  D 128, QG 8, 2-bit K and V, BLOCK_N 32, WG 128 (2 partial scores per token)
+ *   sp_emu_2bit  D 128, QG 8, 2-bit K and V, BLOCK_N 32, WG 128 (two warps without a token)
  *   sp_emu_d256  D 256, QG 2, 4-bit K, 8-bit V, BLOCK_N 16, WG 64 (four value tiles a row)
  *   sp_emu_d64   D 64, QG 1, fp16 K, 4-bit V, BLOCK_N 64, WG 64 (more m-tiles than warps) */
 #include <criterion/parameterized.h>

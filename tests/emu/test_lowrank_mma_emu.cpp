@@ -9,7 +9,7 @@
  * configurations, their defines in CMakeLists.txt:
  *   lr_emu_r64     HD 128, RK 64, QG 4, 2/2 bits, G 32, R 128, RoPE, BLOCK_N 64, WG 128
  *   lr_emu_r128    HD 64, RK 128 (D 128 > HD), QG 8, 4/8 bits, G 16, R 32, RoPE, BLOCK_N 32,
- *                  WG 128 (2 partial scores per token)
+ *                  WG 128 (two warps without a token)
  *   lr_emu_norope  HD 128, RK 32, QG 1, 8/2 bits, G 32, R 64, no RoPE, BLOCK_N 128, WG 64
  *   lr_emu_r48     HD 64, RK 48 (3 k-steps), QG 2, 2/4 bits, G 16, R 48, RoPE, BLOCK_N 16, WG 128
  *                  (4 slices for 2 channel blocks: two slices idle) */

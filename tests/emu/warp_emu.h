@@ -9,7 +9,7 @@
  *   bar.sync, bar.arrive      named barriers 1-15 (wgmma_nv.h's lk_bar_sync, lk_bar_arrive): a
  *                             count of arrivals per id; the n-th arrival completes the barrier
  *                             and wakes the threads waiting at it
- *   shfl.sync.bfly, mma.sync.m16n8k16 (f16 in, f32 accumulate), ldmatrix.x4 (.trans), .x2.trans
+ *   shfl.sync.bfly/.idx, mma.sync.m16n8k16 (f16 in, f32 accumulate), ldmatrix.x4 (.trans), .x2.trans
  *                             warp collectives: each lane posts its operands, the warp meets at a
  *                             barrier, each lane computes its own result, the warp meets again
  *   cp.async                  deferred: a copy lands when a cp.async.wait_group covers its
@@ -270,6 +270,15 @@ inline float lk_shfl_xor(float v, int lane_mask)
     float f;
     memcpy(&f, &r, 4);
     return f;
+}
+
+inline unsigned lk_shfl_idx(unsigned v, int from)
+{
+    uint64_t w[1] = {v};
+    lk_emu_post(w, 1);
+    unsigned r = (unsigned)lk_emu.warp->post[from & 31][0];
+    lk_emu_done();
+    return r;
 }
 
 inline unsigned lk_prmt(unsigned a, unsigned b, unsigned sel)
