@@ -49,7 +49,7 @@ ParameterizedTest(emu_case *c, kivi_mma_emu, matches_direct)
     std::vector<float> want((size_t)nrec * (D + 2)), got(want.size());
     kivi_emu_io io = {q.data(), kv.k_codes.data(), kv.v_codes.data(), kv.k_params.data(), kv.v_params.data(),
                       kv.k_res.data(), kv.v_res.data(), cap, n, n - n % f->r, n > f->r ? n - f->r : 0, want.data(),
-                      nrec, c->B, Hq, c->Hkv, c->splits, 1.4426950408889634f / std::sqrt((float)D)};
+                      nrec, c->B, Hq, c->Hkv, c->splits, 1.4426950408889634f / std::sqrt((float)D), false};
     f->decode(1, &io);
     io.part = got.data();
     /* twice: the staging copies landing as late as the waits allow, then as early as their issue
