@@ -10,6 +10,9 @@
  *   dec_mma_key(src, n, c)         f16x2 (k[n][c], k[n + 8][c])  for tile rows n, n + 8, n % 16 < 8
  *   dec_mma_value(src, n, c)       f16x2 (v[n][c], v[n][c + 8])  for channels c, c + 8, c % 16 < 8
  *                                  (0 for tokens past the tile's end)
+ *   or DEC_MMA_FRAGMENTS and whole A fragments: dec_mma_key_frag(src, n0, ks, a) of K (tile rows
+ *                                  n0.., channels 16 ks..), dec_mma_value_frag(src, n0, mc, a) of
+ *                                  V^T (channels 16 mc.., tile rows n0..)
  *   DEC_MMA_DV (optional)          the value channels, D by default (the low-rank decode's
  *                                  latents: fewer than the D channels of its partial records,
  *                                  whose channels past DV are stored as 0)
@@ -93,17 +96,36 @@ LK_INLINE void dec_mma_regroup(const uint *y, uint *a)
     a[3] = lk_prmt(y[2], y[3], 0x7632);
 }
 
-/* Scores of the m-tile at n0 from dec_mma_key: c = (s[g][2t], s[g][2t+1], s[g+8][2t], s[g+8][2t+1]). */
-LK_INLINE void dec_mma_key_scores(const DEC_MMA_SRC *src, int n0, const dec_mma_warp *wp, float *c)
+#ifndef DEC_MMA_FRAGMENTS
+/* The A fragment of K (rows: tile rows n0.., columns: channels 16 ks..) from dec_mma_key. */
+LK_INLINE void dec_mma_key_frag(const DEC_MMA_SRC *src, int n0, int ks, uint *a)
 {
     const int g = LK_DEC_TID % 32 / 4, t = LK_DEC_TID % 4;
+    uint y[4];
+    for (int i = 0; i < 4; i++)
+        y[i] = dec_mma_key(src, n0 + g, 16 * ks + 2 * t + (i & 1) + 8 * (i >> 1));
+    dec_mma_regroup(y, a);
+}
+
+/* The A fragment of V^T (rows: channels 16 mc.., columns: tile rows n0..) from dec_mma_value. */
+LK_INLINE void dec_mma_value_frag(const DEC_MMA_SRC *src, int n0, int mc, uint *a)
+{
+    const int g = LK_DEC_TID % 32 / 4, t = LK_DEC_TID % 4;
+    uint y[4];
+    for (int i = 0; i < 4; i++)
+        y[i] = dec_mma_value(src, n0 + 2 * t + (i & 1) + 8 * (i >> 1), 16 * mc + g);
+    dec_mma_regroup(y, a);
+}
+#endif
+
+/* Scores of the m-tile at n0: c = (s[g][2t], s[g][2t+1], s[g+8][2t], s[g+8][2t+1]). */
+LK_INLINE void dec_mma_key_scores(const DEC_MMA_SRC *src, int n0, const dec_mma_warp *wp, float *c)
+{
     c[0] = c[1] = c[2] = c[3] = 0.0f;
 #pragma unroll
     for (int ks = 0; ks < DM_KS; ks++) {
-        uint y[4], a[4];
-        for (int i = 0; i < 4; i++)
-            y[i] = dec_mma_key(src, n0 + g, 16 * ks + 2 * t + (i & 1) + 8 * (i >> 1));
-        dec_mma_regroup(y, a);
+        uint a[4];
+        dec_mma_key_frag(src, n0, ks, a);
         lk_mma16816(c, a, wp->qf[ks][0], wp->qf[ks][1]);
     }
 }
@@ -144,11 +166,19 @@ LK_INLINE void dec_mma_attend(const DEC_MMA_SRC *src, int n0, int ntok, float *c
     const uint b1 = lk_prmt(lk_shfl_idx(hi, from), lk_shfl_idx(hi, from + 4), sel);
 #pragma unroll
     for (int mc = 0; mc < DM_VT; mc++) {
-        uint y[4], a[4];
-        for (int i = 0; i < 4; i++)
-            y[i] = dec_mma_value(src, n0 + 2 * t + (i & 1) + 8 * (i >> 1), 16 * mc + g);
-        dec_mma_regroup(y, a);
+        uint a[4];
+        dec_mma_value_frag(src, n0, mc, a);
         lk_mma16816(wp->o[mc], a, b0, b1);
+    }
+}
+
+/* This warp's m-tiles of a tile of ntok tokens, scored from the key fragments. */
+LK_INLINE void dec_mma_attend_tile(const DEC_MMA_SRC *src, int ntok, dec_mma_warp *wp)
+{
+    DEC_MMA_FOR_MTILES(n0, ntok) {
+        float c[4];
+        dec_mma_key_scores(src, n0, wp, c);
+        dec_mma_attend(src, n0, ntok, c, wp);
     }
 }
 

@@ -7,7 +7,7 @@
  *   k_res; values t < nv from v_codes/v_params, later ones from the fp16 window v_res.
  *
  *   grid: dim 0 = splits, dim 1 = B * Hkv; work-group = WG work-items, one kv head and its QG
- *   query heads, over tiles of BLOCK_N tokens. Two variants (DIRECT, tuned):
+ *   query heads, over tiles of BLOCK_N tokens. Four variants (DIRECT, tuned):
  *
  *   0  tiles: each tile is dequantized into fp32 local memory by the word loaders of
  *      kivi_tiles.h (one packed word per work-item),
@@ -18,7 +18,10 @@
  *      lk_dec_softmax between them; no K or V tile in local memory.
  *   2  tensor cores (NVIDIA cc 8+, f16 q): the tile's words staged in local memory, each warp
  *      its own 16-token m-tiles on mma.m16n8k16 with the QG heads as the 8 columns and its own
- *      online softmax (kivi_direct_mma.h, decode_mma.h).
+ *      online softmax (decode_mma.h), its fragments built pair by pair from the words
+ *      (kivi_direct_mma.h)
+ *   3  the same products, their fragments read by ldmatrix from f16 tiles that every work-item
+ *      fills from whole words first (kivi_tiles_mma.h).
  */
 #include "portable.h"
 #include "decode_split.h"
@@ -31,6 +34,8 @@
 #endif
 #if DIRECT == 2
 #include "kivi_direct_mma.h"
+#elif DIRECT == 3
+#include "kivi_tiles_mma.h"
 #endif
 
 LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
@@ -42,6 +47,9 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
 #if DIRECT == 2
     DEC_MMA_LOCALS;
     KIVI_MMA_LOCALS;
+#elif DIRECT == 3
+    DEC_MMA_LOCALS;
+    KIVI_TILES_LOCALS;
 #elif DIRECT
     LK_DEC_SOFTMAX_LOCALS(KIVI_NZ);
 #else
@@ -55,7 +63,7 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
         qs[t] = lk_ld(q, q_off + b * qsb + (long)(hq0 + t / D) * qsh + (t % D) * qsd) * scale_log2;
     const int ntiles = (int)((n + BLOCK_N - 1) / BLOCK_N);
     const int t0 = lk_dec_split_first(ntiles, splits, split), t1 = lk_dec_split_first(ntiles, splits, split + 1);
-#if DIRECT == 2
+#if DIRECT >= 2
     lk_barrier();
     dec_mma_warp wp;
     dec_mma_begin(qs, &wp);
@@ -68,14 +76,15 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
     for (int tile = t0; tile < t1; tile++) {
         long j0 = (long)tile * BLOCK_N;
         int ntok = n - j0 < BLOCK_N ? (int)(n - j0) : BLOCK_N;
+#if DIRECT >= 2
 #if DIRECT == 2
         kivi_mma_src src = kivi_mma_tile(k_codes, k_params, k_res, v_codes, v_params, v_res, cap, bh, n, nk, nv, tile,
                                          t0, t1, kmw);
-        DEC_MMA_FOR_MTILES(n0, ntok) {
-            float c[4];
-            dec_mma_key_scores(&src, n0, &wp, c);
-            dec_mma_attend(&src, n0, ntok, c, &wp);
-        }
+#else
+        kivi_tiles_src src = kivi_tiles_tile(k_codes, k_params, k_res, v_codes, v_params, v_res, cap, bh, n, nk, nv,
+                                             tile, t0, t1, kmw, ktv);
+#endif
+        dec_mma_attend_tile(&src, ntok, &wp);
 #elif DIRECT
         kivi_direct_scores(k_codes, k_params, k_res, cap, bh, j0, ntok, nk, qs, sp);
         lk_dec_softmax(sc, sp, st, ntok, KIVI_NZ, acc);
@@ -87,7 +96,7 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
         lk_dec_attend_tile(qs, ks, vs, sc, sp, st, ntok, acc);
 #endif
     }
-#if DIRECT == 2
+#if DIRECT >= 2
     dec_mma_store(part, nrec, Hq, b, hq0, splits, split, qs, dm_ml, &wp);
 #else
     lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);

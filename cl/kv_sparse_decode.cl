@@ -100,11 +100,7 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
         sp_mma_src src = sp_mma_source(bm, pre, vrow_bm, vrow_first, ksrc, vsrc, g, b, hk0, tl);
         if (tl.sparse)
             sp_mma_stage_values(&src, vrow_bm, vrow_first);
-        DEC_MMA_FOR_MTILES(n0, tl.ntok) {
-            float c[4];
-            dec_mma_key_scores(&src, n0, &wp, c);
-            dec_mma_attend(&src, n0, tl.ntok, c, &wp);
-        }
+        dec_mma_attend_tile(&src, tl.ntok, &wp);
 #elif DIRECT
         sp_direct_scores(bm, pre, ksrc, g, b, hk0, tl, qs, sp);
         lk_dec_softmax(sc, sp, st, tl.ntok, SP_NZ, acc);

@@ -23,11 +23,12 @@ typedef struct {
  * runs (WG 8), a cache
  * still inside its residual (n < R), the end of the quantized keys inside a tile (n 333, R 48,
  * BLOCK_N 64; n 261, R 96; n 700, R 128, BLOCK_N 256: the longest tile). The tensor-core cases
- * (DIRECT 2, cl/kivi_direct_mma.h; NVIDIA cc 8+ only, else skipped with the reason; also run on
- * host threads by test_kivi_mma_emu) cover one m-tile a warp, more warps than m-tiles (2
- * partial scores), more m-tiles than warps, QG 8 / 4 / 1, 2-, 4- and 8-bit words, D 64 to 256, each inside the
- * 48 KB of local memory NVIDIA devices give a work-group (8-bit keys at D 128 fit BLOCK_N 64, not 128);
- * QG 16 runs DIRECT 2's tiles with the direct reads (DIRECT 1), on every device. */
+ * (DIRECT 2, cl/kivi_direct_mma.h, and 3, cl/kivi_tiles_mma.h; NVIDIA cc 8+ only, else skipped
+ * with the reason; also run on host threads by test_kivi_mma_emu) cover one m-tile a warp, more
+ * warps than m-tiles (warps without a token), more m-tiles than warps, QG 8 / 4 / 1, 2-, 4- and
+ * 8-bit words, D 64 to 256, each inside the 48 KB of local memory NVIDIA devices give a
+ * work-group (8-bit keys at D 128 fit BLOCK_N 64, not 128); QG 16 runs DIRECT 2's tiles with the
+ * direct reads (DIRECT 1), on every device. */
 #define CASES(X)                                                      \
     X(1, 2, 2, 64, 1, 2, 2, 32, 32, LK_F32, 0, 0, 0, 0)                \
     X(1, 4, 1, 64, 77, 2, 2, 32, 32, LK_F32, 3, 16, 64, 0)             \
@@ -47,7 +48,11 @@ typedef struct {
     X(1, 8, 1, 64, 333, 4, 8, 16, 48, LK_F16, 2, 32, 128, 2)           \
     X(1, 2, 2, 256, 200, 2, 4, 32, 96, LK_F16, 1, 16, 64, 2)           \
     X(1, 1, 1, 128, 700, 8, 2, 64, 128, LK_F16, 2, 64, 64, 2)           \
-    X(1, 16, 1, 64, 130, 2, 2, 32, 32, LK_F16, 2, 32, 64, 2)
+    X(1, 16, 1, 64, 130, 2, 2, 32, 32, LK_F16, 2, 32, 64, 2)          \
+    X(2, 8, 2, 128, 301, 2, 2, 32, 64, LK_F16, 3, 64, 128, 3)          \
+    X(1, 8, 1, 64, 333, 4, 8, 16, 48, LK_F16, 2, 32, 64, 3)            \
+    X(1, 2, 2, 256, 200, 2, 4, 32, 96, LK_F16, 1, 16, 32, 3)           \
+    X(1, 1, 1, 128, 700, 8, 2, 64, 128, LK_F16, 2, 32, 64, 3)
 
 #define ROW(b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn, wg, dir)                      \
     {b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn, wg, dir, LKT_OPENCL},                 \
@@ -62,8 +67,8 @@ ParameterizedTestParameters(kivi_attention, matches_reference)
 ParameterizedTest(dec_case *c, kivi_attention, matches_reference)
 {
     lk_context *ctx = lkt_open(c->backend);
-    const int direct = c->direct == 2 && c->Hq / c->Hkv > 8 ? 1 : c->direct; /* what runs */
-    if (direct == 2)
+    const int direct = c->direct >= 2 && c->Hq / c->Hkv > 8 ? 1 : c->direct; /* what runs */
+    if (direct >= 2)
         lkt_require_tensor_cores(ctx);
     lkt_rng rng = lkt_rng_make(lkt_seed(), (uint64_t)(c->n * 17 + c->Hq));
     size_t nkv = (size_t)(c->B * c->Hkv * c->n * c->D), nq = (size_t)(c->B * c->Hq * c->D);
@@ -132,13 +137,15 @@ Test(kivi_attention, bad_arguments_are_rejected)
     cr_expect_eq(lk_kivi_attention_run(ctx, cache, &q.t, &o.t, NULL, &p, &tiles), LK_ERR_INVALID_ARGUMENT,
                  "BLOCK_N 128 needs DIRECT 1");
     direct = tiles;
-    lk_params_set(&direct, "DIRECT", 3);
+    lk_params_set(&direct, "DIRECT", 4);
     cr_expect_eq(lk_kivi_attention_run(ctx, cache, &q.t, &o.t, NULL, &p, &direct), LK_ERR_INVALID_ARGUMENT);
     cr_expect(strstr(lk_last_error(ctx), "DIRECT"), "%s", lk_last_error(ctx));
-    lk_params_set(&direct, "DIRECT", 2);
     lk_params_set(&direct, "BLOCK_N", 64);
-    cr_expect_eq(lk_kivi_attention_run(ctx, cache, &q.t, &o.t, NULL, &p, &direct), LK_ERR_UNSUPPORTED,
-                 "f32 q (and, on a CPU, no tensor cores): %s", lk_last_error(ctx));
+    for (int v = 2; v <= 3; v++) {
+        lk_params_set(&direct, "DIRECT", v);
+        cr_expect_eq(lk_kivi_attention_run(ctx, cache, &q.t, &o.t, NULL, &p, &direct), LK_ERR_UNSUPPORTED,
+                     "DIRECT %d, f32 q (and, on a CPU, no tensor cores): %s", v, lk_last_error(ctx));
+    }
     lk_params_set(&direct, "DIRECT", 1);
     lk_params_set(&direct, "BLOCK_N", 512);
     cr_expect_eq(lk_kivi_attention_run(ctx, cache, &q.t, &o.t, NULL, &p, &direct), LK_ERR_INVALID_ARGUMENT,

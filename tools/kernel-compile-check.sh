@@ -41,7 +41,7 @@ nvptx)
     exit 77
   fi
   flags="-x cl -cl-std=CL1.2 -target nvptx64-nvidia-nvcl -Xclang -finclude-default-header -Dasm=__asm__ -O2 -S"
-  jobs=$({ for f in cl/*_mma.cl; do printf '%s 1\n' "$f"; done; printf '%s\n' "$variants" | grep -E '_mma\.cl|DIRECT=2'; })
+  jobs=$({ for f in cl/*_mma.cl; do printf '%s 1\n' "$f"; done; printf '%s\n' "$variants" | grep -E '_mma\.cl|DIRECT=[23]'; })
   ;;
 *) echo "usage: $0 cuda|nvptx [COMPILER]" >&2; exit 2 ;;
 esac

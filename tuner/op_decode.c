@@ -63,22 +63,23 @@ static int tensor_cores_for(const tune_space_user *u)
     return lk_device_tensor_cores(&u->ctx->info) && u->key->dtype == LK_F16;
 }
 
-/* DIRECT 2 (cl/decode_mma.h) gives each warp its own 16-token m-tiles of a tile: a warp without
- * one would only wait. */
+/* DIRECT 2 and 3 (cl/decode_mma.h) give each warp its own 16-token m-tiles of a tile: a warp
+ * without one would only wait. */
 static int mma_warps_busy(const lk_params *p, const void *user, char *why, size_t n)
 {
     (void)user;
     int bn = lk_params_get(p, "BLOCK_N", 16), warps = lk_params_get(p, "WG", 64) / 32;
-    if (lk_params_get(p, "DIRECT", 0) != 2 || bn >= 16 * warps)
+    int direct = lk_params_get(p, "DIRECT", 0);
+    if (direct < 2 || bn >= 16 * warps)
         return 1;
-    snprintf(why, n, "DIRECT 2: %d warps for %d m-tiles", warps, bn / 16);
+    snprintf(why, n, "DIRECT %d: %d warps for %d m-tiles", direct, warps, bn / 16);
     return 0;
 }
 
-void decode_space_direct(const tune_space_user *u, space *s)
+void decode_space_direct(const tune_space_user *u, space *s, int f16_tiles)
 {
-    static const int direct[] = {0, 1, 2};
-    space_add_list(s, "DIRECT", tensor_cores_for(u) ? 3 : 2, direct);
+    static const int direct[] = {0, 1, 2, 3};
+    space_add_list(s, "DIRECT", tensor_cores_for(u) ? 3 + (f16_tiles != 0) : 2, direct);
     space_add_constraint(s, "mma_warps_busy", mma_warps_busy);
 }
 
@@ -111,7 +112,7 @@ static void decode_space(const tune_space_user *u, space *s)
     if (is_sparse(u->key) && kind_of(u->key) == SPARSE_ROTATE)
         space_add_list(s, "VARIANT", 2, two);
     if (plain)
-        decode_space_direct(u, s);
+        decode_space_direct(u, s, 0);
     if (is_sparse(u->key))
         space_add_list(s, "LOADER", 2, two);
     decode_space_tiles(u, s, plain);

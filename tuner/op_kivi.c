@@ -1,7 +1,7 @@
 /* The quantized-cache decode ops as tunable ops (see op.h):
- *   kivi_decode     lk_kivi_attention: DIRECT (dequantized tiles, direct reads, tensor cores) x SPLITS x
- *                   BLOCK_N x WG by context length; family k<b>v<b> (bits of K and V), flag G
- *                   (group); cache R = 128
+ *   kivi_decode     lk_kivi_attention: DIRECT (dequantized tiles, direct reads, tensor cores from
+ *                   the words or from f16 tiles) x SPLITS x BLOCK_N x WG by context length;
+ *                   family k<b>v<b> (bits of K and V), flag G (group); cache R = 128
  *   lowrank_decode  lk_lowrank_attention: DIRECT (tiles, tensor cores) x the same tiles; family
  *                   k<b>v<b> of the latents, flag the rank (latents G = 32, R = 128, one kv head
  *                   per group, RoPE)
@@ -69,7 +69,7 @@ static void kivi_space(const tune_space_user *u, space *s)
     if (is_lowrank(u->key))
         long_tiles = decode_space_tensor_cores(u, s); /* its tiles stop at 64 tokens */
     else
-        decode_space_direct(u, s);
+        decode_space_direct(u, s, 1);
     decode_space_tiles(u, s, long_tiles);
     space_add_constraint(s, "fits_device", fits_device);
 }

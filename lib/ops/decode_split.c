@@ -103,28 +103,28 @@ static size_t mma_local_bytes(int head_dim, int query_group, int wg)
 lk_status lk_decode_mma_check(lk_context *ctx, const char *op, const lk_params *p, lk_dtype dtype, int head_dim,
                               int query_group, int max_block_n, size_t local)
 {
-    int bn = lk_params_get(p, "BLOCK_N", 16), wg = lk_params_get(p, "WG", 64);
+    int bn = lk_params_get(p, "BLOCK_N", 16), wg = lk_params_get(p, "WG", 64), direct = lk_params_get(p, "DIRECT", 2);
     if (!lk_device_tensor_cores(&ctx->info) || dtype != LK_F16)
-        return lk_fail(ctx, LK_ERR_UNSUPPORTED, "%s: DIRECT 2 (tensor cores) needs an NVIDIA GPU of compute "
-                       "capability 8+ and f16 q", op);
+        return lk_fail(ctx, LK_ERR_UNSUPPORTED, "%s: DIRECT %d (tensor cores) needs an NVIDIA GPU of compute "
+                       "capability 8+ and f16 q", op, direct);
     if (query_group > 8 || bn % 16 || wg % 32)
-        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: DIRECT 2 needs at most 8 query heads per kv head (%d), "
-                       "BLOCK_N (%d) a multiple of 16, WG (%d) of 32", op, query_group, bn, wg);
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: DIRECT %d needs at most 8 query heads per kv head (%d), "
+                       "BLOCK_N (%d) a multiple of 16, WG (%d) of 32", op, direct, query_group, bn, wg);
     return lk_decode_check_tunables(ctx, op, p, max_block_n,
                                     local + mma_local_bytes(head_dim, query_group, wg));
 }
 
-lk_status lk_decode_check_direct(lk_context *ctx, const char *op, int direct, int direct_reads)
+lk_status lk_decode_check_direct(lk_context *ctx, const char *op, int direct, int direct_reads, int f16_tiles)
 {
-    if (direct == 0 || direct == 2 || (direct == 1 && direct_reads))
+    if (direct == 0 || direct == 2 || (direct == 1 && direct_reads) || (direct == 3 && f16_tiles))
         return LK_OK;
-    return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: DIRECT %d (0 tiles,%s 2 tensor cores)", op, direct,
-                   direct_reads ? " 1 direct," : "");
+    return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: DIRECT %d (0 tiles,%s 2 tensor cores%s)", op, direct,
+                   direct_reads ? " 1 direct," : "", f16_tiles ? ", 3 tensor cores from f16 tiles" : "");
 }
 
 int lk_decode_direct_for_group(int direct, int query_group, int wide)
 {
-    return direct == 2 && query_group > 8 ? wide : direct;
+    return direct >= 2 && query_group > 8 ? wide : direct;
 }
 
 lk_status lk_decode_check_tunables(lk_context *ctx, const char *op, const lk_params *p, int max_block_n, size_t local)

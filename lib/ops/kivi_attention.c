@@ -20,10 +20,12 @@ void lk_kivi_attention_defaults(const lk_device_info *dev, int head_dim, lk_para
     lk_params_set(out, "WG", gpu ? 128 : 64);
 }
 
-size_t lk_kivi_mma_stage_bytes(const lk_kivi_config *cfg, int block_n)
+size_t lk_kivi_mma_stage_bytes(const lk_kivi_config *cfg, int block_n, int direct)
 {
     size_t D = (size_t)cfg->head_dim, n = (size_t)block_n;
     size_t words = D * n / (size_t)(32 / cfg->k_bits) + n * D / (size_t)(32 / cfg->v_bits) + D * n / 16 + n * D / 16;
+    if (direct == 3) /* one buffer of words, the f16 tiles kt and vt (rows padded by 8 halves) */
+        return 4 * words + 2 * (D * (n + 8) + n * (D + 8));
     return 4 * 2 * words;
 }
 
@@ -31,11 +33,12 @@ lk_status lk_kivi_mma_check(lk_context *ctx, const char *op, const lk_params *p,
                             int record_dim, int query_group, lk_dtype dtype, size_t local)
 {
     int bn = lk_params_get(p, "BLOCK_N", 32);
+    int direct = lk_params_get(p, "DIRECT", 2);
     lk_status st = lk_decode_mma_check(ctx, op, p, dtype, record_dim, query_group, 256,
-                                       local + lk_kivi_mma_stage_bytes(cfg, bn));
+                                       local + lk_kivi_mma_stage_bytes(cfg, bn, direct));
     if (st == LK_OK && (cfg->head_dim % 16 || cfg->group % 16))
-        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: DIRECT 2 needs the cache's channels (%lld) and G (%d) "
-                       "multiples of 16", op, (long long)cfg->head_dim, cfg->group);
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: DIRECT %d needs the cache's channels (%lld) and G (%d) "
+                       "multiples of 16", op, direct, (long long)cfg->head_dim, cfg->group);
     return st;
 }
 
@@ -44,7 +47,7 @@ lk_status lk_kivi_attention_check_tunables(lk_context *ctx, const lk_params *p, 
 {
     int bn = lk_params_get(p, "BLOCK_N", 32), wg = lk_params_get(p, "WG", 64), direct = lk_params_get(p, "DIRECT", 0);
     int D = (int)cfg->head_dim;
-    lk_status st = lk_decode_check_direct(ctx, OP, direct, 1);
+    lk_status st = lk_decode_check_direct(ctx, OP, direct, 1, 1);
     if (st != LK_OK)
         return st;
     if (direct == 0)

@@ -206,7 +206,7 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
     int direct = lk_params_get(tuned, "DIRECT", 0);
     if (loader != 0 && loader != 1)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": LOADER %d (0 walk, 1 rank)", loader);
-    lk_status st = lk_decode_check_direct(ctx, OP, direct, 1);
+    lk_status st = lk_decode_check_direct(ctx, OP, direct, 1, 0);
     if (st != LK_OK)
         return st;
     if (direct && keyed)

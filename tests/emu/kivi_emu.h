@@ -1,5 +1,5 @@
 /* kivi_emu.h: one configuration (compile-time defines) of the KIVI decode kernel in its direct
- * (DIRECT 1) and its tensor-core (DIRECT 2) form, run by warp_emu.h on host threads
+ * (DIRECT 1) and one tensor-core (DIRECT 2 or 3) form, run by warp_emu.h on host threads
  * (kivi_emu_config.cpp is compiled once per configuration; test_kivi_mma_emu.cpp compares them). */
 #ifndef LK_KIVI_EMU_H
 #define LK_KIVI_EMU_H
@@ -22,7 +22,8 @@ struct kivi_emu_io {
 struct kivi_emu_config {
     const char *name;
     int d, qg, k_bits, v_bits, g, r;
-    void (*decode)(int direct, const kivi_emu_io *io); /* kivi_decode.cl with DIRECT 1 or 2 */
+    int mma_direct;                                    /* its tensor-core variant: DIRECT 2 or 3 */
+    void (*decode)(int direct, const kivi_emu_io *io); /* kivi_decode.cl with DIRECT 1 or mma_direct */
 };
 
 #endif

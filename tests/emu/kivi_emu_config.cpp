@@ -1,6 +1,7 @@
 /* One configuration of the KIVI decode kernel (defines from CMake: D, QG, BITS_K, BITS_V, G, R,
- * BLOCK_N, WG, LK_F16 = 1, and EMU_CONFIG, the name of the kivi_emu_config this file defines),
- * built twice, DIRECT 1 and DIRECT 2, each in its own namespace, run by warp_emu.h. */
+ * BLOCK_N, WG, LK_F16 = 1, EMU_MMA_DIRECT = 2 or 3, and EMU_CONFIG, the name of the
+ * kivi_emu_config this file defines), built twice, DIRECT 1 and DIRECT EMU_MMA_DIRECT, each in its
+ * own namespace, run by warp_emu.h. */
 #include "warp_emu.h"
 #include "kivi_emu.h"
 
@@ -9,7 +10,11 @@
 #define KD D
 #include "kivi_tiles.h"
 #include "kivi_direct.h"
+#if EMU_MMA_DIRECT == 3
+#include "kivi_tiles_mma.h"
+#else
 #include "kivi_direct_mma.h"
+#endif
 #define EMU_PROGRAM "kivi_decode.cl"
 #include "emu_direct_variants.h"
 
@@ -17,7 +22,7 @@ static void run(int direct, const kivi_emu_io *io)
 {
     lk_emu_dim3 grid = {(unsigned)io->splits, (unsigned)(io->B * io->Hkv), 1};
     auto body = [&] {
-        auto f = direct == 2 ? tensor_cores::kivi_decode : scalar::kivi_decode;
+        auto f = direct == EMU_MMA_DIRECT ? tensor_cores::kivi_decode : scalar::kivi_decode;
         f(io->q, 0, (long)io->Hq * D, D, 1, io->k_codes, io->k_params, io->k_res, io->v_codes, io->v_params,
           io->v_res, io->cap, io->n, io->nk, io->nv, io->part, io->nrec, io->Hq, io->Hkv, io->scale_log2);
     };
@@ -27,4 +32,5 @@ static void run(int direct, const kivi_emu_io *io)
 }
 } // namespace EMU_NS
 
-extern const kivi_emu_config EMU_CONFIG = {EMU_STR(EMU_CONFIG), D, QG, BITS_K, BITS_V, G, R, EMU_NS::run};
+extern const kivi_emu_config EMU_CONFIG = {EMU_STR(EMU_CONFIG), D,      QG, BITS_K, BITS_V, G, R, EMU_MMA_DIRECT,
+                                           EMU_NS::run};

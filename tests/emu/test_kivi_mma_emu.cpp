@@ -1,5 +1,5 @@
-/* The tensor-core KIVI decode (kivi_decode.cl DIRECT 2, cl/kivi_direct_mma.h) against its
- * direct form (DIRECT 1, cl/kivi_direct.h, which test_kivi_attention checks against ref/ on every
+/* The tensor-core KIVI decodes (kivi_decode.cl DIRECT 2, cl/kivi_direct_mma.h, and DIRECT 3,
+ * cl/kivi_tiles_mma.h) against the direct form (DIRECT 1, cl/kivi_direct.h, which test_kivi_attention checks against ref/ on every
  * backend), on host threads (warp_emu.h), so that it is tested without an NVIDIA GPU. The cache
  * is random (kivi_emu_cache.h); lengths put the end of the quantized keys and values inside a tile.
  * Compared per partial record (cl/decode_split.h): the normalised output acc / l and the
@@ -9,7 +9,11 @@
  *   kivi_emu_48bit  D 64, QG 8, 4/8 bits (two words per f16x2), G 16, R 32, BLOCK_N 32, WG 128
  *                   (4 warps on 2 m-tiles: two warps see no token, their merge weight is 0)
  *   kivi_emu_qg1    D 128, QG 1, 8/2 bits, G 64, R 64, BLOCK_N 128, WG 64 (8 m-tiles on 2 warps)
- *   kivi_emu_d256   D 256, QG 2, 2/4 bits, G 32, R 96, BLOCK_N 16, WG 64 */
+ *   kivi_emu_d256   D 256, QG 2, 2/4 bits, G 32, R 96, BLOCK_N 16, WG 64
+ * DIRECT 3 (f16 tiles):
+ *   kivi_emu_tiles_2bit   D 128, QG 4, 2/2 bits, G 32, R 128, BLOCK_N 64, WG 128
+ *   kivi_emu_tiles_48bit  D 64, QG 8, 4/8 bits, G 16, R 32, BLOCK_N 32, WG 64
+ *   kivi_emu_tiles_d256   D 256, QG 1, 8/2 bits, G 16, R 48, BLOCK_N 16, WG 32 */
 #include <criterion/parameterized.h>
 
 #include <vector>
@@ -17,10 +21,13 @@
 #include "kivi_emu.h"
 #include "kivi_emu_cache.h"
 
-extern const kivi_emu_config kivi_emu_2bit, kivi_emu_48bit, kivi_emu_qg1, kivi_emu_d256;
+extern const kivi_emu_config kivi_emu_2bit, kivi_emu_48bit, kivi_emu_qg1, kivi_emu_d256, kivi_emu_tiles_2bit,
+    kivi_emu_tiles_48bit, kivi_emu_tiles_d256;
 
 /* Criterion runs each test in a new process: a case names its configuration by index. */
-static const kivi_emu_config *const configs[] = {&kivi_emu_2bit, &kivi_emu_48bit, &kivi_emu_qg1, &kivi_emu_d256};
+static const kivi_emu_config *const configs[] = {&kivi_emu_2bit,       &kivi_emu_48bit,       &kivi_emu_qg1,
+                                                 &kivi_emu_d256,       &kivi_emu_tiles_2bit, &kivi_emu_tiles_48bit,
+                                                 &kivi_emu_tiles_d256};
 
 struct emu_case {
     int config, B, Hkv, splits;
@@ -29,8 +36,8 @@ struct emu_case {
 
 ParameterizedTestParameters(kivi_mma_emu, matches_direct)
 {
-    static emu_case cases[] = {{0, 1, 2, 3, 1000}, {1, 2, 1, 2, 150}, {2, 1, 1, 1, 333},
-                               {3, 1, 1, 2, 70},   {3, 1, 2, 1, 200}};
+    static emu_case cases[] = {{0, 1, 2, 3, 1000}, {1, 2, 1, 2, 150}, {2, 1, 1, 1, 333}, {3, 1, 1, 2, 70},
+                               {3, 1, 2, 1, 200},  {4, 1, 2, 3, 1000}, {5, 2, 1, 2, 150}, {6, 1, 1, 2, 101}};
     return cr_make_param_array(emu_case, cases, sizeof cases / sizeof cases[0]);
 }
 
@@ -56,9 +63,10 @@ ParameterizedTest(emu_case *c, kivi_mma_emu, matches_direct)
      * (a buffer refilled while a warp still reads it fails then) */
     for (int early = 0; early < 2; early++) {
         io.cp_async_early = early != 0;
-        f->decode(2, &io);
-        cr_log_info("config %s (%s copies): B %d Hkv %d n %ld (keys quantized %ld, values %ld), splits %d", f->name,
-                    early ? "early" : "late", c->B, c->Hkv, n, io.nk, io.nv, c->splits);
+        f->decode(f->mma_direct, &io);
+        cr_log_info("config %s (DIRECT %d, %s copies): B %d Hkv %d n %ld (keys quantized %ld, values %ld), "
+                    "splits %d",
+                    f->name, f->mma_direct, early ? "early" : "late", c->B, c->Hkv, n, io.nk, io.nv, c->splits);
         expect_partials_close(got.data(), want.data(), nrec, D, 5e-3);
     }
 }
