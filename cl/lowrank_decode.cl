@@ -10,7 +10,7 @@
  *           multiplies by up_v), the rest stay 0
  *
  *   grid: dim 0 = splits, dim 1 = B * Hkv; work-group = WG work-items, kv head j and its QG
- *   query heads. Two variants (DIRECT, tuned):
+ *   query heads. Three variants (DIRECT, tuned):
  *
  *   0  tiles, per tile of BLOCK_N tokens:
  *     1. vs[n][c]  <- key latent of token j0+n, channel c < RK   (kivi_tiles.h word loader)
@@ -21,7 +21,9 @@
  *     4. lk_dec_attend_tile: scores (q rows are 0 beyond HD), softmax, p . vs
  *   2  tensor cores (NVIDIA cc 8+, f16): the latent words staged as in the KIVI decode; each
  *      warp rebuilds its own 16-token m-tiles' keys, RoPE and q.k on mma.m16n8k16 fragments in
- *      registers (lowrank_mma.h), then decode_mma.h's online softmax and p . latent.
+ *      registers (lowrank_mma.h), then decode_mma.h's online softmax and p . latent; the latent
+ *      fragments built pair by pair from the words (kivi_direct_mma.h)
+ *   3  the same, the latent fragments read by ldmatrix from f16 tiles (kivi_tiles_mma.h).
  */
 #include "portable.h"
 #include "rope_math.h"
@@ -42,7 +44,13 @@
 #ifndef DIRECT
 #define DIRECT 0
 #endif
+#if DIRECT >= 2
+#define DEC_MMA_DV RK
 #if DIRECT == 2
+#include "kivi_direct_mma.h"
+#else
+#include "kivi_tiles_mma.h"
+#endif
 #include "lowrank_mma.h"
 #endif
 
@@ -56,6 +64,10 @@ LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
 #if DIRECT == 2
     DEC_MMA_LOCALS;
     KIVI_MMA_LOCALS;
+    LOWRANK_MMA_LOCALS;
+#elif DIRECT == 3
+    DEC_MMA_LOCALS;
+    KIVI_TILES_LOCALS;
     LOWRANK_MMA_LOCALS;
 #else
     LK_DEC_LOCALS;
@@ -72,7 +84,7 @@ LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
     }
     const int ntiles = (int)((n + BLOCK_N - 1) / BLOCK_N);
     const int t0 = lk_dec_split_first(ntiles, splits, split), t1 = lk_dec_split_first(ntiles, splits, split + 1);
-#if DIRECT == 2
+#if DIRECT >= 2
     lowrank_mma_begin(a, freq, ub, rf);
     dec_mma_warp wp;
     dec_mma_begin(qs, &wp);
@@ -85,9 +97,14 @@ LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
     for (int tile = t0; tile < t1; tile++) {
         long j0 = (long)tile * BLOCK_N;
         int ntok = n - j0 < BLOCK_N ? (int)(n - j0) : BLOCK_N;
+#if DIRECT >= 2
 #if DIRECT == 2
         kivi_mma_src src = kivi_mma_tile(k_codes, k_params, k_res, v_codes, v_params, v_res, cap, bh, n, nk, nv, tile,
                                          t0, t1, kmw);
+#else
+        kivi_tiles_src src = kivi_tiles_tile(k_codes, k_params, k_res, v_codes, v_params, v_res, cap, bh, n, nk, nv,
+                                             tile, t0, t1, kmw, ktv);
+#endif
         DEC_MMA_FOR_MTILES(n0, ntok) {
             float c[4];
             lowrank_mma_scores(&src, ub, rf, &wp, layout, pos_offset + j0, n0, c);
@@ -140,7 +157,7 @@ LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
         lk_dec_attend_tile(qs, ks, vs, sc, sp, st, ntok, acc);
 #endif
     }
-#if DIRECT == 2
+#if DIRECT >= 2
     dec_mma_store(part, nrec, Hq, b, hq0, splits, split, qs, dm_ml, &wp);
 #else
     lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);

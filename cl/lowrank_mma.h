@@ -1,6 +1,7 @@
-/* lowrank_mma.h: lowrank_decode.cl's DIRECT = 2 variant: the low-rank decode on tensor cores
- * (NVIDIA cc 8+, f16 q and up_k). The latent tiles are staged and dequantized as in the KIVI
- * decode (kivi_direct_mma.h with KD = RK); each 16-token m-tile's keys are rebuilt by
+/* lowrank_mma.h: lowrank_decode.cl's DIRECT = 2 and 3 variants: the low-rank decode on tensor
+ * cores (NVIDIA cc 8+, f16 q and up_k). The latent tiles are staged and dequantized as in the KIVI
+ * decode (KD = RK, DEC_MMA_DV = RK; the includer includes kivi_direct_mma.h for DIRECT 2 or
+ * kivi_tiles_mma.h for DIRECT 3 first, which bring decode_mma.h); each 16-token m-tile's keys are rebuilt by
  * mma.m16n8k16, rotated on the accumulator fragments and multiplied by Q^T, all in registers;
  * p . latent is decode_mma.h's p.V over DV = RK channels. Requires HD a multiple of 32, RK of 16,
  * and what kivi_direct_mma.h requires.
@@ -16,7 +17,7 @@
  * scores of one warp's m-tile (decode_mma.h), over the channel blocks ib of HD / 32. Block ib is
  * the score k-steps ib and ib + HD / 32 (channels 16 ib.. and HD / 2 + 16 ib..), rebuilt as the
  * n-tiles 2 ib, 2 ib + 1, HD / 16 + 2 ib, HD / 16 + 2 ib + 1 (x[0..3]):
- *   la[kc]  A fragments of the m-tile's key latents (dec_mma_key), once per m-tile
+ *   la[kc]  A fragments of the m-tile's key latents (dec_mma_key_frag), once per m-tile
  *   x[i]    = sum_kc la[kc] . ub[kc][nt_i]          keys of tokens g, g + 8 (f32 C fragments)
  *   RoPE    half-split pair (d, d + HD / 2): element e of x[i] and of x[i + 2] (same lane);
  *           interleaved pair (2p, 2p + 1): elements 0, 1 (row g) or 2, 3 (row g + 8) of one x[i]
@@ -26,9 +27,6 @@
  */
 #ifndef LK_LOWRANK_MMA_H
 #define LK_LOWRANK_MMA_H
-
-#define DEC_MMA_DV RK
-#include "kivi_direct_mma.h"
 
 #define LM_KC (RK / 16) /* rebuild k-steps */
 #define LM_NT (HD / 8)  /* rebuild n-tiles */
@@ -92,18 +90,14 @@ LK_INLINE void lowrank_mma_rope(float (*x)[4], int ib, int layout, long pos, con
 }
 
 /* Scores of the m-tile at n0 (decode_mma.h's C fragment c; rows g at position pos0 + n0 + g). */
-LK_INLINE void lowrank_mma_scores(const kivi_mma_src *src, const LK_LOCAL_PTR uint *ub, const LK_LOCAL_PTR float *rf,
+LK_INLINE void lowrank_mma_scores(const DEC_MMA_SRC *src, const LK_LOCAL_PTR uint *ub, const LK_LOCAL_PTR float *rf,
                                   const dec_mma_warp *wp, int layout, long pos0, int n0, float *c)
 {
-    const int lane = LK_DEC_TID % 32, g = lane / 4, t = lane % 4;
+    const int lane = LK_DEC_TID % 32;
     uint la[LM_KC][4];
 #pragma unroll
-    for (int kc = 0; kc < LM_KC; kc++) {
-        uint y[4];
-        for (int i = 0; i < 4; i++)
-            y[i] = dec_mma_key(src, n0 + g, 16 * kc + 2 * t + (i & 1) + 8 * (i >> 1));
-        dec_mma_regroup(y, la[kc]);
-    }
+    for (int kc = 0; kc < LM_KC; kc++)
+        dec_mma_key_frag(src, n0, kc, la[kc]);
     c[0] = c[1] = c[2] = c[3] = 0.0f;
 #pragma unroll
     for (int ib = 0; ib < LM_NB; ib++) {
@@ -117,7 +111,7 @@ LK_INLINE void lowrank_mma_scores(const kivi_mma_src *src, const LK_LOCAL_PTR ui
                 lk_mma16816(x[i], la[kc], ub[(kc * LM_NT + nt) * 64 + lane], ub[(kc * LM_NT + nt) * 64 + 32 + lane]);
         }
 #if ROPE
-        lowrank_mma_rope(x, ib, layout, pos0 + n0 + g, rf);
+        lowrank_mma_rope(x, ib, layout, pos0 + n0 + lane / 4, rf);
 #endif
 #pragma unroll
         for (int h = 0; h < 2; h++) { /* k-steps ib and ib + HD / 32 */

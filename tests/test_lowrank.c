@@ -5,8 +5,8 @@
  *    GEMM's latents are exact in fp32 and fp16, hence the device's quantized latents equal
  *    ref_kivi_quantize's; keys and values rebuilt by ref_lowrank_rebuild (RoPE by ref_rope),
  *    attention by ref_attention_fwd. Tolerance 1e-4 (fp32 rebuild and accumulation), 2e-3 f16.
- *    The tensor-core cases (DIRECT 2, cl/lowrank_mma.h; NVIDIA cc 8+ only, else skipped with the
- *    reason; also run on host threads by test_lowrank_mma_emu) cover both RoPE layouts and none,
+ *    The tensor-core cases (DIRECT 2 and 3, cl/lowrank_mma.h; NVIDIA cc 8+ only, else skipped with
+ *    the reason; also run on host threads by test_lowrank_mma_emu) cover both RoPE layouts and none,
  *    rank below, equal to half and above head_dim (records wider than the latents), QG 8 / 4 / 2,
  *    two kv heads per latent and the end of the quantized latents inside a tile; QG 16 runs
  *    DIRECT 2's tiles as DIRECT 0, on every device.
@@ -110,7 +110,10 @@ static void skip_if_unsupported(lk_context *ctx, lk_status st)
     X(1, 2, 1, 8, 128, 64, 64, 300, 2, 2, 32, 128, 1, LK_F16, 3, 64, 128, 2)          \
     X(2, 4, 2, 8, 64, 128, 96, 150, 4, 8, 16, 32, 2, LK_F16, 2, 32, 128, 2)           \
     X(1, 1, 1, 8, 128, 32, 64, 200, 8, 2, 32, 64, 0, LK_F16, 1, 128, 64, 2)           \
-    X(1, 1, 1, 16, 64, 32, 64, 90, 2, 2, 16, 32, 1, LK_F32, 2, 32, 64, 2)
+    X(1, 1, 1, 16, 64, 32, 64, 90, 2, 2, 16, 32, 1, LK_F32, 2, 32, 64, 2)              \
+    X(1, 2, 1, 8, 128, 64, 64, 300, 2, 2, 32, 128, 1, LK_F16, 3, 64, 128, 3)          \
+    X(2, 4, 2, 8, 64, 128, 96, 150, 4, 8, 16, 32, 2, LK_F16, 2, 32, 64, 3)            \
+    X(1, 1, 1, 8, 128, 32, 64, 200, 8, 2, 32, 64, 0, LK_F16, 1, 64, 64, 3)
 
 #define ROW(b, hkv, hpg, hq, hd, r, hid, n, kb, vb, g, rr, rope, dt, sp, bn, wg, dir)                           \
     {b, hkv, hpg, hq, hd, r, hid, n, kb, vb, g, rr, rope, dt, sp, bn, wg, dir, LKT_OPENCL},                      \
@@ -125,8 +128,8 @@ ParameterizedTestParameters(lowrank, decode_matches_reference)
 ParameterizedTest(lr_case *c, lowrank, decode_matches_reference)
 {
     lk_context *ctx = lkt_open(c->backend);
-    const int direct = c->direct == 2 && c->Hq / c->Hkv > 8 ? 0 : c->direct; /* what runs */
-    if (direct == 2)
+    const int direct = c->direct >= 2 && c->Hq / c->Hkv > 8 ? 0 : c->direct; /* what runs */
+    if (direct >= 2)
         lkt_require_tensor_cores(ctx);
     lkt_rng rng = lkt_rng_make(lkt_seed(), (uint64_t)(c->n * 13 + c->r));
     int64_t groups = c->Hkv / c->hpg, cols = groups * c->r;
@@ -283,15 +286,18 @@ Test(lowrank, bad_arguments_are_rejected)
     cr_expect_eq(lk_lowrank_attention_run(ctx, cache, &q.t, &up.t, &up.t, NULL, &o.t, &p, &tuned),
                  LK_ERR_INVALID_ARGUMENT, "BLOCK_N 128 with the tiles");
     lk_params_set(&tuned, "BLOCK_N", 32);
-    for (int direct = 1; direct <= 3; direct += 2) {
+    for (int direct = 1; direct <= 4; direct += 3) {
         lk_params_set(&tuned, "DIRECT", direct);
         cr_expect_eq(lk_lowrank_attention_run(ctx, cache, &q.t, &up.t, &up.t, NULL, &o.t, &p, &tuned),
                      LK_ERR_INVALID_ARGUMENT, "DIRECT %d", direct);
         cr_expect(strstr(lk_last_error(ctx), "DIRECT"), "%s", lk_last_error(ctx));
     }
-    lk_params_set(&tuned, "DIRECT", 2);
-    cr_expect_eq(lk_lowrank_attention_run(ctx, cache, &q.t, &up.t, &up.t, NULL, &o.t, &p, &tuned), LK_ERR_UNSUPPORTED,
-                 "f32 q (and, on a CPU, no tensor cores): %s", lk_last_error(ctx));
+    for (int direct = 2; direct <= 3; direct++) {
+        lk_params_set(&tuned, "DIRECT", direct);
+        cr_expect_eq(lk_lowrank_attention_run(ctx, cache, &q.t, &up.t, &up.t, NULL, &o.t, &p, &tuned),
+                     LK_ERR_UNSUPPORTED, "DIRECT %d, f32 q (and, on a CPU, no tensor cores): %s", direct,
+                     lk_last_error(ctx));
+    }
     cr_expect_str_empty(lk_last_launch(ctx));
     LKT_OK(ctx, lk_lowrank_attention(ctx, cache, &q.t, &up.t, &up.t, NULL, &o.t, &p));
     lkt_tensor *all[] = {&q, &o, &q3, &o16, &up, &up_bad, &w, &x, &xw, &xl, &w16};

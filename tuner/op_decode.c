@@ -85,10 +85,10 @@ void decode_space_direct(const tune_space_user *u, space *s, int f16_tiles)
 
 int decode_space_tensor_cores(const tune_space_user *u, space *s)
 {
-    static const int direct[] = {0, 2};
+    static const int direct[] = {0, 2, 3};
     if (!tensor_cores_for(u))
         return 0;
-    space_add_list(s, "DIRECT", 2, direct);
+    space_add_list(s, "DIRECT", 3, direct);
     space_add_constraint(s, "mma_warps_busy", mma_warps_busy);
     return 1;
 }

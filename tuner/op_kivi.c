@@ -2,9 +2,9 @@
  *   kivi_decode     lk_kivi_attention: DIRECT (dequantized tiles, direct reads, tensor cores from
  *                   the words or from f16 tiles) x SPLITS x BLOCK_N x WG by context length;
  *                   family k<b>v<b> (bits of K and V), flag G (group); cache R = 128
- *   lowrank_decode  lk_lowrank_attention: DIRECT (tiles, tensor cores) x the same tiles; family
- *                   k<b>v<b> of the latents, flag the rank (latents G = 32, R = 128, one kv head
- *                   per group, RoPE)
+ *   lowrank_decode  lk_lowrank_attention: DIRECT (tiles, the two tensor-core forms) x the same
+ *                   tiles; family k<b>v<b> of the latents, flag the rank (latents G = 32,
+ *                   R = 128, one kv head per group, RoPE)
  * Timed problem: B=1 (--batch), Hkv = 8 on GPUs and 4 on CPUs (--heads), Hq = 4 Hkv, D = the
  * key's head_dim, L = the key's length; inputs of kivi_problem.c, each candidate checked
  * against ref/ first. Table: lk-bench --op kivi (bench_kivi.c). */

@@ -29,13 +29,13 @@ lk_status lk_lowrank_attention_check_tunables(lk_context *ctx, const lk_params *
 {
     int bn = lk_params_get(p, "BLOCK_N", 32), direct = lk_params_get(p, "DIRECT", 0);
     int HD = (int)f->head_dim, r = (int)f->rank, dp = HD > r ? HD : r;
-    lk_status st = lk_decode_check_direct(ctx, OP, direct, 0, 0);
+    lk_status st = lk_decode_check_direct(ctx, OP, direct, 0, 1);
     if (st != LK_OK)
         return st;
     if (direct == 0)
         return lk_decode_check_tunables(ctx, OP, p, 64, lk_decode_local_bytes(dp, query_group, 1, bn));
     if (HD % 32)
-        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT 2 needs head_dim (%d) a multiple of 32", HD);
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT %d needs head_dim (%d) a multiple of 32", direct, HD);
     /* cl/lowrank_mma.h: up_k as f16 B fragments, 4 floats per RoPE pair */
     return lk_kivi_mma_check(ctx, OP, p, &f->kivi, dp, query_group, dtype, (size_t)r * HD * 2 + (size_t)HD * 8);
 }

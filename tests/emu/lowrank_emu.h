@@ -26,7 +26,8 @@ struct lowrank_emu_io {
 struct lowrank_emu_config {
     const char *name;
     int hd, rk, qg, k_bits, v_bits, g, r, rope;
-    void (*decode)(int direct, const lowrank_emu_io *io); /* lowrank_decode.cl with DIRECT 0 or 2 */
+    int mma_direct;                                       /* its tensor-core variant: DIRECT 2 or 3 */
+    void (*decode)(int direct, const lowrank_emu_io *io); /* lowrank_decode.cl with DIRECT 0 or mma_direct */
 };
 
 #endif

@@ -1,5 +1,5 @@
-/* The tensor-core low-rank decode (lowrank_decode.cl DIRECT 2, cl/lowrank_mma.h) against its tile
- * form (DIRECT 0, which test_lowrank checks against ref/ on every backend), on host threads
+/* The tensor-core low-rank decodes (lowrank_decode.cl DIRECT 2 and 3, cl/lowrank_mma.h) against
+ * the tile form (DIRECT 0, which test_lowrank checks against ref/ on every backend), on host threads
  * (warp_emu.h), so that it is tested without an NVIDIA GPU. The latent cache is random
  * (kivi_emu_cache.h), up_k and q are random fp16; lengths put the end of the quantized latents
  * inside a tile, positions start past 2^16 in one case, and both RoPE layouts run. Compared per
@@ -12,7 +12,10 @@
  *                  WG 128 (two warps without a token)
  *   lr_emu_norope  HD 128, RK 32, QG 1, 8/2 bits, G 32, R 64, no RoPE, BLOCK_N 128, WG 64
  *   lr_emu_r48     HD 64, RK 48 (3 k-steps), QG 2, 2/4 bits, G 16, R 48, RoPE, BLOCK_N 16, WG 128
- *                  (4 slices for 2 channel blocks: two slices idle) */
+ *                  (three warps without a token)
+ * DIRECT 3 (f16 tiles, cl/kivi_tiles_mma.h):
+ *   lr_emu_tiles_r64   HD 128, RK 64, QG 4, 2/2 bits, G 32, R 128, RoPE, BLOCK_N 64, WG 128
+ *   lr_emu_tiles_r48   HD 64, RK 48, QG 2, 4/8 bits, G 16, R 48, RoPE, BLOCK_N 32, WG 64 */
 #include <criterion/parameterized.h>
 
 #include <vector>
@@ -20,10 +23,11 @@
 #include "kivi_emu_cache.h"
 #include "lowrank_emu.h"
 
-extern const lowrank_emu_config lr_emu_r64, lr_emu_r128, lr_emu_norope, lr_emu_r48;
+extern const lowrank_emu_config lr_emu_r64, lr_emu_r128, lr_emu_norope, lr_emu_r48, lr_emu_tiles_r64, lr_emu_tiles_r48;
 
 /* Criterion runs each test in a new process: a case names its configuration by index. */
-static const lowrank_emu_config *const configs[] = {&lr_emu_r64, &lr_emu_r128, &lr_emu_norope, &lr_emu_r48};
+static const lowrank_emu_config *const configs[] = {&lr_emu_r64, &lr_emu_r128,      &lr_emu_norope,
+                                                    &lr_emu_r48, &lr_emu_tiles_r64, &lr_emu_tiles_r48};
 
 struct emu_case {
     int config, B, Hkv, hpg, splits;
@@ -36,7 +40,7 @@ ParameterizedTestParameters(lowrank_mma_emu, matches_tiles)
 {
     static emu_case cases[] = {{0, 1, 2, 1, 3, 1000, 0, 5},  {0, 1, 2, 2, 2, 777, 1, 70000}, {1, 2, 2, 2, 2, 150, 0, 0},
                                {1, 1, 1, 1, 1, 333, 1, 12},  {2, 1, 2, 1, 2, 300, 0, 0},     {3, 1, 2, 2, 3, 200, 1, 100},
-                               {3, 2, 1, 1, 1, 61, 0, 3}};
+                               {3, 2, 1, 1, 1, 61, 0, 3},    {4, 1, 2, 2, 2, 777, 1, 70000}, {5, 1, 2, 1, 3, 200, 0, 100}};
     return cr_make_param_array(emu_case, cases, sizeof cases / sizeof cases[0]);
 }
 
@@ -62,7 +66,7 @@ ParameterizedTest(emu_case *c, lowrank_mma_emu, matches_tiles)
                          c->Hkv, c->hpg, c->splits, 1.4426950408889634f / std::sqrt((float)HD)};
     f->decode(0, &io);
     io.part = got.data();
-    f->decode(2, &io);
+    f->decode(f->mma_direct, &io);
     cr_log_info("config %s: B %d Hkv %d (%d per latent) n %ld (keys quantized %ld, values %ld), splits %d, "
                 "RoPE layout %d from position %ld",
                 f->name, c->B, c->Hkv, c->hpg, n, io.nk, io.nv, c->splits, c->layout, c->pos_offset);
