@@ -51,7 +51,8 @@ LK_INLINE void kivi_tiles_word(uint w, uint sm, int bits, LK_LOCAL_PTR uint *out
 
 /* kt and vt of the tile at j0 from the staged words buf. */
 LK_INLINE void kivi_tiles_fill(const LK_LOCAL_PTR uint *buf, const LK_GLOBAL half *k_res, const LK_GLOBAL half *v_res,
-                               int bh, long j0, long nk, long nv, long len, LK_LOCAL_PTR uint *kt, LK_LOCAL_PTR uint *vt)
+                               int bh, long j0, long nk, long nv, long len, LK_LOCAL_PTR uint *kt,
+                               LK_LOCAL_PTR uint *vt)
 {
     for (int e = LK_DEC_TID; e < KD * KM_KWT; e += WG) { /* key word: channel c, tokens tok0.. */
         const int c = e / KM_KWT, tok0 = e % KM_KWT * CPW_K;
@@ -63,8 +64,8 @@ LK_INLINE void kivi_tiles_fill(const LK_LOCAL_PTR uint *buf, const LK_GLOBAL hal
         }
         for (int p = 0; p < CPW_K / 2; p++) {
             const long t = t0 + 2 * p;
-            row[p] = kivi_mma_residual(k_res, ((long)bh * R + t % R) * KD + c, (long)((t + 1) % R - t % R) * KD, t < len,
-                                       t + 1 < len);
+            const long step = (long)((t + 1) % R - t % R) * KD;
+            row[p] = kivi_mma_residual(k_res, ((long)bh * R + t % R) * KD + c, step, t < len, t + 1 < len);
         }
     }
     for (int e = LK_DEC_TID; e < BLOCK_N * (KD / CPW_V); e += WG) { /* value word: token n, channels ch0.. */

@@ -14,7 +14,8 @@
  *   DIRECT (plain caches: KVH 1, no ROT, ROPE or K_DENSE): no K or V tiles; the score and p.V
  *   phases read the cache themselves: 1 with FMAs, lk_dec_softmax between them
  *   (kv_sparse_direct.h), 2 on tensor cores, each warp its own 16-token m-tiles and online
- *   softmax (kv_sparse_direct_mma.h, decode_mma.h; NVIDIA cc 8+).
+ *   softmax (kv_sparse_direct_mma.h, decode_mma.h; NVIDIA cc 8+). DIRECT 3 fills the tiles as 0
+ *   does, then runs those tensor-core products on them (decode_mma_tiles.h).
  */
 #include "portable.h"
 #include "decode_split.h"
@@ -35,6 +36,8 @@
 #endif
 #if DIRECT == 2
 #include "kv_sparse_direct_mma.h"
+#elif DIRECT == 3
+#include "decode_mma_tiles.h"
 #endif
 
 LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
@@ -50,6 +53,10 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
 #if DIRECT == 2
     DEC_MMA_LOCALS;
     SP_MMA_LOCALS;
+#elif DIRECT == 3
+    DEC_MMA_LOCALS;
+    LK_SHARED float ks[BLOCK_N * LK_DEC_KROW] __attribute__((aligned(16)));
+    LK_SHARED float vs[BLOCK_N * LK_DEC_VROW] __attribute__((aligned(16)));
 #elif DIRECT
     LK_DEC_SOFTMAX_LOCALS(SP_NZ);
 #else
@@ -77,7 +84,7 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
 #endif
     const int ntiles = lk_sp_ntiles(g);
     const int t0 = lk_dec_split_first(ntiles, splits, split), t1 = lk_dec_split_first(ntiles, splits, split + 1);
-#if DIRECT == 2
+#if DIRECT >= 2
     dec_mma_warp wp;
     dec_mma_begin(qs, &wp);
 #else
@@ -88,11 +95,11 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
 
     for (int t = t0; t < t1; t++) {
         lk_sp_tile tl = lk_sp_tile_at(g, t);
-#if DIRECT == 2
+#if DIRECT >= 2
         if (t > t0)
-            lk_barrier(); /* every warp is done with the last tile's bm, pre and value rows */
+            lk_barrier(); /* every warp is done with the last tile's bm, pre, value rows or tiles */
 #endif
-#if DIRECT
+#if DIRECT == 1 || DIRECT == 2
         if (tl.sparse && (t == t0 || (tl.p0 - lk_sp_sinks(g)) % LK_SP_BLOCK == 0))
             lk_sp_block_prefix(bm, pre, ksrc, g, b, hk0, (int)((tl.p0 - lk_sp_sinks(g)) / LK_SP_BLOCK));
 #endif
@@ -101,11 +108,11 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
         if (tl.sparse)
             sp_mma_stage_values(&src, vrow_bm, vrow_first);
         dec_mma_attend_tile(&src, tl.ntok, &wp);
-#elif DIRECT
+#elif DIRECT == 1
         sp_direct_scores(bm, pre, ksrc, g, b, hk0, tl, qs, sp);
         lk_dec_softmax(sc, sp, st, tl.ntok, SP_NZ, acc);
         sp_direct_pv(vsrc, g, b, hk0, tl, sp, st, acc);
-#else
+#else /* the tiles: DIRECT 0, and 3 on tensor cores */
 #if K_DENSE
         for (int e = get_local_id(0); e < tl.ntok * KVH * D; e += WG) {
             int n = e / (KVH * D), c = e % (KVH * D);
@@ -120,10 +127,15 @@ LK_KERNEL LK_WG_SIZE(WG) void attention_decode_sparse(
         else
             lk_sp_load_dense(vs, LK_DEC_VROW, vsrc, g, b, hk0, tl, 0);
         lk_barrier();
+#if DIRECT == 3
+        dec_tiles_src src = {ks, vs, tl.ntok};
+        dec_mma_attend_tile(&src, tl.ntok, &wp);
+#else
         lk_dec_attend_tile(qs, ks, vs, sc, sp, st, tl.ntok, acc);
 #endif
+#endif
     }
-#if DIRECT == 2
+#if DIRECT >= 2
     dec_mma_store(part, nrec, Hq, b, hq0, splits, split, qs, dm_ml, &wp);
 #else
     lk_dec_store_partial(part, nrec, Hq, b, hq0, splits, split, qs, st, acc);

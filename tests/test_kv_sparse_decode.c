@@ -4,10 +4,10 @@
  * inverse Hadamard -> RoPE) both fused and two-stage, both tile loaders (LOADER 0 walks a
  * tile's bitmap, 1 ranks each element) and the direct reads of plain caches (DIRECT 1: runs of
  * 4, 8 and 2 tokens against QG 4, 1 and 8; fewer work-items than runs (WG 8); D 256's four
- * value tiles per row; full tiles, keep = D) and on tensor cores (DIRECT 2: NVIDIA cc 8+ only,
- * else skipped with the reason; also run on host threads by test_kv_sparse_mma_emu; QG 16 runs
- * DIRECT 2's tiles with DIRECT 1 on every device). The reference takes the cache's own
- * decompression (checked bit-exact in test_kv_sparse.c), rotates keys back with ref_hadamard
+ * value tiles per row; full tiles, keep = D) and on tensor cores (DIRECT 2, and 3 on the tiles
+ * of either loader: NVIDIA cc 8+ only, else skipped with the reason; also run on host threads by
+ * test_kv_sparse_mma_emu; QG 16 runs DIRECT 2's tiles with DIRECT 1 on every device). The
+ * reference takes the cache's own decompression (checked bit-exact in test_kv_sparse.c), rotates keys back with ref_hadamard
  * and lets ref_attention_fwd apply RoPE. Tolerance (harness.h's relative error): 1e-5 f32
  * (1e-4 with rotation: a 512-term fp32 transform), 2e-3 f16. */
 #include <math.h>
@@ -24,7 +24,7 @@ typedef struct {
     int64_t L;
     int G, perm, rope, variant; /* variant -1: the database / defaults */
     lk_dtype dtype;
-    char tunables[40];
+    char tunables[64];
     lkt_backend backend;
 } dec_case;
 
@@ -44,7 +44,10 @@ typedef struct {
     X(1, 2, 4, 128, 39, 16, 16, 0, 32, 300, 0, 0, 0, -1, LK_F16, "SPLITS=3,BLOCK_N=64,WG=128,DIRECT=2")     \
     X(2, 1, 8, 64, 20, 2, 2, 3, 0, 200, 0, 0, 0, -1, LK_F16, "SPLITS=7,BLOCK_N=32,WG=128,DIRECT=2")         \
     X(1, 2, 2, 256, 100, 4, 8, 5, 16, 157, 0, 0, 0, -1, LK_F16, "SPLITS=2,BLOCK_N=16,WG=64,DIRECT=2")       \
-    X(1, 1, 16, 64, 30, 16, 2, 1, 1, 70, 0, 0, 0, -1, LK_F16, "SPLITS=1,BLOCK_N=16,WG=64,DIRECT=2")
+    X(1, 1, 16, 64, 30, 16, 2, 1, 1, 70, 0, 0, 0, -1, LK_F16, "SPLITS=1,BLOCK_N=16,WG=64,DIRECT=2")         \
+    X(1, 2, 4, 128, 39, 16, 16, 0, 32, 300, 0, 0, 0, -1, LK_F16, "SPLITS=3,BLOCK_N=32,WG=64,DIRECT=3")      \
+    X(2, 1, 8, 64, 20, 2, 2, 3, 0, 200, 0, 0, 0, -1, LK_F16, "SPLITS=7,BLOCK_N=32,WG=64,DIRECT=3,LOADER=1") \
+    X(1, 2, 2, 256, 100, 4, 8, 5, 16, 157, 0, 0, 0, -1, LK_F16, "SPLITS=2,BLOCK_N=16,WG=32,DIRECT=3")
 
 #define ROW(b, h, qg, d, k, kb, vb, s, w, l, g, pm, rp, var, dt, tun)                                    \
     {b, h, qg, d, k, kb, vb, s, w, l, g, pm, rp, var, dt, tun, LKT_OPENCL},                              \
@@ -60,8 +63,8 @@ ParameterizedTest(dec_case *c, kv_sparse_decode, matches_reference)
 {
     lk_context *ctx = lkt_open(c->backend);
     const char *asked = strstr(c->tunables, "DIRECT=");
-    const int direct = !asked ? 0 : asked[7] == '2' && c->QG > 8 ? 1 : asked[7] - '0'; /* what runs */
-    if (direct == 2)
+    const int direct = !asked ? 0 : asked[7] >= '2' && c->QG > 8 ? 1 : asked[7] - '0'; /* what runs */
+    if (direct >= 2)
         lkt_require_tensor_cores(ctx);
     lkt_rng rng = lkt_rng_make(lkt_seed(), (uint64_t)(c->L * 3 + c->D + c->G * 11 + c->variant));
     int64_t H = (int64_t)c->B * c->Hkv, Hq = (int64_t)c->Hkv * c->QG, n = H * c->L * c->D;
@@ -99,7 +102,7 @@ ParameterizedTest(dec_case *c, kv_sparse_decode, matches_reference)
     lkt_tensor tq = lkt_upload(ctx, c->dtype, LKT_PADDED, qs, q), to = lkt_upload(ctx, c->dtype, LKT_BSHD, qs, o);
     lkt_tensor tl = lkt_zeros(ctx, LK_F32, 2, ls);
     if (c->tunables[0] || c->variant >= 0) {
-        char over[64];
+        char over[96];
         snprintf(over, sizeof over, "%s%sVARIANT=%d", c->tunables, c->tunables[0] ? "," : "", c->variant < 0 ? 0 : c->variant);
         LKT_OK(ctx, lk_tuning_override(ctx, "kv_sparse", c->dtype, c->D, 0, 0, over));
     }
@@ -149,7 +152,7 @@ ParameterizedTest(dec_case *c, kv_sparse_decode, matches_reference)
     lk_context_destroy(ctx);
 }
 
-/* DIRECT reads plain caches only, and takes 0, 1 or 2. */
+/* DIRECT reads plain caches only, and takes 0, 1, 2 or 3. */
 Test(kv_sparse_decode, direct_needs_a_plain_cache)
 {
     lk_context *ctx = lkt_open(LKT_OPENCL);
@@ -177,6 +180,9 @@ Test(kv_sparse_decode, direct_needs_a_plain_cache)
     cr_expect_eq(lk_attention_decode_sparse(ctx, &q.t, cache, &o.t, NULL, &p), LK_ERR_INVALID_ARGUMENT);
     LKT_OK(ctx, lk_tuning_override(ctx, "kv_sparse", LK_F32, 64, 0, 0, "SPLITS=1,BLOCK_N=16,WG=64,DIRECT=3"));
     cr_expect_eq(lk_attention_decode_sparse(ctx, &q.t, cache, &o.t, NULL, &p), LK_ERR_INVALID_ARGUMENT);
+    LKT_OK(ctx, lk_tuning_override(ctx, "kv_sparse", LK_F32, 64, 0, 0, "SPLITS=1,BLOCK_N=16,WG=64,DIRECT=4"));
+    cr_expect_eq(lk_attention_decode_sparse(ctx, &q.t, cache, &o.t, NULL, &p), LK_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(lk_last_error(ctx), "DIRECT 4") != NULL, "%s", lk_last_error(ctx));
     LKT_OK(ctx, lk_tuning_override(ctx, "kv_sparse", LK_F32, 64, 0, 0, "SPLITS=1,BLOCK_N=16,WG=64,DIRECT=0"));
     LKT_OK(ctx, lk_attention_decode_sparse(ctx, &q.t, cache, &o.t, NULL, &p));
     lkt_free(&q);

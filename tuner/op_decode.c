@@ -76,10 +76,10 @@ static int mma_warps_busy(const lk_params *p, const void *user, char *why, size_
     return 0;
 }
 
-void decode_space_direct(const tune_space_user *u, space *s, int f16_tiles)
+void decode_space_direct(const tune_space_user *u, space *s)
 {
     static const int direct[] = {0, 1, 2, 3};
-    space_add_list(s, "DIRECT", tensor_cores_for(u) ? 3 + (f16_tiles != 0) : 2, direct);
+    space_add_list(s, "DIRECT", tensor_cores_for(u) ? 4 : 2, direct);
     space_add_constraint(s, "mma_warps_busy", mma_warps_busy);
 }
 
@@ -93,13 +93,14 @@ int decode_space_tensor_cores(const tune_space_user *u, space *s)
     return 1;
 }
 
-/* The direct variants have no tile loader: LOADER stays 0 with them. */
+/* The direct variants (1, 2) have no tile loader: LOADER stays 0 with them. */
 static int one_reader(const lk_params *p, const void *user, char *why, size_t n)
 {
     (void)user;
-    if (!lk_params_get(p, "DIRECT", 0) || !lk_params_get(p, "LOADER", 0))
+    int direct = lk_params_get(p, "DIRECT", 0);
+    if (direct == 0 || direct == 3 || !lk_params_get(p, "LOADER", 0))
         return 1;
-    snprintf(why, n, "DIRECT has no tile loader");
+    snprintf(why, n, "DIRECT %d has no tile loader", direct);
     return 0;
 }
 
@@ -112,7 +113,7 @@ static void decode_space(const tune_space_user *u, space *s)
     if (is_sparse(u->key) && kind_of(u->key) == SPARSE_ROTATE)
         space_add_list(s, "VARIANT", 2, two);
     if (plain)
-        decode_space_direct(u, s, 0);
+        decode_space_direct(u, s);
     if (is_sparse(u->key))
         space_add_list(s, "LOADER", 2, two);
     decode_space_tiles(u, s, plain);

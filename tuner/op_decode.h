@@ -11,10 +11,10 @@ int decode_kv_heads(lk_context *ctx, const tune_shape *shape);
  * adds BLOCK_N 64 (GPUs), 128 and 256 (kernels without K/V tiles in local memory). */
 void decode_space_tiles(const tune_space_user *u, space *s, int long_tiles);
 /* Adds DIRECT to s: 0 tiles, 1 direct reads, and where the device has tensor cores and the
- * key's dtype is f16, 2 (tensor cores) and, with f16_tiles, 3 (tensor cores from f16 tiles). */
-void decode_space_direct(const tune_space_user *u, space *s, int f16_tiles);
-/* Adds DIRECT 0 (tiles), 2 and 3 (tensor cores from the words and from f16 tiles) to s where
- * decode_space_direct would offer 2 (for an op without direct reads); returns whether it did. */
+ * key's dtype is f16, 2 (tensor cores) and 3 (tensor cores on tiles in local memory). */
+void decode_space_direct(const tune_space_user *u, space *s);
+/* Adds DIRECT 0 (tiles), 2 and 3 (tensor cores) to s where decode_space_direct would offer them
+ * (for an op without direct reads); returns whether it did. */
 int decode_space_tensor_cores(const tune_space_user *u, space *s);
 
 /* The descriptor fields every decode op shares: head dims, default context ranges, and the hooks,

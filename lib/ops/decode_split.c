@@ -114,12 +114,12 @@ lk_status lk_decode_mma_check(lk_context *ctx, const char *op, const lk_params *
                                     local + mma_local_bytes(head_dim, query_group, wg));
 }
 
-lk_status lk_decode_check_direct(lk_context *ctx, const char *op, int direct, int direct_reads, int f16_tiles)
+lk_status lk_decode_check_direct(lk_context *ctx, const char *op, int direct, int direct_reads)
 {
-    if (direct == 0 || direct == 2 || (direct == 1 && direct_reads) || (direct == 3 && f16_tiles))
+    if (direct == 0 || direct == 2 || direct == 3 || (direct == 1 && direct_reads))
         return LK_OK;
-    return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: DIRECT %d (0 tiles,%s 2 tensor cores%s)", op, direct,
-                   direct_reads ? " 1 direct," : "", f16_tiles ? ", 3 tensor cores from f16 tiles" : "");
+    return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: DIRECT %d (0 tiles,%s 2 tensor cores, 3 tensor cores on tiles)",
+                   op, direct, direct_reads ? " 1 direct," : "");
 }
 
 int lk_decode_direct_for_group(int direct, int query_group, int wide)

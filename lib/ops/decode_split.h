@@ -33,8 +33,8 @@ lk_status lk_decode_check_tunables(lk_context *ctx, const char *op, const lk_par
 lk_status lk_decode_mma_check(lk_context *ctx, const char *op, const lk_params *p, lk_dtype dtype, int head_dim,
                               int query_group, int max_block_n, size_t local);
 /* LK_OK if DIRECT is one of the op's variants: 0 tiles, 1 direct reads (where the op has them,
- * direct_reads), 2 tensor cores, 3 tensor cores from f16 tiles (where the op has them, f16_tiles). */
-lk_status lk_decode_check_direct(lk_context *ctx, const char *op, int direct, int direct_reads, int f16_tiles);
+ * direct_reads), 2 tensor cores, 3 tensor cores on tiles in local memory. */
+lk_status lk_decode_check_direct(lk_context *ctx, const char *op, int direct, int direct_reads);
 /* The DIRECT a call runs: tuning keys have no query group, so tensor-core tiles (2, 3) tuned at
  * GQA <= 8 run a wider group with `wide` instead (the op's scalar form of the same tiles: 1, the
  * direct reads, for KIVI and the sparse cache; 0 for the low-rank decode). */

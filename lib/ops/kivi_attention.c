@@ -47,7 +47,7 @@ lk_status lk_kivi_attention_check_tunables(lk_context *ctx, const lk_params *p, 
 {
     int bn = lk_params_get(p, "BLOCK_N", 32), wg = lk_params_get(p, "WG", 64), direct = lk_params_get(p, "DIRECT", 0);
     int D = (int)cfg->head_dim;
-    lk_status st = lk_decode_check_direct(ctx, OP, direct, 1, 1);
+    lk_status st = lk_decode_check_direct(ctx, OP, direct, 1);
     if (st != LK_OK)
         return st;
     if (direct == 0)

@@ -55,9 +55,10 @@ void lk_kv_sparse_decode_defaults(const lk_device_info *dev, int head_dim, int k
     lk_params_set(out, "DIRECT", 0);
 }
 
-/* Checks the DIRECT 1 / 2 tunables (cl/kv_sparse_direct.h, kv_sparse_direct_mma.h) for query
- * group qg and q's dtype, local memory included: the softmax arrays (DIRECT 2: decode_mma.h's q
- * and warp states, and the value rows' bitmaps and first codes) and the block's key prefix. */
+/* Checks the DIRECT 1 / 2 / 3 tunables (cl/kv_sparse_direct.h, kv_sparse_direct_mma.h,
+ * decode_mma_tiles.h) for query group qg and q's dtype, local memory included: the softmax arrays
+ * (DIRECT 2 and 3: decode_mma.h's q and warp states; 2: the value rows' bitmaps and first codes;
+ * 3: the fp32 tiles) and the block's key prefix. */
 static lk_status check_direct(lk_context *ctx, const lk_params *p, int direct, int D, int qg, lk_dtype dtype)
 {
     int bn = lk_params_get(p, "BLOCK_N", 16), wg = lk_params_get(p, "WG", 64);
@@ -65,7 +66,8 @@ static lk_status check_direct(lk_context *ctx, const lk_params *p, int direct, i
         return lk_decode_check_tunables(ctx, OP, p, 64,
                                         lk_decode_direct_local_bytes(D, qg, bn, wg, LK_SP_BLOCK) + prefix_local(D, 1));
     size_t rows = (size_t)bn * (size_t)(D / 64); /* the value rows' bitmaps and first codes */
-    return lk_decode_mma_check(ctx, OP, p, dtype, D, qg, 64, rows * 12 + prefix_local(D, 1));
+    size_t tiles = sizeof(float) * (size_t)bn * (size_t)(2 * D + 4);
+    return lk_decode_mma_check(ctx, OP, p, dtype, D, qg, 64, (direct == 3 ? tiles : rows * 12) + prefix_local(D, 1));
 }
 
 void lk_kv_sparse_decode_key(const lk_tensor *q, const lk_kv_sparse_cache *c, lk_tune_key *key)
@@ -206,7 +208,7 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
     int direct = lk_params_get(tuned, "DIRECT", 0);
     if (loader != 0 && loader != 1)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": LOADER %d (0 walk, 1 rank)", loader);
-    lk_status st = lk_decode_check_direct(ctx, OP, direct, 1, 0);
+    lk_status st = lk_decode_check_direct(ctx, OP, direct, 1);
     if (st != LK_OK)
         return st;
     if (direct && keyed)

@@ -29,7 +29,7 @@ lk_status lk_lowrank_attention_check_tunables(lk_context *ctx, const lk_params *
 {
     int bn = lk_params_get(p, "BLOCK_N", 32), direct = lk_params_get(p, "DIRECT", 0);
     int HD = (int)f->head_dim, r = (int)f->rank, dp = HD > r ? HD : r;
-    lk_status st = lk_decode_check_direct(ctx, OP, direct, 0, 1);
+    lk_status st = lk_decode_check_direct(ctx, OP, direct, 0);
     if (st != LK_OK)
         return st;
     if (direct == 0)

@@ -26,7 +26,8 @@ struct kv_sparse_emu_io {
 struct kv_sparse_emu_config {
     const char *name;
     int d, qg, k_bits, v_bits;
-    void (*decode)(int direct, const kv_sparse_emu_io *io); /* kv_sparse_decode.cl, DIRECT 1 or 2 */
+    int mma_direct;                                         /* its tensor-core variant: DIRECT 2 or 3 */
+    void (*decode)(int direct, const kv_sparse_emu_io *io); /* kv_sparse_decode.cl, DIRECT 1 or mma_direct */
 };
 
 #endif

@@ -1,15 +1,19 @@
-/* The tensor-core sparse decode (kv_sparse_decode.cl DIRECT 2, cl/kv_sparse_direct_mma.h) against
- * its direct form (DIRECT 1, cl/kv_sparse_direct.h, which test_kv_sparse_decode checks against
- * ref/ on every backend), on host threads (warp_emu.h), so that it is tested without an NVIDIA
- * GPU. The cache is built here in the format of cl/kv_sparse_format.h: every token row keeps
- * `keep` random channels of K and of V, codes are random (fp16 values in [-1, 1], or random
- * words with random (min, scale)), sinks and the window ring hold random fp16 tokens. Compared
- * per partial record: acc / l and m + log2 l. Tolerance: relative RMS 5e-3 (f16 q, K, V and p in
- * the mma products). The configurations, their defines in CMakeLists.txt:
+/* The tensor-core sparse decodes (kv_sparse_decode.cl DIRECT 2, cl/kv_sparse_direct_mma.h, and 3,
+ * cl/decode_mma_tiles.h on the tile loaders' fp32 tiles) against the direct form (DIRECT 1,
+ * cl/kv_sparse_direct.h, which test_kv_sparse_decode checks against ref/ on every backend), on
+ * host threads (warp_emu.h), so that it is tested without an NVIDIA GPU. The cache is built here
+ * in the format of cl/kv_sparse_format.h: every token row keeps `keep` random channels of K and of
+ * V, codes are random (fp16 values in [-1, 1], or random words with random (min, scale)), sinks
+ * and the window ring hold random fp16 tokens. Compared per partial record: acc / l and m + log2
+ * l. Tolerance: relative RMS 5e-3 (f16 q, K, V and p in the mma products). The configurations,
+ * their defines in CMakeLists.txt:
  *   sp_emu_fp16  D 128, QG 4, fp16 survivors, BLOCK_N 64, WG 128
  *   sp_emu_2bit  D 128, QG 8, 2-bit K and V, BLOCK_N 32, WG 128 (two warps without a token)
  *   sp_emu_d256  D 256, QG 2, 4-bit K, 8-bit V, BLOCK_N 16, WG 64 (four value tiles a row)
- *   sp_emu_d64   D 64, QG 1, fp16 K, 4-bit V, BLOCK_N 64, WG 64 (more m-tiles than warps) */
+ *   sp_emu_d64   D 64, QG 1, fp16 K, 4-bit V, BLOCK_N 64, WG 64 (more m-tiles than warps)
+ * DIRECT 3:
+ *   sp_emu_tiles_2bit  D 128, QG 4, 2-bit K and V, BLOCK_N 32, WG 64, LOADER 0
+ *   sp_emu_tiles_d256  D 256, QG 2, fp16 K, 4-bit V, BLOCK_N 16, WG 32, LOADER 1 */
 #include <criterion/parameterized.h>
 
 #include <algorithm>
@@ -19,10 +23,12 @@
 #include "emu_test.h"
 #include "kv_sparse_emu.h"
 
-extern const kv_sparse_emu_config sp_emu_fp16, sp_emu_2bit, sp_emu_d256, sp_emu_d64;
+extern const kv_sparse_emu_config sp_emu_fp16, sp_emu_2bit, sp_emu_d256, sp_emu_d64, sp_emu_tiles_2bit,
+    sp_emu_tiles_d256;
 
 /* Criterion runs each test in a new process: a case names its configuration by index. */
-static const kv_sparse_emu_config *const configs[] = {&sp_emu_fp16, &sp_emu_2bit, &sp_emu_d256, &sp_emu_d64};
+static const kv_sparse_emu_config *const configs[] = {&sp_emu_fp16,       &sp_emu_2bit, &sp_emu_d256,
+                                                      &sp_emu_d64,        &sp_emu_tiles_2bit, &sp_emu_tiles_d256};
 
 struct emu_case {
     int config, B, Hkv, sinks, nb, window, ring, keep, splits;
@@ -32,7 +38,8 @@ ParameterizedTestParameters(kv_sparse_mma_emu, matches_direct)
 {
     static emu_case cases[] = {{0, 1, 2, 4, 5, 37, 64, 39, 3}, {1, 2, 1, 0, 3, 20, 64, 20, 2},
                                {2, 1, 1, 3, 2, 64, 128, 100, 2}, {3, 1, 2, 0, 4, 0, 64, 64, 1},
-                               {0, 1, 1, 70, 1, 5, 64, 13, 4}};
+                               {0, 1, 1, 70, 1, 5, 64, 13, 4},  {4, 1, 2, 4, 5, 37, 64, 39, 3},
+                               {5, 1, 1, 3, 2, 64, 128, 100, 2}};
     return cr_make_param_array(emu_case, cases, sizeof cases / sizeof cases[0]);
 }
 
@@ -111,7 +118,7 @@ ParameterizedTest(emu_case *c, kv_sparse_mma_emu, matches_direct)
                            c->splits, L, nrec, want.data(), 1.4426950408889634f / std::sqrt((float)D)};
     f->decode(1, &io);
     io.part = got.data();
-    f->decode(2, &io);
+    f->decode(f->mma_direct, &io);
     cr_log_info("config %s: B %d Hkv %d, L %ld = %d sinks + %d blocks + %d window, keep %d, splits %d", f->name,
                 c->B, c->Hkv, L, c->sinks, c->nb, c->window, c->keep, c->splits);
 
