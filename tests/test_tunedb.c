@@ -105,12 +105,19 @@ static lk_db *open_writer(const char *path)
     return db;
 }
 
+/* One measurement by tuner_version `version`. */
+static void record_by(lk_db *db, const lk_device_info *d, const lk_tune_key *k, lk_db_outcome outcome,
+                      const char *params, double median, const char *version)
+{
+    lk_db_measurement m = {outcome, params, outcome == LK_DB_OK ? NULL : "test failure", median, median * 0.9,
+                           median * 1.1, 10, version};
+    cr_assert_eq(lk_db_record(db, d, k, &m), LK_OK, "record %s: %s", params, lk_db_error(db));
+}
+
 static void record(lk_db *db, const lk_device_info *d, const lk_tune_key *k, lk_db_outcome outcome,
                    const char *params, double median)
 {
-    lk_db_measurement m = {outcome, params, outcome == LK_DB_OK ? NULL : "test failure", median, median * 0.9,
-                           median * 1.1, 10, "test"};
-    cr_assert_eq(lk_db_record(db, d, k, &m), LK_OK, "record %s: %s", params, lk_db_error(db));
+    record_by(db, d, k, outcome, params, median, "test");
 }
 
 /* One ok measurement of the test key at bucket `length` for device d in the file at path. */
@@ -674,6 +681,44 @@ Test(tunedb, a_candidate_timed_again_counts_at_its_latest_time)
     cr_expect(n == 3 && lk_params_get(&ranked[0], "M", -1) == 2 && lk_params_get(&ranked[1], "M", -1) == 1,
               "ranking at 4096 by latest times: n %d, first M=%d, second M=%d", n, lk_params_get(&ranked[0], "M", -1),
               lk_params_get(&ranked[1], "M", -1));
+    lk_db_close(db);
+}
+
+/* lk-tune stores the kernels' version as tuner_version: once a key is timed by another version,
+ * the earlier version's rows stop counting, however fast they were. */
+Test(tunedb, rows_of_other_kernels_stop_counting_once_a_key_is_timed_again)
+{
+    lk_device_info a = gpu_a();
+    lk_db *db = open_writer(in_dir("t.db"));
+    lk_tune_key k = key_at(4096), other = key_at(16384);
+    record_by(db, &a, &k, LK_DB_OK, "M=1", 1.0, "lk-tune kernels v1");
+    record_by(db, &a, &k, LK_DB_OK, "M=2", 2.0, "lk-tune kernels v1");
+    record_by(db, &a, &other, LK_DB_OK, "M=1", 1.0, "lk-tune kernels v1");
+    lk_params p;
+    int64_t bucket;
+    int found, has;
+    cr_assert_eq(lk_db_lookup(db, &a, &k, LK_MATCH_EXACT, &p, &bucket, &found), LK_OK);
+    cr_expect(found && lk_params_get(&p, "M", -1) == 1, "v1: best M=%d", lk_params_get(&p, "M", -1));
+    record_by(db, &a, &k, LK_DB_REJECTED, "M=4", -1, "lk-tune kernels v2"); /* only ok rows supersede */
+    cr_assert_eq(lk_db_lookup(db, &a, &k, LK_MATCH_EXACT, &p, &bucket, &found), LK_OK);
+    cr_expect(found && lk_params_get(&p, "M", -1) == 1, "a rejected v2 row: best M=%d", lk_params_get(&p, "M", -1));
+    record_by(db, &a, &k, LK_DB_OK, "M=3", 3.0, "lk-tune kernels v2");
+    cr_assert_eq(lk_db_lookup(db, &a, &k, LK_MATCH_EXACT, &p, &bucket, &found), LK_OK);
+    cr_expect(found && lk_params_get(&p, "M", -1) == 3, "v2 timed: best M=%d, a v1 row", lk_params_get(&p, "M", -1));
+    record_by(db, &a, &k, LK_DB_OK, "M=2", 2.5, "lk-tune kernels v2");
+    cr_assert_eq(lk_db_lookup(db, &a, &k, LK_MATCH_EXACT, &p, &bucket, &found), LK_OK);
+    cr_expect(found && lk_params_get(&p, "M", -1) == 2, "best M=%d", lk_params_get(&p, "M", -1));
+    cr_assert_eq(lk_db_lookup(db, &a, &other, LK_MATCH_EXACT, &p, &bucket, &found), LK_OK);
+    cr_expect(found && lk_params_get(&p, "M", -1) == 1, "another key keeps its v1 row");
+    lk_params m1 = {0};
+    lk_params_set(&m1, "M", 1);
+    cr_assert_eq(lk_db_measured(db, &a, &k, &m1, "lk-tune kernels v2", &has), LK_OK);
+    cr_expect(!has, "M=1 was measured by v1 only: v2 measures it again");
+    cr_assert_eq(lk_db_measured(db, &a, &k, &m1, "lk-tune kernels v1", &has), LK_OK);
+    cr_expect(has);
+    cr_assert_eq(lk_db_measured(db, &a, &k, &m1, NULL, &has), LK_OK);
+    cr_expect(has, "any version");
+    cr_expect_eq(lk_db_check(db), LK_OK, "%s", lk_db_error(db));
     lk_db_close(db);
 }
 

@@ -361,7 +361,7 @@ Test(tuner, a_budget_search_cut_short_has_measured_the_default, .timeout = 180)
     lk_attention_fwd_defaults(lk_context_device(ctx), 64, &def);
     for (int i = 0; i < best.n; i++) /* the default on the space's lists, which the best row names */
         lk_params_set(&projected, best.v[i].name, lk_params_get(&def, best.v[i].name, best.v[i].value));
-    cr_assert_eq(lk_db_measured(db, lk_context_device(ctx), &key, &projected, &has), LK_OK);
+    cr_assert_eq(lk_db_measured(db, lk_context_device(ctx), &key, &projected, NULL, &has), LK_OK);
     lk_db_close(db);
     lk_context_destroy(ctx);
     cr_log_info("length 512: %d of %d valid candidates measured in the budget", ok, valid);

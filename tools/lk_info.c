@@ -31,7 +31,8 @@ int main(int argc, char **argv)
     }
     const lk_backend_kind kinds[] = {LK_BACKEND_OPENCL, LK_BACKEND_CUDA};
     const char *names[] = {"opencl", "cuda"};
-    printf("longkern %d.%d.%d\n\nbackends:\n", LK_VERSION_MAJOR, LK_VERSION_MINOR, LK_VERSION_PATCH);
+    printf("longkern %d.%d.%d, kernels %s\n\nbackends:\n", LK_VERSION_MAJOR, LK_VERSION_MINOR, LK_VERSION_PATCH,
+           lk_kernels_version());
     for (int i = 0; i < 2; i++) {
         const char *why = "";
         lk_status st = lk_backend_available(kinds[i], &why);

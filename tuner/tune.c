@@ -11,7 +11,6 @@
 #include "timing.h"
 #include "tune.h"
 
-#define TUNER_VERSION "lk-tune 0.1.0"
 #define SHUFFLE_SEED 0x5eedULL
 #define TIMEOUT_FACTOR 10.0
 #define FINAL_ROUNDS 3 /* interleaved rounds of the final round */
@@ -259,7 +258,9 @@ static void record(tuner *t, const lk_tune_key *key, const lk_params *p, lk_db_o
 {
     char text[256];
     lk_params_format(p, "", ",", text, sizeof text);
-    lk_db_measurement m = {outcome, text, reason, NAN, NAN, NAN, 0, TUNER_VERSION};
+    char version[64];
+    tune_version(version, sizeof version);
+    lk_db_measurement m = {outcome, text, reason, NAN, NAN, NAN, 0, version};
     if (tm) {
         m.median_ms = tm->median_ms;
         m.min_ms = tm->min_ms;
@@ -307,10 +308,17 @@ static lk_db_outcome measure(tuner *t, const lk_tune_key *key, const lk_params *
     return out;
 }
 
+void tune_version(char *out, size_t n)
+{
+    snprintf(out, n, "lk-tune 0.1.0 kernels %s", lk_kernels_version());
+}
+
 int tune_measured(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, const lk_params *p)
 {
     int has = 0;
-    if (lk_db_measured(db, dev, key, p, &has) != LK_OK)
+    char version[64];
+    tune_version(version, sizeof version);
+    if (lk_db_measured(db, dev, key, p, version, &has) != LK_OK)
         fprintf(stderr, "warning: %s\n", lk_db_error(db));
     return has;
 }

@@ -51,8 +51,11 @@ lk_params *tune_search_order(const space *s, tune_strategy strategy, size_t *n);
 /* How many of a key's n valid candidates the strategy measures, the first of tune_search_order
  * (random: the fraction; budget: all, time decides; exhaustive: all). */
 size_t tune_planned(const tune_opts *o, size_t n);
-/* 1 when db holds a measurement of p for key on dev, whatever its outcome (a failed lookup warns
- * on stderr and counts as not measured). */
+/* What lk-tune stores as a measurement's tuner_version: its own version and the kernels'
+ * (lk_kernels_version), so that rows of other kernels stop counting once a key is re-timed. */
+void tune_version(char *out, size_t n);
+/* 1 when db holds a measurement of p for key on dev by this tuner and these kernels, whatever its
+ * outcome (a failed lookup warns on stderr and counts as not measured). */
 int tune_measured(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, const lk_params *p);
 /* The keys to tune, in loop order; lengths whose problem does not fit the device are left out
  * with a note on stderr. Returns the count. */

@@ -10,6 +10,12 @@
 
 struct lk_embedded_kernel { const char *name; const char *text; };
 extern const struct lk_embedded_kernel lk_embedded_kernels[];
+extern const char lk_kernels_version_text[];
+
+const char *lk_kernels_version(void)
+{
+    return lk_kernels_version_text;
+}
 
 typedef struct cached_program {
     uint64_t key;

@@ -125,6 +125,10 @@ lk_status lk_sync(lk_context *ctx);
  * parameters it ran with and where they came from ("attention_fwd VARIANT=1 BLOCK_M=64 ...
  * [source=user-db]"). For logs, tests and the tuner. */
 const char *lk_last_launch(const lk_context *ctx);
+/* The version of the kernel sources built into the library: 12 hex digits of a SHA-1 over cl/ at
+ * build time. lk-tune stores it with every measurement, and once a key has a measurement with
+ * other kernels than its older rows, those older rows stop counting (docs/ARCHITECTURE.md). */
+const char *lk_kernels_version(void);
 
 /* ---- buffers ------------------------------------------------------------------------ */
 

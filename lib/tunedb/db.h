@@ -58,9 +58,10 @@ lk_status lk_db_record(lk_db *db, const lk_device_info *dev, const lk_tune_key *
 lk_status lk_db_has_best(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, int *has);
 
 /* *has = 1 when dev (exact fingerprint) already has a measurement of `params` for key's bucket,
- * whatever its outcome: the tuner's per-candidate resume test. */
+ * whatever its outcome, by tuner_version `version` (NULL: any): the tuner's per-candidate resume
+ * test (a candidate measured with other kernels is measured again). */
 lk_status lk_db_measured(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, const lk_params *params,
-                         int *has);
+                         const char *version, int *has);
 
 /* The best row for key among the devices that match dev at `level` (exact fingerprint; same
  * backend and device name; same backend, vendor and device type), taking the tuned bucket

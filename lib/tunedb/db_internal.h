@@ -46,12 +46,15 @@ int lk_db_bucket_log2(int64_t b);
 #define LK_DB_SAME_KEY(a, b) a ".device_id = " b ".device_id AND " LK_DB_KEY_EQ(a, b)
 
 /* SQL condition: measurement m is its candidate's current time, that is an ok measurement with no
- * later ok one of the same parameters for its device and key. A candidate timed again (the
- * tuner's final round, lk-tune --force) counts at its latest time; the earlier rows stay as
- * history. Every reader of times (best row, variant tiles, ranking, check, compare) uses it. */
+ * later ok one of the same parameters for its device and key, and none of its key by another
+ * tuner_version (lk-tune stores the kernels' version there: lk_kernels_version). A candidate timed
+ * again (the tuner's final round, lk-tune --force) counts at its latest time; once a key is
+ * timed with other kernels, its rows from the earlier ones stop counting. The earlier rows stay
+ * as history. Every reader of times (best row, variant tiles, ranking, check, compare) uses it. */
 #define LK_DB_CURRENT(m)                                                                             \
     m ".status = 'ok' AND NOT EXISTS (SELECT 1 FROM measurements later WHERE " LK_DB_SAME_KEY("later", m) \
-    " AND later.params = " m ".params AND later.status = 'ok' AND later.id > " m ".id)"
+    " AND later.status = 'ok' AND later.id > " m ".id AND (later.params = " m ".params OR later.tuner_version IS NOT " \
+    m ".tuner_version))"
 
 /* The body of lk_db_record, for a caller that already holds a write transaction. */
 lk_status lk_db_record_in_tx(lk_db *db, const lk_device_info *dev, const lk_tune_key *key,

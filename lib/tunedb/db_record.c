@@ -151,9 +151,9 @@ lk_status lk_db_record(lk_db *db, const lk_device_info *dev, const lk_tune_key *
     return s;
 }
 
-/* *has = 1 when `sql` (fingerprint, key fields, bucket[, params]) returns a row. */
+/* *has = 1 when `sql` (fingerprint, key fields, bucket[, params, version]) returns a row. */
 static lk_status exists(lk_db *db, const char *sql, const char *what, const lk_device_info *dev,
-                        const lk_tune_key *key, const char *params, int *has)
+                        const lk_tune_key *key, const char *params, const char *version, int *has)
 {
     *has = 0;
     lk_status s = check_key(db, key);
@@ -167,6 +167,8 @@ static lk_status exists(lk_db *db, const char *sql, const char *what, const lk_d
     sqlite3_bind_int64(st, 7, lk_length_bucket(key->length));
     if (params)
         sqlite3_bind_text(st, 8, params, -1, SQLITE_TRANSIENT);
+    if (version)
+        sqlite3_bind_text(st, 9, version, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     s = rc == SQLITE_ROW || rc == SQLITE_DONE ? LK_OK : lk_db_sql_fail(db, what);
     sqlite3_finalize(st);
@@ -180,17 +182,17 @@ lk_status lk_db_has_best(lk_db *db, const lk_device_info *dev, const lk_tune_key
                   "SELECT 1 FROM best b JOIN devices d ON d.id = b.device_id WHERE d.fingerprint = ?"
                   " AND b.op = ? AND b.family = ? AND b.dtype = ? AND b.head_dim = ? AND b.flag = ?"
                   " AND b.bucket = ?",
-                  "looking for a best row", dev, key, NULL, has);
+                  "looking for a best row", dev, key, NULL, NULL, has);
 }
 
 lk_status lk_db_measured(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, const lk_params *params,
-                         int *has)
+                         const char *version, int *has)
 {
     char text[512];
     lk_params_format(params, "", ",", text, sizeof text); /* the form lk_db_record stores */
     return exists(db,
                   "SELECT 1 FROM measurements m JOIN devices d ON d.id = m.device_id WHERE d.fingerprint = ?"
                   " AND m.op = ? AND m.family = ? AND m.dtype = ? AND m.head_dim = ? AND m.flag = ?"
-                  " AND m.bucket = ? AND m.params = ? LIMIT 1",
-                  "looking for a measurement", dev, key, text, has);
+                  " AND m.bucket = ? AND m.params = ? AND (?9 IS NULL OR m.tuner_version = ?9) LIMIT 1",
+                  "looking for a measurement", dev, key, text, version, has);
 }
