@@ -84,16 +84,23 @@ int cli_lengths(int64_t lo, int64_t hi, int64_t *out, int max)
     return n;
 }
 
-void cli_describe(lk_context *ctx, int argc, char **argv, char *buf, size_t n)
+void cli_describe_command(int argc, char **argv, char *buf, size_t n)
 {
-    const lk_device_info *d = lk_context_device(ctx);
     char date[32];
     time_t now = time(NULL);
     strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
-    int k = snprintf(buf, n, "device: %s (%s, %s)\ndriver: %s\ndate: %s\ncommand:", d->name,
-                     d->backend == LK_BACKEND_CUDA ? "cuda" : "opencl", d->platform_name, d->driver, date);
+    int k = snprintf(buf, n, "date: %s\ncommand:", date);
     for (int i = 0; i < argc && k >= 0 && (size_t)k < n; i++)
         k += snprintf(buf + k, n - (size_t)k, " %s", argv[i]);
+}
+
+void cli_describe(lk_context *ctx, int argc, char **argv, char *buf, size_t n)
+{
+    const lk_device_info *d = lk_context_device(ctx);
+    int k = snprintf(buf, n, "device: %s (%s, %s)\ndriver: %s\n", d->name,
+                     d->backend == LK_BACKEND_CUDA ? "cuda" : "opencl", d->platform_name, d->driver);
+    if (k >= 0 && (size_t)k < n)
+        cli_describe_command(argc, argv, buf + k, n - (size_t)k);
 }
 
 void cli_device_slug(lk_context *ctx, char *buf, size_t n)

@@ -26,6 +26,8 @@ lk_context *cli_open(const char *spec);
 int cli_lengths(int64_t lo, int64_t hi, int64_t *out, int max);
 /* "device: ...\ndriver: ...\ndate: ...\ncommand: ..." (no trailing newline). */
 void cli_describe(lk_context *ctx, int argc, char **argv, char *buf, size_t n);
+/* "date: ...\ncommand: ..." alone (no trailing newline). */
+void cli_describe_command(int argc, char **argv, char *buf, size_t n);
 /* "<backend>-<device name>" lowercased, runs of other characters turned into one '-'. */
 void cli_device_slug(lk_context *ctx, char *buf, size_t n);
 /* mkdir -p. 0 on success. */

@@ -42,10 +42,12 @@ static int usage(const char *why)
     return 2;
 }
 
-static int export_csv(lk_context *ctx, lk_db *db, const char *db_path, const char *file, int argc, char **argv)
+/* The file's own device lines name the devices of its rows: the header names no device (that of
+ * the machine exporting was mistaken for the data's). */
+static int export_csv(lk_db *db, const char *db_path, const char *file, int argc, char **argv)
 {
     char comment[2048];
-    cli_describe(ctx, argc, argv, comment, sizeof comment);
+    cli_describe_command(argc, argv, comment, sizeof comment);
     if (lk_db_export_csv_file(db, file, comment) != LK_OK) {
         fprintf(stderr, "export to %s failed (an existing file is left as it was): %s\n", file, lk_db_error(db));
         return 1;
@@ -212,7 +214,7 @@ int main(int argc, char **argv)
                 rc = tune_run(ctx, db, &o, keys, nkeys);
             }
             if (!rc && export_file)
-                rc = export_csv(ctx, db, db_path, export_file, argc, argv);
+                rc = export_csv(db, db_path, export_file, argc, argv);
         }
         lk_db_close(db);
     }
