@@ -7,9 +7,11 @@
  * consecutive), over one split of the token tiles. A tile kernel declares the arrays below with
  * LK_DEC_LOCALS, fills a K and a V tile of BLOCK_N tokens in local memory from its own storage
  * (dense, sparse, quantized), then calls lk_dec_attend_tile (scores, online softmax, p.V for all
- * NQ heads; register-blocked, 16-byte local reads). A direct kernel (kivi_decode_direct.cl)
- * reads its storage in its own score and p.V phases and shares the rest (LK_DEC_SOFTMAX_LOCALS,
- * lk_dec_softmax, lk_dec_pv_quad / lk_dec_pv_add, lk_dec_store_partial):
+ * NQ heads; register-blocked, 16-byte local reads). A direct kernel (DIRECT 1: kivi_direct.h,
+ * kv_sparse_direct.h) reads its storage in its own score and p.V phases and shares the rest
+ * (LK_DEC_SOFTMAX_LOCALS, lk_dec_softmax, lk_dec_pv_quad / lk_dec_pv_add, lk_dec_store_partial).
+ * The tensor-core variants (DIRECT 2, 3) keep only the split and the records of this file and
+ * run decode_mma.h warp by warp. The arrays of the others:
  *
  *   qs [NQ][D]                 q, scaled by scale * log2(e) (scores live in the exp2 domain)
  *   ks [BLOCK_N][LK_DEC_KROW]  token n, channel c = j*D + d of kv head j; rows padded by 4
