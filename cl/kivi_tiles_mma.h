@@ -11,8 +11,9 @@
  *
  *   fill      work-item step: one word; its even and odd codes masked apart, the 16-bit halves
  *             of the two joined by prmt, so that one shift and mask (| 0x6400) give the codes of
- *             neighbours 2p, 2p + 1 as lk_dequant_h2's f16 pair; with the word's (scale, min),
- *             stored as one f16x2. Words past the quantized prefix: the residual's fp16 (0 past n).
+ *             neighbours 2p, 2p + 1 as lk_dequant_h2_bc's f16 pair; with the word's (scale, min),
+ *             its f16x2 pairs stored 16 bytes at a time. Words past the quantized prefix: the
+ *             residual's fp16 (0 past n).
  *   K frag    (scores; rows: tokens n0.., columns: channels 16 ks..) ldmatrix.x4.trans of kt,
  *             matrix i: channels 16 ks + 8 (i / 2) + 0..7 (its rows) from token n0 + 8 (i % 2)
  *   V^T frag  (p.V; rows: channels 16 mc.., columns: tokens n0..) ldmatrix.x4.trans of vt,
@@ -36,16 +37,35 @@ typedef struct kivi_tiles_src {
 } kivi_tiles_src;
 
 /* The 16 / bits f16 pairs of neighbour codes (2p, 2p + 1) of word w, dequantized with sm
- * (scale, min), into out[p]. */
+ * (scale, min), into out[p] (out 16-byte aligned for 2- and 4-bit words, 8 for 8-bit): the
+ * parameters broadcast once, then a shift, a mask, a sub and an fma per pair, and 16-byte stores
+ * (8-byte for the two pairs of an 8-bit word). */
 LK_INLINE void kivi_tiles_word(uint w, uint sm, int bits, LK_LOCAL_PTR uint *out)
 {
     const uint mask = bits == 2 ? 0x33333333u : bits == 4 ? 0x0F0F0F0Fu : 0x00FF00FFu;
     const uint levels = (uint)lk_quant_levels(bits), even = w & mask, odd = (w >> bits) & mask;
     const uint lo = lk_prmt(even, odd, 0x5410), hi = lk_prmt(even, odd, 0x7632); /* pairs of each half */
     const int per_half = 8 / bits;
+    uint s2, m2, y[8];
+    lk_dequant_params(sm, &s2, &m2);
     for (int p = 0; p < 16 / bits; p++) {
         const uint x = (((p < per_half ? lo : hi) >> (2 * bits * (p % per_half))) & (levels | levels << 16)) | KM_MAGIC;
-        out[p] = lk_dequant_h2(x, sm);
+        y[p] = lk_dequant_h2_bc(x, s2, m2);
+    }
+    if (bits == 8) {
+        uint2 v;
+        v.x = y[0];
+        v.y = y[1];
+        *(LK_LOCAL_PTR uint2 *)out = v;
+        return;
+    }
+    for (int q = 0; q < 16 / bits; q += 4) {
+        uint4 v;
+        v.x = y[q];
+        v.y = y[q + 1];
+        v.z = y[q + 2];
+        v.w = y[q + 3];
+        *(LK_LOCAL_PTR uint4 *)(out + q) = v;
     }
 }
 

@@ -131,19 +131,17 @@ LK_INLINE uint lk_prmt(uint a, uint b, uint sel)
 }
 
 /* Quantization codes to f16x2 values: x holds 1024 + code in each half (the f16 bits 0x6400 |
- * code, exact for codes < 1024), sm the stored (scale, min) pair (scale in bits 0..15);
- * result = (x - 1024) * scale + min per half, one f16 rounding (fma.rn.f16x2). */
-LK_INLINE uint lk_dequant_h2(uint x, uint sm)
+ * code, exact for codes < 1024), s2 and m2 the scale and the minimum in both halves
+ * (lk_dequant_params); result = (x - 1024) * scale + min per half, one f16 rounding
+ * (fma.rn.f16x2). */
+LK_INLINE uint lk_dequant_h2_bc(uint x, uint s2, uint m2)
 {
     uint r;
-    asm("{\n\t.reg .b32 s2, m2, k, c;\n\t"
-        "prmt.b32 s2, %2, %2, 0x1010;\n\t"
-        "prmt.b32 m2, %2, %2, 0x3232;\n\t"
-        "mov.b32 k, 0x64006400;\n\t"
-        "sub.rn.f16x2 c, %1, k;\n\t"
-        "fma.rn.f16x2 %0, c, s2, m2;\n\t}"
+    asm("{\n\t.reg .b32 c;\n\t"
+        "sub.rn.f16x2 c, %1, %2;\n\t"
+        "fma.rn.f16x2 %0, c, %3, %4;\n\t}"
         : "=r"(r)
-        : "r"(x), "r"(sm));
+        : "r"(x), "r"(0x64006400u), "r"(s2), "r"(m2));
     return r;
 }
 
@@ -180,6 +178,22 @@ LK_INLINE void lk_unpack_half2(uint r, float *lo, float *hi)
 }
 
 #endif /* LK_WARP_EMU */
+
+/* The stored (scale, min) pair sm (scale in bits 0..15) as lk_dequant_h2_bc's s2 = (scale,
+ * scale) and m2 = (min, min): once per group of codes. */
+LK_INLINE void lk_dequant_params(uint sm, uint *s2, uint *m2)
+{
+    *s2 = lk_prmt(sm, sm, 0x1010);
+    *m2 = lk_prmt(sm, sm, 0x3232);
+}
+
+/* lk_dequant_h2_bc with the pair sm of one code pair's group. */
+LK_INLINE uint lk_dequant_h2(uint x, uint sm)
+{
+    uint s2, m2;
+    lk_dequant_params(sm, &s2, &m2);
+    return lk_dequant_h2_bc(x, s2, m2);
+}
 
 /* Wait until at most `ahead` committed groups are still in flight (a constant expression 0..3;
  * the branches fold): the oldest tile of a cp.async ring, one group a tile, has landed while the

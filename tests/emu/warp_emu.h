@@ -27,7 +27,7 @@
  *   red.global.add.f32        an atomic add
  *   cvt to and from f16       _Float16 (round to nearest even)
  *   sin.approx, cos.approx    std::sin, std::cos
- *   prmt, sub/fma.rn.f16x2    lane-local byte selects and f16 arithmetic (lk_prmt, lk_dequant_h2)
+ *   prmt, sub/fma.rn.f16x2    lane-local byte selects and f16 arithmetic (lk_prmt, lk_dequant_h2_bc)
  *   shared memory             __shared__ arrays become static (one block runs at a time), and so
  *                             does the dynamic array of LK_DYN_SHARED, at its compile-time size
  * Not emulated: timing, bank conflicts, register limits; warps whose lanes diverge around a
@@ -289,12 +289,13 @@ inline unsigned lk_prmt(unsigned a, unsigned b, unsigned sel)
         r |= (unsigned)((v >> (8 * ((sel >> (4 * i)) & 7))) & 0xff) << (8 * i);
     return r;
 }
-/* fma.rn.f16x2 rounds once: the double holds (code * scale + min) exactly. */
-inline unsigned lk_dequant_h2(unsigned x, unsigned sm)
+/* fma.rn.f16x2 rounds once: the double holds (code * scale + min) exactly (x - 1024 is exact). */
+inline unsigned lk_dequant_h2_bc(unsigned x, unsigned s2, unsigned m2)
 {
-    double scale = lk_emu_h2f((unsigned short)sm), min = lk_emu_h2f((unsigned short)(sm >> 16));
     unsigned r = 0;
     for (int h = 0; h < 2; h++) {
+        double scale = lk_emu_h2f((unsigned short)(s2 >> (16 * h)));
+        double min = lk_emu_h2f((unsigned short)(m2 >> (16 * h)));
         double code = lk_emu_h2f((unsigned short)(x >> (16 * h))) - 1024.0;
         _Float16 v = (_Float16)(code * scale + min);
         unsigned short bits;
