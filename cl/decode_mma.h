@@ -86,6 +86,7 @@ LK_INLINE void dec_mma_begin(const LK_LOCAL_PTR float *qs, dec_mma_warp *wp)
         wp->o[mc][0] = wp->o[mc][1] = wp->o[mc][2] = wp->o[mc][3] = 0.0f;
 }
 
+#ifndef DEC_MMA_FRAGMENTS
 /* The A fragment of four f16x2 pairs y (rows or columns 2t, 2t+1, 2t+8, 2t+9 of the k-step,
  * each pairing element g with element g + 8). */
 LK_INLINE void dec_mma_regroup(const uint *y, uint *a)
@@ -96,7 +97,6 @@ LK_INLINE void dec_mma_regroup(const uint *y, uint *a)
     a[3] = lk_prmt(y[2], y[3], 0x7632);
 }
 
-#ifndef DEC_MMA_FRAGMENTS
 /* The A fragment of K (rows: tile rows n0.., columns: channels 16 ks..) from dec_mma_key. */
 LK_INLINE void dec_mma_key_frag(const DEC_MMA_SRC *src, int n0, int ks, uint *a)
 {

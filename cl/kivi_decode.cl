@@ -44,12 +44,9 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
     const LK_GLOBAL uint *v_codes, const LK_GLOBAL half *v_params, const LK_GLOBAL half *v_res,
     long cap, long n, long nk, long nv, LK_GLOBAL float *part, long nrec, int Hq, int Hkv, float scale_log2)
 {
-#if DIRECT == 2
+#if DIRECT >= 2
     DEC_MMA_LOCALS;
     KIVI_MMA_LOCALS;
-#elif DIRECT == 3
-    DEC_MMA_LOCALS;
-    KIVI_TILES_LOCALS;
 #elif DIRECT
     LK_DEC_SOFTMAX_LOCALS(KIVI_NZ);
 #else
@@ -77,13 +74,8 @@ LK_KERNEL LK_WG_SIZE(WG) void kivi_decode(
         long j0 = (long)tile * BLOCK_N;
         int ntok = n - j0 < BLOCK_N ? (int)(n - j0) : BLOCK_N;
 #if DIRECT >= 2
-#if DIRECT == 2
-        kivi_mma_src src = kivi_mma_tile(k_codes, k_params, k_res, v_codes, v_params, v_res, cap, bh, n, nk, nv, tile,
-                                         t0, t1, kmw);
-#else
-        kivi_tiles_src src = kivi_tiles_tile(k_codes, k_params, k_res, v_codes, v_params, v_res, cap, bh, n, nk, nv,
-                                             tile, t0, t1, kmw, ktv);
-#endif
+        DEC_MMA_SRC src = kivi_mma_tile(k_codes, k_params, k_res, v_codes, v_params, v_res, cap, bh, n, nk, nv, tile, t0,
+                                        t1, kmw);
         dec_mma_attend_tile(&src, ntok, &wp);
 #elif DIRECT
         kivi_direct_scores(k_codes, k_params, k_res, cap, bh, j0, ntok, nk, qs, sp);

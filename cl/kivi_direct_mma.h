@@ -10,6 +10,54 @@
 
 #include "kivi_mma_stage.h"
 
+#define KIVI_MMA_LOCALS LK_SHARED uint kmw[2 * KM_WORDS]
+
+/* The cache as the mma phases read it: the staged tile, the residual rings, the tile's place. */
+typedef struct kivi_mma_src {
+    const LK_LOCAL_PTR uint *kw, *kp, *vw, *vp;
+    const LK_GLOBAL half *k_res, *v_res;
+    int bh;
+    long j0, nk, nv, len;
+} kivi_mma_src;
+
+/* The view of tile `tile` of a split's tiles [t0, t1) in kmw (two buffers): the first call
+ * also stages the split's first tile; each call starts the next tile's copy into the other buffer
+ * (after a barrier: every warp is done with the tile that buffer held), so that it runs while this
+ * tile computes, then waits for this tile's words. Every work-item calls it, once per tile in
+ * order; it ends with a barrier. */
+LK_INLINE kivi_mma_src kivi_mma_tile(const LK_GLOBAL uint *k_codes, const LK_GLOBAL half *k_params,
+                                     const LK_GLOBAL half *k_res, const LK_GLOBAL uint *v_codes,
+                                     const LK_GLOBAL half *v_params, const LK_GLOBAL half *v_res, long cap, int bh,
+                                     long n, long nk, long nv, int tile, int t0, int t1, LK_LOCAL_PTR uint *kmw)
+{
+    const long j0 = (long)tile * BLOCK_N;
+    LK_LOCAL_PTR uint *buf = kmw + (tile - t0) % 2 * KM_WORDS;
+    if (tile == t0)
+        kivi_mma_stage(k_codes, k_params, v_codes, v_params, cap, bh, j0, nk, nv, buf);
+    else
+        lk_barrier();
+    if (tile + 1 < t1) {
+        kivi_mma_stage(k_codes, k_params, v_codes, v_params, cap, bh, j0 + BLOCK_N, nk, nv,
+                       kmw + (tile + 1 - t0) % 2 * KM_WORDS);
+        lk_cp_async_wait(1);
+    } else {
+        lk_cp_async_wait(0);
+    }
+    lk_barrier();
+    kivi_mma_src src = {buf, buf + KM_OFF_KP, buf + KM_OFF_VW, buf + KM_OFF_VP, k_res, v_res, bh, j0, nk, nv, n};
+    return src;
+}
+
+/* 1024 + the codes of slot s of word a (low half) and of slot s of word b (high half), or for
+ * 16 codes per word slots s and s + 8 of word a (b unused). */
+LK_INLINE uint kivi_mma_codes(uint a, uint b, int s, int bits)
+{
+    const uint levels = (uint)lk_quant_levels(bits);
+    if (32 / bits >= 16)
+        return ((a >> (bits * s)) & (levels | levels << 16)) | KM_MAGIC;
+    return ((a >> (bits * s)) & levels) | (((b >> (bits * s)) & levels) << 16) | KM_MAGIC;
+}
+
 /* (k[n][c], k[n + 8][c]): rows n and n + 8 share their 16-token m-tile, so both are quantized
  * or neither. */
 LK_INLINE uint dec_mma_key(const kivi_mma_src *s, int n, int c)

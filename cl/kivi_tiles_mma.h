@@ -27,9 +27,10 @@
 #define KT_ROW (BLOCK_N + 8) /* halves */
 #define VT_ROW (KD + 8)
 
-#define KIVI_TILES_LOCALS                                                                                              \
-    LK_SHARED uint kmw[KM_WORDS];                                                                                      \
-    LK_SHARED uint ktv[(KD * KT_ROW + BLOCK_N * VT_ROW) / 2] __attribute__((aligned(16)))
+#define KT_WORDS (KD * KT_ROW / 2)
+#define VT_WORDS (BLOCK_N * VT_ROW / 2)
+/* kt, vt, then one buffer of words (kivi_mma_stage.h) */
+#define KIVI_MMA_LOCALS LK_SHARED uint kmw[KT_WORDS + VT_WORDS + KM_WORDS] __attribute__((aligned(16)))
 
 /* The f16 tiles the fragments read (f16 pairs). */
 typedef struct kivi_tiles_src {
@@ -101,26 +102,26 @@ LK_INLINE void kivi_tiles_fill(const LK_LOCAL_PTR uint *buf, const LK_GLOBAL hal
     }
 }
 
-/* The f16 tiles of tile `tile` of a split's tiles [t0, t1): the first call stages the split's
- * first words; each call waits for its words, fills kt and vt (after a barrier: every warp is done
- * with the last tile's), then, after another barrier, starts the next tile's copy into the word
- * buffer, which runs while this tile computes. Every work-item calls it, once per tile in order. */
-LK_INLINE kivi_tiles_src kivi_tiles_tile(const LK_GLOBAL uint *k_codes, const LK_GLOBAL half *k_params,
-                                         const LK_GLOBAL half *k_res, const LK_GLOBAL uint *v_codes,
-                                         const LK_GLOBAL half *v_params, const LK_GLOBAL half *v_res, long cap,
-                                         int bh, long n, long nk, long nv, int tile, int t0, int t1,
-                                         LK_LOCAL_PTR uint *kmw, LK_LOCAL_PTR uint *ktv)
+/* The f16 tiles of tile `tile` of a split's tiles [t0, t1) in kmw (KIVI_MMA_LOCALS): the first
+ * call stages the split's first words; each call waits for its words, fills kt and vt (after a
+ * barrier: every warp is done with the last tile's), then, after another barrier, starts the next
+ * tile's copy into the word buffer, which runs while this tile computes. Every work-item calls
+ * it, once per tile in order. */
+LK_INLINE kivi_tiles_src kivi_mma_tile(const LK_GLOBAL uint *k_codes, const LK_GLOBAL half *k_params,
+                                       const LK_GLOBAL half *k_res, const LK_GLOBAL uint *v_codes,
+                                       const LK_GLOBAL half *v_params, const LK_GLOBAL half *v_res, long cap, int bh,
+                                       long n, long nk, long nv, int tile, int t0, int t1, LK_LOCAL_PTR uint *kmw)
 {
     const long j0 = (long)tile * BLOCK_N;
-    LK_LOCAL_PTR uint *kt = ktv, *vt = ktv + KD * KT_ROW / 2;
+    LK_LOCAL_PTR uint *kt = kmw, *vt = kt + KT_WORDS, *words = vt + VT_WORDS;
     if (tile == t0)
-        kivi_mma_stage(k_codes, k_params, v_codes, v_params, cap, bh, j0, nk, nv, kmw);
+        kivi_mma_stage(k_codes, k_params, v_codes, v_params, cap, bh, j0, nk, nv, words);
     lk_cp_async_wait(0);
     lk_barrier();
-    kivi_tiles_fill(kmw, k_res, v_res, bh, j0, nk, nv, n, kt, vt);
+    kivi_tiles_fill(words, k_res, v_res, bh, j0, nk, nv, n, kt, vt);
     lk_barrier();
     if (tile + 1 < t1)
-        kivi_mma_stage(k_codes, k_params, v_codes, v_params, cap, bh, j0 + BLOCK_N, nk, nv, kmw);
+        kivi_mma_stage(k_codes, k_params, v_codes, v_params, cap, bh, j0 + BLOCK_N, nk, nv, words);
     kivi_tiles_src src = {kt, vt};
     return src;
 }

@@ -61,13 +61,9 @@ LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
     long cap, long n, long nk, long nv, const LK_GLOBAL float *freq, int layout, long pos_offset,
     LK_GLOBAL float *part, long nrec, int Hq, int Hkv, int HPG, float scale_log2)
 {
-#if DIRECT == 2
+#if DIRECT >= 2
     DEC_MMA_LOCALS;
     KIVI_MMA_LOCALS;
-    LOWRANK_MMA_LOCALS;
-#elif DIRECT == 3
-    DEC_MMA_LOCALS;
-    KIVI_TILES_LOCALS;
     LOWRANK_MMA_LOCALS;
 #else
     LK_DEC_LOCALS;
@@ -98,13 +94,8 @@ LK_KERNEL LK_WG_SIZE(WG) void lowrank_decode(
         long j0 = (long)tile * BLOCK_N;
         int ntok = n - j0 < BLOCK_N ? (int)(n - j0) : BLOCK_N;
 #if DIRECT >= 2
-#if DIRECT == 2
-        kivi_mma_src src = kivi_mma_tile(k_codes, k_params, k_res, v_codes, v_params, v_res, cap, bh, n, nk, nv, tile,
-                                         t0, t1, kmw);
-#else
-        kivi_tiles_src src = kivi_tiles_tile(k_codes, k_params, k_res, v_codes, v_params, v_res, cap, bh, n, nk, nv,
-                                             tile, t0, t1, kmw, ktv);
-#endif
+        DEC_MMA_SRC src = kivi_mma_tile(k_codes, k_params, k_res, v_codes, v_params, v_res, cap, bh, n, nk, nv, tile, t0,
+                                        t1, kmw);
         DEC_MMA_FOR_MTILES(n0, ntok) {
             float c[4];
             lowrank_mma_scores(&src, ub, rf, &wp, layout, pos_offset + j0, n0, c);
