@@ -76,21 +76,17 @@ static int mma_warps_busy(const lk_params *p, const void *user, char *why, size_
     return 0;
 }
 
-void decode_space_direct(const tune_space_user *u, space *s)
+int decode_space_direct(const tune_space_user *u, space *s, int direct_reads)
 {
-    static const int direct[] = {0, 1, 2, 3};
-    space_add_list(s, "DIRECT", tensor_cores_for(u) ? 4 : 2, direct);
-    space_add_constraint(s, "mma_warps_busy", mma_warps_busy);
-}
-
-int decode_space_tensor_cores(const tune_space_user *u, space *s)
-{
-    static const int direct[] = {0, 2, 3};
-    if (!tensor_cores_for(u))
-        return 0;
-    space_add_list(s, "DIRECT", 3, direct);
-    space_add_constraint(s, "mma_warps_busy", mma_warps_busy);
-    return 1;
+    static const int with_reads[] = {0, 1, 2, 3}, tiles_only[] = {0, 2, 3};
+    const int mma = tensor_cores_for(u);
+    if (direct_reads)
+        space_add_list(s, "DIRECT", mma ? 4 : 2, with_reads);
+    else if (mma)
+        space_add_list(s, "DIRECT", 3, tiles_only);
+    if (mma)
+        space_add_constraint(s, "mma_warps_busy", mma_warps_busy);
+    return mma;
 }
 
 /* The direct variants (1, 2) have no tile loader: LOADER stays 0 with them. */
@@ -113,7 +109,7 @@ static void decode_space(const tune_space_user *u, space *s)
     if (is_sparse(u->key) && kind_of(u->key) == SPARSE_ROTATE)
         space_add_list(s, "VARIANT", 2, two);
     if (plain)
-        decode_space_direct(u, s);
+        decode_space_direct(u, s, 1);
     if (is_sparse(u->key))
         space_add_list(s, "LOADER", 2, two);
     decode_space_tiles(u, s, plain);

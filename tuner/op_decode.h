@@ -10,12 +10,11 @@ int decode_kv_heads(lk_context *ctx, const tune_shape *shape);
 /* Adds the split-decode tile lists SPLITS, BLOCK_N and WG (per device type) to s; long_tiles
  * adds BLOCK_N 64 (GPUs), 128 and 256 (kernels without K/V tiles in local memory). */
 void decode_space_tiles(const tune_space_user *u, space *s, int long_tiles);
-/* Adds DIRECT to s: 0 tiles, 1 direct reads, and where the device has tensor cores and the
- * key's dtype is f16, 2 (tensor cores) and 3 (tensor cores on tiles in local memory). */
-void decode_space_direct(const tune_space_user *u, space *s);
-/* Adds DIRECT 0 (tiles), 2 and 3 (tensor cores) to s where decode_space_direct would offer them
- * (for an op without direct reads); returns whether it did. */
-int decode_space_tensor_cores(const tune_space_user *u, space *s);
+/* Adds DIRECT to s: 0 tiles, 1 direct reads (for an op with them, direct_reads), and where the
+ * device has tensor cores and the key's dtype is f16, 2 (tensor cores) and 3 (tensor cores on
+ * tiles in local memory). An op without direct reads gets no list without tensor cores (the
+ * tiles alone). Returns whether the tensor-core variants are in. */
+int decode_space_direct(const tune_space_user *u, space *s, int direct_reads);
 
 /* The descriptor fields every decode op shares: head dims, default context ranges, and the hooks,
  * which each op file defines as its own static defaults, fits, setup, check, run and teardown. */

@@ -67,9 +67,9 @@ static void kivi_space(const tune_space_user *u, space *s)
     s->user = u;
     int long_tiles = 1;
     if (is_lowrank(u->key))
-        long_tiles = decode_space_tensor_cores(u, s); /* its tiles stop at 64 tokens */
+        long_tiles = decode_space_direct(u, s, 0); /* its tiles stop at 64 tokens */
     else
-        decode_space_direct(u, s);
+        decode_space_direct(u, s, 1);
     decode_space_tiles(u, s, long_tiles);
     space_add_constraint(s, "fits_device", fits_device);
 }
