@@ -1,6 +1,7 @@
 /* kda_state_mma.cl: kda_state.cl on tensor cores (NVIDIA compute capability 8+, f16 tensors; the
- * host picks it with the tuned SMMA = 1 when CHUNK >= 16, BV a multiple of 8 and DK <= 128, and
- * falls back to kda_state.cl elsewhere). Same recurrence per chunk:
+ * host picks it with the tuned SMMA = 1 when CHUNK >= 16, BV a multiple of 8, DK <= 128, DK and DV
+ * even and one set of the copies below fits the local memory, and falls back to kda_state.cl
+ * elsewhere). Same recurrence per chunk:
  *
  *   h_j = S (stored in f16);   Vn = U - W S (stored over U, f16);   S = Diag(2^gc_last) S + kg^T Vn
  *
@@ -19,22 +20,34 @@
  *             accumulators are the state. A = kg^T by ldmatrix.trans of kg [chunk row][d],
  *             B = Vn by ldmatrix.trans.
  *
- *     local (f16)  sw  [CHUNK][DKP]   W of the chunk (columns past DK and rows past len zeros)
- *                  skg [CHUNK][DKP]   kg of the chunk
- *                  ss  [MT 16][BVP]   S rounded to f16 (B operand of W S)
- *                  svn [CHUNK][BVP]   Vn rounded to f16 (B operand of kg^T Vn)
+ *     local, one dynamic array (f16 unless said), SBUF sets of what is copied per chunk:
+ *                  sw  [SBUF][CHUNK][DKP]  W of the chunk (columns past DK and rows past len zeros)
+ *                  skg [SBUF][CHUNK][DKP]  kg of the chunk
+ *                  su  [SBUF][CHUNK][BVP]  U of the chunk, this work-group's BV columns (past DV zeros)
+ *                  sgl [SBUF][16 MT]       2^gc_last of the chunk (fp32; past DK zeros)
+ *                  ss  [MT 16][BVP]        S rounded to f16 (B operand of W S)
+ *                  svn [CHUNK][BVP]        Vn rounded to f16 (B operand of kg^T Vn)
  *
- *   Loads: the f16 scratch rows go through registers (NPF half2 per work-item and array) into
- *   local memory, each about one chunk ahead: the next chunk's W (stw) is loaded as a chunk
- *   starts and stored into sw after its kg^T Vn, the next chunk's kg (stk) right after this
- *   chunk's kg is stored into skg (before the second barrier), so each load has a whole chunk's
- *   products and barriers to land. U and 2^gc_last are issued before the first barrier. Two
- *   barriers per chunk. The host runs it only where a lane's state (MPW NB tiles) is at most 8
- *   tiles: beside the 2 NPF staged words more spill (lk_kda_state_mma_ok).
+ *   Copies: cp.async from the f16 scratch straight into local memory (no registers, no
+ *   instructions past the issue), CP_H halves a copy: 16 bytes where K and V are multiples of 8,
+ *   else 8 or 4 (K and V even: the host's condition). Waited for (cp.async.wait_group 0) before
+ *   the barrier that publishes them.
+ *   SBUF 2: chunk c + 1's W, U, kg and 2^gc_last go into the other set right after chunk c's
+ *           first barrier (everyone has left chunk c - 1, that set's last reader): a whole chunk
+ *           of products and barriers to land.
+ *   SBUF 1 (where two sets do not fit the device's local memory, e.g. NVIDIA OpenCL's 48 KB at
+ *           CHUNK 64): W and U of chunk c + 1 after chunk c's second barrier (W S and Vn have
+ *           read them), its kg and 2^gc_last after its own first barrier (chunk c's kg^T Vn and
+ *           rescale have read them): half a chunk each.
+ *   Two barriers per chunk. The host runs it only where a lane's state (MPW NB tiles) is at
+ *   most 8 tiles (lk_kda_state_mma_ok).
  */
 #include "kda_common.h"
 #include "mma_nv.h"
 
+#ifndef SBUF
+#define SBUF 2
+#endif
 #define SW (CHUNK / 16)
 #define SWG (SW * 32)
 #define NVB ((DV + BV - 1) / BV)
@@ -42,38 +55,60 @@
 #define MPW ((MT + SW - 1) / SW)
 #define NB (BV / 8)
 #define DKP (MT * 16 + 8) /* halves per row of sw, skg (ldmatrix rows in distinct banks) */
-#define BVP (BV == 8 ? 24 : BV + 8) /* halves per row of ss, svn: 8 ldmatrix rows in distinct banks */
-#define NPAIR (CHUNK * MT * 8)
-#define NPF ((NPAIR + SWG - 1) / SWG)
+#define BVP (BV == 8 ? 24 : BV + 8) /* halves per row of su, ss, svn: 8 ldmatrix rows in distinct banks */
+#define CP_H (DK % 8 == 0 && DV % 8 == 0 ? 8 : DK % 4 == 0 && DV % 4 == 0 ? 4 : 2)
+/* the dynamic array, in halves: one set of sw or skg, of su, of sgl; where each begins */
+#define KSET (CHUNK * DKP)
+#define USET (CHUNK * BVP)
+#define GSET (MT * 16 * 2)
+#define SW_AT(b) ((b) * KSET)
+#define SKG_AT(b) ((SBUF + (b)) * KSET)
+#define SU_AT(b) (2 * SBUF * KSET + (b) * USET)
+#define SGL_AT(b) (SBUF * (2 * KSET + USET) + (b) * GSET)
+#define SS_AT (SBUF * (2 * KSET + USET + GSET))
+#define SVN_AT (SS_AT + MT * 16 * BVP)
+#define SMEM_HALVES (SVN_AT + CHUNK * BVP)
 
-/* Rows 0 .. len - 1 of the chunk at src (row stride DK, f16) as half2 bits into registers; pair
- * e = m SWG + tid is (row e / (MT 8), columns 2 (e % (MT 8)) + 0, 1); past len or DK zeros. Written
- * so that the row and column of pair m are the work-item's own plus constants (one base address,
- * immediate offsets) when SWG and MT 8 divide one another. */
-#define RW (MT * 8) /* pairs per row */
-LK_INLINE void smma_load(uint *stage, const LK_GLOBAL scr_t *scl, long src, int len, int tid)
+LK_INLINE void smma_cp(uint smem_addr, ulong global_addr, int src_bytes)
 {
-#pragma unroll
-    for (int m = 0; m < NPF; m++) {
-#if SWG % RW == 0
-        const int i = m * (SWG / RW) + tid / RW, d = 2 * (tid % RW), ok = 1;
-#elif RW % SWG == 0
-        const int i = m / (RW / SWG), d = 2 * ((m % (RW / SWG)) * SWG + tid), ok = 1;
+#if CP_H == 8
+    lk_cp_async16(smem_addr, global_addr, src_bytes);
+#elif CP_H == 4
+    lk_cp_async8(smem_addr, global_addr, src_bytes);
 #else
-        const int e = m * SWG + tid, i = e / RW, d = 2 * (e % RW), ok = NPAIR % SWG == 0 || e < NPAIR;
+    lk_cp_async4(smem_addr, global_addr, src_bytes);
 #endif
-        stage[m] = ok && i < len ? kda_half2_bits(scl + src + (long)i * DK, d, DK) : 0u;
+}
+
+/* Rows 0 .. CHUNK - 1, columns 0 .. cols - 1 of dst [CHUNK][dpitch] from src (row pitch `pitch`
+ * elements): rows past len and columns at or past lim zero-filled (read nothing). */
+LK_INLINE void smma_copy_rows(LK_LOCAL_PTR ushort *dst, int dpitch, const LK_GLOBAL scr_t *src, long pitch, int cols,
+                              int lim, int len, int tid)
+{
+    const int per_row = cols / CP_H;
+#pragma unroll
+    for (int e = tid; e < CHUNK * per_row; e += SWG) {
+        const int i = e / per_row, c = e % per_row * CP_H, ok = i < len && c < lim;
+        smma_cp(LK_SMEM_ADDR(dst + i * dpitch + c), LK_GLOBAL_ADDR(src + (ok ? i * pitch + c : 0)), ok ? 2 * CP_H : 0);
     }
 }
 
-LK_INLINE void smma_store(const uint *stage, LK_LOCAL_PTR uint *dst, int tid)
+/* W and this work-group's columns of U of the chunk at s (len rows) into set b. */
+LK_INLINE void smma_copy_w_u(LK_LOCAL_PTR ushort *smem, int b, const LK_GLOBAL scr_t *scl, kda_scratch s, int len,
+                             int cb, int tid)
 {
-#pragma unroll
-    for (int m = 0; m < NPF; m++) {
-        int e = m * SWG + tid;
-        if (NPAIR % SWG == 0 || e < NPAIR)
-            dst[(e / (MT * 8)) * (DKP / 2) + e % (MT * 8)] = stage[m];
-    }
+    smma_copy_rows(smem + SW_AT(b), DKP, scl + s.w, DK, MT * 16, DK, len, tid);
+    smma_copy_rows(smem + SU_AT(b), BVP, scl + s.u + cb, DV, BV, DV - cb, len, tid);
+}
+
+/* kg and 2^gc_last of the chunk at s into set b. */
+LK_INLINE void smma_copy_kg_gl(LK_LOCAL_PTR ushort *smem, int b, const LK_GLOBAL scr_t *scl, const LK_GLOBAL float *scr,
+                               kda_scratch s, int len, int tid)
+{
+    smma_copy_rows(smem + SKG_AT(b), DKP, scl + s.kg, DK, MT * 16, DK, len, tid);
+    for (int d = tid; d < MT * 16; d += SWG)
+        lk_cp_async4(LK_SMEM_ADDR(smem + SGL_AT(b) + 2 * d), LK_GLOBAL_ADDR(scr + s.gl + (d < DK ? d : 0)),
+                     d < DK ? 4 : 0);
 }
 
 /* acc[nt] += a B for the NB n8 tiles of k tile kc of B [16 MT or CHUNK][BVP] (f16, row-major):
@@ -102,10 +137,8 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
     const LK_GLOBAL int *cu_seqlens, long cu_off, long cu_s,
     int T, int HV, long BT, long NCH)
 {
-    LK_SHARED uint sw[CHUNK * DKP / 2] __attribute__((aligned(16)));
-    LK_SHARED uint skg[CHUNK * DKP / 2] __attribute__((aligned(16)));
-    LK_SHARED uint ss[MT * 16 * BVP / 2] __attribute__((aligned(16)));
-    LK_SHARED uint svn[CHUNK * BVP / 2] __attribute__((aligned(16)));
+    LK_DYN_SHARED(ushort, smem, SMEM_HALVES);
+    LK_LOCAL_PTR ushort *ss = smem + SS_AT, *svn = smem + SVN_AT;
 
     const int tid = get_local_id(0), warp = tid / 32, lane = tid % 32;
     const int g = lane / 4, t4 = lane % 4, mi = lane / 8, r8 = lane % 8;
@@ -138,25 +171,24 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
         }
     }
 
-    /* the next chunk's W and kg in registers, each loaded about one chunk ahead of its use */
-    uint stw[NPF], stk[NPF];
-    if (bos < eos) {
+    if (bos < eos) { /* the first chunk's copies (SBUF 1: its kg and 2^gc_last after the first barrier) */
         const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, (long)bt * T + bos, n);
         const int len = eos - bos < CHUNK ? eos - bos : CHUNK;
-        smma_load(stw, scl, s.w, len, tid);
-        smma_store(stw, sw, tid);
-        smma_load(stk, scl, s.kg, len, tid);
+        smma_copy_w_u(smem, 0, scl, s, len, cb, tid);
+#if SBUF == 2
+        smma_copy_kg_gl(smem, 0, scl, scr, s, len, tid);
+#endif
+        lk_cp_async_commit();
     }
 
-    LK_LOCAL_PTR const ushort *hw = (LK_LOCAL_PTR const ushort *)sw, *hkg = (LK_LOCAL_PTR const ushort *)skg;
-    LK_LOCAL_PTR const ushort *hs = (LK_LOCAL_PTR const ushort *)ss, *hvn = (LK_LOCAL_PTR const ushort *)svn;
-
-    for (int t0 = bos; t0 < eos; t0 += CHUNK) {
+    LK_LOCAL_PTR const ushort *hs = ss, *hvn = svn;
+    for (int t0 = bos, b = 0; t0 < eos; t0 += CHUNK, b ^= SBUF - 1) {
         const int len = eos - t0 < CHUNK ? eos - t0 : CHUNK;
-        const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, (long)bt * T + t0, n);
         const int nlen = eos - t0 - CHUNK < CHUNK ? eos - t0 - CHUNK : CHUNK; /* next chunk's rows */
-        if (nlen > 0) /* W of the next chunk: stored into sw at the end of this one */
-            smma_load(stw, scl, s.w + (long)CHUNK * DK, nlen, tid);
+        const long r0 = (long)bt * T + t0;
+        const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, r0, n), sn = kda_scratch_at(HV, BT, NCH, hv, r0 + CHUNK, n);
+        LK_LOCAL_PTR const ushort *hw = smem + SW_AT(b), *hkg = smem + SKG_AT(b), *hu = smem + SU_AT(b);
+        LK_LOCAL_PTR const float *sgl = (LK_LOCAL_PTR const float *)(smem + SGL_AT(b));
 
         /* h_j = S to the scratch and to ss (f16) */
 #pragma unroll
@@ -168,33 +200,25 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
                     int d = (warp + SW * j) * 16 + g + 8 * h2, cl = nt * 8 + 2 * t4, col = cb + cl;
                     if (warp + SW * j < MT) {
                         const uint bits = lk_pack_half2(S[j][nt][2 * h2], S[j][nt][2 * h2 + 1]);
-                        ss[d * (BVP / 2) + cl / 2] = bits;
+                        ((LK_LOCAL_PTR uint *)ss)[d * (BVP / 2) + cl / 2] = bits;
                         if (d < DK)
                             kda_store_half2_bits(scl + s.h + (long)d * DV, col, DV, bits);
                     }
                 }
             }
         }
-        /* U of this warp's Vn rows and 2^gc_last of its state rows: their latency overlaps the
-         * barrier and W S */
-        float u[NB][4], gl[MPW][2];
-#pragma unroll
-        for (int nt = 0; nt < NB; nt++) {
-#pragma unroll
-            for (int r = 0; r < 4; r++) {
-                int i = warp * 16 + g + 8 * (r / 2), col = cb + nt * 8 + 2 * t4 + r % 2;
-                u[nt][r] = i < len && col < DV ? scr_ld(scl, s.u + (long)i * DV + col) : 0.0f;
-            }
+        lk_cp_async_wait(0);
+        lk_barrier(); /* this chunk's copies (SBUF 1: W and U) have landed, ss is written */
+#if SBUF == 2
+        if (nlen > 0) {
+            smma_copy_w_u(smem, b ^ 1, scl, sn, nlen, cb, tid);
+            smma_copy_kg_gl(smem, b ^ 1, scl, scr, sn, nlen, tid);
+            lk_cp_async_commit();
         }
-#pragma unroll
-        for (int j = 0; j < MPW; j++) {
-#pragma unroll
-            for (int h2 = 0; h2 < 2; h2++) {
-                int d = (warp + SW * j) * 16 + g + 8 * h2;
-                gl[j][h2] = d < DK ? scr[s.gl + d] : 0.0f;
-            }
-        }
-        lk_barrier(); /* sw (previous iteration or prologue) and ss are written */
+#else
+        smma_copy_kg_gl(smem, 0, scl, scr, s, len, tid);
+        lk_cp_async_commit();
+#endif
 
         /* W S for chunk rows 16 warp .. */
         float acc[NB][4];
@@ -213,26 +237,36 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
 #pragma unroll
             for (int h2 = 0; h2 < 2; h2++) {
                 int i = warp * 16 + g + 8 * h2, cl = nt * 8 + 2 * t4, col = cb + cl;
-                const uint bits = lk_pack_half2(u[nt][2 * h2] - acc[nt][2 * h2], u[nt][2 * h2 + 1] - acc[nt][2 * h2 + 1]);
-                svn[i * (BVP / 2) + cl / 2] = bits;
+                float u0, u1;
+                lk_unpack_half2(((LK_LOCAL_PTR const uint *)hu)[i * (BVP / 2) + cl / 2], &u0, &u1);
+                const uint bits = lk_pack_half2(u0 - acc[nt][2 * h2], u1 - acc[nt][2 * h2 + 1]);
+                ((LK_LOCAL_PTR uint *)svn)[i * (BVP / 2) + cl / 2] = bits;
                 if (i < len)
                     kda_store_half2_bits(scl + s.u + (long)i * DV, col, DV, bits);
             }
         }
-        smma_store(stk, skg, tid); /* skg is free: the first barrier follows the last kg^T Vn */
-        if (nlen > 0) /* kg of the next chunk */
-            smma_load(stk, scl, s.kg + (long)CHUNK * DK, nlen, tid);
-        lk_barrier(); /* skg and svn are written; sw and ss are read */
+#if SBUF == 1
+        lk_cp_async_wait(0);
+#endif
+        lk_barrier(); /* svn is written (SBUF 1: kg and 2^gc_last have landed); sw, su and ss are read */
+#if SBUF == 1
+        if (nlen > 0) {
+            smma_copy_w_u(smem, 0, scl, sn, nlen, cb, tid);
+            lk_cp_async_commit();
+        }
+#endif
 
         /* S = Diag(2^gc_last) S + kg^T Vn */
 #pragma unroll
         for (int j = 0; j < MPW; j++) {
+            const int d = (warp + SW * j) * 16 + g;
+            const float gl0 = warp + SW * j < MT ? sgl[d] : 0.0f, gl1 = warp + SW * j < MT ? sgl[d + 8] : 0.0f;
 #pragma unroll
             for (int nt = 0; nt < NB; nt++) {
-                S[j][nt][0] *= gl[j][0];
-                S[j][nt][1] *= gl[j][0];
-                S[j][nt][2] *= gl[j][1];
-                S[j][nt][3] *= gl[j][1];
+                S[j][nt][0] *= gl0;
+                S[j][nt][1] *= gl0;
+                S[j][nt][2] *= gl1;
+                S[j][nt][3] *= gl1;
             }
         }
 #pragma unroll
@@ -247,9 +281,6 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
                 }
             }
         }
-        /* sw is free since the barrier above; the next iteration's first barrier publishes it */
-        if (nlen > 0)
-            smma_store(stw, sw, tid);
     }
 
 #if HAS_HT

@@ -61,6 +61,12 @@ LK_INLINE void lk_cp_async16(uint smem_addr, ulong global_addr, int src_bytes)
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(smem_addr), "l"(global_addr), "r"(src_bytes));
 }
 
+/* Copy 8 bytes global -> shared without registers (through L1); src_bytes 0 writes zeros. */
+LK_INLINE void lk_cp_async8(uint smem_addr, ulong global_addr, int src_bytes)
+{
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;" ::"r"(smem_addr), "l"(global_addr), "r"(src_bytes));
+}
+
 /* Copy 4 bytes global -> shared without registers (through L1); src_bytes 0 writes zeros. */
 LK_INLINE void lk_cp_async4(uint smem_addr, ulong global_addr, int src_bytes)
 {

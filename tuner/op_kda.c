@@ -66,8 +66,8 @@ static int mma_kernels_apply(const lk_params *p, const void *user, char *why, si
         snprintf(why, n, "MMA: kda_out_mma.cl does not apply (f16 scratch, CHUNK >= 16, OBV a multiple of 16)");
         return 0;
     }
-    if (smma && !lk_kda_state_mma_ok(&u->ctx->info, u->key->dtype, &eff, K)) {
-        snprintf(why, n, "SMMA: kda_state_mma.cl does not apply (f16 scratch, CHUNK >= 16, BV a multiple of 8, K <= 128, state tiles a lane, local memory)");
+    if (smma && !lk_kda_state_mma_ok(&u->ctx->info, u->key->dtype, &eff, K, K)) {
+        snprintf(why, n, "SMMA: kda_state_mma.cl does not apply (f16 scratch, CHUNK >= 16, BV a multiple of 8, K <= 128 and even, state tiles a lane, local memory)");
         return 0;
     }
     if (cmma && !(lk_kda_chunk_mma_ok(&u->ctx->info, u->key->dtype, &eff) && lk_params_get(&eff, "SUB", 16) == 16)) {
@@ -87,7 +87,7 @@ static int wg_in_use(const lk_params *p, const void *user, char *why, size_t n)
         return 1;
     lk_params eff;
     key_effective(u, p, &eff);
-    if (!lk_kda_state_mma_ok(&u->ctx->info, u->key->dtype, &eff, u->key->head_dim) ||
+    if (!lk_kda_state_mma_ok(&u->ctx->info, u->key->dtype, &eff, u->key->head_dim, u->key->head_dim) ||
         !lk_kda_chunk_mma_ok(&u->ctx->info, u->key->dtype, &eff))
         return 1;
     snprintf(why, n, "WG %d sizes no kernel with CMMA and SMMA (tuned at WG 128)", wg);

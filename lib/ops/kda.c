@@ -52,12 +52,22 @@ static size_t state_local_bytes(size_t C, size_t bv, size_t wg, size_t ks)
     return sizeof(float) * (max_size(C * (nrg * rk + 4), nrg * C * bv) + C * bv);
 }
 
-/* Local memory of kda_state_mma: W and kg [C][16 ceil(K/16) + 8] and S [16 ceil(K/16)][BVP], Vn
- * [C][BVP], all f16; BVP = BV + 8 (24 at BV 8), the kernel's padded row. */
-size_t lk_kda_state_mma_local_bytes(size_t C, size_t bv, size_t K)
+/* Local memory of kda_state_mma with `sets` sets of its copies (SBUF): per set W and kg
+ * [C][16 ceil(K/16) + 8], U [C][BVP] (f16) and 2^gc_last [16 ceil(K/16)] (fp32); once S [16
+ * ceil(K/16)][BVP] and Vn [C][BVP] (f16); BVP = BV + 8 (24 at BV 8), the kernel's padded row. */
+size_t lk_kda_state_mma_local_bytes(size_t C, size_t bv, size_t K, int sets)
 {
     size_t kp = (K + 15) / 16 * 16, bvp = bv == 8 ? 24 : bv + 8;
-    return 2 * (2 * C * (kp + 8) + (kp + C) * bvp);
+    return 2 * ((size_t)sets * (2 * C * (kp + 8) + C * bvp + 2 * kp) + (kp + C) * bvp);
+}
+
+int lk_kda_state_mma_sets(const lk_device_info *dev, const lk_params *eff, int64_t K)
+{
+    size_t C = (size_t)lk_params_get(eff, "CHUNK", 64), bv = (size_t)lk_params_get(eff, "BV", 16);
+    for (int sets = 2; sets >= 1; sets--)
+        if (lk_kda_state_mma_local_bytes(C, bv, (size_t)K, sets) <= dev->local_mem_optin_bytes)
+            return sets;
+    return 0;
 }
 
 int lk_kda_scratch_f16(const lk_params *eff, lk_dtype dtype)
@@ -72,14 +82,14 @@ static int tensor_cores(const lk_device_info *dev, lk_dtype dtype, const lk_para
     return lk_kda_scratch_f16(eff, dtype) && lk_device_tensor_cores(dev);
 }
 
-int lk_kda_state_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K)
+int lk_kda_state_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K, int64_t V)
 {
     size_t C = (size_t)lk_params_get(eff, "CHUNK", 64), bv = (size_t)lk_params_get(eff, "BV", 16);
-    /* state tiles per warp (MPW) times n8 tiles (BV / 8): at most 8, 32 floats a lane, beside the
-     * two staged chunks of W and kg (ptxas spills past that) */
+    /* state tiles per warp (MPW) times n8 tiles (BV / 8): at most 8, 32 floats a lane (ptxas
+     * spills past that); K and V even: rows of the f16 scratch copied 4, 8 or 16 bytes at a time */
     size_t warps = C / 16, mpw = warps ? ((size_t)(K + 15) / 16 + warps - 1) / warps : 0;
     return lk_params_get(eff, "SMMA", 0) && tensor_cores(dev, dtype, eff) && C >= 16 && bv % 8 == 0 && K <= 128 &&
-           mpw * (bv / 8) <= 8 && lk_kda_state_mma_local_bytes(C, bv, (size_t)K) <= dev->local_mem_bytes;
+           K % 2 == 0 && V % 2 == 0 && mpw * (bv / 8) <= 8 && lk_kda_state_mma_sets(dev, eff, K) > 0;
 }
 
 /* Local memory of kda_chunk_mma: buf [3][C][36]; amat [C][C + 1]; betas fq fk; segtot [C / 16][32]. */
@@ -267,7 +277,10 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     lk_params_set(&defs, "WG", wg);
     int obv = lk_params_get(&eff, "OBV", 64);
     lk_params_set(&defs, "OBV", obv);
-    int smma = lk_kda_state_mma_ok(&ctx->info, c->q.dtype, &eff, K); /* cl/kda_state_mma.cl */
+    int smma = lk_kda_state_mma_ok(&ctx->info, c->q.dtype, &eff, K, V); /* cl/kda_state_mma.cl */
+    int sets = smma ? lk_kda_state_mma_sets(&ctx->info, &eff, K) : 0;
+    if (smma)
+        lk_params_set(&defs, "SBUF", sets);
     int cmma = lk_kda_chunk_mma_ok(&ctx->info, c->q.dtype, &eff); /* cl/kda_chunk_mma.cl */
     size_t warps_wg = (size_t)chunk / 16 * 32; /* every tensor-core kernel: CHUNK / 16 warps */
     lk_params_set(&defs, "L2NORM", p->l2norm_qk != 0);
@@ -313,7 +326,8 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
                                         cmma ? warps_wg : (size_t)wg, &a)))
         return st;
 
-    lk_args b = {0}; /* kda_state */
+    lk_args b = {.dyn_local = smma ? lk_kda_state_mma_local_bytes((size_t)chunk, (size_t)bv, (size_t)K, sets) : 0};
+    /* kda_state */
     lk_args_buffer(&b, scr);
     lk_args_tensor(&b, c->h0, 4);
     lk_args_tensor(&b, c->ht, 4);

@@ -7,7 +7,8 @@
 
 /* Contiguous tensors: q, k [B, T, H, DK] f16 bits; v, o [B, T, HV, DV] f16 bits; g [B, T, HV, DK],
  * beta [B, T, HV] f32; a_log [HV], dt_bias [HV, DK] (GATE); scr: cl/kda_common.h's layout; the
- * initial and final states h0, ht [B, HV, DK, DV] f32 (HAS_H0, HAS_HT). */
+ * initial and final states h0, ht [B, HV, DK, DV] f32 (HAS_H0, HAS_HT); cp_async_early: the
+ * copies land at issue (warp_emu.h). */
 struct kda_emu_io {
     const unsigned short *q, *k, *v;
     const float *g, *beta, *a_log, *dt_bias;
@@ -18,6 +19,7 @@ struct kda_emu_io {
     int B, T, H, HV;
     long NCH;
     float scale;
+    bool cp_async_early;
 };
 
 struct kda_emu_config {

@@ -53,7 +53,9 @@ static void run_state(int mma, const kda_emu_io *io)
         f(io->scr, io->h0, 0, io->HV * kv, kv, DV, 1, io->ht, 0, io->HV * kv, kv, DV, 1, nullptr, 0, 0, io->T, io->HV,
           BT, io->NCH);
     };
+    lk_emu_cp_async_early = io->cp_async_early;
     lk_emu_launch(grid, mma ? CHUNK / 16 * 32 : WG, body);
+    lk_emu_cp_async_early = false;
 }
 
 static void run_out(int mma, const kda_emu_io *io)

@@ -9,7 +9,9 @@
  * defines in CMakeLists.txt: CHUNK 64 / K = V = 128 / BV 16 with L2 norm; CHUNK 32 / BV 16 with
  * strong decay (g near -5 per step); CHUNK 16 / BV 8 with K = 100, V = 60 and the gate; CHUNK 64 /
  * BV 8 / K = 64, V = 48, GVA 2:4, two sequences, no L2 norm; CHUNK 32 / BV 8 with odd K = 33, V = 17
- * (f16 pairs that straddle a row's end or sit unaligned). */
+ * (f16 pairs that straddle a row's end or sit unaligned; no kda_state_mma there). kda_state_mma
+ * keeps two sets of copies in the first and third (16- and 8-byte copies), one in the second and
+ * fourth (SBUF). */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
@@ -77,7 +79,7 @@ ParameterizedTest(emu_case *c, kda_mma_emu, matches_scalar)
         x = 0.2f * uniform(&seed) - 0.1f;
     kda_emu_io io = {q.data(), k.data(), v.data(), g.data(), beta.data(), a_log.data(), dt_bias.data(),
                      want.data(), nullptr, h0.data(), nullptr, c->B, c->T, c->H, c->HV, NCH,
-                     1.0f / std::sqrt((float)K)};
+                     1.0f / std::sqrt((float)K), false};
     f->chunk_kernel(0, &io);
     io.scr = got.data();
     f->chunk_kernel(1, &io);
@@ -89,18 +91,27 @@ ParameterizedTest(emu_case *c, kda_mma_emu, matches_scalar)
     expect_close("Aqk", &got[a], &want[a], plane * C, 5e-3);
     expect_close("2^gc_last", &got[gl], &want[gl], (size_t)c->HV * NCH * K, 1e-5);
 
-    /* the state kernels on the scalar chunk kernel's scratch: h_j, Vn over U, the final state */
-    got = want;
+    /* the state kernels on the scalar chunk kernel's scratch: h_j, Vn over U, the final state;
+     * kda_state_mma twice, its copies landing as late as its waits allow, then at their issue
+     * (a set overwritten while another warp still reads it fails then). It needs K and V even
+     * (the host runs kda_state.cl elsewhere). */
+    const std::vector<float> before_state = want;
     io.scr = want.data();
     io.ht = ht_want.data();
     f->state_kernel(0, &io);
-    io.scr = got.data();
-    io.ht = ht_got.data();
-    f->state_kernel(1, &io);
-    expect_f16("h (kda_state_mma)", h, nh, 5e-3);
-    expect_f16("Vn (kda_state_mma)", u, plane * V, 5e-3);
-    if (f->has_ht)
-        expect_close("final state (kda_state_mma)", ht_got.data(), ht_want.data(), ht_got.size(), 5e-3);
+    for (int early = 0; early < 2 && K % 2 == 0 && V % 2 == 0; early++) {
+        got = before_state;
+        io.scr = got.data();
+        io.ht = ht_got.data();
+        io.cp_async_early = early != 0;
+        f->state_kernel(1, &io);
+        io.cp_async_early = false;
+        cr_log_info("kda_state_mma, copies landing %s", early ? "early" : "late");
+        expect_f16("h (kda_state_mma)", h, nh, 5e-3);
+        expect_f16("Vn (kda_state_mma)", u, plane * V, 5e-3);
+        if (f->has_ht)
+            expect_close("final state (kda_state_mma)", ht_got.data(), ht_want.data(), ht_got.size(), 5e-3);
+    }
 
     /* the output kernels on the scalar chunk kernel's scratch, with random states and Vn */
     unsigned short *stored = reinterpret_cast<unsigned short *>(want.data() + f0);

@@ -234,6 +234,7 @@ inline void lk_emu_cp_async(unsigned smem_addr, unsigned long global_addr, int n
         memset(c.dst, 0, (size_t)n);
 }
 inline void lk_cp_async16(unsigned s, unsigned long g, int src_bytes) { lk_emu_cp_async(s, g, 16, src_bytes); }
+inline void lk_cp_async8(unsigned s, unsigned long g, int src_bytes) { lk_emu_cp_async(s, g, 8, src_bytes); }
 inline void lk_cp_async4(unsigned s, unsigned long g, int src_bytes) { lk_emu_cp_async(s, g, 4, src_bytes); }
 inline void lk_cp_async_commit(void)
 {
