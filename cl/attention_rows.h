@@ -63,10 +63,7 @@ LK_INLINE void lk_add_row(float *acc, float w, const LK_LOCAL_PTR float *row)
 
 #define LK_ROW_CHUNKS (D / LK_VEC) /* 16-byte chunks of a row */
 
-LK_INLINE int lk_rows_vectors(long sd, long off, long sb, long sh, long ss)
-{
-    return sd == 1 && (off | sb | sh | ss) % LK_VEC == 0;
-}
+#define lk_rows_vectors(sd, off, sb, sh, ss) lk_rows_vectors_of(LK_VEC, (sd), (off), (sb), (sh), (ss))
 
 LK_INLINE void lk_load_chunk(const LK_GLOBAL lk_t *x, long base, long ss, int j, int limit, int c, float *out)
 {

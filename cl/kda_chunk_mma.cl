@@ -43,6 +43,9 @@
 #define SBP (CT + 8)            /* halves per row of sb */
 #define NTOFF (NW > 1 ? 2 * (NW - 1) : 1) /* n8 tiles of the longest off-diagonal block row */
 #define BUF_FLOATS (3 * CHUNK * TS)
+#define QKV (CHUNK * (KTM / LK_VEC) / CWG) /* 16-byte chunks of q (and of k) a work-item loads per K tile */
+#define GV (CHUNK * (KTM / 4) / CWG)       /* and of g */
+#define CTV (CHUNK * (CT / 8) / CWG)       /* 16-byte chunks (8 halves) of a phase-3 column tile */
 
 /* The off-diagonal blocks of warp I >= 1 (rows 16 I.., columns 0 .. 16 I - 1) over one K tile,
  * added to amat (Aqk, and beta_i A as L): A frags X = t 2^(gc_i - gc_r) built in registers, B frags
@@ -142,8 +145,53 @@ LK_KERNEL LK_WG_SIZE(CWG) void kda_chunk_mma(
     /* ---- 0. beta and the row norms ---- */
     for (int i = tid; i < CHUNK; i += CWG)
         betas[i] = i < len ? beta[bb + (long)i * bst] : 0.0f;
+    /* 16-byte loads where q and k rows allow (and g's for the K tiles below), else one element
+     * at a time; either way a work-item issues its loads of a step together */
+    const int vqk = DK % LK_VEC == 0 && lk_rows_vectors_of(LK_VEC, qsd, q_off, qsb, qsh, qst) &&
+                    lk_rows_vectors_of(LK_VEC, ksd, k_off, ksb, ksh, kst);
+    const int vg = DK % 4 == 0 && lk_rows_vectors_of(4, gsd, g_off, gsb, gsh, gst);
+#if L2NORM && DK % LK_VEC == 0 && 32 % (DK / LK_VEC) == 0
+    if (vqk) { /* work-item e: row e / NCR, chunk e % NCR of q and k; a row's chunks are NCR adjacent lanes */
+#define NCR (DK / LK_VEC)
+        for (int m0 = 0; m0 < CHUNK * NCR; m0 += 4 * CWG) {
+            uint4 uq[4], uk[4];
+#pragma unroll
+            for (int b = 0; b < 4; b++) {
+                const int e = m0 + b * CWG + tid, i = e / NCR, c = e % NCR * LK_VEC, ok = e < CHUNK * NCR && i < len;
+                uq[b] = lk_ld16_or_zero(q + qb + (long)i * qst + c, ok);
+                uk[b] = lk_ld16_or_zero(k + kb + (long)i * kst + c, ok);
+            }
+#pragma unroll
+            for (int b = 0; b < 4; b++) {
+                const int e = m0 + b * CWG + tid, i = e / NCR;
+                float x[LK_VEC], y[LK_VEC], sq = 0.0f, sk = 0.0f;
+                lk_unpack16(uq[b], x);
+                lk_unpack16(uk[b], y);
+#pragma unroll
+                for (int u = 0; u < LK_VEC; u++) {
+                    sq = lk_fma(x[u], x[u], sq);
+                    sk = lk_fma(y[u], y[u], sk);
+                }
+#pragma unroll
+                for (int o = NCR / 2; o > 0; o /= 2) {
+                    sq += lk_shfl_xor(sq, o);
+                    sk += lk_shfl_xor(sk, o);
+                }
+                if (e % NCR == 0 && i < CHUNK) {
+                    fq[i] = scale / lk_sqrt(sq + L2_EPS);
+                    fk[i] = 1.0f / lk_sqrt(sk + L2_EPS);
+                }
+            }
+        }
+#undef NCR
+    }
+#endif
     for (int i = warp; i < CHUNK; i += NW) {
 #if L2NORM
+#if DK % LK_VEC == 0 && 32 % (DK / LK_VEC) == 0
+        if (vqk)
+            break;
+#endif
         float sq = 0.0f, sk = 0.0f;
         for (int d = lane; d < DK && i < len; d += 32) {
             float x = lk_ld(q, qb + (long)i * qst + d * qsd), y = lk_ld(k, kb + (long)i * kst + d * ksd);
@@ -171,12 +219,58 @@ LK_KERNEL LK_WG_SIZE(CWG) void kda_chunk_mma(
     /* ---- 1. per K tile: gc, qg, kg, X, 2^gc_last; A and Aqk ---- */
     for (int t = 0; t < NKTM; t++) {
         const int d0 = t * KTM;
-        for (int idx = tid; idx < CHUNK * KTM; idx += CWG) {
-            int i = idx / KTM, dl = idx % KTM, d = d0 + dl, ok = i < len && d < DK;
-            tq[i * TS + dl] = ok ? fq[i] * lk_ld(q, qb + (long)i * qst + d * qsd) : 0.0f;
-            tk[i * TS + dl] = ok ? fk[i] * lk_ld(k, kb + (long)i * kst + d * ksd) : 0.0f;
-            float bias = GATE && dt_bias && ok ? dt_bias[dt_off + hv * dt_sh + d * dt_sd] : 0.0f;
-            tg[i * TS + dl] = ok ? kda_log2_decay(g[gb + (long)i * gst + d * gsd], rate, bias) : 0.0f;
+        if (vqk) {
+            uint4 uq[QKV], uk[QKV];
+#pragma unroll
+            for (int m = 0; m < QKV; m++) {
+                const int e = m * CWG + tid, i = e / (KTM / LK_VEC), dl = e % (KTM / LK_VEC) * LK_VEC;
+                const int ok = i < len && d0 + dl < DK;
+                uq[m] = lk_ld16_or_zero(q + qb + (long)i * qst + d0 + dl, ok);
+                uk[m] = lk_ld16_or_zero(k + kb + (long)i * kst + d0 + dl, ok);
+            }
+#pragma unroll
+            for (int m = 0; m < QKV; m++) {
+                const int e = m * CWG + tid, i = e / (KTM / LK_VEC), dl = e % (KTM / LK_VEC) * LK_VEC;
+                float x[LK_VEC], y[LK_VEC];
+                lk_unpack16(uq[m], x);
+                lk_unpack16(uk[m], y);
+#pragma unroll
+                for (int u = 0; u < LK_VEC; u++) {
+                    tq[i * TS + dl + u] = fq[i] * x[u];
+                    tk[i * TS + dl + u] = fk[i] * y[u];
+                }
+            }
+        } else {
+            for (int idx = tid; idx < CHUNK * KTM; idx += CWG) {
+                int i = idx / KTM, dl = idx % KTM, d = d0 + dl, ok = i < len && d < DK;
+                tq[i * TS + dl] = ok ? fq[i] * lk_ld(q, qb + (long)i * qst + d * qsd) : 0.0f;
+                tk[i * TS + dl] = ok ? fk[i] * lk_ld(k, kb + (long)i * kst + d * ksd) : 0.0f;
+            }
+        }
+        if (vg) {
+            uint4 ug[GV];
+#pragma unroll
+            for (int m = 0; m < GV; m++) {
+                const int e = m * CWG + tid, i = e / (KTM / 4), dl = e % (KTM / 4) * 4;
+                ug[m] = lk_ld16_or_zero(g + gb + (long)i * gst + d0 + dl, i < len && d0 + dl < DK);
+            }
+#pragma unroll
+            for (int m = 0; m < GV; m++) {
+                const int e = m * CWG + tid, i = e / (KTM / 4), dl = e % (KTM / 4) * 4;
+                const uint w[4] = {ug[m].x, ug[m].y, ug[m].z, ug[m].w};
+#pragma unroll
+                for (int u = 0; u < 4; u++) {
+                    const int d = d0 + dl + u, ok = i < len && d < DK;
+                    float bias = GATE && dt_bias && ok ? dt_bias[dt_off + hv * dt_sh + d * dt_sd] : 0.0f;
+                    tg[i * TS + dl + u] = ok ? kda_log2_decay(lk_bits_as_float(w[u]), rate, bias) : 0.0f;
+                }
+            }
+        } else {
+            for (int idx = tid; idx < CHUNK * KTM; idx += CWG) {
+                int i = idx / KTM, dl = idx % KTM, d = d0 + dl, ok = i < len && d < DK;
+                float bias = GATE && dt_bias && ok ? dt_bias[dt_off + hv * dt_sh + d * dt_sd] : 0.0f;
+                tg[i * TS + dl] = ok ? kda_log2_decay(g[gb + (long)i * gst + d * gsd], rate, bias) : 0.0f;
+            }
         }
         lk_barrier();
         /* cumulative decay: warp w sums its sub-chunk down column `lane`, then adds the earlier ones */
@@ -272,17 +366,43 @@ LK_KERNEL LK_WG_SIZE(CWG) void kda_chunk_mma(
         if (kc <= warp)
             lk_ldmatrix_x4(afr[kc], LK_SMEM_ADDR(sa + (warp * 16 + (mi & 1) * 8 + r8) * SAP + kc * 16 + (mi >> 1) * 8));
     const int nkey = (DK + CT - 1) / CT, nval = (DV + CT - 1) / CT;
+    const int vv = DV % 8 == 0 && lk_rows_vectors_of(LK_VEC, vsd, v_off, vsb, vsh, vst);
     for (int ct = 0; ct < nkey + nval; ct++) {
         const int key = ct < nkey, c0 = key ? ct * CT : (ct - nkey) * CT, lim = key ? DK : DV;
-        for (int e = tid; e < CHUNK * CT / 2; e += CWG) {
-            int j = e / (CT / 2), cc = (e % (CT / 2)) * 2, c = c0 + cc;
-            uint pair = 0u;
-            if (j < len && key)
-                pair = kda_half2_bits(scl + s.w + (long)j * DK, c, lim);
-            else if (j < len)
-                pair = lk_pack_half2(c < lim ? betas[j] * lk_ld(v, vb + (long)j * vst + c * vsd) : 0.0f,
-                                     c + 1 < lim ? betas[j] * lk_ld(v, vb + (long)j * vst + (c + 1) * vsd) : 0.0f);
-            ((LK_LOCAL_PTR uint *)sb)[j * (SBP / 2) + cc / 2] = pair;
+        if (key ? DK % 8 == 0 : vv) { /* 16 bytes at a time: W's scratch rows as they are, v times beta */
+            uint4 raw[CTV];
+#pragma unroll
+            for (int m = 0; m < CTV; m++) {
+                const int e = m * CWG + tid, j = e / (CT / 8), c = c0 + e % (CT / 8) * 8, ok = j < len && c < lim;
+                raw[m] = lk_ld16_or_zero(key ? (const LK_GLOBAL void *)(scl + s.w + (long)j * DK + c)
+                                             : (const LK_GLOBAL void *)(v + vb + (long)j * vst + c), ok);
+            }
+#pragma unroll
+            for (int m = 0; m < CTV; m++) {
+                const int e = m * CWG + tid, j = e / (CT / 8), cc = e % (CT / 8) * 8;
+                uint4 out = raw[m];
+                if (!key) {
+                    float x[8];
+                    lk_unpack16(raw[m], x);
+                    const float bj = betas[j];
+                    out.x = lk_pack_half2(bj * x[0], bj * x[1]);
+                    out.y = lk_pack_half2(bj * x[2], bj * x[3]);
+                    out.z = lk_pack_half2(bj * x[4], bj * x[5]);
+                    out.w = lk_pack_half2(bj * x[6], bj * x[7]);
+                }
+                *(LK_LOCAL_PTR uint4 *)(sb + j * SBP + cc) = out;
+            }
+        } else {
+            for (int e = tid; e < CHUNK * CT / 2; e += CWG) {
+                int j = e / (CT / 2), cc = (e % (CT / 2)) * 2, c = c0 + cc;
+                uint pair = 0u;
+                if (j < len && key)
+                    pair = kda_half2_bits(scl + s.w + (long)j * DK, c, lim);
+                else if (j < len)
+                    pair = lk_pack_half2(c < lim ? betas[j] * lk_ld(v, vb + (long)j * vst + c * vsd) : 0.0f,
+                                         c + 1 < lim ? betas[j] * lk_ld(v, vb + (long)j * vst + (c + 1) * vsd) : 0.0f);
+                ((LK_LOCAL_PTR uint *)sb)[j * (SBP / 2) + cc / 2] = pair;
+            }
         }
         lk_barrier();
         float acc[CT / 8][4];

@@ -25,6 +25,9 @@
  *   lk_bits_as_float(u)    the float whose bits are the uint u
  *   lk_atomic_or_local(p, v)  atomic or on a local uint
  *   lk_ld16(p)             the 16 bytes at global p (16-byte aligned) as a uint4
+ *   lk_ld16_or_zero(p, ok) the same, or zeros without reading where !ok
+ *   lk_rows_vectors_of(vec, sd, off, sb, sh, ss)  a tensor's rows contiguous and 16-byte aligned
+ *                          for loads of vec elements (element stride 1, the rest multiples of vec)
  *   lk_lds4(p)             the float4 at local p (16-byte aligned); .x .y .z .w only
  *   lk_unpack16(u, out)    the LK_VEC lk_t elements of 16 raw bytes u as floats (out[LK_VEC])
  *   lk_half8_bits_to_float / lk_half4_bits_to_float  8 / 4 fp16 values (uint4 / uint2 bits) as floats,
@@ -174,6 +177,23 @@ LK_INLINE void lk_half4_bits_to_float(uint2 u, float *out)
     float4 f = vload_half4(0, (const half *)&u);
     out[0] = f.x; out[1] = f.y; out[2] = f.z; out[3] = f.w;
 #endif
+}
+
+/* Whether rows of a tensor (element stride sd; offset and other strides off, sb, sh, ss, in
+ * elements) are contiguous and 16-byte aligned for loads of vec elements at a time. */
+LK_INLINE int lk_rows_vectors_of(int vec, long sd, long off, long sb, long sh, long ss)
+{
+    return sd == 1 && (off | sb | sh | ss) % vec == 0;
+}
+
+/* The 16 bytes at global p (16-byte aligned), or zeros (reading nothing) where !ok. */
+LK_INLINE uint4 lk_ld16_or_zero(const LK_GLOBAL void *p, int ok)
+{
+    uint4 u;
+    u.x = u.y = u.z = u.w = 0u;
+    if (ok)
+        u = lk_ld16(p);
+    return u;
 }
 
 /* One 16-byte chunk of lk_t elements (8 halves or 4 floats) -> floats. */
