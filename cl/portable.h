@@ -113,7 +113,9 @@ __device__ __forceinline__ unsigned get_global_id(int d) { return get_group_id(d
 #define lk_ctz64(x) (__ffsll((long long)(x)) - 1)
 #define lk_atomic_or_local(p, v) atomicOr((unsigned int *)(p), (v))
 
+#ifndef lk_ld16 /* tests/emu/warp_emu.h checks the alignment */
 #define lk_ld16(p) (*(const uint4 *)(p))
+#endif
 #define lk_lds4(p) (*(const float4 *)(p))
 #ifndef LK_WARP_EMU /* tests/emu/warp_emu.h supplies these on the host */
 __device__ __forceinline__ float lk_half_to_float(const half *p, long i) {

@@ -30,6 +30,8 @@
  *   prmt, sub/fma.rn.f16x2    lane-local byte selects and f16 arithmetic (lk_prmt, lk_dequant_h2_bc)
  *   shared memory             __shared__ arrays become static (one block runs at a time), and so
  *                             does the dynamic array of LK_DYN_SHARED, at its compile-time size
+ *   alignment                 a cp.async of n bytes (either side) and lk_ld16 not n- or 16-byte
+ *                             aligned abort, as the GPU faults there (x86 would not)
  * Not emulated: timing, bank conflicts, register limits; warps whose lanes diverge around a
  * collective (the kernels never do that; the emulation would deadlock). */
 #ifndef LK_WARP_EMU_H
@@ -63,6 +65,22 @@ struct uint4 {
 struct float4 {
     float x, y, z, w;
 };
+
+/* What the GPU refuses with a misaligned-address fault: x86 would not, so the emulation stops. */
+inline void lk_emu_check_aligned(const void *p, unsigned n, const char *what)
+{
+    if ((uintptr_t)p % n) {
+        fprintf(stderr, "warp_emu: %s at %p, not %u-byte aligned\n", what, p, n);
+        abort();
+    }
+}
+/* portable.h's lk_ld16, checked */
+inline uint4 lk_emu_ld16(const void *p)
+{
+    lk_emu_check_aligned(p, 16, "16-byte load");
+    return *(const uint4 *)p;
+}
+#define lk_ld16(p) lk_emu_ld16(p)
 
 /* One warp's meeting point and the operands its lanes post there. */
 struct lk_emu_warp {
@@ -226,6 +244,9 @@ inline bool lk_emu_cp_async_early = false;
 inline void lk_emu_cp_async(unsigned smem_addr, unsigned long global_addr, int n, int src_bytes)
 {
     lk_emu_copy c = {(char *)lk_emu_smem(smem_addr), src_bytes ? (const char *)global_addr : nullptr, n, -1};
+    lk_emu_check_aligned(c.dst, (unsigned)n, "cp.async into local memory");
+    if (c.src)
+        lk_emu_check_aligned(c.src, (unsigned)n, "cp.async from global memory");
     if (!lk_emu_cp_async_early)
         lk_emu_copies.push_back(c);
     else if (c.src)
