@@ -47,6 +47,27 @@
 #define GV (CHUNK * (KTM / 4) / CWG)       /* and of g */
 #define CTV (CHUNK * (CT / 8) / CWG)       /* 16-byte chunks (8 halves) of a phase-3 column tile */
 
+/* Elements x .. x + 7 of an f16 scratch row (those at or past DK left alone): one 16-byte store
+ * where K is a multiple of 8 (rows and x then 16-byte aligned). */
+LK_INLINE void chunk_store8(LK_GLOBAL scr_t *row, int x, const float *v)
+{
+#if DK % 8 == 0
+    if (x < DK) {
+        uint4 u;
+        u.x = lk_pack_half2(v[0], v[1]);
+        u.y = lk_pack_half2(v[2], v[3]);
+        u.z = lk_pack_half2(v[4], v[5]);
+        u.w = lk_pack_half2(v[6], v[7]);
+        *(LK_GLOBAL uint4 *)(row + x) = u;
+    }
+#else
+#pragma unroll
+    for (int u = 0; u < 8; u++)
+        if (x + u < DK)
+            scr_st(row, x + u, v[u]);
+#endif
+}
+
 /* The off-diagonal blocks of warp I >= 1 (rows 16 I.., columns 0 .. 16 I - 1) over one K tile,
  * added to amat (Aqk, and beta_i A as L): A frags X = t 2^(gc_i - gc_r) built in registers, B frags
  * Y = tk_j 2^(gc_r - gc_j). */
@@ -290,15 +311,24 @@ LK_KERNEL LK_WG_SIZE(CWG) void kda_chunk_mma(
             tg[(warp * 16 + r) * TS + lane] = run[r] + before;
         lk_barrier();
 
-        for (int idx = tid; idx < CHUNK * KTM; idx += CWG) {
-            int i = idx / KTM, dl = idx % KTM, d = d0 + dl;
-            float gc = tg[i * TS + dl], glast = tg[(CHUNK - 1) * TS + dl], e = lk_exp2(gc);
-            if (i == 0 && d < DK)
-                scr[s.gl + d] = lk_exp2(glast);
-            if (i < len && d < DK) {
-                scr_st(scl, s.qg + i * DK + d, tq[i * TS + dl] * e);
-                scr_st(scl, s.kg + i * DK + d, tk[i * TS + dl] * lk_exp2(glast - gc));
-                scr_st(scl, s.w + i * DK + d, betas[i] * tk[i * TS + dl] * e);
+        /* qg, kg and X of eight columns of a row per work-item and step (one 16-byte store
+         * each where K is a multiple of 8) */
+        for (int e8 = tid; e8 < CHUNK * KTM / 8; e8 += CWG) {
+            const int i = e8 / (KTM / 8), dl = e8 % (KTM / 8) * 8, d = d0 + dl;
+            float qg[8], kg[8], x[8];
+#pragma unroll
+            for (int u = 0; u < 8; u++) {
+                const float gc = tg[i * TS + dl + u], glast = tg[(CHUNK - 1) * TS + dl + u], e = lk_exp2(gc);
+                if (i == 0 && d + u < DK)
+                    scr[s.gl + d + u] = lk_exp2(glast);
+                qg[u] = tq[i * TS + dl + u] * e;
+                kg[u] = tk[i * TS + dl + u] * lk_exp2(glast - gc);
+                x[u] = betas[i] * tk[i * TS + dl + u] * e;
+            }
+            if (i < len) {
+                chunk_store8(scl + s.qg + (long)i * DK, d, qg);
+                chunk_store8(scl + s.kg + (long)i * DK, d, kg);
+                chunk_store8(scl + s.w + (long)i * DK, d, x);
             }
         }
         if (warp > 0)
