@@ -24,6 +24,9 @@
 #define RTP (RT + 8)   /* halves per row of sa (80 bytes: ldmatrix rows in distinct banks) */
 #define OBP (OBV + 8)  /* halves per row of sb */
 #define NT (OBV / 8)
+#define NSA (CHUNK * RT / 2 / OWG) /* pairs of sa a work-item fills per step (8) */
+#define NSB (RT * OBV / 2 / OWG)   /* pairs of sb (8 OBV / CHUNK, at least 2) */
+#define FILL 4                     /* pairs loaded together (8: NVRTC 151 registers, 4: 72) */
 
 LK_KERNEL LK_WG_SIZE(OWG) void kda_out(
     const LK_GLOBAL float *scr,
@@ -55,21 +58,43 @@ LK_KERNEL LK_WG_SIZE(OWG) void kda_out(
     for (int t = 0; t < nk + nj; t++) {
         const int qpart = t < nk, r0 = qpart ? t * RT : (t - nk) * RT;
         const int lim = qpart ? DK : len; /* reduction rows past lim are zeros */
-        for (int e = tid; e < CHUNK * RT / 2; e += OWG) {
-            int i = e / (RT / 2), x = r0 + (e % (RT / 2)) * 2;
-            uint pair = 0u;
-            if (i < len && qpart)
-                pair = kda_half2_bits(scl + s.qg + (long)i * DK, x, lim);
-            else if (i < len) {
-                const LK_GLOBAL float *row = scr + s.a + (long)i * CHUNK;
-                pair = lk_pack_half2(x < lim ? row[x] : 0.0f, x + 1 < lim ? row[x + 1] : 0.0f);
+        /* a work-item's pairs FILL at a time: their loads issued together, then stored */
+        for (int m0 = 0; m0 < NSA; m0 += FILL) {
+            uint pair[FILL];
+            float lo[FILL], hi[FILL];
+#pragma unroll
+            for (int b = 0; b < FILL; b++) {
+                const int e = (m0 + b) * OWG + tid, i = e / (RT / 2), x = r0 + (e % (RT / 2)) * 2;
+                pair[b] = 0u;
+                lo[b] = hi[b] = 0.0f;
+                if (m0 + b < NSA && i < len && qpart) {
+                    pair[b] = kda_half2_bits(scl + s.qg + (long)i * DK, x, lim);
+                } else if (m0 + b < NSA && i < len) {
+                    const LK_GLOBAL float *row = scr + s.a + (long)i * CHUNK;
+                    lo[b] = x < lim ? row[x] : 0.0f;
+                    hi[b] = x + 1 < lim ? row[x + 1] : 0.0f;
+                }
             }
-            sa[i * (RTP / 2) + (e % (RT / 2))] = pair;
+#pragma unroll
+            for (int b = 0; b < FILL; b++) {
+                const int e = (m0 + b) * OWG + tid;
+                if (m0 + b < NSA)
+                    sa[e / (RT / 2) * (RTP / 2) + e % (RT / 2)] = qpart ? pair[b] : lk_pack_half2(lo[b], hi[b]);
+            }
         }
-        for (int e = tid; e < RT * OBV / 2; e += OWG) {
-            int r = e / (OBV / 2), cc = (e % (OBV / 2)) * 2, x = r0 + r, vc = cb + cc;
-            sb[r * (OBP / 2) + (e % (OBV / 2))] =
-                x < lim ? kda_half2_bits(scl + (qpart ? s.h : s.u) + (long)x * DV, vc, DV) : 0u;
+        for (int m0 = 0; m0 < NSB; m0 += FILL) {
+            uint pair[FILL];
+#pragma unroll
+            for (int b = 0; b < FILL; b++) {
+                const int e = (m0 + b) * OWG + tid, x = r0 + e / (OBV / 2), vc = cb + (e % (OBV / 2)) * 2;
+                pair[b] = m0 + b < NSB && x < lim ? kda_half2_bits(scl + (qpart ? s.h : s.u) + (long)x * DV, vc, DV) : 0u;
+            }
+#pragma unroll
+            for (int b = 0; b < FILL; b++) {
+                const int e = (m0 + b) * OWG + tid;
+                if (m0 + b < NSB)
+                    sb[e / (OBV / 2) * (OBP / 2) + e % (OBV / 2)] = pair[b];
+            }
         }
         lk_barrier();
         LK_LOCAL_PTR const ushort *ha = (LK_LOCAL_PTR const ushort *)sa, *hb = (LK_LOCAL_PTR const ushort *)sb;
