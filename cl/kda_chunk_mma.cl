@@ -47,19 +47,24 @@
 #define GV (CHUNK * (KTM / 4) / CWG)       /* and of g */
 #define CTV (CHUNK * (CT / 8) / CWG)       /* 16-byte chunks (8 halves) of a phase-3 column tile */
 
+/* Eight floats rounded to f16, as 16 bytes. */
+LK_INLINE uint4 chunk_pack8(const float *v)
+{
+    uint4 u;
+    u.x = lk_pack_half2(v[0], v[1]);
+    u.y = lk_pack_half2(v[2], v[3]);
+    u.z = lk_pack_half2(v[4], v[5]);
+    u.w = lk_pack_half2(v[6], v[7]);
+    return u;
+}
+
 /* Elements x .. x + 7 of an f16 scratch row (those at or past DK left alone): one 16-byte store
  * where K is a multiple of 8 (rows and x then 16-byte aligned). */
 LK_INLINE void chunk_store8(LK_GLOBAL scr_t *row, int x, const float *v)
 {
 #if DK % 8 == 0
-    if (x < DK) {
-        uint4 u;
-        u.x = lk_pack_half2(v[0], v[1]);
-        u.y = lk_pack_half2(v[2], v[3]);
-        u.z = lk_pack_half2(v[4], v[5]);
-        u.w = lk_pack_half2(v[6], v[7]);
-        *(LK_GLOBAL uint4 *)(row + x) = u;
-    }
+    if (x < DK)
+        *(LK_GLOBAL uint4 *)(row + x) = chunk_pack8(v);
 #else
 #pragma unroll
     for (int u = 0; u < 8; u++)
@@ -172,6 +177,7 @@ LK_KERNEL LK_WG_SIZE(CWG) void kda_chunk_mma(
                     lk_rows_vectors_of(LK_VEC, ksd, k_off, ksb, ksh, kst);
     const int vg = DK % 4 == 0 && lk_rows_vectors_of(4, gsd, g_off, gsb, gsh, gst);
 #if L2NORM && DK % LK_VEC == 0 && 32 % (DK / LK_VEC) == 0
+    const int norms_by_rows = !vqk;
     if (vqk) { /* work-item e: row e / NCR, chunk e % NCR of q and k; a row's chunks are NCR adjacent lanes */
 #define NCR (DK / LK_VEC)
         for (int m0 = 0; m0 < CHUNK * NCR; m0 += 4 * CWG) {
@@ -206,13 +212,11 @@ LK_KERNEL LK_WG_SIZE(CWG) void kda_chunk_mma(
         }
 #undef NCR
     }
+#else
+    const int norms_by_rows = 1; /* one warp per row, element loads (and without L2NORM: fq, fk) */
 #endif
-    for (int i = warp; i < CHUNK; i += NW) {
+    for (int i = warp; i < CHUNK && norms_by_rows; i += NW) {
 #if L2NORM
-#if DK % LK_VEC == 0 && 32 % (DK / LK_VEC) == 0
-        if (vqk)
-            break;
-#endif
         float sq = 0.0f, sk = 0.0f;
         for (int d = lane; d < DK && i < len; d += 32) {
             float x = lk_ld(q, qb + (long)i * qst + d * qsd), y = lk_ld(k, kb + (long)i * kst + d * ksd);
@@ -414,11 +418,10 @@ LK_KERNEL LK_WG_SIZE(CWG) void kda_chunk_mma(
                 if (!key) {
                     float x[8];
                     lk_unpack16(raw[m], x);
-                    const float bj = betas[j];
-                    out.x = lk_pack_half2(bj * x[0], bj * x[1]);
-                    out.y = lk_pack_half2(bj * x[2], bj * x[3]);
-                    out.z = lk_pack_half2(bj * x[4], bj * x[5]);
-                    out.w = lk_pack_half2(bj * x[6], bj * x[7]);
+#pragma unroll
+                    for (int u = 0; u < 8; u++)
+                        x[u] *= betas[j];
+                    out = chunk_pack8(x);
                 }
                 *(LK_LOCAL_PTR uint4 *)(sb + j * SBP + cc) = out;
             }

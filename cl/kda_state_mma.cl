@@ -181,7 +181,6 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
         lk_cp_async_commit();
     }
 
-    LK_LOCAL_PTR const ushort *hs = ss, *hvn = svn;
     for (int t0 = bos, b = 0; t0 < eos; t0 += CHUNK, b ^= SBUF - 1) {
         const int len = eos - t0 < CHUNK ? eos - t0 : CHUNK;
         const int nlen = eos - t0 - CHUNK < CHUNK ? eos - t0 - CHUNK : CHUNK; /* next chunk's rows */
@@ -229,7 +228,7 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
         for (int kc = 0; kc < MT; kc++) {
             uint a[4];
             lk_ldmatrix_x4(a, LK_SMEM_ADDR(hw + (warp * 16 + (mi & 1) * 8 + r8) * DKP + kc * 16 + (mi >> 1) * 8));
-            smma_times_b(acc, a, hs, kc, mi, r8);
+            smma_times_b(acc, a, ss, kc, mi, r8);
         }
         /* Vn = U - W S (rows past len: U and W are zeros), over U in the scratch and to svn */
 #pragma unroll
@@ -277,7 +276,7 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
                 if (mt < MT) {
                     uint a[4];
                     lk_ldmatrix_x4_trans(a, LK_SMEM_ADDR(hkg + (kc * 16 + (mi >> 1) * 8 + r8) * DKP + mt * 16 + (mi & 1) * 8));
-                    smma_times_b(S[j], a, hvn, kc, mi, r8);
+                    smma_times_b(S[j], a, svn, kc, mi, r8);
                 }
             }
         }
