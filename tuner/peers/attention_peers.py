@@ -3,23 +3,29 @@
 ctypes, on the primary context PyTorch uses, reading the same torch tensors) against torch SDPA
 with the FlashAttention backend and with the cuDNN backend, each with a separate torch RoPE and
 without RoPE. Timing: CUDA events around each call, median of the repetitions after warm-up.
+With --opencl, longkern's NVIDIA OpenCL build joins with RoPE (lk_ocl_rope): lk-bench --device
+opencl times the tuned dispatch on the same shape in a child process (OpenCL events, median of
+interleaved rounds), and ocl_vs_cuda_rope = lk_ocl_rope / lk_rope.
 
 Shapes follow the reference figures: fp16, B*S = 16K tokens (B = max(1, 16384 // S)), hidden
 2048 (H = 2048 / head_dim), Hkv = H, lengths 512 .. 131072. TFLOP/s = 4*B*H*S*S*D / t, halved
 when causal. longkern's RoPE is fused (its tuned variant); torch's is the eager rotate_half.
 
     LK_LIB=build/liblongkern.so LK_TUNING_DB=... python3 tuner/peers/attention_peers.py \\
-        --out results/nvidia-h200 [--seq 512:131072] [--head-dim 64,128] [--causal 0,1]
+        --out results/nvidia-h200 [--seq 512:131072] [--head-dim 64,128] [--causal 0,1] \\
+        [--opencl build/tuner/lk-bench --opencl-db opencl.db]
 
 Writes attention_fwd_peers.md and .csv into --out (the header names device, driver, date, command).
 """
 import argparse
+import csv
 import ctypes as C
 import datetime
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 
 import torch
 import torch.nn.functional as F
@@ -130,6 +136,23 @@ def time_ms(fn, reps, warmup=3):
     return statistics.median(times)
 
 
+def opencl_rope_ms(bench, db, S, D, B, H):
+    """lk-bench --device opencl's tuned dispatch (fused RoPE) for one shape: {causal: ms}."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [bench, "--device", "opencl", "--op", "attention_fwd", "--dtype", "f16", "--seq", f"{S}:{S}",
+               "--head-dim", str(D), "--causal", "both", "--batch", str(B), "--heads", str(H), "--out", out]
+        if db:
+            cmd += ["--db", db]
+        run = subprocess.run(cmd, capture_output=True, text=True)
+        if run.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)}: {run.stderr.strip()[-400:]}")
+        table = next(os.path.join(d, n) for d, _, names in os.walk(out) for n in names  # out/<device>/
+                     if n.startswith("attention_fwd") and n.endswith(".csv"))
+        with open(table) as f:
+            rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    return {int(r["causal"]): float(r["dispatch_ms"]) for r in rows}
+
+
 def lengths(spec):
     lo, hi = (int(x) for x in spec.split(":"))
     out, s = [], lo
@@ -146,11 +169,17 @@ def main():
     ap.add_argument("--causal", default="0,1")
     ap.add_argument("--out", required=True)
     ap.add_argument("--lib", default=os.environ.get("LK_LIB", "build/liblongkern.so"))
+    ap.add_argument("--opencl", metavar="LK_BENCH", help="lk-bench to time the NVIDIA OpenCL build with")
+    ap.add_argument("--opencl-db", help="tuning database for --opencl (default: lk-bench's)")
     args = ap.parse_args()
 
     dev = torch.device("cuda")
     lk = Longkern(args.lib)
     methods = ["lk_rope", "lk", "flash_rope", "flash", "cudnn_rope", "cudnn"]
+    ratios = ["lk_rope_vs_flash_rope", "lk_vs_flash"]
+    if args.opencl:
+        methods.insert(2, "lk_ocl_rope")
+        ratios.append("ocl_vs_cuda_rope")
     rows = []
     for D in (int(x) for x in args.head_dim.split(",")):
         H = 2048 // D
@@ -161,6 +190,12 @@ def main():
             o = torch.empty_like(q)
             cos, sin = rope_tables(S, D, dev)
             tq, tk, tv, to = (lk.tensor(t) for t in (q, k, v, o))
+            ocl = {}
+            if args.opencl:
+                try:
+                    ocl = opencl_rope_ms(args.opencl, args.opencl_db, S, D, B, H)
+                except Exception as e:
+                    print(f"S={S} D={D} lk_ocl_rope: {e}", file=sys.stderr)
             for causal in (int(x) for x in args.causal.split(",")):
                 flops = 4.0 * B * H * S * S * D * (0.5 if causal else 1.0)
                 reps = 20 if flops < 5e13 else 5
@@ -181,7 +216,9 @@ def main():
                     "cudnn": sdpa(SDPBackend.CUDNN_ATTENTION, False),
                 }
                 row = {"seq_len": S, "head_dim": D, "causal": causal, "batch": B, "heads": H}
-                for m in methods:
+                if args.opencl:
+                    row["lk_ocl_rope"] = flops / (ocl[causal] * 1e9) if causal in ocl else float("nan")
+                for m in (m for m in methods if m not in row):
                     try:
                         ms = time_ms(calls[m], reps)
                         row[m] = flops / (ms * 1e9)
@@ -191,6 +228,8 @@ def main():
                 # longkern against SDPA-flash: with RoPE (fused vs separate) and without
                 row["lk_rope_vs_flash_rope"] = row["lk_rope"] / row["flash_rope"]
                 row["lk_vs_flash"] = row["lk"] / row["flash"]
+                if args.opencl:
+                    row["ocl_vs_cuda_rope"] = row["lk_ocl_rope"] / row["lk_rope"]
                 print(" ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
                       flush=True)
                 rows.append(row)
@@ -205,15 +244,16 @@ def main():
               f"date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
               "command: " + " ".join(sys.argv),
               "TFLOP/s (4*B*H*S^2*D per call, halved when causal), fp16, B*S = 16K tokens, hidden 2048;"
-              " CUDA events, median; *_rope = RoPE on q and k included (longkern fused, torch eager rotate_half)"]
-    cols = ["seq_len", "head_dim", "causal", "batch", "heads"] + methods + ["lk_rope_vs_flash_rope", "lk_vs_flash"]
+              " CUDA events, median; *_rope = RoPE on q and k included (longkern fused, torch eager rotate_half)"
+              + ("; lk_ocl_rope = NVIDIA OpenCL build through lk-bench (OpenCL events, median)" if args.opencl else "")]
+    cols = ["seq_len", "head_dim", "causal", "batch", "heads"] + methods + ratios
     with open(os.path.join(args.out, "attention_fwd_peers.csv"), "w") as f:
         f.write("".join(f"# {h}\n" for h in header))
         f.write(",".join(cols) + "\n")
         for r in rows:
             f.write(",".join(f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c]) for c in cols) + "\n")
     with open(os.path.join(args.out, "attention_fwd_peers.md"), "w") as f:
-        f.write("# Attention forward: longkern (CUDA build) vs torch SDPA\n\n")
+        f.write("# Attention forward: longkern (CUDA build%s) vs torch SDPA\n\n" % (", NVIDIA OpenCL" if args.opencl else ""))
         f.write("".join(f"- {h}\n" for h in header) + "\n")
         f.write("| " + " | ".join(cols) + " |\n|" + "---:|" * len(cols) + "\n")
         for r in rows:
