@@ -10,7 +10,7 @@
 
 #include "kivi_mma_stage.h"
 
-#define KIVI_MMA_LOCALS LK_SHARED uint kmw[2 * KM_WORDS]
+#define KIVI_MMA_LOCALS LK_SHARED uint kmw[2 * KM_WORDS] __attribute__((aligned(16)))
 
 /* The cache as the mma phases read it: the staged tile, the residual rings, the tile's place. */
 typedef struct kivi_mma_src {
@@ -66,7 +66,7 @@ LK_INLINE uint dec_mma_key(const kivi_mma_src *s, int n, int c)
     if (t < s->nk) {
         const LK_LOCAL_PTR uint *row = s->kw + c * KM_KWT;
         uint x = kivi_mma_codes(row[n / CPW_K], row[(n + 8) / CPW_K], n % CPW_K, BITS_K);
-        return lk_dequant_h2(x, s->kp[c * KM_MT + n / 16]);
+        return lk_dequant_h2(x, s->kp[c * KM_KG + km_kgroup(s->j0, n)]);
     }
     return kivi_mma_residual(s->k_res, ((long)s->bh * R + t % R) * KD + c, (long)((t + 8) % R - t % R) * KD,
                              t < s->len, t + 8 < s->len);
@@ -77,9 +77,9 @@ LK_INLINE uint dec_mma_value(const kivi_mma_src *s, int n, int c)
 {
     const long t = s->j0 + n;
     if (t < s->nv) {
-        const LK_LOCAL_PTR uint *row = s->vw + n * (KD / CPW_V);
+        const LK_LOCAL_PTR uint *row = s->vw + n * KM_VWT;
         uint x = kivi_mma_codes(row[c / CPW_V], row[(c + 8) / CPW_V], c % CPW_V, BITS_V);
-        return lk_dequant_h2(x, s->vp[n * KM_CT + c / 16]);
+        return lk_dequant_h2(x, s->vp[n * KM_VG + c / G]);
     }
     return kivi_mma_residual(s->v_res, ((long)s->bh * R + t % R) * KD + c, 8, t < s->len, t < s->len);
 }

@@ -80,7 +80,7 @@ LK_INLINE void kivi_tiles_fill(const LK_LOCAL_PTR uint *buf, const LK_GLOBAL hal
         LK_LOCAL_PTR uint *row = kt + (c * KT_ROW + tok0) / 2;
         const long t0 = j0 + tok0;
         if (t0 < nk) {
-            kivi_tiles_word(buf[e], buf[KM_OFF_KP + c * KM_MT + tok0 / 16], BITS_K, row);
+            kivi_tiles_word(buf[e], buf[KM_OFF_KP + c * KM_KG + km_kgroup(j0, tok0)], BITS_K, row);
             continue;
         }
         for (int p = 0; p < CPW_K / 2; p++) {
@@ -89,12 +89,12 @@ LK_INLINE void kivi_tiles_fill(const LK_LOCAL_PTR uint *buf, const LK_GLOBAL hal
             row[p] = kivi_mma_residual(k_res, ((long)bh * R + t % R) * KD + c, step, t < len, t + 1 < len);
         }
     }
-    for (int e = LK_DEC_TID; e < BLOCK_N * (KD / CPW_V); e += WG) { /* value word: token n, channels ch0.. */
-        const int n = e / (KD / CPW_V), ch0 = e % (KD / CPW_V) * CPW_V;
+    for (int e = LK_DEC_TID; e < BLOCK_N * KM_VWT; e += WG) { /* value word: token n, channels ch0.. */
+        const int n = e / KM_VWT, ch0 = e % KM_VWT * CPW_V;
         LK_LOCAL_PTR uint *row = vt + (n * VT_ROW + ch0) / 2;
         const long t = j0 + n;
         if (t < nv) {
-            kivi_tiles_word(buf[KM_OFF_VW + e], buf[KM_OFF_VP + n * KM_CT + ch0 / 16], BITS_V, row);
+            kivi_tiles_word(buf[KM_OFF_VW + e], buf[KM_OFF_VP + n * KM_VG + ch0 / G], BITS_V, row);
             continue;
         }
         for (int p = 0; p < CPW_V / 2; p++)

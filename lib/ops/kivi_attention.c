@@ -22,8 +22,10 @@ void lk_kivi_attention_defaults(const lk_device_info *dev, int head_dim, lk_para
 
 size_t lk_kivi_mma_stage_bytes(const lk_kivi_config *cfg, int block_n, int direct)
 {
-    size_t D = (size_t)cfg->head_dim, n = (size_t)block_n;
-    size_t words = D * n / (size_t)(32 / cfg->k_bits) + n * D / (size_t)(32 / cfg->v_bits) + D * n / 16 + n * D / 16;
+    size_t D = (size_t)cfg->head_dim, n = (size_t)block_n, G = (size_t)cfg->group;
+    /* key parameters: the groups a tile touches (KM_KG of cl/kivi_mma_stage.h) */
+    size_t kg = n % G == 0 ? n / G : G % n == 0 ? 1 : (G - 16 + n + G - 1) / G;
+    size_t words = D * n / (size_t)(32 / cfg->k_bits) + n * D / (size_t)(32 / cfg->v_bits) + D * kg + n * D / G;
     if (direct == 3) /* one buffer of words, the f16 tiles kt and vt (rows padded by 8 halves) */
         return 4 * words + 2 * (D * (n + 8) + n * (D + 8));
     return 4 * 2 * words;

@@ -232,9 +232,16 @@ inline void lk_ldmatrix_x2_trans(unsigned *r, unsigned a) { lk_emu_ldmatrix(r, a
 struct lk_emu_copy {
     char *dst;
     const char *src; /* nullptr: zero fill */
-    int n;
+    int n;           /* bytes written */
+    int src_n;       /* of them read from src; the rest zero (cp.async's src-size) */
     int group;       /* its commit group (0, 1, ...); -1 until committed */
 };
+inline void lk_emu_land(const lk_emu_copy &c)
+{
+    if (c.src)
+        memcpy(c.dst, c.src, (size_t)c.src_n);
+    memset(c.dst + (c.src ? c.src_n : 0), 0, (size_t)(c.n - (c.src ? c.src_n : 0)));
+}
 inline thread_local std::vector<lk_emu_copy> lk_emu_copies;
 inline thread_local int lk_emu_groups; /* committed so far */
 /* Set before a launch: every copy lands at once, as early as the GPU may land it, so that a tile
@@ -243,16 +250,18 @@ inline bool lk_emu_cp_async_early = false;
 
 inline void lk_emu_cp_async(unsigned smem_addr, unsigned long global_addr, int n, int src_bytes)
 {
-    lk_emu_copy c = {(char *)lk_emu_smem(smem_addr), src_bytes ? (const char *)global_addr : nullptr, n, -1};
+    if (src_bytes < 0 || src_bytes > n) {
+        fprintf(stderr, "cp.async: src-size %d outside [0, %d]\n", src_bytes, n);
+        abort();
+    }
+    lk_emu_copy c = {(char *)lk_emu_smem(smem_addr), src_bytes ? (const char *)global_addr : nullptr, n, src_bytes, -1};
     lk_emu_check_aligned(c.dst, (unsigned)n, "cp.async into local memory");
     if (c.src)
         lk_emu_check_aligned(c.src, (unsigned)n, "cp.async from global memory");
     if (!lk_emu_cp_async_early)
         lk_emu_copies.push_back(c);
-    else if (c.src)
-        memcpy(c.dst, c.src, (size_t)n);
     else
-        memset(c.dst, 0, (size_t)n);
+        lk_emu_land(c);
 }
 inline void lk_cp_async16(unsigned s, unsigned long g, int src_bytes) { lk_emu_cp_async(s, g, 16, src_bytes); }
 inline void lk_cp_async8(unsigned s, unsigned long g, int src_bytes) { lk_emu_cp_async(s, g, 8, src_bytes); }
@@ -273,10 +282,7 @@ inline void lk_cp_async_wait(int pending)
             keep.push_back(c);
             continue;
         }
-        if (c.src)
-            memcpy(c.dst, c.src, (size_t)c.n);
-        else
-            memset(c.dst, 0, (size_t)c.n);
+        lk_emu_land(c);
     }
     lk_emu_copies.swap(keep);
 }
