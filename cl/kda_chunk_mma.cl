@@ -90,7 +90,7 @@ LK_INLINE void chunk_offdiag(LK_LOCAL_PTR const float *tq, LK_LOCAL_PTR const fl
 #pragma unroll
         for (int f = 0; f < 4; f++) { /* a0 (g, c) a1 (g + 8, c) a2 (g, c + 8) a3 (g + 8, c + 8) */
             int i = r + g + (f & 1) * 8, c = kc * 16 + 2 * t4 + (f >> 1) * 8;
-            float e0 = lk_exp2(tg[i * TS + c] - tg[r * TS + c]), e1 = lk_exp2(tg[i * TS + c + 1] - tg[r * TS + c + 1]);
+            float e0 = lk_exp2_approx(tg[i * TS + c] - tg[r * TS + c]), e1 = lk_exp2_approx(tg[i * TS + c + 1] - tg[r * TS + c + 1]);
             ak[f] = lk_pack_half2(tk[i * TS + c] * e0, tk[i * TS + c + 1] * e1);
             aq[f] = lk_pack_half2(tq[i * TS + c] * e0, tq[i * TS + c + 1] * e1);
         }
@@ -103,7 +103,7 @@ LK_INLINE void chunk_offdiag(LK_LOCAL_PTR const float *tq, LK_LOCAL_PTR const fl
 #pragma unroll
             for (int f = 0; f < 2; f++) { /* b0 (k c, c + 1; n j), b1 (k c + 8, c + 9; n j) */
                 int c = kc * 16 + 2 * t4 + f * 8;
-                float e0 = lk_exp2(tg[r * TS + c] - tg[j * TS + c]), e1 = lk_exp2(tg[r * TS + c + 1] - tg[j * TS + c + 1]);
+                float e0 = lk_exp2_approx(tg[r * TS + c] - tg[j * TS + c]), e1 = lk_exp2_approx(tg[r * TS + c + 1] - tg[j * TS + c + 1]);
                 b[f] = lk_pack_half2(tk[j * TS + c] * e0, tk[j * TS + c + 1] * e1);
             }
             lk_mma16816(accA[nt], ak, b[0], b[1]);
@@ -125,7 +125,9 @@ LK_INLINE void chunk_offdiag(LK_LOCAL_PTR const float *tq, LK_LOCAL_PTR const fl
 
 /* The in-sub-chunk pairs (j <= i) of warp I over one K tile, added to amat: lane (p, quarter)
  * sums 8 of the tile's columns for rows p and 15 - p, pair m being (p, m) for m <= p, else
- * (15 - p, m - p - 1): 17 pairs per lane, none idle; the four quarters are summed by shuffles. */
+ * (15 - p, m - p - 1): 17 pairs per lane, none idle; the four quarters are summed by shuffles,
+ * and of four pairs' sums each lane of the quad adds one to amat (one local-memory update a lane
+ * per four pairs). 2^x by ex2.approx, as everywhere in this kernel. */
 LK_INLINE void chunk_diag(LK_LOCAL_PTR const float *tq, LK_LOCAL_PTR const float *tk, LK_LOCAL_PTR const float *tg,
                           LK_LOCAL_PTR float *amat, LK_LOCAL_PTR const float *betas, int I, int lane, int first)
 {
@@ -136,23 +138,32 @@ LK_INLINE void chunk_diag(LK_LOCAL_PTR const float *tq, LK_LOCAL_PTR const float
         ka[x] = tk[ia * TS + c0 + x], qa[x] = tq[ia * TS + c0 + x], ga[x] = tg[ia * TS + c0 + x];
         kb[x] = tk[ib * TS + c0 + x], qb[x] = tq[ib * TS + c0 + x], gb[x] = tg[ib * TS + c0 + x];
     }
-    for (int m = 0; m < 17; m++) {
-        const int low = m <= p, i = low ? ia : ib, j = 16 * I + (low ? m : m - p - 1);
-        float sa = 0.0f, sq = 0.0f;
+    for (int m0 = 0; m0 < 17; m0 += 4) { /* four pairs, then each lane of a quad adds one */
+        float keep_a = 0.0f, keep_q = 0.0f;
 #pragma unroll
-        for (int x = 0; x < 8; x++) {
-            float kje = tk[j * TS + c0 + x] * lk_exp2((low ? ga[x] : gb[x]) - tg[j * TS + c0 + x]);
-            sa = lk_fma(low ? ka[x] : kb[x], kje, sa);
-            sq = lk_fma(low ? qa[x] : qb[x], kje, sq);
+        for (int u = 0; u < 4; u++) {
+            const int m = m0 + u, low = m <= p, j = 16 * I + (low ? m : m - p - 1);
+            if (m >= 17)
+                break;
+            float sa = 0.0f, sq = 0.0f;
+#pragma unroll
+            for (int x = 0; x < 8; x++) {
+                float kje = tk[j * TS + c0 + x] * lk_exp2_approx((low ? ga[x] : gb[x]) - tg[j * TS + c0 + x]);
+                sa = lk_fma(low ? ka[x] : kb[x], kje, sa);
+                sq = lk_fma(low ? qa[x] : qb[x], kje, sq);
+            }
+            sa += lk_shfl_xor(sa, 1);
+            sa += lk_shfl_xor(sa, 2);
+            sq += lk_shfl_xor(sq, 1);
+            sq += lk_shfl_xor(sq, 2);
+            if (lane % 4 == u)
+                keep_a = sa, keep_q = sq;
         }
-        sa += lk_shfl_xor(sa, 1);
-        sa += lk_shfl_xor(sa, 2);
-        sq += lk_shfl_xor(sq, 1);
-        sq += lk_shfl_xor(sq, 2);
-        if (lane % 4 == 0) {
-            accumulate(&amat[i * CP + j], sq, first);
+        const int m = m0 + lane % 4, low = m <= p, i = low ? ia : ib, j = 16 * I + (low ? m : m - p - 1);
+        if (m < 17) {
+            accumulate(&amat[i * CP + j], keep_q, first);
             if (j < i)
-                accumulate(&amat[j * CP + i + 1], betas[i] * sa, first);
+                accumulate(&amat[j * CP + i + 1], betas[i] * keep_a, first);
         }
     }
 }
@@ -322,11 +333,11 @@ LK_KERNEL LK_WG_SIZE(CWG) void kda_chunk_mma(
             float qg[8], kg[8], x[8];
 #pragma unroll
             for (int u = 0; u < 8; u++) {
-                const float gc = tg[i * TS + dl + u], glast = tg[(CHUNK - 1) * TS + dl + u], e = lk_exp2(gc);
+                const float gc = tg[i * TS + dl + u], glast = tg[(CHUNK - 1) * TS + dl + u], e = lk_exp2_approx(gc);
                 if (i == 0 && d + u < DK)
-                    scr[s.gl + d + u] = lk_exp2(glast);
+                    scr[s.gl + d + u] = lk_exp2_approx(glast);
                 qg[u] = tq[i * TS + dl + u] * e;
-                kg[u] = tk[i * TS + dl + u] * lk_exp2(glast - gc);
+                kg[u] = tk[i * TS + dl + u] * lk_exp2_approx(glast - gc);
                 x[u] = betas[i] * tk[i * TS + dl + u] * e;
             }
             if (i < len) {
