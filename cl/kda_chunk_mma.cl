@@ -123,6 +123,14 @@ LK_INLINE void chunk_offdiag(LK_LOCAL_PTR const float *tq, LK_LOCAL_PTR const fl
     }
 }
 
+/* Eight floats of a K tile row at local p (16-byte aligned: TS and the lane's column are
+ * multiples of 4) by two 16-byte reads. */
+LK_INLINE void chunk_lds8(LK_LOCAL_PTR const float *p, float *v)
+{
+    const float4 a = lk_lds4(p), b = lk_lds4(p + 4);
+    v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+}
+
 /* The in-sub-chunk pairs (j <= i) of warp I over one K tile, added to amat: lane (p, quarter)
  * sums 8 of the tile's columns for rows p and 15 - p, pair m being (p, m) for m <= p, else
  * (15 - p, m - p - 1): 17 pairs per lane, none idle; the four quarters are summed by shuffles,
@@ -133,11 +141,8 @@ LK_INLINE void chunk_diag(LK_LOCAL_PTR const float *tq, LK_LOCAL_PTR const float
 {
     const int p = lane / 4, c0 = (lane % 4) * 8, ia = 16 * I + p, ib = 16 * I + 15 - p;
     float ka[8], qa[8], ga[8], kb[8], qb[8], gb[8];
-#pragma unroll
-    for (int x = 0; x < 8; x++) {
-        ka[x] = tk[ia * TS + c0 + x], qa[x] = tq[ia * TS + c0 + x], ga[x] = tg[ia * TS + c0 + x];
-        kb[x] = tk[ib * TS + c0 + x], qb[x] = tq[ib * TS + c0 + x], gb[x] = tg[ib * TS + c0 + x];
-    }
+    chunk_lds8(tk + ia * TS + c0, ka), chunk_lds8(tq + ia * TS + c0, qa), chunk_lds8(tg + ia * TS + c0, ga);
+    chunk_lds8(tk + ib * TS + c0, kb), chunk_lds8(tq + ib * TS + c0, qb), chunk_lds8(tg + ib * TS + c0, gb);
     for (int m0 = 0; m0 < 17; m0 += 4) { /* four pairs, then each lane of a quad adds one */
         float keep_a = 0.0f, keep_q = 0.0f;
 #pragma unroll
@@ -145,10 +150,11 @@ LK_INLINE void chunk_diag(LK_LOCAL_PTR const float *tq, LK_LOCAL_PTR const float
             const int m = m0 + u, low = m <= p, j = 16 * I + (low ? m : m - p - 1);
             if (m >= 17)
                 break;
-            float sa = 0.0f, sq = 0.0f;
+            float sa = 0.0f, sq = 0.0f, kj[8], gj[8];
+            chunk_lds8(tk + j * TS + c0, kj), chunk_lds8(tg + j * TS + c0, gj);
 #pragma unroll
             for (int x = 0; x < 8; x++) {
-                float kje = tk[j * TS + c0 + x] * lk_exp2_approx((low ? ga[x] : gb[x]) - tg[j * TS + c0 + x]);
+                float kje = kj[x] * lk_exp2_approx((low ? ga[x] : gb[x]) - gj[x]);
                 sa = lk_fma(low ? ka[x] : kb[x], kje, sa);
                 sq = lk_fma(low ? qa[x] : qb[x], kje, sq);
             }
