@@ -1,9 +1,9 @@
 /* kivi_tiles_mma.h: kivi_decode.cl's DIRECT = 3 variant: the KIVI decode on tensor cores from f16
  * tiles (decode_mma.h; NVIDIA cc 8+). Per tile of BLOCK_N tokens the words are staged
- * (kivi_mma_stage.h, one buffer), every work-item turns whole words into f16 in two tiles in local
- * memory, and the warps read their A fragments with one ldmatrix.trans each, where DIRECT 2
- * builds each f16 pair of a fragment from a word. The word buffer takes the next tile's copy while
- * the warps compute. Requires what kivi_mma_stage.h and decode_mma.h require.
+ * (kivi_mma_stage.h, KBUF buffers), every work-item turns whole words into f16 in two tiles in
+ * local memory, and the warps read their A fragments with one ldmatrix.trans each, where DIRECT 2
+ * builds each f16 pair of a fragment from a word. The word buffer just filled from takes the copy
+ * of the tile KBUF ahead while the warps compute. Requires what kivi_mma_stage.h and decode_mma.h require.
  *
  *   kt [KD][BLOCK_N + 8]   K^T: channel c's keys of the tile's tokens, f16
  *   vt [BLOCK_N][KD + 8]   V: token n's values, f16
@@ -29,8 +29,11 @@
 
 #define KT_WORDS (KD * KT_ROW / 2)
 #define VT_WORDS (BLOCK_N * VT_ROW / 2)
-/* kt, vt, then one buffer of words (kivi_mma_stage.h) */
-#define KIVI_MMA_LOCALS LK_SHARED uint kmw[KT_WORDS + VT_WORDS + KM_WORDS] __attribute__((aligned(16)))
+#ifndef KBUF
+#define KBUF 1 /* buffers of words: 1, or 2 (the copy two tiles ahead) */
+#endif
+/* kt, vt, then KBUF buffers of words (kivi_mma_stage.h) */
+#define KIVI_MMA_LOCALS LK_SHARED uint kmw[KT_WORDS + VT_WORDS + KBUF * KM_WORDS] __attribute__((aligned(16)))
 
 /* The f16 tiles the fragments read (f16 pairs). */
 typedef struct kivi_tiles_src {
@@ -103,10 +106,11 @@ LK_INLINE void kivi_tiles_fill(const LK_LOCAL_PTR uint *buf, const LK_GLOBAL hal
 }
 
 /* The f16 tiles of tile `tile` of a split's tiles [t0, t1) in kmw (KIVI_MMA_LOCALS): the first
- * call stages the split's first words; each call waits for its words, fills kt and vt (after a
- * barrier: every warp is done with the last tile's), then, after another barrier, starts the next
- * tile's copy into the word buffer, which runs while this tile computes. Every work-item calls
- * it, once per tile in order. */
+ * call stages the split's first KBUF tiles' words; each call waits for its words, fills kt and vt
+ * (after a barrier: every warp is done with the last tile's), then, after another barrier, starts
+ * copying the words of the tile KBUF ahead into the buffer just read, which runs while this
+ * tile computes (KBUF 2: and while the next tile fills and computes). Every work-item calls it,
+ * once per tile in order. */
 LK_INLINE kivi_tiles_src kivi_mma_tile(const LK_GLOBAL uint *k_codes, const LK_GLOBAL half *k_params,
                                        const LK_GLOBAL half *k_res, const LK_GLOBAL uint *v_codes,
                                        const LK_GLOBAL half *v_params, const LK_GLOBAL half *v_res, long cap, int bh,
@@ -114,14 +118,20 @@ LK_INLINE kivi_tiles_src kivi_mma_tile(const LK_GLOBAL uint *k_codes, const LK_G
 {
     const long j0 = (long)tile * BLOCK_N;
     LK_LOCAL_PTR uint *kt = kmw, *vt = kt + KT_WORDS, *words = vt + VT_WORDS;
+    LK_LOCAL_PTR uint *buf = words + (tile - t0) % KBUF * KM_WORDS;
     if (tile == t0)
-        kivi_mma_stage(k_codes, k_params, v_codes, v_params, cap, bh, j0, nk, nv, words);
-    lk_cp_async_wait(0);
+        for (int b = 0; b < KBUF && tile + b < t1; b++)
+            kivi_mma_stage(k_codes, k_params, v_codes, v_params, cap, bh, j0 + b * BLOCK_N, nk, nv,
+                           words + b * KM_WORDS);
+    if (KBUF == 2 && tile + 1 < t1)
+        lk_cp_async_wait(1); /* this tile's group; the next one's may still run */
+    else
+        lk_cp_async_wait(0);
     lk_barrier();
-    kivi_tiles_fill(words, k_res, v_res, bh, j0, nk, nv, n, kt, vt);
+    kivi_tiles_fill(buf, k_res, v_res, bh, j0, nk, nv, n, kt, vt);
     lk_barrier();
-    if (tile + 1 < t1)
-        kivi_mma_stage(k_codes, k_params, v_codes, v_params, cap, bh, j0 + BLOCK_N, nk, nv, words);
+    if (tile + KBUF < t1)
+        kivi_mma_stage(k_codes, k_params, v_codes, v_params, cap, bh, j0 + KBUF * BLOCK_N, nk, nv, buf);
     kivi_tiles_src src = {kt, vt};
     return src;
 }

@@ -13,11 +13,11 @@ typedef struct {
     int64_t B, Hq, Hkv, D, n;
     int k_bits, v_bits, G, R;
     lk_dtype dtype;
-    int splits, block_n, wg, direct; /* explicit tunables (splits 0: the database's) */
+    int splits, block_n, wg, direct, kbuf; /* explicit tunables (splits 0: the database's) */
     lkt_backend backend;
 } dec_case;
 
-/* B Hq Hkv D n kb vb G R dtype splits block_n wg direct. The direct cases (cl/kivi_direct.h)
+/* B Hq Hkv D n kb vb G R dtype splits block_n wg direct kbuf. The direct cases (cl/kivi_direct.h)
  * cover runs of TPI = 16 (QG 1), 8 (QG 2, 4-bit keys, D 256), 4 (QG 4; BLOCK_N 4 shorter than
  * the 16 codes of a word) and 2 tokens (QG 8 with 8-bit keys; QG 16), fewer work-items than
  * runs (WG 8), a cache
@@ -27,36 +27,39 @@ typedef struct {
  * with the reason; also run on host threads by test_kivi_mma_emu) cover one m-tile a warp, more
  * warps than m-tiles (warps without a token), more m-tiles than warps, QG 8 / 4 / 1, 2-, 4- and
  * 8-bit words, D 64 to 256, each inside the 48 KB of local memory NVIDIA devices give a
- * work-group (8-bit keys at D 128 fit BLOCK_N 64, not 128); QG 16 runs DIRECT 2's tiles with the
- * direct reads (DIRECT 1), on every device. */
-#define CASES(X)                                                      \
-    X(1, 2, 2, 64, 1, 2, 2, 32, 32, LK_F32, 0, 0, 0, 0)                \
-    X(1, 4, 1, 64, 77, 2, 2, 32, 32, LK_F32, 3, 16, 64, 0)             \
-    X(2, 2, 2, 128, 301, 4, 2, 32, 64, LK_F16, 0, 0, 0, 0)             \
-    X(1, 6, 3, 64, 150, 8, 4, 16, 48, LK_F32, 7, 8, 64, 0)             \
-    X(1, 8, 1, 128, 1000, 2, 2, 32, 128, LK_F16, 5, 32, 64, 0)         \
-    X(1, 2, 1, 256, 200, 4, 4, 128, 128, LK_F32, 1, 16, 64, 0)         \
-    X(1, 4, 2, 64, 130, 2, 2, 32, 32, LK_F32, 4, 4, 64, 0)             \
-    X(1, 2, 2, 64, 20, 2, 2, 32, 32, LK_F32, 1, 16, 64, 1)             \
-    X(2, 8, 2, 128, 301, 2, 4, 32, 64, LK_F16, 3, 32, 128, 1)          \
-    X(1, 8, 1, 64, 333, 8, 2, 16, 48, LK_F32, 5, 64, 64, 1)            \
-    X(1, 4, 2, 64, 150, 2, 8, 32, 32, LK_F32, 2, 4, 64, 1)            \
-    X(1, 16, 1, 128, 261, 4, 4, 32, 96, LK_F32, 2, 64, 8, 1)           \
-    X(1, 2, 1, 256, 200, 4, 2, 64, 128, LK_F16, 1, 16, 64, 1)          \
-    X(1, 4, 1, 128, 700, 2, 2, 32, 128, LK_F16, 2, 256, 64, 1)          \
-    X(2, 8, 2, 128, 301, 2, 2, 32, 64, LK_F16, 3, 64, 128, 2)          \
-    X(1, 8, 1, 64, 333, 4, 8, 16, 48, LK_F16, 2, 32, 128, 2)           \
-    X(1, 2, 2, 256, 200, 2, 4, 32, 96, LK_F16, 1, 16, 64, 2)           \
-    X(1, 1, 1, 128, 700, 8, 2, 64, 128, LK_F16, 2, 64, 64, 2)           \
-    X(1, 16, 1, 64, 130, 2, 2, 32, 32, LK_F16, 2, 32, 64, 2)          \
-    X(2, 8, 2, 128, 301, 2, 2, 32, 64, LK_F16, 3, 64, 128, 3)          \
-    X(1, 8, 1, 64, 333, 4, 8, 16, 48, LK_F16, 2, 32, 64, 3)            \
-    X(1, 2, 2, 256, 200, 2, 4, 32, 96, LK_F16, 1, 16, 32, 3)           \
-    X(1, 1, 1, 128, 700, 8, 2, 64, 128, LK_F16, 2, 32, 64, 3)
+ * work-group (8-bit keys at D 128 fit BLOCK_N 64, not 128), DIRECT 3 with one buffer of words and
+ * with two (KBUF 2: three to six tiles a split); QG 16 runs DIRECT 2's tiles with the direct
+ * reads (DIRECT 1), on every device. */
+#define CASES(X)                                                           \
+    X(1, 2, 2, 64, 1, 2, 2, 32, 32, LK_F32, 0, 0, 0, 0, 1)                 \
+    X(1, 4, 1, 64, 77, 2, 2, 32, 32, LK_F32, 3, 16, 64, 0, 1)              \
+    X(2, 2, 2, 128, 301, 4, 2, 32, 64, LK_F16, 0, 0, 0, 0, 1)              \
+    X(1, 6, 3, 64, 150, 8, 4, 16, 48, LK_F32, 7, 8, 64, 0, 1)              \
+    X(1, 8, 1, 128, 1000, 2, 2, 32, 128, LK_F16, 5, 32, 64, 0, 1)          \
+    X(1, 2, 1, 256, 200, 4, 4, 128, 128, LK_F32, 1, 16, 64, 0, 1)          \
+    X(1, 4, 2, 64, 130, 2, 2, 32, 32, LK_F32, 4, 4, 64, 0, 1)              \
+    X(1, 2, 2, 64, 20, 2, 2, 32, 32, LK_F32, 1, 16, 64, 1, 1)              \
+    X(2, 8, 2, 128, 301, 2, 4, 32, 64, LK_F16, 3, 32, 128, 1, 1)           \
+    X(1, 8, 1, 64, 333, 8, 2, 16, 48, LK_F32, 5, 64, 64, 1, 1)             \
+    X(1, 4, 2, 64, 150, 2, 8, 32, 32, LK_F32, 2, 4, 64, 1, 1)              \
+    X(1, 16, 1, 128, 261, 4, 4, 32, 96, LK_F32, 2, 64, 8, 1, 1)            \
+    X(1, 2, 1, 256, 200, 4, 2, 64, 128, LK_F16, 1, 16, 64, 1, 1)           \
+    X(1, 4, 1, 128, 700, 2, 2, 32, 128, LK_F16, 2, 256, 64, 1, 1)          \
+    X(2, 8, 2, 128, 301, 2, 2, 32, 64, LK_F16, 3, 64, 128, 2, 1)           \
+    X(1, 8, 1, 64, 333, 4, 8, 16, 48, LK_F16, 2, 32, 128, 2, 1)            \
+    X(1, 2, 2, 256, 200, 2, 4, 32, 96, LK_F16, 1, 16, 64, 2, 1)            \
+    X(1, 1, 1, 128, 700, 8, 2, 64, 128, LK_F16, 2, 64, 64, 2, 1)           \
+    X(1, 16, 1, 64, 130, 2, 2, 32, 32, LK_F16, 2, 32, 64, 2, 1)            \
+    X(2, 8, 2, 128, 301, 2, 2, 32, 64, LK_F16, 3, 64, 128, 3, 1)           \
+    X(1, 8, 1, 64, 333, 4, 8, 16, 48, LK_F16, 2, 32, 64, 3, 1)             \
+    X(1, 2, 2, 256, 200, 2, 4, 32, 96, LK_F16, 1, 16, 32, 3, 1)            \
+    X(1, 1, 1, 128, 700, 8, 2, 64, 128, LK_F16, 2, 32, 64, 3, 1)           \
+    X(1, 8, 1, 64, 333, 4, 8, 16, 48, LK_F16, 2, 32, 64, 3, 2)             \
+    X(2, 8, 2, 128, 301, 8, 2, 32, 64, LK_F16, 3, 32, 64, 3, 2)
 
-#define ROW(b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn, wg, dir)                      \
-    {b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn, wg, dir, LKT_OPENCL},                 \
-    {b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn, wg, dir, LKT_CUDA},
+#define ROW(b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn, wg, dir, kbuf)                \
+    {b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn, wg, dir, kbuf, LKT_OPENCL},           \
+    {b, hq, hkv, d, n, kb, vb, g, r, dt, sp, bn, wg, dir, kbuf, LKT_CUDA},
 
 ParameterizedTestParameters(kivi_attention, matches_reference)
 {
@@ -91,6 +94,7 @@ ParameterizedTest(dec_case *c, kivi_attention, matches_reference)
     lkt_tensor tq = lkt_upload(ctx, c->dtype, LKT_CONTIGUOUS, qshape, q), to = lkt_zeros(ctx, c->dtype, 4, qshape);
     lk_decode_params p = lk_decode_params_default();
     lk_params tuned = kvt_decode_tunables(c->splits, c->block_n, c->wg, c->direct);
+    lk_params_set(&tuned, "KBUF", c->kbuf);
     LKT_OK(ctx, lk_kivi_attention_run(ctx, cache, &tq.t, &to.t, NULL, &p, c->splits ? &tuned : NULL));
     lkt_download(ctx, &to, o);
     if (c->splits)
@@ -146,6 +150,10 @@ Test(kivi_attention, bad_arguments_are_rejected)
         cr_expect_eq(lk_kivi_attention_run(ctx, cache, &q.t, &o.t, NULL, &p, &direct), LK_ERR_UNSUPPORTED,
                      "DIRECT %d, f32 q (and, on a CPU, no tensor cores): %s", v, lk_last_error(ctx));
     }
+    lk_params_set(&direct, "KBUF", 3); /* DIRECT 3 from the loop */
+    cr_expect_eq(lk_kivi_attention_run(ctx, cache, &q.t, &o.t, NULL, &p, &direct), LK_ERR_INVALID_ARGUMENT, "KBUF 3");
+    cr_expect(strstr(lk_last_error(ctx), "KBUF"), "%s", lk_last_error(ctx));
+    lk_params_set(&direct, "KBUF", 1);
     lk_params_set(&direct, "DIRECT", 1);
     lk_params_set(&direct, "BLOCK_N", 512);
     cr_expect_eq(lk_kivi_attention_run(ctx, cache, &q.t, &o.t, NULL, &p, &direct), LK_ERR_INVALID_ARGUMENT,

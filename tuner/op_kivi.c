@@ -1,9 +1,10 @@
 /* The quantized-cache decode ops as tunable ops (see op.h):
  *   kivi_decode     lk_kivi_attention: DIRECT (dequantized tiles, direct reads, tensor cores from
- *                   the words or from f16 tiles) x SPLITS x BLOCK_N x WG by context length;
+ *                   the words or from f16 tiles; with f16 tiles KBUF, 1 or 2 buffers of words)
+ *                   x SPLITS x BLOCK_N x WG by context length;
  *                   family k<b>v<b> (bits of K and V), flag G (group); cache R = 128
- *   lowrank_decode  lk_lowrank_attention: DIRECT (tiles, the two tensor-core forms) x the same
- *                   tiles; family k<b>v<b> of the latents, flag the rank (latents G = 32,
+ *   lowrank_decode  lk_lowrank_attention: DIRECT (tiles, the two tensor-core forms; KBUF as
+ *                   above) x the same tiles; family k<b>v<b> of the latents, flag the rank (latents G = 32,
  *                   R = 128, one kv head per group, RoPE)
  * Timed problem: B=1 (--batch), Hkv = 8 on GPUs and 4 on CPUs (--heads), Hq = 4 Hkv, D = the
  * key's head_dim, L = the key's length; inputs of kivi_problem.c, each candidate checked
@@ -61,16 +62,28 @@ static int fits_device(const lk_params *p, const void *user, char *why, size_t n
     return 0;
 }
 
+/* A second buffer of words (KBUF 2) is DIRECT 3's alone (cl/kivi_tiles_mma.h). */
+static int kbuf_with_tiles(const lk_params *p, const void *user, char *why, size_t n)
+{
+    (void)user;
+    if (lk_params_get(p, "KBUF", 1) == 1 || lk_params_get(p, "DIRECT", 0) == 3)
+        return 1;
+    snprintf(why, n, "KBUF 2 needs DIRECT 3");
+    return 0;
+}
+
 static void kivi_space(const tune_space_user *u, space *s)
 {
+    static const int kbufs[] = {1, 2};
     memset(s, 0, sizeof *s);
     s->user = u;
-    int long_tiles = 1;
-    if (is_lowrank(u->key))
-        long_tiles = decode_space_direct(u, s, 0); /* its tiles stop at 64 tokens */
-    else
-        decode_space_direct(u, s, 1);
-    decode_space_tiles(u, s, long_tiles);
+    const int mma = decode_space_direct(u, s, !is_lowrank(u->key));
+    if (mma) {
+        space_add_list(s, "KBUF", 2, kbufs);
+        space_add_constraint(s, "kbuf_with_tiles", kbuf_with_tiles);
+    }
+    /* the low-rank decode's tiles stop at 64 tokens, unless on tensor cores */
+    decode_space_tiles(u, s, !is_lowrank(u->key) || mma);
     space_add_constraint(s, "fits_device", fits_device);
 }
 

@@ -20,14 +20,14 @@ void lk_kivi_attention_defaults(const lk_device_info *dev, int head_dim, lk_para
     lk_params_set(out, "WG", gpu ? 128 : 64);
 }
 
-size_t lk_kivi_mma_stage_bytes(const lk_kivi_config *cfg, int block_n, int direct)
+size_t lk_kivi_mma_stage_bytes(const lk_kivi_config *cfg, int block_n, int direct, int kbuf)
 {
     size_t D = (size_t)cfg->head_dim, n = (size_t)block_n, G = (size_t)cfg->group;
     /* key parameters: the groups a tile touches (KM_KG of cl/kivi_mma_stage.h) */
     size_t kg = n % G == 0 ? n / G : G % n == 0 ? 1 : (G - 16 + n + G - 1) / G;
     size_t words = D * n / (size_t)(32 / cfg->k_bits) + n * D / (size_t)(32 / cfg->v_bits) + D * kg + n * D / G;
-    if (direct == 3) /* one buffer of words, the f16 tiles kt and vt (rows padded by 8 halves) */
-        return 4 * words + 2 * (D * (n + 8) + n * (D + 8));
+    if (direct == 3) /* KBUF buffers of words, the f16 tiles kt and vt (rows padded by 8 halves) */
+        return 4 * (size_t)kbuf * words + 2 * (D * (n + 8) + n * (D + 8));
     return 4 * 2 * words;
 }
 
@@ -35,9 +35,12 @@ lk_status lk_kivi_mma_check(lk_context *ctx, const char *op, const lk_params *p,
                             int record_dim, int query_group, lk_dtype dtype, size_t local)
 {
     int bn = lk_params_get(p, "BLOCK_N", 32);
-    int direct = lk_params_get(p, "DIRECT", 2);
+    int direct = lk_params_get(p, "DIRECT", 2), kbuf = lk_params_get(p, "KBUF", 1);
+    if (kbuf != 1 && kbuf != 2)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: KBUF %d (word buffers of DIRECT 3) must be 1 or 2", op,
+                       kbuf);
     lk_status st = lk_decode_mma_check(ctx, op, p, dtype, record_dim, query_group, 256,
-                                       local + lk_kivi_mma_stage_bytes(cfg, bn, direct));
+                                       local + lk_kivi_mma_stage_bytes(cfg, bn, direct, kbuf));
     if (st == LK_OK && (cfg->head_dim % 16 || cfg->group % 16))
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: DIRECT %d needs the cache's channels (%lld) and G (%d) "
                        "multiples of 16", op, direct, (long long)cfg->head_dim, cfg->group);
@@ -58,6 +61,14 @@ lk_status lk_kivi_attention_check_tunables(lk_context *ctx, const lk_params *p, 
         return lk_decode_check_tunables(ctx, OP, p, 256,
                                         lk_decode_direct_local_bytes(D, query_group, bn, wg, 32 / cfg->k_bits));
     return lk_kivi_mma_check(ctx, OP, p, cfg, D, query_group, dtype, 0);
+}
+
+void lk_kivi_direct_defines(const lk_params *tuned, lk_params *defs)
+{
+    int direct = lk_params_get(tuned, "DIRECT", 0);
+    lk_params_set(defs, "DIRECT", direct);
+    if (direct == 3)
+        lk_params_set(defs, "KBUF", lk_params_get(tuned, "KBUF", 1));
 }
 
 void lk_kivi_attention_key(const lk_kivi_cache *c, lk_dtype dtype, lk_tune_key *key)
@@ -114,7 +125,7 @@ static lk_status launch(lk_context *ctx, const lk_kivi_cache *c, const lk_tensor
     lk_params_set(&defs, "QG", Hq / Hkv);
     lk_params_set(&defs, "BLOCK_N", bn);
     lk_params_set(&defs, "WG", wg);
-    lk_params_set(&defs, "DIRECT", lk_params_get(tuned, "DIRECT", 0));
+    lk_kivi_direct_defines(tuned, &defs);
     lk_args a = {0};
     lk_args_tensor(&a, q3, 3);
     lk_kivi_args_cache(&a, c);

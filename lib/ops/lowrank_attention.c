@@ -138,7 +138,7 @@ static lk_status launch(lk_context *ctx, const lk_lowrank_cache *c, const lk_ten
     lk_params_set(&defs, "QG", qg);
     lk_params_set(&defs, "BLOCK_N", bn);
     lk_params_set(&defs, "WG", wg);
-    lk_params_set(&defs, "DIRECT", lk_params_get(tuned, "DIRECT", 0));
+    lk_kivi_direct_defines(tuned, &defs);
     lk_args a = {0};
     lk_args_tensor(&a, q3, 3);
     lk_args_buffer(&a, up_k->buffer);

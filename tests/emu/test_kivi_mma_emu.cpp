@@ -12,7 +12,7 @@
  *   kivi_emu_d256   D 256, QG 2, 2/4 bits, G 32, R 96, BLOCK_N 16, WG 64
  * DIRECT 3 (f16 tiles):
  *   kivi_emu_tiles_2bit   D 128, QG 4, 2/2 bits, G 32, R 128, BLOCK_N 64, WG 128
- *   kivi_emu_tiles_48bit  D 64, QG 8, 4/8 bits, G 16, R 32, BLOCK_N 32, WG 64
+ *   kivi_emu_tiles_48bit  D 64, QG 8, 4/8 bits, G 16, R 32, BLOCK_N 32, WG 64, KBUF 2 (two word buffers)
  *   kivi_emu_tiles_d256   D 256, QG 1, 8/2 bits, G 16, R 48, BLOCK_N 16, WG 32 */
 #include <criterion/parameterized.h>
 

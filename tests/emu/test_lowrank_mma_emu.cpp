@@ -15,7 +15,7 @@
  *                  (three warps without a token)
  * DIRECT 3 (f16 tiles, cl/kivi_tiles_mma.h):
  *   lr_emu_tiles_r64   HD 128, RK 64, QG 4, 2/2 bits, G 32, R 128, RoPE, BLOCK_N 64, WG 128
- *   lr_emu_tiles_r48   HD 64, RK 48, QG 2, 4/8 bits, G 16, R 48, RoPE, BLOCK_N 32, WG 64 */
+ *   lr_emu_tiles_r48   HD 64, RK 48, QG 2, 4/8 bits, G 16, R 48, RoPE, BLOCK_N 32, WG 64, KBUF 2 */
 #include <criterion/parameterized.h>
 
 #include <vector>
