@@ -61,15 +61,6 @@ size_t lk_kda_state_mma_local_bytes(size_t C, size_t bv, size_t K, int sets)
     return 2 * ((size_t)sets * (2 * C * (kp + 8) + C * bvp + 2 * kp) + (kp + C) * bvp);
 }
 
-int lk_kda_state_mma_sets(const lk_device_info *dev, const lk_params *eff, int64_t K)
-{
-    size_t C = (size_t)lk_params_get(eff, "CHUNK", 64), bv = (size_t)lk_params_get(eff, "BV", 16);
-    for (int sets = 2; sets >= 1; sets--)
-        if (lk_kda_state_mma_local_bytes(C, bv, (size_t)K, sets) <= dev->local_mem_optin_bytes)
-            return sets;
-    return 0;
-}
-
 int lk_kda_scratch_f16(const lk_params *eff, lk_dtype dtype)
 {
     return dtype == LK_F16 && lk_params_get(eff, "CHUNK", 64) > 1 && lk_params_get(eff, "SCR16", 0);
@@ -82,14 +73,24 @@ static int tensor_cores(const lk_device_info *dev, lk_dtype dtype, const lk_para
     return lk_kda_scratch_f16(eff, dtype) && lk_device_tensor_cores(dev);
 }
 
-int lk_kda_state_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K, int64_t V)
+int lk_kda_state_mma_sets(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K, int64_t V)
 {
     size_t C = (size_t)lk_params_get(eff, "CHUNK", 64), bv = (size_t)lk_params_get(eff, "BV", 16);
     /* state tiles per warp (MPW) times n8 tiles (BV / 8): at most 8, 32 floats a lane (ptxas
      * spills past that); K and V even: rows of the f16 scratch copied 4, 8 or 16 bytes at a time */
     size_t warps = C / 16, mpw = warps ? ((size_t)(K + 15) / 16 + warps - 1) / warps : 0;
-    return lk_params_get(eff, "SMMA", 0) && tensor_cores(dev, dtype, eff) && C >= 16 && bv % 8 == 0 && K <= 128 &&
-           K % 2 == 0 && V % 2 == 0 && mpw * (bv / 8) <= 8 && lk_kda_state_mma_sets(dev, eff, K) > 0;
+    if (!(lk_params_get(eff, "SMMA", 0) && tensor_cores(dev, dtype, eff) && C >= 16 && bv % 8 == 0 && K <= 128 &&
+          K % 2 == 0 && V % 2 == 0 && mpw * (bv / 8) <= 8))
+        return 0;
+    for (int sets = 2; sets >= 1; sets--)
+        if (lk_kda_state_mma_local_bytes(C, bv, (size_t)K, sets) <= dev->local_mem_optin_bytes)
+            return sets;
+    return 0;
+}
+
+int lk_kda_state_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K, int64_t V)
+{
+    return lk_kda_state_mma_sets(dev, dtype, eff, K, V) > 0;
 }
 
 /* Local memory of kda_chunk_mma: buf [3][C][36]; amat [C][C + 1]; betas fq fk; segtot [C / 16][32]. */
@@ -277,8 +278,7 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     lk_params_set(&defs, "WG", wg);
     int obv = lk_params_get(&eff, "OBV", 64);
     lk_params_set(&defs, "OBV", obv);
-    int smma = lk_kda_state_mma_ok(&ctx->info, c->q.dtype, &eff, K, V); /* cl/kda_state_mma.cl */
-    int sets = smma ? lk_kda_state_mma_sets(&ctx->info, &eff, K) : 0;
+    int sets = lk_kda_state_mma_sets(&ctx->info, c->q.dtype, &eff, K, V), smma = sets > 0; /* cl/kda_state_mma.cl */
     if (smma)
         lk_params_set(&defs, "SBUF", sets);
     int cmma = lk_kda_chunk_mma_ok(&ctx->info, c->q.dtype, &eff); /* cl/kda_chunk_mma.cl */

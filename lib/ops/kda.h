@@ -41,15 +41,16 @@ void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_
                       lk_params *out);
 /* Local memory the largest of the three kernels needs for effective parameters p and key dim K. */
 size_t lk_kda_local_bytes(const lk_params *p, int64_t K);
-/* Whether effective parameters eff run the tensor-core state pass (cl/kda_state_mma.cl): SMMA set,
- * f16 tensors and scratch, NVIDIA GPU of compute capability 8+, CHUNK >= 16, BV a multiple of 8, K <= 128,
- * K and V even, ceil(ceil(K / 16) / (CHUNK / 16)) * BV / 8 <= 8 (the state a lane holds) and one
- * set of its copies fitting the device's local memory (lk_kda_state_mma_sets); else kda_state.cl runs. */
+/* The sets of copies the tensor-core state pass (cl/kda_state_mma.cl) keeps for effective
+ * parameters eff (its SBUF), 0 where it does not run (kda_state.cl does). It runs with SMMA set,
+ * f16 tensors and scratch, an NVIDIA GPU of compute capability 8+, CHUNK >= 16, BV a multiple of 8,
+ * K <= 128, K and V even, ceil(ceil(K / 16) / (CHUNK / 16)) * BV / 8 <= 8 (the state a lane holds)
+ * and one set fitting the local memory one work-group may have (local_mem_optin_bytes: up to 227 KB
+ * on a Hopper through CUDA, 48 KB in NVIDIA OpenCL); 2 sets (the next chunk's copies overlap this
+ * chunk's products) where they fit, else 1. */
+int lk_kda_state_mma_sets(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K, int64_t V);
+/* Whether the tensor-core state pass runs: lk_kda_state_mma_sets > 0. */
 int lk_kda_state_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K, int64_t V);
-/* The sets of copies kda_state_mma keeps (its SBUF): 2 (the next chunk's copies overlap this
- * chunk's products) where they fit the local memory one work-group may have (local_mem_optin_bytes:
- * up to 227 KB on a Hopper through CUDA, 48 KB in NVIDIA OpenCL), else 1; 0 where one does not fit. */
-int lk_kda_state_mma_sets(const lk_device_info *dev, const lk_params *eff, int64_t K);
 size_t lk_kda_state_mma_local_bytes(size_t C, size_t bv, size_t K, int sets);
 /* Whether effective parameters eff run the tensor-core chunk kernel (cl/kda_chunk_mma.cl): CMMA
  * set, f16 tensors and scratch, NVIDIA GPU of compute capability 8+, CHUNK >= 16 and its local memory within the
