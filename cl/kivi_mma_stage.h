@@ -59,11 +59,17 @@
 #define km_kgroup(j0, n) ((int)((j0) % G + (n)) / G)
 #endif
 
+/* x clamped to [0, hi]. */
+LK_INLINE int km_clamp(long x, int hi)
+{
+    return x <= 0 ? 0 : x >= hi ? hi : (int)x;
+}
+
 /* One cp.async of vec (4, 2 or 1, a constant after inlining) words, the first `valid` of them
  * read (clamped to [0, vec]), the rest 0. */
 LK_INLINE void km_copy(LK_LOCAL_PTR uint *dst, const LK_GLOBAL uint *src, int vec, int valid)
 {
-    const int bytes = 4 * (valid < 0 ? 0 : valid > vec ? vec : valid);
+    const int bytes = 4 * km_clamp(valid, vec);
     const ulong from = LK_GLOBAL_ADDR(src);
     if (vec == 4)
         lk_cp_async16(LK_SMEM_ADDR(dst), from, bytes);
@@ -97,10 +103,9 @@ LK_INLINE void kivi_mma_stage(const LK_GLOBAL uint *k_codes, const LK_GLOBAL hal
                               long j0, long nk, long nv, LK_LOCAL_PTR uint *buf)
 {
     const LK_GLOBAL uint *kpar = (const LK_GLOBAL uint *)k_params, *vpar = (const LK_GLOBAL uint *)v_params;
-    const long g0 = j0 / G, kq = nk - j0, vq = nv - j0; /* nk is a multiple of R */
-    const int kwords = kq <= 0 ? 0 : kq >= BLOCK_N ? KM_KWT : (int)(kq / CPW_K);
-    const int kgroups = nk / G - g0 <= 0 ? 0 : nk / G - g0 >= KM_KG ? KM_KG : (int)(nk / G - g0);
-    const int vtokens = vq <= 0 ? 0 : vq >= BLOCK_N ? BLOCK_N : (int)vq;
+    const long g0 = j0 / G; /* nk is a multiple of R */
+    const int kwords = km_clamp((nk - j0) / CPW_K, KM_KWT), kgroups = km_clamp(nk / G - g0, KM_KG);
+    const int vtokens = km_clamp(nv - j0, BLOCK_N);
 #pragma unroll 1
     for (int e = LK_DEC_TID; e < KM_C_KW + KM_C_KP + KM_C_VW + KM_C_VP; e += WG) {
         if (e < KM_C_KW)
