@@ -404,6 +404,20 @@ Test(tunedb, rows_are_laid_over_the_defaults)
     free_context(ctx);
 }
 
+Test(tunedb, parameter_text_takes_one_separator_between_pairs)
+{
+    static const char *good[] = {"", "  ", "A=1", "A=1,B=-2", "A=1;B=2", "A=1 B=2", " A=1 , B=2 ", "A=1\t;\tB=2 "};
+    static const char *bad[] = {",A=1",  "A=1,,B=2", "A=1,",  "A=1;", ";",     ",",      "A=1, ,B=2",
+                                "A=1;,B=2", "A=",     "A= 1", "A=1x", "=1",     "A=1,A=2", "A=99999999999"};
+    lk_params p;
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        cr_expect_eq(lk_params_parse(good[i], &p), LK_OK, "'%s' was refused", good[i]);
+    cr_assert_eq(lk_params_parse(" A=1 , B=2 ", &p), LK_OK);
+    cr_expect(p.n == 2 && lk_params_get(&p, "A", 0) == 1 && lk_params_get(&p, "B", 0) == 2, "%d pairs", p.n);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_expect_eq(lk_params_parse(bad[i], &p), LK_ERR_INVALID_ARGUMENT, "'%s' was accepted", bad[i]);
+}
+
 /* ---- overrides and describe ------------------------------------------------------------- */
 
 Test(tunedb, override_wins_is_most_specific_and_clears)

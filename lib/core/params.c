@@ -66,20 +66,34 @@ int lk_params_format(const lk_params *p, const char *prefix, const char *sep, ch
     return used;
 }
 
+enum separator { SEP_NONE, SEP_SPACES, SEP_MARK };
+
+/* Skips what follows a pair: one ',' or ';' with spaces around it (SEP_MARK), or spaces alone. */
+static enum separator skip_separator(const char **s)
+{
+    enum separator found = SEP_NONE;
+    while (isspace((unsigned char)**s))
+        (*s)++, found = SEP_SPACES;
+    if (**s == ',' || **s == ';') {
+        (*s)++, found = SEP_MARK;
+        while (isspace((unsigned char)**s))
+            (*s)++;
+    }
+    return found;
+}
+
 lk_status lk_params_parse(const char *text, lk_params *out)
 {
     memset(out, 0, sizeof *out);
     const char *s = text ? text : "";
+    while (isspace((unsigned char)*s))
+        s++;
     while (*s) {
-        while (*s == ',' || *s == ';' || isspace((unsigned char)*s))
-            s++;
-        if (!*s)
-            break;
         char name[LK_PARAM_NAME];
         int len = 0;
         while (isalnum((unsigned char)s[len]) || s[len] == '_')
             len++;
-        if (len == 0 || len >= LK_PARAM_NAME || s[len] != '=')
+        if (len == 0 || len >= LK_PARAM_NAME || s[len] != '=') /* also a stray or doubled separator */
             return LK_ERR_INVALID_ARGUMENT;
         memcpy(name, s, (size_t)len);
         name[len] = '\0';
@@ -87,13 +101,15 @@ lk_status lk_params_parse(const char *text, lk_params *out)
         char *end;
         errno = 0;
         long v = strtol(s, &end, 10);
-        if (end == s || errno == ERANGE || v < INT_MIN || v > INT_MAX ||
-            (*end && *end != ',' && *end != ';' && !isspace((unsigned char)*end)))
+        if (end == s || isspace((unsigned char)*s) || errno == ERANGE || v < INT_MIN || v > INT_MAX)
             return LK_ERR_INVALID_ARGUMENT;
         if (out->n == LK_MAX_PARAMS || lk_params_has(out, name)) /* full, or a name given twice */
             return LK_ERR_INVALID_ARGUMENT;
         lk_params_set(out, name, (int)v);
         s = end;
+        enum separator sep = skip_separator(&s);
+        if ((sep == SEP_NONE && *s) || (sep == SEP_MARK && !*s)) /* "A=1x", or a trailing ',' */
+            return LK_ERR_INVALID_ARGUMENT;
     }
     return LK_OK;
 }

@@ -23,8 +23,9 @@ void lk_params_set(lk_params *p, const char *name, int value); /* adds or replac
 int lk_params_equal(const lk_params *a, const lk_params *b);
 /* "A=1,B=2" (sep ","), or "-DA=1 -DB=2" with prefix "-D" and sep " ". Returns chars needed. */
 int lk_params_format(const lk_params *p, const char *prefix, const char *sep, char *buf, size_t n);
-/* Parses "A=1,B=2" (commas, semicolons or spaces between pairs; values within int; each name
- * once). */
+/* Parses "A=1,B=2": between two pairs one ',' or ';' (spaces around it allowed) or spaces alone;
+ * a separator before the first pair, after the last or doubled is an error; values within int;
+ * each name once. Empty text is no pairs. */
 lk_status lk_params_parse(const char *text, lk_params *out);
 
 #endif
