@@ -838,6 +838,45 @@ Test(tunedb, malformed_csv_imports_nothing_and_names_the_line)
 
 /* ---- concurrency and crashes ------------------------------------------------------------ */
 
+/* The last writer to close leaves the rollback journal, so the library's read-only lookups
+ * create no -wal/-shm files beside the database; while a reader has it open, a writer closes
+ * without waiting and the file stays in WAL mode. */
+Test(tunedb, read_only_opens_leave_no_side_files)
+{
+    lk_device_info a = gpu_a();
+    const char *path = in_dir("side.db");
+    char wal[4200], shm[4200];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    snprintf(shm, sizeof shm, "%s-shm", path);
+    put(path, &a, 4096, "A=1", 1.0);
+    cr_expect(!exists(wal) && !exists(shm), "the writer left side files");
+
+    setenv("LK_TUNING_DB", path, 1);
+    lk_context *ctx = fake_context(&a);
+    char got[256];
+    cr_expect_eq(look_ctx(ctx, 4096, got, sizeof got).source, LK_SOURCE_ENV_DB);
+    cr_expect_str_eq(got, "A=1");
+    free_context(ctx);
+    cr_expect(!exists(wal) && !exists(shm), "a read-only lookup left side files");
+
+    lk_db *reader = NULL, *writer = open_writer(path);
+    char err[1024];
+    cr_assert_eq(lk_db_open(path, 0, &reader, err, sizeof err), LK_OK, "%s", err);
+    lk_tune_key k = key_at(8192);
+    record(writer, &a, &k, LK_DB_OK, "A=2", 1.0);
+    time_t t0 = time(NULL);
+    lk_db_close(writer);
+    cr_expect(time(NULL) - t0 < 2, "the writer's close waited for the reader");
+    lk_params p;
+    int64_t bucket;
+    int found;
+    cr_expect_eq(lk_db_lookup(reader, &a, &k, LK_MATCH_EXACT, &p, &bucket, &found), LK_OK);
+    cr_expect(found && lk_params_get(&p, "A", 0) == 2, "the reader misses the row written beside it");
+    lk_db_close(reader);
+    put(path, &a, 16384, "A=3", 1.0); /* the next writer alone cleans up */
+    cr_expect(!exists(wal) && !exists(shm), "side files stayed after the last writer");
+}
+
 Test(tunedb, reader_during_writes_sees_every_commit_in_order)
 {
     lk_device_info a = gpu_a();

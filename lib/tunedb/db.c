@@ -319,11 +319,26 @@ lk_status lk_db_open(const char *path, int writable, lk_db **out, char *err, siz
     if (st != LK_OK) {
         if (err && errn)
             snprintf(err, errn, "%s", db->error);
+        db->writable = 0; /* a failed open closes without touching the file */
         lk_db_close(db);
         return st;
     }
     *out = db;
     return LK_OK;
+}
+
+/* Switches a writer's file to the rollback journal without waiting: it works only while no other
+ * connection has the file open (else the file stays in WAL mode). 1 when the file left WAL. */
+static int leave_wal(lk_db *db)
+{
+    sqlite3_stmt *st;
+    sqlite3_busy_timeout(db->h, 0);
+    int ok = sqlite3_prepare_v2(db->h, "PRAGMA journal_mode = DELETE", -1, &st, NULL) == SQLITE_OK &&
+             sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+             strcmp((const char *)sqlite3_column_text(st, 0), "delete") == 0;
+    sqlite3_finalize(st);
+    sqlite3_busy_timeout(db->h, 5000);
+    return ok;
 }
 
 void lk_db_close(lk_db *db)
@@ -332,6 +347,10 @@ void lk_db_close(lk_db *db)
         return;
     for (int i = 0; i < 3; i++)
         sqlite3_finalize(db->lookup[i]);
+    /* The last writer to close leaves the file without -wal/-shm files, so that read-only opens
+     * (the library's lookups) create none either. */
+    if (db->writable && db->h)
+        leave_wal(db);
     sqlite3_close(db->h);
     free(db);
 }
@@ -340,11 +359,6 @@ lk_status lk_db_use_rollback_journal(lk_db *db)
 {
     if (!db->writable)
         return lk_db_fail(db, "%s: opened read-only", db->path);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->h, "PRAGMA journal_mode = DELETE", -1, &st, NULL) != SQLITE_OK)
-        return lk_db_sql_fail(db, "leaving WAL mode");
-    int ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
-             strcmp((const char *)sqlite3_column_text(st, 0), "delete") == 0;
-    sqlite3_finalize(st);
-    return ok ? LK_OK : lk_db_fail(db, "%s: cannot leave WAL mode (is another program using it?)", db->path);
+    return leave_wal(db) ? LK_OK
+                         : lk_db_fail(db, "%s: cannot leave WAL mode (is another program using it?)", db->path);
 }
