@@ -1,7 +1,8 @@
 /* The tuner end to end on the OpenCL device: a tiny tuning run whose best row reaches the
  * runtime's launch, resume after a tuner killed with SIGKILL, and --dry-run; the same launch
- * check and the spaces of the quantized-cache decode ops; a space past its limits stops. lk-tune
- * runs as a child process (build/tuner/lk-tune, found next to this test's executable). */
+ * check and the spaces of the quantized-cache decode ops; a space past its limits stops; one
+ * tuner per database and device (the lock of tune_lock.h). lk-tune runs as a child process
+ * (build/tuner/lk-tune, found next to this test's executable). */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <libgen.h>
@@ -17,7 +18,9 @@
 #include "harness.h"
 #include "ops/attention_fwd.h"
 #include "params.h"
+#include "progress.h"
 #include "space.h"
+#include "tune_lock.h"
 #include "tunedb/db.h"
 
 /* build/tuner/TOOL (lk-tune or lk-bench), beside this test's executable. */
@@ -602,4 +605,173 @@ Test(tuner, decode_bench_keeps_the_rows_of_a_killed_run, .timeout = 240)
     const char *args[] = {"--op", "attention_decode", "--dtype", "f32", "--head-dim", "64", "--batch", "1", "--seq",
                           "256:1024", "--db", p.db, "--out", p.out, NULL};
     expect_rows_kept_after_kill(args, "L ", p.out, "attention_decode.md", "| 256 | 1 | dense");
+}
+
+/* The OpenCL test device's fingerprint (the device lk-tune --device device_spec() opens) into fp,
+ * its name into name. */
+static void test_device(char *fp, size_t nfp, char *name, size_t nname)
+{
+    lk_context *ctx = lkt_open(LKT_OPENCL);
+    snprintf(fp, nfp, "%s", lk_context_device(ctx)->fingerprint);
+    snprintf(name, nname, "%s", lk_context_device(ctx)->name);
+    lk_context_destroy(ctx);
+}
+
+/* The lock lk-tune takes for (db_path, the device of fingerprint fp), taken by this process. */
+static void hold_lock(tune_lock *l, const char *db_path, const char *fp)
+{
+    pid_t holder = 0;
+    char err[256];
+    cr_assert_eq(tune_lock_try(l, db_path, fp, &holder, err, sizeof err), TUNE_LOCK_TAKEN,
+                 "cannot take the lock (held by %ld): %s", (long)holder, err);
+}
+
+/* The measurements in db_path (0 when it cannot be opened). */
+static long measurements_in(const char *db_path)
+{
+    lk_db *db = NULL;
+    char err[256];
+    if (lk_db_open(db_path, 0, &db, err, sizeof err) != LK_OK)
+        return 0;
+    long n = count_measurements(db);
+    lk_db_close(db);
+    return n;
+}
+
+/* A one-candidate tuning run into db_path, or with force the whole space again (18 candidates,
+ * seconds on PoCL); without force, args[14] is free for one more option. */
+static void lock_run_args(const char *db_path, int force, const char **args)
+{
+    const char *a[] = {"--dtype", "f32", "--head-dim", "64", "--causal", "0", "--family", "plain", "--seq", "64:64",
+                       "--db", db_path, force ? "--force" : "--only", force ? NULL : "BLOCK_M=16,BLOCK_N=8,STAGES=1",
+                       NULL, NULL};
+    memcpy(args, a, sizeof a);
+    if (force)
+        args[13] = NULL;
+}
+
+/* A second lk-tune on the device and database of one that holds the lock (this process, as
+ * lk-tune would) exits at once with status TUNE_LOCK_BUSY_EXIT and a message naming the
+ * database, the device and this process's pid, having timed nothing. What does not time takes
+ * no lock: --dry-run, --export or --import alone, a compile-ahead worker. Another database, or
+ * the same database locked for another device, is not blocked. */
+Test(tuner, a_second_tuner_of_the_device_and_database_exits_at_once, .timeout = 120)
+{
+    char dir[64], db_path[128], other_db[128], csv_path[128], out[65536], fp[384], name[256];
+    temp_dir(dir);
+    snprintf(db_path, sizeof db_path, "%s/l.db", dir);
+    snprintf(other_db, sizeof other_db, "%s/other.db", dir);
+    snprintf(csv_path, sizeof csv_path, "%s/l.csv", dir);
+    test_device(fp, sizeof fp, name, sizeof name);
+    const char *args[20], *other[20];
+    lock_run_args(db_path, 0, args);
+    lock_run_args(other_db, 0, other);
+    cr_assert_eq(run_tune(args, out, sizeof out), 0, "lk-tune failed:\n%s", out); /* one row to export */
+    cr_assert_eq(measurements_in(db_path), 1);
+
+    tune_lock lock;
+    hold_lock(&lock, db_path, fp);
+    const char *force[20];
+    lock_run_args(db_path, 1, force);
+    double t0 = now_s();
+    cr_expect_eq(run_tune(force, out, sizeof out), TUNE_LOCK_BUSY_EXIT, "a second tuner was not refused:\n%s", out);
+    cr_expect_lt(now_s() - t0, 30.0, "the refused tuner took %.1f s", now_s() - t0);
+    char pid[32];
+    snprintf(pid, sizeof pid, "process %ld ", (long)getpid());
+    cr_expect(strstr(out, db_path) && strstr(out, name) && strstr(out, pid) && strstr(out, "--wait"),
+              "the message does not name the database %s, the device '%s' and %s:\n%s", db_path, name, pid, out);
+    cr_expect_eq(measurements_in(db_path), 1, "the refused tuner recorded measurements:\n%s", out);
+
+    /* what does not time runs beside the tuner */
+    const char *export_only[] = {"--db", db_path, "--export", csv_path, NULL};
+    cr_expect_eq(run_tune(export_only, out, sizeof out), 0, "--export alone was blocked:\n%s", out);
+    const char *import_only[] = {"--db", other_db, "--import", csv_path, NULL};
+    cr_expect_eq(run_tune(import_only, out, sizeof out), 0, "--import alone was blocked:\n%s", out);
+    const char *dry[] = {"--dtype", "f32", "--head-dim", "64", "--causal", "0", "--family", "plain", "--seq", "64:64",
+                         "--db", db_path, "--dry-run", NULL};
+    cr_expect_eq(run_tune(dry, out, sizeof out), 0, "--dry-run was blocked:\n%s", out);
+    const char *worker[] = {"--dtype", "f32", "--head-dim", "64", "--causal", "0", "--family", "plain", "--seq",
+                            "64:64", "--db", db_path, "--warm-worker", "0/2/1.0", NULL}; /* deadline long past */
+    cr_expect_eq(run_tune(worker, out, sizeof out), 0, "a compile-ahead worker took the lock:\n%s", out);
+
+    /* another database of the same device */
+    cr_expect_eq(run_tune(other, out, sizeof out), 0, "a tuner of another database was blocked:\n%s", out);
+    /* the same database, locked for another device */
+    tune_lock_release(&lock);
+    const char *fake = "opencl|Nobody|another device|1.0|1|1|1";
+    cr_assert_neq(tune_lock_offset(fake), tune_lock_offset(fp));
+    hold_lock(&lock, db_path, fake);
+    cr_expect_eq(run_tune(force, out, sizeof out), 0, "a tuner was blocked by another device's lock:\n%s", out);
+    cr_expect_gt(measurements_in(db_path), 1, "the tuner timed nothing:\n%s", out);
+    tune_lock_release(&lock);
+}
+
+/* With --wait the second tuner says it waits, times nothing while the lock is held, and once it
+ * is released tunes (skipping what is recorded) and exits 0. */
+Test(tuner, with_wait_a_second_tuner_runs_once_the_first_is_done, .timeout = 120)
+{
+    char dir[64], db_path[128], fp[384], name[256];
+    temp_dir(dir);
+    snprintf(db_path, sizeof db_path, "%s/w.db", dir);
+    test_device(fp, sizeof fp, name, sizeof name);
+    tune_lock lock;
+    hold_lock(&lock, db_path, fp);
+    const char *args[20];
+    lock_run_args(db_path, 0, args);
+    args[14] = "--wait";
+    int fd;
+    pid_t pid = start_tool("lk-tune", args, &fd);
+    FILE *f = fdopen(fd, "r");
+    char line[1024], want[64], rest[65536] = "";
+    snprintf(want, sizeof want, "waiting for process %ld,", (long)getpid());
+    int waiting = 0;
+    while (!waiting && fgets(line, sizeof line, f)) {
+        waiting = strstr(line, want) != NULL;
+        strncat(rest, line, sizeof rest - strlen(rest) - 1);
+    }
+    cr_assert(waiting, "no line saying it waits for %ld:\n%s", (long)getpid(), rest);
+    nanosleep(&(struct timespec){0, 500000000}, NULL);
+    int status = 0;
+    cr_expect_eq(waitpid(pid, &status, WNOHANG), 0, "the waiting tuner ended while the lock was held");
+    cr_expect_eq(measurements_in(db_path), 0, "the waiting tuner timed candidates");
+    tune_lock_release(&lock);
+    while (fgets(line, sizeof line, f))
+        strncat(rest, line, sizeof rest - strlen(rest) - 1);
+    fclose(f);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the waiting tuner failed:\n%s", rest);
+    cr_expect(strstr(rest, "resuming") && strstr(rest, ": best "), "it did not tune after the wait:\n%s", rest);
+    cr_expect_eq(measurements_in(db_path), 1);
+}
+
+/* Between two lk-tune processes: the second names the first's pid; the first killed (SIGKILL),
+ * the kernel has dropped its lock and the second runs. */
+Test(tuner, a_killed_tuner_leaves_no_lock, .timeout = 180)
+{
+    char dir[64], db_path[128], out[65536];
+    temp_dir(dir);
+    snprintf(db_path, sizeof db_path, "%s/k.db", dir);
+    setenv("LK_CACHE_DIR", "", 1); /* every candidate compiles: the first is still timing when stopped */
+    const char *first[20], *second[20];
+    lock_run_args(db_path, 1, first);
+    lock_run_args(db_path, 0, second);
+    int fd;
+    pid_t pid = start_tool("lk-tune", first, &fd);
+    FILE *f = fdopen(fd, "r");
+    char line[1024];
+    int started = 0;
+    while (!started && fgets(line, sizeof line, f))
+        started = !strncmp(line, "device: ", 8); /* printed once the lock is taken */
+    cr_assert(started, "the first tuner did not start");
+    kill(pid, SIGSTOP);
+    char want[64];
+    snprintf(want, sizeof want, "process %ld ", (long)pid);
+    cr_expect_eq(run_tune(second, out, sizeof out), TUNE_LOCK_BUSY_EXIT, "the second tuner ran:\n%s", out);
+    cr_expect(strstr(out, want), "the message does not name %s:\n%s", want, out);
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    fclose(f);
+    cr_expect(WIFSIGNALED(status), "the first tuner finished before the kill");
+    cr_expect_eq(run_tune(second, out, sizeof out), 0, "the lock outlived its killed holder:\n%s", out);
 }

@@ -3,7 +3,7 @@
  *   lk-tune [--device SPEC] [--op NAME] [--family F|both] [--dtype f16|f32|both] [--head-dim D|both]
  *           [--causal|--flag F|both] [--seq LO:HI] [--budget 10m] [--strategy exhaustive|random|budget]
  *           [--fraction F] [--db PATH] [--force] [--dry-run] [--export FILE.csv] [--import FILE.csv]
- *           [--heads H] [--batch B] [--only NAME=V[,NAME=V]]
+ *           [--heads H] [--batch B] [--only NAME=V[,NAME=V]] [--wait]
  * --only holds parameters at one value each (the space narrowed to the candidates that match,
  * e.g. --only MMA=2 to tune the wgmma forward alone; nothing is recorded for the others, so a
  * later full run still times them); a name or value outside a key's space is an error.
@@ -16,7 +16,10 @@
  * --causal is the op's flag (--flag is the same option): causal 0|1 for attention, the group G
  * for kivi_decode, the rank for lowrank_decode; "both" is the op's two flag choices.
  * --import runs before the search and --export after it; given alone (no --seq, --strategy,
- * --budget, --fraction, --force or --only) they only import or export. */
+ * --budget, --fraction, --force or --only) they only import or export.
+ * One tuner per (database, device): a run that times takes a lock first (tune_lock.h); when
+ * another lk-tune holds it, this one exits with status 75 naming that one's pid, or with --wait
+ * waits for it to finish and then resumes (skipping what it recorded). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,7 @@
 #include "cli.h"
 #include "progress.h"
 #include "tune.h"
+#include "tune_lock.h"
 #include "warm.h"
 
 static int usage(const char *why)
@@ -36,7 +40,11 @@ static int usage(const char *why)
             "        [--strategy exhaustive|random|budget] [--fraction F] [--db PATH] [--force]\n"
             "        [--dry-run] [--export FILE.csv] [--import FILE.csv] [--heads H] [--batch B]\n"
             "        [--only NAME=V[,NAME=V]]  (hold parameters at one value, e.g. --only MMA=2)\n"
+            "        [--wait]  (for another lk-tune on this device and database, see below)\n"
             "--import runs before the search, --export after it; alone, they only import/export\n"
+            "one tuner per database and device: while another lk-tune times this device into this\n"
+            "database (a lock on DB.lock), exit at once with status 75, or with --wait, wait for it\n"
+            "to finish, then go on (skipping what it recorded)\n"
             "ops: %s (default attention_fwd)\n",
             why ? why : "", why ? "\n" : "", names);
     return 2;
@@ -83,6 +91,7 @@ int main(int argc, char **argv)
     const char *op_name = "attention_fwd";
     double warm_deadline = 0.0;
     int dry_run = 0, warm_index = -1, warm_count = 0, search_asked = 0; /* --seq/--strategy/... given */
+    int wait = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1;
@@ -90,6 +99,8 @@ int main(int argc, char **argv)
             o.force = 1, takes = 0, search_asked = 1;
         else if (!strcmp(a, "--dry-run"))
             dry_run = 1, takes = 0;
+        else if (!strcmp(a, "--wait"))
+            wait = 1, takes = 0;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
             return usage(NULL) - 2;
         else if (!v)
@@ -199,14 +210,19 @@ int main(int argc, char **argv)
         tune_dry_run(ctx, &o, keys, nkeys);
     } else {
         lk_db *db = NULL;
+        tune_lock lock = {.fd = -1};
         int export_only = export_file && !import_file && !search_asked; /* reads only: the file stays as it is */
         if (!db_path[0] || lk_db_open(db_path, !export_only, &db, err, sizeof err) != LK_OK) {
             fprintf(stderr, "cannot open the tuning database '%s': %s\n", db_path, db_path[0] ? err : "no path");
             rc = 1;
         } else {
-            /* --import first, the search (unless only --import/--export was asked), --export last */
-            rc = import_file ? import_csv(db, db_path, import_file) : 0;
-            if (!rc && (search_asked || !(import_file || export_file))) {
+            /* --import first, the search (unless only --import/--export was asked), --export last;
+             * a search first takes the (database, device) lock, held until the end */
+            int search = search_asked || !(import_file || export_file);
+            rc = search ? tune_lock_acquire(&lock, db_path, lk_context_device(ctx), wait) : 0;
+            if (!rc && import_file)
+                rc = import_csv(db, db_path, import_file);
+            if (!rc && search) {
                 printf("device: %s; database: %s\n", lk_context_device(ctx)->name, db_path);
                 double t0 = now_s();
                 tune_warm(ctx, &o, keys, nkeys, argc, argv, o.strategy == TUNE_BUDGET ? o.budget_s / 2.0 : 0.0);
@@ -217,6 +233,7 @@ int main(int argc, char **argv)
                 rc = export_csv(db, db_path, export_file, argc, argv);
         }
         lk_db_close(db);
+        tune_lock_release(&lock);
     }
     free(keys);
     lk_context_destroy(ctx);
