@@ -5,7 +5,7 @@
 
 add_executable(lk-db tools/lk_db.c)
 target_include_directories(lk-db PRIVATE ${CMAKE_SOURCE_DIR}/lib ${CMAKE_SOURCE_DIR}/lib/core)
-target_link_libraries(lk-db PRIVATE longkern SQLite::SQLite3)
+target_link_libraries(lk-db PRIVATE longkern lk_cli_number SQLite::SQLite3)
 install(TARGETS lk-db RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 file(GLOB LK_TUNING_CSVS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/results/*/tuning.csv)

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "harness.h"
 #include "ops/attention_fwd.h"
 #include "params.h"
@@ -23,18 +24,27 @@
 #include "tune_lock.h"
 #include "tunedb/db.h"
 
-/* build/tuner/TOOL (lk-tune or lk-bench), beside this test's executable. */
-static const char *tool_path(const char *tool)
+/* build/REL (a program of the build tree), beside this test's executable; skips the test when it
+ * is not built. Static storage: the next call overwrites it. */
+static const char *built(const char *rel)
 {
     static char path[4096];
     char exe[4000];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     cr_assert(n > 0);
     exe[n] = '\0';
-    snprintf(path, sizeof path, "%s/tuner/%s", dirname(exe), tool);
+    snprintf(path, sizeof path, "%s/%s", dirname(exe), rel);
     if (access(path, X_OK) != 0)
         cr_skip_test("%s not built", path);
     return path;
+}
+
+/* build/tuner/TOOL (lk-tune or lk-bench). */
+static const char *tool_path(const char *tool)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "tuner/%s", tool);
+    return built(rel);
 }
 
 static const char *device_spec(void)
@@ -43,15 +53,9 @@ static const char *device_spec(void)
     return s && *s ? s : "opencl";
 }
 
-/* Starts tool (lk-tune or lk-bench) with args (NULL-terminated, after the device); its stdout and
- * stderr go to the returned pipe's read end (*fd). */
-static pid_t start_tool(const char *tool, const char *const *args, int *fd)
+/* Starts argv (NULL-terminated); its stdout and stderr go to the returned pipe's read end (*fd). */
+static pid_t start_argv(const char *const *argv, int *fd)
 {
-    const char *argv[64] = {tool_path(tool), "--device", device_spec()};
-    int n = 3;
-    for (int i = 0; args[i] && n < 63; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
     int p[2];
     cr_assert_eq(pipe(p), 0);
     pid_t pid = fork();
@@ -69,11 +73,20 @@ static pid_t start_tool(const char *tool, const char *const *args, int *fd)
     return pid;
 }
 
-/* Runs tool to the end; returns its exit status with its output in out. */
-static int run_tool(const char *tool, const char *const *args, char *out, size_t n)
+/* Starts tool (lk-tune or lk-bench) with args (NULL-terminated, after the device), as start_argv. */
+static pid_t start_tool(const char *tool, const char *const *args, int *fd)
 {
-    int fd;
-    pid_t pid = start_tool(tool, args, &fd);
+    const char *argv[64] = {tool_path(tool), "--device", device_spec()};
+    int n = 3;
+    for (int i = 0; args[i] && n < 63; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    return start_argv(argv, fd);
+}
+
+/* Runs the started process to the end; returns its exit status with its output in out. */
+static int finish(pid_t pid, int fd, char *out, size_t n)
+{
     size_t k = 0;
     for (ssize_t r; k + 1 < n && (r = read(fd, out + k, n - 1 - k)) > 0;)
         k += (size_t)r;
@@ -82,6 +95,14 @@ static int run_tool(const char *tool, const char *const *args, char *out, size_t
     int status;
     waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Runs tool to the end; returns its exit status with its output in out. */
+static int run_tool(const char *tool, const char *const *args, char *out, size_t n)
+{
+    int fd;
+    pid_t pid = start_tool(tool, args, &fd);
+    return finish(pid, fd, out, n);
 }
 
 static int run_tune(const char *const *args, char *out, size_t n)
@@ -774,4 +795,69 @@ Test(tuner, a_killed_tuner_leaves_no_lock, .timeout = 180)
     fclose(f);
     cr_expect(WIFSIGNALED(status), "the first tuner finished before the kill");
     cr_expect_eq(run_tune(second, out, sizeof out), 0, "the lock outlived its killed holder:\n%s", out);
+}
+
+/* tools/cli_number.c parses the numbers of lk-tune and lk-bench (cli_count, cli_whole, cli_real)
+ * and of lk-info (HEAD_DIM, FLAG, LENGTH) and lk-db (--tolerance): the whole text, inside the
+ * range; out of range or malformed text is refused with each tool's own message. */
+Test(tuner, one_number_parser_serves_every_tool, .timeout = 60)
+{
+    long long w = 7;
+    int c = 7;
+    double r = 7.0;
+    cr_expect(cli_whole("42", 0, 42, &w) == 0 && w == 42);
+    cr_expect(cli_whole(" -3", -3, 0, &w) == 0 && w == -3, "leading white space is skipped, as strtoll does");
+    const char *bad_whole[] = {"", "4x", "4 ", "43", "-4", "0x10", "99999999999999999999", "1e3"};
+    for (size_t i = 0; i < sizeof bad_whole / sizeof *bad_whole; i++) {
+        w = 7;
+        cr_expect(cli_whole(bad_whole[i], -3, 42, &w) == -1 && w == 7, "'%s' was taken", bad_whole[i]);
+    }
+    cr_expect(cli_whole("1099511627776", 0, 1LL << 40, &w) == 0 && w == 1LL << 40);
+    cr_expect(cli_count("65535", 1, 65535, &c) == 0 && c == 65535);
+    cr_expect(cli_count("65536", 1, 65535, &c) == -1 && c == 65535);
+    cr_expect(cli_count("0", 1, 65535, &c) == -1 && cli_count("4294967297", 1, 65535, &c) == -1 && c == 65535);
+    cr_expect(cli_real("0.05", &r) == 0 && r == 0.05);
+    cr_expect(cli_real("1e-3", &r) == 0 && r == 1e-3);
+    cr_expect(cli_real("nan", &r) == 0 && r != r, "NaN is the caller's range check to refuse");
+    const char *bad_real[] = {"", "abc", "1 ", "5,", "0.5x"};
+    for (size_t i = 0; i < sizeof bad_real / sizeof *bad_real; i++) {
+        r = 7.0;
+        cr_expect(cli_real(bad_real[i], &r) == -1 && r == 7.0, "'%s' was taken", bad_real[i]);
+    }
+
+    char out[65536], dir[64], db_path[128];
+    temp_dir(dir);
+    snprintf(db_path, sizeof db_path, "%s/none.db", dir);
+    const char *tolerances[] = {"abc", "", "-0.1", "1e6", "nan", "5,"};
+    for (size_t i = 0; i < sizeof tolerances / sizeof *tolerances; i++) {
+        const char *argv[] = {built("lk-db"), "compare", db_path, "--db", db_path, "--tolerance", tolerances[i], NULL};
+        char want[96];
+        snprintf(want, sizeof want, "lk-db compare: --tolerance wants a number >= 0, got '%s'\n", tolerances[i]);
+        int fd;
+        pid_t pid = start_argv(argv, &fd);
+        cr_expect_eq(finish(pid, fd, out, sizeof out), 2, "--tolerance '%s' was taken:\n%s", tolerances[i], out);
+        cr_expect(strstr(out, want), "no message for --tolerance '%s':\n%s", tolerances[i], out);
+    }
+    const char *good[] = {built("lk-db"), "compare", db_path, "--db", db_path, "--tolerance", "999999", NULL};
+    int fd;
+    pid_t pid = start_argv(good, &fd);
+    cr_expect_eq(finish(pid, fd, out, sizeof out), 1, "a good --tolerance was refused:\n%s", out); /* no database */
+    cr_expect(!strstr(out, "--tolerance"), "%s", out);
+
+    struct { const char *hd, *flag, *len; int ok; } tuning[] = {
+        {"64", "0", "4096", 1}, {"4096", "1073741824", "1099511627776", 1}, {"0", "-1073741824", "0", 1},
+        {"4097", "0", "4096", 0}, {"-1", "0", "4096", 0}, {"64", "1073741825", "4096", 0},
+        {"64", "0", "1099511627777", 0}, {"x", "0", "1", 0}, {"64", "0", "", 0}, {"64", "0", "12a", 0},
+        {"64", "0", "99999999999999999999999", 0}};
+    for (size_t i = 0; i < sizeof tuning / sizeof *tuning; i++) {
+        const char *argv[] = {built("lk-info"), "--tuning", "attention_fwd", "f16", tuning[i].hd, tuning[i].flag,
+                              tuning[i].len, NULL};
+        pid = start_argv(argv, &fd);
+        int rc = finish(pid, fd, out, sizeof out);
+        if (strstr(out, "default device: none"))
+            cr_skip_test("lk-info finds no device:\n%s", out);
+        const char *bad = strstr(out, "bad DTYPE (f16, f32), HEAD_DIM, FLAG or LENGTH");
+        cr_expect(tuning[i].ok ? rc == 0 && !bad : rc == 1 && bad, "lk-info --tuning ... %s %s %s gave %d:\n%s",
+                  tuning[i].hd, tuning[i].flag, tuning[i].len, rc, out);
+    }
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_number.h"
 #include "tunedb/db.h"
 
 static int usage(FILE *out)
@@ -138,9 +139,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "-o") && i + 1 < argc)
             out_path = argv[++i];
         else if (!strcmp(argv[i], "--tolerance") && i + 1 < argc) {
-            char *end;
-            tolerance = strtod(argv[++i], &end);
-            if (*end || !(tolerance >= 0.0 && tolerance < 1e6)) {
+            if (cli_real(argv[++i], &tolerance) || !(tolerance >= 0.0 && tolerance < 1e6)) {
                 fprintf(stderr, "lk-db %s: --tolerance wants a number >= 0, got '%s'\n", cmd, argv[i]);
                 free(files);
                 return 2;

@@ -5,21 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_number.h"
 #include "longkern.h"
 
 static const char *type_name(lk_device_type t)
 {
     return t == LK_DEVICE_GPU ? "GPU" : t == LK_DEVICE_CPU ? "CPU" : "other";
-}
-
-/* A whole number within [lo, hi] from text, or 0 with *ok cleared. */
-static long long number(const char *s, long long lo, long long hi, int *ok)
-{
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi)
-        *ok = 0;
-    return v;
 }
 
 int main(int argc, char **argv)
@@ -69,9 +60,11 @@ int main(int argc, char **argv)
         char buf[1024];
         int ok = !strcmp(argv[3], "f16") || !strcmp(argv[3], "f32");
         lk_dtype dt = strcmp(argv[3], "f16") == 0 ? LK_F16 : LK_F32;
-        int hd = (int)number(argv[4], 0, 4096, &ok), flag = (int)number(argv[5], -(1 << 30), 1 << 30, &ok);
-        long long len = number(argv[6], 0, 1LL << 40, &ok);
-        st = ok ? lk_tuning_describe(ctx, argv[2], dt, hd, flag, len, buf, sizeof buf) : LK_ERR_INVALID_ARGUMENT;
+        long long hd = 0, flag = 0, len = 0;
+        ok = ok && !cli_whole(argv[4], 0, 4096, &hd) && !cli_whole(argv[5], -(1 << 30), 1 << 30, &flag) &&
+             !cli_whole(argv[6], 0, 1LL << 40, &len);
+        st = ok ? lk_tuning_describe(ctx, argv[2], dt, (int)hd, (int)flag, len, buf, sizeof buf)
+                : LK_ERR_INVALID_ARGUMENT;
         printf("tuning %s %s hd%s flag %s len %s: %s\n", argv[2], argv[3], argv[4], argv[5], argv[6],
                st == LK_OK ? buf : ok ? lk_last_error(ctx) : "bad DTYPE (f16, f32), HEAD_DIM, FLAG or LENGTH");
         rc = st == LK_OK ? 0 : 1;

@@ -1,6 +1,7 @@
 /* Command-line helpers (see cli.h). */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,17 +19,6 @@ int cli_range(const char *s, int64_t *lo, int64_t *hi)
     if (*end == ':')
         *hi = strtoll(end + 1, &end, 10);
     return *end || errno == ERANGE || *lo < 1 || *hi < *lo || *hi > CLI_MAX_LENGTH ? -1 : 0;
-}
-
-int cli_count(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno == ERANGE || v < lo || v > hi)
-        return -1;
-    *out = (int)v;
-    return 0;
 }
 
 double cli_duration(const char *s)
@@ -52,9 +42,8 @@ int cli_pair(const char *s, int a, int b, int out[2])
     out[1] = b;
     if (!strcmp(s, "both"))
         return 2;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*end || end == s || (v != a && v != b))
+    long long v;
+    if (cli_whole(s, LLONG_MIN, LLONG_MAX, &v) || (v != a && v != b))
         return 0;
     out[0] = (int)v;
     return 1;

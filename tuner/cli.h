@@ -1,19 +1,20 @@
 /* Command-line helpers shared by lk-tune and lk-bench: value parsing, opening the device, the
- * run description written into every output file, and the device's directory name. */
+ * run description written into every output file, and the device's directory name. Plain whole
+ * and real numbers (cli_whole, cli_count, cli_real) come from tools/cli_number.h, which lk-info
+ * and lk-db parse with too. */
 #ifndef LK_TUNER_CLI_H
 #define LK_TUNER_CLI_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cli_number.h"
 #include "longkern.h"
 
 /* Longest length the tools take (2^40 tokens; past it, lengths only overflow). */
 #define CLI_MAX_LENGTH ((int64_t)1 << 40)
 /* "512:16384" or "4096" -> [lo, hi], 1 <= lo <= hi <= CLI_MAX_LENGTH. 0 on success. */
 int cli_range(const char *s, int64_t *lo, int64_t *hi);
-/* A whole decimal number in [lo, hi] -> *out. 0 on success, -1 when malformed or out of range. */
-int cli_count(const char *s, int lo, int hi, int *out);
 /* "90s", "10m", "1h" or plain seconds -> seconds (> 0, at most 10^7 s); < 0 when malformed. */
 double cli_duration(const char *s);
 /* "f16", "f32" or "both" -> 1 or 2 dtypes; 0 when malformed. */

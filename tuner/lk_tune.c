@@ -127,9 +127,7 @@ int main(int argc, char **argv)
             strategy = v, search_asked = 1;
         else if (!strcmp(a, "--fraction")) {
             search_asked = 1;
-            char *end;
-            o.fraction = strtod(v, &end);
-            if (*end || !(o.fraction > 0.0 && o.fraction <= 1.0))
+            if (cli_real(v, &o.fraction) || !(o.fraction > 0.0 && o.fraction <= 1.0))
                 return usage("--fraction must be in (0, 1]");
         } else if (!strcmp(a, "--db"))
             db_path = v;
