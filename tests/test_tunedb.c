@@ -1,8 +1,8 @@
 /* Tuning database: layers and their order, device-match levels, nearest bucket, defaults,
- * overrides, broken and foreign files, CSV round trip, a reader while a tuner writes, and a
- * tuner killed mid-write. No device needed: devices are made up, contexts are fakes that carry
- * only the device info. Each test gets its own temp dir and environment (Criterion runs each
- * test in its own process). */
+ * overrides, broken and foreign files, CSV round trip, the static check of rows' parameters (at
+ * import and at lookup), a reader while a tuner writes, and a tuner killed mid-write. No device
+ * needed: devices are made up, contexts are fakes that carry only the device info. Each test gets
+ * its own temp dir and environment (Criterion runs each test in its own process). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* RTLD_DEFAULT, open_memstream, fmemopen */
 #endif
@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "ops/op_params_check.h"
 #include "tunedb/db.h"
 
 static char dir[256];
@@ -287,28 +288,28 @@ Test(tunedb, each_layer_wins_in_order_and_falls_back)
 {
     lk_device_info a = gpu_a();
     const char *env = in_dir("env.db"), *user = in_dir("xdg/longkern/tuning.db"), *sys = in_dir("sys.db");
-    put(env, &a, 4096, "L=1", 1.0);
-    put(user, &a, 4096, "L=2", 1.0);
-    put(sys, &a, 4096, "L=3", 1.0);
+    put(env, &a, 4096, "STAGES=1", 1.0);
+    put(user, &a, 4096, "STAGES=2", 1.0);
+    put(sys, &a, 4096, "STAGES=3", 1.0);
     setenv("LK_TUNING_DB", env, 1);
     setenv("LK_SYSTEM_DB", sys, 1);
-    expect(&a, 4000, "L=1", LK_SOURCE_ENV_DB, LK_MATCH_EXACT, 4096);
+    expect(&a, 4000, "STAGES=1", LK_SOURCE_ENV_DB, LK_MATCH_EXACT, 4096);
     char got[256];
     lk_lookup_result r = look(&a, 4000, got, sizeof got);
     cr_expect_str_eq(r.path, env, "path %s", r.path);
 
     unsetenv("LK_TUNING_DB");
-    expect(&a, 4000, "L=2", LK_SOURCE_USER_DB, LK_MATCH_EXACT, 4096);
+    expect(&a, 4000, "STAGES=2", LK_SOURCE_USER_DB, LK_MATCH_EXACT, 4096);
     setenv("XDG_DATA_HOME", in_dir("nothing-here"), 1);
-    expect(&a, 4000, "L=3", LK_SOURCE_SYSTEM_DB, LK_MATCH_EXACT, 4096);
+    expect(&a, 4000, "STAGES=3", LK_SOURCE_SYSTEM_DB, LK_MATCH_EXACT, 4096);
     setenv("LK_SYSTEM_DB", "", 1);
     expect(&a, 4000, "", LK_SOURCE_DEFAULT, LK_MATCH_NONE, 0);
 
     /* Without XDG_DATA_HOME the user DB is under $HOME/.local/share. */
     unsetenv("XDG_DATA_HOME");
     setenv("HOME", in_dir("home"), 1);
-    put(in_dir("home/.local/share/longkern/tuning.db"), &a, 4096, "L=4", 1.0);
-    expect(&a, 4000, "L=4", LK_SOURCE_USER_DB, LK_MATCH_EXACT, 4096);
+    put(in_dir("home/.local/share/longkern/tuning.db"), &a, 4096, "STAGES=4", 1.0);
+    expect(&a, 4000, "STAGES=4", LK_SOURCE_USER_DB, LK_MATCH_EXACT, 4096);
 }
 
 Test(tunedb, device_level_is_the_outer_loop)
@@ -319,11 +320,11 @@ Test(tunedb, device_level_is_the_outer_loop)
     const char *env = in_dir("env.db"), *user = in_dir("xdg/longkern/tuning.db"), *sys = in_dir("sys.db");
     setenv("LK_TUNING_DB", env, 1);
     setenv("LK_SYSTEM_DB", sys, 1);
-    put(env, &sibling, 4096, "L=1", 1.0);        /* vendor-type level in the first layer */
-    put(user, &other_driver, 4096, "L=2", 1.0);  /* device-name level in the second */
-    expect(&a, 4096, "L=2", LK_SOURCE_USER_DB, LK_MATCH_DEVICE_NAME, 4096);
-    put(sys, &a, 4096, "L=3", 1.0);              /* exact level in the last */
-    expect(&a, 4096, "L=3", LK_SOURCE_SYSTEM_DB, LK_MATCH_EXACT, 4096);
+    put(env, &sibling, 4096, "STAGES=1", 1.0);        /* vendor-type level in the first layer */
+    put(user, &other_driver, 4096, "STAGES=2", 1.0);  /* device-name level in the second */
+    expect(&a, 4096, "STAGES=2", LK_SOURCE_USER_DB, LK_MATCH_DEVICE_NAME, 4096);
+    put(sys, &a, 4096, "STAGES=3", 1.0);              /* exact level in the last */
+    expect(&a, 4096, "STAGES=3", LK_SOURCE_SYSTEM_DB, LK_MATCH_EXACT, 4096);
 }
 
 Test(tunedb, device_levels_exact_then_name_then_vendor_and_type)
@@ -338,15 +339,15 @@ Test(tunedb, device_levels_exact_then_name_then_vendor_and_type)
     const char *env = in_dir("env.db");
     setenv("LK_TUNING_DB", env, 1);
 
-    put(env, &sibling, 4096, "P=3", 3.0);
-    expect(&a, 4096, "P=3", LK_SOURCE_ENV_DB, LK_MATCH_VENDOR_TYPE, 4096);
-    put(env, &other_driver, 4096, "P=2", 2.0);
-    expect(&a, 4096, "P=2", LK_SOURCE_ENV_DB, LK_MATCH_DEVICE_NAME, 4096);
-    put(env, &a, 4096, "P=1", 5.0);
-    expect(&a, 4096, "P=1", LK_SOURCE_ENV_DB, LK_MATCH_EXACT, 4096);
+    put(env, &sibling, 4096, "STAGES=3", 3.0);
+    expect(&a, 4096, "STAGES=3", LK_SOURCE_ENV_DB, LK_MATCH_VENDOR_TYPE, 4096);
+    put(env, &other_driver, 4096, "STAGES=2", 2.0);
+    expect(&a, 4096, "STAGES=2", LK_SOURCE_ENV_DB, LK_MATCH_DEVICE_NAME, 4096);
+    put(env, &a, 4096, "STAGES=1", 5.0);
+    expect(&a, 4096, "STAGES=1", LK_SOURCE_ENV_DB, LK_MATCH_EXACT, 4096);
 
     /* Vendor-type level among several devices: the lowest median at the nearest bucket. */
-    expect(&newcomer, 4096, "P=2", LK_SOURCE_ENV_DB, LK_MATCH_VENDOR_TYPE, 4096);
+    expect(&newcomer, 4096, "STAGES=2", LK_SOURCE_ENV_DB, LK_MATCH_VENDOR_TYPE, 4096);
     /* Other type, other vendor, other backend: nothing matches. */
     expect(&acme_cpu, 4096, "", LK_SOURCE_DEFAULT, LK_MATCH_NONE, 0);
     expect(&stranger, 4096, "", LK_SOURCE_DEFAULT, LK_MATCH_NONE, 0);
@@ -358,8 +359,8 @@ Test(tunedb, nearest_bucket_in_log_space_ties_go_to_the_larger)
     lk_device_info a = gpu_a();
     const char *env = in_dir("env.db");
     setenv("LK_TUNING_DB", env, 1);
-    put(env, &a, 1024, "B=1024", 1.0);
-    put(env, &a, 16384, "B=16384", 9.0);
+    put(env, &a, 1024, "BLOCK_N=8", 1.0);
+    put(env, &a, 16384, "BLOCK_N=128", 9.0);
     /* query length, its bucket's log2 distance to 2^10 and 2^14, expected bucket */
     int64_t cases[][2] = {
         {1, 1024},       /* 2^0: 10 vs 14 */
@@ -373,7 +374,7 @@ Test(tunedb, nearest_bucket_in_log_space_ties_go_to_the_larger)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char want[32];
-        snprintf(want, sizeof want, "B=%lld", (long long)cases[i][1]);
+        snprintf(want, sizeof want, "BLOCK_N=%lld", (long long)cases[i][1] / 128); /* 8 or 128 */
         expect(&a, cases[i][0], want, LK_SOURCE_ENV_DB, LK_MATCH_EXACT, cases[i][1]);
     }
 }
@@ -384,22 +385,22 @@ Test(tunedb, rows_are_laid_over_the_defaults)
     const char *env = in_dir("env.db");
     setenv("LK_TUNING_DB", env, 1);
     lk_params defaults, out;
-    cr_assert_eq(lk_params_parse("A=1,B=2,C=3", &defaults), LK_OK);
+    cr_assert_eq(lk_params_parse("VARIANT=1,BLOCK_M=2,BLOCK_N=3", &defaults), LK_OK);
     lk_context *ctx = fake_context(&a);
     lk_tune_key k = key_at(4096);
     lk_lookup_result r;
     cr_assert_eq(lk_tuned_params(ctx, &k, &defaults, &out, &r), LK_OK);
     char text[256];
     lk_params_format(&out, "", ",", text, sizeof text);
-    cr_expect_str_eq(text, "A=1,B=2,C=3", "no DB: %s", text);
+    cr_expect_str_eq(text, "VARIANT=1,BLOCK_M=2,BLOCK_N=3", "no DB: %s", text);
     cr_expect_eq(r.source, LK_SOURCE_DEFAULT);
     free_context(ctx);
 
-    put(env, &a, 4096, "B=20,D=4", 1.0);
+    put(env, &a, 4096, "BLOCK_M=20,STAGES=4", 1.0);
     ctx = fake_context(&a);
     cr_assert_eq(lk_tuned_params(ctx, &k, &defaults, &out, &r), LK_OK);
     lk_params_format(&out, "", ",", text, sizeof text);
-    cr_expect_str_eq(text, "A=1,B=20,C=3,D=4", "with a row: %s", text);
+    cr_expect_str_eq(text, "VARIANT=1,BLOCK_M=20,BLOCK_N=3,STAGES=4", "with a row: %s", text);
     cr_expect_eq(r.source, LK_SOURCE_ENV_DB);
     free_context(ctx);
 }
@@ -530,7 +531,7 @@ Test(tunedb, corrupt_file_warns_once_falls_back_and_is_never_written)
     cr_assert(f);
     fwrite(bytes, 1, sizeof bytes, f);
     fclose(f);
-    put(user, &a, 4096, "U=1", 1.0);
+    put(user, &a, 4096, "STAGES=1", 1.0);
     setenv("LK_TUNING_DB", bad, 1);
 
     const char *log = in_dir("stderr.txt");
@@ -545,7 +546,7 @@ Test(tunedb, corrupt_file_warns_once_falls_back_and_is_never_written)
     for (int i = 0; i < 3; i++)
         cr_expect_eq(r[i].source, LK_SOURCE_USER_DB, "seed %u lookup %d: %s", seed, i,
                      lk_param_source_name(r[i].source));
-    cr_expect_str_eq(got, "U=1", "seed %u", seed);
+    cr_expect_str_eq(got, "STAGES=1", "seed %u", seed);
     cr_expect_eq(count_lines_with(log, bad), 1, "seed %u: one warning naming %s", seed, bad);
 
     lk_db *db = NULL;
@@ -593,7 +594,7 @@ Test(tunedb, foreign_and_newer_sqlite_files_are_left_alone)
     expect_refused(marked, "lacks its tables");
 
     /* In the lookup both are skipped with a warning each; the system DB serves. */
-    put(sys, &a, 4096, "S=1", 1.0);
+    put(sys, &a, 4096, "STAGES=3", 1.0);
     setenv("LK_SYSTEM_DB", sys, 1);
     setenv("LK_TUNING_DB", foreign, 1);
     setenv("XDG_DATA_HOME", in_dir("xdg2"), 1);
@@ -602,7 +603,7 @@ Test(tunedb, foreign_and_newer_sqlite_files_are_left_alone)
     raw_sql(in_dir("xdg2/longkern/tuning.db"), "PRAGMA user_version = 7;");
     const char *log = in_dir("stderr.txt");
     int saved = capture_begin(log);
-    expect(&a, 4096, "S=1", LK_SOURCE_SYSTEM_DB, LK_MATCH_EXACT, 4096);
+    expect(&a, 4096, "STAGES=3", LK_SOURCE_SYSTEM_DB, LK_MATCH_EXACT, 4096);
     capture_end(saved);
     cr_expect_eq(count_lines_with(log, "skipped"), 2, "one warning per broken layer");
 }
@@ -620,8 +621,8 @@ Test(tunedb, empty_file_is_silent_for_readers_and_initialised_by_writers)
     expect(&a, 4096, "", LK_SOURCE_DEFAULT, LK_MATCH_NONE, 0);
     capture_end(saved);
     cr_expect_eq(count_lines_with(log, "longkern"), 0, "an empty file gave a message");
-    put(empty, &a, 4096, "E=1", 1.0);
-    expect(&a, 4096, "E=1", LK_SOURCE_ENV_DB, LK_MATCH_EXACT, 4096);
+    put(empty, &a, 4096, "STAGES=2", 1.0);
+    expect(&a, 4096, "STAGES=2", LK_SOURCE_ENV_DB, LK_MATCH_EXACT, 4096);
 }
 
 /* ---- writing ---------------------------------------------------------------------------- */
@@ -809,6 +810,19 @@ Test(tunedb, malformed_csv_imports_nothing_and_names_the_line)
         {"opencl,Ac\"me,X,1.0,gpu,8,65536,1000,fp,attention_fwd,plain,f16,128,1,4096,\"A=1\",1,1,1\n", "quote"},
         {"opencl,Acme,X,1.0,gpu,8,-1,1000,fp,attention_fwd,plain,f16,128,1,4096,\"A=1\",1,1,1\n", "local_mem"},
         {"opencl,Acme,X,1.0,gpu,8,65536,1000,fp,attention_fw,plain,f16,128,1,4096,\"A=1\",1,1,1\n", "not a tuned op"},
+        /* parameters the op does not read, or values outside their static range (lk_op_params_check) */
+        {"opencl,Acme,X,1.0,gpu,8,65536,1000,fp,attention_fwd,plain,f16,128,1,4096,\"BLOCKM=64\",1,1,1\n",
+         "attention_fwd has no parameter BLOCKM"},
+        {"opencl,Acme,X,1.0,gpu,8,65536,1000,fp,attention_fwd,rope,f16,128,1,4096,\"BLOCK_M=64,STAGES=0\",1,1,1\n",
+         "attention_fwd: parameter STAGES=0"},
+        {"opencl,Acme,X,1.0,gpu,8,65536,1000,fp,kda_fwd,,f16,128,0,4096,\"CHUNK=48,SUB=16\",1,1,1\n",
+         "kda_fwd: parameter CHUNK=48"},
+        {"opencl,Acme,X,1.0,gpu,8,65536,1000,fp,kivi_decode,k2v2,f16,128,32,4096,\"SPLITS=-1\",1,1,1\n",
+         "kivi_decode: parameter SPLITS=-1"},
+        {"opencl,Acme,X,1.0,gpu,8,65536,1000,fp,lowrank_decode,k4v4,f16,128,64,4096,\"DIRECT=1\",1,1,1\n",
+         "lowrank_decode: parameter DIRECT=1"},
+        {"opencl,Acme,X,1.0,gpu,8,65536,1000,fp,kv_sparse,plain,f16,128,0,4096,\"WG=64,KBUF=1\",1,1,1\n",
+         "kv_sparse has no parameter KBUF"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char name[64], text[2048];
@@ -836,6 +850,113 @@ Test(tunedb, malformed_csv_imports_nothing_and_names_the_line)
     lk_db_close(db);
 }
 
+/* ---- the static check of parameters ---------------------------------------------------- */
+
+/* lk_op_params_check: every name an op reads, each within its static range, passes (names may be
+ * missing); an unknown name, a value outside the range, an unknown op fail with the op, the name
+ * and the value in the message. */
+Test(tunedb, static_check_knows_each_ops_names_and_ranges)
+{
+    static const struct { const char *op, *params; } good[] = {
+        {"attention_fwd", ""},
+        {"attention_fwd", "VARIANT=2,ROPE_TABLE=1,BLOCK_M=64,BLOCK_N=32,STAGES=2"},
+        {"attention_fwd", "MMA=2,WARPS=12,BLOCK_M=192,BLOCK_N=128,STAGES=4,OVERLAP=1,PRODUCER=1"},
+        {"attention_fwd", "MMA=1,WARPS=4,BLOCK_M=128,BLOCK_N=64,STAGES=1,QSMEM=1"},
+        {"attention_bwd", "VARIANT=0,BLOCK_M1=8,BLOCK_N1=64,BLOCK_M2=64,BLOCK_N2=16"},
+        {"attention_bwd", "MMA=1,WARPS=8,BLOCK_N=256,BLOCK_M=16,STAGES=3"},
+        {"attention_decode", "SPLITS=0,BLOCK_N=64,WG=128"},
+        {"kv_sparse", "VARIANT=1,DIRECT=3,LOADER=1,SPLITS=4096,BLOCK_N=1,WG=32"},
+        {"kivi_decode", "DIRECT=1,KBUF=2,SPLITS=8,BLOCK_N=256,WG=64"},
+        {"lowrank_decode", "DIRECT=3,KBUF=1,SPLITS=0,BLOCK_N=128,WG=256"},
+        {"kda_fwd", "CHUNK=64,SUB=16,BV=16,WG=128,OBV=64,MMA=1,SMMA=1,CMMA=1,SCR16=1,STAGES=7"},
+    };
+    static const struct { const char *op, *params, *message; } bad[] = {
+        {"attention_fwd", "BLOCKM=64", "attention_fwd has no parameter BLOCKM (=64)"},
+        {"attention_fwd", "BLOCK_M=0", "attention_fwd: parameter BLOCK_M=0 is out of range (>= 1)"},
+        {"attention_fwd", "BLOCK_N=-16", "attention_fwd: parameter BLOCK_N=-16 is out of range (1..256)"},
+        {"attention_fwd", "STAGES=5", "attention_fwd: parameter STAGES=5 is out of range (1..4)"},
+        {"attention_fwd", "VARIANT=3", "attention_fwd: parameter VARIANT=3"},
+        {"attention_fwd", "WARPS=6", "attention_fwd: parameter WARPS=6 is out of range (one of 4, 8, 12)"},
+        {"attention_fwd", "MMA=3", "attention_fwd: parameter MMA=3"},
+        {"attention_fwd", "SPLITS=4", "attention_fwd has no parameter SPLITS"},
+        {"attention_bwd", "BLOCK_M=48",
+         "attention_bwd: parameter BLOCK_M=48 is out of range (a power of two in 16..64)"},
+        {"attention_bwd", "MMA=2", "attention_bwd: parameter MMA=2"},
+        {"attention_bwd", "BLOCK_N1=512", "attention_bwd: parameter BLOCK_N1=512"},
+        {"attention_decode", "BLOCK_N=48",
+         "attention_decode: parameter BLOCK_N=48 is out of range (a power of two in 1..64)"},
+        {"attention_decode", "SPLITS=4097", "attention_decode: parameter SPLITS=4097 is out of range (0..4096)"},
+        {"attention_decode", "WG=0", "attention_decode: parameter WG=0"},
+        {"kv_sparse", "BLOCK_N=128", "kv_sparse: parameter BLOCK_N=128"},
+        {"kv_sparse", "DIRECT=4", "kv_sparse: parameter DIRECT=4"},
+        {"kivi_decode", "KBUF=3", "kivi_decode: parameter KBUF=3 is out of range (1..2)"},
+        {"kivi_decode", "BLOCK_N=512", "kivi_decode: parameter BLOCK_N=512"},
+        {"lowrank_decode", "DIRECT=1", "lowrank_decode: parameter DIRECT=1 is out of range (one of 0, 2, 3)"},
+        {"kda_fwd", "SUB=12", "kda_fwd: parameter SUB=12 is out of range (a power of two in 1..64)"},
+        {"kda_fwd", "CHUNK=128", "kda_fwd: parameter CHUNK=128"},
+        {"kda_fwd", "OBV=66", "kda_fwd: parameter OBV=66 is out of range (a multiple of 4 in 4..256)"},
+        {"kda_fwd", "STAGES=3", "kda_fwd: parameter STAGES=3 is out of range (7)"},
+        {"kda_fwd", "KT=16", "kda_fwd has no parameter KT"},
+        {"attention_fw", "BLOCK_M=64", "'attention_fw' is not a tuned op"},
+    };
+    lk_params p;
+    char why[512];
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        cr_assert_eq(lk_params_parse(good[i].params, &p), LK_OK);
+        cr_expect_eq(lk_op_params_check(good[i].op, &p, why, sizeof why), LK_OK, "%s '%s' refused: %s", good[i].op,
+                     good[i].params, why);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(lk_params_parse(bad[i].params, &p), LK_OK);
+        cr_expect_eq(lk_op_params_check(bad[i].op, &p, why, sizeof why), LK_ERR_INVALID_ARGUMENT, "%s '%s' passed",
+                     bad[i].op, bad[i].params);
+        cr_expect(strstr(why, bad[i].message), "%s '%s': message '%s' lacks '%s'", bad[i].op, bad[i].params, why,
+                  bad[i].message);
+    }
+    cr_assert_eq(lk_params_parse("BLOCK_M=64", &p), LK_OK);
+    cr_expect_eq(lk_op_params_check("attention_fwd", &p, NULL, 0), LK_OK);
+    cr_expect_eq(lk_op_params_check(NULL, &p, NULL, 0), LK_ERR_INVALID_ARGUMENT);
+    char names[256];
+    lk_tune_op_names(names, sizeof names);
+    cr_expect_str_eq(names, "attention_fwd, attention_bwd, attention_decode, kda_fwd, kv_sparse, kivi_decode, "
+                            "lowrank_decode");
+}
+
+/* A row the static check refuses (another version's names, a hand edit) is skipped at lookup with
+ * one warning naming the file, the op and the parameter: the next layer serves, else the defaults. */
+Test(tunedb, a_row_failing_the_static_check_is_skipped_with_one_warning)
+{
+    lk_device_info a = gpu_a();
+    const char *env = in_dir("env.db"), *sys = in_dir("sys.db");
+    put(env, &a, 4096, "BLOCKM=64", 1.0);
+    put(sys, &a, 4096, "BLOCK_M=32,STAGES=2", 1.0);
+    setenv("LK_TUNING_DB", env, 1);
+    setenv("LK_SYSTEM_DB", sys, 1);
+    const char *log = in_dir("stderr.txt");
+    lk_context *ctx = fake_context(&a);
+    char got[256];
+    lk_lookup_result r[3];
+    int saved = capture_begin(log);
+    for (int i = 0; i < 3; i++)
+        r[i] = look_ctx(ctx, 4000, got, sizeof got);
+    capture_end(saved);
+    free_context(ctx);
+    for (int i = 0; i < 3; i++)
+        cr_expect_eq(r[i].source, LK_SOURCE_SYSTEM_DB, "lookup %d: %s", i, lk_param_source_name(r[i].source));
+    cr_expect_str_eq(got, "BLOCK_M=32,STAGES=2");
+    cr_expect_eq(count_lines_with(log, "tuning row skipped"), 1, "one warning for three lookups");
+    cr_expect_eq(count_lines_with(log, env), 1, "the warning names %s", env);
+    cr_expect_eq(count_lines_with(log, "attention_fwd has no parameter BLOCKM"), 1, "the warning names op and name");
+
+    /* The only row refused: the defaults, laid over nothing. */
+    put(sys, &a, 4096, "BLOCK_M=32,STAGES=9", 0.5);
+    saved = capture_begin(log);
+    expect(&a, 4000, "", LK_SOURCE_DEFAULT, LK_MATCH_NONE, 0);
+    capture_end(saved);
+    cr_expect_eq(count_lines_with(log, "tuning row skipped"), 2, "a warning per refused layer");
+    cr_expect_eq(count_lines_with(log, "STAGES=9 is out of range"), 1, "the system row's warning");
+}
+
 /* ---- concurrency and crashes ------------------------------------------------------------ */
 
 /* The last writer to close leaves the rollback journal, so the library's read-only lookups
@@ -848,14 +969,14 @@ Test(tunedb, read_only_opens_leave_no_side_files)
     char wal[4200], shm[4200];
     snprintf(wal, sizeof wal, "%s-wal", path);
     snprintf(shm, sizeof shm, "%s-shm", path);
-    put(path, &a, 4096, "A=1", 1.0);
+    put(path, &a, 4096, "STAGES=1", 1.0);
     cr_expect(!exists(wal) && !exists(shm), "the writer left side files");
 
     setenv("LK_TUNING_DB", path, 1);
     lk_context *ctx = fake_context(&a);
     char got[256];
     cr_expect_eq(look_ctx(ctx, 4096, got, sizeof got).source, LK_SOURCE_ENV_DB);
-    cr_expect_str_eq(got, "A=1");
+    cr_expect_str_eq(got, "STAGES=1");
     free_context(ctx);
     cr_expect(!exists(wal) && !exists(shm), "a read-only lookup left side files");
 
@@ -881,7 +1002,7 @@ Test(tunedb, reader_during_writes_sees_every_commit_in_order)
 {
     lk_device_info a = gpu_a();
     const char *env = in_dir("env.db");
-    put(env, &a, 4096, "BLOCK_M=0", 10000.0);
+    put(env, &a, 4096, "BLOCK_M=1", 10000.0); /* before the child's rows (BLOCK_M 0 would fail the lookup's check) */
     setenv("LK_TUNING_DB", env, 1);
     enum { N = 2000 };
     pid_t pid = fork();

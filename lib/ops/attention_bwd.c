@@ -12,6 +12,7 @@
 
 #include "attention_bwd.h"
 #include "attention_common.h"
+#include "op_params_check.h"
 #include "rope_host.h"
 #include "../core/launch.h"
 #include "../core/scratch.h"
@@ -96,15 +97,16 @@ size_t lk_attention_bwd_local_limit(const lk_device_info *dev, const lk_params *
 static lk_status check_mma_params(lk_context *ctx, const lk_params *p, int head_dim)
 {
     int warps = lk_params_get(p, "WARPS", 0), bn = lk_params_get(p, "BLOCK_N", 0);
-    int bm = lk_params_get(p, "BLOCK_M", 0), stages = lk_params_get(p, "STAGES", 0);
-    if (!lk_attention_bwd_has_mma(&ctx->info, head_dim) || (warps != 4 && warps != 8) || bn % (16 * warps) ||
-        bn < 16 * warps || bn > 32 * warps || (bm != 16 && bm != 32 && bm != 64) || stages < 1 || stages > 4 ||
+    int bm = lk_params_get(p, "BLOCK_M", 0), stages = lk_params_get(p, "STAGES", 0), mma = lk_params_get(p, "MMA", 0);
+    if (mma != 1 || !lk_attention_bwd_has_mma(&ctx->info, head_dim) || (warps != 4 && warps != 8) ||
+        bn % (16 * warps) || bn < 16 * warps || bn > 32 * warps || bm < LK_ATTN_BWD_MMA_BLOCK_M_MIN ||
+        bm > LK_ATTN_BWD_MMA_BLOCK_M_MAX || (bm & (bm - 1)) || stages < 1 || stages > LK_ATTN_STAGES_MAX ||
         (bm / 16) * (head_dim / 8) / warps < 2 || (size_t)(32 * warps) > ctx->info.max_work_group)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT,
-                       OP ": MMA=1 needs an NVIDIA GPU of compute capability 8+ (this: %d.%d), head_dim 64 or 128"
-                       " (%d), WARPS 4 or 8 (%d), BLOCK_N 16*WARPS or 32*WARPS (%d), BLOCK_M 16, 32 or 64 (%d)"
-                       " with BLOCK_M*head_dim >= 256*WARPS, STAGES 1..4 (%d)",
-                       ctx->info.cc_major, ctx->info.cc_minor, head_dim, warps, bn, bm, stages);
+                       OP ": MMA=1 (MMA %d) needs an NVIDIA GPU of compute capability 8+ (this: %d.%d), head_dim 64"
+                       " or 128 (%d), WARPS 4 or 8 (%d), BLOCK_N 16*WARPS or 32*WARPS (%d), BLOCK_M 16, 32 or 64"
+                       " (%d) with BLOCK_M*head_dim >= 256*WARPS, STAGES 1..4 (%d)",
+                       mma, ctx->info.cc_major, ctx->info.cc_minor, head_dim, warps, bn, bm, stages);
     return LK_OK;
 }
 
@@ -122,7 +124,7 @@ lk_status lk_attention_bwd_check_params(lk_context *ctx, const lk_params *p, int
         for (int i = 0; i < 4; i++) {
             int v = lk_params_get(p, tiles[i], 0);
             int is_group = i == 1 || i == 2; /* BLOCK_N1 and BLOCK_M2 are work-group sizes */
-            if (v < 1 || v > 256 || (is_group && (size_t)v > ctx->info.max_work_group))
+            if (v < 1 || v > LK_ATTN_BWD_TILE_MAX || (is_group && (size_t)v > ctx->info.max_work_group))
                 return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": parameter %s %d out of range", tiles[i], v);
         }
     }

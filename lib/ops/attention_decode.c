@@ -6,6 +6,7 @@
 #include "attention_decode.h"
 #include "decode_split.h"
 #include "op_params.h"
+#include "op_params_check.h"
 #include "../core/launch.h"
 #include "../core/tensor.h"
 
@@ -78,7 +79,8 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_tensor *k
         bn /= 2;
     lk_params fitted = *tuned;
     lk_params_set(&fitted, "BLOCK_N", bn);
-    lk_status st = lk_decode_check_tunables(ctx, OP, &fitted, 64, lk_decode_local_bytes(D, qg, 1, bn));
+    lk_status st =
+        lk_decode_check_tunables(ctx, OP, &fitted, LK_DEC_TILE_BLOCK_N_MAX, lk_decode_local_bytes(D, qg, 1, bn));
     if (st != LK_OK)
         return st;
     int splits = lk_decode_splits(ctx, lk_params_get(tuned, "SPLITS", 0), (S + bn - 1) / bn, (int64_t)B * Hkv);

@@ -10,6 +10,7 @@
 
 #include "attention_fwd.h"
 #include "attention_common.h"
+#include "op_params_check.h"
 #include "rope_host.h"
 #include "../core/launch.h"
 #include "../core/scratch.h"
@@ -103,8 +104,8 @@ lk_status lk_attention_fwd_check_params(lk_context *ctx, const lk_params *p, int
 {
     int bm = lk_params_get(p, "BLOCK_M", 0), bn = lk_params_get(p, "BLOCK_N", 0);
     int stages = lk_params_get(p, "STAGES", 0), variant = lk_params_get(p, "VARIANT", 0);
-    if (bm < 1 || (size_t)bm > ctx->info.max_work_group || bn < 1 || bn > 256 || stages < 1 || stages > 4 ||
-        variant < LK_ROPE_FUSED || variant > LK_ROPE_UNFUSED)
+    if (bm < 1 || (size_t)bm > ctx->info.max_work_group || bn < 1 || bn > LK_ATTN_FWD_BLOCK_N_MAX || stages < 1 ||
+        stages > LK_ATTN_STAGES_MAX || variant < LK_ROPE_FUSED || variant > LK_ROPE_UNFUSED)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT,
                        OP ": parameters out of range (BLOCK_M %d, BLOCK_N %d, STAGES %d, VARIANT %d)", bm, bn,
                        stages, variant);

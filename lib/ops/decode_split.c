@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "decode_split.h"
+#include "op_params_check.h"
 #include "../core/launch.h"
 #include "../core/scratch.h"
 #include "../core/tensor.h"
@@ -130,11 +131,12 @@ int lk_decode_direct_for_group(int direct, int query_group, int wide)
 lk_status lk_decode_check_tunables(lk_context *ctx, const char *op, const lk_params *p, int max_block_n, size_t local)
 {
     int splits = lk_params_get(p, "SPLITS", 0), bn = lk_params_get(p, "BLOCK_N", 0), wg = lk_params_get(p, "WG", 0);
-    if (splits < 0 || splits > 4096 || bn < 1 || bn > max_block_n || max_block_n % bn || wg < 1 ||
+    if (splits < 0 || splits > LK_DEC_SPLITS_MAX || bn < 1 || bn > max_block_n || max_block_n % bn || wg < 1 ||
         (size_t)wg > ctx->info.max_work_group)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT,
-                       "%s: parameters out of range (SPLITS %d in 0..4096 (0: from the grid), BLOCK_N %d dividing %d, WG %d up to %zu)",
-                       op, splits, bn, max_block_n, wg, ctx->info.max_work_group);
+                       "%s: parameters out of range (SPLITS %d in 0..%d (0: from the grid), BLOCK_N %d dividing %d, WG %d"
+                       " up to %zu)",
+                       op, splits, LK_DEC_SPLITS_MAX, bn, max_block_n, wg, ctx->info.max_work_group);
     if (local > ctx->info.local_mem_bytes)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: parameters need %zu bytes of local memory, device has %zu",
                        op, local, ctx->info.local_mem_bytes);

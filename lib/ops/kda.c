@@ -9,6 +9,7 @@
 
 #include "kda.h"
 #include "op_params.h"
+#include "op_params_check.h"
 #include "../core/launch.h"
 #include "../core/scratch.h"
 
@@ -211,9 +212,9 @@ lk_status lk_kda_check_params(lk_context *ctx, const lk_params *p, int64_t K)
 {
     int chunk = lk_params_get(p, "CHUNK", 0), sub = lk_params_get(p, "SUB", 0), bv = lk_params_get(p, "BV", 0);
     int wg = lk_params_get(p, "WG", 0), obv = lk_params_get(p, "OBV", 64);
-    if (!is_pow2(chunk) || chunk > 64 || !is_pow2(sub) || sub > chunk || bv < 1 || bv > 256 || wg < bv ||
-        wg % bv || (size_t)wg > ctx->info.max_work_group || obv < 4 || obv > 256 || obv % 4 ||
-        out_wg((size_t)chunk, (size_t)obv) > ctx->info.max_work_group)
+    if (!is_pow2(chunk) || chunk > LK_KDA_CHUNK_MAX || !is_pow2(sub) || sub > chunk || bv < 1 || bv > LK_KDA_BV_MAX ||
+        wg < bv || wg % bv || (size_t)wg > ctx->info.max_work_group || obv < LK_KDA_OBV_STEP || obv > LK_KDA_OBV_MAX ||
+        obv % LK_KDA_OBV_STEP || out_wg((size_t)chunk, (size_t)obv) > ctx->info.max_work_group)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT,
                        OP ": parameters out of range (CHUNK %d a power of two up to 64, SUB %d a power of two up "
                           "to CHUNK, BV %d in 1..256, WG %d a multiple of BV up to %zu, OBV %d a multiple of 4 up "
@@ -318,7 +319,7 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     lk_args_long(&a, n_slots);
     lk_args_float(&a, (float)(p->scale > 0.0 ? p->scale : 1.0 / sqrt((double)K)));
     /* STAGES (not tuned; for the benchmark's breakdown): bit 0 kda_chunk, 1 kda_state, 2 kda_out */
-    int stages = lk_params_get(tuned, "STAGES", 7);
+    int stages = lk_params_get(tuned, "STAGES", LK_KDA_STAGES_ALL);
     size_t chunks = (size_t)((c->max_len + chunk - 1) / chunk);
     chunks = chunks ? chunks : 1;
     if ((stages & 1) && (st = lk_launch(ctx, cmma ? "kda_chunk_mma" : "kda_chunk", &defs,

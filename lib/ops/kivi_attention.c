@@ -6,6 +6,7 @@
 #include "kivi_attention.h"
 #include "decode_split.h"
 #include "op_params.h"
+#include "op_params_check.h"
 #include "../core/launch.h"
 #include "../core/tensor.h"
 
@@ -36,10 +37,10 @@ lk_status lk_kivi_mma_check(lk_context *ctx, const char *op, const lk_params *p,
 {
     int bn = lk_params_get(p, "BLOCK_N", 32);
     int direct = lk_params_get(p, "DIRECT", 2), kbuf = lk_params_get(p, "KBUF", 1);
-    if (kbuf != 1 && kbuf != 2)
-        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: KBUF %d (word buffers of DIRECT 3) must be 1 or 2", op,
-                       kbuf);
-    lk_status st = lk_decode_mma_check(ctx, op, p, dtype, record_dim, query_group, 256,
+    if (kbuf < 1 || kbuf > LK_KIVI_KBUF_MAX)
+        return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: KBUF %d (word buffers of DIRECT 3) must be 1..%d", op,
+                       kbuf, LK_KIVI_KBUF_MAX);
+    lk_status st = lk_decode_mma_check(ctx, op, p, dtype, record_dim, query_group, LK_DEC_DIRECT_BLOCK_N_MAX,
                                        local + lk_kivi_mma_stage_bytes(cfg, bn, direct, kbuf));
     if (st == LK_OK && (cfg->head_dim % 16 || cfg->group % 16))
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, "%s: DIRECT %d needs the cache's channels (%lld) and G (%d) "
@@ -56,9 +57,10 @@ lk_status lk_kivi_attention_check_tunables(lk_context *ctx, const lk_params *p, 
     if (st != LK_OK)
         return st;
     if (direct == 0)
-        return lk_decode_check_tunables(ctx, OP, p, 64, lk_decode_local_bytes(D, query_group, 1, bn));
+        return lk_decode_check_tunables(ctx, OP, p, LK_DEC_TILE_BLOCK_N_MAX,
+                                        lk_decode_local_bytes(D, query_group, 1, bn));
     if (direct == 1)
-        return lk_decode_check_tunables(ctx, OP, p, 256,
+        return lk_decode_check_tunables(ctx, OP, p, LK_DEC_DIRECT_BLOCK_N_MAX,
                                         lk_decode_direct_local_bytes(D, query_group, bn, wg, 32 / cfg->k_bits));
     return lk_kivi_mma_check(ctx, OP, p, cfg, D, query_group, dtype, 0);
 }

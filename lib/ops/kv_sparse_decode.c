@@ -7,6 +7,7 @@
 #include "kv_sparse_decode.h"
 #include "decode_split.h"
 #include "op_params.h"
+#include "op_params_check.h"
 #include "rope_host.h"
 #include "../core/scratch.h"
 #include "../core/tensor.h"
@@ -63,11 +64,12 @@ static lk_status check_direct(lk_context *ctx, const lk_params *p, int direct, i
 {
     int bn = lk_params_get(p, "BLOCK_N", 16), wg = lk_params_get(p, "WG", 64);
     if (direct == 1)
-        return lk_decode_check_tunables(ctx, OP, p, 64,
+        return lk_decode_check_tunables(ctx, OP, p, LK_DEC_TILE_BLOCK_N_MAX,
                                         lk_decode_direct_local_bytes(D, qg, bn, wg, LK_SP_BLOCK) + prefix_local(D, 1));
     size_t rows = (size_t)bn * (size_t)(D / 64); /* the value rows' bitmaps and first codes */
     size_t tiles = sizeof(float) * (size_t)bn * (size_t)(2 * D + 4);
-    return lk_decode_mma_check(ctx, OP, p, dtype, D, qg, 64, (direct == 3 ? tiles : rows * 12) + prefix_local(D, 1));
+    return lk_decode_mma_check(ctx, OP, p, dtype, D, qg, LK_DEC_TILE_BLOCK_N_MAX,
+                               (direct == 3 ? tiles : rows * 12) + prefix_local(D, 1));
 }
 
 void lk_kv_sparse_decode_key(const lk_tensor *q, const lk_kv_sparse_cache *c, lk_tune_key *key)
@@ -223,7 +225,8 @@ static lk_status launch(lk_context *ctx, const lk_tensor *q3, const lk_kv_sparse
     lk_params fitted = *tuned;
     lk_params_set(&fitted, "BLOCK_N", bn);
     st = direct ? check_direct(ctx, &fitted, direct, D, qg, q3->dtype)
-                : lk_decode_check_tunables(ctx, OP, &fitted, 64, decode_local(D, qg, kvh, bn, fused));
+                : lk_decode_check_tunables(ctx, OP, &fitted, LK_DEC_TILE_BLOCK_N_MAX,
+                                           decode_local(D, qg, kvh, bn, fused));
     if (st != LK_OK)
         return st;
     lk_buffer *freq = NULL, *keys = NULL, *part;
@@ -277,7 +280,7 @@ lk_status lk_kv_sparse_decode_check_params(lk_context *ctx, const lk_params *p, 
     int fused = lk_params_get(p, "VARIANT", LK_SPARSE_FUSED) == LK_SPARSE_FUSED, direct = lk_params_get(p, "DIRECT", 0);
     if (direct)
         return check_direct(ctx, p, direct, head_dim, query_group, dtype);
-    return lk_decode_check_tunables(ctx, OP, p, 64,
+    return lk_decode_check_tunables(ctx, OP, p, LK_DEC_TILE_BLOCK_N_MAX,
                                     decode_local(head_dim, query_group, fused ? kv_group : 1,
                                                  lk_params_get(p, "BLOCK_N", 16), fused));
 }

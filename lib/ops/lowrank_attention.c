@@ -8,6 +8,7 @@
 #include "lowrank_attention.h"
 #include "decode_split.h"
 #include "op_params.h"
+#include "op_params_check.h"
 #include "kivi_attention.h"
 #include "rope_host.h"
 #include "../core/launch.h"
@@ -33,7 +34,8 @@ lk_status lk_lowrank_attention_check_tunables(lk_context *ctx, const lk_params *
     if (st != LK_OK)
         return st;
     if (direct == 0)
-        return lk_decode_check_tunables(ctx, OP, p, 64, lk_decode_local_bytes(dp, query_group, 1, bn));
+        return lk_decode_check_tunables(ctx, OP, p, LK_DEC_TILE_BLOCK_N_MAX,
+                                        lk_decode_local_bytes(dp, query_group, 1, bn));
     if (HD % 32)
         return lk_fail(ctx, LK_ERR_INVALID_ARGUMENT, OP ": DIRECT %d needs head_dim (%d) a multiple of 32", direct, HD);
     /* cl/lowrank_mma.h: up_k as f16 B fragments, 4 floats per RoPE pair */

@@ -19,8 +19,10 @@ const lk_params *lk_op_params_choose(lk_context *ctx, const lk_params *given, co
                                      const lk_params *defaults, lk_op_params *how);
 
 /* After a call with looked-up parameters returned st: 1 when a database row's parameters were
- * refused (LK_ERR_INVALID_ARGUMENT before anything launched: a row from another library version,
- * or a hand-edited one), after a warning; then *tuned is defaults and the caller runs again. */
+ * refused (LK_ERR_INVALID_ARGUMENT before anything launched: what this device or call cannot run,
+ * such as tiles past its work-group size or local memory or a kernel it lacks; unknown names and
+ * values outside the static ranges never get here, lk_tuned_params skips such rows by
+ * lk_op_params_check), after a warning; then *tuned is defaults and the caller runs again. */
 int lk_op_params_fall_back(lk_context *ctx, lk_op_params *how, const lk_params *defaults, lk_status st,
                            const lk_params **tuned);
 

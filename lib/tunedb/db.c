@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "db_internal.h"
+#include "../ops/op_params_check.h"
 
 #define FORMAT_NAME "longkern-tuning"
 #define STR_(x) #x
@@ -41,14 +42,13 @@ static const char schema_sql[] =
     "  PRIMARY KEY (device_id, op, family, dtype, head_dim, flag, bucket));"
     "PRAGMA user_version = " STR(LK_DB_SCHEMA_VERSION) ";";
 
-/* The ops whose calls look up tuned parameters (the op names of their keys). */
-static const char *const known_ops[] = {"attention_fwd", "attention_bwd",  "attention_decode", "kda_fwd",
-                                        "kv_sparse",     "kivi_decode",    "lowrank_decode"};
-
+/* The ops whose calls look up tuned parameters (the op names of their keys) are those with a
+ * table of parameters in lib/ops/op_params_check.c. */
 int lk_tune_op_known(const char *op)
 {
-    for (size_t i = 0; i < sizeof known_ops / sizeof known_ops[0]; i++)
-        if (!strcmp(op, known_ops[i]))
+    const char *name;
+    for (int i = 0; (name = lk_op_params_op(i)); i++)
+        if (!strcmp(op, name))
             return 1;
     return 0;
 }
@@ -56,9 +56,10 @@ int lk_tune_op_known(const char *op)
 const char *lk_tune_op_names(char *buf, size_t n)
 {
     size_t used = 0;
+    const char *name;
     buf[0] = '\0';
-    for (size_t i = 0; i < sizeof known_ops / sizeof known_ops[0] && used < n; i++)
-        used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? ", " : "", known_ops[i]);
+    for (int i = 0; (name = lk_op_params_op(i)) && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? ", " : "", name);
     return buf;
 }
 

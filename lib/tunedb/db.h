@@ -89,8 +89,10 @@ lk_status lk_db_export_csv_file(lk_db *db, const char *path, const char *comment
 
 /* Read rows written by lk_db_export_csv, in one transaction: devices are added as needed, each
  * row becomes an ok measurement and the best rows are re-derived. A malformed file imports
- * nothing and the message names the line (source names the file in messages). *rows (may be
- * NULL) receives the number of rows imported. */
+ * nothing and the message names the line (source names the file in messages); so does a row
+ * whose params fail lk_op_params_check (a name its op does not read, a value outside its static
+ * range), the message naming the op and the parameter. *rows (may be NULL) receives the number
+ * of rows imported. */
 lk_status lk_db_import_csv(lk_db *db, FILE *in, const char *source, int *rows);
 
 /* PRAGMA integrity_check, then that every best row is the lowest-median current measurement of its

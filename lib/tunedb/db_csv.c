@@ -9,7 +9,10 @@
  *
  * Fields follow RFC 4180: a field holding a comma, quote or line break is quoted, with quotes
  * doubled; params is always quoted. backend is opencl|cuda, device_type cpu|gpu|other, dtype
- * f32|f16|i32|u32, bucket a power of two, times in milliseconds. Blank lines are skipped. */
+ * f32|f16|i32|u32, bucket a power of two, times in milliseconds. Blank lines are skipped. An
+ * import takes a file whole or not at all: a row that fails, params naming a parameter its op does
+ * not read or a value outside the parameter's static range (lk_op_params_check) included, fails
+ * the file with its name and line. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 #include <string.h>
 
 #include "db_internal.h"
+#include "../ops/op_params_check.h"
 
 static const char *const columns[] = {"backend", "vendor", "device_name", "driver", "device_type",
                                       "compute_units", "local_mem", "clock_mhz", "fingerprint", "op",
@@ -290,8 +294,11 @@ static lk_status import_row(lk_db *db, char *const *f)
         return lk_db_fail(db, "median_ms, min_ms and p80_ms must be numbers >= 0 ('%s', '%s', '%s')",
                           f[C_MEDIAN], f[C_MIN], f[C_P80]);
     lk_params p;
+    char why[512];
     if (lk_params_parse(f[C_PARAMS], &p) != LK_OK)
         return lk_db_fail(db, "params '%s' are not NAME=int pairs", f[C_PARAMS]);
+    if (lk_op_params_check(f[C_OP], &p, why, sizeof why) != LK_OK) /* names and static ranges */
+        return lk_db_fail(db, "params '%.200s': %s", f[C_PARAMS], why);
     lk_status s;
     if ((s = copy_text(db, dev.vendor, sizeof dev.vendor, f[C_VENDOR], C_VENDOR)) != LK_OK ||
         (s = copy_text(db, dev.name, sizeof dev.name, f[C_NAME], C_NAME)) != LK_OK ||

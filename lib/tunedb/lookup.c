@@ -4,13 +4,16 @@
  * layer the inner one: exact fingerprint in env, user, system DB; then same device name in
  * env, user, system; then same vendor and type in each. So an exact-device row in the system
  * DB beats a vendor-level row in LK_TUNING_DB. The first hit's parameters are laid over the
- * caller's defaults; with no hit the defaults are used as they are. Database answers are
- * remembered for a moment per context (state.h), so calls in a loop cost no query. */
+ * caller's defaults; with no hit the defaults are used as they are. A row whose parameters fail
+ * lk_op_params_check (a name its op does not read, a value outside its static range) is skipped
+ * with a warning, and the search goes on to the next layer. Database answers are remembered for
+ * a moment per context (state.h), so calls in a loop cost no query (and repeat no warning). */
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
 
 #include "state.h"
+#include "../ops/op_params_check.h"
 
 int64_t lk_length_bucket(int64_t length)
 {
@@ -36,6 +39,8 @@ const char *lk_device_match_name(lk_device_match m)
 static int search_layers(lk_context *ctx, struct lk_tunedb *t, const lk_tune_key *key, lk_params *row,
                          lk_lookup_result *r)
 {
+    lk_params refused[3]; /* each layer's last refused row: the wider levels find the same row again */
+    int64_t refused_bucket[3] = {0, 0, 0};
     for (int level = LK_MATCH_EXACT; level <= LK_MATCH_VENDOR_TYPE; level++) {
         for (int i = 0; i < 3; i++) {
             lk_tune_layer *l = &t->layers[i];
@@ -46,6 +51,18 @@ static int search_layers(lk_context *ctx, struct lk_tunedb *t, const lk_tune_key
             if (lk_db_lookup(db, &ctx->info, key, (lk_device_match)level, row, &r->bucket, &found) != LK_OK) {
                 lk_tune_layer_failed(l, lk_db_error(db));
                 continue;
+            }
+            char why[512];
+            if (found && lk_op_params_check(key->op, row, why, sizeof why) != LK_OK) {
+                /* another version's row or a hand edit: the next layer, or in the end the defaults */
+                if (refused_bucket[i] != r->bucket || !lk_params_equal(&refused[i], row))
+                    lk_log(LK_LOG_WARN, "tuning row skipped (%s layer, %s, %s match, bucket %lld): %s",
+                           lk_param_source_name(l->source), l->path, lk_device_match_name((lk_device_match)level),
+                           (long long)r->bucket, why);
+                refused[i] = *row;
+                refused_bucket[i] = r->bucket;
+                found = 0;
+                r->bucket = 0;
             }
             if (found) {
                 r->source = l->source;

@@ -56,7 +56,8 @@ const char *lk_device_match_name(lk_device_match m);
 
 /* Fill *out for key on ctx's device. `defaults` are the op's built-in defaults for this device
  * type; DB entries are laid over them (so a DB row may name a subset). Never fails for a
- * missing or broken DB: it logs a warning and falls back. */
+ * missing or broken DB: it logs a warning and falls back. A row whose parameters fail
+ * lk_op_params_check is skipped with a warning (the next layer, else the defaults, serve). */
 lk_status lk_tuned_params(lk_context *ctx, const lk_tune_key *key, const lk_params *defaults,
                           lk_params *out, lk_lookup_result *where);
 
