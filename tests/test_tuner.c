@@ -21,6 +21,7 @@
 #include "params.h"
 #include "progress.h"
 #include "space.h"
+#include "tune.h"
 #include "tune_lock.h"
 #include "tunedb/db.h"
 
@@ -358,6 +359,56 @@ Test(tuner, budget_search_is_seeded_from_the_sibling_family_and_the_nearest_tune
     char *rope64 = strstr(plain64, "rope f32 hd64 causal=0 len=64: best");
     cr_assert(rope64, "the rope key at 64 found no best:\n%s", out);
     cr_expect(strstr(rope64, "seeded from the ranking at length 64"), "the second length was not seeded:\n%s", out);
+}
+
+/* A re-tune after a kernel change: the key's earlier winner (timed with other kernels, so its time
+ * no longer counts) is the first candidate timed again, ahead of the default, even when the
+ * budget cuts the key short. The earlier winner here is the slowest non-default candidate of a
+ * first run, recorded into a new database as if older kernels had found it fastest. */
+Test(tuner, a_re_tune_times_the_key_s_earlier_winner_first, .timeout = 240)
+{
+    char first_db[128], out[65536];
+    budget_run("plain", "256:256", "20s", first_db, sizeof first_db, out, sizeof out);
+    lk_tune_key key = {.op = "attention_fwd", .family = "plain", .dtype = LK_F32, .head_dim = 64, .length = 256};
+    lk_context *ctx = lkt_open(LKT_OPENCL);
+    const lk_device_info *dev = lk_context_device(ctx);
+    lk_db *db = NULL;
+    char err[256];
+    lk_params ranked[64], def, def_proj = {0};
+    int n = 0;
+    cr_assert_eq(lk_db_open(first_db, 0, &db, err, sizeof err), LK_OK, "%s", err);
+    cr_assert_eq(lk_db_ranked_ever(db, dev, &key, ranked, 64, &n), LK_OK);
+    lk_db_close(db);
+    lk_attention_fwd_defaults(dev, 64, &def);
+    for (int i = 0; n && i < ranked[0].n; i++) /* the default on the space's lists */
+        lk_params_set(&def_proj, ranked[0].v[i].name, lk_params_get(&def, ranked[0].v[i].name, ranked[0].v[i].value));
+    int earlier = -1;
+    for (int i = n - 1; i >= 0 && earlier < 0; i--)
+        if (!lk_params_equal(&ranked[i], &def_proj))
+            earlier = i;
+    cr_assert(earlier > 0, "the first run measured %d candidates, none slower than another but the default:\n%s", n,
+              out);
+
+    char dir[64], db_path[160], text[512], version[256];
+    temp_dir(dir);
+    snprintf(db_path, sizeof db_path, "%s/old.db", dir);
+    lk_params_format(&ranked[earlier], "", ",", text, sizeof text);
+    lk_db_measurement m = {LK_DB_OK, text, NULL, 0.001, 0.001, 0.001, 3, "lk-tune 0.0.1 kernels older"};
+    cr_assert_eq(lk_db_open(db_path, 1, &db, err, sizeof err), LK_OK, "%s", err);
+    cr_assert_eq(lk_db_record(db, dev, &key, &m), LK_OK, "%s", lk_db_error(db));
+    lk_db_close(db);
+
+    const char *args[] = {"--dtype", "f32", "--head-dim", "64", "--causal", "0", "--family", "plain", "--seq",
+                          "256:256", "--strategy", "budget", "--budget", "1s", "--db", db_path, NULL};
+    cr_assert_eq(run_tune(args, out, sizeof out), 0, "lk-tune failed:\n%s", out);
+    cr_expect(strstr(out, "1 candidate seeded from this key's earlier winner"), "not seeded:\n%s", out);
+    tune_version(version, sizeof version);
+    int has = 0;
+    cr_assert_eq(lk_db_open(db_path, 0, &db, err, sizeof err), LK_OK, "%s", err);
+    cr_assert_eq(lk_db_measured(db, dev, &key, &ranked[earlier], version, &has), LK_OK);
+    lk_db_close(db);
+    lk_context_destroy(ctx);
+    cr_expect(has, "the earlier winner %s was not timed again:\n%s", text, out);
 }
 
 /* --strategy budget with less time than a key's space needs: the built-in default is seeded second,

@@ -214,22 +214,35 @@ void tune_default_on_space(lk_context *ctx, const tune_op *op, const space *s, c
     space_project(s, &def, out);
 }
 
-/* Budget order: the sibling families' best at this length (seed_from_siblings), then the
- * ranking of the nearest tuned length (what won at 8K is what to try first at 16K; a deadline
- * then cuts the long keys short after their likely winners) with the built-in default (projected
- * on the space) second, then the rest as shuffled. The default comes that early because a long
- * key's budget may allow two candidates: the pick is then never slower than an untuned call,
- * which a chain of short-budget keys seeding each other could not promise. */
+/* Budget order: the key's own earlier winner (a re-tune after a kernel change: its time no
+ * longer counts, but it is the likeliest winner again), the sibling families' best at this length
+ * (seed_from_siblings), then the ranking of the nearest tuned length (what won at 8K is what to
+ * try first at 16K; a deadline then cuts the long keys short after their likely winners) with the
+ * built-in default (projected on the space) second, then the rest as shuffled. The default comes
+ * that early because a long key's budget may allow two candidates: the pick is then never slower
+ * than an untuned call, which a chain of short-budget keys seeding each other could not promise.
+ * A seed this tuner has measured already is skipped when timing, so it costs nothing. */
 static void seeded_order(tuner *t, const space *s, const lk_tune_key *key, lk_params *v, size_t n)
 {
     lk_params seeds[SEEDS], def_proj, proj;
-    int nseeds = 0;
+    int nseeds = 0, nown = 0;
     int64_t from = 0;
+    size_t at = 0;
+    if (lk_db_ranked_ever(t->db, &t->ctx->info, key, &proj, 1, &nown) != LK_OK)
+        db_warning(t, NULL);
+    if (nown) {
+        lk_params earlier = proj;
+        space_project(s, &earlier, &proj);
+        at = move_to(v, n, at, &proj);
+        if (at)
+            progress_line(&t->prog, "  1 candidate seeded from this key's earlier winner");
+    }
     if (lk_db_ranked_near(t->db, &t->ctx->info, key, seeds, SEEDS, &nseeds, &from) != LK_OK)
         db_warning(t, NULL);
     const char *path = t->op->decisive;
     int first = nseeds && path ? lk_params_get(&seeds[0], path, -1) : -1;
-    size_t at = seed_from_siblings(t, s, key, v, n, 0, first), siblings = at;
+    at = seed_from_siblings(t, s, key, v, n, at, first);
+    size_t siblings = at;
     tune_default_on_space(t->ctx, t->op, s, key, &def_proj);
     for (int i = 0; i < nseeds; i++) {
         space_project(s, &seeds[i], &proj);

@@ -80,6 +80,11 @@ lk_status lk_db_best_with(lk_db *db, const lk_device_info *dev, const lk_tune_ke
  * parameter sets, fastest first, into out[0..*n); *bucket gets that bucket (0: none tuned). */
 lk_status lk_db_ranked_near(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, lk_params *out, int max,
                             int *n, int64_t *bucket);
+/* The key's own bucket ranked by every ok measurement it holds, current or timed with earlier
+ * kernels (each parameter set at its fastest): up to max sets into out[0..*n). A re-tune after a
+ * kernel change starts from the earlier winner, which no longer counts as a time. */
+lk_status lk_db_ranked_ever(lk_db *db, const lk_device_info *dev, const lk_tune_key *key, lk_params *out, int max,
+                            int *n);
 /* Write every best row with its device columns as CSV (format in db_csv.c). comment (may be
  * NULL, may span lines) is written first as '#' lines, then one "# device: ..." line per device. */
 lk_status lk_db_export_csv(lk_db *db, FILE *out, const char *comment);
