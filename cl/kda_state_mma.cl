@@ -41,12 +41,26 @@
  *           rescale have read them): half a chunk each.
  *   Two barriers per chunk. The host runs it only where a lane's state (MPW NB tiles) is at
  *   most 8 tiles (lk_kda_state_mma_ok).
+ *
+ *   FUSEOUT 1 (SBUF 2 only): the output too, so kda_out does not run and h_j and Vn never go to
+ *   the scratch. O = qg h_j + Aqk Vn for the chunk rows of the warp and the BV columns of the
+ *   work-group: qg S takes ss (already the B operand of W S) before the second barrier, Aqk Vn
+ *   takes svn (the B operand of kg^T Vn) after it. Two more sets of copies a chunk ahead:
+ *                  sq  [SBUF][CHUNK][DKP]  qg of the chunk (f16)
+ *                  sa  [SBUF][CHUNK][CAP]  Aqk of the chunk (fp32 as the scratch holds it,
+ *                                          rounded to f16 pairs when the A fragments are built)
  */
 #include "kda_common.h"
 #include "mma_nv.h"
 
 #ifndef SBUF
 #define SBUF 2
+#endif
+#ifndef FUSEOUT
+#define FUSEOUT 0
+#endif
+#if FUSEOUT && SBUF != 2
+#error "FUSEOUT needs two sets of copies (SBUF 2)"
 #endif
 #define SW (CHUNK / 16)
 #define SWG (SW * 32)
@@ -67,7 +81,14 @@
 #define SGL_AT(b) (SBUF * (2 * KSET + USET) + (b) * GSET)
 #define SS_AT (SBUF * (2 * KSET + USET + GSET))
 #define SVN_AT (SS_AT + MT * 16 * BVP)
+#define CAP (CHUNK + 8) /* floats per row of sa: a half-warp's 8-byte reads in distinct banks */
+#define SQ_AT(b) (SVN_AT + CHUNK * BVP + (b) * KSET)
+#define SA_AT(b) (SQ_AT(SBUF) + (b) * CHUNK * CAP * 2)
+#if FUSEOUT
+#define SMEM_HALVES SA_AT(SBUF)
+#else
 #define SMEM_HALVES (SVN_AT + CHUNK * BVP)
+#endif
 
 LK_INLINE void smma_cp(uint smem_addr, ulong global_addr, int src_bytes)
 {
@@ -111,6 +132,21 @@ LK_INLINE void smma_copy_kg_gl(LK_LOCAL_PTR ushort *smem, int b, const LK_GLOBAL
                      d < DK ? 4 : 0);
 }
 
+#if FUSEOUT
+/* qg and Aqk of the chunk at s (len rows) into set b: Aqk's rows and columns past len zeros. */
+LK_INLINE void smma_copy_out(LK_LOCAL_PTR ushort *smem, int b, const LK_GLOBAL scr_t *scl, const LK_GLOBAL float *scr,
+                             kda_scratch s, int len, int tid)
+{
+    smma_copy_rows(smem + SQ_AT(b), DKP, scl + s.qg, DK, MT * 16, DK, len, tid);
+#pragma unroll
+    for (int e = tid; e < CHUNK * (CHUNK / 4); e += SWG) {
+        const int i = e / (CHUNK / 4), c = e % (CHUNK / 4) * 4, ok = i < len && c < len;
+        lk_cp_async16(LK_SMEM_ADDR(smem + SA_AT(b) + 2 * (i * CAP + c)), LK_GLOBAL_ADDR(scr + s.a + (ok ? i * CHUNK + c : 0)),
+                      ok ? 4 * (len - c < 4 ? len - c : 4) : 0);
+    }
+}
+#endif
+
 /* acc[nt] += a B for the NB n8 tiles of k tile kc of B [16 MT or CHUNK][BVP] (f16, row-major):
  * B fragments by ldmatrix.trans, two n8 tiles a load and the last one alone when NB is odd. */
 LK_INLINE void smma_times_b(float (*acc)[4], const uint *a, LK_LOCAL_PTR const ushort *hb, int kc, int mi, int r8)
@@ -132,6 +168,7 @@ LK_INLINE void smma_times_b(float (*acc)[4], const uint *a, LK_LOCAL_PTR const u
 
 LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
     LK_GLOBAL float *scr,
+    LK_GLOBAL lk_t *o, long o_off, long osb, long ost, long osh, long osd, /* FUSEOUT only */
     const LK_GLOBAL float *h0, long h0_off, long h0sn, long h0sh, long h0sk, long h0sv,
     LK_GLOBAL float *ht, long ht_off, long htsn, long htsh, long htsk, long htsv,
     const LK_GLOBAL int *cu_seqlens, long cu_off, long cu_s,
@@ -178,6 +215,9 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
 #if SBUF == 2
         smma_copy_kg_gl(smem, 0, scl, scr, s, len, tid);
 #endif
+#if FUSEOUT
+        smma_copy_out(smem, 0, scl, scr, s, len, tid);
+#endif
         lk_cp_async_commit();
     }
 
@@ -185,23 +225,28 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
         const int len = eos - t0 < CHUNK ? eos - t0 : CHUNK;
         const int nlen = eos - t0 - CHUNK < CHUNK ? eos - t0 - CHUNK : CHUNK; /* next chunk's rows */
         const long r0 = (long)bt * T + t0;
-        const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, r0, n), sn = kda_scratch_at(HV, BT, NCH, hv, r0 + CHUNK, n);
+        const kda_scratch sn = kda_scratch_at(HV, BT, NCH, hv, r0 + CHUNK, n);
+#if !FUSEOUT
+        const kda_scratch s = kda_scratch_at(HV, BT, NCH, hv, r0, n);
+#endif
         LK_LOCAL_PTR const ushort *hw = smem + SW_AT(b), *hkg = smem + SKG_AT(b), *hu = smem + SU_AT(b);
         LK_LOCAL_PTR const float *sgl = (LK_LOCAL_PTR const float *)(smem + SGL_AT(b));
 
-        /* h_j = S to the scratch and to ss (f16) */
+        /* h_j = S to ss (f16) and, unless FUSEOUT, to the scratch */
 #pragma unroll
         for (int j = 0; j < MPW; j++) {
 #pragma unroll
             for (int nt = 0; nt < NB; nt++) {
 #pragma unroll
                 for (int h2 = 0; h2 < 2; h2++) {
-                    int d = (warp + SW * j) * 16 + g + 8 * h2, cl = nt * 8 + 2 * t4, col = cb + cl;
+                    int d = (warp + SW * j) * 16 + g + 8 * h2, cl = nt * 8 + 2 * t4;
                     if (warp + SW * j < MT) {
                         const uint bits = lk_pack_half2(S[j][nt][2 * h2], S[j][nt][2 * h2 + 1]);
                         ((LK_LOCAL_PTR uint *)ss)[d * (BVP / 2) + cl / 2] = bits;
+#if !FUSEOUT
                         if (d < DK)
-                            kda_store_half2_bits(scl + s.h + (long)d * DV, col, DV, bits);
+                            kda_store_half2_bits(scl + s.h + (long)d * DV, cb + cl, DV, bits);
+#endif
                     }
                 }
             }
@@ -212,6 +257,9 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
         if (nlen > 0) {
             smma_copy_w_u(smem, b ^ 1, scl, sn, nlen, cb, tid);
             smma_copy_kg_gl(smem, b ^ 1, scl, scr, sn, nlen, tid);
+#if FUSEOUT
+            smma_copy_out(smem, b ^ 1, scl, scr, sn, nlen, tid);
+#endif
             lk_cp_async_commit();
         }
 #else
@@ -219,29 +267,43 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
         lk_cp_async_commit();
 #endif
 
-        /* W S for chunk rows 16 warp .. */
+        /* W S for chunk rows 16 warp .. (FUSEOUT: and qg S) */
         float acc[NB][4];
 #pragma unroll
         for (int nt = 0; nt < NB; nt++)
             acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+#if FUSEOUT
+        float oacc[NB][4];
+#pragma unroll
+        for (int nt = 0; nt < NB; nt++)
+            oacc[nt][0] = oacc[nt][1] = oacc[nt][2] = oacc[nt][3] = 0.0f;
+        LK_LOCAL_PTR const ushort *hq = smem + SQ_AT(b);
+#endif
 #pragma unroll
         for (int kc = 0; kc < MT; kc++) {
+            const int at = (warp * 16 + (mi & 1) * 8 + r8) * DKP + kc * 16 + (mi >> 1) * 8;
             uint a[4];
-            lk_ldmatrix_x4(a, LK_SMEM_ADDR(hw + (warp * 16 + (mi & 1) * 8 + r8) * DKP + kc * 16 + (mi >> 1) * 8));
+            lk_ldmatrix_x4(a, LK_SMEM_ADDR(hw + at));
             smma_times_b(acc, a, ss, kc, mi, r8);
+#if FUSEOUT
+            lk_ldmatrix_x4(a, LK_SMEM_ADDR(hq + at));
+            smma_times_b(oacc, a, ss, kc, mi, r8);
+#endif
         }
-        /* Vn = U - W S (rows past len: U and W are zeros), over U in the scratch and to svn */
+        /* Vn = U - W S (rows past len: U and W are zeros) to svn and, unless FUSEOUT, over U in the scratch */
 #pragma unroll
         for (int nt = 0; nt < NB; nt++) {
 #pragma unroll
             for (int h2 = 0; h2 < 2; h2++) {
-                int i = warp * 16 + g + 8 * h2, cl = nt * 8 + 2 * t4, col = cb + cl;
+                int i = warp * 16 + g + 8 * h2, cl = nt * 8 + 2 * t4;
                 float u0, u1;
                 lk_unpack_half2(((LK_LOCAL_PTR const uint *)hu)[i * (BVP / 2) + cl / 2], &u0, &u1);
                 const uint bits = lk_pack_half2(u0 - acc[nt][2 * h2], u1 - acc[nt][2 * h2 + 1]);
                 ((LK_LOCAL_PTR uint *)svn)[i * (BVP / 2) + cl / 2] = bits;
+#if !FUSEOUT
                 if (i < len)
-                    kda_store_half2_bits(scl + s.u + (long)i * DV, col, DV, bits);
+                    kda_store_half2_bits(scl + s.u + (long)i * DV, cb + cl, DV, bits);
+#endif
             }
         }
 #if SBUF == 1
@@ -280,6 +342,30 @@ LK_KERNEL LK_WG_SIZE(SWG) void kda_state_mma(
                 }
             }
         }
+#if FUSEOUT
+        /* O += Aqk Vn: A fragments from the fp32 rows 16 warp + g (+ 8), columns 16 kc + 2 t4 (+ 8) */
+        LK_LOCAL_PTR const float *sa = (LK_LOCAL_PTR const float *)(smem + SA_AT(b)) + (warp * 16 + g) * CAP + 2 * t4;
+#pragma unroll
+        for (int kc = 0; kc < SW; kc++) {
+            LK_LOCAL_PTR const float *p = sa + kc * 16;
+            uint a[4];
+            a[0] = lk_pack_half2(p[0], p[1]);
+            a[1] = lk_pack_half2(p[8 * CAP], p[8 * CAP + 1]);
+            a[2] = lk_pack_half2(p[8], p[9]);
+            a[3] = lk_pack_half2(p[8 * CAP + 8], p[8 * CAP + 9]);
+            smma_times_b(oacc, a, svn, kc, mi, r8);
+        }
+        const long ob = o_off + bt * osb + hv * osh;
+#pragma unroll
+        for (int nt = 0; nt < NB; nt++) {
+#pragma unroll
+            for (int r = 0; r < 4; r++) {
+                const int i = warp * 16 + g + 8 * (r / 2), col = cb + nt * 8 + 2 * t4 + r % 2;
+                if (i < len && col < DV)
+                    lk_st(o, ob + (long)(t0 + i) * ost + col * osd, oacc[nt][r]);
+            }
+        }
+#endif
     }
 
 #if HAS_HT

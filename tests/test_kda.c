@@ -24,7 +24,7 @@ typedef struct {
     int h0;              /* initial state given */
     int strong;          /* log-decay near -5 per step and channel */
     lkt_layout mem;      /* layout of q, k, v, g, o */
-    char tune[64];       /* kernel parameters forced for this case, or "" (an array: parameters are
+    char tune[128];      /* kernel parameters forced for this case, or "" (an array: parameters are
                             copied into the test process, where pointers would not be valid) */
     lkt_backend backend;
 } kda_case;
@@ -236,7 +236,8 @@ ParameterizedTest(kda_case *c, kda, matches_recurrence)
  * V (zero-padded K tiles, V not a multiple of BV or of the column tile, gate), GVA with two
  * sequences without L2 norm; the state pass's last two with BV 8 (one n8 tile a work-group); all
  * chunk and output kernels at odd K = 33, V = 17 (f16 pairs past a row's end or unaligned; the
- * state pass copies rows 4-16 bytes at a time and needs K and V even). All with SCR16 = 1, the
+ * state pass copies rows 4-16 bytes at a time and needs K and V even); the last three with the
+ * output fused into the state pass (FUSEOUT: kda_state_mma is the last launch). All with SCR16 = 1, the
  * f16 scratch these kernels need. Skipped on devices without an NVIDIA GPU of
  * compute capability 8+. */
 #define TC_CASES(X)                                                                                          \
@@ -248,7 +249,10 @@ ParameterizedTest(kda_case *c, kda, matches_recurrence)
     X(1, 150, 2, 2, 128, 128, F16, 1, 0, 1, 1, LKT_CONTIGUOUS, "CHUNK=32,SUB=16,BV=32,WG=128,OBV=64,CMMA=1,SCR16=1")   \
     X(1, 37, 1, 2, 100, 60, F16, 1, 1, 1, 0, LKT_PADDED, "CHUNK=16,SUB=8,BV=16,WG=64,OBV=32,CMMA=1,SCR16=1")            \
     X(2, 100, 2, 4, 64, 48, F16, 0, 0, 1, 0, LKT_BSHD, "CHUNK=64,SUB=16,BV=16,WG=64,OBV=32,CMMA=1,SCR16=1")     \
-    X(1, 45, 1, 1, 33, 17, F16, 1, 0, 1, 0, LKT_CONTIGUOUS, "CHUNK=32,SUB=16,BV=8,WG=64,OBV=32,MMA=1,CMMA=1,SCR16=1")
+    X(1, 45, 1, 1, 33, 17, F16, 1, 0, 1, 0, LKT_CONTIGUOUS, "CHUNK=32,SUB=16,BV=8,WG=64,OBV=32,MMA=1,CMMA=1,SCR16=1") \
+    X(1, 200, 1, 1, 128, 128, F16, 1, 0, 1, 1, LKT_BSHD, "CHUNK=64,SUB=16,BV=16,WG=128,OBV=64,MMA=1,SMMA=1,CMMA=1,SCR16=1,FUSEOUT=1") \
+    X(1, 37, 1, 2, 100, 60, F16, 1, 1, 1, 0, LKT_PADDED, "CHUNK=16,SUB=8,BV=8,WG=64,OBV=32,MMA=1,SMMA=1,SCR16=1,FUSEOUT=1") \
+    X(2, 100, 2, 4, 64, 48, F16, 0, 0, 1, 0, LKT_BSHD, "CHUNK=64,SUB=16,BV=8,WG=64,OBV=32,SMMA=1,CMMA=1,SCR16=1,FUSEOUT=1")
 
 ParameterizedTestParameters(kda, tensor_core)
 {
@@ -268,7 +272,7 @@ static void expect_last_kernel(lk_context *ctx, const kda_case *c, kda_dev *d, c
 {
     if (!strstr(c->tune, flag))
         return;
-    char tune[128], launch[64];
+    char tune[160], launch[64];
     snprintf(tune, sizeof tune, "%s,STAGES=%d", c->tune, stages);
     LKT_OK(ctx, lk_tuning_override(ctx, "kda_fwd", c->dtype, (int)c->K, 0, 0, tune));
     fwd_or_skip(ctx, d, c->h0 ? &d->h0.t : NULL, p);
@@ -300,6 +304,7 @@ static void run_matches(const kda_case *c)
     expect_rms("o", o, ro, no, tol);
     expect_rms("final state", ht, rht, ns, tol);
     expect_last_kernel(ctx, c, &d, &p, "SMMA=1", 3, "kda_state_mma");
+    expect_last_kernel(ctx, c, &d, &p, "FUSEOUT=1", 7, "kda_state_mma");
     expect_last_kernel(ctx, c, &d, &p, "CMMA=1", 1, "kda_chunk_mma");
 
     free(o); free(ht); free(ro); free(rht);

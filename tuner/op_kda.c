@@ -1,4 +1,4 @@
-/* kda_fwd as a tunable op (see op.h): CHUNK x SUB x BV x WG x OBV x MMA x SMMA x CMMA x SCR16, inputs and check of kda_problem.c, the
+/* kda_fwd as a tunable op (see op.h): CHUNK x SUB x BV x WG x OBV x MMA x SMMA x CMMA x SCR16 x FUSEOUT, inputs and check of kda_problem.c, the
  * table of bench_kda.c. Timed problem: B=1 (--batch), H = HV heads (--heads; 16 on GPUs, 2 on
  * CPUs), K = V = the key's head_dim, T = the key's length, L2 norm in the kernel, initial and
  * final state. */
@@ -94,6 +94,28 @@ static int wg_in_use(const lk_params *p, const void *user, char *why, size_t n)
     return 0;
 }
 
+/* FUSEOUT = 1 only where the state pass fuses the output (lk_kda_state_mma_sets), and then once
+ * per state tile: kda_out, which MMA and OBV size, does not run (tuned at MMA 1, OBV 64). */
+static int fuseout_applies(const lk_params *p, const void *user, char *why, size_t n)
+{
+    const tune_space_user *u = user;
+    if (!lk_params_get(p, "FUSEOUT", 0))
+        return 1;
+    lk_params eff;
+    int fuse = 0;
+    key_effective(u, p, &eff);
+    lk_kda_state_mma_sets(&u->ctx->info, u->key->dtype, &eff, u->key->head_dim, u->key->head_dim, &fuse);
+    if (!fuse) {
+        snprintf(why, n, "FUSEOUT: kda_state_mma.cl does not fuse the output here (SMMA, two sets of copies with qg and Aqk in local memory)");
+        return 0;
+    }
+    if (lk_params_get(p, "MMA", 0) != 1 || lk_params_get(p, "OBV", 64) != 64) {
+        snprintf(why, n, "FUSEOUT: kda_out does not run, so MMA and OBV are tuned once (1, 64)");
+        return 0;
+    }
+    return 1;
+}
+
 /* A chunk longer than the sequence runs as the shorter one: tune it once. */
 static int chunk_within_length(const lk_params *p, const void *user, char *why, size_t n)
 {
@@ -134,12 +156,14 @@ static void kda_space(const tune_space_user *u, space *s)
     space_add_list(s, "CMMA", mma ? 2 : 1, mma ? mma_on : mma_off);
     const int f16 = u->key->dtype == LK_F16;
     space_add_list(s, "SCR16", f16 ? 2 : 1, f16 ? mma_on : mma_off);
+    space_add_list(s, "FUSEOUT", mma ? 2 : 1, mma ? mma_on : mma_off);
     space_add_constraint(s, "wg_multiple_of_bv", wg_multiple_of_bv);
     space_add_constraint(s, "chunk_within_length", chunk_within_length);
     space_add_constraint(s, "sub_within_chunk", sub_within_chunk);
     space_add_constraint(s, "fits_device", fits_device);
     space_add_constraint(s, "mma_kernels_apply", mma_kernels_apply);
     space_add_constraint(s, "wg_in_use", wg_in_use);
+    space_add_constraint(s, "fuseout_applies", fuseout_applies);
 }
 
 static void defaults(const lk_device_info *dev, const lk_tune_key *key, lk_params *out)

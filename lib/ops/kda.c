@@ -3,7 +3,8 @@
  * cores with CMMA = 1), cl/kda_state.cl (one
  * work-group per sequence, value head and V block, walking the chunks with the state, storing the
  * per-chunk states and Vn; cl/kda_state_mma.cl on tensor cores with SMMA = 1) and cl/kda_out.cl
- * or cl/kda_out_mma.cl (the output of every chunk in parallel). The decode step is the same sequence with CHUNK = 1. Argument checks live in kda_args.c. */
+ * or cl/kda_out_mma.cl (the output of every chunk in parallel; with FUSEOUT = 1 kda_state_mma
+ * writes it instead, and only two kernels run). The decode step is the same sequence with CHUNK = 1. Argument checks live in kda_args.c. */
 #include <math.h>
 #include <string.h>
 
@@ -55,11 +56,14 @@ static size_t state_local_bytes(size_t C, size_t bv, size_t wg, size_t ks)
 
 /* Local memory of kda_state_mma with `sets` sets of its copies (SBUF): per set W and kg
  * [C][16 ceil(K/16) + 8], U [C][BVP] (f16) and 2^gc_last [16 ceil(K/16)] (fp32); once S [16
- * ceil(K/16)][BVP] and Vn [C][BVP] (f16); BVP = BV + 8 (24 at BV 8), the kernel's padded row. */
-size_t lk_kda_state_mma_local_bytes(size_t C, size_t bv, size_t K, int sets)
+ * ceil(K/16)][BVP] and Vn [C][BVP] (f16); BVP = BV + 8 (24 at BV 8), the kernel's padded row.
+ * With the output fused (FUSEOUT) also per set qg [C][16 ceil(K/16) + 8] (f16) and Aqk [C][C + 8]
+ * (fp32). */
+size_t lk_kda_state_mma_local_bytes(size_t C, size_t bv, size_t K, int sets, int fuse)
 {
     size_t kp = (K + 15) / 16 * 16, bvp = bv == 8 ? 24 : bv + 8;
-    return 2 * ((size_t)sets * (2 * C * (kp + 8) + C * bvp + 2 * kp) + (kp + C) * bvp);
+    size_t per_set = 2 * C * (kp + 8) + C * bvp + 2 * kp + (fuse ? C * (kp + 8) + 2 * C * (C + 8) : 0);
+    return 2 * ((size_t)sets * per_set + (kp + C) * bvp);
 }
 
 int lk_kda_scratch_f16(const lk_params *eff, lk_dtype dtype)
@@ -74,8 +78,11 @@ static int tensor_cores(const lk_device_info *dev, lk_dtype dtype, const lk_para
     return lk_kda_scratch_f16(eff, dtype) && lk_device_tensor_cores(dev);
 }
 
-int lk_kda_state_mma_sets(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K, int64_t V)
+int lk_kda_state_mma_sets(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K, int64_t V,
+                          int *fuse)
 {
+    if (fuse)
+        *fuse = 0;
     size_t C = (size_t)lk_params_get(eff, "CHUNK", 64), bv = (size_t)lk_params_get(eff, "BV", 16);
     /* state tiles per warp (MPW) times n8 tiles (BV / 8): at most 8, 32 floats a lane (ptxas
      * spills past that); K and V even: rows of the f16 scratch copied 4, 8 or 16 bytes at a time */
@@ -83,15 +90,20 @@ int lk_kda_state_mma_sets(const lk_device_info *dev, lk_dtype dtype, const lk_pa
     if (!(lk_params_get(eff, "SMMA", 0) && tensor_cores(dev, dtype, eff) && C >= 16 && bv % 8 == 0 && K <= 128 &&
           K % 2 == 0 && V % 2 == 0 && mpw * (bv / 8) <= 8))
         return 0;
+    if (lk_params_get(eff, "FUSEOUT", 0) && lk_kda_state_mma_local_bytes(C, bv, (size_t)K, 2, 1) <= dev->local_mem_optin_bytes) {
+        if (fuse)
+            *fuse = 1;
+        return 2;
+    }
     for (int sets = 2; sets >= 1; sets--)
-        if (lk_kda_state_mma_local_bytes(C, bv, (size_t)K, sets) <= dev->local_mem_optin_bytes)
+        if (lk_kda_state_mma_local_bytes(C, bv, (size_t)K, sets, 0) <= dev->local_mem_optin_bytes)
             return sets;
     return 0;
 }
 
 int lk_kda_state_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K, int64_t V)
 {
-    return lk_kda_state_mma_sets(dev, dtype, eff, K, V) > 0;
+    return lk_kda_state_mma_sets(dev, dtype, eff, K, V, NULL) > 0;
 }
 
 /* Local memory of kda_chunk_mma: buf [3][C][36]; amat [C][C + 1]; betas fq fk; segtot [C / 16][32]. */
@@ -152,6 +164,7 @@ void lk_kda_effective(const lk_params *tuned, int64_t K, int64_t V, int64_t max_
     lk_params_set(out, "SMMA", lk_params_get(tuned, "SMMA", 0) != 0);
     lk_params_set(out, "CMMA", lk_params_get(tuned, "CMMA", 0) != 0);
     lk_params_set(out, "SCR16", lk_params_get(tuned, "SCR16", 0) != 0);
+    lk_params_set(out, "FUSEOUT", lk_params_get(tuned, "FUSEOUT", 0) != 0);
     /* K tiles: for kda_chunk the largest of 32, 16, 8 rows, for kda_state of 128 .. 8 rows with at
      * most 64 staged floats per work-item, each at most K rounded up to a power of two, that fits */
     int64_t kt = 32, ks = 128;
@@ -279,9 +292,12 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
     lk_params_set(&defs, "WG", wg);
     int obv = lk_params_get(&eff, "OBV", 64);
     lk_params_set(&defs, "OBV", obv);
-    int sets = lk_kda_state_mma_sets(&ctx->info, c->q.dtype, &eff, K, V), smma = sets > 0; /* cl/kda_state_mma.cl */
-    if (smma)
+    int fuse; /* the state pass writes o too (FUSEOUT), kda_out does not run */
+    int sets = lk_kda_state_mma_sets(&ctx->info, c->q.dtype, &eff, K, V, &fuse), smma = sets > 0; /* cl/kda_state_mma.cl */
+    if (smma) {
         lk_params_set(&defs, "SBUF", sets);
+        lk_params_set(&defs, "FUSEOUT", fuse);
+    }
     int cmma = lk_kda_chunk_mma_ok(&ctx->info, c->q.dtype, &eff); /* cl/kda_chunk_mma.cl */
     size_t warps_wg = (size_t)chunk / 16 * 32; /* every tensor-core kernel: CHUNK / 16 warps */
     lk_params_set(&defs, "L2NORM", p->l2norm_qk != 0);
@@ -327,9 +343,11 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
                                         cmma ? warps_wg : (size_t)wg, &a)))
         return st;
 
-    lk_args b = {.dyn_local = smma ? lk_kda_state_mma_local_bytes((size_t)chunk, (size_t)bv, (size_t)K, sets) : 0};
-    /* kda_state */
+    lk_args b = {.dyn_local = smma ? lk_kda_state_mma_local_bytes((size_t)chunk, (size_t)bv, (size_t)K, sets, fuse) : 0};
+    /* kda_state, or kda_state_mma (which takes o, written only with FUSEOUT) */
     lk_args_buffer(&b, scr);
+    if (smma)
+        lk_args_tensor(&b, &c->o, 4);
     lk_args_tensor(&b, c->h0, 4);
     lk_args_tensor(&b, c->ht, 4);
     lk_args_tensor(&b, p->cu_seqlens, 1);
@@ -343,6 +361,8 @@ lk_status lk_kda_run(lk_context *ctx, const lk_kda_call *c, const lk_params *tun
                                         (size_t)HV * v_blocks, (size_t)c->n_seqs,
                                         smma ? warps_wg : (size_t)wg, &b)))
         return st;
+    if (fuse)
+        return LK_OK;
 
     lk_args d = {0}; /* kda_out */
     lk_args_buffer(&d, scr);

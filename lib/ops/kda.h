@@ -10,7 +10,9 @@
  * tensor-core state pass cl/kda_state_mma.cl, lk_kda_state_mma_ok), CMMA (the tensor-core chunk
  * kernel cl/kda_chunk_mma.cl, lk_kda_chunk_mma_ok; sub-chunks of 16 rows whatever SUB); all three
  * are in the built-in defaults where tensor cores exist and need SCR16 (the scratch's per-row
- * arrays and states in f16 for f16 tensors, lk_kda_scratch_f16; default 1 on GPUs, 0 on CPUs).
+ * arrays and states in f16 for f16 tensors, lk_kda_scratch_f16; default 1 on GPUs, 0 on CPUs),
+ * FUSEOUT (the tensor-core state pass computes the output too, so cl/kda_out*.cl does not run;
+ * where two sets of its copies fit, lk_kda_state_mma_sets; default 0).
  * Derived: KT and KS (rows of the
  * K tiles in local memory of kda_chunk and kda_state). Not tuned: STAGES (bit mask of the kernels
  * to launch, default all; the benchmark's per-kernel times). */
@@ -47,11 +49,13 @@ size_t lk_kda_local_bytes(const lk_params *p, int64_t K);
  * K <= 128, K and V even, ceil(ceil(K / 16) / (CHUNK / 16)) * BV / 8 <= 8 (the state a lane holds)
  * and one set fitting the local memory one work-group may have (local_mem_optin_bytes: up to 227 KB
  * on a Hopper through CUDA, 48 KB in NVIDIA OpenCL); 2 sets (the next chunk's copies overlap this
- * chunk's products) where they fit, else 1. */
-int lk_kda_state_mma_sets(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K, int64_t V);
+ * chunk's products) where they fit, else 1. With FUSEOUT set and 2 sets fitting with the output's
+ * copies, 2 and *fuse (may be NULL) = 1: the state pass writes o and kda_out does not run. */
+int lk_kda_state_mma_sets(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K, int64_t V,
+                          int *fuse);
 /* Whether the tensor-core state pass runs: lk_kda_state_mma_sets > 0. */
 int lk_kda_state_mma_ok(const lk_device_info *dev, lk_dtype dtype, const lk_params *eff, int64_t K, int64_t V);
-size_t lk_kda_state_mma_local_bytes(size_t C, size_t bv, size_t K, int sets);
+size_t lk_kda_state_mma_local_bytes(size_t C, size_t bv, size_t K, int sets, int fuse);
 /* Whether effective parameters eff run the tensor-core chunk kernel (cl/kda_chunk_mma.cl): CMMA
  * set, f16 tensors and scratch, NVIDIA GPU of compute capability 8+, CHUNK >= 16 and its local memory within the
  * device's; else kda_chunk.cl runs. */

@@ -106,6 +106,7 @@ static const rule kda_fwd[] = {
     {"SMMA", IN_RANGE, 0, 1, 0},
     {"CMMA", IN_RANGE, 0, 1, 0},
     {"SCR16", IN_RANGE, 0, 1, 0},
+    {"FUSEOUT", IN_RANGE, 0, 1, 0},
     {"STAGES", IN_RANGE, LK_KDA_STAGES_ALL, LK_KDA_STAGES_ALL, 0},
 };
 

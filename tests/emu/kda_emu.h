@@ -25,6 +25,7 @@ struct kda_emu_io {
 struct kda_emu_config {
     const char *name;
     int chunk, dk, dv, l2norm, gate, obv, has_h0, has_ht;
+    int fuseout; /* kda_state_mma.cl writes o (io->o) instead of h_j and Vn */
     void (*chunk_kernel)(int mma, const kda_emu_io *io); /* kda_chunk.cl or kda_chunk_mma.cl */
     void (*state_kernel)(int mma, const kda_emu_io *io); /* kda_state.cl or kda_state_mma.cl */
     void (*out_kernel)(int mma, const kda_emu_io *io);   /* kda_out.cl or kda_out_mma.cl */

@@ -1,5 +1,5 @@
 /* One configuration of the KDA chunk, state and output kernels (defines from CMake: CHUNK, SUB, KT,
- * BV, DK, DV, WG, OBV, L2NORM, GATE, HAS_H0, HAS_HT, LK_F16 = 1, and EMU_CONFIG, the name of the
+ * BV, DK, DV, WG, OBV, L2NORM, GATE, HAS_H0, HAS_HT, SBUF and FUSEOUT of kda_state_mma.cl, LK_F16 = 1, and EMU_CONFIG, the name of the
  * kda_emu_config this file defines; KS keeps kda_common.h's default), each program in its own
  * namespace, run by warp_emu.h. */
 #include "warp_emu.h"
@@ -48,10 +48,14 @@ static void run_state(int mma, const kda_emu_io *io)
 {
     const long BT = (long)io->B * io->T, kv = (long)DK * DV;
     lk_emu_dim3 grid = {(unsigned)(io->HV * ((DV + BV - 1) / BV)), (unsigned)io->B, 1};
+    const long vk = (long)io->HV * DV;
     auto body = [&] {
-        auto f = mma ? mma_state::kda_state_mma : scalar_state::kda_state;
-        f(io->scr, io->h0, 0, io->HV * kv, kv, DV, 1, io->ht, 0, io->HV * kv, kv, DV, 1, nullptr, 0, 0, io->T, io->HV,
-          BT, io->NCH);
+        if (mma)
+            mma_state::kda_state_mma(io->scr, io->o, 0, io->T * vk, vk, DV, 1, io->h0, 0, io->HV * kv, kv, DV, 1, io->ht,
+                                     0, io->HV * kv, kv, DV, 1, nullptr, 0, 0, io->T, io->HV, BT, io->NCH);
+        else
+            scalar_state::kda_state(io->scr, io->h0, 0, io->HV * kv, kv, DV, 1, io->ht, 0, io->HV * kv, kv, DV, 1,
+                                    nullptr, 0, 0, io->T, io->HV, BT, io->NCH);
     };
     lk_emu_cp_async_early = io->cp_async_early;
     lk_emu_launch(grid, mma ? CHUNK / 16 * 32 : WG, body);
@@ -72,4 +76,4 @@ static void run_out(int mma, const kda_emu_io *io)
 } // namespace EMU_NS
 
 extern const kda_emu_config EMU_CONFIG = {EMU_STR(EMU_CONFIG), CHUNK, DK, DV, L2NORM, GATE, OBV, HAS_H0, HAS_HT,
-                                          EMU_NS::run_chunk, EMU_NS::run_state, EMU_NS::run_out};
+                                          FUSEOUT, EMU_NS::run_chunk, EMU_NS::run_state, EMU_NS::run_out};

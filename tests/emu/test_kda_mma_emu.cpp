@@ -11,10 +11,13 @@
  * BV 8 / K = 64, V = 48, GVA 2:4, two sequences, no L2 norm; CHUNK 32 / BV 8 with odd K = 33, V = 17
  * (f16 pairs that straddle a row's end or sit unaligned; no kda_state_mma there). kda_state_mma
  * keeps two sets of copies in the first and third (16- and 8-byte copies), one in the second and
- * fourth (SBUF). */
+ * fourth (SBUF). The last two fuse the output into kda_state_mma (FUSEOUT; the first's shape with
+ * an initial state and two sequences; the third's): its o against kda_state.cl and
+ * kda_out.cl, and its final state. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -23,10 +26,12 @@
 #include "emu_test.h"
 #include "kda_emu.h"
 
-extern const kda_emu_config emu_c64, emu_c32_strong, emu_c16_gate, emu_c64_gva, emu_c32_odd;
+extern const kda_emu_config emu_c64, emu_c32_strong, emu_c16_gate, emu_c64_gva, emu_c32_odd, emu_c64_fused,
+    emu_c16_fused;
 
 /* Criterion runs each test in a new process: a case names its configuration by index. */
-static const kda_emu_config *const configs[] = {&emu_c64, &emu_c32_strong, &emu_c16_gate, &emu_c64_gva, &emu_c32_odd};
+static const kda_emu_config *const configs[] = {&emu_c64,     &emu_c32_strong, &emu_c16_gate, &emu_c64_gva,
+                                                &emu_c32_odd, &emu_c64_fused,  &emu_c16_fused};
 
 struct emu_case {
     int config;
@@ -36,7 +41,7 @@ struct emu_case {
 ParameterizedTestParameters(kda_mma_emu, matches_scalar)
 {
     static emu_case cases[] = {{0, 1, 200, 1, 1, 0}, {1, 1, 150, 2, 2, 1}, {2, 1, 37, 1, 2, 0}, {3, 2, 100, 2, 4, 0},
-                               {4, 1, 45, 1, 1, 0}};
+                               {4, 1, 45, 1, 1, 0},  {5, 2, 150, 1, 2, 0}, {6, 1, 37, 1, 2, 0}};
     return cr_make_param_array(emu_case, cases, sizeof cases / sizeof cases[0]);
 }
 
@@ -99,6 +104,34 @@ ParameterizedTest(emu_case *c, kda_mma_emu, matches_scalar)
     io.scr = want.data();
     io.ht = ht_want.data();
     f->state_kernel(0, &io);
+    std::vector<unsigned short> o_want((size_t)BT * c->HV * V), o_got(o_want.size());
+    auto expect_o = [&](const char *what) {
+        std::vector<float> fw(o_want.size()), fg(o_got.size());
+        for (size_t i = 0; i < fw.size(); i++) {
+            fw[i] = from_half(o_want[i]);
+            fg[i] = from_half(o_got[i]);
+        }
+        expect_close(what, fg.data(), fw.data(), fw.size(), 5e-3);
+    };
+    if (f->fuseout) { /* o from kda_state_mma alone against kda_state + kda_out */
+        io.o = o_want.data();
+        f->out_kernel(0, &io);
+        for (int early = 0; early < 2; early++) {
+            got = before_state;
+            std::fill(o_got.begin(), o_got.end(), (unsigned short)0x7e00); /* NaN where nothing is written */
+            io.scr = got.data();
+            io.ht = ht_got.data();
+            io.o = o_got.data();
+            io.cp_async_early = early != 0;
+            f->state_kernel(1, &io);
+            io.cp_async_early = false;
+            cr_log_info("kda_state_mma with the output, copies landing %s", early ? "early" : "late");
+            expect_o("o (kda_state_mma, FUSEOUT)");
+            if (f->has_ht)
+                expect_close("final state (kda_state_mma, FUSEOUT)", ht_got.data(), ht_want.data(), ht_got.size(), 5e-3);
+        }
+        return;
+    }
     for (int early = 0; early < 2 && K % 2 == 0 && V % 2 == 0; early++) {
         got = before_state;
         io.scr = got.data();
@@ -119,16 +152,10 @@ ParameterizedTest(emu_case *c, kda_mma_emu, matches_scalar)
         stored[i] = to_half(2.0f * uniform(&seed) - 1.0f);
     for (size_t i = h; i < h + nh; i++)
         stored[i] = to_half(0.2f * uniform(&seed) - 0.1f);
-    std::vector<unsigned short> o_want((size_t)BT * c->HV * V), o_got(o_want.size());
     io.scr = want.data();
     io.o = o_want.data();
     f->out_kernel(0, &io);
     io.o = o_got.data();
     f->out_kernel(1, &io);
-    std::vector<float> fw(o_want.size()), fg(o_got.size());
-    for (size_t i = 0; i < fw.size(); i++) {
-        fw[i] = from_half(o_want[i]);
-        fg[i] = from_half(o_got[i]);
-    }
-    expect_close("o (kda_out_mma)", fg.data(), fw.data(), fw.size(), 5e-3);
+    expect_o("o (kda_out_mma)");
 }
