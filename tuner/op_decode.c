@@ -112,7 +112,7 @@ static void decode_space(const tune_space_user *u, space *s)
         decode_space_direct(u, s, 1);
     if (is_sparse(u->key))
         space_add_list(s, "LOADER", 2, two);
-    decode_space_tiles(u, s, plain);
+    decode_space_tiles(u, s, 0); /* every form of both ops keeps BLOCK_N <= 64 (LK_DEC_TILE_BLOCK_N_MAX) */
     space_add_constraint(s, "fits_device", fits_device);
     if (plain)
         space_add_constraint(s, "one_reader", one_reader);
