@@ -16,6 +16,7 @@
 #include "ops/attention_decode.h"
 #include "ops/decode_split.h"
 #include "ops/kv_sparse_decode.h"
+#include "ops/op_params_check.h"
 #include "op_decode.h"
 
 typedef struct dec_state {
@@ -39,7 +40,7 @@ static int fits_device(const lk_params *p, const void *user, char *why, size_t n
     const tune_space_user *u = user;
     int D = u->key->head_dim, G = kind_of(u->key) == SPARSE_ROTATE ? 4 : 1;
     lk_status st = is_sparse(u->key) ? lk_kv_sparse_decode_check_params(u->ctx, p, D, G, 4, u->key->dtype)
-                                     : lk_decode_check_tunables(u->ctx, "attention_decode", p, 64,
+                                     : lk_decode_check_tunables(u->ctx, "attention_decode", p, LK_DEC_TILE_BLOCK_N_MAX,
                                                                 lk_decode_local_bytes(D, 4, 1, lk_params_get(p, "BLOCK_N", 16)));
     if (st == LK_OK)
         return 1;

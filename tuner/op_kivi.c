@@ -19,6 +19,7 @@
 #include "ops/decode_split.h"
 #include "ops/kivi_attention.h"
 #include "ops/lowrank_attention.h"
+#include "ops/op_params_check.h"
 #include "op_decode.h"
 
 #define RESIDUAL 128
@@ -46,7 +47,7 @@ static int fits_device(const lk_params *p, const void *user, char *why, size_t n
     lk_kivi_config cfg = {0, 0, key->head_dim, 0, 0, key->flag, RESIDUAL, 0};
     lk_status st;
     if (kivi_family_bits(key->family, &cfg.k_bits, &cfg.v_bits)) {
-        st = lk_decode_check_tunables(u->ctx, key->op, p, 64,
+        st = lk_decode_check_tunables(u->ctx, key->op, p, LK_DEC_TILE_BLOCK_N_MAX,
                                       lk_decode_local_bytes(tile_dim(key), 4, 1, lk_params_get(p, "BLOCK_N", 32)));
     } else if (is_lowrank(key)) { /* the latents: G = 32, head_dim = the rank */
         lk_lowrank_config lr = {.head_dim = key->head_dim, .rank = key->flag, .kivi = cfg};
