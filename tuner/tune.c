@@ -224,14 +224,13 @@ void tune_default_on_space(lk_context *ctx, const tune_op *op, const space *s, c
  * A seed this tuner has measured already is skipped when timing, so it costs nothing. */
 static void seeded_order(tuner *t, const space *s, const lk_tune_key *key, lk_params *v, size_t n)
 {
-    lk_params seeds[SEEDS], def_proj, proj;
+    lk_params seeds[SEEDS], def_proj, proj, earlier;
     int nseeds = 0, nown = 0;
     int64_t from = 0;
     size_t at = 0;
-    if (lk_db_ranked_ever(t->db, &t->ctx->info, key, &proj, 1, &nown) != LK_OK)
+    if (lk_db_ranked_ever(t->db, &t->ctx->info, key, &earlier, 1, &nown) != LK_OK)
         db_warning(t, NULL);
     if (nown) {
-        lk_params earlier = proj;
         space_project(s, &earlier, &proj);
         at = move_to(v, n, at, &proj);
         if (at)

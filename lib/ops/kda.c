@@ -90,7 +90,8 @@ int lk_kda_state_mma_sets(const lk_device_info *dev, lk_dtype dtype, const lk_pa
     if (!(lk_params_get(eff, "SMMA", 0) && tensor_cores(dev, dtype, eff) && C >= 16 && bv % 8 == 0 && K <= 128 &&
           K % 2 == 0 && V % 2 == 0 && mpw * (bv / 8) <= 8))
         return 0;
-    if (lk_params_get(eff, "FUSEOUT", 0) && lk_kda_state_mma_local_bytes(C, bv, (size_t)K, 2, 1) <= dev->local_mem_optin_bytes) {
+    if (lk_params_get(eff, "FUSEOUT", 0) &&
+        lk_kda_state_mma_local_bytes(C, bv, (size_t)K, 2, 1) <= dev->local_mem_optin_bytes) {
         if (fuse)
             *fuse = 1;
         return 2;
