@@ -281,6 +281,21 @@ static void expect_last_kernel(lk_context *ctx, const kda_case *c, kda_dev *d, c
               lk_last_launch(ctx));
 }
 
+/* Whether the case's FUSEOUT = 1 fuses the output on this device: it needs two sets of copies with
+ * qg and Aqk in local memory, which NVIDIA OpenCL's 48 KB does not hold at K = 64 or 128 (the
+ * output then runs in kda_out; the match above still holds). */
+static int fuses_output(lk_context *ctx, const kda_case *c)
+{
+    lk_params eff;
+    int fuse = 0;
+    if (lk_params_parse(c->tune, &eff) != LK_OK)
+        return 0;
+    lk_kda_state_mma_sets(lk_context_device(ctx), c->dtype, &eff, c->K, c->V, &fuse);
+    if (!fuse && strstr(c->tune, "FUSEOUT=1"))
+        cr_log_info("%s: FUSEOUT does not fit this device's local memory; kda_out runs", lk_context_device(ctx)->name);
+    return fuse;
+}
+
 static void run_matches(const kda_case *c)
 {
     lk_context *ctx = lkt_open(c->backend);
@@ -304,7 +319,8 @@ static void run_matches(const kda_case *c)
     expect_rms("o", o, ro, no, tol);
     expect_rms("final state", ht, rht, ns, tol);
     expect_last_kernel(ctx, c, &d, &p, "SMMA=1", 3, "kda_state_mma");
-    expect_last_kernel(ctx, c, &d, &p, "FUSEOUT=1", 7, "kda_state_mma");
+    if (fuses_output(ctx, c))
+        expect_last_kernel(ctx, c, &d, &p, "FUSEOUT=1", 7, "kda_state_mma");
     expect_last_kernel(ctx, c, &d, &p, "CMMA=1", 1, "kda_chunk_mma");
 
     free(o); free(ht); free(ro); free(rht);
