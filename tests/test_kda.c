@@ -286,13 +286,16 @@ static void expect_last_kernel(lk_context *ctx, const kda_case *c, kda_dev *d, c
  * output then runs in kda_out; the match above still holds). */
 static int fuses_output(lk_context *ctx, const kda_case *c)
 {
-    lk_params eff;
+    const lk_device_info *dev = lk_context_device(ctx);
+    lk_params tuned, eff;
     int fuse = 0;
-    if (lk_params_parse(c->tune, &eff) != LK_OK)
+    if (lk_params_parse(c->tune, &tuned) != LK_OK)
         return 0;
-    lk_kda_state_mma_sets(lk_context_device(ctx), c->dtype, &eff, c->K, c->V, &fuse);
+    /* lk_kda_run's caps, with T for its longest sequence */
+    lk_kda_effective(&tuned, c->K, c->V, c->T, dev->local_mem_bytes, &eff);
+    lk_kda_state_mma_sets(dev, c->dtype, &eff, c->K, c->V, &fuse);
     if (!fuse && strstr(c->tune, "FUSEOUT=1"))
-        cr_log_info("%s: FUSEOUT does not fit this device's local memory; kda_out runs", lk_context_device(ctx)->name);
+        cr_log_info("%s: FUSEOUT does not fit this device's local memory; kda_out runs", dev->name);
     return fuse;
 }
 

@@ -213,8 +213,8 @@ void lk_kda_defaults(const lk_device_info *dev, int64_t K, int64_t V, lk_params 
         }
         lk_params eff;
         lk_kda_effective(out, K, V, 1 << 30, dev->local_mem_bytes, &eff);
-        int fuse = 0;
         if (lk_params_get(out, "FUSEOUT", 0)) {
+            int fuse;
             lk_kda_state_mma_sets(dev, LK_F16, &eff, K, V, &fuse);
             lk_params_set(out, "FUSEOUT", fuse);
         }

@@ -12,7 +12,7 @@
  * are in the built-in defaults where tensor cores exist and need SCR16 (the scratch's per-row
  * arrays and states in f16 for f16 tensors, lk_kda_scratch_f16; default 1 on GPUs, 0 on CPUs),
  * FUSEOUT (the tensor-core state pass computes the output too, so cl/kda_out*.cl does not run;
- * where two sets of its copies fit, lk_kda_state_mma_sets; default 0).
+ * where two sets of its copies fit, lk_kda_state_mma_sets; in the defaults wherever it fuses).
  * Derived: KT and KS (rows of the
  * K tiles in local memory of kda_chunk and kda_state). Not tuned: STAGES (bit mask of the kernels
  * to launch, default all; the benchmark's per-kernel times). */
