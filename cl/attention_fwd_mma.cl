@@ -15,7 +15,8 @@
  *        sm_90; a static __local array in OpenCL, at most 48 KB on NVIDIA):
  *          ks[slot][n][ROW]  key n of the tile, d contiguous      -> ldmatrix      (B of Q K^T)
  *          vs[slot][n][ROW]  value n of the tile, d contiguous    -> ldmatrix.trans (B of P V)
- *        tile t is copied by cp.async into slot t % STAGES, STAGES - 1 tiles ahead of the compute.
+ *        tile t is copied by cp.async into slot t % STAGES, STAGES - 1 tiles ahead of the compute,
+ *        issued after the tile's one work-group barrier (attention_fwd_tile.h's ring).
  *        QSMEM 1 appends the work-group's Q tile qs[BLOCK_M][ROW] (rotated, f16): each warp writes its
  *        own rows once and reloads its A fragments by ldmatrix in every tile, as FlashAttention-2
  *        does, instead of holding them in 16 * MT * D / 8 registers per lane.
@@ -149,10 +150,11 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
 #endif
     ring_start(ks, vs, src, ntiles, tid);
     for (int t = 0; t < ntiles; t++) {
-        ring_advance(ks, vs, src, t, ntiles, tid);
+        ring_wait(ks, vs, src, t, tid);
         lk_barrier();
         LK_LOCAL_PTR lk_t *kt = ks + (t % STAGES) * BLOCK_N * ROW;
         const LK_LOCAL_PTR lk_t *vt = vs + (t % STAGES) * BLOCK_N * ROW;
+        ring_refill(ks, vs, src, t, ntiles, tid);
 #if ROPE_K
         rotate_tile(kt, t * BLOCK_N, Sk, b, kr, tid);
         lk_barrier();
@@ -212,7 +214,9 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
                 }
             }
         }
+#if RING_CLOSING_BARRIER
         lk_barrier();
+#endif
     }
 
     store_rows(o, o_off + b * osb + hq * osh, oss, lse, l_off + b * lsb + hq * lsh, lss, acc, m, l, wrow0, g, t4, Sq);

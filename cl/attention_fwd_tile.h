@@ -56,6 +56,17 @@ LK_INLINE void copy_kv_tile(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_sou
     copy_tile(vs + slot * TILE_HALVES, src.v, src.v_base, src.vss, tile * BLOCK_N, src.Sk, tid);
 }
 
+/* The ring of STAGES K/V slots (tile t in slot t % STAGES). Per iteration t, every work-item:
+ *   ring_wait(t)      its copies of tile t have landed (RING_AHEAD 0: issued here first)
+ *   fence, barrier    tile t complete for all; every work-item is past iteration t - 1, so the slot
+ *                     of tile t - 1 - OVERLAP is no longer read
+ *   ring_refill(t)    tile t + RING_AHEAD into that slot (RING_AHEAD > 0): best placed after
+ *                     asynchronous products are issued, so the copies' issue overlaps them
+ *   ... products ...
+ *   RING_CLOSING_BARRIER  RING_AHEAD 0 only: the next iteration copies into the slot this one read.
+ * One barrier an iteration where the ring runs ahead. */
+#define RING_CLOSING_BARRIER (RING_AHEAD == 0)
+
 /* The ring's first RING_AHEAD tiles, one commit group each (empty ones past ntiles). */
 LK_INLINE void ring_start(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int ntiles, int tid)
 {
@@ -67,16 +78,28 @@ LK_INLINE void ring_start(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_sourc
     }
 }
 
-/* Before tile t: issue tile t + RING_AHEAD (its slot was last read in iteration t - 1, or t - 2
- * with OVERLAP, before that one's closing barrier), commit, and wait for this work-item's copies
- * of tile t; a barrier after it publishes the whole tile. */
-LK_INLINE void ring_advance(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int t, int ntiles, int tid)
+/* Before tile t (t < ntiles): wait for this work-item's copies of it. Tiles up to t + RING_AHEAD - 1
+ * are committed by now, so RING_AHEAD - 1 groups may stay in flight. */
+LK_INLINE void ring_wait(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int t, int tid)
 {
-    const int next = t + RING_AHEAD;
-    if (next < ntiles)
-        copy_kv_tile(ks, vs, src, next, tid);
+#if RING_AHEAD == 0
+    copy_kv_tile(ks, vs, src, t, tid);
     lk_cp_async_commit();
-    WAIT_FOR_TILE();
+    lk_cp_async_wait(0);
+#else
+    lk_cp_async_wait_ahead(RING_AHEAD - 1);
+#endif
+}
+
+/* After tile t's barrier: issue tile t + RING_AHEAD and commit it (an empty group past ntiles
+ * keeps the count). */
+LK_INLINE void ring_refill(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int t, int ntiles, int tid)
+{
+#if RING_AHEAD > 0
+    if (t + RING_AHEAD < ntiles)
+        copy_kv_tile(ks, vs, src, t + RING_AHEAD, tid);
+    lk_cp_async_commit();
+#endif
 }
 
 /* The key tiles that rows row0 .. row0 + BLOCK_M - 1 (those below Sq) see: *ntiles tiles of

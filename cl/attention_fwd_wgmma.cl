@@ -22,10 +22,12 @@
  *          element (n, d) of a tile at halves (n / 8) 8 D + (d / 8) 64 + (n % 8) 8 + d % 8
  *          K and Q as K-major operands (LBO 128 bytes: the next 8 d; SBO 16 D: the next 8 rows),
  *          V as the MN-major B of P V (LBO 16 D: the next 8 keys; SBO 128: the next 8 d).
- *        cp.async ring of STAGES K/V tiles as in attention_fwd_mma.cl. Each 8 consecutive
- *        work-items (a phase of a 16-byte copy) read 4 rows x one 32-byte sector, so each
- *        sector is fetched once and whole (8 rows x 16 bytes fetched each twice: perf-notes 21);
- *        their stores meet 4 rows of a core matrix, 2 to a bank group.
+ *        cp.async ring of STAGES K/V tiles as in attention_fwd_mma.cl (attention_fwd_tile.h: one
+ *        work-group barrier a tile; the next tile's copies are issued after this tile's S, so
+ *        they overlap its products). Each 8 consecutive work-items (a phase of a 16-byte copy)
+ *        read 4 rows x one 32-byte sector, so each sector is requested whole; their stores meet
+ *        4 rows of a core matrix, 2 to a bank group. (Tiles padded so that both sides are whole
+ *        and conflict-free measured no faster: perf-notes 28.)
  *        Q rows are loaded (rotated with ROPE_Q) into registers and stored once into qs.
  *
  *   ROPE_K rotates each K tile in shared memory after it lands (the fully fused variant). Rows
@@ -271,7 +273,7 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
 #if PRODUCER
         lk_bar_sync(BAR_FULL + slot, THREADS);
 #else
-        ring_advance(ks, vs, src, t, ntiles, tid);
+        ring_wait(ks, vs, src, t, tid);
         lk_fence_proxy_async(); /* this work-item's copies (and Q stores) visible to the products */
         lk_barrier();
 #endif
@@ -289,10 +291,16 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
         if (t > 0) { /* the last tile's P V runs beside this S and its softmax */
             issue_pv(acc, pa, v_addr + ((t - 1) % STAGES) * TILE_HALVES * 2);
             lk_wgmma_commit();
-            lk_wgmma_wait1();
-        } else {
-            lk_wgmma_wait0();
         }
+#endif
+#if !PRODUCER /* the next tile's copies issued while the products run (perf-notes 28) */
+        ring_refill(ks, vs, src, t, ntiles, tid);
+#endif
+#if OVERLAP
+        if (t > 0)
+            lk_wgmma_wait1();
+        else
+            lk_wgmma_wait0();
 #else
         lk_wgmma_wait0();
 #endif
@@ -326,7 +334,7 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
         lk_wgmma_hold(&acc[0][0][0], DT * 4);
         release_tile(t, ntiles);
 #endif
-#if !PRODUCER
+#if !PRODUCER && RING_CLOSING_BARRIER
         lk_barrier();
 #endif
     }

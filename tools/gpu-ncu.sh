@@ -6,6 +6,8 @@
 # The full per-instruction table stays beside it (ncu-KERNEL-sass.csv).
 #
 #   tools/gpu-ncu.sh 'kda_chunk_mma kda_state_mma' build/tuner/lk-bench --op kda_fwd --seq 65536:65536
+#
+# NCU_SKIP=N profiles launch N + 1 instead (lk-tune's first launches are small checks).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source tools/gpu-env.sh
@@ -16,7 +18,7 @@ kernels="$1"
 shift
 for k in $kernels; do
   rep="$out/ncu-$k"
-  "$ncu" --kernel-name "$k" --launch-skip 1 --launch-count 1 --section SpeedOfLight --section LaunchStats \
+  "$ncu" --kernel-name "$k" --launch-skip "${NCU_SKIP:-1}" --launch-count 1 --section SpeedOfLight --section LaunchStats \
     --section Occupancy --section WarpStateStats --section SourceCounters -f -o "$rep" "$@" > "$rep.log" 2>&1
   "$ncu" -i "$rep.ncu-rep" --page details > "$rep.txt" 2>&1
   "$ncu" -i "$rep.ncu-rep" --page source --csv --print-source sass > "$rep-sass.csv" 2>&1

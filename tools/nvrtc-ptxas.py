@@ -37,7 +37,7 @@ def main():
     log = ctypes.create_string_buffer(size.value)
     lib.nvrtcGetProgramLog(prog, log)
     lines = log.value.decode(errors="replace").splitlines()
-    keep = [l for l in lines if rc or "registers" in l or "spill" in l or "Compiling entry" in l]
+    keep = [l for l in lines if rc or "registers" in l or "spill" in l or "Compiling entry" in l or "C75" in l]
     print("\n".join(keep))
     sys.exit(1 if rc else 0)
 
