@@ -2,7 +2,8 @@
 """Attention forward side by side, in one process on one GPU: longkern's CUDA build (through
 ctypes, on the primary context PyTorch uses, reading the same torch tensors) against torch SDPA
 with the FlashAttention backend and with the cuDNN backend, each with a separate torch RoPE and
-without RoPE. Timing: CUDA events around each call, median of the repetitions after warm-up.
+without RoPE. Timing: CUDA events around each call, the median of each method's repetitions
+after warm-up, all methods of a shape in interleaved rounds (peer_timing.py).
 With --opencl, longkern's NVIDIA OpenCL build joins with RoPE (lk_ocl_rope): lk-bench --device
 opencl times the tuned dispatch on the same shape in a child process (OpenCL events, median of
 interleaved rounds), and ocl_vs_cuda_rope = lk_ocl_rope / lk_rope.
@@ -22,7 +23,6 @@ import csv
 import ctypes as C
 import datetime
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +30,8 @@ import tempfile
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from peer_timing import median_ms
 
 LK_F16 = 1
 
@@ -122,20 +124,6 @@ def rope_tables(S, D, device):
     return emb.cos().half(), emb.sin().half()
 
 
-def time_ms(fn, reps, warmup=3):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b))
-    return statistics.median(times)
-
-
 def opencl_rope_ms(bench, db, S, D, B, H):
     """lk-bench --device opencl's tuned dispatch (fused RoPE) for one shape: {causal: ms}."""
     with tempfile.TemporaryDirectory() as out:
@@ -218,13 +206,10 @@ def main():
                 row = {"seq_len": S, "head_dim": D, "causal": causal, "batch": B, "heads": H}
                 if args.opencl:
                     row["lk_ocl_rope"] = flops / (ocl[causal] * 1e9) if causal in ocl else float("nan")
+                ms = median_ms({m: calls[m] for m in methods if m not in row}, reps,
+                               f"S={S} D={D} causal={causal}")
                 for m in (m for m in methods if m not in row):
-                    try:
-                        ms = time_ms(calls[m], reps)
-                        row[m] = flops / (ms * 1e9)
-                    except Exception as e:  # a backend that cannot run this shape
-                        print(f"S={S} D={D} causal={causal} {m}: {e}", file=sys.stderr)
-                        row[m] = float("nan")
+                    row[m] = flops / (ms[m] * 1e9) if m in ms else float("nan")
                 # longkern against SDPA-flash: with RoPE (fused vs separate) and without
                 row["lk_rope_vs_flash_rope"] = row["lk_rope"] / row["flash_rope"]
                 row["lk_vs_flash"] = row["lk"] / row["flash"]
@@ -244,7 +229,7 @@ def main():
               f"date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
               "command: " + " ".join(sys.argv),
               "TFLOP/s (4*B*H*S^2*D per call, halved when causal), fp16, B*S = 16K tokens, hidden 2048;"
-              " CUDA events, median; *_rope = RoPE on q and k included (longkern fused, torch eager rotate_half)"
+              " CUDA events, median, the methods in interleaved rounds; *_rope = RoPE on q and k included (longkern fused, torch eager rotate_half)"
               + ("; lk_ocl_rope = NVIDIA OpenCL build through lk-bench (OpenCL events, median)" if args.opencl else "")]
     cols = ["seq_len", "head_dim", "causal", "batch", "heads"] + methods + ratios
     with open(os.path.join(args.out, "attention_fwd_peers.csv"), "w") as f:

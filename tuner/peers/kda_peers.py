@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """lk_kda_fwd (longkern, CUDA backend through ctypes) side by side with fla's chunk_kda (Triton) in
-one process on one GPU: the same inputs, CUDA-event timing (median of the timed runs), both on
+one process on one GPU: the same inputs, CUDA-event timing (the median of each side's runs, the
+two timed in interleaved rounds: peer_timing.py), both on
 PyTorch's default stream (longkern runs on the legacy default stream of the primary context).
 
 Problem (issue 7): B=1, H=HV=16, K=V=128, T from --seq; fp16 q/k/v, fp32 log-decay g in [-0.5, 0)
@@ -22,6 +23,8 @@ import subprocess
 import sys
 
 import torch
+
+from peer_timing import median_ms
 
 LK_F32, LK_F16 = 0, 1
 MAX_DIMS = 6
@@ -94,22 +97,6 @@ class Longkern:
         self.buffers = []
 
 
-def time_ms(fn, reps, warmup=3):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b))
-    times.sort()
-    return times[len(times) // 2]
-
-
 def rel_rms(a, b):
     a, b = a.double(), b.double()
     return ((a - b).pow(2).mean().sqrt() / b.pow(2).mean().sqrt()).item()
@@ -172,7 +159,8 @@ def main():
         o_fla, ht_fla = run_fla()
         torch.cuda.synchronize()
         diff_o, diff_ht = rel_rms(o, o_fla), rel_rms(ht, ht_fla)
-        ms_lk, ms_fla = time_ms(run_lk, a.reps), time_ms(run_fla, a.reps)
+        ms = median_ms({"lk": run_lk, "fla": run_fla}, a.reps, f"T {T}")
+        ms_lk, ms_fla = ms["lk"], ms["fla"]
         launch = lk.lib.lk_last_launch(lk.ctx).decode()
         rows.append((T, ms_lk, ms_fla, diff_o, diff_ht, launch))
         print(f"T {T}: longkern {ms_lk:.3f} ms, fla {ms_fla:.3f} ms, fla/longkern {ms_fla / ms_lk:.2f}x, "
