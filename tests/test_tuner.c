@@ -190,6 +190,19 @@ Test(tuner, tiny_run_reaches_the_launch, .timeout = 120)
         fclose(csv);
     cr_expect_eq(rows, 1, "the export after the search holds %d rows of the tuned key:\n%s", rows, out);
 
+    /* a candidate its constraints reject before compiling (a cos/sin table off the fully fused
+     * variant) is not stored: such rows once grew a database by ~100 000 a re-tune */
+    lk_params table_off_fused = best;
+    lk_params_set(&table_off_fused, "VARIANT", 1);
+    lk_params_set(&table_off_fused, "ROPE_TABLE", 1);
+    lk_db *db = NULL;
+    char err[256];
+    int stored = 1;
+    cr_assert_eq(lk_db_open(db_path, 0, &db, err, sizeof err), LK_OK, "%s", err);
+    cr_assert_eq(lk_db_measured(db, lk_context_device(ctx), &key, &table_off_fused, NULL, &stored), LK_OK);
+    lk_db_close(db);
+    cr_expect(!stored, "a candidate rejected by table_only_fused was stored:\n%s", out);
+
     /* the runtime uses it for S = 100 (bucket 128) */
     int64_t qs[4] = {1, 2, 100, 64}, ks[4] = {1, 1, 100, 64};
     float *q = malloc(sizeof(float) * 12800), *k = malloc(sizeof(float) * 6400), *v = malloc(sizeof(float) * 6400);
