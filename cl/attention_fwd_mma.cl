@@ -16,7 +16,10 @@
  *          ks[slot][n][ROW]  key n of the tile, d contiguous      -> ldmatrix      (B of Q K^T)
  *          vs[slot][n][ROW]  value n of the tile, d contiguous    -> ldmatrix.trans (B of P V)
  *        tile t is copied by cp.async into slot t % STAGES, STAGES - 1 tiles ahead of the compute,
- *        issued after the tile's one work-group barrier (attention_fwd_tile.h's ring).
+ *        issued after the tile's one work-group barrier (attention_fwd_tile.h's ring); with
+ *        STAGES 1 the K and V slots are refilled in turn (V(t) beside S(t), K(t + 1) beside
+ *        P V(t), FlashAttention-2's order), which is how 48 KB of NVIDIA OpenCL fits BLOCK_N 64
+ *        with its copies overlapped.
  *        QSMEM 1 appends the work-group's Q tile qs[BLOCK_M][ROW] (rotated, f16): each warp writes its
  *        own rows once and reloads its A fragments by ldmatrix in every tile, as FlashAttention-2
  *        does, instead of holding them in 16 * MT * D / 8 registers per lane.
@@ -197,6 +200,7 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
 
         /* online softmax: P in place of S */
         softmax_tile(sc, acc, m, l, wrow0, g, t4, t * BLOCK_N, t >= first_masked, causal, shift, Sk, scale_log2);
+        ring_mid(ks, src, t, ntiles, tid);
 
         /* O += P V, P packed chunk by chunk as A fragments (short-lived registers) */
         #pragma unroll

@@ -62,27 +62,55 @@ LK_INLINE void copy_kv_tile(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_sou
  *                     of tile t - 1 - OVERLAP is no longer read
  *   ring_refill(t)    tile t + RING_AHEAD into that slot (RING_AHEAD > 0): best placed after
  *                     asynchronous products are issued, so the copies' issue overlaps them
- *   ... products ...
+ *   S, softmax
+ *   ring_mid(t)       RING_SPLIT only (below)
+ *   P V
  *   RING_CLOSING_BARRIER  RING_AHEAD 0 only: the next iteration copies into the slot this one read.
- * One barrier an iteration where the ring runs ahead. */
-#define RING_CLOSING_BARRIER (RING_AHEAD == 0)
+ * One barrier an iteration where the ring runs ahead.
+ *
+ * RING_SPLIT (STAGES 1): one K slot and one V slot, refilled in turn as FlashAttention-2 does:
+ * ring_wait waits for K(t), ring_refill issues V(t) (its slot was last read by P V(t - 1), before
+ * the barrier), and ring_mid waits for V(t), publishes it with a barrier (after which S(t) no
+ * longer reads the K slot) and issues K(t + 1). So V(t) lands beside S(t) and K(t + 1) beside
+ * P V(t), in the shared memory of one stage; two barriers an iteration. The kernel defines
+ * RING_PUBLISH() for what must follow its copies before a barrier (the wgmma kernel's proxy fence). */
+#define RING_SPLIT (STAGES == 1)
+#define RING_CLOSING_BARRIER (RING_AHEAD == 0 && !RING_SPLIT)
+#ifndef RING_PUBLISH
+#define RING_PUBLISH()
+#endif
 
-/* The ring's first RING_AHEAD tiles, one commit group each (empty ones past ntiles). */
+/* Tile t's K rows into the K slot (RING_SPLIT). */
+LK_INLINE void ring_copy_k(LK_LOCAL_PTR lk_t *ks, kv_source src, int t, int tid)
+{
+    copy_tile(ks, src.k, src.k_base, src.kss, t * BLOCK_N, src.Sk, tid);
+}
+
+/* The ring's first RING_AHEAD tiles (RING_SPLIT: tile 0's K), one commit group each (empty ones
+ * past ntiles). */
 LK_INLINE void ring_start(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int ntiles, int tid)
 {
+#if RING_SPLIT
+    if (ntiles > 0)
+        ring_copy_k(ks, src, 0, tid);
+    lk_cp_async_commit();
+#else
     #pragma unroll
     for (int s = 0; s < RING_AHEAD; s++) {
         if (s < ntiles)
             copy_kv_tile(ks, vs, src, s, tid);
         lk_cp_async_commit();
     }
+#endif
 }
 
-/* Before tile t (t < ntiles): wait for this work-item's copies of it. Tiles up to t + RING_AHEAD - 1
- * are committed by now, so RING_AHEAD - 1 groups may stay in flight. */
+/* Before tile t (t < ntiles): wait for this work-item's copies of it (RING_SPLIT: of its K). Tiles
+ * up to t + RING_AHEAD - 1 are committed by now, so RING_AHEAD - 1 groups may stay in flight. */
 LK_INLINE void ring_wait(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int t, int tid)
 {
-#if RING_AHEAD == 0
+#if RING_SPLIT
+    lk_cp_async_wait(0);
+#elif RING_AHEAD == 0
     copy_kv_tile(ks, vs, src, t, tid);
     lk_cp_async_commit();
     lk_cp_async_wait(0);
@@ -91,13 +119,29 @@ LK_INLINE void ring_wait(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source
 #endif
 }
 
-/* After tile t's barrier: issue tile t + RING_AHEAD and commit it (an empty group past ntiles
- * keeps the count). */
+/* After tile t's barrier: issue tile t + RING_AHEAD (RING_SPLIT: tile t's V) and commit it (an
+ * empty group past ntiles keeps the count). */
 LK_INLINE void ring_refill(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int t, int ntiles, int tid)
 {
-#if RING_AHEAD > 0
+#if RING_SPLIT
+    copy_tile(vs, src.v, src.v_base, src.vss, t * BLOCK_N, src.Sk, tid);
+    lk_cp_async_commit();
+#elif RING_AHEAD > 0
     if (t + RING_AHEAD < ntiles)
         copy_kv_tile(ks, vs, src, t + RING_AHEAD, tid);
+    lk_cp_async_commit();
+#endif
+}
+
+/* Between tile t's S and its P V (RING_SPLIT): V(t) landed and published, K(t + 1) issued. */
+LK_INLINE void ring_mid(LK_LOCAL_PTR lk_t *ks, kv_source src, int t, int ntiles, int tid)
+{
+#if RING_SPLIT
+    lk_cp_async_wait(0);
+    RING_PUBLISH();
+    lk_barrier();
+    if (t + 1 < ntiles)
+        ring_copy_k(ks, src, t + 1, tid);
     lk_cp_async_commit();
 #endif
 }

@@ -118,6 +118,7 @@
 #define TILE_ROW(c) (((c) / D) * 8 + 4 * (((c) / (D / 2)) % 2) + ((c) / 2) % 4)
 #define TILE_COL8(c) ((2 * (((c) / 8) % (D / 16)) + (c) % 2) * 8)
 #define TILE_OFF(n, d) ((n) / 8 * 8 * D + (d) / 8 * 64 + (n) % 8 * 8 + (d) % 8)
+#define RING_PUBLISH() lk_fence_proxy_async() /* the copies, before the products read them */
 #include "attention_fwd_tile.h"
 
 #if BLOCK_N == 64
@@ -325,6 +326,9 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
         #pragma unroll
         for (int pc = 0; pc < PC; pc++)
             p_fragments(pa[pc], sc, pc);
+#if !PRODUCER
+        ring_mid(ks, src, t, ntiles, tid);
+#endif
 #if !OVERLAP
         lk_wgmma_hold(&acc[0][0][0], DT * 4);
         lk_wgmma_fence(); /* acc was rescaled and the P fragments written by this thread */
