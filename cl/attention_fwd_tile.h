@@ -65,32 +65,47 @@ LK_INLINE void copy_kv_tile(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_sou
  *   S, softmax
  *   ring_mid(t)       RING_SPLIT only (below)
  *   P V
- *   RING_CLOSING_BARRIER  RING_AHEAD 0 only: the next iteration copies into the slot this one read.
+ *   RING_CLOSING_BARRIER  RING_AHEAD 0 only, but for the two orders below: the next iteration
+ *                     copies into the slot this one read.
  * One barrier an iteration where the ring runs ahead.
  *
  * RING_SPLIT (STAGES 1): one K slot and one V slot, refilled in turn as FlashAttention-2 does:
  * ring_wait waits for K(t), ring_refill issues V(t) (its slot was last read by P V(t - 1), before
  * the barrier), and ring_mid waits for V(t), publishes it with a barrier (after which S(t) no
  * longer reads the K slot) and issues K(t + 1). So V(t) lands beside S(t) and K(t + 1) beside
- * P V(t), in the shared memory of one stage; two barriers an iteration. The kernel defines
- * RING_PUBLISH() for what must follow its copies before a barrier (the wgmma kernel's proxy fence). */
+ * P V(t), in the shared memory of one stage; two barriers an iteration.
+ *
+ * RING_STAGGER (OVERLAP with STAGES 2, where P V(t - 1) runs in iteration t): K runs one tile
+ * ahead of V. ring_wait waits for K(t) and V(t - 1), both issued in iteration t - 1; after the
+ * barrier ring_refill issues K(t + 1) into the slot S(t - 1) read and V(t) into the slot
+ * P V(t - 2) read, all copies overlapping this iteration's products; ring_finish publishes the
+ * last V before the last P V. One barrier an iteration.
+ *
+ * The kernel defines RING_PUBLISH() for what must follow its copies before a barrier (the wgmma
+ * kernel's proxy fence). */
 #define RING_SPLIT (STAGES == 1)
-#define RING_CLOSING_BARRIER (RING_AHEAD == 0 && !RING_SPLIT)
+#define RING_STAGGER (OVERLAP && STAGES == 2)
+#define RING_CLOSING_BARRIER (RING_AHEAD == 0 && !RING_SPLIT && !RING_STAGGER)
 #ifndef RING_PUBLISH
 #define RING_PUBLISH()
 #endif
 
-/* Tile t's K rows into the K slot (RING_SPLIT). */
+/* Tile t's K (V) rows into its slot, t % STAGES (RING_SPLIT, RING_STAGGER). */
 LK_INLINE void ring_copy_k(LK_LOCAL_PTR lk_t *ks, kv_source src, int t, int tid)
 {
-    copy_tile(ks, src.k, src.k_base, src.kss, t * BLOCK_N, src.Sk, tid);
+    copy_tile(ks + (t % STAGES) * TILE_HALVES, src.k, src.k_base, src.kss, t * BLOCK_N, src.Sk, tid);
 }
 
-/* The ring's first RING_AHEAD tiles (RING_SPLIT: tile 0's K), one commit group each (empty ones
- * past ntiles). */
+LK_INLINE void ring_copy_v(LK_LOCAL_PTR lk_t *vs, kv_source src, int t, int tid)
+{
+    copy_tile(vs + (t % STAGES) * TILE_HALVES, src.v, src.v_base, src.vss, t * BLOCK_N, src.Sk, tid);
+}
+
+/* The ring's first RING_AHEAD tiles (RING_SPLIT, RING_STAGGER: tile 0's K), one commit group each
+ * (empty ones past ntiles). */
 LK_INLINE void ring_start(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int ntiles, int tid)
 {
-#if RING_SPLIT
+#if RING_SPLIT || RING_STAGGER
     if (ntiles > 0)
         ring_copy_k(ks, src, 0, tid);
     lk_cp_async_commit();
@@ -104,11 +119,12 @@ LK_INLINE void ring_start(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_sourc
 #endif
 }
 
-/* Before tile t (t < ntiles): wait for this work-item's copies of it (RING_SPLIT: of its K). Tiles
- * up to t + RING_AHEAD - 1 are committed by now, so RING_AHEAD - 1 groups may stay in flight. */
+/* Before tile t (t < ntiles): wait for this work-item's copies of it (RING_SPLIT: of its K;
+ * RING_STAGGER: of its K and the last tile's V). Tiles up to t + RING_AHEAD - 1 are committed by
+ * now, so RING_AHEAD - 1 groups may stay in flight. */
 LK_INLINE void ring_wait(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int t, int tid)
 {
-#if RING_SPLIT
+#if RING_SPLIT || RING_STAGGER
     lk_cp_async_wait(0);
 #elif RING_AHEAD == 0
     copy_kv_tile(ks, vs, src, t, tid);
@@ -119,12 +135,17 @@ LK_INLINE void ring_wait(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source
 #endif
 }
 
-/* After tile t's barrier: issue tile t + RING_AHEAD (RING_SPLIT: tile t's V) and commit it (an
- * empty group past ntiles keeps the count). */
+/* After tile t's barrier: issue tile t + RING_AHEAD (RING_SPLIT: tile t's V; RING_STAGGER: tile
+ * t + 1's K and tile t's V) and commit it (an empty group past ntiles keeps the count). */
 LK_INLINE void ring_refill(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int t, int ntiles, int tid)
 {
 #if RING_SPLIT
-    copy_tile(vs, src.v, src.v_base, src.vss, t * BLOCK_N, src.Sk, tid);
+    ring_copy_v(vs, src, t, tid);
+    lk_cp_async_commit();
+#elif RING_STAGGER
+    if (t + 1 < ntiles)
+        ring_copy_k(ks, src, t + 1, tid);
+    ring_copy_v(vs, src, t, tid);
     lk_cp_async_commit();
 #elif RING_AHEAD > 0
     if (t + RING_AHEAD < ntiles)
@@ -143,6 +164,16 @@ LK_INLINE void ring_mid(LK_LOCAL_PTR lk_t *ks, kv_source src, int t, int ntiles,
     if (t + 1 < ntiles)
         ring_copy_k(ks, src, t + 1, tid);
     lk_cp_async_commit();
+#endif
+}
+
+/* After the last iteration (RING_STAGGER): the last tile's V landed and published. */
+LK_INLINE void ring_finish(void)
+{
+#if RING_STAGGER
+    lk_cp_async_wait(0);
+    RING_PUBLISH();
+    lk_barrier();
 #endif
 }
 

@@ -14,7 +14,8 @@
  *   each group of products committed and waited for before its result is read. OVERLAP 1 (FA3's
  *   intra-warpgroup pipelining) issues the last tile's P V together with this tile's S and runs
  *   this tile's softmax while that P V computes (the accumulator is rescaled after it lands), so
- *   a tile's V is read one iteration after its K: the ring then runs STAGES - 2 tiles ahead.
+ *   a tile's V is read one iteration after its K: the ring then runs STAGES - 2 tiles ahead, or
+ *   with STAGES 2 K one tile ahead of V (attention_fwd_tile.h's RING_STAGGER).
  *
  *        shared memory (f16, dynamic: up to the device's opt-in limit), tiles of core matrices
  *        (8 rows x 8 columns, 128 contiguous bytes; wgmma's layout without swizzle, wgmma_nv.h):
@@ -343,6 +344,9 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
 #endif
     }
 #if OVERLAP
+#if !PRODUCER
+    ring_finish();
+#endif
     if (ntiles > 0) { /* the last tile's P V */
         lk_wgmma_hold(&acc[0][0][0], DT * 4);
         lk_wgmma_fence();

@@ -106,8 +106,9 @@ ParameterizedTestParameters(attention_fwd, tensor_core)
 
 /* The same columns for MMA=2 (CUDA only): one and two and three warpgroups (BLOCK_M 64, 128,
  * 192), BLOCK_N 64 and 128, every pipeline depth, the three RoPE variants and the table, position
- * ids, GQA, Sq > Sk, partial tiles, OVERLAP 1 (with a tile ahead and without), and PRODUCER 1 (a copying
- * warpgroup) with each RoPE variant, one and two computing warpgroups, 1-4 stages and OVERLAP */
+ * ids, GQA, Sq > Sk, partial tiles, OVERLAP 1 (a tile ahead, or STAGES 2: K ahead of V, one and two
+ * warpgroups), and PRODUCER 1 (a copying warpgroup) with each RoPE variant, one and two computing
+ * warpgroups, 1-4 stages and OVERLAP */
 #define WGMMA_CASES(X)                                                                                             \
     X(1, 4, 2, 1000, 1000, 128, 1, LK_F16, 1, FUSED, HS, 0, 0, LKT_CONTIGUOUS,                                     \
       "MMA=2,WARPS=8,BLOCK_M=128,BLOCK_N=128,STAGES=2")                                                            \
@@ -124,6 +125,8 @@ ParameterizedTestParameters(attention_fwd, tensor_core)
     X(1, 4, 2, 1000, 1000, 128, 1, LK_F16, 1, FUSED, HS, 0, 0, LKT_CONTIGUOUS,                                     \
       "MMA=2,WARPS=8,BLOCK_M=128,BLOCK_N=128,STAGES=3,OVERLAP=1")                                                  \
     X(2, 2, 1, 130, 333, 64, 0, LK_F16, 1, KPRE, IL, 0, 0, LKT_BSHD, "MMA=2,WARPS=4,BLOCK_M=64,BLOCK_N=64,STAGES=2,OVERLAP=1") \
+    X(1, 4, 2, 1000, 1000, 128, 1, LK_F16, 1, FUSED, HS, 0, 0, LKT_CONTIGUOUS,                                     \
+      "MMA=2,WARPS=8,BLOCK_M=128,BLOCK_N=128,STAGES=2,OVERLAP=1")                                                  \
     X(1, 4, 2, 1000, 1000, 128, 1, LK_F16, 1, FUSED, HS, 0, 0, LKT_CONTIGUOUS,                                     \
       "MMA=2,WARPS=8,BLOCK_M=128,BLOCK_N=128,STAGES=2,PRODUCER=1")                                                 \
     X(2, 2, 1, 130, 333, 64, 1, LK_F16, 1, KPRE, IL, 0, 1, LKT_BSHD,                                                \

@@ -15,7 +15,7 @@
  *   at_emu_wg_*     the same three RoPE paths on the wgmma kernel: two warpgroups with BLOCK_N 64
  *                   and STAGES 2 (fused), one with BLOCK_N 128 and STAGES 3 (hd64, no RoPE), two
  *                   with BLOCK_N 128 and STAGES 1 (Q only); _overlap and _overlap64 with OVERLAP 1
- *                   (fused, STAGES 3; hd64, STAGES 2: no tile ahead)
+ *                   (fused, STAGES 3; hd64, two warpgroups, STAGES 2: K one tile ahead of V)
  *   at_emu_wg_producer* PRODUCER 1 (a copying warpgroup, named barriers): two computing
  *                   warpgroups, fused RoPE (the producer rotates K), STAGES 2; one, Q only,
  *                   STAGES 1 (nothing ahead); one, hd64, OVERLAP 1, STAGES 3 */
