@@ -153,7 +153,7 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
 #endif
     ring_start(ks, vs, src, ntiles, tid);
     for (int t = 0; t < ntiles; t++) {
-        ring_wait(ks, vs, src, t, tid);
+        ring_wait();
         lk_barrier();
         LK_LOCAL_PTR lk_t *kt = ks + (t % STAGES) * BLOCK_N * ROW;
         const LK_LOCAL_PTR lk_t *vt = vs + (t % STAGES) * BLOCK_N * ROW;
@@ -218,9 +218,6 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
                 }
             }
         }
-#if RING_CLOSING_BARRIER
-        lk_barrier();
-#endif
     }
 
     store_rows(o, o_off + b * osb + hq * osh, oss, lse, l_off + b * lsb + hq * lsh, lss, acc, m, l, wrow0, g, t4, Sq);

@@ -48,66 +48,59 @@ typedef struct kv_source {
     int Sk;
 } kv_source;
 
-/* Issue the copies of key tile `tile` of K and V into ring slot tile % STAGES (not committed). */
-LK_INLINE void copy_kv_tile(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int tile, int tid)
+/* Issue the copies of key tile t's K (V) rows into its ring slot, t % STAGES (not committed). */
+LK_INLINE void copy_k_tile(LK_LOCAL_PTR lk_t *ks, kv_source src, int t, int tid)
 {
-    const int slot = tile % STAGES;
-    copy_tile(ks + slot * TILE_HALVES, src.k, src.k_base, src.kss, tile * BLOCK_N, src.Sk, tid);
-    copy_tile(vs + slot * TILE_HALVES, src.v, src.v_base, src.vss, tile * BLOCK_N, src.Sk, tid);
+    copy_tile(ks + (t % STAGES) * TILE_HALVES, src.k, src.k_base, src.kss, t * BLOCK_N, src.Sk, tid);
+}
+
+LK_INLINE void copy_v_tile(LK_LOCAL_PTR lk_t *vs, kv_source src, int t, int tid)
+{
+    copy_tile(vs + (t % STAGES) * TILE_HALVES, src.v, src.v_base, src.vss, t * BLOCK_N, src.Sk, tid);
+}
+
+LK_INLINE void copy_kv_tile(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int t, int tid)
+{
+    copy_k_tile(ks, src, t, tid);
+    copy_v_tile(vs, src, t, tid);
 }
 
 /* The ring of STAGES K/V slots (tile t in slot t % STAGES). Per iteration t, every work-item:
- *   ring_wait(t)      its copies of tile t have landed (RING_AHEAD 0: issued here first)
+ *   ring_wait(t)      its copies of tile t have landed
  *   fence, barrier    tile t complete for all; every work-item is past iteration t - 1, so the slot
  *                     of tile t - 1 - OVERLAP is no longer read
- *   ring_refill(t)    tile t + RING_AHEAD into that slot (RING_AHEAD > 0): best placed after
- *                     asynchronous products are issued, so the copies' issue overlaps them
- *   S, softmax
- *   ring_mid(t)       RING_SPLIT only (below)
- *   P V
- *   RING_CLOSING_BARRIER  RING_AHEAD 0 only, but for the two orders below: the next iteration
- *                     copies into the slot this one read.
- * One barrier an iteration where the ring runs ahead.
+ *   ring_refill(t)    tile t + RING_AHEAD into that slot: best placed after asynchronous products
+ *                     are issued, so the copies' issue overlaps them
+ *   S, softmax, ring_mid(t), P V
+ * One barrier an iteration. Where no whole tile can run ahead (RING_AHEAD 0), K and V go in turn:
  *
- * RING_SPLIT (STAGES 1): one K slot and one V slot, refilled in turn as FlashAttention-2 does:
- * ring_wait waits for K(t), ring_refill issues V(t) (its slot was last read by P V(t - 1), before
- * the barrier), and ring_mid waits for V(t), publishes it with a barrier (after which S(t) no
- * longer reads the K slot) and issues K(t + 1). So V(t) lands beside S(t) and K(t + 1) beside
- * P V(t), in the shared memory of one stage; two barriers an iteration.
+ * RING_SPLIT (STAGES 1): one K slot and one V slot, refilled as FlashAttention-2 does: ring_wait
+ * waits for K(t), ring_refill issues V(t) (its slot was last read by P V(t - 1), before the
+ * barrier), and ring_mid waits for V(t), publishes it with a barrier (after which S(t) no longer
+ * reads the K slot) and issues K(t + 1). So V(t) lands beside S(t) and K(t + 1) beside P V(t),
+ * in the shared memory of one stage; two barriers an iteration.
  *
  * RING_STAGGER (OVERLAP with STAGES 2, where P V(t - 1) runs in iteration t): K runs one tile
  * ahead of V. ring_wait waits for K(t) and V(t - 1), both issued in iteration t - 1; after the
  * barrier ring_refill issues K(t + 1) into the slot S(t - 1) read and V(t) into the slot
  * P V(t - 2) read, all copies overlapping this iteration's products; ring_finish publishes the
- * last V before the last P V. One barrier an iteration.
+ * last V before the last P V.
  *
  * The kernel defines RING_PUBLISH() for what must follow its copies before a barrier (the wgmma
  * kernel's proxy fence). */
 #define RING_SPLIT (STAGES == 1)
 #define RING_STAGGER (OVERLAP && STAGES == 2)
-#define RING_CLOSING_BARRIER (RING_AHEAD == 0 && !RING_SPLIT && !RING_STAGGER)
 #ifndef RING_PUBLISH
 #define RING_PUBLISH()
 #endif
 
-/* Tile t's K (V) rows into its slot, t % STAGES (RING_SPLIT, RING_STAGGER). */
-LK_INLINE void ring_copy_k(LK_LOCAL_PTR lk_t *ks, kv_source src, int t, int tid)
-{
-    copy_tile(ks + (t % STAGES) * TILE_HALVES, src.k, src.k_base, src.kss, t * BLOCK_N, src.Sk, tid);
-}
-
-LK_INLINE void ring_copy_v(LK_LOCAL_PTR lk_t *vs, kv_source src, int t, int tid)
-{
-    copy_tile(vs + (t % STAGES) * TILE_HALVES, src.v, src.v_base, src.vss, t * BLOCK_N, src.Sk, tid);
-}
-
-/* The ring's first RING_AHEAD tiles (RING_SPLIT, RING_STAGGER: tile 0's K), one commit group each
- * (empty ones past ntiles). */
+/* The ring's first RING_AHEAD tiles (RING_AHEAD 0: tile 0's K), one commit group each (empty ones
+ * past ntiles). */
 LK_INLINE void ring_start(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int ntiles, int tid)
 {
-#if RING_SPLIT || RING_STAGGER
+#if RING_AHEAD == 0
     if (ntiles > 0)
-        ring_copy_k(ks, src, 0, tid);
+        copy_k_tile(ks, src, 0, tid);
     lk_cp_async_commit();
 #else
     #pragma unroll
@@ -119,39 +112,29 @@ LK_INLINE void ring_start(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_sourc
 #endif
 }
 
-/* Before tile t (t < ntiles): wait for this work-item's copies of it (RING_SPLIT: of its K;
- * RING_STAGGER: of its K and the last tile's V). Tiles up to t + RING_AHEAD - 1 are committed by
- * now, so RING_AHEAD - 1 groups may stay in flight. */
-LK_INLINE void ring_wait(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int t, int tid)
+/* Before tile t: wait for this work-item's copies of it (RING_SPLIT: of its K; RING_STAGGER: of
+ * its K and the last tile's V). Tiles up to t + RING_AHEAD - 1 are committed by now, so
+ * RING_AHEAD - 1 groups may stay in flight. */
+LK_INLINE void ring_wait(void)
 {
-#if RING_SPLIT || RING_STAGGER
-    lk_cp_async_wait(0);
-#elif RING_AHEAD == 0
-    copy_kv_tile(ks, vs, src, t, tid);
-    lk_cp_async_commit();
-    lk_cp_async_wait(0);
-#else
     lk_cp_async_wait_ahead(RING_AHEAD - 1);
-#endif
 }
 
 /* After tile t's barrier: issue tile t + RING_AHEAD (RING_SPLIT: tile t's V; RING_STAGGER: tile
  * t + 1's K and tile t's V) and commit it (an empty group past ntiles keeps the count). */
 LK_INLINE void ring_refill(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_source src, int t, int ntiles, int tid)
 {
-#if RING_SPLIT
-    ring_copy_v(vs, src, t, tid);
-    lk_cp_async_commit();
-#elif RING_STAGGER
+#if RING_STAGGER
     if (t + 1 < ntiles)
-        ring_copy_k(ks, src, t + 1, tid);
-    ring_copy_v(vs, src, t, tid);
-    lk_cp_async_commit();
-#elif RING_AHEAD > 0
+        copy_k_tile(ks, src, t + 1, tid);
+#endif
+#if RING_AHEAD == 0
+    copy_v_tile(vs, src, t, tid);
+#else
     if (t + RING_AHEAD < ntiles)
         copy_kv_tile(ks, vs, src, t + RING_AHEAD, tid);
-    lk_cp_async_commit();
 #endif
+    lk_cp_async_commit();
 }
 
 /* Between tile t's S and its P V (RING_SPLIT): V(t) landed and published, K(t + 1) issued. */
@@ -162,7 +145,7 @@ LK_INLINE void ring_mid(LK_LOCAL_PTR lk_t *ks, kv_source src, int t, int ntiles,
     RING_PUBLISH();
     lk_barrier();
     if (t + 1 < ntiles)
-        ring_copy_k(ks, src, t + 1, tid);
+        copy_k_tile(ks, src, t + 1, tid);
     lk_cp_async_commit();
 #endif
 }

@@ -275,7 +275,7 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
 #if PRODUCER
         lk_bar_sync(BAR_FULL + slot, THREADS);
 #else
-        ring_wait(ks, vs, src, t, tid);
+        ring_wait();
         lk_fence_proxy_async(); /* this work-item's copies (and Q stores) visible to the products */
         lk_barrier();
 #endif
@@ -338,9 +338,6 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
         lk_wgmma_wait0();
         lk_wgmma_hold(&acc[0][0][0], DT * 4);
         release_tile(t, ntiles);
-#endif
-#if !PRODUCER && RING_CLOSING_BARRIER
-        lk_barrier();
 #endif
     }
 #if OVERLAP
