@@ -154,7 +154,6 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_mma(
     ring_start(ks, vs, src, ntiles, tid);
     for (int t = 0; t < ntiles; t++) {
         ring_wait();
-        lk_barrier();
         LK_LOCAL_PTR lk_t *kt = ks + (t % STAGES) * BLOCK_N * ROW;
         const LK_LOCAL_PTR lk_t *vt = vs + (t % STAGES) * BLOCK_N * ROW;
         ring_refill(ks, vs, src, t, ntiles, tid);

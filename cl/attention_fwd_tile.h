@@ -66,9 +66,9 @@ LK_INLINE void copy_kv_tile(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_sou
 }
 
 /* The ring of STAGES K/V slots (tile t in slot t % STAGES). Per iteration t, every work-item:
- *   ring_wait(t)      its copies of tile t have landed
- *   fence, barrier    tile t complete for all; every work-item is past iteration t - 1, so the slot
- *                     of tile t - 1 - OVERLAP is no longer read
+ *   ring_wait(t)      its copies of tile t have landed, then RING_PUBLISH and a barrier: tile t
+ *                     complete for all; every work-item is past iteration t - 1, so the slot of
+ *                     tile t - 1 - OVERLAP is no longer read
  *   ring_refill(t)    tile t + RING_AHEAD into that slot: best placed after asynchronous products
  *                     are issued, so the copies' issue overlaps them
  *   S, softmax, ring_mid(t), P V
@@ -86,8 +86,8 @@ LK_INLINE void copy_kv_tile(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_sou
  * P V(t - 2) read, all copies overlapping this iteration's products; ring_finish publishes the
  * last V before the last P V.
  *
- * The kernel defines RING_PUBLISH() for what must follow its copies before a barrier (the wgmma
- * kernel's proxy fence). */
+ * The kernel defines RING_PUBLISH() for what must follow its shared-memory writes before a barrier
+ * (the wgmma kernel's proxy fence). */
 #define RING_SPLIT (STAGES == 1)
 #define RING_STAGGER (OVERLAP && STAGES == 2)
 #ifndef RING_PUBLISH
@@ -112,12 +112,21 @@ LK_INLINE void ring_start(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_sourc
 #endif
 }
 
-/* Before tile t: wait for this work-item's copies of it (RING_SPLIT: of its K; RING_STAGGER: of
- * its K and the last tile's V). Tiles up to t + RING_AHEAD - 1 are committed by now, so
- * RING_AHEAD - 1 groups may stay in flight. */
+/* This work-item's copies but the newest `ahead` commit groups landed, published (RING_PUBLISH),
+ * then a barrier: every work-item's are visible to all. */
+LK_INLINE void ring_land(int ahead)
+{
+    lk_cp_async_wait_ahead(ahead);
+    RING_PUBLISH();
+    lk_barrier();
+}
+
+/* Before tile t: its copies landed for the whole work-group (RING_SPLIT: its K; RING_STAGGER: its
+ * K and the last tile's V). Tiles up to t + RING_AHEAD - 1 are committed by now, so RING_AHEAD - 1
+ * groups may stay in flight. */
 LK_INLINE void ring_wait(void)
 {
-    lk_cp_async_wait_ahead(RING_AHEAD - 1);
+    ring_land(RING_AHEAD - 1);
 }
 
 /* After tile t's barrier: issue tile t + RING_AHEAD (RING_SPLIT: tile t's V; RING_STAGGER: tile
@@ -141,9 +150,7 @@ LK_INLINE void ring_refill(LK_LOCAL_PTR lk_t *ks, LK_LOCAL_PTR lk_t *vs, kv_sour
 LK_INLINE void ring_mid(LK_LOCAL_PTR lk_t *ks, kv_source src, int t, int ntiles, int tid)
 {
 #if RING_SPLIT
-    lk_cp_async_wait(0);
-    RING_PUBLISH();
-    lk_barrier();
+    ring_land(0);
     if (t + 1 < ntiles)
         copy_k_tile(ks, src, t + 1, tid);
     lk_cp_async_commit();
@@ -154,9 +161,7 @@ LK_INLINE void ring_mid(LK_LOCAL_PTR lk_t *ks, kv_source src, int t, int ntiles,
 LK_INLINE void ring_finish(void)
 {
 #if RING_STAGGER
-    lk_cp_async_wait(0);
-    RING_PUBLISH();
-    lk_barrier();
+    ring_land(0);
 #endif
 }
 

@@ -119,7 +119,7 @@
 #define TILE_ROW(c) (((c) / D) * 8 + 4 * (((c) / (D / 2)) % 2) + ((c) / 2) % 4)
 #define TILE_COL8(c) ((2 * (((c) / 8) % (D / 16)) + (c) % 2) * 8)
 #define TILE_OFF(n, d) ((n) / 8 * 8 * D + (d) / 8 * 64 + (n) % 8 * 8 + (d) % 8)
-#define RING_PUBLISH() lk_fence_proxy_async() /* the copies, before the products read them */
+#define RING_PUBLISH() lk_fence_proxy_async() /* copies and stores, before the products read them */
 #include "attention_fwd_tile.h"
 
 #if BLOCK_N == 64
@@ -275,9 +275,7 @@ LK_KERNEL LK_WG_SIZE(THREADS) void attention_fwd_wgmma(
 #if PRODUCER
         lk_bar_sync(BAR_FULL + slot, THREADS);
 #else
-        ring_wait();
-        lk_fence_proxy_async(); /* this work-item's copies (and Q stores) visible to the products */
-        lk_barrier();
+        ring_wait(); /* the tile's copies (and, first, the Q stores) visible to the products */
 #endif
 #if ROPE_K && !PRODUCER
         rotate_tile(ks + slot * TILE_HALVES, t * BLOCK_N, Sk, b, kr, tid);

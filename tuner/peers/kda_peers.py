@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """lk_kda_fwd (longkern, CUDA backend through ctypes) side by side with fla's chunk_kda (Triton) in
 one process on one GPU: the same inputs, CUDA-event timing (the median of each side's runs, the
-two timed in interleaved rounds: peer_timing.py), both on
-PyTorch's default stream (longkern runs on the legacy default stream of the primary context).
+two timed in interleaved rounds: peer_timing.py), both on PyTorch's default stream (longkern runs
+on the legacy default stream of the primary context).
 
 Problem (issue 7): B=1, H=HV=16, K=V=128, T from --seq; fp16 q/k/v, fp32 log-decay g in [-0.5, 0)
 and beta in (0, 1) (fla gets beta in fp16, as its tests), fp32 initial state, final state out,
